@@ -1,0 +1,10 @@
+//! deskready: takes IT hardware from received, through configured over SSH, to delivered.
+//!
+//! The library owns every capability; `src/main.rs` only turns [`cli::main`] into an exit code.
+
+pub mod cli;
+pub mod lab;
+pub mod load;
+pub mod model;
+pub mod render;
+pub mod transport;

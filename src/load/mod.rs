@@ -1,0 +1,1 @@
+//! YAML site files to a validated model.

@@ -1,0 +1,1 @@
+//! Pure types of the domain.
