@@ -7,4 +7,7 @@ pub mod lab;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod resolve;
+pub mod shell;
+pub mod site;
 pub mod transport;

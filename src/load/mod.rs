@@ -1,1 +1,544 @@
-//! YAML site files to a validated model.
+//! YAML site files to a validated [`Site`]: inventory, profiles and templates.
+//!
+//! Two stages: serde structs that deny unknown keys (`raw`), then checks serde cannot do
+//! (resource kinds and their keys, references between files, `extends` cycles). Every
+//! problem becomes a located [`Diagnostic`]; loading goes on past the first one so that a
+//! CSP sees them all at once. Nothing here touches a device or the state store.
+
+pub mod diag;
+pub mod locate;
+mod raw;
+mod resources;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+pub use diag::{Diagnostic, Diagnostics};
+use locate::{Index, Pos, join_key};
+
+use crate::model::{Address, Device, DeviceKind, Group, Location, Origin, Profile};
+use crate::render::Templates;
+use crate::site::Site;
+
+/// Loads the site at `root`, or returns every problem found in it.
+pub fn load_site(root: &Path) -> Result<Site, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let site = load_site_with(root, &mut diags);
+    if diags.is_empty() {
+        Ok(site)
+    } else {
+        Err(diags.sorted())
+    }
+}
+
+/// Loads as much of the site as is sound, adding every problem to `diags`. The site
+/// returned is usable for further checks (such as rendering) even when `diags` is not empty.
+pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
+    for dir in ["inventory", "profiles"] {
+        if !root.join(dir).is_dir() {
+            diags.push(Diagnostic::new(
+                dir,
+                Pos { line: 0, col: 0 },
+                "",
+                format!(
+                    "the site {} has no {dir}/ directory (a site holds profiles/, templates/ and inventory/; use --site DIR)",
+                    root.display()
+                ),
+            ));
+        }
+    }
+
+    let (templates, template_errors) = if root.join("templates").is_dir() {
+        Templates::load(&root.join("templates"))
+    } else {
+        (Templates::empty(), Vec::new())
+    };
+    for e in template_errors {
+        diags.push(Diagnostic::new(
+            format!("templates/{}", e.template.unwrap_or_default()),
+            e.pos,
+            "",
+            e.message,
+        ));
+    }
+
+    let mut inv = InventoryBuilder::default();
+    for file in yaml_files(root, "inventory", diags) {
+        inv.add_file(&file, diags);
+    }
+    let mut profiles = ProfileBuilder::default();
+    for file in yaml_files(root, "profiles", diags) {
+        profiles.add_file(&file, &templates, diags);
+    }
+
+    let profile_files = std::mem::take(&mut profiles.files);
+    let mut site = Site {
+        root: root.to_path_buf(),
+        devices: BTreeMap::new(),
+        groups: std::mem::take(&mut inv.groups),
+        profiles: std::mem::take(&mut profiles.profiles),
+        templates,
+    };
+    check_extends(&site, &profile_files, diags);
+    inv.apply_overrides(diags);
+    for (device, file) in std::mem::take(&mut inv.devices).into_values() {
+        check_device_refs(&site, &device, &file, diags);
+        site.devices.insert(device.tag.clone(), device);
+    }
+    for (via, path, file) in profiles.static_vias {
+        if !site.devices.contains_key(&via) {
+            let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
+            diags.push(file.diag(&path, diag::unknown("device", &via, &tags)));
+        }
+    }
+    site
+}
+
+/// A parsed YAML file: its site-relative name, and where each key stands.
+#[derive(Clone)]
+pub(crate) struct SourceFile {
+    pub rel: String,
+    pub index: Index,
+}
+
+impl SourceFile {
+    pub fn pos(&self, path: &str) -> Pos {
+        self.index.find(path)
+    }
+    pub fn diag(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(&self.rel, self.pos(path), path, message)
+    }
+    pub fn origin(&self, path: &str) -> Origin {
+        let p = self.pos(path);
+        Origin {
+            file: self.rel.clone(),
+            line: p.line,
+            column: p.col,
+        }
+    }
+
+    /// Deserialises `value` (found at `path` in this file) into `T`, or records why not.
+    pub fn parse<T: DeserializeOwned>(
+        &self,
+        value: serde_yaml::Value,
+        path: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let mut at = if inner == "." || inner.is_empty() {
+                    path.to_string()
+                } else if inner.starts_with('[') {
+                    format!("{path}{inner}")
+                } else {
+                    join_key(path, &inner)
+                };
+                let raw = e.inner().to_string();
+                // Point at the offending key itself when serde names it.
+                if let Some(rest) = raw.strip_prefix("unknown field `")
+                    && let Some((key, _)) = rest.split_once('`')
+                {
+                    let key_path = join_key(&at, key);
+                    if self.index.get(&key_path).is_some() {
+                        at = key_path;
+                    }
+                }
+                diags.push(self.diag(&at, diag::rewrite_serde_message(&raw)));
+                None
+            }
+        }
+    }
+}
+
+/// Reads and indexes every `*.yaml` / `*.yml` in `root/dir`, sorted by name.
+fn yaml_files(
+    root: &Path,
+    dir: &str,
+    diags: &mut Diagnostics,
+) -> Vec<(SourceFile, serde_yaml::Value)> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(root.join(dir)) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            })
+            .collect(),
+        Err(_) => return Vec::new(),
+    };
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let rel = format!(
+            "{dir}/{}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    rel,
+                    Pos { line: 0, col: 0 },
+                    "",
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let index = match Index::build(&text) {
+            Ok(i) => i,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    rel,
+                    e.pos,
+                    "",
+                    format!("malformed YAML: {}", e.message),
+                ));
+                continue;
+            }
+        };
+        let file = SourceFile { rel, index };
+        match serde_yaml::from_str::<serde_yaml::Value>(&text) {
+            Ok(serde_yaml::Value::Null) => out.push((file, serde_yaml::Value::Null)),
+            Ok(v) => out.push((file, v)),
+            Err(e) => {
+                let pos = e
+                    .location()
+                    .map(|l| Pos {
+                        line: l.line(),
+                        col: l.column(),
+                    })
+                    .unwrap_or(Pos { line: 1, col: 1 });
+                diags.push(Diagnostic::new(
+                    &file.rel,
+                    pos,
+                    "",
+                    format!(
+                        "malformed YAML: {}",
+                        diag::rewrite_serde_message(&e.to_string())
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The entries of a mapping section, with their keys as text.
+fn entries(
+    map: Option<serde_yaml::Mapping>,
+    section: &str,
+    file: &SourceFile,
+    diags: &mut Diagnostics,
+) -> Vec<(String, String, serde_yaml::Value)> {
+    let mut out = Vec::new();
+    for (k, v) in map.unwrap_or_default() {
+        let key = match k {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            other => {
+                diags.push(file.diag(
+                    section,
+                    format!("keys of `{section}` must be text, found {other:?}"),
+                ));
+                continue;
+            }
+        };
+        let path = join_key(section, &key);
+        out.push((key, path, v));
+    }
+    out
+}
+
+#[derive(Default)]
+struct InventoryBuilder {
+    devices: BTreeMap<String, (Device, SourceFile)>,
+    groups: BTreeMap<String, Group>,
+    overrides: Vec<(String, String, raw::RawOverride, SourceFile)>,
+}
+
+impl InventoryBuilder {
+    fn add_file(
+        &mut self,
+        (file, value): &(SourceFile, serde_yaml::Value),
+        diags: &mut Diagnostics,
+    ) {
+        let Some(raw) = (if value.is_null() {
+            Some(raw::InventoryFile::default())
+        } else {
+            file.parse::<raw::InventoryFile>(value.clone(), "", diags)
+        }) else {
+            return;
+        };
+        for (name, path, v) in entries(raw.groups, "groups", file, diags) {
+            let Some(g) = file.parse::<raw::RawGroup>(v, &path, diags) else {
+                continue;
+            };
+            if let Some(prev) = self.groups.get(&name) {
+                diags.push(file.diag(
+                    &path,
+                    format!(
+                        "group `{name}` is already declared at {}:{}",
+                        prev.origin.file, prev.origin.line
+                    ),
+                ));
+                continue;
+            }
+            self.groups.insert(
+                name.clone(),
+                Group {
+                    name,
+                    description: g.description,
+                    vars: g.vars,
+                    origin: file.origin(&path),
+                },
+            );
+        }
+        for (tag, path, v) in entries(raw.devices, "devices", file, diags) {
+            if let Some(msg) = bad_tag(&tag) {
+                diags.push(file.diag(&path, msg));
+                continue;
+            }
+            let Some(d) = file.parse::<raw::RawDevice>(v, &path, diags) else {
+                continue;
+            };
+            if let Some((prev, _)) = self.devices.get(&tag) {
+                diags.push(file.diag(
+                    &path,
+                    format!(
+                        "asset tag `{tag}` is already declared at {}:{}; asset tags are unique across all inventory files",
+                        prev.origin.file, prev.origin.line
+                    ),
+                ));
+                continue;
+            }
+            check_device_fields(&d, &path, file, diags);
+            let device = Device {
+                tag: tag.clone(),
+                kind: d.kind,
+                model: d.model,
+                serial: d.serial,
+                mac: d.mac,
+                address: Address {
+                    ssh: d.ssh,
+                    uri: d.uri,
+                },
+                profile: d.profile,
+                assignee: d.assignee,
+                location: Location {
+                    site: d.location.site,
+                    floor: d.location.floor,
+                    desk: d.location.desk,
+                },
+                groups: d.groups,
+                vars: d.vars,
+                origin: file.origin(&path),
+            };
+            self.devices.insert(tag, (device, file.clone()));
+        }
+        for (tag, path, v) in entries(raw.overrides, "overrides", file, diags) {
+            if let Some(o) = file.parse::<raw::RawOverride>(v, &path, diags) {
+                self.overrides.push((tag, path, o, file.clone()));
+            }
+        }
+    }
+
+    fn apply_overrides(&mut self, diags: &mut Diagnostics) {
+        let tags: Vec<String> = self.devices.keys().cloned().collect();
+        for (tag, path, o, file) in std::mem::take(&mut self.overrides) {
+            match self.devices.get_mut(&tag) {
+                Some((d, _)) => {
+                    if o.ssh.is_some() {
+                        d.address.ssh = o.ssh;
+                    }
+                    if o.uri.is_some() {
+                        d.address.uri = o.uri;
+                    }
+                }
+                None => {
+                    let t: Vec<&str> = tags.iter().map(String::as_str).collect();
+                    diags.push(file.diag(&path, diag::unknown("device", &tag, &t)));
+                }
+            }
+        }
+    }
+}
+
+/// Asset tags name files and journal rows: letters, digits, `.`, `_`, `-`.
+fn bad_tag(tag: &str) -> Option<String> {
+    let ok = !tag.is_empty()
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    (!ok).then(|| format!("asset tag `{tag}` may hold only letters, digits, `.`, `_` and `-`"))
+}
+
+fn check_device_fields(d: &raw::RawDevice, path: &str, file: &SourceFile, diags: &mut Diagnostics) {
+    if let Some(mac) = &d.mac
+        && !is_mac(mac)
+    {
+        diags.push(file.diag(
+            &join_key(path, "mac"),
+            format!(
+                "`{mac}` is not a MAC address; expected six hex pairs such as 8c:16:45:2a:0b:11"
+            ),
+        ));
+    }
+    if let Some(uri) = &d.uri
+        && !(uri.starts_with("ipp://") || uri.starts_with("ipps://"))
+    {
+        diags.push(file.diag(
+            &join_key(path, "uri"),
+            format!("`{uri}` is not an IPP URI; expected ipp://HOST[:PORT]/PATH or ipps://..."),
+        ));
+    }
+    if d.kind == DeviceKind::Printer && d.ssh.is_some() {
+        diags.push(file.diag(
+            &join_key(path, "ssh"),
+            "a printer is reached at its IPP `uri`, not over `ssh`; its queue is made `via:` the print server",
+        ));
+    }
+}
+
+fn is_mac(s: &str) -> bool {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A device's profile and groups must exist, and its kind must suit its profile.
+fn check_device_refs(site: &Site, d: &Device, file: &SourceFile, diags: &mut Diagnostics) {
+    let path = join_key("devices", &d.tag);
+    match site.profiles.get(&d.profile) {
+        None => {
+            let names: Vec<&str> = site.profiles.keys().map(String::as_str).collect();
+            diags.push(file.diag(
+                &join_key(&path, "profile"),
+                diag::unknown("profile", &d.profile, &names),
+            ));
+        }
+        Some(_) => {
+            let kinds: Vec<_> = site
+                .profile_chain(&d.profile)
+                .iter()
+                .rev()
+                .find(|p| !p.kinds.is_empty())
+                .map(|p| p.kinds.clone())
+                .unwrap_or_default();
+            if !kinds.is_empty() && !kinds.contains(&d.kind) {
+                let allowed: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                diags.push(file.diag(
+                    &join_key(&path, "profile"),
+                    format!(
+                        "profile `{}` applies to kinds {}; {} is a {}",
+                        d.profile,
+                        allowed.join(", "),
+                        d.tag,
+                        d.kind
+                    ),
+                ));
+            }
+        }
+    }
+    let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
+    for (i, g) in d.groups.iter().enumerate() {
+        if !site.groups.contains_key(g) {
+            diags.push(file.diag(
+                &format!("{path}.groups[{i}]"),
+                diag::unknown("group", g, &names),
+            ));
+        }
+    }
+}
+
+#[derive(Default)]
+struct ProfileBuilder {
+    profiles: BTreeMap<String, Profile>,
+    files: HashMap<String, SourceFile>,
+    /// `via:` values without template expressions, checked once devices are known.
+    static_vias: Vec<(String, String, SourceFile)>,
+}
+
+impl ProfileBuilder {
+    fn add_file(
+        &mut self,
+        (file, value): &(SourceFile, serde_yaml::Value),
+        templates: &Templates,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(raw) = file.parse::<raw::ProfileFile>(value.clone(), "", diags) else {
+            return;
+        };
+        if let Some(prev) = self.profiles.get(&raw.name) {
+            diags.push(file.diag(
+                "name",
+                format!(
+                    "profile `{}` is already declared in {}",
+                    raw.name, prev.origin.file
+                ),
+            ));
+            return;
+        }
+        let (resources, vias) = resources::build(raw.resources, file, templates, diags);
+        self.static_vias.extend(vias);
+        let verify = resources::build_checks(raw.verify, file, diags);
+        let profile = Profile {
+            name: raw.name.clone(),
+            description: raw.description,
+            extends: raw.extends,
+            kinds: raw.kinds,
+            requires: raw.requires,
+            vars: raw.vars,
+            resources,
+            verify,
+            origin: file.origin("name"),
+        };
+        self.files.insert(raw.name.clone(), file.clone());
+        self.profiles.insert(raw.name, profile);
+    }
+}
+
+/// Every `extends` names a profile, and no chain loops.
+fn check_extends(site: &Site, files: &HashMap<String, SourceFile>, diags: &mut Diagnostics) {
+    let names: Vec<&str> = site.profiles.keys().map(String::as_str).collect();
+    for p in site.profiles.values() {
+        let Some(parent) = &p.extends else { continue };
+        let Some(file) = files.get(&p.name) else {
+            continue;
+        };
+        if !site.profiles.contains_key(parent) {
+            diags.push(file.diag("extends", diag::unknown("profile", parent, &names)));
+            continue;
+        }
+        // Walk up from p; a cycle is reported once, on its alphabetically first member.
+        let mut seen = vec![p.name.as_str()];
+        let mut cur = parent.as_str();
+        loop {
+            if cur == p.name {
+                seen.push(cur);
+                if seen.iter().skip(1).all(|n| *n >= p.name.as_str()) {
+                    diags.push(file.diag(
+                        "extends",
+                        format!("`extends` makes a cycle: {}", seen.join(" -> ")),
+                    ));
+                }
+                break;
+            }
+            if seen.contains(&cur) {
+                break; // a cycle further up, reported from its own members
+            }
+            seen.push(cur);
+            match site.profiles.get(cur).and_then(|q| q.extends.as_deref()) {
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+    }
+}

@@ -1,1 +1,21 @@
-//! Pure types of the domain.
+//! Pure types of the domain: devices, groups, profiles and their resources.
+//!
+//! Nothing here reads files or talks to devices; `load` builds these from YAML and
+//! `resolve` turns them into concrete per-device work.
+
+mod device;
+mod profile;
+
+pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
+pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
+
+/// Free variables: YAML values keyed by name, merged by precedence.
+pub type Vars = serde_json::Map<String, serde_json::Value>;
+
+/// Where something was declared: a site file (relative path), line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}

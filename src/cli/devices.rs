@@ -1,0 +1,59 @@
+//! `deskready devices`: the inventory as a table.
+
+use std::process::ExitCode;
+
+use super::{Ctx, Failure, Format};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only devices in this group.
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
+    let site = ctx.load_site()?;
+    if let Some(g) = &args.group
+        && !site.groups.contains_key(g)
+    {
+        let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
+        return Err(Failure::BadInput(crate::load::diag::unknown(
+            "group", g, &names,
+        )));
+    }
+    let devices: Vec<_> = match &args.group {
+        Some(g) => site.group_members(g).collect(),
+        None => site.devices.values().collect(),
+    };
+    match ctx.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&devices).map_err(anyhow::Error::from)?
+        ),
+        Format::Text => {
+            let rows: Vec<[String; 5]> = devices
+                .iter()
+                .map(|d| {
+                    [
+                        d.tag.clone(),
+                        d.kind.to_string(),
+                        d.profile.clone(),
+                        d.assignee
+                            .as_ref()
+                            .map(|a| a.name.clone())
+                            .unwrap_or_else(|| "-".into()),
+                        d.location.describe(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                super::table(
+                    &["DEVICE", "KIND", "PROFILE", "ASSIGNEE", "LOCATION"],
+                    &rows
+                )
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,159 @@
+//! The YAML file formats as serde sees them: every struct denies unknown keys.
+//!
+//! These are the first of two validation stages; `load` checks what serde cannot
+//! (which resource kind, which keys go with it, references between files) and builds the
+//! domain types of `model`.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::model::{DeviceKind, Person, ServiceState, SshAddress, Vars};
+
+/// One file under `inventory/`. Sections are kept as raw mappings so that each entry is
+/// deserialised on its own and one bad device does not hide the errors of the next.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFile {
+    #[serde(default)]
+    pub devices: Option<serde_yaml::Mapping>,
+    #[serde(default)]
+    pub groups: Option<serde_yaml::Mapping>,
+    /// Address overrides for devices declared elsewhere (written by `deskready lab up`).
+    #[serde(default)]
+    pub overrides: Option<serde_yaml::Mapping>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    pub kind: DeviceKind,
+    pub model: String,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub mac: Option<String>,
+    #[serde(default)]
+    pub ssh: Option<SshAddress>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    pub profile: String,
+    #[serde(default)]
+    pub assignee: Option<Person>,
+    #[serde(default)]
+    pub location: RawLocation,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub vars: Vars,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocation {
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub site: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub floor: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub desk: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub vars: Vars,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    #[serde(default)]
+    pub ssh: Option<SshAddress>,
+    #[serde(default)]
+    pub uri: Option<String>,
+}
+
+/// One file under `profiles/`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub extends: Option<String>,
+    #[serde(default)]
+    pub kinds: Vec<DeviceKind>,
+    #[serde(default)]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub vars: Vars,
+    /// Kept raw: each resource is checked on its own (see [`RawResource`]).
+    #[serde(default)]
+    pub resources: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    pub verify: Vec<serde_yaml::Value>,
+}
+
+/// A resource as written: one kind key (`file: /etc/hostname`) and the settings that go
+/// with that kind. Which settings go with which kind is checked in `load`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawResource {
+    pub name: Option<String>,
+    pub via: Option<String>,
+    // The kinds: exactly one must be present.
+    pub file: Option<String>,
+    pub directory: Option<String>,
+    pub line: Option<String>,
+    pub command: Option<String>,
+    pub package: Option<String>,
+    pub service: Option<String>,
+    pub user: Option<String>,
+    pub print_queue: Option<String>,
+    // Settings.
+    pub template: Option<String>,
+    pub content: Option<String>,
+    pub mode: Option<serde_yaml::Value>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub path: Option<String>,
+    pub creates: Option<String>,
+    pub unless: Option<String>,
+    pub state: Option<ServiceState>,
+    pub enabled: Option<bool>,
+    pub comment: Option<String>,
+    pub shell: Option<String>,
+    pub groups: Option<Vec<String>>,
+    pub uri: Option<String>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    pub shared: Option<bool>,
+    pub options: Option<std::collections::BTreeMap<String, String>>,
+    pub allowed_users: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub name: String,
+    pub command: String,
+}
+
+/// Accepts text or a number (`floor: 3`, `desk: 3-14`, `serial: 12345`) as text.
+fn opt_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "text or a number")]
+    enum Scalar {
+        S(String),
+        I(i64),
+        F(f64),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
+        Scalar::S(s) => s,
+        Scalar::I(i) => i.to_string(),
+        Scalar::F(f) => f.to_string(),
+    }))
+}

@@ -1,0 +1,169 @@
+//! Profiles: the desired state of a class of device, as resources and verify checks.
+//!
+//! Every text field of a resource may hold Tera expressions (`/home/{{ assignee.username }}`);
+//! they are rendered per device by `resolve`. The same types carry the rendered values.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{DeviceKind, Origin, Vars};
+
+/// Desired state for a class of device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Profile {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// Device kinds this profile applies to; empty means any.
+    pub kinds: Vec<DeviceKind>,
+    /// Inputs a device must have: `assignee`, `desk`, `floor`, `site`, `serial`, `mac`,
+    /// `ssh`, `uri`, or the name of a variable.
+    pub requires: Vec<String>,
+    pub vars: Vars,
+    pub resources: Vec<Resource>,
+    pub verify: Vec<Check>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// One declarative piece of state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    /// Unique within a device's profile chain; a child profile's resource replaces its
+    /// parent's resource of the same name. Defaults to "KIND TARGET" (`file /etc/hostname`).
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ResourceKind,
+    /// The device this resource is applied on, when not the device itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// The kinds of resource and their settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResourceKind {
+    File {
+        path: String,
+        #[serde(flatten)]
+        source: FileSource,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
+    Directory {
+        path: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
+    Line {
+        path: String,
+        line: String,
+    },
+    Command {
+        command: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        creates: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unless: Option<String>,
+    },
+    Package {
+        package: String,
+    },
+    Service {
+        service: String,
+        state: ServiceState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        enabled: Option<bool>,
+    },
+    User {
+        user: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shell: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        groups: Vec<String>,
+    },
+    PrintQueue {
+        queue: String,
+        uri: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        shared: bool,
+        /// Default job options (`sides`, `media`, ...), passed as `-o KEY=VALUE`.
+        options: BTreeMap<String, String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        allowed_users: Vec<String>,
+    },
+}
+
+impl ResourceKind {
+    /// The schema key that names this kind in a profile.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            ResourceKind::File { .. } => "file",
+            ResourceKind::Directory { .. } => "directory",
+            ResourceKind::Line { .. } => "line",
+            ResourceKind::Command { .. } => "command",
+            ResourceKind::Package { .. } => "package",
+            ResourceKind::Service { .. } => "service",
+            ResourceKind::User { .. } => "user",
+            ResourceKind::PrintQueue { .. } => "print_queue",
+        }
+    }
+
+    /// What the resource is about: a path, a package name, a queue name...
+    pub fn target(&self) -> &str {
+        match self {
+            ResourceKind::File { path, .. }
+            | ResourceKind::Directory { path, .. }
+            | ResourceKind::Line { path, .. } => path,
+            ResourceKind::Command { command, .. } => command,
+            ResourceKind::Package { package } => package,
+            ResourceKind::Service { service, .. } => service,
+            ResourceKind::User { user, .. } => user,
+            ResourceKind::PrintQueue { queue, .. } => queue,
+        }
+    }
+}
+
+/// Where a file's content comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSource {
+    /// A template under `templates/`, by its path there.
+    Template(String),
+    /// Inline content (itself a Tera template).
+    Content(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Running,
+    Stopped,
+}
+
+/// A verify check: a command that must exit 0 on the device after configuring.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub command: String,
+    #[serde(skip)]
+    pub origin: Origin,
+}

@@ -1,0 +1,92 @@
+//! A loaded, validated site: devices, groups, profiles and templates, and queries over them.
+//!
+//! Built only by [`crate::load::load_site`]; nothing here reads files or talks to devices.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::{Device, DeviceKind, Group, Profile};
+use crate::render::Templates;
+
+#[derive(Debug)]
+pub struct Site {
+    pub root: PathBuf,
+    /// By asset tag, sorted.
+    pub devices: BTreeMap<String, Device>,
+    pub groups: BTreeMap<String, Group>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub templates: Templates,
+}
+
+impl Site {
+    pub fn device(&self, tag: &str) -> Option<&Device> {
+        self.devices.get(tag)
+    }
+
+    /// The directory deskready keeps its own state in (`.deskready/`).
+    pub fn state_dir(&self) -> PathBuf {
+        state_dir(&self.root)
+    }
+
+    /// The profile and its ancestors, root ancestor first. Cycles were refused at load.
+    pub fn profile_chain(&self, name: &str) -> Vec<&Profile> {
+        let mut chain = Vec::new();
+        let mut cur = self.profiles.get(name);
+        while let Some(p) = cur {
+            if chain.iter().any(|q: &&Profile| q.name == p.name) {
+                break;
+            }
+            chain.push(p);
+            cur = p.extends.as_deref().and_then(|e| self.profiles.get(e));
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// Devices in `group`, by tag.
+    pub fn group_members(&self, group: &str) -> impl Iterator<Item = &Device> {
+        self.devices
+            .values()
+            .filter(move |d| d.groups.iter().any(|g| g == group))
+    }
+
+    /// Printers on the same site and floor as `device`.
+    pub fn floor_printers(&self, device: &Device) -> Vec<&Device> {
+        self.devices
+            .values()
+            .filter(|d| {
+                d.kind == DeviceKind::Printer
+                    && d.tag != device.tag
+                    && d.location.site == device.location.site
+                    && d.location.floor.is_some()
+                    && d.location.floor == device.location.floor
+            })
+            .collect()
+    }
+
+    /// Printers on the same site as `device`.
+    pub fn site_printers(&self, device: &Device) -> Vec<&Device> {
+        self.devices
+            .values()
+            .filter(|d| {
+                d.kind == DeviceKind::Printer
+                    && d.tag != device.tag
+                    && d.location.site == device.location.site
+            })
+            .collect()
+    }
+
+    /// The print server of `device`'s site: the first device of kind `print-server` there.
+    pub fn print_server(&self, device: &Device) -> Option<&Device> {
+        self.devices.values().find(|d| {
+            d.kind == DeviceKind::PrintServer
+                && d.tag != device.tag
+                && d.location.site == device.location.site
+        })
+    }
+}
+
+/// `.deskready/` under a site root.
+pub fn state_dir(root: &Path) -> PathBuf {
+    root.join(".deskready")
+}
