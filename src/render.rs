@@ -25,6 +25,10 @@ pub struct Templates {
     /// can never become shell syntax. Opt out per value with `| safe`.
     shell: tera::Tera,
     names: Vec<String>,
+    /// Template sources by name, to quote the expression an error is about.
+    sources: std::collections::HashMap<String, String>,
+    /// Templates that exist but failed to parse (already reported).
+    broken: Vec<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -46,12 +50,16 @@ impl Templates {
 
         // Parse each template alone first, so a syntax error names its own file.
         let mut good = Vec::new();
+        let mut broken = Vec::new();
         for (name, text) in files {
             let mut scratch = tera::Tera::new();
             match scratch.add_raw_template(&name, &text) {
                 Ok(()) => good.push((name, text)),
                 Err(e) if is_missing_reference(&e) => good.push((name, text)),
-                Err(e) => errors.push(template_error(&e, Some(&name))),
+                Err(e) => {
+                    errors.push(with_expression(template_error(&e, Some(&name)), &text));
+                    broken.push(name);
+                }
             }
         }
         let mut tera = tera::Tera::new();
@@ -64,14 +72,15 @@ impl Templates {
             }
         }
         let names = tera.get_template_names().map(str::to_string).collect();
-        (
-            Templates {
-                tera,
-                shell: shell_tera(),
-                names,
-            },
-            errors,
-        )
+        let sources = good.into_iter().collect();
+        let templates = Templates {
+            tera,
+            shell: shell_tera(),
+            names,
+            sources,
+            broken,
+        };
+        (templates, errors)
     }
 
     /// An empty set, for sites without a `templates/` directory.
@@ -80,11 +89,18 @@ impl Templates {
             tera: tera::Tera::new(),
             shell: shell_tera(),
             names: Vec::new(),
+            sources: Default::default(),
+            broken: Vec::new(),
         }
     }
 
     pub fn exists(&self, name: &str) -> bool {
         self.tera.contains_template(name)
+    }
+
+    /// The template exists but did not parse; its error was reported by [`Templates::load`].
+    pub fn is_broken(&self, name: &str) -> bool {
+        self.broken.iter().any(|b| b == name)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -93,9 +109,14 @@ impl Templates {
 
     /// Renders the template `name` (a path under `templates/`).
     pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, TemplateError> {
-        self.tera
-            .render(name, ctx)
-            .map_err(|e| template_error(&e, Some(name)))
+        self.tera.render(name, ctx).map_err(|e| {
+            let e = template_error(&e, Some(name));
+            let source = e.template.as_deref().and_then(|t| self.sources.get(t));
+            match source {
+                Some(src) => with_expression(e, src),
+                None => e,
+            }
+        })
     }
 
     /// Renders an inline string of a profile. Text without `{{` or `{%` is returned as is.
@@ -105,7 +126,7 @@ impl Templates {
         }
         self.tera
             .render_str(text, ctx, false)
-            .map_err(|e| template_error(&e, None))
+            .map_err(|e| with_expression(template_error(&e, None), text))
     }
 
     /// Renders a shell command of a profile (`command`, `creates`, `unless`, verify checks):
@@ -116,7 +137,7 @@ impl Templates {
         }
         self.shell
             .render_str(text, ctx, true)
-            .map_err(|e| template_error(&e, None))
+            .map_err(|e| with_expression(template_error(&e, None), text))
     }
 }
 
@@ -157,6 +178,25 @@ fn collect_files(
             }),
         }
     }
+}
+
+/// Appends the `{{ ... }}` or `{% ... %}` the error points into: "... in `{{ a.b }}`".
+fn with_expression(mut e: TemplateError, source: &str) -> TemplateError {
+    let Some(line) = source.lines().nth(e.pos.line.saturating_sub(1)) else {
+        return e;
+    };
+    let col = line
+        .char_indices()
+        .nth(e.pos.col.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    let open = line[..col].rfind("{{").into_iter().chain(line[..col].rfind("{%")).max();
+    if let Some(start) = open {
+        let close = if &line[start..start + 2] == "{{" { "}}" } else { "%}" };
+        if let Some(len) = line[start..].find(close) {
+            e.message = format!("in `{}`: {}", &line[start..start + len + 2], e.message);
+        }
+    }
+    e
 }
 
 fn is_missing_reference(e: &tera::Error) -> bool {
@@ -221,7 +261,8 @@ fn template_error(e: &tera::Error, fallback: Option<&str>) -> TemplateError {
 
 /// Tera's messages start with a capital and end with a full stop; ours read after "failed to".
 fn tidy(msg: &str) -> String {
-    let msg = msg.trim().trim_end_matches('.');
+    let msg = msg.trim().trim_end_matches('.').replace(". Available", "; available");
+    let msg = msg.as_str();
     let mut chars = msg.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),

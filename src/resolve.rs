@@ -263,13 +263,13 @@ fn render_field(
     match rendered {
         Ok(s) => Some(s),
         Err(e) => {
-            diags.push(template_diag(origin, key, e, &device.tag));
+            diags.push(template_diag(origin, e, &device.tag));
             None
         }
     }
 }
 
-fn template_diag(origin: &Origin, key: &str, e: TemplateError, tag: &str) -> Diagnostic {
+fn template_diag(origin: &Origin, e: TemplateError, tag: &str) -> Diagnostic {
     match e.template {
         Some(t) => Diagnostic {
             file: format!("templates/{t}"),
@@ -282,7 +282,7 @@ fn template_diag(origin: &Origin, key: &str, e: TemplateError, tag: &str) -> Dia
             file: origin.file.clone(),
             line: origin.line,
             column: origin.column,
-            path: key.to_string(),
+            path: origin.path.clone(),
             message: format!("{} (rendering for {tag})", e.message),
         },
     }
@@ -297,7 +297,7 @@ fn render_resource(
 ) -> Option<ResolvedResource> {
     let before = diags.len();
     let mut f =
-        |key: &str, text: &str| render_field(site, device, &r.origin, key, text, ctx, diags);
+        |key: &str, text: &str| render_field(site, device, &r.origin_of(key), key, text, ctx, diags);
     let mut template = None;
     let kind = match &r.kind {
         ResourceKind::File {
@@ -313,17 +313,17 @@ fn render_resource(
                     match site.templates.render(t, ctx) {
                         Ok(s) => Some(s),
                         Err(e) => {
-                            diags.push(template_diag(&r.origin, "template", e, &device.tag));
+                            diags.push(template_diag(&r.origin_of("template"), e, &device.tag));
                             None
                         }
                     }
                 }
                 FileSource::Content(c) => {
-                    render_field(site, device, &r.origin, "content", c, ctx, diags)
+                    render_field(site, device, &r.origin_of("content"), "content", c, ctx, diags)
                 }
             };
             let mut f = |key: &str, text: &str| {
-                render_field(site, device, &r.origin, key, text, ctx, diags)
+                render_field(site, device, &r.origin_of(key), key, text, ctx, diags)
             };
             ResourceKind::File {
                 path: f("file", path).unwrap_or_default(),
@@ -407,14 +407,19 @@ fn render_resource(
     let via = match &r.via {
         None => None,
         Some(v) => {
-            let rendered = render_field(site, device, &r.origin, "via", v, ctx, diags)?;
+            let at = r.origin_of("via");
+            let rendered = render_field(site, device, &at, "via", v, ctx, diags)?;
+            // A plain tag was checked when the site loaded; report only rendered ones here.
             if site.device(&rendered).is_none() {
+                if rendered == *v {
+                    return None;
+                }
                 let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
                 diags.push(Diagnostic {
-                    file: r.origin.file.clone(),
-                    line: r.origin.line,
-                    column: r.origin.column,
-                    path: "via".into(),
+                    file: at.file.clone(),
+                    line: at.line,
+                    column: at.column,
+                    path: at.path.clone(),
                     message: format!(
                         "{} (rendering for {})",
                         crate::load::diag::unknown("device", &rendered, &tags),
@@ -435,6 +440,7 @@ fn render_resource(
             kind,
             via,
             origin: r.origin.clone(),
+            key_origins: r.key_origins.clone(),
         },
         template,
     })

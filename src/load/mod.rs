@@ -116,6 +116,7 @@ impl SourceFile {
             file: self.rel.clone(),
             line: p.line,
             column: p.col,
+            path: path.to_string(),
         }
     }
 

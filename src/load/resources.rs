@@ -172,6 +172,9 @@ fn build_one(
         "file" => {
             let source = match (r.template, r.content) {
                 (Some(t), None) => {
+                    if templates.is_broken(&t) {
+                        return None; // its syntax error is already reported
+                    }
                     if !templates.exists(&t) {
                         let names: Vec<&str> = templates.names().collect();
                         let mut msg = format!("template `{t}` does not exist under templates/");
@@ -255,11 +258,16 @@ fn build_one(
     let name = r
         .name
         .unwrap_or_else(|| format!("{} {}", kind.keyword(), kind.target()));
+    let key_origins = present
+        .iter()
+        .map(|k| (k.clone(), file.origin(&join_key(path, k))))
+        .collect();
     Some(Resource {
         name,
         kind,
         via: r.via,
         origin: file.origin(path),
+        key_origins,
     })
 }
 
@@ -314,7 +322,7 @@ pub fn build_checks(
         out.push(Check {
             name: c.name,
             command: c.command,
-            origin: file.origin(&path),
+            origin: file.origin(&join_key(&path, "command")),
         });
     }
     out

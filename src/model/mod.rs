@@ -18,4 +18,6 @@ pub struct Origin {
     pub file: String,
     pub line: usize,
     pub column: usize,
+    /// The key path inside the file (`resources[2].template`).
+    pub path: String,
 }

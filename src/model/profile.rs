@@ -42,6 +42,19 @@ pub struct Resource {
     pub via: Option<String>,
     #[serde(skip)]
     pub origin: Origin,
+    /// Where each key of the resource was written, for errors about one setting.
+    #[serde(skip)]
+    pub key_origins: BTreeMap<String, Origin>,
+}
+
+impl Resource {
+    /// Where `key` of this resource was written, or the resource itself.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        self.key_origins
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.origin.clone())
+    }
 }
 
 /// The kinds of resource and their settings.

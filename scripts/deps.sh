@@ -1,0 +1,33 @@
+# Installs what deskready's demo and tests need on a Debian machine. Sourced by
+# scripts/test and scripts/demo; safe to run again (installs only what is missing).
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages: the lab's real devices (OpenSSH), print server (CUPS) and printers
+# (ippeveprinter, which needs avahi and dbus), plus what ssh2's C library builds with.
+DESKREADY_PACKAGES="openssh-server openssh-client cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
+
+ensure_packages() {
+    local missing=()
+    for p in $DESKREADY_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "installing the Rust toolchain with rustup"
+        curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+}

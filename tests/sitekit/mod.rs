@@ -1,0 +1,104 @@
+//! A copy of the example site in a temporary directory, edited per test, and a way to run
+//! the real `deskready` binary against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct SiteCopy {
+    pub dir: tempfile::TempDir,
+}
+
+impl SiteCopy {
+    /// The repository's example site (profiles/, templates/, inventory/).
+    pub fn example() -> SiteCopy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for sub in ["profiles", "templates", "inventory"] {
+            copy_dir(&repo.join(sub), &dir.path().join(sub));
+        }
+        SiteCopy { dir }
+    }
+
+    /// An empty site with the three directories.
+    pub fn empty() -> SiteCopy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["profiles", "templates", "inventory"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        SiteCopy { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.file(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Replaces the one occurrence of `from` in `rel` with `to`.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert_eq!(text.matches(from).count(), 1, "`{from}` must occur once in {rel}");
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+
+    /// Runs `deskready --site DIR ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_deskready"))
+            .arg("--site")
+            .arg(self.path())
+            .args(args)
+            .env_remove("DESKREADY_SITE")
+            .output()
+            .expect("run deskready");
+        Run(out)
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// The `error: ` lines of stderr, without the prefix.
+    pub fn errors(&self) -> Vec<String> {
+        self.stderr()
+            .lines()
+            .filter_map(|l| l.strip_prefix("error: "))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if !entry.file_name().to_string_lossy().contains(".generated.") {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
