@@ -189,9 +189,17 @@ fn with_expression(mut e: TemplateError, source: &str) -> TemplateError {
         .char_indices()
         .nth(e.pos.col.saturating_sub(1))
         .map_or(line.len(), |(i, _)| i);
-    let open = line[..col].rfind("{{").into_iter().chain(line[..col].rfind("{%")).max();
+    let open = line[..col]
+        .rfind("{{")
+        .into_iter()
+        .chain(line[..col].rfind("{%"))
+        .max();
     if let Some(start) = open {
-        let close = if &line[start..start + 2] == "{{" { "}}" } else { "%}" };
+        let close = if &line[start..start + 2] == "{{" {
+            "}}"
+        } else {
+            "%}"
+        };
         if let Some(len) = line[start..].find(close) {
             e.message = format!("in `{}`: {}", &line[start..start + len + 2], e.message);
         }
@@ -261,7 +269,10 @@ fn template_error(e: &tera::Error, fallback: Option<&str>) -> TemplateError {
 
 /// Tera's messages start with a capital and end with a full stop; ours read after "failed to".
 fn tidy(msg: &str) -> String {
-    let msg = msg.trim().trim_end_matches('.').replace(". Available", "; available");
+    let msg = msg
+        .trim()
+        .trim_end_matches('.')
+        .replace(". Available", "; available");
     let msg = msg.as_str();
     let mut chars = msg.chars();
     match chars.next() {

@@ -296,8 +296,9 @@ fn render_resource(
     diags: &mut Diagnostics,
 ) -> Option<ResolvedResource> {
     let before = diags.len();
-    let mut f =
-        |key: &str, text: &str| render_field(site, device, &r.origin_of(key), key, text, ctx, diags);
+    let mut f = |key: &str, text: &str| {
+        render_field(site, device, &r.origin_of(key), key, text, ctx, diags)
+    };
     let mut template = None;
     let kind = match &r.kind {
         ResourceKind::File {
@@ -318,9 +319,15 @@ fn render_resource(
                         }
                     }
                 }
-                FileSource::Content(c) => {
-                    render_field(site, device, &r.origin_of("content"), "content", c, ctx, diags)
-                }
+                FileSource::Content(c) => render_field(
+                    site,
+                    device,
+                    &r.origin_of("content"),
+                    "content",
+                    c,
+                    ctx,
+                    diags,
+                ),
             };
             let mut f = |key: &str, text: &str| {
                 render_field(site, device, &r.origin_of(key), key, text, ctx, diags)

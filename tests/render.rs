@@ -10,18 +10,30 @@ fn render_a_laptop_shows_its_files_filled_in() {
     let run = site.run(&["render", "LAP-0006"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let out = run.stdout();
-    assert!(out.starts_with("# LAP-0006 (profile laptop-base)\n"), "{out}");
+    assert!(
+        out.starts_with("# LAP-0006 (profile laptop-base)\n"),
+        "{out}"
+    );
     // Owner card: the assignee and desk of this laptop.
     assert!(out.contains("  owner     = Fatima Zahra\n"), "{out}");
     assert!(out.contains("  desk      = 4-02\n"), "{out}");
     // Printers config: the queues of floor 4, and only those.
-    assert!(out.contains("  queue floor4-bay1  # HP Color LaserJet Pro M454dw, bay 1\n"), "{out}");
-    assert!(out.contains("  queue floor4-room  # Brother HL-L6400DW, print room\n"), "{out}");
+    assert!(
+        out.contains("  queue floor4-bay1  # HP Color LaserJet Pro M454dw, bay 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  queue floor4-room  # Brother HL-L6400DW, print room\n"),
+        "{out}"
+    );
     assert!(!out.contains("floor3-bay1"), "{out}");
     // CUPS client points at the print server.
     assert!(out.contains("  ServerName 10.20.0.10:631\n"), "{out}");
     // Commands quote the data they carry.
-    assert!(out.contains("  command: useradd --create-home --comment 'Fatima Zahra' 'fzahra'\n"), "{out}");
+    assert!(
+        out.contains("  command: useradd --create-home --comment 'Fatima Zahra' 'fzahra'\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -61,7 +73,11 @@ fn render_json_carries_the_rendered_content() {
         .find(|r| r["name"] == "queue register")
         .expect("queue register");
     let content = register["content"].as_str().unwrap();
-    assert_eq!(content.lines().filter(|l| l.starts_with("queue ")).count(), 6, "{content}");
+    assert_eq!(
+        content.lines().filter(|l| l.starts_with("queue ")).count(),
+        6,
+        "{content}"
+    );
 }
 
 #[test]
@@ -69,10 +85,20 @@ fn render_unknown_device_or_resource_is_a_clear_error() {
     let site = SiteCopy::example();
     let run = site.run(&["render", "LAP-0011"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().starts_with("error: unknown device `LAP-0011`; did you mean `LAP-0010`?"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .starts_with("error: unknown device `LAP-0011`; did you mean `LAP-0010`?"),
+        "{}",
+        run.stderr()
+    );
     let run = site.run(&["render", "LAP-0001", "--resource", "owner crd"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().starts_with("error: unknown resource `owner crd`; did you mean `owner card`?"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .starts_with("error: unknown resource `owner crd`; did you mean `owner card`?"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -108,8 +134,20 @@ fn variable_precedence() {
         "groups:\n  g1: { vars: { c: g1, d: g1, e: g1 } }\n  g2: { vars: { c: g2 } }\ndevices:\n  D-1:\n    kind: desktop\n    model: M\n    profile: child\n    groups: [g1, g2]\n    vars: { d: device, e: device }\n",
     );
     let run = site.run(&["render", "D-1", "--resource", "file /etc/vars"]);
-    assert_eq!(run.stdout(), "base child g2 device device", "{}", run.stderr());
-    let run = site.run(&["--var", "e=cli", "render", "D-1", "--resource", "file /etc/vars"]);
+    assert_eq!(
+        run.stdout(),
+        "base child g2 device device",
+        "{}",
+        run.stderr()
+    );
+    let run = site.run(&[
+        "--var",
+        "e=cli",
+        "render",
+        "D-1",
+        "--resource",
+        "file /etc/vars",
+    ]);
     assert_eq!(run.stdout(), "base child g2 device cli", "{}", run.stderr());
 }
 
@@ -124,10 +162,18 @@ fn a_child_profile_replaces_its_parents_resource_of_the_same_name() {
         "profiles/child.yaml",
         "name: child\nextends: base\nresources:\n  - name: motd\n    file: /etc/motd\n    content: child\n",
     );
-    site.write("inventory/site.yaml", "devices:\n  D-1: { kind: desktop, model: M, profile: child }\n");
+    site.write(
+        "inventory/site.yaml",
+        "devices:\n  D-1: { kind: desktop, model: M, profile: child }\n",
+    );
     let run = site.run(&["--format", "json", "render", "D-1"]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    let names: Vec<&str> = v["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["motd", "directory /etc/x"]);
     assert_eq!(v["resources"][0]["content"], "child");
 }

@@ -8,7 +8,13 @@ use sitekit::SiteCopy;
 /// Runs validate on `site`, expects exit code 2, and returns the error lines.
 fn errors_of(site: &SiteCopy) -> Vec<String> {
     let run = site.run(&["validate"]);
-    assert_eq!(run.code(), 2, "stdout: {}\nstderr: {}", run.stdout(), run.stderr());
+    assert_eq!(
+        run.code(),
+        2,
+        "stdout: {}\nstderr: {}",
+        run.stdout(),
+        run.stderr()
+    );
     assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
     run.errors()
 }
@@ -59,7 +65,11 @@ fn unknown_key_suggests_the_close_one() {
 #[test]
 fn missing_required_field() {
     let site = SiteCopy::example();
-    site.edit("inventory/laptops.yaml", "    model: Dell Latitude 7450\n    serial: PF400003\n", "    serial: PF400003\n");
+    site.edit(
+        "inventory/laptops.yaml",
+        "    model: Dell Latitude 7450\n    serial: PF400003\n",
+        "    serial: PF400003\n",
+    );
     assert_has(
         &errors_of(&site),
         "inventory/laptops.yaml:24:3: devices.LAP-0003: missing required key `model`",
@@ -83,7 +93,11 @@ fn wrong_type() {
 #[test]
 fn unknown_device_kind_lists_the_kinds() {
     let site = SiteCopy::example();
-    site.edit("inventory/printers.yaml", "kind: print-server", "kind: printserver");
+    site.edit(
+        "inventory/printers.yaml",
+        "kind: print-server",
+        "kind: printserver",
+    );
     assert_has(
         &errors_of(&site),
         "inventory/printers.yaml:4:5: devices.PS-0001.kind: unknown value `printserver`; did you mean `print-server`? allowed: laptop, desktop, workstation, thin-client, printer, print-server, server",
@@ -122,7 +136,11 @@ fn unknown_profile() {
 #[test]
 fn unknown_group() {
     let site = SiteCopy::example();
-    site.edit("inventory/laptops.yaml", "groups: [new-hires, floor3]\n  LAP-0004", "groups: [new-hire, floor3]\n  LAP-0004");
+    site.edit(
+        "inventory/laptops.yaml",
+        "groups: [new-hires, floor3]\n  LAP-0004",
+        "groups: [new-hire, floor3]\n  LAP-0004",
+    );
     assert_has(
         &errors_of(&site),
         "inventory/laptops.yaml:33:14: devices.LAP-0003.groups[0]: unknown group `new-hire`; did you mean `new-hires`? allowed: engineering, floor3, floor3-printers, floor4, floor4-printers, new-hires, print-servers",
@@ -132,7 +150,11 @@ fn unknown_group() {
 #[test]
 fn extends_cycle() {
     let site = SiteCopy::example();
-    site.edit("profiles/laptop-base.yaml", "kinds: [laptop]\n", "kinds: [laptop]\nextends: laptop-engineering\n");
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "kinds: [laptop]\n",
+        "kinds: [laptop]\nextends: laptop-engineering\n",
+    );
     assert_has(
         &errors_of(&site),
         "profiles/laptop-base.yaml:6:1: extends: `extends` makes a cycle: laptop-base -> laptop-engineering -> laptop-base",
@@ -142,7 +164,11 @@ fn extends_cycle() {
 #[test]
 fn via_an_unknown_device() {
     let site = SiteCopy::example();
-    site.edit("profiles/printer-ipp.yaml", "via: \"{{ print_server.tag }}\"", "via: PS-0009");
+    site.edit(
+        "profiles/printer-ipp.yaml",
+        "via: \"{{ print_server.tag }}\"",
+        "via: PS-0009",
+    );
     assert_has(
         &errors_of(&site),
         "profiles/printer-ipp.yaml:13:5: resources[0].via: unknown device `PS-0009`; did you mean `PS-0001`? allowed: LAP-0001, LAP-0002, LAP-0003, LAP-0004, LAP-0005, LAP-0006, LAP-0007, LAP-0008, LAP-0009, LAP-0010, PRN-0301, PRN-0302, PRN-0303, PRN-0401, PRN-0402, PRN-0403, PS-0001",
@@ -152,7 +178,11 @@ fn via_an_unknown_device() {
 #[test]
 fn template_that_does_not_exist() {
     let site = SiteCopy::example();
-    site.edit("profiles/laptop-base.yaml", "template: laptop/owner.conf.tera", "template: laptop/owner.tera");
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "template: laptop/owner.conf.tera",
+        "template: laptop/owner.tera",
+    );
     assert_has(
         &errors_of(&site),
         "profiles/laptop-base.yaml:20:5: resources[2].template: template `laptop/owner.tera` does not exist under templates/; did you mean `laptop/owner.conf.tera`?",
@@ -162,7 +192,11 @@ fn template_that_does_not_exist() {
 #[test]
 fn template_with_an_undefined_variable_names_template_line_and_variable() {
     let site = SiteCopy::example();
-    site.edit("templates/laptop/owner.conf.tera", "{{ location.desk }}", "{{ location.desks }}");
+    site.edit(
+        "templates/laptop/owner.conf.tera",
+        "{{ location.desk }}",
+        "{{ location.desks }}",
+    );
     assert_has(
         &errors_of(&site),
         "templates/laptop/owner.conf.tera:11:25: in `{{ location.desks }}`: field `desks` is not defined; available fields: desk, floor, site (rendering for LAP-0001 and 9 more)",
@@ -172,7 +206,11 @@ fn template_with_an_undefined_variable_names_template_line_and_variable() {
 #[test]
 fn template_syntax_error() {
     let site = SiteCopy::example();
-    site.edit("templates/laptop/printers.conf.tera", "{% endfor -%}", "{% endfo -%}");
+    site.edit(
+        "templates/laptop/printers.conf.tera",
+        "{% endfor -%}",
+        "{% endfo -%}",
+    );
     let errors = errors_of(&site);
     let e = errors
         .iter()
@@ -184,7 +222,11 @@ fn template_syntax_error() {
 #[test]
 fn required_input_missing_names_device_and_input() {
     let site = SiteCopy::example();
-    site.edit("inventory/laptops.yaml", "location: { site: HQ, floor: 3, desk: \"3-07\" }", "location: { site: HQ, floor: 3 }");
+    site.edit(
+        "inventory/laptops.yaml",
+        "location: { site: HQ, floor: 3, desk: \"3-07\" }",
+        "location: { site: HQ, floor: 3 }",
+    );
     assert_has(
         &errors_of(&site),
         "inventory/laptops.yaml:24:3: devices.LAP-0003: LAP-0003 is missing required input `desk` (required by profile laptop-base); set it under `location:` on the device",
@@ -194,7 +236,11 @@ fn required_input_missing_names_device_and_input() {
 #[test]
 fn unquoted_mode_is_refused() {
     let site = SiteCopy::example();
-    site.edit("profiles/laptop-base.yaml", "    template: common/hostname.tera\n    mode: \"0644\"", "    template: common/hostname.tera\n    mode: 644");
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "    template: common/hostname.tera\n    mode: \"0644\"",
+        "    template: common/hostname.tera\n    mode: 644",
+    );
     assert_has(
         &errors_of(&site),
         "profiles/laptop-base.yaml:15:5: resources[0].mode: a mode is quoted octal text such as \"0644\" (unquoted, YAML may read it as a decimal number)",
@@ -204,7 +250,11 @@ fn unquoted_mode_is_refused() {
 #[test]
 fn a_setting_that_does_not_go_with_the_kind() {
     let site = SiteCopy::example();
-    site.edit("profiles/laptop-base.yaml", "  - directory: /etc/deskready\n", "  - directory: /etc/deskready\n    creates: /etc/x\n");
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "  - directory: /etc/deskready\n",
+        "  - directory: /etc/deskready\n    creates: /etc/x\n",
+    );
     assert_has(
         &errors_of(&site),
         "profiles/laptop-base.yaml:17:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, mode, owner, group",
@@ -214,7 +264,11 @@ fn a_setting_that_does_not_go_with_the_kind() {
 #[test]
 fn a_resource_with_two_kinds() {
     let site = SiteCopy::example();
-    site.edit("profiles/laptop-base.yaml", "  - package: cups-client\n", "  - package: cups-client\n    service: cups\n");
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "  - package: cups-client\n",
+        "  - package: cups-client\n    service: cups\n",
+    );
     assert_has(
         &errors_of(&site),
         "profiles/laptop-base.yaml:42:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
@@ -224,13 +278,27 @@ fn a_resource_with_two_kinds() {
 #[test]
 fn validate_reports_every_problem_in_one_run() {
     let site = SiteCopy::example();
-    site.edit("inventory/printers.yaml", "kind: print-server", "kind: printserver");
-    site.edit("templates/laptop/owner.conf.tera", "{{ location.desk }}", "{{ location.desks }}");
-    site.edit("profiles/laptop-base.yaml", "kinds: [laptop]\n", "kinds: [laptop]\nextends: laptop-engineering\n");
+    site.edit(
+        "inventory/printers.yaml",
+        "kind: print-server",
+        "kind: printserver",
+    );
+    site.edit(
+        "templates/laptop/owner.conf.tera",
+        "{{ location.desk }}",
+        "{{ location.desks }}",
+    );
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "kinds: [laptop]\n",
+        "kinds: [laptop]\nextends: laptop-engineering\n",
+    );
     site.write("inventory/extra.yaml", "devices:\n  LAP-0100: [1, 2\n");
     let errors = errors_of(&site);
-    let files: std::collections::BTreeSet<&str> =
-        errors.iter().map(|e| e.split(':').next().unwrap()).collect();
+    let files: std::collections::BTreeSet<&str> = errors
+        .iter()
+        .map(|e| e.split(':').next().unwrap())
+        .collect();
     // Each problem is reported, whichever came first; templates that need the print
     // server (whose kind is now wrong) report it too.
     for f in [
@@ -242,13 +310,20 @@ fn validate_reports_every_problem_in_one_run() {
         assert!(files.contains(f), "no error in {f}: {errors:#?}");
     }
     let run = site.run(&["validate"]);
-    assert!(run.stderr().contains("problems in the site; nothing was changed"));
+    assert!(
+        run.stderr()
+            .contains("problems in the site; nothing was changed")
+    );
 }
 
 #[test]
 fn json_output_lists_located_errors() {
     let site = SiteCopy::example();
-    site.edit("inventory/printers.yaml", "kind: print-server", "kind: printserver");
+    site.edit(
+        "inventory/printers.yaml",
+        "kind: print-server",
+        "kind: printserver",
+    );
     let run = site.run(&["--format", "json", "validate"]);
     assert_eq!(run.code(), 2);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
@@ -268,9 +343,24 @@ fn hostile_files_do_not_panic() {
     site.write("inventory/list.yaml", "- just\n- a list\n");
     site.write("profiles/scalar.yaml", "hello\n");
     let errors = errors_of(&site);
-    assert!(errors.iter().any(|e| e.starts_with("inventory/binary.yaml:")), "{errors:#?}");
-    assert!(errors.iter().any(|e| e.starts_with("inventory/list.yaml:1:1: ")), "{errors:#?}");
-    assert!(errors.iter().any(|e| e.starts_with("profiles/scalar.yaml:1:1: ")), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("inventory/binary.yaml:")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("inventory/list.yaml:1:1: ")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("profiles/scalar.yaml:1:1: ")),
+        "{errors:#?}"
+    );
 }
 
 #[test]

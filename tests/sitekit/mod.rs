@@ -51,7 +51,11 @@ impl SiteCopy {
     /// Replaces the one occurrence of `from` in `rel` with `to`.
     pub fn edit(&self, rel: &str, from: &str, to: &str) {
         let text = self.read(rel);
-        assert_eq!(text.matches(from).count(), 1, "`{from}` must occur once in {rel}");
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` must occur once in {rel}"
+        );
         self.write(rel, &text.replacen(from, to, 1));
     }
 
