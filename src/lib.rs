@@ -3,6 +3,7 @@
 //! The library owns every capability; `src/main.rs` only turns [`cli::main`] into an exit code.
 
 pub mod cli;
+pub mod engine;
 pub mod lab;
 pub mod load;
 pub mod model;

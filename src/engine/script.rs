@@ -1,0 +1,645 @@
+//! The remote side of converging: one POSIX shell script per device and phase.
+//!
+//! [`build`] writes a script that probes every resource (plan) or probes and fixes every
+//! resource then runs the verify checks (converge), all in ONE exec channel. File contents
+//! travel on the channel's stdin, raw, and are staged into a private temp directory before
+//! anything else happens, so the script never has to talk while the controller is still
+//! writing. Every value in the script goes through [`crate::shell::quote`]; everything the
+//! device reports back that came from files or commands is base64, so no output can be
+//! mistaken for the protocol. [`parse`] reads the report.
+//!
+//! Protocol lines (stdout), one per event, `i` a resource index and `j` a check index:
+//! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
+//! file), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
+//! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
+//! check), `@@END`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::model::ResourceKind;
+use crate::resolve::ResolvedResource;
+use crate::shell::quote;
+
+/// What the script does with each resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Probe only: report drift, change nothing.
+    Plan,
+    /// Probe, fix what drifted, then run the verify checks.
+    Converge,
+}
+
+/// Files larger than this are not sent back for diffs.
+pub const DIFF_LIMIT: u64 = 1 << 20;
+
+/// A script and the bytes to feed it on stdin.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub text: String,
+    pub stdin: Vec<u8>,
+}
+
+/// sha256 of `bytes`, as lowercase hex.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Whether this build of deskready can probe and fix a resource kind.
+pub fn supported(kind: &ResourceKind) -> bool {
+    !matches!(
+        kind,
+        ResourceKind::Service { .. } | ResourceKind::PrintQueue { .. }
+    )
+}
+
+/// Builds the script for `resources` (each with its index in the device's resource list)
+/// and, for converge, the verify `checks` (index, command).
+pub fn build(
+    phase: Phase,
+    resources: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+) -> Script {
+    let mut s = String::new();
+    let mut stdin = Vec::new();
+    s.push_str(PREAMBLE);
+    // Stage every file's new content first: the controller writes all of stdin before the
+    // script says anything.
+    if phase == Phase::Converge {
+        for (i, r) in resources {
+            if let Some(content) = r.content()
+                && supported(r.kind())
+            {
+                let n = content.len();
+                let _ = writeln!(
+                    s,
+                    "head -c {n} > \"$T/f{i}\" && [ \"$(wc -c < \"$T/f{i}\")\" -eq {n} ] || {{ echo '@@STAGE {i}'; exit 98; }}"
+                );
+                stdin.extend_from_slice(content.as_bytes());
+            }
+        }
+    }
+    for (i, r) in resources {
+        if !supported(r.kind()) {
+            continue;
+        }
+        let _ = writeln!(s, "\n# {}", r.name().replace('\n', " "));
+        s.push_str("if [ \"$failed\" = 1 ]; then echo \"@@R ");
+        let _ = write!(s, "{i}");
+        s.push_str(" skipped\"; else\n");
+        resource(&mut s, phase, *i, r);
+        s.push_str("fi\n");
+    }
+    if phase == Phase::Converge {
+        for (j, cmd) in checks {
+            let _ = writeln!(
+                s,
+                "if [ \"$failed\" = 0 ]; then sh -c {} </dev/null >\"$T/v{j}\" 2>&1; rc=$?; \
+                 if [ $rc = 0 ]; then echo '@@V {j} pass'; else echo \"@@V {j} fail $rc\"; \
+                 printf '@@VE {j} '; tail -n 20 \"$T/v{j}\" | base64 -w0; echo; fi; fi",
+                quote(cmd)
+            );
+        }
+    }
+    s.push_str("echo @@END\n");
+    Script { text: s, stdin }
+}
+
+const PREAMBLE: &str = r#"set -u
+umask 022
+export LC_ALL=C
+T=$(mktemp -d) || { echo '@@FATAL mktemp'; exit 97; }
+trap 'rm -rf "$T"' EXIT
+failed=0
+# meta PATH -> "MODE OWNER GROUP"
+meta() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
+# old I PATH: send a file's current content for a diff (when not too large)
+old() {
+  if [ -f "$2" ] && [ "$(wc -c < "$2")" -le 1048576 ]; then
+    printf '@@O %s ' "$1"; base64 -w0 < "$2"; echo
+  fi
+}
+# tmpname PATH: a temp file beside PATH, for an atomic rename
+tmpname() { printf '%s/.%s.deskready-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$$"; }
+# fail I RC ERRFILE
+fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
+"#;
+
+/// `chmod`/`chown` arguments and the metadata test for a file or directory.
+struct Meta {
+    /// Shell test that is true when metadata differs (empty: nothing to check).
+    differs: String,
+    /// Commands that set the metadata on `$1` (a path variable name is substituted).
+    set: Vec<String>,
+}
+
+fn meta(mode: Option<u32>, owner: Option<&str>, group: Option<&str>, var: &str) -> Meta {
+    let mut tests = Vec::new();
+    let mut set = Vec::new();
+    if let Some(m) = mode {
+        let m = format!("{m:o}");
+        tests.push(format!(
+            "[ \"$(stat -c %a -- \"${var}\")\" != {} ]",
+            quote(&m)
+        ));
+        set.push(format!("chmod {} \"${var}\"", quote(&m)));
+    }
+    if let Some(o) = owner {
+        tests.push(format!(
+            "[ \"$(stat -c %U -- \"${var}\")\" != {} ]",
+            quote(o)
+        ));
+        set.push(format!("chown {} \"${var}\"", quote(o)));
+    }
+    if let Some(g) = group {
+        tests.push(format!(
+            "[ \"$(stat -c %G -- \"${var}\")\" != {} ]",
+            quote(g)
+        ));
+        set.push(format!("chgrp {} \"${var}\"", quote(g)));
+    }
+    Meta {
+        differs: tests.join(" || "),
+        set,
+    }
+}
+
+/// The probe (and for converge, the fix) of one resource. Sets `d=1` when it drifted.
+fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
+    let fix = phase == Phase::Converge;
+    match r.kind() {
+        ResourceKind::File {
+            path,
+            mode,
+            owner,
+            group,
+            ..
+        } => {
+            let content = r.content().unwrap_or_default();
+            let m = meta(*mode, owner.as_deref(), group.as_deref(), "p");
+            let _ = writeln!(s, "p={}", quote(path));
+            let _ = writeln!(
+                s,
+                "if [ -f \"$p\" ] && [ \"$(sha256sum < \"$p\" | cut -c1-64)\" = {} ]; then c=0; else c=1; fi",
+                digest(content.as_bytes())
+            );
+            let meta_drift = if m.differs.is_empty() {
+                "0".to_string()
+            } else {
+                format!(
+                    "$( [ -e \"$p\" ] && {{ {}; }} && echo 1 || echo 0)",
+                    m.differs
+                )
+            };
+            let _ = writeln!(s, "md={meta_drift}");
+            s.push_str("if [ $c = 0 ] && [ $md = 0 ]; then echo \"@@R ");
+            let _ = writeln!(s, "{i} ok\"; else");
+            let _ = writeln!(s, "  [ -e \"$p\" ] && echo \"@@M {i} $(meta \"$p\")\"");
+            let _ = writeln!(s, "  [ $c = 1 ] && old {i} \"$p\"");
+            if !fix {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            } else {
+                // Content: temp file beside the target, metadata set, synced, renamed.
+                // Unspecified metadata is kept from the file being replaced.
+                let _ = writeln!(s, "  if [ $c = 1 ]; then t=$(tmpname \"$p\")");
+                let mut steps = vec![format!("cp \"$T/f{i}\" \"$t\"")];
+                if mode.is_none() {
+                    steps.push("{ [ ! -e \"$p\" ] || chmod --reference=\"$p\" \"$t\"; }".into());
+                }
+                if owner.is_none() && group.is_none() {
+                    steps.push("{ [ ! -e \"$p\" ] || chown --reference=\"$p\" \"$t\"; }".into());
+                }
+                steps.extend(meta(*mode, owner.as_deref(), group.as_deref(), "t").set);
+                steps.push("sync \"$t\"".into());
+                steps.push("mv -f \"$t\" \"$p\"".into());
+                let _ = writeln!(
+                    s,
+                    "    {{ {}; }} 2>\"$T/e{i}\" || {{ rm -f \"$t\"; fail {i} 1 \"$T/e{i}\"; }}",
+                    steps.join(" && ")
+                );
+                s.push_str("  else\n");
+                let set = if m.set.is_empty() {
+                    "true".to_string()
+                } else {
+                    m.set.join(" && ")
+                };
+                let _ = writeln!(
+                    s,
+                    "    {{ {set}; }} 2>\"$T/e{i}\" || fail {i} 1 \"$T/e{i}\""
+                );
+                s.push_str("  fi\n");
+                let _ = writeln!(s, "  [ \"$failed\" = 1 ] || echo '@@R {i} changed'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::Directory {
+            path,
+            mode,
+            owner,
+            group,
+        } => {
+            let m = meta(*mode, owner.as_deref(), group.as_deref(), "p");
+            let _ = writeln!(s, "p={}", quote(path));
+            let drift = if m.differs.is_empty() {
+                "[ ! -d \"$p\" ]".to_string()
+            } else {
+                format!("[ ! -d \"$p\" ] || {}", m.differs)
+            };
+            let _ = writeln!(s, "if ! {{ {drift}; }}; then echo '@@R {i} ok'; else");
+            let _ = writeln!(s, "  [ -e \"$p\" ] && echo \"@@M {i} $(meta \"$p\")\"");
+            if fix {
+                let mut steps = vec!["mkdir -p -- \"$p\"".to_string()];
+                steps.extend(m.set);
+                let _ = writeln!(
+                    s,
+                    "  {{ {}; }} 2>\"$T/e{i}\" && echo '@@R {i} changed' || fail {i} 1 \"$T/e{i}\"",
+                    steps.join(" && ")
+                );
+            } else {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::Line { path, line } => {
+            let _ = writeln!(s, "p={}; l={}", quote(path), quote(line));
+            let _ = writeln!(
+                s,
+                "if grep -qxF -e \"$l\" -- \"$p\" 2>/dev/null; then echo '@@R {i} ok'; else"
+            );
+            let _ = writeln!(s, "  old {i} \"$p\"");
+            if fix {
+                // Copy (keeping mode and owner), end the last line, add ours, rename.
+                let _ = writeln!(
+                    s,
+                    "  t=$(tmpname \"$p\"); {{ {{ [ ! -e \"$p\" ] || cp -p -- \"$p\" \"$t\"; }} && \
+                     {{ [ ! -s \"$t\" ] || [ \"$(tail -c 1 \"$t\" | wc -l)\" = 1 ] || echo >> \"$t\"; }} && \
+                     printf '%s\\n' \"$l\" >> \"$t\" && sync \"$t\" && mv -f \"$t\" \"$p\"; }} 2>\"$T/e{i}\" \
+                     && echo '@@R {i} changed' || {{ rm -f \"$t\"; fail {i} 1 \"$T/e{i}\"; }}"
+                );
+            } else {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::Command {
+            command,
+            creates,
+            unless,
+        } => {
+            let mut guards = Vec::new();
+            if let Some(c) = creates {
+                guards.push(format!("[ -e {} ]", quote(c)));
+            }
+            if let Some(u) = unless {
+                guards.push(format!("sh -c {} </dev/null >/dev/null 2>&1", quote(u)));
+            }
+            let guard = if guards.is_empty() {
+                "false".to_string()
+            } else {
+                guards.join(" || ")
+            };
+            let _ = writeln!(s, "if {guard}; then echo '@@R {i} ok'; else");
+            if fix {
+                let _ = writeln!(
+                    s,
+                    "  sh -c {} </dev/null >/dev/null 2>\"$T/e{i}\"; rc=$?; \
+                     if [ $rc = 0 ]; then echo '@@R {i} changed'; else fail {i} $rc \"$T/e{i}\"; fi",
+                    quote(command)
+                );
+            } else {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::Package { package } => {
+            let _ = writeln!(
+                s,
+                "if dpkg-query -W -f='${{Status}}' {} 2>/dev/null | grep -q 'ok installed'; then echo '@@R {i} ok'; else",
+                quote(package)
+            );
+            if fix {
+                let _ = writeln!(
+                    s,
+                    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q {} </dev/null >/dev/null 2>\"$T/e{i}\"; rc=$?; \
+                     if [ $rc = 0 ]; then echo '@@R {i} changed'; else fail {i} $rc \"$T/e{i}\"; fi",
+                    quote(package)
+                );
+            } else {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::User {
+            user,
+            comment,
+            shell,
+            groups,
+        } => {
+            let _ = writeln!(
+                s,
+                "if id -u {} >/dev/null 2>&1; then echo '@@R {i} ok'; else",
+                quote(user)
+            );
+            if fix {
+                let mut args = vec!["useradd".to_string(), "--create-home".into()];
+                if let Some(c) = comment {
+                    args.push("--comment".into());
+                    args.push(quote(c));
+                }
+                if let Some(sh) = shell {
+                    args.push("--shell".into());
+                    args.push(quote(sh));
+                }
+                if !groups.is_empty() {
+                    args.push("--groups".into());
+                    args.push(quote(&groups.join(",")));
+                }
+                args.push("--".into());
+                args.push(quote(user));
+                let _ = writeln!(
+                    s,
+                    "  {} </dev/null >/dev/null 2>\"$T/e{i}\"; rc=$?; \
+                     if [ $rc = 0 ]; then echo '@@R {i} changed'; else fail {i} $rc \"$T/e{i}\"; fi",
+                    args.join(" ")
+                );
+            } else {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::Service { .. } | ResourceKind::PrintQueue { .. } => {}
+    }
+}
+
+/// What the device reported about one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Observed {
+    /// `ok`, `drift`, `changed`, `failed`, `skipped`.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    /// Content before the change (files and lines), when sent.
+    pub old: Option<Vec<u8>>,
+    /// `MODE OWNER GROUP` before the change.
+    pub meta: Option<String>,
+    /// Tail of the failed command's stderr.
+    pub stderr: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckResult {
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub output: Option<String>,
+}
+
+/// The report of one script run.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub resources: BTreeMap<usize, Observed>,
+    pub checks: BTreeMap<usize, CheckResult>,
+    /// The script reached its end.
+    pub complete: bool,
+}
+
+/// Reads a script's stdout.
+pub fn parse(stdout: &[u8]) -> Report {
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .ok()
+    };
+    let text = |s: &str| b64(s).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let mut rep = Report::default();
+    for line in String::from_utf8_lossy(stdout).lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(tag), Some(idx)) = (parts.next(), parts.next()) else {
+            if line == "@@END" {
+                rep.complete = true;
+            }
+            continue;
+        };
+        let rest = parts.next().unwrap_or("");
+        let Ok(i) = idx.parse::<usize>() else {
+            continue;
+        };
+        match tag {
+            "@@R" => {
+                let r = rep.resources.entry(i).or_default();
+                let mut w = rest.split(' ');
+                r.status = w.next().unwrap_or("").to_string();
+                r.exit_code = w.next().and_then(|c| c.parse().ok());
+            }
+            "@@O" => rep.resources.entry(i).or_default().old = b64(rest),
+            "@@M" => rep.resources.entry(i).or_default().meta = Some(rest.to_string()),
+            "@@E" => rep.resources.entry(i).or_default().stderr = text(rest),
+            "@@V" => {
+                let c = rep.checks.entry(i).or_default();
+                let mut w = rest.split(' ');
+                c.passed = w.next() == Some("pass");
+                c.exit_code = w.next().and_then(|c| c.parse().ok());
+            }
+            "@@VE" => rep.checks.entry(i).or_default().output = text(rest),
+            _ => {}
+        }
+    }
+    rep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FileSource, Origin, Resource};
+
+    fn res(name: &str, kind: ResourceKind) -> ResolvedResource {
+        ResolvedResource {
+            resource: Resource {
+                name: name.into(),
+                kind,
+                via: None,
+                origin: Origin::default(),
+                key_origins: Default::default(),
+            },
+            template: None,
+        }
+    }
+
+    fn file(path: &str, content: &str, mode: Option<u32>) -> ResolvedResource {
+        res(
+            path,
+            ResourceKind::File {
+                path: path.into(),
+                source: FileSource::Content(content.into()),
+                mode,
+                owner: None,
+                group: None,
+            },
+        )
+    }
+
+    /// Runs a script in a local shell, the way the device's shell runs it.
+    fn run(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Report {
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let checks: Vec<(usize, &str)> = checks.iter().copied().enumerate().collect();
+        let script = build(phase, &indexed, &checks);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script.text)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let rep = parse(&out.stdout);
+        assert!(
+            rep.complete,
+            "script did not finish:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        rep
+    }
+
+    fn statuses(rep: &Report) -> Vec<String> {
+        rep.resources.values().map(|o| o.status.clone()).collect()
+    }
+
+    #[test]
+    fn converge_then_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let rs = vec![
+            res(
+                "dir",
+                ResourceKind::Directory {
+                    path: format!("{d}/etc/app"),
+                    mode: Some(0o750),
+                    owner: None,
+                    group: None,
+                },
+            ),
+            file(&format!("{d}/etc/app/app.conf"), "a = 1\n", Some(0o640)),
+            res(
+                "line",
+                ResourceKind::Line {
+                    path: format!("{d}/etc/app/list"),
+                    line: "x = $(touch owned)".into(),
+                },
+            ),
+            res(
+                "cmd",
+                ResourceKind::Command {
+                    command: format!("echo hi > {}", quote(&format!("{d}/made"))),
+                    creates: Some(format!("{d}/made")),
+                    unless: None,
+                },
+            ),
+        ];
+        let first = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&first), ["changed"; 4]);
+        let conf = std::path::Path::new(&d).join("etc/app/app.conf");
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "a = 1\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/etc/app/list")).unwrap(),
+            "x = $(touch owned)\n"
+        );
+        assert!(
+            !std::path::Path::new("owned").exists()
+                && !std::path::Path::new(&d).join("owned").exists()
+        );
+        let mtime = std::fs::metadata(&conf).unwrap().modified().unwrap();
+
+        let second = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&second), ["ok"; 4]);
+        assert_eq!(std::fs::metadata(&conf).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[test]
+    fn plan_reports_drift_with_old_content_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("motd");
+        std::fs::write(&p, "old text\n").unwrap();
+        let rs = vec![file(&p.display().to_string(), "new text\n", None)];
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(rep.resources[&0].status, "drift");
+        assert_eq!(rep.resources[&0].old.as_deref(), Some(&b"old text\n"[..]));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old text\n");
+    }
+
+    #[test]
+    fn metadata_only_drift_is_fixed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, "same\n").unwrap();
+        let rs = vec![file(&p.display().to_string(), "same\n", Some(0o600))];
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(rep.resources[&0].status, "changed");
+        assert!(rep.resources[&0].old.is_none(), "content did not change");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_failed_command_reports_code_and_stderr_and_stops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = dir.path().join("later");
+        let rs = vec![
+            res(
+                "bad",
+                ResourceKind::Command {
+                    command: "echo first >&2; echo 'no such thing' >&2; exit 3".into(),
+                    creates: None,
+                    unless: None,
+                },
+            ),
+            file(&later.display().to_string(), "x", None),
+        ];
+        let rep = run(Phase::Converge, &rs, &["true"]);
+        assert_eq!(rep.resources[&0].status, "failed");
+        assert_eq!(rep.resources[&0].exit_code, Some(3));
+        assert_eq!(
+            rep.resources[&0].stderr.as_deref(),
+            Some("first\nno such thing\n")
+        );
+        assert_eq!(rep.resources[&1].status, "skipped");
+        assert!(!later.exists());
+        assert!(rep.checks.is_empty(), "checks do not run after a failure");
+    }
+
+    #[test]
+    fn checks_pass_and_fail_with_their_output() {
+        let rep = run(Phase::Converge, &[], &["true", "echo nope; exit 1"]);
+        assert!(rep.checks[&0].passed);
+        assert!(!rep.checks[&1].passed);
+        assert_eq!(rep.checks[&1].exit_code, Some(1));
+        assert_eq!(rep.checks[&1].output.as_deref(), Some("nope\n"));
+    }
+
+    #[test]
+    fn hostile_paths_and_contents_stay_literal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("it's a $(file) `x`");
+        let content = "'; touch owned; echo '\n@@R 0 ok\n";
+        let rs = vec![file(&p.display().to_string(), content, None)];
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(rep.resources[&0].status, "changed");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), content);
+        assert!(!std::path::Path::new("owned").exists());
+    }
+}
