@@ -339,11 +339,12 @@ fn a_key_the_device_does_not_know_is_refused() {
 
 #[test]
 fn down_stops_every_process_of_the_lab() {
-    let dir = tempfile::tempdir().unwrap();
+    // The guard still takes the lab down if an assertion below fails.
+    let lab = TestLab::new("DOWN", 3);
+    let dir = lab.dir.clone();
     let specs: Vec<_> = (1..=3)
         .map(|i| deskready::lab::LabDeviceSpec::new(format!("DOWN-{i:04}")))
         .collect();
-    let lab = Lab::up(dir.path(), &specs).unwrap();
     let marker = lab.dir.display().to_string();
     let pids: Vec<u32> = lab.devices.iter().map(|d| d.pid).collect();
     let live = live_processes_mentioning(&marker);
@@ -352,14 +353,14 @@ fn down_stops_every_process_of_the_lab() {
     }
 
     // A lab already running in the directory is refused.
-    let err = Lab::up(dir.path(), &specs).unwrap_err();
+    let err = Lab::up(&dir, &specs).unwrap_err();
     assert!(
         err.to_string().starts_with("a lab is already running in"),
         "{err}"
     );
 
     // State on disk: another process can load it and see the same devices running.
-    let loaded = Lab::load(dir.path()).unwrap();
+    let loaded = Lab::load(&dir).unwrap();
     assert_eq!(loaded.devices, lab.devices);
     assert!(loaded.status().iter().all(|(_, up)| *up));
 
@@ -386,9 +387,9 @@ fn down_stops_every_process_of_the_lab() {
             .is_ok_and(|c| c.contains("sleep"));
         assert!(!alive, "a process left in the device ({pid}) survived down");
     }
-    assert!(!dir.path().join("lab.json").exists());
+    assert!(!dir.join("lab.json").exists());
     assert!(matches!(
-        Lab::load(dir.path()),
+        Lab::load(&dir),
         Err(deskready::lab::LabError::NoLab { .. })
     ));
 }
@@ -420,4 +421,21 @@ fn fifty_devices_come_up_and_answer() {
         start.elapsed()
     );
     assert!(up < Duration::from_secs(20), "lab up took {up:?}");
+}
+
+#[test]
+fn five_hundred_devices_fit_in_one_lab() {
+    let start = Instant::now();
+    let lab = TestLab::new("BIG", 500);
+    let up = start.elapsed();
+    let hosts: std::collections::HashSet<&str> =
+        lab.devices.iter().map(|d| d.host.as_str()).collect();
+    assert_eq!(hosts.len(), 500);
+    // First, middle (third octet changes at 250) and last device answer over SSH.
+    for i in [0, 249, 250, 499] {
+        let mut s = lab.session(i);
+        assert_eq!(ok(&mut s, "echo $DESKREADY_DEVICE").trim(), lab.name(i));
+    }
+    assert!(lab.status().iter().all(|(_, up)| *up));
+    eprintln!("500 devices up in {up:?}");
 }
