@@ -1,0 +1,136 @@
+//! Address slots: each running lab holds one of 100 slots (127.(100+s).x.y), recorded by an
+//! exclusive lock file in /tmp/deskready-lab-slots so labs on one machine never share
+//! addresses. A slot whose owner process is gone and whose lab has no live sshd is stale and
+//! may be taken over.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{LabError, lab_marker, proc_alive, proc_cmdline, proc_start_time};
+
+pub(super) const SLOT_DIR: &str = "/tmp/deskready-lab-slots";
+const SLOTS: u32 = 100;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SlotLock {
+    lab_dir: PathBuf,
+    owner_pid: u32,
+    owner_start: Option<u64>,
+}
+
+fn slot_path(slot: u32) -> PathBuf {
+    Path::new(SLOT_DIR).join(format!("slot-{slot:02}"))
+}
+
+/// Takes a free (or stale) slot for the lab in `lab_dir`.
+pub(super) fn allocate(lab_dir: &Path) -> Result<u32, LabError> {
+    let dir = Path::new(SLOT_DIR);
+    fs::create_dir_all(dir).map_err(|source| LabError::Io {
+        action: "create",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    // Serialize allocation between processes and threads (flock is per open file).
+    let guard_path = dir.join(".alloc");
+    let guard = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&guard_path)
+        .map_err(|source| LabError::Io {
+            action: "open",
+            path: guard_path.clone(),
+            source,
+        })?;
+    // SAFETY: flock on a descriptor owned by `guard`; released when it is closed.
+    unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX) };
+
+    let me = SlotLock {
+        lab_dir: lab_dir.to_path_buf(),
+        owner_pid: std::process::id(),
+        owner_start: proc_start_time(std::process::id()),
+    };
+    let text = serde_json::to_string(&me).expect("slot lock serializes");
+    for slot in 0..SLOTS {
+        let path = slot_path(slot);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                write_lock(&mut f, &text, &path)?;
+                return Ok(slot);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if is_stale(&path) {
+                    let mut f = fs::File::create(&path).map_err(|source| LabError::Io {
+                        action: "take over",
+                        path: path.clone(),
+                        source,
+                    })?;
+                    write_lock(&mut f, &text, &path)?;
+                    return Ok(slot);
+                }
+            }
+            Err(source) => {
+                return Err(LabError::Io {
+                    action: "create",
+                    path,
+                    source,
+                });
+            }
+        }
+    }
+    Err(LabError::NoSlot)
+}
+
+fn write_lock(f: &mut fs::File, text: &str, path: &Path) -> Result<(), LabError> {
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|source| LabError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// A slot is stale when its owner process is gone and no sshd of its lab is alive.
+fn is_stale(path: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(lock) = serde_json::from_str::<SlotLock>(&text) else {
+        // Unreadable: stale only once nobody could still be writing it.
+        return fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 60);
+    };
+    let owner_alive =
+        proc_alive(lock.owner_pid) && proc_start_time(lock.owner_pid) == lock.owner_start;
+    !owner_alive && !lab_has_live_sshd(&lock.lab_dir)
+}
+
+/// Whether any live process carries this lab's marker on its command line.
+fn lab_has_live_sshd(lab_dir: &Path) -> bool {
+    let marker = lab_marker(lab_dir);
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return true;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| proc_cmdline(pid).is_some_and(|c| c.contains(&marker)) && proc_alive(pid))
+}
+
+/// Gives the slot back, if it is still recorded as this lab's.
+pub(super) fn release(slot: u32, lab_dir: &Path) {
+    let path = slot_path(slot);
+    if let Ok(text) = fs::read_to_string(&path)
+        && let Ok(lock) = serde_json::from_str::<SlotLock>(&text)
+        && lock.lab_dir == lab_dir
+    {
+        let _ = fs::remove_file(&path);
+    }
+}
