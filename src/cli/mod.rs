@@ -1,7 +1,10 @@
 //! Command-line interface: clap structs, one file per command; maps results to output and
 //! exit codes. Library code never prints; this module is the only one that does.
 
+mod converge;
 mod devices;
+pub mod lab;
+mod rekey;
 mod render;
 mod validate;
 
@@ -45,6 +48,15 @@ pub enum Command {
     Render(render::Args),
     /// List devices with kind, profile, assignee and location.
     Devices(devices::Args),
+    /// Show what configuring a device would change (with diffs); changes nothing.
+    Plan(converge::Args),
+    /// Make a device match its profile over SSH, then run its verify checks.
+    Configure(converge::Args),
+    /// Accept a device's new SSH host key on purpose (after a reinstall).
+    Rekey(rekey::Args),
+    /// Simulated devices on this machine: real sshd per device, for demos and tests.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -93,6 +105,12 @@ impl Ctx {
 
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`deskready history X | head`) instead of panicking on a broken pipe.
+    // SAFETY: called once at start-up, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let format = cli.format;
     match run(cli) {
@@ -145,6 +163,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Validate => validate::run(&ctx),
         Command::Render(a) => render::run(&ctx, a),
         Command::Devices(a) => devices::run(&ctx, a),
+        Command::Plan(a) => converge::run(&ctx, a, crate::engine::device::Mode::Plan),
+        Command::Configure(a) => converge::run(&ctx, a, crate::engine::device::Mode::Configure),
+        Command::Rekey(a) => rekey::run(&ctx, a),
+        Command::Lab(c) => lab::run(&ctx, c),
     }
 }
 

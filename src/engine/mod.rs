@@ -1,3 +1,4 @@
 //! Converging devices: probe, plan, apply and verify, over one connection per device.
 
+pub mod device;
 pub mod script;

@@ -86,22 +86,8 @@ impl ExecOutput {
     }
 }
 
-/// The project's one shell-quoting function: POSIX single quotes, `'` becomes `'\''`.
-///
-/// The result is always one literal word for `sh`, whatever `s` contains.
-pub fn shell_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    out
-}
+/// The project's one shell-quoting function, re-exported where transport callers look.
+pub use crate::shell::quote as shell_quote;
 
 /// A duration as people write it: `2s`, `1.5s`, `500ms`.
 pub(crate) struct Human(pub Duration);

@@ -1,0 +1,434 @@
+//! Plan or converge one device: group its resources by the device they run on (itself, or
+//! another `via:`), open one connection per such device, run one script on it, and turn
+//! the report into outcomes with diffs and digests. Blocking; the fleet layer runs it in
+//! `spawn_blocking`. Never prints: progress goes to the observer, results are returned.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::script::{self, Phase, digest};
+use crate::model::ResourceKind;
+use crate::resolve::{Resolved, ResolvedResource};
+use crate::shell::quote;
+use crate::site::Site;
+use crate::transport::{HostKeyPins, Session, SshOptions, Target, TransportError};
+
+/// What a run may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Probe and report; change nothing.
+    Plan,
+    /// Probe, fix what differs, verify.
+    Configure,
+}
+
+/// How one device's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Nothing differed (configure) or nothing would change (plan); checks passed.
+    Ok,
+    /// Something was changed (configure) or would be (plan); checks passed.
+    Changed,
+    /// A resource or check failed, or the run broke off.
+    Failed,
+    /// The device (or one it works through) could not be reached.
+    Unreachable,
+}
+
+/// The state of one resource after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Differs from the profile (plan).
+    Drift,
+    Changed,
+    Failed,
+    /// Not attempted because an earlier resource failed.
+    Skipped,
+    /// This build cannot probe or fix this kind of resource yet.
+    Unsupported,
+    /// Its device could not be reached.
+    Unreached,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceOutcome {
+    pub name: String,
+    pub kind: &'static str,
+    /// The device the resource is applied on.
+    pub on: String,
+    pub status: Status,
+    /// Unified diff, for files and lines that differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// sha256 of the content before and after (files), never the content itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_digest: Option<String>,
+    /// `MODE OWNER GROUP` before a change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub name: String,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+/// Everything about one device's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRun {
+    pub device: String,
+    pub mode: Mode,
+    pub outcome: Outcome,
+    pub resources: Vec<ResourceOutcome>,
+    pub verify: Vec<CheckOutcome>,
+    /// SSH connections opened and exec channels used, over all devices worked on.
+    pub connections: u32,
+    pub channels: u32,
+    pub elapsed_ms: u64,
+    /// What went wrong, when the outcome is failed or unreachable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl DeviceRun {
+    pub fn count(&self, status: Status) -> usize {
+        self.resources.iter().filter(|r| r.status == status).count()
+    }
+}
+
+/// Where a run is, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Connecting,
+    Probing,
+    Applying,
+}
+
+/// Connection settings shared by every device of a run.
+#[derive(Clone)]
+pub struct Options {
+    pub ssh: SshOptions,
+    pub pins: Arc<dyn HostKeyPins>,
+}
+
+/// The SSH target of `tag`, or why there is none.
+pub fn target_of(site: &Site, tag: &str) -> Result<Target, String> {
+    let d = site
+        .device(tag)
+        .ok_or_else(|| format!("unknown device `{tag}`"))?;
+    let ssh = d.address.ssh.as_ref().ok_or_else(|| {
+        if d.address.uri.is_some() {
+            format!("{tag} is reached at its IPP URI, not over SSH; its resources run `via:` a print server")
+        } else {
+            format!("{tag} has no `ssh:` address in the inventory")
+        }
+    })?;
+    let identity = ssh.identity.as_ref().map(|p| {
+        let p = std::path::PathBuf::from(p);
+        if p.is_relative() {
+            site.root.join(p)
+        } else {
+            p
+        }
+    });
+    Ok(Target {
+        device: tag.to_string(),
+        host: ssh.host.clone(),
+        port: ssh.port,
+        user: ssh.user.clone(),
+        identity,
+    })
+}
+
+/// Plans or converges `resolved` on its device(s).
+pub fn run(
+    site: &Site,
+    resolved: &Resolved,
+    mode: Mode,
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> DeviceRun {
+    let started = Instant::now();
+    let tag = resolved.device.as_str();
+    let mut run = DeviceRun {
+        device: tag.to_string(),
+        mode,
+        outcome: Outcome::Ok,
+        resources: resolved
+            .resources
+            .iter()
+            .map(|r| ResourceOutcome {
+                name: r.name().to_string(),
+                kind: r.kind().keyword(),
+                on: r.resource.via.clone().unwrap_or_else(|| tag.to_string()),
+                status: if script::supported(r.kind()) {
+                    Status::Ok
+                } else {
+                    Status::Unsupported
+                },
+                diff: None,
+                old_digest: None,
+                new_digest: r.content().map(|c| digest(c.as_bytes())),
+                meta_before: None,
+                exit_code: None,
+                message: (!script::supported(r.kind())).then(|| {
+                    format!(
+                        "{} resources are not supported yet; left alone",
+                        r.kind().keyword()
+                    )
+                }),
+            })
+            .collect(),
+        verify: Vec::new(),
+        connections: 0,
+        channels: 0,
+        elapsed_ms: 0,
+        errors: Vec::new(),
+    };
+
+    // Resources by the device they run on; the device itself first.
+    let mut by_target: BTreeMap<(bool, String), Vec<(usize, &ResolvedResource)>> = BTreeMap::new();
+    for (i, r) in resolved.resources.iter().enumerate() {
+        if script::supported(r.kind()) {
+            let on = run.resources[i].on.clone();
+            by_target.entry((on != tag, on)).or_default().push((i, r));
+        }
+    }
+    let checks: Vec<(usize, &str)> = if mode == Mode::Configure {
+        resolved
+            .verify
+            .iter()
+            .enumerate()
+            .map(|(j, c)| (j, c.command.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !checks.is_empty() {
+        by_target.entry((false, tag.to_string())).or_default();
+    }
+
+    let mut unreachable = false;
+    for ((_, on), items) in by_target {
+        let own = on == tag;
+        let phase = if mode == Mode::Plan {
+            Phase::Plan
+        } else {
+            Phase::Converge
+        };
+        let target_checks: &[(usize, &str)] = if own { &checks } else { &[] };
+        match run_on(site, &on, phase, &items, target_checks, opts, observe) {
+            Ok((report, channels)) => {
+                run.connections += 1;
+                run.channels += channels;
+                absorb(&mut run, &items, &report);
+                if own {
+                    for (j, c) in resolved.verify.iter().enumerate() {
+                        if let Some(r) = report.checks.get(&j) {
+                            run.verify.push(CheckOutcome {
+                                name: c.name.clone(),
+                                passed: r.passed,
+                                exit_code: r.exit_code,
+                                output: r.output.clone(),
+                            });
+                        }
+                    }
+                }
+                if !report.complete {
+                    run.errors
+                        .push(format!("the run on {on} broke off before its end"));
+                }
+            }
+            Err(RunError::Transport(e)) => {
+                if matches!(
+                    e,
+                    TransportError::Unreachable { .. } | TransportError::ConnectTimeout { .. }
+                ) {
+                    unreachable = true;
+                }
+                run.errors.push(e.to_string());
+                mark_unreached(&mut run, &items);
+            }
+            Err(RunError::Other(msg)) => {
+                run.errors.push(msg);
+                mark_unreached(&mut run, &items);
+            }
+        }
+    }
+
+    for r in &run.resources {
+        if r.status == Status::Failed {
+            let mut msg = format!("{} failed on {}", r.name, r.on);
+            if let Some(code) = r.exit_code {
+                msg.push_str(&format!(" with exit code {code}"));
+            }
+            if let Some(m) = &r.message {
+                msg.push_str(&format!(": {}", m.trim_end()));
+            }
+            run.errors.push(msg);
+        }
+    }
+    for c in &run.verify {
+        if !c.passed {
+            run.errors.push(format!(
+                "verify check `{}` failed (exit code {})",
+                c.name,
+                c.exit_code.unwrap_or(-1)
+            ));
+        }
+    }
+    run.outcome = if unreachable {
+        Outcome::Unreachable
+    } else if !run.errors.is_empty() {
+        Outcome::Failed
+    } else if run
+        .resources
+        .iter()
+        .any(|r| matches!(r.status, Status::Changed | Status::Drift))
+    {
+        Outcome::Changed
+    } else {
+        Outcome::Ok
+    };
+    run.elapsed_ms = started.elapsed().as_millis() as u64;
+    run
+}
+
+enum RunError {
+    Transport(TransportError),
+    Other(String),
+}
+
+/// Connects to `on` and runs one script there; returns the report and channels used.
+fn run_on(
+    site: &Site,
+    on: &str,
+    phase: Phase,
+    items: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<(script::Report, u32), RunError> {
+    let target = target_of(site, on).map_err(RunError::Other)?;
+    observe(on, Step::Connecting);
+    let mut session =
+        Session::connect(&target, &opts.ssh, opts.pins.as_ref()).map_err(RunError::Transport)?;
+    observe(
+        on,
+        if phase == Phase::Plan {
+            Step::Probing
+        } else {
+            Step::Applying
+        },
+    );
+    let script = script::build(phase, items, checks);
+    let out = session
+        .run(&format!("sh -c {}", quote(&script.text)), &script.stdin)
+        .map_err(RunError::Transport)?;
+    let report = script::parse(&out.stdout);
+    if !report.complete {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(RunError::Other(format!(
+            "the script on {on} stopped early with exit code {}{}",
+            out.status,
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", tail.join(" / "))
+            }
+        )));
+    }
+    Ok((report, session.channels_opened()))
+}
+
+fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
+    for (i, _) in items {
+        run.resources[*i].status = Status::Unreached;
+    }
+}
+
+/// Folds a script report into the resource outcomes.
+fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &script::Report) {
+    for (i, r) in items {
+        let out = &mut run.resources[*i];
+        let Some(obs) = report.resources.get(i) else {
+            out.status = Status::Failed;
+            out.message = Some("the device did not report on this resource".into());
+            continue;
+        };
+        out.status = match obs.status.as_str() {
+            "ok" => Status::Ok,
+            "drift" => Status::Drift,
+            "changed" => Status::Changed,
+            "skipped" => Status::Skipped,
+            _ => Status::Failed,
+        };
+        out.exit_code = obs.exit_code;
+        out.meta_before = obs.meta.clone();
+        if let Some(stderr) = &obs.stderr {
+            out.message = Some(stderr.clone());
+        }
+        if matches!(out.status, Status::Drift | Status::Changed) {
+            out.diff = diff_of(r, obs.old.as_deref());
+            if let Some(old) = &obs.old {
+                out.old_digest = Some(digest(old));
+            }
+        }
+    }
+}
+
+/// A unified diff between what the device has and what the profile wants.
+fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> Option<String> {
+    let old_text = old.map(|o| String::from_utf8_lossy(o).into_owned());
+    let (path, new_text) = match r.kind() {
+        ResourceKind::File { path, .. } => (path.clone(), r.content()?.to_string()),
+        ResourceKind::Line { path, line } => {
+            let mut t = old_text.clone().unwrap_or_default();
+            if !t.is_empty() && !t.ends_with('\n') {
+                t.push('\n');
+            }
+            t.push_str(line);
+            t.push('\n');
+            (path.clone(), t)
+        }
+        _ => return None,
+    };
+    let old_text = old_text.unwrap_or_default();
+    if old_text == new_text {
+        return None; // metadata only
+    }
+    let diff = similar::TextDiff::from_lines(&old_text, &new_text);
+    Some(
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&format!("{path} (on device)"), &format!("{path} (profile)"))
+            .to_string(),
+    )
+}
