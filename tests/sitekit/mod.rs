@@ -106,3 +106,82 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A site copy with its lab up (`deskready lab up`), taken down when dropped, even when
+/// the test panics.
+pub struct LabSite {
+    pub site: SiteCopy,
+    pub lab: deskready::lab::Lab,
+}
+
+impl LabSite {
+    pub fn up(site: SiteCopy) -> LabSite {
+        let run = site.run(&["lab", "up"]);
+        assert_eq!(run.code(), 0, "lab up: {}{}", run.stdout(), run.stderr());
+        let lab = deskready::lab::Lab::load(&site.path().join(".deskready/lab")).expect("lab state");
+        LabSite { site, lab }
+    }
+
+    /// A lab for a site that does not validate: the devices are started by the library
+    /// (as `lab up` would) with the generated inventory written by hand.
+    pub fn up_unchecked(site: SiteCopy) -> LabSite {
+        let good = SiteCopy::example();
+        let lab = LabSite::up(good);
+        // Move the lab's devices over: same processes, the broken site's inventory.
+        std::fs::copy(lab.site.file("inventory/lab.generated.yaml"), site.file("inventory/lab.generated.yaml")).unwrap();
+        let LabSite { site: good_site, lab: inner } = lab.into_parts();
+        drop(good_site);
+        LabSite { site, lab: inner }
+    }
+
+    fn into_parts(self) -> LabSite {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped; each field is read out exactly once.
+        unsafe {
+            LabSite {
+                site: std::ptr::read(&me.site),
+                lab: std::ptr::read(&me.lab),
+            }
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.site.run(args)
+    }
+
+    /// Runs `command` on device `tag` as root and returns its stdout (status must be 0).
+    pub fn ssh(&self, tag: &str, command: &str) -> String {
+        let target = self.lab.target(tag).expect("lab device");
+        let opts = deskready::transport::SshOptions {
+            connect_timeout: std::time::Duration::from_secs(5),
+            command_timeout: std::time::Duration::from_secs(60),
+            use_agent: false,
+        };
+        let mut s = deskready::transport::Session::connect(
+            &target,
+            &opts,
+            &deskready::transport::MemoryPins::new(),
+        )
+        .unwrap_or_else(|e| panic!("connect {tag}: {e}"));
+        let out = s.run(command, b"").unwrap_or_else(|e| panic!("run on {tag}: {e}"));
+        assert_eq!(out.status, 0, "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Where device `tag`'s own copy of `path` lives on this machine.
+    pub fn host_path(&self, tag: &str, path: &str) -> PathBuf {
+        self.lab
+            .device(tag)
+            .expect("lab device")
+            .host_path(path)
+            .expect("a path the device keeps private")
+    }
+}
+
+impl Drop for LabSite {
+    fn drop(&mut self) {
+        if let Err(e) = self.lab.down() {
+            eprintln!("lab down: {e}");
+        }
+    }
+}
