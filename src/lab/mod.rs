@@ -394,6 +394,8 @@ impl Lab {
             }
             let auth = sshd_dir.join("authorized_keys");
             fs::copy(&operator_pub, &auth).map_err(io_err("copy the operator key to", &auth))?;
+            let fstab = d.dir.join("fstab");
+            fs::write(&fstab, namespace_fstab(d)).map_err(io_err("write", &fstab))?;
             let cfg = sshd_dir.join("sshd_config");
             fs::write(&cfg, sshd_config(d)).map_err(io_err("write", &cfg))?;
             let key = d.host_key_file();
@@ -406,33 +408,41 @@ impl Lab {
                 ));
             }
         }
-        // A few ssh-keygen processes at a time: fast, without flooding the process table.
-        for batch in keygens.chunks_mut(16) {
-            let mut running = Vec::new();
-            for (name, cmd) in batch.iter_mut() {
-                let child = cmd
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| LabError::Command {
-                        what: format!("ssh-keygen (host key of {name})"),
-                        detail: e.to_string(),
-                    })?;
-                running.push((name.clone(), child));
+        // A few ssh-keygen processes at a time (a sliding window): fast, without flooding
+        // the process table.
+        let window = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        let mut running: std::collections::VecDeque<(String, Child)> = Default::default();
+        let failed = |name: &str, detail: String| LabError::Command {
+            what: format!("ssh-keygen (host key of {name})"),
+            detail,
+        };
+        let finish = |(name, child): (String, Child)| -> Result<(), LabError> {
+            let out = child
+                .wait_with_output()
+                .map_err(|e| failed(&name, e.to_string()))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(failed(
+                    &name,
+                    String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                ))
             }
-            for (name, child) in running {
-                let out = child.wait_with_output().map_err(|e| LabError::Command {
-                    what: format!("ssh-keygen (host key of {name})"),
-                    detail: e.to_string(),
-                })?;
-                if !out.status.success() {
-                    return Err(LabError::Command {
-                        what: format!("ssh-keygen (host key of {name})"),
-                        detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                    });
-                }
+        };
+        for (name, mut cmd) in keygens {
+            if running.len() >= window {
+                finish(running.pop_front().expect("window is not empty"))?;
             }
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| failed(&name, e.to_string()))?;
+            running.push_back((name, child));
+        }
+        for job in running {
+            finish(job)?;
         }
         Ok(())
     }
@@ -685,60 +695,61 @@ fn sshd_config(d: &LabDevice) -> String {
     )
 }
 
-/// `<mounts> && exec sshd`, run by `unshare --mount --propagation private sh -c`.
+/// The device's mounts, in order, as an fstab for one `mount --all --fstab` (one process
+/// for all mounts instead of one per mount: that is what makes 500 devices start quickly).
 ///
-/// Overlays first (their layers are named by host paths), then the device's sshd files are
-/// mounted at a fixed path on a private tmpfs, and only then are the private /root, /home
-/// and /tmp mounted over (which may hide the lab directory itself).
-fn namespace_script(lab_dir: &Path, d: &LabDevice) -> String {
-    let q = |p: &Path| shell_quote(&p.to_string_lossy());
-    let mut steps = Vec::new();
+/// Overlays first (their layers are named by host paths), then the device's sshd files on a
+/// fixed path of a private tmpfs, and only then the private /root, /home and /tmp (which
+/// may hide the lab directory itself).
+fn namespace_fstab(d: &LabDevice) -> String {
+    // fstab fields are separated by whitespace; octal escapes carry it inside a field.
+    let esc = |p: &Path| {
+        p.to_string_lossy()
+            .replace('\\', "\\134")
+            .replace(' ', "\\040")
+            .replace('\t', "\\011")
+    };
+    let mut lines = vec![format!(
+        "# deskready lab device {}: mounted in its private namespace at every start",
+        d.name
+    )];
     for top in OVERLAID {
         if !Path::new(top).is_dir() {
             continue;
         }
         let name = top.trim_start_matches('/');
-        let opts = format!(
-            "lowerdir={top},upperdir={},workdir={}",
-            d.dir.join("upper").join(name).display(),
-            d.dir.join("work").join(name).display()
-        );
-        steps.push(format!(
-            "mount -t overlay overlay -o {} {}",
-            shell_quote(&opts),
-            shell_quote(top)
+        lines.push(format!(
+            "overlay {top} overlay lowerdir={top},upperdir={},workdir={} 0 0",
+            esc(&d.dir.join("upper").join(name)),
+            esc(&d.dir.join("work").join(name))
         ));
     }
-    steps.push(format!(
-        "mount -t tmpfs -o size=1m,mode=0755 deskready-lab {}",
-        shell_quote(NS_STAGE)
+    lines.push(format!(
+        "deskready-lab {NS_STAGE} tmpfs size=1m,mode=0755 0 0"
     ));
-    steps.push(format!(
-        "mkdir {}",
-        shell_quote(&format!("{NS_STAGE}/sshd"))
-    ));
-    steps.push(format!(
-        "mount --bind {} {}",
-        q(&d.dir.join("sshd")),
-        shell_quote(&format!("{NS_STAGE}/sshd"))
+    lines.push(format!(
+        "{} {NS_STAGE}/sshd none bind,X-mount.mkdir 0 0",
+        esc(&d.dir.join("sshd"))
     ));
     for p in PRIVATE {
         let target = format!("/{p}");
         if Path::new(&target).is_dir() {
-            steps.push(format!(
-                "mount --bind {} {}",
-                q(&d.dir.join(p)),
-                shell_quote(&target)
-            ));
+            lines.push(format!("{} {target} none bind 0 0", esc(&d.dir.join(p))));
         }
     }
+    lines.push(String::new());
+    lines.join("\n")
+}
+
+/// `<mounts> && exec sshd`, run by `unshare --mount --propagation private sh -c`.
+fn namespace_script(lab_dir: &Path, d: &LabDevice) -> String {
     let env = format!("SetEnv {} DESKREADY_DEVICE={}", lab_marker(lab_dir), d.name);
-    steps.push(format!(
-        "exec {SSHD} -D -e -f {} -o {}",
+    format!(
+        "mount --all --fstab {} && exec {SSHD} -D -e -f {} -o {}",
+        shell_quote(&d.dir.join("fstab").to_string_lossy()),
         shell_quote(&format!("{NS_STAGE}/sshd/sshd_config")),
         shell_quote(&env)
-    ));
-    steps.join(" && ")
+    )
 }
 
 fn keygen(path: &Path, comment: &str) -> Command {
@@ -902,8 +913,13 @@ mod tests {
         };
         let s = namespace_script(Path::new("/tmp/it's a lab"), &d);
         assert!(
-            s.contains(r"'/tmp/it'\''s a lab/devices/LAP-0001/root' '/root'"),
+            s.starts_with(r"mount --all --fstab '/tmp/it'\''s a lab/devices/LAP-0001/fstab' && "),
             "{s}"
+        );
+        let fstab = namespace_fstab(&d);
+        assert!(
+            fstab.contains("/tmp/it's\\040a\\040lab/devices/LAP-0001/root /root none bind 0 0\n"),
+            "{fstab}"
         );
         assert!(s.ends_with(
             r#"-o 'SetEnv DESKREADY_LAB="/tmp/it'\''s a lab" DESKREADY_DEVICE=LAP-0001'"#

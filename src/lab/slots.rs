@@ -134,3 +134,36 @@ pub(super) fn release(slot: u32, lab_dir: &Path) {
         let _ = fs::remove_file(&path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_file(dir: &Path, lock: &SlotLock) -> PathBuf {
+        let path = dir.join("slot-xx");
+        fs::write(&path, serde_json::to_string(lock).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_slot_is_stale_only_when_owner_and_lab_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let live = SlotLock {
+            lab_dir: dir.path().join("lab"),
+            owner_pid: me,
+            owner_start: proc_start_time(me),
+        };
+        assert!(!is_stale(&lock_file(dir.path(), &live)));
+        // Same pid but another start time: the owner is gone, the pid was reused.
+        let reused = SlotLock {
+            owner_start: live.owner_start.map(|t| t + 1),
+            ..live
+        };
+        assert!(is_stale(&lock_file(dir.path(), &reused)));
+        // Unparsable and fresh: someone may still be writing it.
+        let path = dir.path().join("slot-yy");
+        fs::write(&path, "{").unwrap();
+        assert!(!is_stale(&path));
+    }
+}

@@ -191,11 +191,7 @@ impl Session {
     /// stdout and stderr. When the user is not root the command runs as
     /// `sudo -n sh -c '<command>'`. The whole call is bounded by the command timeout.
     pub fn run(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
-        let command = if self.user == "root" {
-            command.to_string()
-        } else {
-            format!("sudo -n sh -c {}", shell_quote(command))
-        };
+        let command = remote_command(&self.user, command);
         let deadline = Instant::now() + self.command_timeout;
         self.sess.set_blocking(false);
         let result = self.run_nonblocking(&command, stdin, deadline);
@@ -353,6 +349,15 @@ impl Session {
             stdout,
             stderr,
         })
+    }
+}
+
+/// What is executed for `user`: the command itself for root, else `sudo -n sh -c '<command>'`.
+pub(crate) fn remote_command(user: &str, command: &str) -> String {
+    if user == "root" {
+        command.to_string()
+    } else {
+        format!("sudo -n sh -c {}", shell_quote(command))
     }
 }
 
@@ -551,6 +556,29 @@ mod tests {
         blob.extend_from_slice(&[0, 0, 0, 32]);
         assert_eq!(blob_key_type(&blob).as_deref(), Some("ssh-ed25519"));
         assert_eq!(blob_key_type(&[0, 0]), None);
+    }
+
+    #[test]
+    fn non_root_commands_go_through_sudo_as_one_word() {
+        let command = "echo \"it's $(printf x)\" | tr x y; exit 4";
+        assert_eq!(remote_command("root", command), command);
+        let wrapped = remote_command("csp", command);
+        let inner = wrapped
+            .strip_prefix("sudo -n ")
+            .expect("wrapped in sudo -n");
+        assert_eq!(inner, format!("sh -c {}", shell_quote(command)));
+        // Without sudo, the wrapped form behaves exactly like the command.
+        let run = |script: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap()
+        };
+        let (direct, via) = (run(command), run(inner));
+        assert_eq!(direct.stdout, b"it's y\n");
+        assert_eq!(via.stdout, direct.stdout);
+        assert_eq!(via.status.code(), Some(4));
     }
 
     #[test]
