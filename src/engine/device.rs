@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::script::{self, Phase, digest};
 use crate::model::ResourceKind;
 use crate::resolve::{Resolved, ResolvedResource};
-use crate::shell::quote;
 use crate::site::Site;
 use crate::transport::{HostKeyPins, Session, SshOptions, Target, TransportError};
 
@@ -342,7 +341,10 @@ fn run_on(
     );
     let script = script::build(phase, items, checks);
     let out = session
-        .run(&format!("sh -c {}", quote(&script.text)), &script.stdin)
+        .run(
+            &script::BOOTSTRAP.replace("{N}", &script.text.len().to_string()),
+            &script.stdin,
+        )
         .map_err(RunError::Transport)?;
     let report = script::parse(&out.stdout);
     if !report.complete {

@@ -36,12 +36,19 @@ pub enum Phase {
 /// Files larger than this are not sent back for diffs.
 pub const DIFF_LIMIT: u64 = 1 << 20;
 
-/// A script and the bytes to feed it on stdin.
+/// A script and the bytes to feed it on stdin after the script itself.
 #[derive(Debug, Clone)]
 pub struct Script {
     pub text: String,
+    /// The script's own bytes, then the staged file contents.
     pub stdin: Vec<u8>,
 }
+
+/// The exec command that runs a [`Script`]: it reads exactly `{N}` bytes of script from
+/// stdin into a temp file and runs it, leaving the rest of stdin (file contents) to the
+/// script. The script travels on stdin because an exec request is limited to a few tens of
+/// kilobytes, and a profile with many resources makes a longer script.
+pub const BOOTSTRAP: &str = "s=$(mktemp) && head -c {N} > \"$s\" && exec sh \"$s\" \"$s\"";
 
 /// sha256 of `bytes`, as lowercase hex.
 pub fn digest(bytes: &[u8]) -> String {
@@ -105,10 +112,17 @@ pub fn build(
         }
     }
     s.push_str("echo @@END\n");
-    Script { text: s, stdin }
+    let mut all = s.clone().into_bytes();
+    all.extend_from_slice(&stdin);
+    Script {
+        text: s,
+        stdin: all,
+    }
 }
 
 const PREAMBLE: &str = r#"set -u
+# $1 is this script's own temp file (see BOOTSTRAP); it is already open, so remove it.
+[ $# -ge 1 ] && rm -f -- "$1"
 umask 022
 export LC_ALL=C
 T=$(mktemp -d) || { echo '@@FATAL mktemp'; exit 97; }
@@ -486,7 +500,7 @@ mod tests {
         let script = build(phase, &indexed, &checks);
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg(&script.text)
+            .arg(BOOTSTRAP.replace("{N}", &script.text.len().to_string()))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

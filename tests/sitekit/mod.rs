@@ -118,31 +118,9 @@ impl LabSite {
     pub fn up(site: SiteCopy) -> LabSite {
         let run = site.run(&["lab", "up"]);
         assert_eq!(run.code(), 0, "lab up: {}{}", run.stdout(), run.stderr());
-        let lab = deskready::lab::Lab::load(&site.path().join(".deskready/lab")).expect("lab state");
+        let lab =
+            deskready::lab::Lab::load(&site.path().join(".deskready/lab")).expect("lab state");
         LabSite { site, lab }
-    }
-
-    /// A lab for a site that does not validate: the devices are started by the library
-    /// (as `lab up` would) with the generated inventory written by hand.
-    pub fn up_unchecked(site: SiteCopy) -> LabSite {
-        let good = SiteCopy::example();
-        let lab = LabSite::up(good);
-        // Move the lab's devices over: same processes, the broken site's inventory.
-        std::fs::copy(lab.site.file("inventory/lab.generated.yaml"), site.file("inventory/lab.generated.yaml")).unwrap();
-        let LabSite { site: good_site, lab: inner } = lab.into_parts();
-        drop(good_site);
-        LabSite { site, lab: inner }
-    }
-
-    fn into_parts(self) -> LabSite {
-        let me = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `me` is never dropped; each field is read out exactly once.
-        unsafe {
-            LabSite {
-                site: std::ptr::read(&me.site),
-                lab: std::ptr::read(&me.lab),
-            }
-        }
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -163,8 +141,15 @@ impl LabSite {
             &deskready::transport::MemoryPins::new(),
         )
         .unwrap_or_else(|e| panic!("connect {tag}: {e}"));
-        let out = s.run(command, b"").unwrap_or_else(|e| panic!("run on {tag}: {e}"));
-        assert_eq!(out.status, 0, "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = s
+            .run(command, b"")
+            .unwrap_or_else(|e| panic!("run on {tag}: {e}"));
+        assert_eq!(
+            out.status,
+            0,
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
