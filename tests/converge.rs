@@ -347,3 +347,46 @@ fn a_failing_verify_check_fails_the_run_and_names_the_check() {
     assert!(out.contains("  verify FAIL  docking station firmware is current\n               firmware 1.2 < 1.4\n"), "{out}");
     assert!(out.contains("LAP-0009: FAILED: verify check `docking station firmware is current` failed (exit code 1)"), "{out}");
 }
+
+#[test]
+fn a_login_user_other_than_root_works_through_sudo() {
+    let lab = LabSite::up(SiteCopy::example());
+    lab.ssh(
+        "LAP-0010",
+        "useradd --create-home --password '*' csp && mkdir -p /etc/sudoers.d && echo 'csp ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/csp && chmod 0440 /etc/sudoers.d/csp",
+    );
+    // The lab authorizes the operator key for every user; log in as csp instead of root.
+    let generated = lab.site.read("inventory/lab.generated.yaml");
+    let host = lab.lab.device("LAP-0010").unwrap().host.clone();
+    let from = format!("host: {host}, port: 2222, user: root,");
+    assert!(generated.contains(&from), "{generated}");
+    lab.site.write(
+        "inventory/lab.generated.yaml",
+        &generated.replace(&from, &format!("host: {host}, port: 2222, user: csp,")),
+    );
+    let run = lab.run(&["configure", "LAP-0010"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert_eq!(
+        lab.ssh("LAP-0010", "stat -c '%U %a' /etc/deskready/owner.conf"),
+        "root 644\n"
+    );
+    assert!(
+        lab.run(&["configure", "LAP-0010"])
+            .stdout()
+            .contains("nothing changed")
+    );
+    // Without sudo rights the run fails, and says why.
+    lab.ssh("LAP-0010", "rm /etc/sudoers.d/csp");
+    let run = lab.run(&["configure", "LAP-0010"]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stdout().contains("  error: the script on LAP-0010 stopped early with exit code 1: sudo: a password is required (csp is not root on LAP-0010: it needs passwordless sudo there, or log in as root)\n"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout().contains("(1 connection, 1 exec channel,"),
+        "{}",
+        run.stdout()
+    );
+}

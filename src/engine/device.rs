@@ -271,6 +271,12 @@ pub fn run(
                 run.errors.push(msg);
                 mark_unreached(&mut run, &items);
             }
+            Err(RunError::Broken(msg, channels)) => {
+                run.connections += 1;
+                run.channels += channels;
+                run.errors.push(msg);
+                mark_unreached(&mut run, &items);
+            }
         }
     }
 
@@ -315,6 +321,8 @@ pub fn run(
 enum RunError {
     Transport(TransportError),
     Other(String),
+    /// Connected, but the script did not run to its end; carries the channels used.
+    Broken(String, u32),
 }
 
 /// Connects to `on` and runs one script there; returns the report and channels used.
@@ -349,23 +357,28 @@ fn run_on(
     let report = script::parse(&out.stdout);
     if !report.complete {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(RunError::Other(format!(
-            "the script on {on} stopped early with exit code {}{}",
-            out.status,
-            if tail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", tail.join(" / "))
-            }
-        )));
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(5)..].join(" / ");
+        let hint = if stderr.contains("sudo:") {
+            format!(
+                " ({} is not root on {on}: it needs passwordless sudo there, or log in as root)",
+                target.user
+            )
+        } else {
+            String::new()
+        };
+        let detail = if tail.is_empty() {
+            String::new()
+        } else {
+            format!(": {tail}")
+        };
+        return Err(RunError::Broken(
+            format!(
+                "the script on {on} stopped early with exit code {}{detail}{hint}",
+                out.status
+            ),
+            session.channels_opened(),
+        ));
     }
     Ok((report, session.channels_opened()))
 }

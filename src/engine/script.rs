@@ -136,8 +136,12 @@ old() {
     printf '@@O %s ' "$1"; base64 -w0 < "$2"; echo
   fi
 }
-# tmpname PATH: a temp file beside PATH, for an atomic rename
-tmpname() { printf '%s/.%s.deskready-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$$"; }
+# tmpname PATH: a temp file beside PATH, for an atomic rename; first removes temp files
+# that an earlier run cut off (a dropped connection) left beside PATH
+tmpname() {
+  rm -f -- "$(dirname -- "$1")/.$(basename -- "$1").deskready-"* 2>/dev/null
+  printf '%s/.%s.deskready-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$$"
+}
 # fail I RC ERRFILE
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
 "#;
