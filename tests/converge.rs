@@ -390,3 +390,46 @@ fn a_login_user_other_than_root_works_through_sudo() {
         run.stdout()
     );
 }
+
+#[test]
+fn a_missing_package_is_installed_with_apt_on_the_device_only() {
+    let site = SiteCopy::example();
+    site.edit(
+        "profiles/laptop-base.yaml",
+        "  - package: cups-client\n",
+        "  - package: cups-client\n  - package: hello\n",
+    );
+    let lab = LabSite::up(site);
+    let plan = lab.run(&["plan", "LAP-0004"]);
+    assert!(
+        plan.stdout().contains("  would change package hello\n"),
+        "{}",
+        plan.stdout()
+    );
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "LAP-0004",
+        "--command-timeout",
+        "300",
+    ]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let v = json(&run);
+    assert!(
+        statuses(&v).contains(&("package hello".into(), "changed".into())),
+        "{v:#}"
+    );
+    assert!(
+        statuses(&v).contains(&("package cups-client".into(), "ok".into())),
+        "{v:#}"
+    );
+    assert_eq!(lab.ssh("LAP-0004", "hello"), "Hello, world!\n");
+    // Installed on the device, not on this machine.
+    assert!(!std::path::Path::new("/usr/bin/hello").exists());
+    assert!(
+        lab.run(&["configure", "LAP-0004"])
+            .stdout()
+            .contains("nothing changed")
+    );
+}
