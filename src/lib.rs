@@ -11,4 +11,6 @@ pub mod render;
 pub mod resolve;
 pub mod shell;
 pub mod site;
+pub mod store;
+pub mod time;
 pub mod transport;

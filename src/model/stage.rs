@@ -1,0 +1,145 @@
+//! Where a device is in its life, and which moves are legal.
+//!
+//! Stable stages change only on request; `configuring` is transient and becomes
+//! `configure-failed` when its run fails or dies. A device declared in the inventory but
+//! never received has no stage yet (shown as `expected`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Received,
+    Configuring,
+    Configured,
+    ConfigureFailed,
+    Delivered,
+    InRepair,
+    Retired,
+}
+
+impl Stage {
+    pub const ALL: &'static [Stage] = &[
+        Stage::Received,
+        Stage::Configuring,
+        Stage::Configured,
+        Stage::ConfigureFailed,
+        Stage::Delivered,
+        Stage::InRepair,
+        Stage::Retired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Received => "received",
+            Stage::Configuring => "configuring",
+            Stage::Configured => "configured",
+            Stage::ConfigureFailed => "configure-failed",
+            Stage::Delivered => "delivered",
+            Stage::InRepair => "in-repair",
+            Stage::Retired => "retired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|st| st.as_str() == s)
+    }
+
+    /// The stages a device may move to from `from` (`None`: declared, never received).
+    pub fn moves_from(from: Option<Stage>) -> Vec<Stage> {
+        use Stage::*;
+        let mut to = match from {
+            None => vec![Received],
+            Some(Received) => vec![Configuring],
+            Some(Configuring) => vec![Configured, ConfigureFailed],
+            Some(ConfigureFailed) => vec![Configuring],
+            Some(Configured) => vec![Configuring, Delivered],
+            Some(Delivered) => vec![Configuring, Received],
+            Some(InRepair) => vec![Received],
+            Some(Retired) => vec![],
+        };
+        // Any device may go to repair or be retired, except a retired one.
+        if from != Some(Retired) {
+            if from != Some(InRepair) && from.is_some() {
+                to.push(InRepair);
+            }
+            to.push(Retired);
+        }
+        to
+    }
+
+    pub fn can_move(from: Option<Stage>, to: Stage) -> bool {
+        Stage::moves_from(from).contains(&to)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `received`, or `expected` for a device never received.
+pub fn stage_name(stage: Option<Stage>) -> &'static str {
+    stage.map_or("expected", Stage::as_str)
+}
+
+/// "LAP-0001 is delivered; from delivered it may go to: configuring, received, in-repair, retired"
+pub fn refusal(tag: &str, from: Option<Stage>, wanted: Stage) -> String {
+    let moves: Vec<&str> = Stage::moves_from(from)
+        .into_iter()
+        .map(Stage::as_str)
+        .collect();
+    let here = stage_name(from);
+    let allowed = if moves.is_empty() {
+        "nowhere (retired is final)".to_string()
+    } else {
+        moves.join(", ")
+    };
+    format!("{tag} cannot go to {wanted}: it is {here}; from {here} it may go to: {allowed}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Stage::*;
+
+    #[test]
+    fn the_documented_moves() {
+        assert!(Stage::can_move(None, Received));
+        assert!(!Stage::can_move(None, Configuring));
+        assert!(Stage::can_move(Some(Received), Configuring));
+        assert!(Stage::can_move(Some(Configuring), Configured));
+        assert!(Stage::can_move(Some(Configuring), ConfigureFailed));
+        assert!(Stage::can_move(Some(ConfigureFailed), Configuring));
+        assert!(Stage::can_move(Some(Configured), Delivered));
+        assert!(Stage::can_move(Some(Configured), Configuring));
+        assert!(Stage::can_move(Some(Delivered), Configuring));
+        assert!(Stage::can_move(Some(Delivered), Received));
+        assert!(!Stage::can_move(Some(Received), Delivered));
+        for s in Stage::ALL.iter().copied().filter(|s| *s != Retired) {
+            assert!(Stage::can_move(Some(s), Retired), "{s} -> retired");
+        }
+        for s in Stage::ALL
+            .iter()
+            .copied()
+            .filter(|s| !matches!(s, Retired | InRepair))
+        {
+            assert!(Stage::can_move(Some(s), InRepair), "{s} -> in-repair");
+        }
+        assert!(Stage::can_move(Some(InRepair), Received));
+        assert!(Stage::moves_from(Some(Retired)).is_empty());
+    }
+
+    #[test]
+    fn a_refusal_says_where_it_can_go() {
+        assert_eq!(
+            refusal("LAP-0001", Some(Received), Delivered),
+            "LAP-0001 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired"
+        );
+        assert_eq!(
+            refusal("LAP-0001", Some(Retired), Configuring),
+            "LAP-0001 cannot go to configuring: it is retired; from retired it may go to: nowhere (retired is final)"
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! Pinned SSH host keys, kept in the state store.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, now};
+use crate::transport::{HostKeyPins, Pin, TransportError};
+
+fn pins_error(e: rusqlite::Error) -> TransportError {
+    TransportError::PinsIo {
+        action: "use",
+        path: "state.db".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl HostKeyPins for Store {
+    fn pinned(&self, device: &str) -> Result<Option<Pin>, TransportError> {
+        self.conn()
+            .query_row(
+                "SELECT key_type, fingerprint FROM host_keys WHERE tag = ?1",
+                params![device],
+                |r| {
+                    Ok(Pin {
+                        key_type: r.get(0)?,
+                        fingerprint: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(pins_error)
+    }
+
+    fn pin(&self, device: &str, pin: &Pin) -> Result<(), TransportError> {
+        self.conn()
+            .execute(
+                "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tag) DO UPDATE SET key_type = ?2, fingerprint = ?3, pinned_at = ?4",
+                params![device, pin.key_type, pin.fingerprint, now()],
+            )
+            .map(|_| ())
+            .map_err(pins_error)
+    }
+
+    fn forget(&self, device: &str) -> Result<(), TransportError> {
+        self.conn()
+            .execute("DELETE FROM host_keys WHERE tag = ?1", params![device])
+            .map(|_| ())
+            .map_err(pins_error)
+    }
+}
