@@ -4,9 +4,11 @@
 
 pub mod cli;
 pub mod engine;
+pub mod handoff;
 pub mod lab;
 pub mod load;
 pub mod model;
+pub mod owned;
 pub mod render;
 pub mod resolve;
 pub mod shell;

@@ -65,7 +65,7 @@ pub const BUILTIN_INPUTS: &[&str] = &[
 /// The merged variables of `device` without command-line ones (layers 1 to 3).
 pub fn merged_vars(site: &Site, device: &Device) -> Vars {
     let mut vars = Vars::new();
-    for p in site.profile_chain(&device.profile) {
+    for p in site.profile_chain(device.profile.as_deref().unwrap_or_default()) {
         vars.extend(p.vars.clone());
     }
     for g in &device.groups {
@@ -91,7 +91,18 @@ pub fn resolve(site: &Site, tag: &str, cli_vars: &Vars) -> Result<Resolved, Diag
         ));
         return Err(diags);
     };
-    let chain = site.profile_chain(&device.profile);
+    let Some(profile) = &device.profile else {
+        diags.push(at(
+            &device.origin,
+            format!("devices.{}", device.tag),
+            format!(
+                "{} has no profile, so deskready does not know how to configure it; add `profile:` to it in the inventory",
+                device.tag
+            ),
+        ));
+        return Err(diags);
+    };
+    let chain = site.profile_chain(profile);
     let mut vars = merged_vars(site, device);
     vars.extend(cli_vars.clone());
 

@@ -252,13 +252,21 @@ fn a_wrong_key_is_refused_with_a_message_naming_what_was_tried() {
 fn a_changed_host_key_is_refused_until_rekey() {
     let mut lab = LabSite::up(SiteCopy::example());
     assert_eq!(lab.run(&["configure", "LAP-0006"]).code(), 0);
-    let pins = lab.site.read(".deskready/host_keys");
-    let old = pins
-        .lines()
-        .find(|l| l.starts_with("LAP-0006 "))
+    // The key pinned on first contact, as the device's own sshd reports it.
+    let key = lab
+        .lab
+        .device("LAP-0006")
         .unwrap()
-        .rsplit(' ')
-        .next()
+        .host_key_file()
+        .with_extension("pub");
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let old = String::from_utf8_lossy(&out.stdout)
+        .split(' ')
+        .nth(1)
         .unwrap()
         .to_string();
     lab.lab.replace_host_key("LAP-0006").unwrap();
@@ -327,8 +335,14 @@ fn a_template_error_touches_nothing() {
         "{}",
         run.stderr()
     );
-    // Never contacted: no host key pinned, nothing written.
-    assert!(!lab.site.file(".deskready/host_keys").exists());
+    // Never contacted: no host key pinned, nothing written, still received.
+    use deskready::transport::HostKeyPins;
+    let store = deskready::store::Store::open(&lab.site.file(".deskready")).unwrap();
+    assert_eq!(store.pinned("LAP-0008").unwrap(), None);
+    assert_eq!(
+        store.stage("LAP-0008").unwrap().unwrap().stage,
+        deskready::model::Stage::Received
+    );
     assert!(!lab.host_path("LAP-0008", "/etc/deskready").exists());
 }
 

@@ -34,7 +34,7 @@ fn the_example_site_is_valid() {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert_eq!(
         run.stdout().trim_end().rsplit_once(": ").unwrap().1,
-        "17 devices, 4 profiles, 6 templates"
+        "17 devices, 4 profiles, 7 templates"
     );
 }
 

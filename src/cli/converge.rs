@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::{Ctx, Failure, Format};
 use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status};
-use crate::site::Site;
-use crate::transport::{FilePins, SshOptions};
+use crate::store::Store;
+use crate::transport::SshOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,21 +29,17 @@ pub struct SshArgs {
 }
 
 impl SshArgs {
-    pub fn options(&self, site: &Site) -> Options {
+    /// Connection options, pinning host keys in `store`.
+    pub fn options(&self, store: Arc<Store>) -> Options {
         Options {
             ssh: SshOptions {
                 connect_timeout: Duration::from_secs(self.connect_timeout),
                 command_timeout: Duration::from_secs(self.command_timeout),
                 use_agent: true,
             },
-            pins: Arc::new(pins(site)),
+            pins: store,
         }
     }
-}
-
-/// The site's pinned host keys.
-pub fn pins(site: &Site) -> FilePins {
-    FilePins::new(site.state_dir().join("host_keys"))
 }
 
 pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
@@ -59,8 +55,20 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
     // Everything is rendered before any device is touched: a template error stops here.
     let resolved =
         crate::resolve::resolve(&site, &args.device, &ctx.vars).map_err(Failure::Site)?;
-    let opts = args.ssh.options(&site);
-    let run = device::run(&site, &resolved, mode, &opts, &|_, _| {});
+    let store = ctx.open_store()?;
+    let opts = args.ssh.options(store.clone());
+    let run = match mode {
+        Mode::Plan => device::run(&site, &resolved, mode, &opts, &|_, _| {}),
+        Mode::Configure => crate::engine::lifecycle::configure(
+            &store,
+            &site,
+            &resolved,
+            &opts,
+            &ctx.operator,
+            None,
+            &|_, _| {},
+        )?,
+    };
     match ctx.format {
         Format::Json => println!(
             "{}",

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
                     [
                         d.tag.clone(),
                         d.kind.to_string(),
-                        d.profile.clone(),
+                        d.profile.clone().unwrap_or_else(|| "-".into()),
                         d.assignee
                             .as_ref()
                             .map(|a| a.name.clone())

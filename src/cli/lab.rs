@@ -109,7 +109,7 @@ fn extra_devices(site: &Site, args: &UpArgs) -> Result<Vec<(String, String)>, Fa
     let like = site
         .devices
         .values()
-        .find(|d| d.profile == profile.name)
+        .find(|d| d.profile.as_deref() == Some(profile.name.as_str()))
         .or_else(|| site.devices.values().next());
     let (site_name, floor) = like
         .map(|d| (d.location.site.clone(), d.location.floor.clone()))

@@ -3,7 +3,10 @@
 
 mod converge;
 mod devices;
+mod history;
 pub mod lab;
+mod lifecycle;
+mod receive;
 mod rekey;
 mod render;
 mod validate;
@@ -30,6 +33,9 @@ pub struct Cli {
     /// Set a variable for this run, above every other layer (repeatable): --var KEY=VALUE.
     #[arg(long = "var", global = true, value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Who is doing this, for the journal (default: $DESKREADY_OPERATOR, else the login name).
+    #[arg(long, global = true, env = "DESKREADY_OPERATOR")]
+    pub operator: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,6 +60,24 @@ pub enum Command {
     Configure(converge::Args),
     /// Accept a device's new SSH host key on purpose (after a reinstall).
     Rekey(rekey::Args),
+    /// Accept delivered hardware: one device, a packing list (--csv) or scanned tags (--scan).
+    Receive(receive::Args),
+    /// Record who a device is for and at which desk (used by templates).
+    Assign(lifecycle::AssignArgs),
+    /// Hand a configured device to its person; writes their handoff sheet.
+    Deliver(lifecycle::DeliverArgs),
+    /// A delivered device comes back from its user, ready for the next one.
+    Return(lifecycle::DeviceArg),
+    /// Send a device to repair.
+    Repair(lifecycle::ReasonArgs),
+    /// Retire a device for good.
+    Retire(lifecycle::ReasonArgs),
+    /// Add a remark to a device's journal ("replaced the battery").
+    Note(lifecycle::NoteArgs),
+    /// A device's journal: every stage change, change, check and note, with who and when.
+    History(history::HistoryArgs),
+    /// Every device with its stage, assignee, location and last change.
+    Status(history::StatusArgs),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -75,15 +99,30 @@ pub enum Failure {
     /// The site files have problems. Exit code 2.
     #[error("{0}")]
     Site(Diagnostics),
+    /// The device's state does not allow it (an illegal stage move, a lock held by another
+    /// run, outside its maintenance window). Nothing was changed. Exit code 3.
+    #[error("{0}")]
+    Refused(String),
     /// Something went wrong while doing the work. Exit code 1.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Failure {
+        use crate::store::StoreError;
+        match e {
+            StoreError::Refused(_) | StoreError::Locked { .. } => Failure::Refused(e.to_string()),
+            other => Failure::Other(other.into()),
+        }
+    }
 }
 
 impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Failure::BadInput(_) | Failure::Site(_) => 2,
+            Failure::Refused(_) => 3,
             Failure::Other(_) => 1,
         }
     }
@@ -94,12 +133,55 @@ pub struct Ctx {
     pub site_dir: PathBuf,
     pub format: Format,
     pub vars: Vars,
+    /// Who is doing this, for the journal.
+    pub operator: String,
 }
 
 impl Ctx {
     /// Loads the site or fails with every problem in it.
     pub fn load_site(&self) -> Result<Site, Failure> {
         crate::load::load_site(&self.site_dir).map_err(Failure::Site)
+    }
+
+    /// Opens the site's state store. Host keys pinned in the plain file of earlier versions
+    /// (`.deskready/host_keys`) move into it.
+    pub fn open_store(&self) -> Result<std::sync::Arc<crate::store::Store>, Failure> {
+        use crate::transport::HostKeyPins;
+        let dir = crate::site::state_dir(&self.site_dir);
+        let store = crate::store::Store::open(&dir)?;
+        let legacy = dir.join("host_keys");
+        if legacy.exists() {
+            let file = crate::transport::FilePins::new(legacy.clone());
+            for (tag, pin) in file.all().map_err(anyhow::Error::from)? {
+                if store.pinned(&tag).map_err(anyhow::Error::from)?.is_none() {
+                    store.pin(&tag, &pin).map_err(anyhow::Error::from)?;
+                }
+            }
+            std::fs::rename(&legacy, dir.join("host_keys.imported"))
+                .map_err(anyhow::Error::from)?;
+        }
+        Ok(std::sync::Arc::new(store))
+    }
+}
+
+/// The login name of the user running deskready.
+fn login_name() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return v;
+        }
+    }
+    // SAFETY: getpwuid returns a pointer into static storage or null; read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if !pw.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        format!("uid {}", libc::getuid())
     }
 }
 
@@ -144,6 +226,7 @@ fn report_failure(f: &Failure, format: Format) {
             );
         }
         (Format::Text, Failure::Other(e)) => eprintln!("error: {e:#}"),
+        (Format::Text, Failure::Refused(m)) => eprintln!("refused: {m}"),
         (Format::Text, other) => eprintln!("error: {other}"),
     }
 }
@@ -155,9 +238,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect();
     let ctx = Ctx {
-        site_dir: cli.site,
+        site_dir: std::path::absolute(&cli.site).unwrap_or(cli.site),
         format: cli.format,
         vars,
+        operator: cli
+            .operator
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(login_name),
     };
     match cli.command {
         Command::Validate => validate::run(&ctx),
@@ -167,6 +254,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Configure(a) => converge::run(&ctx, a, crate::engine::device::Mode::Configure),
         Command::Rekey(a) => rekey::run(&ctx, a),
         Command::Lab(c) => lab::run(&ctx, c),
+        Command::Receive(a) => receive::run(&ctx, a),
+        Command::Assign(a) => lifecycle::assign(&ctx, a),
+        Command::Deliver(a) => lifecycle::deliver(&ctx, a),
+        Command::Return(a) => lifecycle::give_back(&ctx, a),
+        Command::Repair(a) => lifecycle::with_reason(&ctx, a, crate::model::Stage::InRepair),
+        Command::Retire(a) => lifecycle::with_reason(&ctx, a, crate::model::Stage::Retired),
+        Command::Note(a) => lifecycle::note(&ctx, a),
+        Command::History(a) => history::history(&ctx, a),
+        Command::Status(a) => history::status(&ctx, a),
     }
 }
 

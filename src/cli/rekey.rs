@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::converge::{SshArgs, pins};
+use super::converge::SshArgs;
 use super::{Ctx, Failure, Format};
 use crate::transport::{HostKeyPins, Session};
 
@@ -18,11 +18,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
     let target =
         crate::engine::device::target_of(&site, &args.device).map_err(Failure::BadInput)?;
-    let pins = pins(&site);
+    let store = ctx.open_store()?;
+    let pins: &dyn HostKeyPins = store.as_ref();
     let old = pins.pinned(&args.device).map_err(anyhow::Error::from)?;
     pins.forget(&args.device).map_err(anyhow::Error::from)?;
-    let opts = args.ssh.options(&site);
-    let session = match Session::connect(&target, &opts.ssh, &pins) {
+    let opts = args.ssh.options(store.clone());
+    let session = match Session::connect(&target, &opts.ssh, pins) {
         Ok(s) => s,
         Err(e) => {
             // Put the old pin back: nothing changes when the new key could not be read.
@@ -33,6 +34,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
         }
     };
     let new = session.host_key();
+    store.record(&[
+        crate::store::Entry::new(&args.device, &ctx.operator, "rekey").message(format!(
+            "accepted host key {} {} (was {})",
+            new.key_type,
+            new.fingerprint,
+            old.as_ref()
+                .map(|p| p.fingerprint.as_str())
+                .unwrap_or("not pinned")
+        )),
+    ])?;
     match ctx.format {
         Format::Json => println!(
             "{}",

@@ -411,19 +411,27 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             out.message = Some(stderr.clone());
         }
         if matches!(out.status, Status::Drift | Status::Changed) {
-            out.diff = diff_of(r, obs.old.as_deref());
+            let (diff, new_text) = diff_of(r, obs.old.as_deref());
+            out.diff = diff;
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
+            }
+            if let (ResourceKind::Line { .. }, Some(t)) = (r.kind(), new_text) {
+                out.new_digest = Some(digest(t.as_bytes()));
             }
         }
     }
 }
 
-/// A unified diff between what the device has and what the profile wants.
-fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> Option<String> {
+/// A unified diff between what the device has and what the profile wants, and the
+/// content the profile wants.
+fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<String>) {
     let old_text = old.map(|o| String::from_utf8_lossy(o).into_owned());
     let (path, new_text) = match r.kind() {
-        ResourceKind::File { path, .. } => (path.clone(), r.content()?.to_string()),
+        ResourceKind::File { path, .. } => match r.content() {
+            Some(c) => (path.clone(), c.to_string()),
+            None => return (None, None),
+        },
         ResourceKind::Line { path, line } => {
             let mut t = old_text.clone().unwrap_or_default();
             if !t.is_empty() && !t.ends_with('\n') {
@@ -433,17 +441,17 @@ fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> Option<String> {
             t.push('\n');
             (path.clone(), t)
         }
-        _ => return None,
+        _ => return (None, None),
     };
     let old_text = old_text.unwrap_or_default();
     if old_text == new_text {
-        return None; // metadata only
+        return (None, Some(new_text)); // metadata only
     }
     let diff = similar::TextDiff::from_lines(&old_text, &new_text);
-    Some(
-        diff.unified_diff()
-            .context_radius(3)
-            .header(&format!("{path} (on device)"), &format!("{path} (profile)"))
-            .to_string(),
-    )
+    let unified = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{path} (on device)"), &format!("{path} (profile)"))
+        .to_string();
+    (Some(unified), Some(new_text))
 }

@@ -1,4 +1,5 @@
 //! Converging devices: probe, plan, apply and verify, over one connection per device.
 
 pub mod device;
+pub mod lifecycle;
 pub mod script;

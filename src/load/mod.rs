@@ -360,6 +360,12 @@ impl InventoryBuilder {
                     if o.uri.is_some() {
                         d.address.uri = o.uri;
                     }
+                    if o.assignee.is_some() {
+                        d.assignee = o.assignee;
+                    }
+                    if o.desk.is_some() {
+                        d.location.desk = o.desk;
+                    }
                 }
                 None => {
                     let t: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -371,7 +377,7 @@ impl InventoryBuilder {
 }
 
 /// Asset tags name files and journal rows: letters, digits, `.`, `_`, `-`.
-fn bad_tag(tag: &str) -> Option<String> {
+pub fn bad_tag(tag: &str) -> Option<String> {
     let ok = !tag.is_empty()
         && tag
             .chars()
@@ -406,7 +412,8 @@ fn check_device_fields(d: &raw::RawDevice, path: &str, file: &SourceFile, diags:
     }
 }
 
-fn is_mac(s: &str) -> bool {
+/// Six hex pairs separated by `:` or `-`.
+pub fn is_mac(s: &str) -> bool {
     let parts: Vec<&str> = s.split([':', '-']).collect();
     parts.len() == 6
         && parts
@@ -417,17 +424,20 @@ fn is_mac(s: &str) -> bool {
 /// A device's profile and groups must exist, and its kind must suit its profile.
 fn check_device_refs(site: &Site, d: &Device, file: &SourceFile, diags: &mut Diagnostics) {
     let path = join_key("devices", &d.tag);
-    match site.profiles.get(&d.profile) {
+    let Some(profile) = d.profile.as_deref() else {
+        return check_groups(site, d, &path, file, diags);
+    };
+    match site.profiles.get(profile) {
         None => {
             let names: Vec<&str> = site.profiles.keys().map(String::as_str).collect();
             diags.push(file.diag(
                 &join_key(&path, "profile"),
-                diag::unknown("profile", &d.profile, &names),
+                diag::unknown("profile", profile, &names),
             ));
         }
         Some(_) => {
             let kinds: Vec<_> = site
-                .profile_chain(&d.profile)
+                .profile_chain(profile)
                 .iter()
                 .rev()
                 .find(|p| !p.kinds.is_empty())
@@ -439,7 +449,7 @@ fn check_device_refs(site: &Site, d: &Device, file: &SourceFile, diags: &mut Dia
                     &join_key(&path, "profile"),
                     format!(
                         "profile `{}` applies to kinds {}; {} is a {}",
-                        d.profile,
+                        profile,
                         allowed.join(", "),
                         d.tag,
                         d.kind
@@ -448,6 +458,10 @@ fn check_device_refs(site: &Site, d: &Device, file: &SourceFile, diags: &mut Dia
             }
         }
     }
+    check_groups(site, d, &path, file, diags);
+}
+
+fn check_groups(site: &Site, d: &Device, path: &str, file: &SourceFile, diags: &mut Diagnostics) {
     let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
     for (i, g) in d.groups.iter().enumerate() {
         if !site.groups.contains_key(g) {

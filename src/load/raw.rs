@@ -35,7 +35,8 @@ pub struct RawDevice {
     pub ssh: Option<SshAddress>,
     #[serde(default)]
     pub uri: Option<String>,
-    pub profile: String,
+    #[serde(default)]
+    pub profile: Option<String>,
     #[serde(default)]
     pub assignee: Option<Person>,
     #[serde(default)]
@@ -73,6 +74,11 @@ pub struct RawOverride {
     pub ssh: Option<SshAddress>,
     #[serde(default)]
     pub uri: Option<String>,
+    /// Written by `deskready assign`.
+    #[serde(default)]
+    pub assignee: Option<Person>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub desk: Option<String>,
 }
 
 /// One file under `profiles/`.

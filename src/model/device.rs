@@ -129,7 +129,9 @@ pub struct Device {
     pub mac: Option<String>,
     #[serde(flatten)]
     pub address: Address,
-    pub profile: String,
+    /// Absent for a device received from a packing list without one; it cannot be
+    /// configured until it has one.
+    pub profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee: Option<Person>,
     pub location: Location,

@@ -343,6 +343,39 @@ impl Store {
         Ok(from)
     }
 
+    /// Moves several devices in one transaction: all of them, or none when any move is
+    /// refused (the first refusal is returned).
+    pub fn transition_all(
+        &self,
+        moves: &[(String, Stage, Vec<Entry>)],
+        operator: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let at = now();
+        for (tag, to, entries) in moves {
+            let from = stage_of(&tx, tag)?.map(|r| r.stage);
+            if !Stage::can_move(from, *to) {
+                return Err(StoreError::Refused(refusal(tag, from, *to)));
+            }
+            tx.execute(
+                "INSERT INTO devices (tag, stage, since, last_error) VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT (tag) DO UPDATE SET stage = ?2, since = ?3, last_error = NULL",
+                params![tag, to.as_str(), at],
+            )?;
+            for e in entries {
+                insert_entry(&tx, e)?;
+            }
+            let mut row = Entry::new(tag, operator, "stage");
+            row.at = at.clone();
+            row.stage_from = Some(crate::model::stage_name(from).to_string());
+            row.stage_to = Some(to.as_str().to_string());
+            insert_entry(&tx, &row)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Appends rows to journals (one transaction).
     pub fn record(&self, entries: &[Entry]) -> Result<(), StoreError> {
         let mut conn = self.conn();

@@ -59,6 +59,29 @@ impl SiteCopy {
         self.write(rel, &text.replacen(from, to, 1));
     }
 
+    /// Runs `deskready --site DIR ARGS...` with `stdin` as standard input.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_deskready"))
+            .arg("--site")
+            .arg(self.path())
+            .args(args)
+            .env_remove("DESKREADY_SITE")
+            .env("DESKREADY_OPERATOR", "test-csp")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run deskready");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Run(child.wait_with_output().expect("run deskready"))
+    }
+
     /// Runs `deskready --site DIR ARGS...`.
     pub fn run(&self, args: &[&str]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_deskready"))
@@ -66,6 +89,7 @@ impl SiteCopy {
             .arg(self.path())
             .args(args)
             .env_remove("DESKREADY_SITE")
+            .env("DESKREADY_OPERATOR", "test-csp")
             .output()
             .expect("run deskready");
         Run(out)
@@ -120,7 +144,31 @@ impl LabSite {
         assert_eq!(run.code(), 0, "lab up: {}{}", run.stdout(), run.stderr());
         let lab =
             deskready::lab::Lab::load(&site.path().join(".deskready/lab")).expect("lab state");
+        let lab = LabSite { site, lab };
+        // Configure needs received devices: receive every simulated one, as a scanner would.
+        let tags: Vec<String> = lab.lab.devices.iter().map(|d| d.name.clone()).collect();
+        let run = lab.run_stdin(&["receive", "--scan"], &tags.join("\n"));
+        assert_eq!(
+            run.code(),
+            0,
+            "receive --scan: {}{}",
+            run.stdout(),
+            run.stderr()
+        );
+        lab
+    }
+
+    /// A lab whose devices are not received yet.
+    pub fn up_unreceived(site: SiteCopy) -> LabSite {
+        let run = site.run(&["lab", "up"]);
+        assert_eq!(run.code(), 0, "lab up: {}{}", run.stdout(), run.stderr());
+        let lab =
+            deskready::lab::Lab::load(&site.path().join(".deskready/lab")).expect("lab state");
         LabSite { site, lab }
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        self.site.run_stdin(args, stdin)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

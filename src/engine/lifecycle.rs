@@ -1,0 +1,123 @@
+//! Configure as a lifecycle step: check the stage allows it, hold the device's lock, move
+//! to `configuring`, converge, then move to `configured` or `configure-failed` together with
+//! one journal row per resource changed and per verify check (digests, never contents).
+
+use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
+use crate::model::{Stage, refusal};
+use crate::resolve::Resolved;
+use crate::site::Site;
+use crate::store::{Entry, Holder, Store, StoreError};
+
+/// Refuses a device whose stage does not allow configuring, naming what to do instead.
+pub fn check_can_configure(store: &Store, tag: &str) -> Result<(), StoreError> {
+    let from = store.stage(tag)?.map(|r| r.stage);
+    if Stage::can_move(from, Stage::Configuring) {
+        return Ok(());
+    }
+    let mut msg = refusal(tag, from, Stage::Configuring);
+    if from.is_none() {
+        msg.push_str(&format!(
+            "; receive it first: deskready receive {tag} (or receive --scan / --csv)"
+        ));
+    }
+    Err(StoreError::Refused(msg))
+}
+
+/// Configures one device and records it. `run_id` ties the journal rows to a rollout.
+pub fn configure(
+    store: &Store,
+    site: &Site,
+    resolved: &Resolved,
+    opts: &Options,
+    operator: &str,
+    run_id: Option<i64>,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<DeviceRun, StoreError> {
+    let tag = resolved.device.as_str();
+    check_can_configure(store, tag)?;
+    let _lock = store.lock(tag, &Holder::me(operator))?;
+    store.transition(
+        tag,
+        Stage::Configuring,
+        operator,
+        None,
+        &[with_run(
+            Entry::new(tag, operator, "configure").message("configure started"),
+            run_id,
+        )],
+    )?;
+    let run = device::run(site, resolved, Mode::Configure, opts, observe);
+    let entries = journal_rows(&run, operator, run_id);
+    let (to, error) = match run.outcome {
+        Outcome::Ok | Outcome::Changed => (Stage::Configured, None),
+        Outcome::Failed | Outcome::Unreachable => {
+            (Stage::ConfigureFailed, Some(run.errors.join("; ")))
+        }
+    };
+    store.transition(tag, to, operator, error.as_deref(), &entries)?;
+    Ok(run)
+}
+
+fn with_run(mut e: Entry, run_id: Option<i64>) -> Entry {
+    e.run_id = run_id;
+    e
+}
+
+/// The journal rows of a run: each resource changed (or failed) and each check.
+pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec<Entry> {
+    let tag = &run.device;
+    let mut rows = Vec::new();
+    for r in &run.resources {
+        let what = match r.status {
+            Status::Changed => "changed",
+            Status::Failed => "failed",
+            _ => continue,
+        };
+        let mut msg = format!("{what} {} on {}", r.kind, r.on);
+        if let Some(m) = &r.meta_before {
+            msg.push_str(&format!(" (was mode/owner/group {m})"));
+        }
+        if let Some(code) = r.exit_code {
+            msg.push_str(&format!(", exit code {code}"));
+        }
+        rows.push(with_run(
+            Entry::new(tag, operator, "resource")
+                .subject(&r.name)
+                .digests(r.old_digest.clone(), r.new_digest.clone())
+                .message(msg),
+            run_id,
+        ));
+    }
+    for c in &run.verify {
+        let msg = if c.passed {
+            "passed".to_string()
+        } else {
+            format!("failed with exit code {}", c.exit_code.unwrap_or(-1))
+        };
+        rows.push(with_run(
+            Entry::new(tag, operator, "verify")
+                .subject(&c.name)
+                .message(msg),
+            run_id,
+        ));
+    }
+    let summary = format!(
+        "configure {}: {} changed, {} ok, {} failed; {} connection(s), {} exec channel(s)",
+        match run.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Changed => "changed",
+            Outcome::Failed => "failed",
+            Outcome::Unreachable => "unreachable",
+        },
+        run.count(Status::Changed),
+        run.count(Status::Ok),
+        run.count(Status::Failed),
+        run.connections,
+        run.channels
+    );
+    rows.push(with_run(
+        Entry::new(tag, operator, "configure").message(summary),
+        run_id,
+    ));
+    rows
+}
