@@ -34,8 +34,9 @@ pub fn configure(
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
     let tag = resolved.device.as_str();
-    check_can_configure(store, tag)?;
+    // The lock first: a device being configured by another run is refused naming that run.
     let _lock = store.lock(tag, &Holder::me(operator))?;
+    check_can_configure(store, tag)?;
     store.transition(
         tag,
         Stage::Configuring,
