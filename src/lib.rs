@@ -10,6 +10,7 @@ pub mod load;
 pub mod model;
 pub mod owned;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod shell;
 pub mod site;

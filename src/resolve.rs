@@ -452,9 +452,15 @@ fn render_resource(
     if diags.len() > before {
         return None;
     }
+    // A name deskready made up ("KIND TARGET") follows the rendered target.
+    let name = if r.name == format!("{} {}", r.kind.keyword(), r.kind.target()) {
+        format!("{} {}", kind.keyword(), kind.target())
+    } else {
+        r.name.clone()
+    };
     Some(ResolvedResource {
         resource: Resource {
-            name: r.name.clone(),
+            name,
             kind,
             via,
             origin: r.origin.clone(),

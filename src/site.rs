@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Device, DeviceKind, Group, Profile};
+use crate::model::{Device, DeviceKind, Group, Profile, Window};
 use crate::render::Templates;
 
 #[derive(Debug)]
@@ -41,6 +41,27 @@ impl Site {
         }
         chain.reverse();
         chain
+    }
+
+    /// The maintenance window that binds `device`, and where it comes from: its groups
+    /// (the last one it lists that has a window) before its profile chain (the nearest
+    /// profile that has one).
+    pub fn window_of(&self, device: &Device) -> Option<(&Window, String)> {
+        for g in device.groups.iter().rev() {
+            if let Some(w) = self
+                .groups
+                .get(g)
+                .and_then(|g| g.maintenance_window.as_ref())
+            {
+                return Some((w, format!("group {g}")));
+            }
+        }
+        let chain = self.profile_chain(device.profile.as_deref()?);
+        chain.iter().rev().find_map(|p| {
+            p.maintenance_window
+                .as_ref()
+                .map(|w| (w, format!("profile {}", p.name)))
+        })
     }
 
     /// Devices in `group`, by tag.

@@ -4,9 +4,17 @@ mod sitekit;
 
 use sitekit::{LabSite, SiteCopy};
 
+/// The device's run from `--format json` output: the `run` of its `done` event (NDJSON).
 fn json(run: &sitekit::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout())
-        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()))
+    let out = run.stdout();
+    for line in out.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if v["event"] == "done" {
+            return v["run"].clone();
+        }
+    }
+    panic!("no done event in: {out}{}", run.stderr());
 }
 
 fn statuses(v: &serde_json::Value) -> Vec<(String, String)> {

@@ -185,7 +185,7 @@ fn template_that_does_not_exist() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:20:5: resources[2].template: template `laptop/owner.tera` does not exist under templates/; did you mean `laptop/owner.conf.tera`?",
+        "profiles/laptop-base.yaml:26:5: resources[2].template: template `laptop/owner.tera` does not exist under templates/; did you mean `laptop/owner.conf.tera`?",
     );
 }
 
@@ -243,7 +243,7 @@ fn unquoted_mode_is_refused() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:15:5: resources[0].mode: a mode is quoted octal text such as \"0644\" (unquoted, YAML may read it as a decimal number)",
+        "profiles/laptop-base.yaml:21:5: resources[0].mode: a mode is quoted octal text such as \"0644\" (unquoted, YAML may read it as a decimal number)",
     );
 }
 
@@ -257,7 +257,7 @@ fn a_setting_that_does_not_go_with_the_kind() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:17:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, mode, owner, group",
+        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, mode, owner, group",
     );
 }
 
@@ -271,7 +271,7 @@ fn a_resource_with_two_kinds() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:42:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
+        "profiles/laptop-base.yaml:48:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
     );
 }
 

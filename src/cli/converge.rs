@@ -1,18 +1,56 @@
-//! `deskready plan DEVICE` and `deskready configure DEVICE`: one device, over SSH.
+//! `deskready plan` and `deskready configure`: one device or a fleet, over SSH.
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Ctx, Failure, Format};
-use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status};
-use crate::store::Store;
+use crate::engine::device::{DeviceRun, Mode, Options, Outcome, Status};
+use crate::engine::fleet::{self, Admission, Job, MaxFail, Recap, Settings, Size, Stop};
+use crate::load::Diagnostics;
+use crate::model::{Stage, local_time};
+use crate::report::{self, Display};
+use crate::site::Site;
+use crate::store::{Entry, Store};
 use crate::transport::SshOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The device's asset tag.
-    pub device: String,
+    /// Devices by asset tag.
+    pub devices: Vec<String>,
+    /// Every device in this group (repeatable).
+    #[arg(long)]
+    pub group: Vec<String>,
+    /// Every device of the site.
+    #[arg(long)]
+    pub all: bool,
+    /// Only the selected devices whose tag matches one of these patterns (comma-separated
+    /// globs: `LAP-00*,PS-?001`).
+    #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
+    pub limit: Vec<String>,
+    /// Redo only the devices that failed, were unreachable or were not reached in the last
+    /// configure run.
+    #[arg(long, alias = "failed")]
+    pub resume: bool,
+    /// How many devices at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub parallel: usize,
+    /// Canary batches: sizes or percentages, comma-separated (`1,5,25%`); after the last
+    /// size given, that size repeats for the rest.
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
+    pub batch: Vec<String>,
+    /// Stop when a batch has more failed devices than this (`N`, or `P%` of the batch).
+    #[arg(long, value_name = "THRESHOLD")]
+    pub max_fail: Option<String>,
+    /// Try a device again this many times when it cannot be reached (not for other errors).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub retries: u32,
+    /// Change delivered devices even outside their maintenance window.
+    #[arg(long)]
+    pub now: bool,
+    /// Wait for each delivered device's maintenance window to open, then change it.
+    #[arg(long, conflicts_with = "now")]
+    pub wait: bool,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -38,48 +76,247 @@ impl SshArgs {
                 use_agent: true,
             },
             pins: store,
+            retries: 0,
         }
     }
 }
 
+/// The devices a command names: tags, groups, `--all`, then `--limit`.
+pub fn select(
+    site: &Site,
+    devices: &[String],
+    groups: &[String],
+    all: bool,
+    limit: &[String],
+) -> Result<Vec<String>, Failure> {
+    let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
+    let mut out: Vec<String> = Vec::new();
+    for d in devices {
+        if site.device(d).is_none() {
+            return Err(Failure::BadInput(crate::load::diag::unknown(
+                "device", d, &tags,
+            )));
+        }
+        out.push(d.clone());
+    }
+    for g in groups {
+        if !site.groups.contains_key(g) {
+            let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
+            return Err(Failure::BadInput(crate::load::diag::unknown(
+                "group", g, &names,
+            )));
+        }
+        out.extend(site.group_members(g).map(|d| d.tag.clone()));
+    }
+    if all {
+        out.extend(site.devices.keys().cloned());
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|t| seen.insert(t.clone()));
+    if !limit.is_empty() {
+        let pats: Vec<glob::Pattern> = limit
+            .iter()
+            .map(|p| {
+                glob::Pattern::new(p.trim())
+                    .map_err(|e| Failure::BadInput(format!("--limit `{p}`: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        out.retain(|t| pats.iter().any(|p| p.matches(t)));
+    }
+    Ok(out)
+}
+
 pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
-    if site.device(&args.device).is_none() {
-        let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
-        return Err(Failure::BadInput(crate::load::diag::unknown(
-            "device",
-            &args.device,
-            &tags,
-        )));
-    }
-    // Everything is rendered before any device is touched: a template error stops here.
-    let resolved =
-        crate::resolve::resolve(&site, &args.device, &ctx.vars).map_err(Failure::Site)?;
     let store = ctx.open_store()?;
-    let opts = args.ssh.options(store.clone());
-    let run = match mode {
-        Mode::Plan => device::run(&site, &resolved, mode, &opts, &|_, _| {}),
-        Mode::Configure => crate::engine::lifecycle::configure(
-            &store,
-            &site,
-            &resolved,
-            &opts,
-            &ctx.operator,
-            None,
-            &|_, _| {},
-        )?,
-    };
-    match ctx.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&run).map_err(anyhow::Error::from)?
-        ),
-        Format::Text => print!("{}", describe(&run)),
+    let mut tags = select(&site, &args.devices, &args.group, args.all, &args.limit)?;
+    if args.resume {
+        if mode == Mode::Plan {
+            return Err(Failure::BadInput("--resume goes with configure".into()));
+        }
+        let Some(last) = store.last_run("configure")? else {
+            return Err(Failure::BadInput(
+                "there is no earlier configure run to resume".into(),
+            ));
+        };
+        let redo: Vec<String> = last
+            .devices
+            .iter()
+            .filter(|(_, outcome)| outcome != "ok" && outcome != "changed")
+            .map(|(t, _)| t.clone())
+            .filter(|t| site.device(t).is_some())
+            .collect();
+        if tags.is_empty() {
+            tags = redo;
+        } else {
+            tags.retain(|t| redo.contains(t));
+        }
+        if tags.is_empty() {
+            println!(
+                "nothing to resume: every device of run {} succeeded",
+                last.id
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     }
-    Ok(match run.outcome {
-        Outcome::Ok | Outcome::Changed => ExitCode::SUCCESS,
-        Outcome::Failed | Outcome::Unreachable => ExitCode::from(1),
+    if tags.is_empty() {
+        return Err(Failure::BadInput(
+            "no devices selected: name devices, or use --group, --all or --resume".into(),
+        ));
+    }
+    let sizes: Vec<Size> = args
+        .batch
+        .iter()
+        .map(|b| Size::parse(b))
+        .collect::<Result<_, _>>()
+        .map_err(Failure::BadInput)?;
+    let max_fail = args
+        .max_fail
+        .as_deref()
+        .map(MaxFail::parse)
+        .transpose()
+        .map_err(|e| Failure::BadInput(format!("--max-fail {e}")))?;
+
+    // Everything is rendered before any device is touched: one template error stops all.
+    let mut diags = Diagnostics::default();
+    let mut resolved = Vec::new();
+    for t in &tags {
+        match crate::resolve::resolve(&site, t, &ctx.vars) {
+            Ok(r) => resolved.push(r),
+            Err(d) => d.0.into_iter().for_each(|x| diags.push(x)),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Failure::Site(diags.sorted()));
+    }
+
+    let now = jiff::Timestamp::now();
+    let mut jobs = Vec::new();
+    for r in resolved {
+        let admission = if mode == Mode::Configure {
+            admission(&site, &store, &r.device, now, &args, &ctx.operator)?
+        } else {
+            Admission::Go
+        };
+        jobs.push(Job {
+            resolved: r,
+            admission,
+        });
+    }
+
+    let single = jobs.len() == 1 && ctx.format == Format::Text;
+    let display = Display::choose(ctx.format == Format::Json, single);
+    let mut opts = args.ssh.options(store.clone());
+    opts.retries = args.retries;
+    let settings = Settings {
+        mode,
+        parallel: args.parallel.max(1),
+        batches: sizes,
+        max_fail,
+        operator: ctx.operator.clone(),
+        ssh: opts,
+    };
+    let run_id = match mode {
+        Mode::Configure => Some(store.start_run("configure", &ctx.operator, &tags)?),
+        Mode::Plan => None,
+    };
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(settings.parallel + 16)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let site = Arc::new(site);
+    let (rows, status, kept) = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let display_task = tokio::spawn(report::consume(display, rx, describe));
+        let stop = Stop::default();
+        let ctrl_c = fleet::stop_on_ctrl_c(stop.clone());
+        let result = fleet::rollout(
+            site.clone(),
+            store.clone(),
+            jobs,
+            settings,
+            run_id,
+            stop,
+            tx,
+        )
+        .await;
+        ctrl_c.abort();
+        let kept = display_task.await.unwrap_or_default();
+        result.map(|(rows, status)| (rows, status, kept))
+    })?;
+    if let Some(id) = run_id {
+        store.finish_run(id, status)?;
+    }
+
+    if single {
+        let row = &rows[0];
+        if let Some(run) = kept.first() {
+            print!("{}", describe(run));
+        } else if row.outcome == Recap::Refused {
+            return Err(Failure::Refused(row.error.clone().unwrap_or_default()));
+        } else if let Some(e) = &row.error {
+            eprintln!("error: {e}");
+        }
+        return Ok(if row.outcome.succeeded() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if ctx.format == Format::Text {
+        print!(
+            "{}",
+            report::recap(&rows, started.elapsed().as_millis() as u64)
+        );
+    }
+    Ok(if rows.iter().all(|r| r.outcome.succeeded()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
+}
+
+/// Whether `tag` may be changed now: delivered devices only inside their maintenance
+/// window, unless `--now` (recorded in the journal) or `--wait`.
+fn admission(
+    site: &Site,
+    store: &Store,
+    tag: &str,
+    now: jiff::Timestamp,
+    args: &Args,
+    operator: &str,
+) -> Result<Admission, Failure> {
+    let stage = store.stage(tag)?.map(|r| r.stage);
+    if stage != Some(Stage::Delivered) {
+        return Ok(Admission::Go);
+    }
+    let device = site.device(tag).expect("selected from the site");
+    let Some((window, source)) = site.window_of(device) else {
+        return Ok(Admission::Go);
+    };
+    if window.contains(now) {
+        return Ok(Admission::Go);
+    }
+    let next = window.next_open(now);
+    if args.now {
+        store.record(&[Entry::new(tag, operator, "note").message(format!(
+            "changed outside its maintenance window ({}, from {source}) with --now",
+            window.describe()
+        ))])?;
+        return Ok(Admission::Go);
+    }
+    match (args.wait, next) {
+        (true, Some(at)) => Ok(Admission::WaitUntil {
+            until: at.timestamp(),
+        }),
+        (_, next) => Ok(Admission::Refuse(format!(
+            "{tag} is delivered and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
+            window.describe(),
+            next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
+        ))),
+    }
 }
 
 /// A device's run as a CSP reads it: what changed (with diffs), what failed, a summary.

@@ -105,6 +105,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let store = ctx.open_store()?;
+    let now = jiff::Timestamp::now();
     let stages: std::collections::HashMap<String, crate::store::StageRecord> =
         store.stages()?.into_iter().collect();
     let last = store.last_changes()?;
@@ -120,9 +121,22 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode, Failure> {
         if a.stage.as_deref().is_some_and(|s| s != stage) {
             continue;
         }
+        let window = site.window_of(d).map(|(w, source)| {
+            let next = match w.open_at(now) {
+                Some((_, close)) => format!(
+                    "open now, until {}",
+                    crate::model::local_time(&close, &w.tz_name)
+                ),
+                None => w
+                    .next_open(now)
+                    .map_or("never".into(), |z| crate::model::local_time(&z, &w.tz_name)),
+            };
+            serde_json::json!({ "window": w.describe(), "from": source, "next": next })
+        });
         rows.push(serde_json::json!({
             "device": d.tag,
             "kind": d.kind.as_str(),
+            "maintenance_window": window,
             "stage": stage,
             "since": rec.map(|r| r.since.clone()),
             "last_error": rec.and_then(|r| r.last_error.clone()),
@@ -149,7 +163,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode, Failure> {
         Format::Json => println!("{}", serde_json::Value::Array(rows)),
         Format::Text => {
             let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-            let table: Vec<[String; 5]> = rows
+            let table: Vec<[String; 6]> = rows
                 .iter()
                 .map(|r| {
                     let mut stage = s(&r["stage"]);
@@ -162,16 +176,19 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode, Failure> {
                         s(&r["assignee"]),
                         s(&r["location"]),
                         s(&r["last_change"]),
+                        s(&r["maintenance_window"]["next"]),
                     ]
                 })
                 .collect();
-            print!(
-                "{}",
-                super::table(
-                    &["DEVICE", "STAGE", "ASSIGNEE", "LOCATION", "LAST CHANGE"],
-                    &table
-                )
-            );
+            let header = [
+                "DEVICE",
+                "STAGE",
+                "ASSIGNEE",
+                "LOCATION",
+                "LAST CHANGE",
+                "NEXT WINDOW",
+            ];
+            print!("{}", super::table(&header, &table));
         }
     }
     Ok(ExitCode::SUCCESS)

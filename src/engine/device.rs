@@ -127,6 +127,17 @@ pub enum Step {
 pub struct Options {
     pub ssh: SshOptions,
     pub pins: Arc<dyn HostKeyPins>,
+    /// How many times to try again when a device cannot be reached (connection refused,
+    /// no answer); waits 0.5 s, 1 s, 2 s, ... between tries. Other failures are not retried.
+    pub retries: u32,
+}
+
+/// Whether an error means the device was not reached at all (worth another try).
+pub fn is_connection_failure(e: &TransportError) -> bool {
+    matches!(
+        e,
+        TransportError::Unreachable { .. } | TransportError::ConnectTimeout { .. }
+    )
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -337,8 +348,17 @@ fn run_on(
 ) -> Result<(script::Report, u32), RunError> {
     let target = target_of(site, on).map_err(RunError::Other)?;
     observe(on, Step::Connecting);
-    let mut session =
-        Session::connect(&target, &opts.ssh, opts.pins.as_ref()).map_err(RunError::Transport)?;
+    let mut attempt = 0;
+    let mut session = loop {
+        match Session::connect(&target, &opts.ssh, opts.pins.as_ref()) {
+            Ok(s) => break s,
+            Err(e) if is_connection_failure(&e) && attempt < opts.retries => {
+                std::thread::sleep(std::time::Duration::from_millis(500 << attempt.min(4)));
+                attempt += 1;
+            }
+            Err(e) => return Err(RunError::Transport(e)),
+        }
+    };
     observe(
         on,
         if phase == Phase::Plan {

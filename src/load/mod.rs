@@ -290,12 +290,19 @@ impl InventoryBuilder {
                 ));
                 continue;
             }
+            let maintenance_window = window(
+                g.maintenance_window.as_ref(),
+                &join_key(&path, "maintenance_window"),
+                file,
+                diags,
+            );
             self.groups.insert(
                 name.clone(),
                 Group {
                     name,
                     description: g.description,
                     vars: g.vars,
+                    maintenance_window,
                     origin: file.origin(&path),
                 },
             );
@@ -504,6 +511,12 @@ impl ProfileBuilder {
         let (resources, vias) = resources::build(raw.resources, file, templates, diags);
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
+        let maintenance_window = window(
+            raw.maintenance_window.as_ref(),
+            "maintenance_window",
+            file,
+            diags,
+        );
         let profile = Profile {
             name: raw.name.clone(),
             description: raw.description,
@@ -513,10 +526,33 @@ impl ProfileBuilder {
             vars: raw.vars,
             resources,
             verify,
+            maintenance_window,
             origin: file.origin("name"),
         };
         self.files.insert(raw.name.clone(), file.clone());
         self.profiles.insert(raw.name, profile);
+    }
+}
+
+/// A maintenance window as written at `path`, or a located problem.
+fn window(
+    raw: Option<&raw::RawWindow>,
+    path: &str,
+    file: &SourceFile,
+    diags: &mut Diagnostics,
+) -> Option<crate::model::Window> {
+    let w = raw?;
+    match crate::model::Window::parse(&w.days, &w.start, &w.end, &w.timezone) {
+        Ok(win) => Some(win),
+        Err((key, msg)) => {
+            let at = if key.starts_with("days[") {
+                format!("{path}.{key}")
+            } else {
+                join_key(path, &key)
+            };
+            diags.push(file.diag(&at, msg));
+            None
+        }
     }
 }
 

@@ -65,6 +65,23 @@ pub struct RawGroup {
     pub description: Option<String>,
     #[serde(default)]
     pub vars: Vars,
+    #[serde(default)]
+    pub maintenance_window: Option<RawWindow>,
+}
+
+/// `maintenance_window: { days: [sat, sun], start: "22:00", end: "06:00", timezone: Europe/London }`
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub days: Vec<String>,
+    pub start: String,
+    pub end: String,
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +118,8 @@ pub struct ProfileFile {
     pub resources: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub verify: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    pub maintenance_window: Option<RawWindow>,
 }
 
 /// A resource as written: one kind key (`file: /etc/hostname`) and the settings that go

@@ -149,5 +149,7 @@ pub struct Group {
     pub description: Option<String>,
     pub vars: Vars,
     #[serde(skip)]
+    pub maintenance_window: Option<super::Window>,
+    #[serde(skip)]
     pub origin: Origin,
 }

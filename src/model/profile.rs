@@ -25,6 +25,9 @@ pub struct Profile {
     pub vars: Vars,
     pub resources: Vec<Resource>,
     pub verify: Vec<Check>,
+    /// When a delivered device of this profile may be changed.
+    #[serde(skip)]
+    pub maintenance_window: Option<super::Window>,
     #[serde(skip)]
     pub origin: Origin,
 }

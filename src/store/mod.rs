@@ -7,6 +7,7 @@
 
 mod locks;
 mod pins;
+mod runs;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 pub use locks::{Holder, LockGuard};
+pub use runs::{RunRecord, RunStatus};
 
 use crate::model::{Stage, refusal};
 

@@ -1,0 +1,566 @@
+//! Many devices at once: tokio tasks bounded by a semaphore, each device's blocking SSH
+//! session in `spawn_blocking`, canary batches, a failure threshold, Ctrl-C, and a stream
+//! of [`Event`]s that displays consume. Never prints.
+//!
+//! Batches run one after another; after the sizes given, the last size repeats. The
+//! threshold is per batch and is checked each time a device finishes: once the batch under
+//! way has more failed (or unreachable) devices than it allows, no further device starts,
+//! devices already running finish, and no later batch starts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::device::{self, DeviceRun, Mode, Options, Outcome, Step};
+use crate::resolve::Resolved;
+use crate::site::Site;
+use crate::store::{RunStatus, Store, StoreError};
+
+/// A batch size: a number of devices or a share of all of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Size {
+    Count(usize),
+    Percent(f64),
+}
+
+impl Size {
+    /// `5` or `25%`.
+    pub fn parse(s: &str) -> Result<Size, String> {
+        let s = s.trim();
+        let bad = || format!("`{s}` is not a number of devices (5) or a percentage (25%)");
+        match s.strip_suffix('%') {
+            Some(p) => {
+                let v: f64 = p.trim().parse().map_err(|_| bad())?;
+                if !(v > 0.0 && v <= 100.0) {
+                    return Err(format!(
+                        "`{s}`: a percentage is more than 0 and at most 100"
+                    ));
+                }
+                Ok(Size::Percent(v))
+            }
+            None => s.parse().map(Size::Count).map_err(|_| bad()),
+        }
+    }
+
+    fn of(self, total: usize) -> usize {
+        match self {
+            Size::Count(n) => n,
+            Size::Percent(p) => ((p / 100.0) * total as f64).ceil() as usize,
+        }
+    }
+}
+
+/// The sizes of the batches for `total` devices: the sizes given, then the last size
+/// repeated; every batch holds at least one device.
+pub fn batch_sizes(total: usize, sizes: &[Size]) -> Vec<usize> {
+    if sizes.is_empty() {
+        return if total == 0 { vec![] } else { vec![total] };
+    }
+    let mut out = Vec::new();
+    let mut left = total;
+    let mut i = 0;
+    while left > 0 {
+        let size = sizes[i.min(sizes.len() - 1)].of(total).clamp(1, left);
+        out.push(size);
+        left -= size;
+        i += 1;
+    }
+    out
+}
+
+/// How many failures a batch may have before the rollout stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxFail {
+    /// More than N failed devices in a batch stop it.
+    Count(usize),
+    /// More than P% of a batch's devices failed stop it.
+    Percent(f64),
+}
+
+impl MaxFail {
+    pub fn parse(s: &str) -> Result<MaxFail, String> {
+        match Size::parse(s) {
+            Ok(Size::Count(n)) => Ok(MaxFail::Count(n)),
+            Ok(Size::Percent(p)) => Ok(MaxFail::Percent(p)),
+            Err(_) if s.trim() == "0%" => Ok(MaxFail::Percent(0.0)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Failures a batch of `size` may have (more than this trips the threshold).
+    pub fn allowed(self, size: usize) -> usize {
+        match self {
+            MaxFail::Count(n) => n,
+            MaxFail::Percent(p) => ((p / 100.0) * size as f64).floor() as usize,
+        }
+    }
+}
+
+/// Whether a device may run now.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    Go,
+    /// Wait until this moment (its maintenance window opens), then go.
+    WaitUntil {
+        until: jiff::Timestamp,
+    },
+    /// Do not run it; why.
+    Refuse(String),
+}
+
+/// How a device ended in a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recap {
+    Ok,
+    Changed,
+    Failed,
+    Unreachable,
+    /// Its stage, lock or maintenance window did not allow it.
+    Refused,
+    /// The threshold or Ctrl-C stopped the rollout first.
+    NotStarted,
+}
+
+impl Recap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recap::Ok => "ok",
+            Recap::Changed => "changed",
+            Recap::Failed => "failed",
+            Recap::Unreachable => "unreachable",
+            Recap::Refused => "refused",
+            Recap::NotStarted => "not-started",
+        }
+    }
+    pub fn succeeded(self) -> bool {
+        matches!(self, Recap::Ok | Recap::Changed)
+    }
+    fn counts_as_failure(self) -> bool {
+        matches!(self, Recap::Failed | Recap::Unreachable | Recap::Refused)
+    }
+}
+
+/// One line of the recap.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecapRow {
+    pub device: String,
+    pub outcome: Recap,
+    pub changed: usize,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What happened, as it happens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Start {
+        mode: Mode,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        run_id: Option<i64>,
+        devices: usize,
+        batches: Vec<usize>,
+        parallel: usize,
+    },
+    Batch {
+        index: usize,
+        size: usize,
+    },
+    Waiting {
+        device: String,
+        until: String,
+    },
+    Phase {
+        device: String,
+        phase: Step,
+    },
+    Done {
+        #[serde(flatten)]
+        row: RecapRow,
+        /// The device's whole run (resources, diffs, checks), when it ran.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        run: Option<Box<DeviceRun>>,
+    },
+    Stopped {
+        reason: String,
+    },
+    Finish {
+        status: RunStatus,
+        totals: Totals,
+        elapsed_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+    pub refused: usize,
+    pub not_started: usize,
+}
+
+impl Totals {
+    fn add(&mut self, r: Recap) {
+        match r {
+            Recap::Ok => self.ok += 1,
+            Recap::Changed => self.changed += 1,
+            Recap::Failed => self.failed += 1,
+            Recap::Unreachable => self.unreachable += 1,
+            Recap::Refused => self.refused += 1,
+            Recap::NotStarted => self.not_started += 1,
+        }
+    }
+    pub fn all_succeeded(&self) -> bool {
+        self.failed + self.unreachable + self.refused + self.not_started == 0
+    }
+}
+
+/// Settings of one rollout.
+#[derive(Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    pub parallel: usize,
+    pub batches: Vec<Size>,
+    pub max_fail: Option<MaxFail>,
+    pub operator: String,
+    pub ssh: Options,
+}
+
+/// One device to work on.
+pub struct Job {
+    pub resolved: Resolved,
+    pub admission: Admission,
+}
+
+/// Stop requests: the threshold or Ctrl-C.
+#[derive(Clone)]
+pub struct Stop {
+    tx: Arc<watch::Sender<Option<String>>>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            tx: Arc::new(watch::channel(None).0),
+        }
+    }
+}
+
+impl Stop {
+    /// Asks the rollout to stop starting devices (the first reason wins).
+    pub fn request(&self, reason: String) {
+        self.tx.send_if_modified(|r| {
+            if r.is_none() {
+                *r = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+    pub fn reason(&self) -> Option<String> {
+        self.tx.borrow().clone()
+    }
+}
+
+/// Runs `jobs`; returns the recap rows in the order the devices finished.
+pub async fn rollout(
+    site: Arc<Site>,
+    store: Arc<Store>,
+    jobs: Vec<Job>,
+    settings: Settings,
+    run_id: Option<i64>,
+    stop: Stop,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<(Vec<RecapRow>, RunStatus), StoreError> {
+    let started = Instant::now();
+    let total = jobs.len();
+    let sizes = batch_sizes(total, &settings.batches);
+    let _ = events.send(Event::Start {
+        mode: settings.mode,
+        run_id,
+        devices: total,
+        batches: sizes.clone(),
+        parallel: settings.parallel,
+    });
+    let sem = Arc::new(Semaphore::new(settings.parallel.max(1)));
+    let (row_tx, mut row_rx) = mpsc::unbounded_channel::<RecapRow>();
+    let mut rows = Vec::with_capacity(total);
+    let mut totals = Totals::default();
+    let mut jobs = jobs.into_iter();
+    let mut threshold_tripped = false;
+
+    for (index, size) in sizes.iter().copied().enumerate() {
+        let batch: Vec<Job> = jobs.by_ref().take(size).collect();
+        if stop.reason().is_some() {
+            for job in batch {
+                rows.push(not_started(&job, &events, &store, run_id));
+            }
+            continue;
+        }
+        let _ = events.send(Event::Batch {
+            index: index + 1,
+            size,
+        });
+        let failures = Arc::new(AtomicUsize::new(0));
+        let allowed = settings.max_fail.map(|m| m.allowed(size));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut stop_rx = stop.tx.subscribe();
+        for job in batch {
+            if stop.reason().is_some() {
+                rows.push(not_started(&job, &events, &store, run_id));
+                continue;
+            }
+            let permit = tokio::select! {
+                p = sem.clone().acquire_owned() => p.expect("semaphore open"),
+                _ = stop_rx.wait_for(|r| r.is_some()) => {
+                    rows.push(not_started(&job, &events, &store, run_id));
+                    continue;
+                }
+            };
+            let ctx = TaskCtx {
+                site: site.clone(),
+                store: store.clone(),
+                settings: settings.clone(),
+                events: events.clone(),
+                rows: row_tx.clone(),
+                failures: failures.clone(),
+                allowed,
+                batch: index + 1,
+                stop: stop.clone(),
+                run_id,
+            };
+            tasks.spawn(async move {
+                ctx.run(job).await;
+                drop(permit);
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        while let Ok(row) = row_rx.try_recv() {
+            rows.push(row);
+        }
+        if allowed.is_some_and(|a| failures.load(Ordering::SeqCst) > a) {
+            threshold_tripped = true;
+        }
+    }
+    drop(row_tx);
+    while let Some(row) = row_rx.recv().await {
+        rows.push(row);
+    }
+    for r in &rows {
+        totals.add(r.outcome);
+    }
+    let status = match stop.reason() {
+        None => RunStatus::Completed,
+        Some(_) if threshold_tripped => RunStatus::Stopped,
+        Some(_) => RunStatus::Interrupted,
+    };
+    if let Some(reason) = stop.reason() {
+        let _ = events.send(Event::Stopped { reason });
+    }
+    let _ = events.send(Event::Finish {
+        status,
+        totals,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    });
+    Ok((rows, status))
+}
+
+fn not_started(
+    job: &Job,
+    events: &mpsc::UnboundedSender<Event>,
+    store: &Store,
+    run_id: Option<i64>,
+) -> RecapRow {
+    let row = RecapRow {
+        device: job.resolved.device.clone(),
+        outcome: Recap::NotStarted,
+        changed: 0,
+        elapsed_ms: 0,
+        error: None,
+    };
+    if let Some(id) = run_id {
+        let _ = store.record_run_device(id, &row.device, row.outcome.as_str(), None);
+    }
+    let _ = events.send(Event::Done {
+        row: row.clone(),
+        run: None,
+    });
+    row
+}
+
+struct TaskCtx {
+    site: Arc<Site>,
+    store: Arc<Store>,
+    settings: Settings,
+    events: mpsc::UnboundedSender<Event>,
+    rows: mpsc::UnboundedSender<RecapRow>,
+    failures: Arc<AtomicUsize>,
+    allowed: Option<usize>,
+    batch: usize,
+    stop: Stop,
+    run_id: Option<i64>,
+}
+
+impl TaskCtx {
+    async fn run(self, job: Job) {
+        let tag = job.resolved.device.clone();
+        let started = Instant::now();
+        let mut refused = None;
+        match &job.admission {
+            Admission::Go => {}
+            Admission::Refuse(why) => refused = Some(why.clone()),
+            Admission::WaitUntil { until } => {
+                let _ = self.events.send(Event::Waiting {
+                    device: tag.clone(),
+                    until: until.to_string(),
+                });
+                let wait = until.duration_since(jiff::Timestamp::now());
+                let secs = wait.as_secs_f64().max(0.0);
+                let mut stop_rx = self.stop.tx.subscribe();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
+                    _ = stop_rx.wait_for(|r| r.is_some()) => {
+                        refused = Some("stopped while waiting for its maintenance window".into());
+                    }
+                }
+            }
+        }
+        let (outcome, run, error) = match refused {
+            Some(why) => (Recap::Refused, None, Some(why)),
+            None => self.work(job).await,
+        };
+        let row = RecapRow {
+            device: tag.clone(),
+            outcome,
+            changed: run.as_ref().map_or(0, |r| {
+                r.count(device::Status::Changed) + r.count(device::Status::Drift)
+            }),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            error,
+        };
+        if let Some(id) = self.run_id {
+            let _ = self
+                .store
+                .record_run_device(id, &tag, outcome.as_str(), row.error.as_deref());
+        }
+        if outcome.counts_as_failure() {
+            let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(a) = self.allowed
+                && n > a
+            {
+                self.stop.request(format!(
+                    "{n} devices failed in batch {}, more than the {a} allowed by --max-fail; no further device was started",
+                    self.batch
+                ));
+            }
+        }
+        let _ = self.events.send(Event::Done {
+            row: row.clone(),
+            run: run.map(Box::new),
+        });
+        let _ = self.rows.send(row);
+    }
+
+    /// Runs the device in a blocking thread; returns its recap, run and error.
+    async fn work(&self, job: Job) -> (Recap, Option<DeviceRun>, Option<String>) {
+        let site = self.site.clone();
+        let store = self.store.clone();
+        let settings = self.settings.clone();
+        let events = self.events.clone();
+        let run_id = self.run_id;
+        let res = tokio::task::spawn_blocking(move || {
+            let observe = move |device: &str, phase: Step| {
+                let _ = events.send(Event::Phase {
+                    device: device.to_string(),
+                    phase,
+                });
+            };
+            match settings.mode {
+                Mode::Plan => Ok(device::run(
+                    &site,
+                    &job.resolved,
+                    Mode::Plan,
+                    &settings.ssh,
+                    &observe,
+                )),
+                Mode::Configure => super::lifecycle::configure(
+                    &store,
+                    &site,
+                    &job.resolved,
+                    &settings.ssh,
+                    &settings.operator,
+                    run_id,
+                    &observe,
+                ),
+            }
+        })
+        .await;
+        match res {
+            Ok(Ok(run)) => {
+                let recap = match run.outcome {
+                    Outcome::Ok => Recap::Ok,
+                    Outcome::Changed => Recap::Changed,
+                    Outcome::Failed => Recap::Failed,
+                    Outcome::Unreachable => Recap::Unreachable,
+                };
+                let error = (!run.errors.is_empty()).then(|| run.errors.join("; "));
+                (recap, Some(run), error)
+            }
+            Ok(Err(StoreError::Refused(m))) => (Recap::Refused, None, Some(m)),
+            Ok(Err(e @ StoreError::Locked { .. })) => (Recap::Refused, None, Some(e.to_string())),
+            Ok(Err(e)) => (Recap::Failed, None, Some(e.to_string())),
+            Err(e) => (Recap::Failed, None, Some(format!("the run panicked: {e}"))),
+        }
+    }
+}
+
+/// Asks `stop` to stop on the first Ctrl-C; returns a guard whose drop ends the watcher.
+pub fn stop_on_ctrl_c(stop: Stop) -> tokio::task::JoinHandle<()> {
+    static SEEN: AtomicBool = AtomicBool::new(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() && !SEEN.swap(true, Ordering::SeqCst) {
+            stop.request(
+                "interrupted (Ctrl-C): no further device was started; running ones finished".into(),
+            );
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_repeat_the_last_size() {
+        let s = |v: &[&str]| {
+            v.iter()
+                .map(|x| Size::parse(x).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            batch_sizes(50, &s(&["1", "5", "25%"])),
+            [1, 5, 13, 13, 13, 5]
+        );
+        assert_eq!(batch_sizes(3, &s(&["1", "5"])), [1, 2]);
+        assert_eq!(batch_sizes(10, &[]), [10]);
+        assert_eq!(batch_sizes(0, &s(&["1"])), Vec::<usize>::new());
+        assert!(Size::parse("0%").is_err());
+        assert!(Size::parse("five").is_err());
+    }
+
+    #[test]
+    fn thresholds_allow_up_to_their_share() {
+        assert_eq!(MaxFail::parse("10%").unwrap().allowed(50), 5);
+        assert_eq!(MaxFail::parse("10%").unwrap().allowed(1), 0);
+        assert_eq!(MaxFail::parse("2").unwrap().allowed(50), 2);
+        assert_eq!(MaxFail::parse("0%").unwrap().allowed(50), 0);
+    }
+}

@@ -1,0 +1,233 @@
+//! Maintenance windows: when a delivered device may be changed (after hours, weekends).
+//!
+//! A window opens at `start` on each of its `days`, in its time zone, and closes at `end`;
+//! an `end` at or before `start` means the next day (`22:00`-`06:00` spans midnight and
+//! belongs to the day it starts on).
+
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub days: Vec<Weekday>,
+    pub start: Time,
+    pub end: Time,
+    pub tz_name: String,
+    tz: TimeZone,
+}
+
+/// Day names as written in profiles.
+pub const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn weekday(s: &str) -> Option<Weekday> {
+    let s = s.to_ascii_lowercase();
+    let short = s.get(..3)?;
+    let full = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let i = DAYS.iter().position(|d| *d == short)?;
+    (s == DAYS[i] || s == full[i]).then_some(Weekday::from_monday_one_offset(i as i8 + 1).ok()?)
+}
+
+fn day_name(d: Weekday) -> &'static str {
+    DAYS[(d.to_monday_one_offset() - 1) as usize]
+}
+
+impl Window {
+    /// Builds a window from its written form, or says which part is wrong.
+    pub fn parse(
+        days: &[String],
+        start: &str,
+        end: &str,
+        timezone: &str,
+    ) -> Result<Window, (String, String)> {
+        let mut ds = Vec::new();
+        for (i, d) in days.iter().enumerate() {
+            match weekday(d) {
+                Some(w) => ds.push(w),
+                None => {
+                    return Err((
+                        format!("days[{i}]"),
+                        crate::load::diag::unknown("day", d, DAYS),
+                    ));
+                }
+            }
+        }
+        if ds.is_empty() {
+            return Err((
+                "days".into(),
+                format!(
+                    "a window needs at least one day; allowed: {}",
+                    DAYS.join(", ")
+                ),
+            ));
+        }
+        let time = |key: &str, v: &str| -> Result<Time, (String, String)> {
+            let ok = v.len() == 5 && v.as_bytes()[2] == b':';
+            let parsed = ok.then(|| v.parse::<Time>().ok()).flatten();
+            parsed.ok_or_else(|| {
+                (
+                    key.to_string(),
+                    format!("`{v}` is not a time of day; expected HH:MM such as 22:00"),
+                )
+            })
+        };
+        let start_t = time("start", start)?;
+        let end_t = time("end", end)?;
+        let tz = TimeZone::get(timezone).map_err(|_| {
+            (
+                "timezone".to_string(),
+                format!("unknown time zone `{timezone}`; expected an IANA name such as Europe/London or UTC"),
+            )
+        })?;
+        Ok(Window {
+            days: ds,
+            start: start_t,
+            end: end_t,
+            tz_name: timezone.to_string(),
+            tz,
+        })
+    }
+
+    /// The window that opens on `date` (if it is one of its days): [open, close).
+    fn on(&self, date: Date) -> Option<(Zoned, Zoned)> {
+        if !self.days.contains(&date.weekday()) {
+            return None;
+        }
+        let open = date
+            .to_datetime(self.start)
+            .to_zoned(self.tz.clone())
+            .ok()?;
+        let end_date = if self.end <= self.start {
+            date.tomorrow().ok()?
+        } else {
+            date
+        };
+        let close = end_date
+            .to_datetime(self.end)
+            .to_zoned(self.tz.clone())
+            .ok()?;
+        Some((open, close))
+    }
+
+    /// The window around `t`, if it is open then: [open, close).
+    pub fn open_at(&self, t: Timestamp) -> Option<(Zoned, Zoned)> {
+        let today = t.to_zoned(self.tz.clone()).date();
+        for date in [today.yesterday().ok()?, today] {
+            if let Some((open, close)) = self.on(date)
+                && open.timestamp() <= t
+                && t < close.timestamp()
+            {
+                return Some((open, close));
+            }
+        }
+        None
+    }
+
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.open_at(t).is_some()
+    }
+
+    /// When it next opens after `t` (or `t` itself when open now).
+    pub fn next_open(&self, t: Timestamp) -> Option<Zoned> {
+        if self.contains(t) {
+            return Some(t.to_zoned(self.tz.clone()));
+        }
+        let today = t.to_zoned(self.tz.clone()).date();
+        (0..8)
+            .filter_map(|i| today.checked_add(i.days()).ok())
+            .filter_map(|d| self.on(d))
+            .map(|(open, _)| open)
+            .find(|open| open.timestamp() > t)
+    }
+
+    /// `sat,sun 22:00-06:00 Europe/London`
+    pub fn describe(&self) -> String {
+        let days: Vec<&str> = self.days.iter().map(|d| day_name(*d)).collect();
+        format!(
+            "{} {}-{} {}",
+            days.join(","),
+            self.start.strftime("%H:%M"),
+            self.end.strftime("%H:%M"),
+            self.tz_name
+        )
+    }
+}
+
+/// A zoned time as CSPs read it: `2026-11-28 22:00 Europe/London`.
+pub fn local(z: &Zoned, tz_name: &str) -> String {
+    format!("{} {tz_name}", z.strftime("%Y-%m-%d %H:%M"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(days: &[&str], start: &str, end: &str) -> Window {
+        let days: Vec<String> = days.iter().map(|s| s.to_string()).collect();
+        Window::parse(&days, start, end, "Europe/London").unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        // Local London time; November is GMT (UTC+0).
+        format!("{s}+00:00").parse().unwrap()
+    }
+
+    #[test]
+    fn a_window_over_midnight_belongs_to_the_day_it_starts() {
+        // 2026-11-27 is a Friday.
+        let win = w(&["fri", "sat"], "22:00", "06:00");
+        assert!(!win.contains(at("2026-11-27T21:59:00")));
+        assert!(win.contains(at("2026-11-27T22:00:00")));
+        assert!(
+            win.contains(at("2026-11-28T05:59:00")),
+            "Friday's window runs into Saturday"
+        );
+        assert!(!win.contains(at("2026-11-28T06:00:00")));
+        assert!(
+            win.contains(at("2026-11-29T03:00:00")),
+            "Saturday's runs into Sunday"
+        );
+        assert!(
+            !win.contains(at("2026-11-29T22:30:00")),
+            "no window starts on Sunday"
+        );
+    }
+
+    #[test]
+    fn next_open_is_the_next_start_on_one_of_its_days() {
+        let win = w(&["sat", "sun"], "08:00", "18:00");
+        let next = win.next_open(at("2026-11-24T10:00:00")).unwrap(); // a Tuesday
+        assert_eq!(local(&next, &win.tz_name), "2026-11-28 08:00 Europe/London");
+        let now = at("2026-11-28T09:00:00");
+        assert_eq!(win.next_open(now).unwrap().timestamp(), now);
+        assert_eq!(win.describe(), "sat,sun 08:00-18:00 Europe/London");
+    }
+
+    #[test]
+    fn bad_parts_are_named() {
+        let d = vec!["saturdy".to_string()];
+        let e = Window::parse(&d, "22:00", "06:00", "UTC").unwrap_err();
+        assert_eq!(e.0, "days[0]");
+        assert!(e.1.starts_with("unknown day `saturdy`"), "{}", e.1);
+        let d = vec!["sat".to_string()];
+        assert_eq!(
+            Window::parse(&d, "25:00", "06:00", "UTC").unwrap_err().0,
+            "start"
+        );
+        assert_eq!(Window::parse(&d, "22:00", "6", "UTC").unwrap_err().0, "end");
+        assert_eq!(
+            Window::parse(&d, "22:00", "06:00", "Mars/Olympus")
+                .unwrap_err()
+                .0,
+            "timezone"
+        );
+    }
+}
