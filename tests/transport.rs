@@ -370,9 +370,13 @@ fn down_stops_every_process_of_the_lab() {
         Session::connect(&target, &quick(), &deskready::transport::MemoryPins::new()).unwrap();
     ok(
         &mut s,
-        "setsid sleep 300 > /dev/null 2>&1 < /dev/null & echo started",
+        // A uniquely named copy of sleep (in the device's private /tmp): `pgrep -x sleep`
+        // would also match other sleep processes on this machine (PIDs are shared).
+        "cp /bin/sleep /tmp/lab-sleeper; setsid /tmp/lab-sleeper 300 > /dev/null 2>&1 < /dev/null & echo started",
     );
-    let sleeper = ok(&mut s, "pgrep -x sleep").trim().to_string();
+    let sleeper = ok(&mut s, "pgrep -f '/tmp/lab-[s]leeper'")
+        .trim()
+        .to_string();
     assert!(!sleeper.is_empty());
     drop(s);
 

@@ -8,7 +8,7 @@ use super::{Ctx, Failure, Format};
 use crate::engine::device::{DeviceRun, Mode, Options, Outcome, Status};
 use crate::engine::fleet::{self, Admission, Job, MaxFail, Recap, Settings, Size, Stop};
 use crate::load::Diagnostics;
-use crate::model::{Stage, local_time};
+use crate::model::local_time;
 use crate::report::{self, Display};
 use crate::site::Site;
 use crate::store::{Entry, Store};
@@ -288,8 +288,7 @@ fn admission(
     args: &Args,
     operator: &str,
 ) -> Result<Admission, Failure> {
-    let stage = store.stage(tag)?.map(|r| r.stage);
-    if stage != Some(Stage::Delivered) {
+    if !store.at_desk(tag)? {
         return Ok(Admission::Go);
     }
     let device = site.device(tag).expect("selected from the site");
@@ -312,7 +311,7 @@ fn admission(
             until: at.timestamp(),
         }),
         (_, next) => Ok(Admission::Refuse(format!(
-            "{tag} is delivered and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
+            "{tag} is at its desk (delivered) and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
             window.describe(),
             next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
         ))),

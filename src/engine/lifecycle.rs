@@ -49,8 +49,14 @@ pub fn configure(
     )?;
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
     let entries = journal_rows(&run, operator, run_id);
+    // A device configured at its desk (an upgrade in place) is delivered again.
+    let done = if store.at_desk(tag)? {
+        Stage::Delivered
+    } else {
+        Stage::Configured
+    };
     let (to, error) = match run.outcome {
-        Outcome::Ok | Outcome::Changed => (Stage::Configured, None),
+        Outcome::Ok | Outcome::Changed => (done, None),
         Outcome::Failed | Outcome::Unreachable => {
             (Stage::ConfigureFailed, Some(run.errors.join("; ")))
         }

@@ -51,7 +51,8 @@ impl Stage {
         let mut to = match from {
             None => vec![Received],
             Some(Received) => vec![Configuring],
-            Some(Configuring) => vec![Configured, ConfigureFailed],
+            // Delivered again when it was configured at its desk (an upgrade in place).
+            Some(Configuring) => vec![Configured, ConfigureFailed, Delivered],
             Some(ConfigureFailed) => vec![Configuring],
             Some(Configured) => vec![Configuring, Delivered],
             Some(Delivered) => vec![Configuring, Received],
@@ -111,6 +112,7 @@ mod tests {
         assert!(Stage::can_move(Some(Received), Configuring));
         assert!(Stage::can_move(Some(Configuring), Configured));
         assert!(Stage::can_move(Some(Configuring), ConfigureFailed));
+        assert!(Stage::can_move(Some(Configuring), Delivered));
         assert!(Stage::can_move(Some(ConfigureFailed), Configuring));
         assert!(Stage::can_move(Some(Configured), Delivered));
         assert!(Stage::can_move(Some(Configured), Configuring));

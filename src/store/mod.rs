@@ -278,6 +278,22 @@ impl Store {
         Ok(stage_of(&conn, tag)?)
     }
 
+    /// Whether the device is at its person's desk: delivered, and not returned, sent to
+    /// repair or retired since (whatever configure runs did in between).
+    pub fn at_desk(&self, tag: &str) -> Result<bool, StoreError> {
+        let last: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT stage_to FROM journal WHERE tag = ?1 AND kind = 'stage'
+                 AND stage_to IN ('delivered', 'received', 'in-repair', 'retired')
+                 ORDER BY id DESC LIMIT 1",
+                params![tag],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(last.as_deref() == Some("delivered"))
+    }
+
     /// Every recorded device's stage.
     pub fn stages(&self) -> Result<Vec<(String, StageRecord)>, StoreError> {
         let conn = self.conn();
