@@ -9,6 +9,7 @@ pub mod lab;
 pub mod load;
 pub mod model;
 pub mod owned;
+pub mod printer;
 pub mod render;
 pub mod report;
 pub mod resolve;

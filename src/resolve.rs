@@ -210,7 +210,9 @@ fn at(origin: &Origin, path: String, message: String) -> Diagnostic {
 /// devices it relates to (`printers` of its floor, `site_printers`, `print_server`).
 pub fn context(site: &Site, device: &Device, vars: &Vars) -> tera::Context {
     let mut ctx = tera::Context::new();
-    ctx.insert("device", &device_value(device));
+    let mut me = device_value(device);
+    me["queue"] = Value::String(queue_name(device, vars));
+    ctx.insert("device", &me);
     if let Some(a) = &device.assignee {
         ctx.insert("assignee", a);
     }
@@ -218,7 +220,9 @@ pub fn context(site: &Site, device: &Device, vars: &Vars) -> tera::Context {
     ctx.insert("vars", vars);
     let related = |d: &Device| {
         let mut v = device_value(d);
-        v["vars"] = Value::Object(merged_vars(site, d));
+        let vars = merged_vars(site, d);
+        v["queue"] = Value::String(queue_name(d, &vars));
+        v["vars"] = Value::Object(vars);
         v
     };
     let printers: Vec<Value> = site
@@ -237,6 +241,15 @@ pub fn context(site: &Site, device: &Device, vars: &Vars) -> tera::Context {
         ctx.insert("print_server", &related(ps));
     }
     ctx
+}
+
+/// A printer's print queue name: its `queue` variable, else its asset tag in lower case.
+/// (Every device gets one in its template context as `device.queue`.)
+pub fn queue_name(d: &Device, vars: &Vars) -> String {
+    vars.get("queue")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| d.tag.to_lowercase())
 }
 
 fn device_value(d: &Device) -> Value {
@@ -401,6 +414,7 @@ fn render_resource(
         ResourceKind::PrintQueue {
             queue,
             uri,
+            server,
             location,
             description,
             shared,
@@ -409,6 +423,10 @@ fn render_resource(
         } => ResourceKind::PrintQueue {
             queue: f("print_queue", queue).unwrap_or_default(),
             uri: f("uri", uri).unwrap_or_default(),
+            server: server
+                .as_deref()
+                .and_then(|s| f("server", s))
+                .filter(|s| !s.is_empty()),
             location: location.as_deref().and_then(|l| f("location", l)),
             description: description.as_deref().and_then(|d| f("description", d)),
             shared: *shared,

@@ -380,6 +380,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             },
             pins: store.clone(),
             retries: 0,
+            test_page: false,
         },
     };
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -51,6 +51,10 @@ pub struct Args {
     /// Wait for each delivered device's maintenance window to open, then change it.
     #[arg(long, conflicts_with = "now")]
     pub wait: bool,
+    /// After configuring a printer, print a test page through its queue and wait until the
+    /// job completes.
+    #[arg(long)]
+    pub test_page: bool,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -77,6 +81,7 @@ impl SshArgs {
             },
             pins: store,
             retries: 0,
+            test_page: false,
         }
     }
 }
@@ -208,6 +213,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
     let display = Display::choose(ctx.format == Format::Json, single);
     let mut opts = args.ssh.options(store.clone());
     opts.retries = args.retries;
+    opts.test_page = args.test_page;
     let settings = Settings {
         mode,
         parallel: args.parallel.max(1),

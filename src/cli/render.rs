@@ -186,6 +186,7 @@ fn describe(r: &ResolvedResource) -> String {
         ResourceKind::PrintQueue {
             queue,
             uri,
+            server,
             location,
             description,
             shared,
@@ -194,6 +195,9 @@ fn describe(r: &ResolvedResource) -> String {
         } => {
             kv("print_queue", queue);
             kv("uri", uri);
+            if let Some(s) = server {
+                kv("server", s);
+            }
             if let Some(l) = location {
                 kv("location", l);
             }

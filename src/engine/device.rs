@@ -10,8 +10,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::script::{self, Phase, digest};
-use crate::model::ResourceKind;
+use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
+use crate::shell::quote;
 use crate::site::Site;
 use crate::transport::{HostKeyPins, Session, SshOptions, Target, TransportError};
 
@@ -120,6 +121,7 @@ pub enum Step {
     Connecting,
     Probing,
     Applying,
+    Verifying,
 }
 
 /// Connection settings shared by every device of a run.
@@ -130,6 +132,8 @@ pub struct Options {
     /// How many times to try again when a device cannot be reached (connection refused,
     /// no answer); waits 0.5 s, 1 s, 2 s, ... between tries. Other failures are not retried.
     pub retries: u32,
+    /// After configuring a printer, print a test page through its queue and wait for it.
+    pub test_page: bool,
 }
 
 /// Whether an error means the device was not reached at all (worth another try).
@@ -291,6 +295,17 @@ pub fn run(
         }
     }
 
+    if mode == Mode::Configure
+        && !unreachable
+        && let Some(d) = site.device(tag)
+        && d.kind == DeviceKind::Printer
+        && let Some(uri) = &d.address.uri
+    {
+        observe(tag, Step::Verifying);
+        run.verify
+            .extend(verify_printer(site, resolved, d, uri, opts));
+    }
+
     for r in &run.resources {
         if r.status == Status::Failed {
             let mut msg = format!("{} failed on {}", r.name, r.on);
@@ -305,11 +320,14 @@ pub fn run(
     }
     for c in &run.verify {
         if !c.passed {
-            run.errors.push(format!(
-                "verify check `{}` failed (exit code {})",
-                c.name,
-                c.exit_code.unwrap_or(-1)
-            ));
+            run.errors.push(match c.exit_code {
+                Some(code) => format!("verify check `{}` failed (exit code {code})", c.name),
+                None => format!(
+                    "verify check `{}` failed: {}",
+                    c.name,
+                    c.output.as_deref().unwrap_or("")
+                ),
+            });
         }
     }
     run.outcome = if unreachable {
@@ -327,6 +345,123 @@ pub fn run(
     };
     run.elapsed_ms = started.elapsed().as_millis() as u64;
     run
+}
+
+/// A printer asked over IPP: it answers, it is the model the inventory says; and with
+/// `--test-page`, a page printed through its queue completes.
+fn verify_printer(
+    site: &Site,
+    resolved: &Resolved,
+    d: &Device,
+    uri: &str,
+    opts: &Options,
+) -> Vec<CheckOutcome> {
+    let mut out = Vec::new();
+    let status = match crate::printer::query(uri, opts.ssh.connect_timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(CheckOutcome {
+                name: "printer answers over IPP".into(),
+                passed: false,
+                exit_code: None,
+                output: Some(format!("{} at {uri} does not answer over IPP: {e}", d.tag)),
+            });
+            return out;
+        }
+    };
+    out.push(CheckOutcome {
+        name: "printer answers over IPP".into(),
+        passed: true,
+        exit_code: None,
+        output: Some(status.describe()),
+    });
+    let same = crate::printer::same_model(&status.make_and_model, &d.model);
+    out.push(CheckOutcome {
+        name: "printer is the model in the inventory".into(),
+        passed: same,
+        exit_code: None,
+        output: (!same).then(|| {
+            format!(
+                "{} at {uri} reports itself as \"{}\", but the inventory says \"{}\"",
+                d.tag, status.make_and_model, d.model
+            )
+        }),
+    });
+    if opts.test_page && same {
+        out.push(test_page(site, resolved, d, opts));
+    }
+    out
+}
+
+/// Prints a page through the device's queue on its print server and waits for the job.
+fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> CheckOutcome {
+    let name = "test page printed".to_string();
+    let failed = |msg: String| CheckOutcome {
+        name: name.clone(),
+        passed: false,
+        exit_code: None,
+        output: Some(msg),
+    };
+    let Some((queue, server, on)) = resolved.resources.iter().find_map(|r| match r.kind() {
+        ResourceKind::PrintQueue { queue, server, .. } => Some((
+            queue.clone(),
+            server.clone().unwrap_or_default(),
+            r.resource.via.clone()?,
+        )),
+        _ => None,
+    }) else {
+        return failed(format!(
+            "{} has no print_queue resource to print through",
+            d.tag
+        ));
+    };
+    let script = format!(
+        "cs={cs}; q={q}\n\
+         cups() {{ if [ -n \"$cs\" ]; then CUPS_SERVER=\"$cs\" \"$@\"; else \"$@\"; fi; }}\n\
+         out=$(printf 'deskready test page\\nprinter %s\\nqueue %s\\n' {tag} \"$q\" | cups lp -d \"$q\" -t 'deskready test page' 2>&1) || {{ echo \"@@TP failed $out\"; exit 0; }}\n\
+         id=$(printf '%s' \"$out\" | sed -n 's/^request id is \\([^ ]*\\).*/\\1/p')\n\
+         n=0; while [ $n -lt 120 ]; do\n\
+           if cups lpstat -W completed -o \"$q\" 2>/dev/null | grep -q \"^$id \"; then echo \"@@TP ok $id\"; exit 0; fi\n\
+           sleep 0.5; n=$((n+1))\n\
+         done\n\
+         echo \"@@TP timeout $id\"\n",
+        cs = quote(&server),
+        q = quote(&queue),
+        tag = quote(&d.tag)
+    );
+    let target = match target_of(site, &on) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let mut session = match Session::connect(&target, &opts.ssh, opts.pins.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return failed(e.to_string()),
+    };
+    let out = match session.run(&format!("sh -c {}", quote(&script)), b"") {
+        Ok(o) => o,
+        Err(e) => return failed(e.to_string()),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("@@TP "))
+        .unwrap_or("@@TP failed no answer");
+    let mut w = line.splitn(3, ' ').skip(1);
+    match (w.next(), w.next()) {
+        (Some("ok"), Some(id)) => CheckOutcome {
+            name,
+            passed: true,
+            exit_code: None,
+            output: Some(format!("job {id} completed on queue {queue} (via {on})")),
+        },
+        (Some("timeout"), Some(id)) => failed(format!(
+            "job {id} on queue {queue} did not complete within 60s"
+        )),
+        (_, rest) => failed(format!(
+            "lp on {on} refused the page: {}",
+            rest.unwrap_or("")
+        )),
+    }
 }
 
 enum RunError {
@@ -461,6 +596,10 @@ fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<
             t.push('\n');
             (path.clone(), t)
         }
+        ResourceKind::PrintQueue { queue, .. } => (
+            format!("print queue {queue}"),
+            format!("{}\n", script::queue_state(r.kind()).unwrap_or_default()),
+        ),
         _ => return (None, None),
     };
     let old_text = old_text.unwrap_or_default();

@@ -57,10 +57,35 @@ pub fn digest(bytes: &[u8]) -> String {
 
 /// Whether this build of deskready can probe and fix a resource kind.
 pub fn supported(kind: &ResourceKind) -> bool {
-    !matches!(
-        kind,
-        ResourceKind::Service { .. } | ResourceKind::PrintQueue { .. }
-    )
+    !matches!(kind, ResourceKind::Service { .. })
+}
+
+/// A print queue's settings as the probe reads them back, one `key=value` per line: what
+/// the queue should look like, compared with what the print server reports.
+pub fn queue_state(kind: &ResourceKind) -> Option<String> {
+    let ResourceKind::PrintQueue {
+        uri,
+        location,
+        description,
+        shared,
+        options,
+        allowed_users,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let mut users = allowed_users.clone();
+    users.sort();
+    let mut lines = vec![
+        format!("uri={uri}"),
+        format!("location={}", location.as_deref().unwrap_or("")),
+        format!("description={}", description.as_deref().unwrap_or("")),
+        format!("shared={shared}"),
+        format!("allowed_users={}", users.join(",")),
+    ];
+    lines.extend(options.iter().map(|(k, v)| format!("option {k}={v}")));
+    Some(lines.join("\n"))
 }
 
 /// Builds the script for `resources` (each with its index in the device's resource list)
@@ -141,6 +166,24 @@ old() {
 tmpname() {
   rm -f -- "$(dirname -- "$1")/.$(basename -- "$1").deskready-"* 2>/dev/null
   printf '%s/.%s.deskready-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$$"
+}
+# cups CMD...: a CUPS client command, against $cs when set (the print server's cupsd)
+cups() { if [ -n "${cs:-}" ]; then CUPS_SERVER="$cs" "$@"; else "$@"; fi; }
+# pq_state QUEUE OPTION...: the queue's settings as deskready compares them; fails when
+# there is no such queue
+pq_state() {
+  cups lpstat -v "$1" >/dev/null 2>&1 || return 1
+  printf 'uri=%s\n' "$(cups lpstat -v "$1" 2>/dev/null | sed -n 's/^device for [^:]*: //p')"
+  pl=$(cups lpstat -l -p "$1" 2>/dev/null)
+  printf 'location=%s\n' "$(printf '%s\n' "$pl" | sed -n 's/^\tLocation: //p')"
+  printf 'description=%s\n' "$(printf '%s\n' "$pl" | sed -n 's/^\tDescription: //p')"
+  po=" $(cups lpoptions -p "$1" 2>/dev/null) "
+  case "$po" in *" printer-is-shared=true "*) printf 'shared=true\n' ;; *) printf 'shared=false\n' ;; esac
+  printf 'allowed_users=%s\n' "$(printf '%s\n' "$pl" | awk '/^\tUsers allowed:/ {f=1; next} f && /^\t\t/ {sub(/^\t\t/, ""); print; next} {f=0}' | grep -v '^(all)$' | sort | paste -sd, -)"
+  shift
+  for k in "$@"; do
+    printf 'option %s=%s\n' "$k" "$(printf '%s' "$po" | grep -o " $k=[^ ]*" | head -n 1 | sed "s/^ $k=//")"
+  done
 }
 # fail I RC ERRFILE
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
@@ -388,7 +431,78 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
             }
             s.push_str("fi\n");
         }
-        ResourceKind::Service { .. } | ResourceKind::PrintQueue { .. } => {}
+        ResourceKind::PrintQueue {
+            queue,
+            uri,
+            server,
+            location,
+            description,
+            shared,
+            options,
+            allowed_users,
+        } => {
+            let want = queue_state(r.kind()).unwrap_or_default();
+            let keys: Vec<String> = options.keys().map(|k| quote(k)).collect();
+            let _ = writeln!(
+                s,
+                "cs={}; q={}; want={}",
+                quote(server.as_deref().unwrap_or("")),
+                quote(queue),
+                quote(&want)
+            );
+            let _ = writeln!(s, "have=$(pq_state \"$q\" {}); exists=$?", keys.join(" "));
+            let _ = writeln!(
+                s,
+                "if [ $exists = 0 ] && [ \"$have\" = \"$want\" ]; then echo '@@R {i} ok'; else"
+            );
+            let _ = writeln!(
+                s,
+                "  [ $exists = 0 ] && {{ printf '@@O {i} '; printf '%s\\n' \"$have\" | base64 -w0; echo; }}"
+            );
+            if fix {
+                let mut args = vec![
+                    "-v".to_string(),
+                    quote(uri),
+                    "-L".into(),
+                    quote(location.as_deref().unwrap_or("")),
+                    "-D".into(),
+                    quote(description.as_deref().unwrap_or("")),
+                    "-o".into(),
+                    quote(&format!("printer-is-shared={shared}")),
+                ];
+                for (k, v) in options {
+                    args.push("-o".into());
+                    args.push(quote(&format!("{k}-default={v}")));
+                }
+                args.push("-u".into());
+                args.push(quote(&if allowed_users.is_empty() {
+                    "allow:all".to_string()
+                } else {
+                    format!("allow:{}", allowed_users.join(","))
+                }));
+                let args = args.join(" ");
+                // A new queue takes the printer's own capabilities (IPP Everywhere), which
+                // needs the printer to answer; an existing one is corrected in place.
+                let _ = writeln!(
+                    s,
+                    "  if [ $exists = 0 ]; then cups lpadmin -p \"$q\" {args} </dev/null >/dev/null 2>\"$T/e{i}\"; \
+                     else cups lpadmin -p \"$q\" -E -m everywhere {args} </dev/null >/dev/null 2>\"$T/e{i}\"; fi; rc=$?"
+                );
+                let _ = writeln!(
+                    s,
+                    "  if [ $rc != 0 ]; then fail {i} $rc \"$T/e{i}\"; \
+                     elif [ \"$(pq_state \"$q\" {keys})\" = \"$want\" ]; then echo '@@R {i} changed'; \
+                     else pq_state \"$q\" {keys} > \"$T/h{i}\"; \
+                     {{ echo 'the print server did not keep these settings (wanted):'; printf '%s\\n' \"$want\" | grep -vxF -f \"$T/h{i}\"; }} > \"$T/e{i}\"; \
+                     fail {i} 1 \"$T/e{i}\"; fi",
+                    keys = keys.join(" ")
+                );
+            } else {
+                let _ = writeln!(s, "  echo '@@R {i} drift'");
+            }
+            s.push_str("fi\n");
+        }
+        ResourceKind::Service { .. } => {}
     }
 }
 

@@ -373,6 +373,7 @@ impl InventoryBuilder {
                     if o.desk.is_some() {
                         d.location.desk = o.desk;
                     }
+                    d.vars.extend(o.vars);
                 }
                 None => {
                     let t: Vec<&str> = tags.iter().map(String::as_str).collect();

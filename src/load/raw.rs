@@ -96,6 +96,9 @@ pub struct RawOverride {
     pub assignee: Option<Person>,
     #[serde(default, deserialize_with = "opt_scalar")]
     pub desk: Option<String>,
+    /// Merged over the device's own `vars` (written by `deskready lab up`).
+    #[serde(default)]
+    pub vars: Vars,
 }
 
 /// One file under `profiles/`.
@@ -153,6 +156,7 @@ pub struct RawResource {
     pub shell: Option<String>,
     pub groups: Option<Vec<String>>,
     pub uri: Option<String>,
+    pub server: Option<String>,
     pub location: Option<String>,
     pub description: Option<String>,
     pub shared: Option<bool>,

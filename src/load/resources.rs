@@ -34,6 +34,7 @@ fn allowed_settings(kind: &str) -> &'static [&'static str] {
         "user" => &["comment", "shell", "groups"],
         "print_queue" => &[
             "uri",
+            "server",
             "location",
             "description",
             "shared",
@@ -247,6 +248,7 @@ fn build_one(
         "print_queue" => ResourceKind::PrintQueue {
             queue: r.print_queue?,
             uri: need(r.uri, "uri", diags)?,
+            server: r.server,
             location: r.location,
             description: r.description,
             shared: r.shared.unwrap_or(false),

@@ -116,6 +116,9 @@ pub enum ResourceKind {
     PrintQueue {
         queue: String,
         uri: String,
+        /// The CUPS server to talk to (`HOST:PORT`), when not the `via` device's own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         location: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
