@@ -2,6 +2,7 @@
 //!
 //! The library owns every capability; `src/main.rs` only turns [`cli::main`] into an exit code.
 
+pub mod audit;
 pub mod cli;
 pub mod engine;
 pub mod handoff;

@@ -8,6 +8,24 @@ use std::path::{Path, PathBuf};
 use crate::model::{Device, DeviceKind, Group, Profile, Window};
 use crate::render::Templates;
 
+/// Site-wide settings (`settings:` in one inventory file).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Settings {
+    /// Days between physical audits of a device (default 365).
+    pub audit_interval_days: u32,
+    /// How many days ahead `audit --due` looks (default 30).
+    pub audit_due_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            audit_interval_days: 365,
+            audit_due_days: 30,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Site {
     pub root: PathBuf,
@@ -16,6 +34,7 @@ pub struct Site {
     pub groups: BTreeMap<String, Group>,
     pub profiles: BTreeMap<String, Profile>,
     pub templates: Templates,
+    pub settings: Settings,
 }
 
 impl Site {

@@ -14,8 +14,9 @@ use crate::site::Site;
 use crate::store::{Entry, Store};
 use crate::transport::SshOptions;
 
+/// Which devices a command works on.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct Selection {
     /// Devices by asset tag.
     pub devices: Vec<String>,
     /// Every device in this group (repeatable).
@@ -28,6 +29,18 @@ pub struct Args {
     /// globs: `LAP-00*,PS-?001`).
     #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
     pub limit: Vec<String>,
+}
+
+impl Selection {
+    pub fn tags(&self, site: &Site) -> Result<Vec<String>, Failure> {
+        select(site, &self.devices, &self.group, self.all, &self.limit)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub select: Selection,
     /// Redo only the devices that failed, were unreachable or were not reached in the last
     /// configure run.
     #[arg(long, alias = "failed")]
@@ -134,7 +147,7 @@ pub fn select(
 pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
     let store = ctx.open_store()?;
-    let mut tags = select(&site, &args.devices, &args.group, args.all, &args.limit)?;
+    let mut tags = args.select.tags(&site)?;
     if args.resume {
         if mode == Mode::Plan {
             return Err(Failure::BadInput("--resume goes with configure".into()));
@@ -182,18 +195,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
         .transpose()
         .map_err(|e| Failure::BadInput(format!("--max-fail {e}")))?;
 
-    // Everything is rendered before any device is touched: one template error stops all.
-    let mut diags = Diagnostics::default();
-    let mut resolved = Vec::new();
-    for t in &tags {
-        match crate::resolve::resolve(&site, t, &ctx.vars) {
-            Ok(r) => resolved.push(r),
-            Err(d) => d.0.into_iter().for_each(|x| diags.push(x)),
-        }
-    }
-    if !diags.is_empty() {
-        return Err(Failure::Site(diags.sorted()));
-    }
+    let resolved = resolve_all(ctx, &site, &tags)?;
 
     let now = jiff::Timestamp::now();
     let mut jobs = Vec::new();
@@ -210,7 +212,6 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
     }
 
     let single = jobs.len() == 1 && ctx.format == Format::Text;
-    let display = Display::choose(ctx.format == Format::Json, single);
     let mut opts = args.ssh.options(store.clone());
     opts.retries = args.retries;
     opts.test_page = args.test_page;
@@ -224,8 +225,81 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
     };
     let run_id = match mode {
         Mode::Configure => Some(store.start_run("configure", &ctx.operator, &tags)?),
-        Mode::Plan => None,
+        Mode::Plan | Mode::Audit => None,
     };
+    let (rows, status, kept, elapsed) =
+        execute(ctx, site, store.clone(), jobs, settings, run_id, single)?;
+    if let Some(id) = run_id {
+        store.finish_run(id, status)?;
+    }
+
+    if single {
+        let row = &rows[0];
+        if let Some(run) = kept.first() {
+            print!("{}", describe(run));
+        } else if row.outcome == Recap::Refused {
+            return Err(Failure::Refused(row.error.clone().unwrap_or_default()));
+        } else if let Some(e) = &row.error {
+            eprintln!("error: {e}");
+        }
+        return Ok(if row.outcome.succeeded() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if ctx.format == Format::Text {
+        print!("{}", report::recap(&rows, elapsed));
+    }
+    Ok(if rows.iter().all(|r| r.outcome.succeeded()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Resolves every device first: one template error anywhere stops all, before any device
+/// is touched.
+pub fn resolve_all(
+    ctx: &Ctx,
+    site: &Site,
+    tags: &[String],
+) -> Result<Vec<crate::resolve::Resolved>, Failure> {
+    let mut diags = Diagnostics::default();
+    let mut resolved = Vec::new();
+    for t in tags {
+        match crate::resolve::resolve(site, t, &ctx.vars) {
+            Ok(r) => resolved.push(r),
+            Err(d) => d.0.into_iter().for_each(|x| diags.push(x)),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Failure::Site(diags.sorted()));
+    }
+    Ok(resolved)
+}
+
+/// Runs `jobs` on a tokio runtime with the display for this output; returns the recap
+/// rows, how the run ended, the device runs kept for a single device's report, and the
+/// elapsed milliseconds.
+pub fn execute(
+    ctx: &Ctx,
+    site: Site,
+    store: Arc<Store>,
+    jobs: Vec<Job>,
+    settings: Settings,
+    run_id: Option<i64>,
+    single: bool,
+) -> Result<
+    (
+        Vec<fleet::RecapRow>,
+        crate::store::RunStatus,
+        Vec<DeviceRun>,
+        u64,
+    ),
+    Failure,
+> {
+    let display = Display::choose(ctx.format == Format::Json, single);
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -252,36 +326,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
         let kept = display_task.await.unwrap_or_default();
         result.map(|(rows, status)| (rows, status, kept))
     })?;
-    if let Some(id) = run_id {
-        store.finish_run(id, status)?;
-    }
-
-    if single {
-        let row = &rows[0];
-        if let Some(run) = kept.first() {
-            print!("{}", describe(run));
-        } else if row.outcome == Recap::Refused {
-            return Err(Failure::Refused(row.error.clone().unwrap_or_default()));
-        } else if let Some(e) = &row.error {
-            eprintln!("error: {e}");
-        }
-        return Ok(if row.outcome.succeeded() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        });
-    }
-    if ctx.format == Format::Text {
-        print!(
-            "{}",
-            report::recap(&rows, started.elapsed().as_millis() as u64)
-        );
-    }
-    Ok(if rows.iter().all(|r| r.outcome.succeeded()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok((rows, status, kept, started.elapsed().as_millis() as u64))
 }
 
 /// Whether `tag` may be changed now: delivered devices only inside their maintenance
@@ -330,6 +375,7 @@ pub fn describe(run: &DeviceRun) -> String {
     for r in &run.resources {
         let label = match r.status {
             Status::Ok => continue,
+            Status::Drift if run.mode == Mode::Audit => "drifted",
             Status::Drift => "would change",
             Status::Changed => "changed",
             Status::Failed => "FAILED",
@@ -385,6 +431,18 @@ pub fn describe(run: &DeviceRun) -> String {
             format!("changed {} of {n} resources", run.count(Status::Changed))
         }
         (Mode::Configure, Outcome::Failed) => format!(
+            "FAILED: {}",
+            run.errors
+                .first()
+                .map(String::as_str)
+                .unwrap_or("see above")
+        ),
+        (Mode::Audit, Outcome::Ok) => format!("clean ({ok} of {n} resources as the profile says)"),
+        (Mode::Audit, Outcome::Changed) => format!(
+            "DRIFT: {} of {n} resources differ from the profile",
+            run.count(Status::Drift)
+        ),
+        (Mode::Audit, Outcome::Failed) => format!(
             "FAILED: {}",
             run.errors
                 .first()

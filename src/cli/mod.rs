@@ -1,6 +1,7 @@
 //! Command-line interface: clap structs, one file per command; maps results to output and
 //! exit codes. Library code never prints; this module is the only one that does.
 
+mod audit;
 mod converge;
 mod devices;
 mod history;
@@ -78,6 +79,12 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Every device with its stage, assignee, location and last change.
     Status(history::StatusArgs),
+    /// Probe devices against their profiles and record the result (changes nothing); or,
+    /// with --due / --overdue, list devices whose physical audit is near or past. Exit code
+    /// 0 clean, 4 drift, 5 a device could not be reached, 1 an audit failed.
+    Audit(audit::AuditArgs),
+    /// Record that a CSP saw a device (at its desk, or --desk where it was instead).
+    Seen(audit::SeenArgs),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -263,6 +270,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Note(a) => lifecycle::note(&ctx, a),
         Command::History(a) => history::history(&ctx, a),
         Command::Status(a) => history::status(&ctx, a),
+        Command::Audit(a) => audit::audit(&ctx, a),
+        Command::Seen(a) => audit::seen(&ctx, a),
     }
 }
 

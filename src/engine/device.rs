@@ -24,6 +24,8 @@ pub enum Mode {
     Plan,
     /// Probe, fix what differs, verify.
     Configure,
+    /// Probe and report (like plan), ask printers over IPP, record the result.
+    Audit,
 }
 
 /// How one device's run ended.
@@ -244,10 +246,10 @@ pub fn run(
     let mut unreachable = false;
     for ((_, on), items) in by_target {
         let own = on == tag;
-        let phase = if mode == Mode::Plan {
-            Phase::Plan
-        } else {
+        let phase = if mode == Mode::Configure {
             Phase::Converge
+        } else {
+            Phase::Plan
         };
         let target_checks: &[(usize, &str)] = if own { &checks } else { &[] };
         match run_on(site, &on, phase, &items, target_checks, opts, observe) {
@@ -295,15 +297,19 @@ pub fn run(
         }
     }
 
-    if mode == Mode::Configure
+    if mode != Mode::Plan
         && !unreachable
         && let Some(d) = site.device(tag)
         && d.kind == DeviceKind::Printer
         && let Some(uri) = &d.address.uri
     {
         observe(tag, Step::Verifying);
-        run.verify
-            .extend(verify_printer(site, resolved, d, uri, opts));
+        let checks = verify_printer(site, resolved, d, uri, opts);
+        // A printer that does not answer is unreachable, as a device that does not answer SSH.
+        if checks.first().is_some_and(|c| !c.passed) {
+            unreachable = true;
+        }
+        run.verify.extend(checks);
     }
 
     for r in &run.resources {

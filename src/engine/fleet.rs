@@ -117,6 +117,8 @@ pub enum Admission {
 pub enum Recap {
     Ok,
     Changed,
+    /// Differs from its profile (plan, audit).
+    Drift,
     Failed,
     Unreachable,
     /// Its stage, lock or maintenance window did not allow it.
@@ -130,6 +132,7 @@ impl Recap {
         match self {
             Recap::Ok => "ok",
             Recap::Changed => "changed",
+            Recap::Drift => "drift",
             Recap::Failed => "failed",
             Recap::Unreachable => "unreachable",
             Recap::Refused => "refused",
@@ -137,7 +140,7 @@ impl Recap {
         }
     }
     pub fn succeeded(self) -> bool {
-        matches!(self, Recap::Ok | Recap::Changed)
+        matches!(self, Recap::Ok | Recap::Changed | Recap::Drift)
     }
     fn counts_as_failure(self) -> bool {
         matches!(self, Recap::Failed | Recap::Unreachable | Recap::Refused)
@@ -200,6 +203,7 @@ pub enum Event {
 pub struct Totals {
     pub ok: usize,
     pub changed: usize,
+    pub drift: usize,
     pub failed: usize,
     pub unreachable: usize,
     pub refused: usize,
@@ -211,6 +215,7 @@ impl Totals {
         match r {
             Recap::Ok => self.ok += 1,
             Recap::Changed => self.changed += 1,
+            Recap::Drift => self.drift += 1,
             Recap::Failed => self.failed += 1,
             Recap::Unreachable => self.unreachable += 1,
             Recap::Refused => self.refused += 1,
@@ -500,16 +505,25 @@ impl TaskCtx {
                     run_id,
                     &observe,
                 ),
+                Mode::Audit => super::lifecycle::audit(
+                    &store,
+                    &site,
+                    &job.resolved,
+                    &settings.ssh,
+                    &settings.operator,
+                    &observe,
+                ),
             }
         })
         .await;
         match res {
             Ok(Ok(run)) => {
-                let recap = match run.outcome {
-                    Outcome::Ok => Recap::Ok,
-                    Outcome::Changed => Recap::Changed,
-                    Outcome::Failed => Recap::Failed,
-                    Outcome::Unreachable => Recap::Unreachable,
+                let recap = match (run.outcome, run.mode) {
+                    (Outcome::Ok, _) => Recap::Ok,
+                    (Outcome::Changed, Mode::Configure) => Recap::Changed,
+                    (Outcome::Changed, _) => Recap::Drift,
+                    (Outcome::Failed, _) => Recap::Failed,
+                    (Outcome::Unreachable, _) => Recap::Unreachable,
                 };
                 let error = (!run.errors.is_empty()).then(|| run.errors.join("; "));
                 (recap, Some(run), error)

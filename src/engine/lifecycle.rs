@@ -128,3 +128,49 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     ));
     rows
 }
+
+/// Audits one device: probes only (and asks a printer over IPP), changes nothing, and
+/// records the result in its journal: `clean`, `drift` (naming what drifted),
+/// `unreachable` or `failed`.
+pub fn audit(
+    store: &Store,
+    site: &Site,
+    resolved: &Resolved,
+    opts: &Options,
+    operator: &str,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<DeviceRun, StoreError> {
+    let run = device::run(site, resolved, Mode::Audit, opts, observe);
+    let drifted: Vec<&str> = run
+        .resources
+        .iter()
+        .filter(|r| r.status == Status::Drift)
+        .map(|r| r.name.as_str())
+        .collect();
+    let failed_checks: Vec<&str> = run
+        .verify
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    let (result, message) = match run.outcome {
+        Outcome::Ok => (
+            "clean",
+            format!("{} resources as the profile says", run.resources.len()),
+        ),
+        Outcome::Changed => ("drift", format!("drifted: {}", drifted.join(", "))),
+        Outcome::Unreachable => ("unreachable", run.errors.join("; ")),
+        Outcome::Failed => (
+            "failed",
+            if failed_checks.is_empty() {
+                run.errors.join("; ")
+            } else {
+                format!("failed checks: {}", failed_checks.join(", "))
+            },
+        ),
+    };
+    store.record(&[Entry::new(&run.device, operator, "audit")
+        .subject(result)
+        .message(message)])?;
+    Ok(run)
+}

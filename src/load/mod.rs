@@ -80,6 +80,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         groups: std::mem::take(&mut inv.groups),
         profiles: std::mem::take(&mut profiles.profiles),
         templates,
+        settings: inv.settings.take().unwrap_or_default(),
     };
     check_extends(&site, &profile_files, diags);
     inv.apply_overrides(diags);
@@ -258,6 +259,8 @@ fn entries(
 
 #[derive(Default)]
 struct InventoryBuilder {
+    settings: Option<crate::site::Settings>,
+    settings_file: Option<String>,
     devices: BTreeMap<String, (Device, SourceFile)>,
     groups: BTreeMap<String, Group>,
     overrides: Vec<(String, String, raw::RawOverride, SourceFile)>,
@@ -276,6 +279,28 @@ impl InventoryBuilder {
         }) else {
             return;
         };
+        if let Some(s) = raw.settings {
+            if let Some(prev) = &self.settings_file {
+                diags.push(file.diag(
+                    "settings",
+                    format!("site settings are already set in {prev}; keep them in one file"),
+                ));
+            } else {
+                let d = crate::site::Settings::default();
+                let interval = s.audit_interval_days.unwrap_or(d.audit_interval_days);
+                if interval == 0 {
+                    diags.push(file.diag(
+                        "settings.audit_interval_days",
+                        "the audit interval is at least 1 day",
+                    ));
+                }
+                self.settings = Some(crate::site::Settings {
+                    audit_interval_days: interval.max(1),
+                    audit_due_days: s.audit_due_days.unwrap_or(d.audit_due_days),
+                });
+                self.settings_file = Some(file.rel.clone());
+            }
+        }
         for (name, path, v) in entries(raw.groups, "groups", file, diags) {
             let Some(g) = file.parse::<raw::RawGroup>(v, &path, diags) else {
                 continue;

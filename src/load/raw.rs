@@ -20,6 +20,20 @@ pub struct InventoryFile {
     /// Address overrides for devices declared elsewhere (written by `deskready lab up`).
     #[serde(default)]
     pub overrides: Option<serde_yaml::Mapping>,
+    /// Site-wide settings; at most one inventory file may hold them.
+    #[serde(default)]
+    pub settings: Option<RawSettings>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Every device should be seen by a CSP (a physical audit) this often.
+    #[serde(default)]
+    pub audit_interval_days: Option<u32>,
+    /// `audit --due` lists devices due within this many days.
+    #[serde(default)]
+    pub audit_due_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -77,11 +77,7 @@ pub async fn consume(
 }
 
 fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
-    let verb = if mode == Mode::Plan {
-        "plan"
-    } else {
-        "configure"
-    };
+    let verb = verb(mode);
     let line = match e {
         Event::Start {
             devices,
@@ -155,11 +151,7 @@ impl Bars {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
                 );
-                overall.set_prefix(if mode == Mode::Plan {
-                    "plan"
-                } else {
-                    "configure"
-                });
+                overall.set_prefix(verb(mode));
                 overall.enable_steady_tick(Duration::from_millis(120));
                 self.overall = Some(overall);
                 self.multi = Some(multi);
@@ -241,12 +233,21 @@ fn add(mut t: Totals, r: Recap) -> Totals {
     match r {
         Recap::Ok => t.ok += 1,
         Recap::Changed => t.changed += 1,
+        Recap::Drift => t.drift += 1,
         Recap::Failed => t.failed += 1,
         Recap::Unreachable => t.unreachable += 1,
         Recap::Refused => t.refused += 1,
         Recap::NotStarted => t.not_started += 1,
     }
     t
+}
+
+fn verb(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Plan => "plan",
+        Mode::Configure => "configure",
+        Mode::Audit => "audit",
+    }
 }
 
 /// The recap table and totals, as text.
@@ -267,10 +268,11 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
         .iter()
         .fold(Totals::default(), |t, r| add(t, r.outcome));
     out.push_str(&format!(
-        "{} devices: {} ok, {} changed, {} failed, {} unreachable, {} refused, {} not started ({:.1}s)\n",
+        "{} devices: {} ok, {} changed, {}{} failed, {} unreachable, {} refused, {} not started ({:.1}s)\n",
         rows.len(),
         t.ok,
         t.changed,
+        if t.drift > 0 { format!("{} drift, ", t.drift) } else { String::new() },
         t.failed,
         t.unreachable,
         t.refused,

@@ -452,6 +452,16 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// When each device was first received.
+    pub fn received_times(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT tag, MIN(at) FROM journal WHERE kind = 'stage' AND stage_to = 'received' GROUP BY tag",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The time of the newest journal row of each device.
     pub fn last_changes(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let conn = self.conn();
