@@ -97,11 +97,12 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     site
 }
 
-/// A parsed YAML file: its site-relative name, and where each key stands.
+/// A parsed YAML file: its site-relative name, and where each key stands. Cloned once
+/// per device or profile it declares, so the index is shared, not copied.
 #[derive(Clone)]
 pub(crate) struct SourceFile {
     pub rel: String,
-    pub index: Index,
+    pub index: std::sync::Arc<Index>,
 }
 
 impl SourceFile {
@@ -204,7 +205,10 @@ fn yaml_files(
                 continue;
             }
         };
-        let file = SourceFile { rel, index };
+        let file = SourceFile {
+            rel,
+            index: std::sync::Arc::new(index),
+        };
         match serde_yaml::from_str::<serde_yaml::Value>(&text) {
             Ok(serde_yaml::Value::Null) => out.push((file, serde_yaml::Value::Null)),
             Ok(v) => out.push((file, v)),
