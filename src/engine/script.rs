@@ -99,20 +99,54 @@ pub fn build(
     let mut stdin = Vec::new();
     s.push_str(PREAMBLE);
     // Stage every file's new content first: the controller writes all of stdin before the
-    // script says anything.
+    // script says anything. One size check for all of it.
     if phase == Phase::Converge {
+        let mut total = 0;
         for (i, r) in resources {
             if let Some(content) = r.content()
                 && supported(r.kind())
             {
                 let n = content.len();
-                let _ = writeln!(
-                    s,
-                    "head -c {n} > \"$T/f{i}\" && [ \"$(wc -c < \"$T/f{i}\")\" -eq {n} ] || {{ echo '@@STAGE {i}'; exit 98; }}"
-                );
+                total += n;
+                let _ = writeln!(s, "head -c {n} > \"$T/f{i}\"");
                 stdin.extend_from_slice(content.as_bytes());
             }
         }
+        if total > 0 {
+            let _ = writeln!(
+                s,
+                "[ \"$(cat \"$T\"/f* | wc -c)\" -eq {total} ] || {{ echo '@@STAGE short'; exit 98; }}"
+            );
+        }
+    }
+    // Every path's digest and metadata, read once for all resources.
+    let mut sums = Vec::new();
+    let mut stats = Vec::new();
+    for (_, r) in resources {
+        match r.kind() {
+            ResourceKind::File { path, .. } => {
+                sums.push(quote(path));
+                stats.push(quote(path));
+            }
+            ResourceKind::Directory { path, .. } | ResourceKind::Line { path, .. } => {
+                stats.push(quote(path))
+            }
+            _ => {}
+        }
+    }
+    if !sums.is_empty() {
+        let _ = writeln!(
+            s,
+            "sha256sum -- {} > \"$T/sums\" 2>/dev/null",
+            sums.join(" ")
+        );
+    }
+    if !stats.is_empty() {
+        let _ = writeln!(
+            s,
+            "stat -c '%a %U %G %s %n' -- {} > \"$T/stats\" 2>/dev/null",
+            stats.join(" ")
+        );
     }
     for (i, r) in resources {
         if !supported(r.kind()) {
@@ -129,7 +163,7 @@ pub fn build(
         for (j, cmd) in checks {
             let _ = writeln!(
                 s,
-                "if [ \"$failed\" = 0 ]; then sh -c {} </dev/null >\"$T/v{j}\" 2>&1; rc=$?; \
+                "if [ \"$failed\" = 0 ]; then (eval {}) </dev/null >\"$T/v{j}\" 2>&1; rc=$?; \
                  if [ $rc = 0 ]; then echo '@@V {j} pass'; else echo \"@@V {j} fail $rc\"; \
                  printf '@@VE {j} '; tail -n 20 \"$T/v{j}\" | base64 -w0; echo; fi; fi",
                 quote(cmd)
@@ -153,19 +187,26 @@ export LC_ALL=C
 T=$(mktemp -d) || { echo '@@FATAL mktemp'; exit 97; }
 trap 'rm -rf "$T"' EXIT
 failed=0
-# meta PATH -> "MODE OWNER GROUP"
-meta() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
-# old I PATH: send a file's current content for a diff (when not too large)
+: > "$T/sums"; : > "$T/stats"
+# sum_of PATH: $got = PATH's sha256 when the script started ('' when it did not exist)
+sum_of() { got=; while read -r h n; do if [ "$n" = "$1" ]; then got=$h; return 0; fi; done < "$T/sums"; }
+# stat_of PATH: $got = "MODE OWNER GROUP" and $size, when the script started ('' if none)
+stat_of() {
+  got=; size=0
+  while read -r a u g z n; do if [ "$n" = "$1" ]; then got="$a $u $g"; size=$z; return 0; fi; done < "$T/stats"
+}
+# old I PATH SIZE: send a file's current content for a diff (when not too large)
 old() {
-  if [ -f "$2" ] && [ "$(wc -c < "$2")" -le 1048576 ]; then
+  if [ -f "$2" ] && [ "$3" -le 1048576 ]; then
     printf '@@O %s ' "$1"; base64 -w0 < "$2"; echo
   fi
 }
-# tmpname PATH: a temp file beside PATH, for an atomic rename; first removes temp files
-# that an earlier run cut off (a dropped connection) left beside PATH
+# tmpname PATH: $t = a temp file beside PATH, for an atomic rename; first removes temp
+# files that an earlier run cut off (a dropped connection) left beside PATH
 tmpname() {
-  rm -f -- "$(dirname -- "$1")/.$(basename -- "$1").deskready-"* 2>/dev/null
-  printf '%s/.%s.deskready-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$$"
+  d=${1%/*}; [ -n "$d" ] || d=/; b=${1##*/}
+  for x in "$d/.$b.deskready-"*; do [ -e "$x" ] && rm -f -- "$x"; done
+  t="$d/.$b.deskready-$$"
 }
 # cups CMD...: a CUPS client command, against $cs when set (the print server's cupsd)
 cups() { if [ -n "${cs:-}" ]; then CUPS_SERVER="$cs" "$@"; else "$@"; fi; }
@@ -189,46 +230,39 @@ pq_state() {
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
 "#;
 
-/// `chmod`/`chown` arguments and the metadata test for a file or directory.
-struct Meta {
-    /// Shell test that is true when metadata differs (empty: nothing to check).
-    differs: String,
-    /// Commands that set the metadata on `$1` (a path variable name is substituted).
-    set: Vec<String>,
+/// The `case` pattern that metadata read by `stat_of` ("MODE OWNER GROUP") must match:
+/// `*` for what the profile leaves open.
+fn meta_pattern(mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> String {
+    let part = |v: Option<String>| v.map_or("*".to_string(), |v| quote(&v));
+    format!(
+        "{}' '{}' '{}",
+        part(mode.map(|m| format!("{m:o}"))),
+        part(owner.map(str::to_string)),
+        part(group.map(str::to_string))
+    )
 }
 
-fn meta(mode: Option<u32>, owner: Option<&str>, group: Option<&str>, var: &str) -> Meta {
-    let mut tests = Vec::new();
-    let mut set = Vec::new();
-    if let Some(m) = mode {
-        let m = format!("{m:o}");
-        tests.push(format!(
-            "[ \"$(stat -c %a -- \"${var}\")\" != {} ]",
-            quote(&m)
-        ));
-        set.push(format!("chmod {} \"${var}\"", quote(&m)));
-    }
-    if let Some(o) = owner {
-        tests.push(format!(
-            "[ \"$(stat -c %U -- \"${var}\")\" != {} ]",
-            quote(o)
-        ));
-        set.push(format!("chown {} \"${var}\"", quote(o)));
-    }
-    if let Some(g) = group {
-        tests.push(format!(
-            "[ \"$(stat -c %G -- \"${var}\")\" != {} ]",
-            quote(g)
-        ));
-        set.push(format!("chgrp {} \"${var}\"", quote(g)));
-    }
-    Meta {
-        differs: tests.join(" || "),
-        set,
-    }
+/// `install` options for mode, owner and group: the profile's, else those of the file
+/// being replaced (`$cm`, `$co`, `$cg`), else 0644 and the defaults.
+fn install_opts(mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> String {
+    let mut o = vec![match mode {
+        Some(m) => format!("-m {}", quote(&format!("{m:o}"))),
+        None => "-m \"$cm\"".to_string(),
+    }];
+    o.push(match owner {
+        Some(v) => format!("-o {}", quote(v)),
+        None => "${co:+-o \"$co\"}".to_string(),
+    });
+    o.push(match group {
+        Some(v) => format!("-g {}", quote(v)),
+        None => "${cg:+-g \"$cg\"}".to_string(),
+    });
+    o.join(" ")
 }
 
-/// The probe (and for converge, the fix) of one resource. Sets `d=1` when it drifted.
+/// The probe (and for converge, the fix) of one resource. Digests and metadata of paths
+/// come from one `sha256sum` and one `stat` at the start (`sum_of`, `stat_of`), so a
+/// resource that is already right costs no process on the device.
 fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
     let fix = phase == Phase::Converge;
     match r.kind() {
@@ -240,58 +274,58 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
             ..
         } => {
             let content = r.content().unwrap_or_default();
-            let m = meta(*mode, owner.as_deref(), group.as_deref(), "p");
+            let pattern = meta_pattern(*mode, owner.as_deref(), group.as_deref());
             let _ = writeln!(s, "p={}", quote(path));
             let _ = writeln!(
                 s,
-                "if [ -f \"$p\" ] && [ \"$(sha256sum < \"$p\" | cut -c1-64)\" = {} ]; then c=0; else c=1; fi",
+                "sum_of \"$p\"; if [ \"$got\" = {} ]; then c=0; else c=1; fi",
                 digest(content.as_bytes())
             );
-            let meta_drift = if m.differs.is_empty() {
-                "0".to_string()
-            } else {
-                format!(
-                    "$( [ -e \"$p\" ] && {{ {}; }} && echo 1 || echo 0)",
-                    m.differs
-                )
-            };
-            let _ = writeln!(s, "md={meta_drift}");
-            s.push_str("if [ $c = 0 ] && [ $md = 0 ]; then echo \"@@R ");
-            let _ = writeln!(s, "{i} ok\"; else");
-            let _ = writeln!(s, "  [ -e \"$p\" ] && echo \"@@M {i} $(meta \"$p\")\"");
-            let _ = writeln!(s, "  [ $c = 1 ] && old {i} \"$p\"");
+            let _ = writeln!(
+                s,
+                "stat_of \"$p\"; m=$got; md=0; if [ -n \"$m\" ]; then case \"$m\" in {pattern}) ;; *) md=1 ;; esac; fi"
+            );
+            let _ = writeln!(
+                s,
+                "if [ $c = 0 ] && [ $md = 0 ]; then echo '@@R {i} ok'; else"
+            );
+            let _ = writeln!(s, "  [ -n \"$m\" ] && echo \"@@M {i} $m\"");
+            let _ = writeln!(s, "  [ $c = 1 ] && old {i} \"$p\" \"$size\"");
             if !fix {
                 let _ = writeln!(s, "  echo '@@R {i} drift'");
             } else {
-                // Content: temp file beside the target, metadata set, synced, renamed.
-                // Unspecified metadata is kept from the file being replaced.
-                let _ = writeln!(s, "  if [ $c = 1 ]; then t=$(tmpname \"$p\")");
-                let mut steps = vec![format!("cp \"$T/f{i}\" \"$t\"")];
-                if mode.is_none() {
-                    steps.push("{ [ ! -e \"$p\" ] || chmod --reference=\"$p\" \"$t\"; }".into());
-                }
-                if owner.is_none() && group.is_none() {
-                    steps.push("{ [ ! -e \"$p\" ] || chown --reference=\"$p\" \"$t\"; }".into());
-                }
-                steps.extend(meta(*mode, owner.as_deref(), group.as_deref(), "t").set);
-                steps.push("sync \"$t\"".into());
-                steps.push("mv -f \"$t\" \"$p\"".into());
+                // Content: a temp file beside the target made by `install` (mode and owner
+                // set), synced, renamed. Unspecified metadata is kept from the file replaced.
                 let _ = writeln!(
                     s,
-                    "    {{ {}; }} 2>\"$T/e{i}\" || {{ rm -f \"$t\"; fail {i} 1 \"$T/e{i}\"; }}",
-                    steps.join(" && ")
+                    "  if [ -n \"$m\" ]; then cm=${{m%% *}}; r=${{m#* }}; co=${{r%% *}}; cg=${{r#* }}; else cm=644; co=; cg=; fi"
                 );
-                s.push_str("  else\n");
-                let set = if m.set.is_empty() {
-                    "true".to_string()
-                } else {
-                    m.set.join(" && ")
-                };
                 let _ = writeln!(
                     s,
-                    "    {{ {set}; }} 2>\"$T/e{i}\" || fail {i} 1 \"$T/e{i}\""
+                    "  if [ $c = 1 ]; then tmpname \"$p\"; \
+                     {{ install {} -- \"$T/f{i}\" \"$t\" && sync \"$t\" && mv -f \"$t\" \"$p\"; }} 2>\"$T/e{i}\" || {{ rm -f \"$t\"; fail {i} 1 \"$T/e{i}\"; }}",
+                    install_opts(*mode, owner.as_deref(), group.as_deref())
                 );
-                s.push_str("  fi\n");
+                let mut set = Vec::new();
+                if let Some(m) = mode {
+                    set.push(format!("chmod {} \"$p\"", quote(&format!("{m:o}"))));
+                }
+                match (owner, group) {
+                    (Some(o), Some(g)) => {
+                        set.push(format!("chown {} \"$p\"", quote(&format!("{o}:{g}"))))
+                    }
+                    (Some(o), None) => set.push(format!("chown {} \"$p\"", quote(o))),
+                    (None, Some(g)) => set.push(format!("chgrp {} \"$p\"", quote(g))),
+                    (None, None) => {}
+                }
+                if set.is_empty() {
+                    set.push("true".into());
+                }
+                let _ = writeln!(
+                    s,
+                    "  else {{ {}; }} 2>\"$T/e{i}\" || fail {i} 1 \"$T/e{i}\"; fi",
+                    set.join(" && ")
+                );
                 let _ = writeln!(s, "  [ \"$failed\" = 1 ] || echo '@@R {i} changed'");
             }
             s.push_str("fi\n");
@@ -302,22 +336,29 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
             owner,
             group,
         } => {
-            let m = meta(*mode, owner.as_deref(), group.as_deref(), "p");
+            let pattern = meta_pattern(*mode, owner.as_deref(), group.as_deref());
             let _ = writeln!(s, "p={}", quote(path));
-            let drift = if m.differs.is_empty() {
-                "[ ! -d \"$p\" ]".to_string()
-            } else {
-                format!("[ ! -d \"$p\" ] || {}", m.differs)
-            };
-            let _ = writeln!(s, "if ! {{ {drift}; }}; then echo '@@R {i} ok'; else");
-            let _ = writeln!(s, "  [ -e \"$p\" ] && echo \"@@M {i} $(meta \"$p\")\"");
+            let _ = writeln!(
+                s,
+                "stat_of \"$p\"; m=$got; dd=1; if [ -d \"$p\" ]; then case \"$m\" in {pattern}) dd=0 ;; esac; fi"
+            );
+            let _ = writeln!(s, "if [ $dd = 0 ]; then echo '@@R {i} ok'; else");
+            let _ = writeln!(s, "  [ -n \"$m\" ] && echo \"@@M {i} $m\"");
             if fix {
-                let mut steps = vec!["mkdir -p -- \"$p\"".to_string()];
-                steps.extend(m.set);
+                let mut opts = Vec::new();
+                if let Some(m) = mode {
+                    opts.push(format!("-m {}", quote(&format!("{m:o}"))));
+                }
+                if let Some(o) = owner {
+                    opts.push(format!("-o {}", quote(o)));
+                }
+                if let Some(g) = group {
+                    opts.push(format!("-g {}", quote(g)));
+                }
                 let _ = writeln!(
                     s,
-                    "  {{ {}; }} 2>\"$T/e{i}\" && echo '@@R {i} changed' || fail {i} 1 \"$T/e{i}\"",
-                    steps.join(" && ")
+                    "  install -d {} -- \"$p\" 2>\"$T/e{i}\" && echo '@@R {i} changed' || fail {i} 1 \"$T/e{i}\"",
+                    opts.join(" ")
                 );
             } else {
                 let _ = writeln!(s, "  echo '@@R {i} drift'");
@@ -330,13 +371,13 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
                 s,
                 "if grep -qxF -e \"$l\" -- \"$p\" 2>/dev/null; then echo '@@R {i} ok'; else"
             );
-            let _ = writeln!(s, "  old {i} \"$p\"");
+            let _ = writeln!(s, "  stat_of \"$p\"; old {i} \"$p\" \"$size\"");
             if fix {
                 // Copy (keeping mode and owner), end the last line, add ours, rename.
                 let _ = writeln!(
                     s,
-                    "  t=$(tmpname \"$p\"); {{ {{ [ ! -e \"$p\" ] || cp -p -- \"$p\" \"$t\"; }} && \
-                     {{ [ ! -s \"$t\" ] || [ \"$(tail -c 1 \"$t\" | wc -l)\" = 1 ] || echo >> \"$t\"; }} && \
+                    "  tmpname \"$p\"; {{ {{ [ ! -e \"$p\" ] || cp -p -- \"$p\" \"$t\"; }} && \
+                     {{ [ ! -s \"$t\" ] || sed -i -e '$a\\' \"$t\"; }} && \
                      printf '%s\\n' \"$l\" >> \"$t\" && sync \"$t\" && mv -f \"$t\" \"$p\"; }} 2>\"$T/e{i}\" \
                      && echo '@@R {i} changed' || {{ rm -f \"$t\"; fail {i} 1 \"$T/e{i}\"; }}"
                 );
@@ -350,12 +391,14 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
             creates,
             unless,
         } => {
+            // Profile commands run in a subshell with `eval`: shell syntax as written,
+            // without starting another shell.
             let mut guards = Vec::new();
             if let Some(c) = creates {
                 guards.push(format!("[ -e {} ]", quote(c)));
             }
             if let Some(u) = unless {
-                guards.push(format!("sh -c {} </dev/null >/dev/null 2>&1", quote(u)));
+                guards.push(format!("(eval {}) </dev/null >/dev/null 2>&1", quote(u)));
             }
             let guard = if guards.is_empty() {
                 "false".to_string()
@@ -366,7 +409,7 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
             if fix {
                 let _ = writeln!(
                     s,
-                    "  sh -c {} </dev/null >/dev/null 2>\"$T/e{i}\"; rc=$?; \
+                    "  (eval {}) </dev/null >/dev/null 2>\"$T/e{i}\"; rc=$?; \
                      if [ $rc = 0 ]; then echo '@@R {i} changed'; else fail {i} $rc \"$T/e{i}\"; fi",
                     quote(command)
                 );
