@@ -58,6 +58,7 @@ fn a_queue_made_over_ssh_prints_to_the_simulated_printer() {
     assert!(o.contains("printer-location='HQ floor 3, bay 1'"), "{o}");
     let l = ok(&mut s, &format!("{env} lpoptions -p q1 -l | head"));
     eprintln!("--- lpoptions -p q1 -l | head\n{l}---");
+    assert!(l.contains("PageSize/Media Size:"), "{l}");
 
     ok(&mut s, "printf 'hello from the lab\\n' > /tmp/somefile");
     let job = ok(&mut s, &format!("{env} lp -U alice -d q1 /tmp/somefile"));

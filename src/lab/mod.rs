@@ -7,8 +7,8 @@ mod print;
 mod slots;
 
 pub use print::{
-    LabPrinter, MAX_PRINTERS, PRINT_SERVER_PORT, PRINTER_PORT_BASE, PrintServer, PrinterSpec,
-    answers_ipp, ensure_dnssd, printer_port,
+    LabPrinter, MAX_PRINTERS, PRINT_SERVER_PORT_BASE, PRINTER_PORT_BASE, PrintServer, PrinterSpec,
+    answers_ipp, ensure_dnssd, print_server_port, printer_port,
 };
 
 use std::collections::{HashMap, HashSet};
@@ -244,7 +244,7 @@ impl Lab {
     }
 
     /// Like [`Lab::up`], plus a print server and printers. `print_server` names the device
-    /// whose address the private cupsd listens on (port 631); each printer is an
+    /// whose address the private cupsd listens on (port 30000+slot, also on 127.0.0.1); each printer is an
     /// ippeveprinter on 127.0.0.1:20000+slot*100+i keeping every job in its spool
     /// directory. Starts avahi-daemon (and the system D-Bus daemon) when printers need
     /// them and they are not running; those stay running after `down`.
@@ -299,7 +299,7 @@ impl Lab {
                 .iter()
                 .position(|d| d.name == name)
                 .expect("checked");
-            print::new_print_server(&dir, &device_host(slot, i), name)
+            print::new_print_server(&dir, slot, &device_host(slot, i), name)
         });
         let mut lab = Lab {
             dir: dir.clone(),

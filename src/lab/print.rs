@@ -2,8 +2,9 @@
 //! simulated printer, all under `<lab>/print/`.
 //!
 //! cupsd runs on this machine (not in a device namespace) but listens on the print-server
-//! device's own lab address, port 631, so commands run over SSH on that device reach it with
-//! `CUPS_SERVER=HOST:631`. Every 127.0.0.0/8 client may administer it without
+//! device's own lab address, so commands run over SSH on that device reach it with
+//! `CUPS_SERVER=HOST:PORT` (PORT = 30000 + slot; cupsd also listens on 127.0.0.1:PORT, see
+//! [`print_server_port`]). Every 127.0.0.0/8 client may administer it without
 //! authentication. Printers listen on 127.0.0.1 (and every other address) on ports unique
 //! to the lab's address slot: 20000 + slot*100 + i.
 //!
@@ -29,8 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Lab, LabError, io_err, log_tail, proc_alive, proc_cmdline, signal, slots};
 
-/// cupsd listens on this port of the print-server device's address.
-pub const PRINT_SERVER_PORT: u16 = 631;
+/// The lab in slot s runs its cupsd on port PRINT_SERVER_PORT_BASE + s, on the print-server
+/// device's address and on 127.0.0.1 (see [`print_server_port`]).
+pub const PRINT_SERVER_PORT_BASE: u16 = 30000;
 /// Printer i of the lab in slot s listens on PRINTER_PORT_BASE + s*100 + i.
 pub const PRINTER_PORT_BASE: u16 = 20000;
 /// At most this many printers per lab (their ports must stay inside the slot's block).
@@ -127,9 +129,33 @@ impl PrintServer {
         self.dir.join("log/error_log")
     }
 
+    /// The port cupsd listens on (on the device's address and on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn listen_addresses(&self) -> Vec<SocketAddr> {
+        let own: SocketAddr = self.address.parse().expect("lab addresses are IPv4");
+        vec![own, SocketAddr::from(([127, 0, 0, 1], self.port()))]
+    }
+
     fn stdout_log(&self) -> PathBuf {
         self.dir.join("log/cupsd.out")
     }
+}
+
+/// The port of the print server of the lab holding `slot`.
+///
+/// Not 631: cupsd calls every loopback client's server "localhost" and advertises
+/// `printer-uri-supported = ipp://localhost:PORT/printers/Q` with the port of its loopback
+/// listener. Clients follow that URI (lpoptions -l fetches the PPD there), so cupsd also
+/// listens on 127.0.0.1 on a port unique to the lab; on 631 they would reach the host's own
+/// cupsd or nothing ("No printer-uri found").
+pub fn print_server_port(slot: u32) -> u16 {
+    PRINT_SERVER_PORT_BASE + slot as u16
 }
 
 /// The port of printer `index` in the lab holding `slot`.
@@ -209,10 +235,10 @@ pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> V
         .collect()
 }
 
-pub(super) fn new_print_server(dir: &Path, host: &str, device: &str) -> PrintServer {
+pub(super) fn new_print_server(dir: &Path, slot: u32, host: &str, device: &str) -> PrintServer {
     PrintServer {
         device: device.to_string(),
-        address: format!("{host}:{PRINT_SERVER_PORT}"),
+        address: format!("{host}:{}", print_server_port(slot)),
         dir: dir.join("print").join("server"),
         pid: 0,
     }
@@ -428,13 +454,22 @@ impl Lab {
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777))
             .map_err(io_err("set the mode of", &tmp))?;
         let conf = etc.join("cupsd.conf");
-        fs::write(&conf, cupsd_conf(&server.address)).map_err(io_err("write", &conf))?;
+        fs::write(&conf, cupsd_conf(&server.address, server.port()))
+            .map_err(io_err("write", &conf))?;
         let files = etc.join("cups-files.conf");
         fs::write(&files, cups_files_conf(&server.dir)).map_err(io_err("write", &files))?;
         let mut chown = Command::new("chown");
         chown.arg("-R").arg("lp:lp").args(&owned);
         super::run_checked(chown, "chown -R lp:lp (print server directories)")?;
 
+        for addr in server.listen_addresses() {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Err(LabError::Command {
+                    what: format!("starting the print server ({CUPSD})"),
+                    detail: format!("{addr} is already taken by another process"),
+                });
+            }
+        }
         let out_path = server.stdout_log();
         let out = fs::File::create(&out_path).map_err(io_err("create", &out_path))?;
         let out2 = out.try_clone().map_err(io_err("open", &out_path))?;
@@ -469,7 +504,7 @@ impl Lab {
         };
         let timeout = Duration::from_secs(20);
         let deadline = Instant::now() + timeout;
-        let addr: SocketAddr = server.address.parse().expect("lab addresses are IPv4");
+        let addrs = server.listen_addresses();
         loop {
             if let Some(status) = self.exited(SERVER_KEY) {
                 let mut log = log_tail(&server.stdout_log());
@@ -481,7 +516,10 @@ impl Lab {
                     log,
                 });
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if addrs
+                .iter()
+                .all(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -566,10 +604,11 @@ pub fn answers_ipp(uri: &str, timeout_secs: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn cupsd_conf(address: &str) -> String {
+fn cupsd_conf(address: &str, port: u16) -> String {
     format!(
         "# deskready lab print server: written by `deskready lab`, rewritten at every start\n\
          Listen {address}\n\
+         Listen 127.0.0.1:{port}\n\
          ServerAlias *\n\
          LogLevel info\n\
          MaxLogSize 0\n\
@@ -688,8 +727,8 @@ mod tests {
 
     #[test]
     fn cupsd_listens_on_the_device_address() {
-        let c = cupsd_conf("127.105.0.1:631");
-        assert!(c.contains("Listen 127.105.0.1:631\n"));
+        let c = cupsd_conf("127.105.0.1:30005", 30005);
+        assert!(c.contains("Listen 127.105.0.1:30005\nListen 127.0.0.1:30005\n"));
         assert!(c.contains("ServerAlias *\n"));
         let f = cups_files_conf(Path::new("/tmp/lab/print/server"));
         assert!(f.contains("ServerRoot /tmp/lab/print/server/etc\n"));
