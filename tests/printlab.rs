@@ -60,6 +60,28 @@ fn a_queue_made_over_ssh_prints_to_the_simulated_printer() {
     eprintln!("--- lpoptions -p q1 -l | head\n{l}---");
     assert!(l.contains("PageSize/Media Size:"), "{l}");
 
+    // lpadmin maps -o only onto PPD keywords: media=/sides= above change nothing; the
+    // PPD options PageSize/Duplex do, and media-default/sides-default follow them.
+    ok(
+        &mut s,
+        &format!("{env} lpadmin -p q1 -o PageSize=A4 -o Duplex=DuplexNoTumble"),
+    );
+    ok(
+        &mut s,
+        &format!("{env} lpadmin -p q1 -D \"Bob's \\\"best\\\" printer\""),
+    );
+    let o = ok(&mut s, &format!("{env} lpoptions -p q1"));
+    eprintln!("--- lpoptions -p q1 (A4, duplex, quotes)\n{o}---");
+    assert!(o.contains(r#"printer-info='Bob's "best" printer'"#), "{o}");
+    std::thread::sleep(Duration::from_secs(2));
+    let o2 = ok(&mut s, &format!("{env} lpoptions -p q1"));
+    eprintln!("--- lpoptions -p q1 (2 s later)\n{o2}---");
+    let l = ok(&mut s, &format!("{env} lpoptions -p q1 -l"));
+    assert!(
+        l.contains("Duplex/Duplex: None *DuplexNoTumble DuplexTumble"),
+        "{l}"
+    );
+
     ok(&mut s, "printf 'hello from the lab\\n' > /tmp/somefile");
     let job = ok(&mut s, &format!("{env} lp -U alice -d q1 /tmp/somefile"));
     eprintln!("lp: {job}");

@@ -370,7 +370,10 @@ impl Lab {
         let log_path = p.log_file();
         let log = fs::File::create(&log_path).map_err(io_err("create", &log_path))?;
         let log2 = log.try_clone().map_err(io_err("open", &log_path))?;
+        // -2: two-sided printing supported, like the office printers it stands for (the
+        // queue's PPD gets a Duplex option, `sides-supported` lists two-sided-*).
         let child = Command::new(IPPEVEPRINTER)
+            .arg("-2")
             .arg("-k")
             .arg("-d")
             .arg(&p.spool)
