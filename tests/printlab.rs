@@ -165,3 +165,15 @@ fn the_print_server_must_be_a_lab_device() {
     .to_string();
     assert!(err.contains("NOPE"), "{err}");
 }
+
+#[test]
+fn a_loaded_lab_stops_the_print_processes_it_records() {
+    let lab = print_lab("PL", 1);
+    let marker = format!("{}/print/", lab.dir.display());
+    let loaded = deskready::lab::Lab::load(&lab.dir).unwrap();
+    assert_eq!(loaded.printers, lab.printers);
+    assert_eq!(loaded.print_server, lab.print_server);
+    assert!(loaded.printer_running("PRN-0001") && loaded.print_server_running());
+    loaded.down().unwrap();
+    assert_eq!(live_processes_mentioning(&marker), Vec::<u32>::new());
+}

@@ -729,6 +729,16 @@ mod tests {
     }
 
     #[test]
+    fn old_lab_state_without_printers_loads() {
+        let lab: Lab = serde_json::from_str(
+            r#"{"dir":"/tmp/l","key_file":"/tmp/l/keys/operator","devices":[],"slot":3}"#,
+        )
+        .unwrap();
+        assert!(lab.printers.is_empty());
+        assert!(lab.print_server.is_none());
+    }
+
+    #[test]
     fn cupsd_listens_on_the_device_address() {
         let c = cupsd_conf("127.105.0.1:30005", 30005);
         assert!(c.contains("Listen 127.105.0.1:30005\nListen 127.0.0.1:30005\n"));
