@@ -3,7 +3,13 @@
 //! /tmp). Owns starting, stopping and recording those processes; it never touches a process
 //! it did not start (every kill is checked against `/proc/PID/cmdline`).
 
+mod print;
 mod slots;
+
+pub use print::{
+    LabPrinter, MAX_PRINTERS, PRINT_SERVER_PORT_BASE, PRINTER_PORT_BASE, PrintServer, PrinterSpec,
+    answers_ipp, ensure_dnssd, print_server_port, printer_port,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -100,7 +106,13 @@ pub struct Lab {
     pub devices: Vec<LabDevice>,
     /// Address slot s: device i listens on 127.(100+s).(i/250).(1+i%250):2222.
     pub slot: u32,
-    /// sshd processes this process spawned, reaped when stopped.
+    /// Simulated printers (ippeveprinter); printer i listens on 127.0.0.1:20000+slot*100+i.
+    #[serde(default)]
+    pub printers: Vec<LabPrinter>,
+    /// The private cupsd, listening on its device's address (none in older lab.json files).
+    #[serde(default)]
+    pub print_server: Option<PrintServer>,
+    /// sshd, cupsd and ippeveprinter processes this process spawned, reaped when stopped.
     #[serde(skip)]
     children: Mutex<HashMap<String, Child>>,
 }
@@ -162,6 +174,52 @@ pub enum LabError {
     },
     #[error("device {device} (sshd pid {pid}) did not stop")]
     DidNotStop { device: String, pid: u32 },
+    #[error("cannot simulate printer {name:?}: {reason}")]
+    BadPrinter { name: String, reason: String },
+    #[error("no printer {name} in the lab in {}", dir.display())]
+    UnknownPrinter { name: String, dir: PathBuf },
+    #[error(
+        "printer {printer} cannot start: port {port} on 127.0.0.1 is already taken by another process"
+    )]
+    PrinterPortTaken { printer: String, port: u16 },
+    #[error(
+        "printer {printer} on port {port} did not start: ippeveprinter exited ({status}); its log says: {log}"
+    )]
+    PrinterExited {
+        printer: String,
+        port: u16,
+        status: String,
+        log: String,
+    },
+    #[error(
+        "printer {printer} does not answer IPP at {uri} after {}s; see {}",
+        timeout.as_secs(), log.display()
+    )]
+    PrinterNotAnswering {
+        printer: String,
+        uri: String,
+        timeout: Duration,
+        log: PathBuf,
+    },
+    #[error(
+        "the print server at {address} did not start: cupsd exited ({status}); its logs say: {log}"
+    )]
+    PrintServerExited {
+        address: String,
+        status: String,
+        log: String,
+    },
+    #[error(
+        "the print server at {address} does not accept connections after {}s; see {}",
+        timeout.as_secs(), log.display()
+    )]
+    PrintServerNotListening {
+        address: String,
+        timeout: Duration,
+        log: PathBuf,
+    },
+    #[error("{what} (pid {pid}) did not stop")]
+    PrintDidNotStop { what: String, pid: u32 },
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LabError + 'a {
@@ -182,14 +240,37 @@ impl Lab {
     /// Refuses when a lab is already running in `dir`. Keys, host keys and what devices
     /// wrote survive `down` and are reused by the next `up`.
     pub fn up(dir: &Path, devices: &[LabDeviceSpec]) -> Result<Lab, LabError> {
+        Lab::up_with(dir, devices, None, &[])
+    }
+
+    /// Like [`Lab::up`], plus a print server and printers. `print_server` names the device
+    /// whose address the private cupsd listens on (port 30000+slot, also on 127.0.0.1); each printer is an
+    /// ippeveprinter on 127.0.0.1:20000+slot*100+i keeping every job in its spool
+    /// directory. Starts avahi-daemon (and the system D-Bus daemon) when printers need
+    /// them and they are not running; those stay running after `down`.
+    pub fn up_with(
+        dir: &Path,
+        devices: &[LabDeviceSpec],
+        print_server: Option<&str>,
+        printers: &[PrinterSpec],
+    ) -> Result<Lab, LabError> {
         validate_specs(devices)?;
+        print::validate_printers(printers)?;
+        if let Some(name) = print_server
+            && !devices.iter().any(|d| d.name == name)
+        {
+            return Err(LabError::BadDevice {
+                name: name.to_string(),
+                reason: "the print server must be one of the lab's devices".into(),
+            });
+        }
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         let dir = fs::canonicalize(dir).map_err(io_err("resolve", dir))?;
         validate_dir(&dir)?;
 
         if dir.join(STATE_FILE).exists() {
             let old = Lab::load(&dir)?;
-            let running = old.status().iter().filter(|(_, up)| *up).count();
+            let running = old.status().iter().filter(|(_, up)| *up).count() + old.print_running();
             if running > 0 {
                 return Err(LabError::AlreadyRunning { dir, running });
             }
@@ -213,6 +294,13 @@ impl Lab {
         }
 
         let slot = slots::allocate(&dir)?;
+        let print_server = print_server.map(|name| {
+            let i = devices
+                .iter()
+                .position(|d| d.name == name)
+                .expect("checked");
+            print::new_print_server(&dir, slot, &device_host(slot, i), name)
+        });
         let mut lab = Lab {
             dir: dir.clone(),
             key_file,
@@ -228,9 +316,11 @@ impl Lab {
                 })
                 .collect(),
             slot,
+            printers: print::new_printers(&dir, slot, printers),
+            print_server,
             children: Mutex::new(HashMap::new()),
         };
-        match lab.start_all() {
+        match lab.start_all().and_then(|()| lab.start_print()) {
             Ok(()) => Ok(lab),
             Err(e) => {
                 let _ = lab.down();
@@ -260,14 +350,17 @@ impl Lab {
     }
 
     /// Stops every sshd of this lab (and whatever still runs in its devices' namespaces),
-    /// releases the address slot and removes the state file. Device files are kept.
+    /// its cupsd and its printers, releases the address slot and removes the state file.
+    /// Device files, queues and spooled jobs are kept. avahi-daemon and dbus-daemon are
+    /// machine services and keep running.
     pub fn down(&self) -> Result<(), LabError> {
+        let print = self.stop_print();
         let pids: Vec<(String, u32)> = self
             .devices
             .iter()
             .map(|d| (d.name.clone(), d.pid))
             .collect();
-        let result = self.stop_pids(&pids);
+        let result = self.stop_pids(&pids).and(print);
         let state = self.dir.join(STATE_FILE);
         if result.is_ok() {
             match fs::remove_file(&state) {

@@ -95,7 +95,8 @@ fn write_lock(f: &mut fs::File, text: &str, path: &Path) -> Result<(), LabError>
         })
 }
 
-/// A slot is stale when its owner process is gone and no sshd of its lab is alive.
+/// A slot is stale when its owner process is gone and no sshd, cupsd or printer of its lab
+/// is alive (printer ports belong to the slot too).
 fn is_stale(path: &Path) -> bool {
     let Ok(text) = fs::read_to_string(path) else {
         return false;
@@ -116,12 +117,16 @@ fn is_stale(path: &Path) -> bool {
 /// Whether any live process carries this lab's marker on its command line.
 fn lab_has_live_sshd(lab_dir: &Path) -> bool {
     let marker = lab_marker(lab_dir);
+    let print = super::print::print_marker(lab_dir);
     let Ok(entries) = fs::read_dir("/proc") else {
         return true;
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .any(|pid| proc_cmdline(pid).is_some_and(|c| c.contains(&marker)) && proc_alive(pid))
+        .any(|pid| {
+            proc_cmdline(pid).is_some_and(|c| c.contains(&marker) || c.contains(&print))
+                && proc_alive(pid)
+        })
 }
 
 /// Gives the slot back, if it is still recorded as this lab's.

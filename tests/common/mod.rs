@@ -4,7 +4,7 @@
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use deskready::lab::{Lab, LabDeviceSpec};
+use deskready::lab::{Lab, LabDeviceSpec, PrinterSpec};
 use deskready::transport::{ExecOutput, MemoryPins, Session, SshOptions};
 
 /// A lab that is brought down (every sshd stopped) when dropped, even when a test panics.
@@ -29,6 +29,29 @@ impl TestLab {
         let specs: Vec<LabDeviceSpec> = names.iter().map(LabDeviceSpec::new).collect();
         let lab = Lab::up(dir.path(), &specs).unwrap_or_else(|e| panic!("lab up: {e}"));
         TestLab { lab, _dir: dir }
+    }
+
+    /// Devices `names`, a print server on device `print_server` and these printers.
+    pub fn with_printers(
+        names: &[String],
+        print_server: &str,
+        printers: &[PrinterSpec],
+    ) -> TestLab {
+        let dir = tempfile::Builder::new()
+            .prefix("deskready-lab-")
+            .tempdir()
+            .expect("temp dir");
+        let specs: Vec<LabDeviceSpec> = names.iter().map(LabDeviceSpec::new).collect();
+        let lab = Lab::up_with(dir.path(), &specs, Some(print_server), printers)
+            .unwrap_or_else(|e| panic!("lab up: {e}"));
+        TestLab { lab, _dir: dir }
+    }
+
+    /// Connects to the device named `name`.
+    pub fn session_to(&self, name: &str) -> Session {
+        let target = self.lab.target(name).unwrap();
+        Session::connect(&target, &quick(), &MemoryPins::new())
+            .unwrap_or_else(|e| panic!("connect: {e}"))
     }
 
     pub fn name(&self, i: usize) -> String {
