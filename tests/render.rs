@@ -56,7 +56,7 @@ fn render_a_printer_shows_its_queue_on_the_print_server() {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert_eq!(
         run.stdout(),
-        "# PRN-0402 (profile printer-ipp)\n\n== queue (via PS-0001)\n  print_queue: floor4-bay2\n  uri: ipp://10.20.4.25/ipp/print\n  server: localhost:631\n  location: HQ floor 4, bay 2\n  description: Brother HL-L6400DW (PRN-0402)\n  shared: false\n  option media: iso_a4_210x297mm\n"
+        "# PRN-0402 (profile printer-ipp)\n\n== queue (via PS-0001)\n  print_queue: floor4-bay2\n  uri: ipp://10.20.4.25/ipp/print\n  server: localhost:631\n  location: HQ floor 4, bay 2\n  description: Brother HL-L6400DW (PRN-0402)\n  shared: false\n  option Duplex: DuplexNoTumble\n  option PageSize: A4\n"
     );
 }
 

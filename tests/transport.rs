@@ -120,8 +120,10 @@ fn command_timeout_is_enforced() {
     let mut s = Session::connect(&target, &opts, &deskready::transport::MemoryPins::new()).unwrap();
     let start = Instant::now();
     let err = s.run("sleep 10", b"").unwrap_err();
+    // Ends at the 1 s limit, not when `sleep 10` would: bounded well below 10 s so a busy
+    // machine does not fail it.
     assert!(
-        start.elapsed() < Duration::from_secs(3),
+        start.elapsed() < Duration::from_secs(6),
         "took {:?}",
         start.elapsed()
     );
@@ -221,8 +223,10 @@ fn a_stopped_device_is_unreachable_quickly() {
     let start = Instant::now();
     let err =
         Session::connect(&target, &quick(), &deskready::transport::MemoryPins::new()).unwrap_err();
+    // A refused connection must not wait out the connect timeout (the bound is the
+    // timeout itself, not a speed target: timings on a busy machine vary).
     assert!(
-        start.elapsed() < Duration::from_secs(1),
+        start.elapsed() < quick().connect_timeout,
         "took {:?}",
         start.elapsed()
     );
@@ -265,7 +269,9 @@ fn an_address_that_never_answers_times_out_within_the_connect_timeout() {
     let err =
         Session::connect(&target, &opts, &deskready::transport::MemoryPins::new()).unwrap_err();
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(1800), "took {took:?}");
+    // The 1 s timeout ends the wait (a connect without one waits minutes); the bound
+    // leaves room for a busy machine.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert_eq!(
         err.to_string(),
         format!("cannot reach LAP-0001 at 127.0.0.1:{port}: no answer within 1s")
@@ -283,7 +289,7 @@ fn an_address_that_never_answers_times_out_within_the_connect_timeout() {
     let err =
         Session::connect(&target, &opts, &deskready::transport::MemoryPins::new()).unwrap_err();
     assert!(
-        start.elapsed() < Duration::from_millis(1800),
+        start.elapsed() < Duration::from_secs(5),
         "took {:?}",
         start.elapsed()
     );
@@ -424,7 +430,8 @@ fn fifty_devices_come_up_and_answer() {
         "50 devices: up in {up:?}, all connected and ran a command in {:?}",
         start.elapsed()
     );
-    assert!(up < Duration::from_secs(20), "lab up took {up:?}");
+    // Correctness, not speed (speed is bench/'s job): bring-up must not hang.
+    assert!(up < Duration::from_secs(120), "lab up took {up:?}");
 }
 
 #[test]

@@ -171,7 +171,7 @@ fn via_an_unknown_device() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/printer-ipp.yaml:14:5: resources[0].via: unknown device `PS-0009`; did you mean `PS-0001`? allowed: LAP-0001, LAP-0002, LAP-0003, LAP-0004, LAP-0005, LAP-0006, LAP-0007, LAP-0008, LAP-0009, LAP-0010, PRN-0301, PRN-0302, PRN-0303, PRN-0401, PRN-0402, PRN-0403, PS-0001",
+        "profiles/printer-ipp.yaml:15:5: resources[0].via: unknown device `PS-0009`; did you mean `PS-0001`? allowed: LAP-0001, LAP-0002, LAP-0003, LAP-0004, LAP-0005, LAP-0006, LAP-0007, LAP-0008, LAP-0009, LAP-0010, PRN-0301, PRN-0302, PRN-0303, PRN-0401, PRN-0402, PRN-0403, PS-0001",
     );
 }
 

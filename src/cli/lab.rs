@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use super::{Ctx, Failure, Format};
 use crate::lab::{Lab, LabDeviceSpec};
+use crate::model::DeviceKind;
 use crate::site::Site;
 
 /// The inventory file the lab owns.
@@ -34,6 +35,100 @@ pub struct UpArgs {
     /// The profile of the extra devices.
     #[arg(long, default_value = "laptop-base", value_name = "PROFILE")]
     pub profile: String,
+    /// Also run the site's print server (a private cupsd on its lab address) and M printers
+    /// simulated by ippeveprinter: the site's own printers first, then extra ones
+    /// (LABP-0001 and up) when M is larger.
+    #[arg(long, default_value_t = 0, value_name = "M")]
+    pub printers: usize,
+}
+
+/// What `--printers` adds: the print server's tag, the printers to simulate, and the
+/// inventory entries of extra printers.
+struct Printing {
+    server: Option<String>,
+    specs: Vec<crate::lab::PrinterSpec>,
+    extras: Vec<(String, String)>,
+}
+
+fn printing(site: &Site, wanted: usize) -> Result<Printing, Failure> {
+    let none = Printing {
+        server: None,
+        specs: Vec::new(),
+        extras: Vec::new(),
+    };
+    if wanted == 0 {
+        return Ok(none);
+    }
+    let Some(server) = site
+        .devices
+        .values()
+        .find(|d| d.kind == DeviceKind::PrintServer && d.address.ssh.is_some())
+    else {
+        return Err(Failure::BadInput(
+            "--printers needs a device of kind print-server with an `ssh:` address in the site"
+                .into(),
+        ));
+    };
+    let split = |model: &str| match model.split_once(' ') {
+        Some((make, rest)) => (make.to_string(), rest.to_string()),
+        None => ("Generic".to_string(), model.to_string()),
+    };
+    let own: Vec<&crate::model::Device> = site
+        .devices
+        .values()
+        .filter(|d| d.kind == DeviceKind::Printer)
+        .collect();
+    let mut specs = Vec::new();
+    for d in own.iter().take(wanted) {
+        let (make, model) = split(&d.model);
+        let mut place = d.location.describe();
+        if let Some(spot) = d.vars.get("spot").and_then(|v| v.as_str()) {
+            place.push_str(&format!(", {spot}"));
+        }
+        specs.push(crate::lab::PrinterSpec::new(&d.tag, make, model, place));
+    }
+    let like = own.first().copied().unwrap_or(server);
+    let mut extras = Vec::new();
+    for i in 1..=wanted.saturating_sub(own.len()) {
+        let tag = format!("LABP-{i:04}");
+        if site.devices.contains_key(&tag) {
+            return Err(Failure::BadInput(format!(
+                "the site already has a device {tag}; extra lab printers are named LABP-0001 and up"
+            )));
+        }
+        let model = format!("LabJet {}", 100 + i);
+        let mut e = String::new();
+        let _ = writeln!(e, "    kind: printer");
+        let _ = writeln!(e, "    model: ACME {model}");
+        let _ = writeln!(e, "    serial: LABP{i:06}");
+        let _ = writeln!(e, "    profile: printer-ipp");
+        let mut loc = Vec::new();
+        if let Some(s) = &like.location.site {
+            loc.push(format!(
+                "site: {}",
+                serde_json::to_string(s).unwrap_or_default()
+            ));
+        }
+        loc.push(format!(
+            "floor: {}",
+            serde_json::to_string(like.location.floor.as_deref().unwrap_or("1"))
+                .unwrap_or_default()
+        ));
+        let _ = writeln!(e, "    location: {{ {} }}", loc.join(", "));
+        let _ = writeln!(e, "    vars: {{ spot: \"lab bay {i}\" }}");
+        specs.push(crate::lab::PrinterSpec::new(
+            &tag,
+            "ACME",
+            &model,
+            format!("{}, lab bay {i}", like.location.describe()),
+        ));
+        extras.push((tag, e));
+    }
+    Ok(Printing {
+        server: Some(server.tag.clone()),
+        specs,
+        extras,
+    })
 }
 
 pub fn lab_dir(site_dir: &Path) -> PathBuf {
@@ -60,9 +155,16 @@ fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {
         .collect();
     let extras = extra_devices(&site, &args)?;
     names.extend(extras.iter().map(|(tag, _)| tag.clone()));
+    let printing = printing(&site, args.printers)?;
     let specs: Vec<LabDeviceSpec> = names.iter().map(LabDeviceSpec::new).collect();
-    let lab = Lab::up(&lab_dir(&ctx.site_dir), &specs).map_err(|e| Failure::Other(e.into()))?;
-    write_inventory(&ctx.site_dir, &lab, &extras).map_err(Failure::Other)?;
+    let lab = Lab::up_with(
+        &lab_dir(&ctx.site_dir),
+        &specs,
+        printing.server.as_deref(),
+        &printing.specs,
+    )
+    .map_err(|e| Failure::Other(e.into()))?;
+    write_inventory(&ctx.site_dir, &lab, &extras, &printing.extras).map_err(Failure::Other)?;
     // Validate the site as it now stands, so a bad extra profile shows at once.
     if let Err(d) = crate::load::load_site(&ctx.site_dir) {
         let _ = lab.down();
@@ -78,7 +180,15 @@ fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {
                 lab.dir.display(),
                 lab.key_file.display()
             );
-            println!("the site's SSH devices now point at the lab through {GENERATED}");
+            if let Some(ps) = &lab.print_server {
+                println!(
+                    "print server {} runs CUPS at {}; {} printers simulated",
+                    ps.device,
+                    ps.address,
+                    lab.printers.len()
+                );
+            }
+            println!("the site's devices now point at the lab through {GENERATED}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -150,7 +260,12 @@ fn extra_devices(site: &Site, args: &UpArgs) -> Result<Vec<(String, String)>, Fa
     Ok(out)
 }
 
-fn write_inventory(site_dir: &Path, lab: &Lab, extras: &[(String, String)]) -> anyhow::Result<()> {
+fn write_inventory(
+    site_dir: &Path,
+    lab: &Lab,
+    extras: &[(String, String)],
+    extra_printers: &[(String, String)],
+) -> anyhow::Result<()> {
     let mut text = String::from(
         "# Written by `deskready lab up`; removed by `deskready lab down`. Do not edit.\n\
          # Points the site's SSH devices at simulated devices on this machine.\n",
@@ -176,16 +291,42 @@ fn write_inventory(site_dir: &Path, lab: &Lab, extras: &[(String, String)]) -> a
         .map(|d| d.name.as_str())
         .filter(|n| !extra_tags.contains(n))
         .collect();
-    if !own.is_empty() {
-        text.push_str("overrides:\n");
-        for name in own {
-            let _ = writeln!(text, "  {name}:\n    {}", addr(name));
+    let printer_extra: Vec<&str> = extra_printers.iter().map(|(t, _)| t.as_str()).collect();
+    let cups = |name: &str| -> String {
+        match &lab.print_server {
+            Some(ps) if ps.device == name => format!(
+                "\n    vars: {{ cups_server: \"{}\", cups_port: {} }}",
+                ps.address,
+                ps.address.rsplit(':').next().unwrap_or("631")
+            ),
+            _ => String::new(),
         }
+    };
+    text.push_str("overrides:\n");
+    for name in own {
+        let _ = writeln!(text, "  {name}:\n    {}{}", addr(name), cups(name));
     }
-    if !extras.is_empty() {
+    for p in lab
+        .printers
+        .iter()
+        .filter(|p| !printer_extra.contains(&p.name.as_str()))
+    {
+        let _ = writeln!(text, "  {}:\n    uri: {}", p.name, p.uri);
+    }
+    if !extras.is_empty() || !extra_printers.is_empty() {
         text.push_str("devices:\n");
         for (tag, entry) in extras {
             let _ = writeln!(text, "  {tag}:\n    {}", addr(tag));
+            text.push_str(entry);
+        }
+        for (tag, entry) in extra_printers {
+            let uri = lab
+                .printers
+                .iter()
+                .find(|p| &p.name == tag)
+                .map(|p| p.uri.clone())
+                .unwrap_or_default();
+            let _ = writeln!(text, "  {tag}:\n    uri: {uri}");
             text.push_str(entry);
         }
     }

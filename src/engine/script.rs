@@ -221,10 +221,13 @@ pq_state() {
   po=" $(cups lpoptions -p "$1" 2>/dev/null) "
   case "$po" in *" printer-is-shared=true "*) printf 'shared=true\n' ;; *) printf 'shared=false\n' ;; esac
   printf 'allowed_users=%s\n' "$(printf '%s\n' "$pl" | awk '/^\tUsers allowed:/ {f=1; next} f && /^\t\t/ {sub(/^\t\t/, ""); print; next} {f=0}' | grep -v '^(all)$' | sort | paste -sd, -)"
-  shift
-  for k in "$@"; do
-    printf 'option %s=%s\n' "$k" "$(printf '%s' "$po" | grep -o " $k=[^ ]*" | head -n 1 | sed "s/^ $k=//")"
-  done
+  pq=$1; shift
+  if [ $# -gt 0 ]; then
+    pd=$(cups lpoptions -p "$pq" -l 2>/dev/null)
+    for k in "$@"; do
+      printf 'option %s=%s\n' "$k" "$(printf '%s\n' "$pd" | sed -n "s/^$k\/[^:]*:.* \*\([^ ]*\).*/\1/p" | head -n 1)"
+    done
+  fi
 }
 # fail I RC ERRFILE
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
@@ -515,7 +518,7 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
                 ];
                 for (k, v) in options {
                     args.push("-o".into());
-                    args.push(quote(&format!("{k}-default={v}")));
+                    args.push(quote(&format!("{k}={v}")));
                 }
                 args.push("-u".into());
                 args.push(quote(&if allowed_users.is_empty() {
@@ -524,12 +527,27 @@ fn resource(s: &mut String, phase: Phase, i: usize, r: &ResolvedResource) {
                     format!("allow:{}", allowed_users.join(","))
                 }));
                 let args = args.join(" ");
-                // A new queue takes the printer's own capabilities (IPP Everywhere), which
-                // needs the printer to answer; an existing one is corrected in place.
+                // A new queue is created first and takes the printer's own capabilities
+                // (IPP Everywhere: the printer must answer); settings are applied once its
+                // driver exists, since lpadmin ignores driver options given with -m. A
+                // driver without the options asked for (made while the printer was off) is
+                // made again. A busy cupsd answers "Service Unavailable": every step is
+                // tried again, up to 20 times, 0.5 s apart, until the queue reads back right.
+                // Queue changes on one print server take turns (flock): many `lpadmin -m
+                // everywhere` at once were seen to stall cupsd for half a minute.
                 let _ = writeln!(
                     s,
-                    "  if [ $exists = 0 ]; then cups lpadmin -p \"$q\" {args} </dev/null >/dev/null 2>\"$T/e{i}\"; \
-                     else cups lpadmin -p \"$q\" -E -m everywhere {args} </dev/null >/dev/null 2>\"$T/e{i}\"; fi; rc=$?"
+                    "  {{ flock 9; n=0; while :; do rc=0; \
+                       if ! cups lpstat -v \"$q\" >/dev/null 2>&1; then \
+                         cups lpadmin -p \"$q\" -E -v {uri} -m everywhere </dev/null >/dev/null 2>\"$T/e{i}\" || rc=$?; \
+                       elif pq_state \"$q\" {keys} | grep -q '^option [^=]*=$'; then \
+                         cups lpadmin -p \"$q\" -v {uri} -m everywhere </dev/null >/dev/null 2>\"$T/e{i}\" || rc=$?; fi; \
+                       [ $rc != 0 ] || cups lpadmin -p \"$q\" {args} </dev/null >/dev/null 2>\"$T/e{i}\" || rc=$?; \
+                       [ $rc != 0 ] || [ \"$(pq_state \"$q\" {keys})\" != \"$want\" ] || break; \
+                       n=$((n + 1)); [ $n -lt 20 ] || break; sleep 0.5; \
+                     done; }} 9>/tmp/.deskready-print-queues.lock",
+                    uri = quote(uri),
+                    keys = keys.join(" ")
                 );
                 let _ = writeln!(
                     s,

@@ -158,6 +158,20 @@ pub fn print_server_port(slot: u32) -> u16 {
     PRINT_SERVER_PORT_BASE + slot as u16
 }
 
+/// A port free on both `host` and 127.0.0.1 right now, chosen by the system. A print
+/// server started right after another one on the same address and port (the next lab
+/// in the same slot) was seen to stop answering lpadmin; a port of its own avoids that.
+fn fresh_port(host: &str) -> Option<u16> {
+    for _ in 0..20 {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?;
+        let port = l.local_addr().ok()?.port();
+        if std::net::TcpListener::bind((host, port)).is_ok() {
+            return Some(port);
+        }
+    }
+    None
+}
+
 /// The port of printer `index` in the lab holding `slot`.
 pub fn printer_port(slot: u32, index: usize) -> u16 {
     PRINTER_PORT_BASE + (slot as u16) * 100 + index as u16
@@ -235,11 +249,27 @@ pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> V
         .collect()
 }
 
+/// Where a lab's cupsd keeps its queues, spool, cache and logs: a directory of its own
+/// under the system temp directory. cupsd does part of its work as user `lp`, which must
+/// reach these directories; the lab directory itself may sit below directories `lp`
+/// cannot enter (a 0700 temp dir, a home), whose modes the lab must not change.
+fn print_runtime_dir(lab_dir: &Path, slot: u32) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    lab_dir.hash(&mut h);
+    std::env::temp_dir()
+        .join("deskready-print")
+        .join(format!("slot{slot:02}-{:016x}", h.finish()))
+}
+
 pub(super) fn new_print_server(dir: &Path, slot: u32, host: &str, device: &str) -> PrintServer {
     PrintServer {
         device: device.to_string(),
-        address: format!("{host}:{}", print_server_port(slot)),
-        dir: dir.join("print").join("server"),
+        address: format!(
+            "{host}:{}",
+            fresh_port(host).unwrap_or_else(|| print_server_port(slot))
+        ),
+        dir: print_runtime_dir(dir, slot),
         pid: 0,
     }
 }
@@ -441,25 +471,36 @@ impl Lab {
 
     fn spawn_cupsd(&mut self) -> Result<(), LabError> {
         let server = self.print_server.clone().expect("a print server");
+        // Runtime directories (reachable by lp) in server.dir; the configuration files in
+        // the lab directory, so that cupsd's command line names the lab (see `down`).
         let etc = server.dir.join("etc");
+        let conf_dir = self.dir.join("print").join("server");
         let owned: Vec<PathBuf> = ["spool", "spool/tmp", "cache", "state", "log"]
             .iter()
             .map(|d| server.dir.join(d))
             .collect();
-        for d in std::iter::once(&etc).chain(&owned) {
+        for d in std::iter::once(&etc)
+            .chain(&owned)
+            .chain(std::iter::once(&conf_dir))
+        {
             fs::create_dir_all(d).map_err(io_err("create", d))?;
         }
-        for d in [&server.dir, &etc] {
+        let top = server
+            .dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for d in [&top, &server.dir, &etc] {
             fs::set_permissions(d, fs::Permissions::from_mode(0o755))
                 .map_err(io_err("make traversable", d))?;
         }
         let tmp = server.dir.join("spool/tmp");
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777))
             .map_err(io_err("set the mode of", &tmp))?;
-        let conf = etc.join("cupsd.conf");
+        let conf = conf_dir.join("cupsd.conf");
         fs::write(&conf, cupsd_conf(&server.address, server.port()))
             .map_err(io_err("write", &conf))?;
-        let files = etc.join("cups-files.conf");
+        let files = conf_dir.join("cups-files.conf");
         fs::write(&files, cups_files_conf(&server.dir)).map_err(io_err("write", &files))?;
         let mut chown = Command::new("chown");
         chown.arg("-R").arg("lp:lp").args(&owned);
@@ -482,6 +523,13 @@ impl Lab {
             .arg(&conf)
             .arg("-s")
             .arg(&files)
+            // No system D-Bus: cupsd would register every queue's colour profiles with the
+            // machine's colord, where the queues of parallel labs collide and cupsd blocks
+            // for D-Bus's 25 s call timeout (seen as lpadmin failing to connect).
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent/deskready-lab-no-dbus",
+            )
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(out2)
@@ -519,9 +567,12 @@ impl Lab {
                     log,
                 });
             }
+            // Listening is not serving: cupsd accepts connections before its scheduler
+            // answers requests, so also ask it (`lpstat -r`) before calling it ready.
             if addrs
                 .iter()
                 .all(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
+                && scheduler_answers(&server.address)
             {
                 return Ok(());
             }
@@ -593,6 +644,19 @@ fn printer_key(name: &str) -> String {
 
 pub(super) fn print_marker(dir: &Path) -> String {
     format!("{}/print/", dir.display())
+}
+
+/// Whether the cupsd at `address` (`HOST:PORT`) says its scheduler is running.
+fn scheduler_answers(address: &str) -> bool {
+    Command::new("lpstat")
+        .arg("-r")
+        .env("CUPS_SERVER", address)
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("scheduler is running")
+        })
 }
 
 /// Whether an IPP printer answers Get-Printer-Attributes within `timeout_secs`.

@@ -245,6 +245,23 @@ fn build_one(
             shell: r.shell,
             groups: r.groups.unwrap_or_default(),
         },
+        "print_queue"
+            if r.options
+                .as_ref()
+                .is_some_and(|o| o.keys().any(|k| !is_option_name(k))) =>
+        {
+            let bad = r
+                .options
+                .as_ref()
+                .and_then(|o| o.keys().find(|k| !is_option_name(k)))
+                .cloned()
+                .unwrap_or_default();
+            diags.push(file.diag(
+                &format!("{}.{bad}", join_key(path, "options")),
+                format!("`{bad}` is not a printer option name; option names are letters, digits, `-` and `_` (see `lpoptions -p QUEUE -l`)"),
+            ));
+            return None;
+        }
         "print_queue" => ResourceKind::PrintQueue {
             queue: r.print_queue?,
             uri: need(r.uri, "uri", diags)?,
@@ -271,6 +288,12 @@ fn build_one(
         origin: file.origin(path),
         key_origins,
     })
+}
+
+fn is_option_name(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Paths on a device are absolute (or a template expression that renders to one).

@@ -124,7 +124,9 @@ pub enum ResourceKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
         shared: bool,
-        /// Default job options (`sides`, `media`, ...), passed as `-o KEY=VALUE`.
+        /// The queue's default options, as its driver names them (`PageSize: A4`,
+        /// `Duplex: DuplexNoTumble`; see `lpoptions -p QUEUE -l`), set with
+        /// `lpadmin -o NAME=VALUE` and read back from `lpoptions -l`.
         options: BTreeMap<String, String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         allowed_users: Vec<String>,

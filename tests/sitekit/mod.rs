@@ -158,6 +158,32 @@ impl LabSite {
         lab
     }
 
+    /// A lab with the print server and `printers` simulated printers, every device received.
+    pub fn up_with_printers(site: SiteCopy, printers: usize) -> LabSite {
+        let run = site.run(&["lab", "up", "--printers", &printers.to_string()]);
+        assert_eq!(run.code(), 0, "lab up: {}{}", run.stdout(), run.stderr());
+        let lab =
+            deskready::lab::Lab::load(&site.path().join(".deskready/lab")).expect("lab state");
+        let lab = LabSite { site, lab };
+        let listed = lab.run(&["--format", "json", "devices"]);
+        let devices: serde_json::Value = serde_json::from_str(&listed.stdout()).unwrap();
+        let tags: Vec<&str> = devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["tag"].as_str().unwrap())
+            .collect();
+        let run = lab.run_stdin(&["receive", "--scan"], &tags.join("\n"));
+        assert_eq!(
+            run.code(),
+            0,
+            "receive --scan: {}{}",
+            run.stdout(),
+            run.stderr()
+        );
+        lab
+    }
+
     /// A lab whose devices are not received yet.
     pub fn up_unreceived(site: SiteCopy) -> LabSite {
         let run = site.run(&["lab", "up"]);

@@ -1,0 +1,261 @@
+//! Printer fleets on the lab: queues made on a real cupsd through the print server device,
+//! printers simulated by ippeveprinter and asked over IPP, test pages in their spools.
+
+mod sitekit;
+
+use sitekit::{LabSite, SiteCopy};
+
+fn ndjson(run: &sitekit::Run) -> Vec<serde_json::Value> {
+    run.stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "done")
+        .map(|e| {
+            (
+                e["device"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs a CUPS client command on the print server device against its cupsd.
+fn on_print_server(lab: &LabSite, command: &str) -> String {
+    let server = lab
+        .lab
+        .print_server
+        .as_ref()
+        .expect("print server")
+        .address
+        .clone();
+    lab.ssh("PS-0001", &format!("CUPS_SERVER={server} {command}"))
+}
+
+const PRINTERS: &str = "PRN-*,LABP-*";
+
+/// A lab of the example site with its print server and `printers` printers.
+fn print_lab(printers: usize) -> LabSite {
+    LabSite::up_with_printers(SiteCopy::example(), printers)
+}
+
+/// The end of the print server's cupsd log, for failure messages.
+fn server_log(lab: &LabSite) -> String {
+    let ps = lab.lab.print_server.as_ref().expect("print server");
+    let log = std::fs::read_to_string(ps.dir.join("log/error_log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+#[test]
+fn a_rollout_of_ten_printers_makes_every_queue_and_a_rerun_changes_nothing() {
+    let lab = print_lab(10);
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+    ]);
+    assert_eq!(
+        run.code(),
+        0,
+        "{}{}\nprint server log:\n{}",
+        run.stdout(),
+        run.stderr(),
+        server_log(&lab)
+    );
+    let ev = ndjson(&run);
+    let results = done(&ev);
+    assert_eq!(results.len(), 10);
+    assert!(results.iter().all(|(_, o)| o == "changed"), "{results:?}");
+    // Every queue on the print server, with the printer's URI and location.
+    let queues = on_print_server(&lab, "lpstat -v");
+    for p in &lab.lab.printers {
+        let site = deskready::load::load_site(lab.site.path()).unwrap();
+        let queue = deskready::resolve::queue_name(
+            site.device(&p.name).unwrap(),
+            &deskready::resolve::merged_vars(&site, site.device(&p.name).unwrap()),
+        );
+        assert!(
+            queues.contains(&format!("device for {queue}: {}\n", p.uri)),
+            "{queue} -> {}: {queues}",
+            p.uri
+        );
+    }
+    let info = on_print_server(&lab, "lpstat -l -p floor4-bay2");
+    assert!(info.contains("\tLocation: HQ floor 4, bay 2\n"), "{info}");
+    assert!(
+        info.contains("\tDescription: Brother HL-L6400DW (PRN-0402)\n"),
+        "{info}"
+    );
+    // Each printer was asked over IPP after its queue was made.
+    let prn = ev
+        .iter()
+        .find(|e| e["event"] == "done" && e["device"] == "PRN-0402")
+        .unwrap();
+    let checks = prn["run"]["verify"].as_array().unwrap();
+    assert_eq!(checks[0]["name"], "printer answers over IPP");
+    assert_eq!(checks[0]["passed"], true);
+    assert_eq!(checks[1]["name"], "printer is the model in the inventory");
+    assert_eq!(checks[1]["passed"], true);
+
+    let again = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+    ]);
+    assert_eq!(again.code(), 0);
+    assert!(
+        done(&ndjson(&again)).iter().all(|(_, o)| o == "ok"),
+        "{}",
+        again.stdout()
+    );
+}
+
+#[test]
+fn a_queue_changed_by_hand_is_found_by_plan_and_fixed_by_configure() {
+    let lab = print_lab(6);
+    assert_eq!(
+        lab.run(&["configure", "--all", "--limit", PRINTERS]).code(),
+        0
+    );
+    let other = lab.lab.printer("PRN-0403").unwrap().uri.clone();
+    on_print_server(
+        &lab,
+        &format!("lpadmin -p floor3-bay2 -L 'Basement' -v {other}"),
+    );
+    let plan = lab.run(&["plan", "PRN-0302"]);
+    let out = plan.stdout();
+    assert!(out.contains("  would change queue (on PS-0001)\n"), "{out}");
+    assert!(out.contains(&format!("-uri={other}\n")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "+uri={}\n",
+            lab.lab.printer("PRN-0302").unwrap().uri
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("-location=Basement\n") && out.contains("+location=HQ floor 3, bay 2\n"),
+        "{out}"
+    );
+    // plan changed nothing.
+    assert!(on_print_server(&lab, "lpstat -l -p floor3-bay2").contains("\tLocation: Basement\n"));
+    let fix = lab.run(&["configure", "PRN-0302"]);
+    assert_eq!(fix.code(), 0, "{}{}", fix.stdout(), fix.stderr());
+    assert!(
+        fix.stdout().contains("PRN-0302: changed 1 of 1 resources"),
+        "{}",
+        fix.stdout()
+    );
+    assert!(
+        on_print_server(&lab, "lpstat -l -p floor3-bay2")
+            .contains("\tLocation: HQ floor 3, bay 2\n")
+    );
+    // Others were left alone.
+    assert!(
+        lab.run(&["plan", "--all", "--limit", PRINTERS])
+            .stdout()
+            .contains("6 devices: 6 ok, 0 changed, 0 failed")
+    );
+}
+
+#[test]
+fn a_stopped_printer_fails_verification_alone_and_resume_finishes_it() {
+    let mut lab = print_lab(6);
+    lab.lab.stop_printer("PRN-0401").unwrap();
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+    ]);
+    assert_eq!(run.code(), 1);
+    let ev = ndjson(&run);
+    let results = done(&ev);
+    assert_eq!(
+        results.iter().filter(|(_, o)| o == "changed").count(),
+        5,
+        "{results:?}"
+    );
+    assert!(
+        results.contains(&("PRN-0401".into(), "unreachable".into())),
+        "{results:?}"
+    );
+    let e = ev
+        .iter()
+        .find(|e| e["event"] == "done" && e["device"] == "PRN-0401")
+        .unwrap();
+    let uri = lab.lab.printer("PRN-0401").unwrap().uri.clone();
+    let err = e["error"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("verify check `printer answers over IPP` failed: PRN-0401 at {uri} does not answer over IPP: ")),
+        "{err}"
+    );
+    lab.lab.start_printer("PRN-0401").unwrap();
+    let resume = lab.run(&["--format", "json", "configure", "--resume"]);
+    assert_eq!(resume.code(), 0, "{}{}", resume.stdout(), resume.stderr());
+    assert_eq!(
+        done(&ndjson(&resume)).len(),
+        1,
+        "only the failed printer is redone"
+    );
+    assert_eq!(done(&ndjson(&resume))[0].0, "PRN-0401");
+}
+
+#[test]
+fn a_printer_of_another_model_fails_verification() {
+    let lab = print_lab(6);
+    // The inventory now says another model than the device that answers at that URI.
+    lab.site.edit(
+        "inventory/printers.yaml",
+        "model: Brother HL-L6400DW\n    serial: VNB00005",
+        "model: Brother HL-L5100DN\n    serial: VNB00005",
+    );
+    let run = lab.run(&["configure", "PRN-0402"]);
+    assert_eq!(run.code(), 1);
+    let uri = lab.lab.printer("PRN-0402").unwrap().uri.clone();
+    assert!(
+        run.stdout().contains(&format!("  verify FAIL  printer is the model in the inventory\n               PRN-0402 at {uri} reports itself as \"Brother HL-L6400DW\", but the inventory says \"Brother HL-L5100DN\"\n")),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn a_test_page_reaches_the_printers_spool() {
+    let lab = print_lab(6);
+    let run = lab.run(&["configure", "PRN-0303", "--test-page"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        run.stdout().contains("  verify pass  test page printed\n"),
+        "{}",
+        run.stdout()
+    );
+    let spool = lab.lab.printer("PRN-0303").unwrap().spool.clone();
+    let files: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.contains("deskready_test_page")),
+        "{files:?}"
+    );
+}
