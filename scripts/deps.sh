@@ -6,8 +6,9 @@ as_root() {
 }
 
 # Debian packages: the lab's real devices (OpenSSH), print server (CUPS) and printers
-# (ippeveprinter, which needs avahi and dbus), plus what ssh2's C library builds with.
-DESKREADY_PACKAGES="openssh-server openssh-client sudo cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
+# (ippeveprinter, which needs avahi and dbus), a headless browser for the report test
+# (chromium), plus what ssh2's C library builds with.
+DESKREADY_PACKAGES="openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
 
 ensure_packages() {
     local missing=()

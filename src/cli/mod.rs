@@ -10,6 +10,7 @@ mod lifecycle;
 mod receive;
 mod rekey;
 mod render;
+mod report;
 mod validate;
 
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::load::Diagnostics;
 use crate::model::Vars;
+pub use history::describe as describe_entry;
+
 use crate::site::Site;
 
 /// deskready takes IT hardware from received, through configured over SSH, to delivered.
@@ -85,6 +88,9 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Record that a CSP saw a device (at its desk, or --desk where it was instead).
     Seen(audit::SeenArgs),
+    /// The fleet report: stages (chart), drift, physical audits due, activity, histories;
+    /// as one self-contained HTML file (--html FILE) or JSON.
+    Report(report::Args),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -272,6 +278,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Status(a) => history::status(&ctx, a),
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a),
     }
 }
 

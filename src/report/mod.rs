@@ -281,3 +281,4 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
     ));
     out
 }
+pub mod fleet;

@@ -1,0 +1,52 @@
+//! `deskready report --html FILE` (or `--format json`): the fleet report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{Ctx, Failure, Format};
+use crate::report::fleet;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write the report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode, Failure> {
+    let site = ctx.load_site()?;
+    let store = ctx.open_store()?;
+    let report = fleet::build(&site, &store, jiff::Timestamp::now())?;
+    if let Some(path) = &a.html {
+        crate::owned::write_atomic(path, fleet::html(&report).as_bytes())
+            .map_err(|e| Failure::Other(anyhow::anyhow!("cannot write {}: {e}", path.display())))?;
+    }
+    match ctx.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string(&report).map_err(anyhow::Error::from)?
+        ),
+        Format::Text => {
+            let stages: Vec<String> = report
+                .stages
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect();
+            println!("{} devices: {}", report.devices.len(), stages.join(", "));
+            println!(
+                "{} drifted at their last audit; {} physical audits due or overdue",
+                report.drifted.len(),
+                report.physical_audits.len()
+            );
+            match &a.html {
+                Some(p) => println!(
+                    "report: {}",
+                    std::path::absolute(p).unwrap_or(p.clone()).display()
+                ),
+                None => println!("(write the whole report with --html FILE, or --format json)"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

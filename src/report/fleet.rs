@@ -1,0 +1,225 @@
+//! The fleet report: devices per stage, devices that drifted at their last audit, physical
+//! audits due and overdue, recent activity, and every device's history. Built once from
+//! the site and the state store; written as JSON, or as one self-contained HTML page (an
+//! inline SVG chart, inline CSS, nothing fetched).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::audit::{PhysicalAudit, physical};
+use crate::model::{Stage, stage_name};
+use crate::site::Site;
+use crate::store::{Entry, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetReport {
+    pub generated_at: String,
+    pub site: String,
+    /// Every stage (and `expected`) with how many devices are in it.
+    pub stages: Vec<(String, usize)>,
+    /// Devices whose last audit found drift.
+    pub drifted: Vec<Entry>,
+    /// Physical audits due soon or overdue.
+    pub physical_audits: Vec<PhysicalAudit>,
+    /// The newest journal rows over all devices.
+    pub recent: Vec<Entry>,
+    pub devices: Vec<DeviceReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceReport {
+    pub device: String,
+    pub kind: String,
+    pub stage: String,
+    pub assignee: Option<String>,
+    pub location: String,
+    pub history: Vec<Entry>,
+}
+
+/// Gathers the report.
+pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetReport, StoreError> {
+    let stages: HashMap<String, Stage> = store
+        .stages()?
+        .into_iter()
+        .map(|(t, r)| (t, r.stage))
+        .collect();
+    let mut counts: Vec<(String, usize)> = std::iter::once("expected")
+        .chain(Stage::ALL.iter().map(|s| s.as_str()))
+        .map(|s| (s.to_string(), 0))
+        .collect();
+    let mut devices = Vec::new();
+    for d in site.devices.values() {
+        let stage = stage_name(stages.get(&d.tag).copied());
+        if let Some(c) = counts.iter_mut().find(|(s, _)| s == stage) {
+            c.1 += 1;
+        }
+        devices.push(DeviceReport {
+            device: d.tag.clone(),
+            kind: d.kind.to_string(),
+            stage: stage.to_string(),
+            assignee: d.assignee.as_ref().map(|a| a.name.clone()),
+            location: d.location.describe(),
+            history: store.history(&d.tag)?,
+        });
+    }
+    let drifted = store
+        .latest_of_kind("audit")?
+        .into_iter()
+        .filter(|e| e.subject.as_deref() == Some("drift"))
+        .collect();
+    let physical_audits = physical(site, store, now)?
+        .into_iter()
+        .filter(|p| p.status != "ok")
+        .collect();
+    Ok(FleetReport {
+        generated_at: now.to_string(),
+        site: site.root.display().to_string(),
+        stages: counts,
+        drifted,
+        physical_audits,
+        recent: store.recent(30)?,
+        devices,
+    })
+}
+
+fn esc(s: &str) -> String {
+    let mut out = Vec::new();
+    let _ = tera::escape_html(s, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A horizontal bar chart of devices per stage, as inline SVG.
+fn chart(stages: &[(String, usize)]) -> String {
+    let max = stages.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let (row, label_w, bar_w) = (28, 130, 420);
+    let h = row * stages.len() + 10;
+    let colours = [
+        "#8c96a6", "#4f7cac", "#d9a43c", "#3c9d5d", "#c2453a", "#2f5d8a", "#8a5a9b", "#555d6b",
+    ];
+    let mut svg = format!(
+        "<svg id=\"stage-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\" role=\"img\" aria-label=\"Devices per stage\">",
+        label_w + bar_w + 60
+    );
+    for (i, (stage, n)) in stages.iter().enumerate() {
+        let y = 5 + i * row;
+        let w = if *n == 0 { 2 } else { n * bar_w / max };
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"14\">{}</text>\
+             <rect class=\"bar\" x=\"{label_w}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"14\">{n}</text>",
+            label_w - 8,
+            y + 17,
+            esc(stage),
+            row - 8,
+            colours[i % colours.len()],
+            label_w + w + 6,
+            y + 17
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn entry_rows(entries: &[Entry], with_device: bool) -> String {
+    let mut s = String::new();
+    for e in entries {
+        let (what, detail) = crate::cli::describe_entry(e);
+        s.push_str("<tr>");
+        if with_device {
+            let _ = write!(s, "<td><a href=\"#dev-{0}\">{0}</a></td>", esc(&e.tag));
+        }
+        let _ = write!(
+            s,
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.at),
+            esc(&e.operator),
+            esc(&what),
+            esc(&detail)
+        );
+    }
+    s
+}
+
+/// The report as one self-contained HTML page.
+pub fn html(r: &FleetReport) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>deskready fleet report</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2430}}h1{{margin-bottom:.2rem}}\
+         table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}th,td{{border:1px solid #c9d1dc;padding:.25rem .5rem;text-align:left;font-size:.9rem}}\
+         th{{background:#eef2f6}}.none{{color:#6b7585}}details{{margin:.3rem 0}}summary{{cursor:pointer}}</style></head><body>\
+         <h1>Fleet report</h1><p class=\"none\">Site {} &middot; generated {}</p>",
+        esc(&r.site),
+        esc(&r.generated_at)
+    );
+    b.push_str("<h2>Devices per stage</h2>");
+    b.push_str(&chart(&r.stages));
+
+    b.push_str("<h2>Drifted at their last audit</h2>");
+    if r.drifted.is_empty() {
+        b.push_str("<p class=\"none\" id=\"no-drift\">No device drifted at its last audit.</p>");
+    } else {
+        b.push_str("<table id=\"drifted\"><tr><th>Device</th><th>Audited</th><th>By</th><th>What</th><th>Detail</th></tr>");
+        b.push_str(&entry_rows(&r.drifted, true));
+        b.push_str("</table>");
+    }
+
+    b.push_str("<h2>Physical audits due</h2>");
+    if r.physical_audits.is_empty() {
+        b.push_str("<p class=\"none\" id=\"no-audits-due\">No physical audit is due.</p>");
+    } else {
+        b.push_str("<table id=\"physical-audits\"><tr><th>Device</th><th>Status</th><th>Due</th><th>Last seen</th></tr>");
+        for p in &r.physical_audits {
+            let _ = write!(
+                b,
+                "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
+                esc(&p.device),
+                esc(p.status),
+                esc(&p.next_due),
+                esc(p.last_seen.as_deref().unwrap_or("never"))
+            );
+        }
+        b.push_str("</table>");
+    }
+
+    b.push_str("<h2>Recent activity</h2><table id=\"recent\"><tr><th>Device</th><th>When</th><th>By</th><th>What</th><th>Detail</th></tr>");
+    b.push_str(&entry_rows(&r.recent, true));
+    b.push_str("</table>");
+
+    b.push_str("<h2>Devices</h2><table id=\"devices\"><tr><th>Device</th><th>Kind</th><th>Stage</th><th>Assignee</th><th>Location</th></tr>");
+    for d in &r.devices {
+        let _ = write!(
+            b,
+            "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
+            esc(&d.device),
+            esc(&d.kind),
+            esc(&d.stage),
+            esc(d.assignee.as_deref().unwrap_or("-")),
+            esc(&d.location)
+        );
+    }
+    b.push_str("</table><h2>History per device</h2>");
+    for d in &r.devices {
+        let _ = write!(
+            b,
+            "<details id=\"dev-{0}\"><summary>{0} &middot; {1} &middot; {2} entries</summary>",
+            esc(&d.device),
+            esc(&d.stage),
+            d.history.len()
+        );
+        if d.history.is_empty() {
+            b.push_str("<p class=\"none\">Nothing recorded yet.</p>");
+        } else {
+            b.push_str("<table><tr><th>When</th><th>By</th><th>What</th><th>Detail</th></tr>");
+            b.push_str(&entry_rows(&d.history, false));
+            b.push_str("</table>");
+        }
+        b.push_str("</details>");
+    }
+    b.push_str("</body></html>\n");
+    b
+}

@@ -1,0 +1,239 @@
+//! Audits on the lab: drift with diffs and exit codes, unreachable devices, physical audits
+//! due and overdue, and the fleet report rendered by a real headless browser.
+
+mod sitekit;
+
+use deskready::store::{Entry, Store};
+use sitekit::{LabSite, SiteCopy};
+
+#[test]
+fn audit_reports_clean_drift_and_unreachable_with_their_exit_codes() {
+    let mut lab = LabSite::up(SiteCopy::example());
+    for tag in ["LAP-0001", "LAP-0002", "LAP-0003"] {
+        assert_eq!(lab.run(&["configure", tag]).code(), 0);
+    }
+    let clean = lab.run(&["audit", "LAP-0001"]);
+    assert_eq!(clean.code(), 0, "{}", clean.stdout());
+    assert!(
+        clean
+            .stdout()
+            .contains("LAP-0001: clean (13 of 13 resources as the profile says)"),
+        "{}",
+        clean.stdout()
+    );
+
+    lab.ssh(
+        "LAP-0002",
+        "sed -i 's/3-02/3-77/' /etc/deskready/owner.conf",
+    );
+    let drift = lab.run(&["audit", "LAP-0002"]);
+    assert_eq!(drift.code(), 4, "{}", drift.stdout());
+    let out = drift.stdout();
+    assert!(out.contains("  drifted      owner card\n"), "{out}");
+    assert!(
+        out.contains("-desk      = 3-77\n") && out.contains("+desk      = 3-02\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("LAP-0002: DRIFT: 1 of 13 resources differ from the profile"),
+        "{out}"
+    );
+    // Audit changes nothing.
+    assert!(
+        lab.ssh("LAP-0002", "cat /etc/deskready/owner.conf")
+            .contains("3-77")
+    );
+
+    lab.lab.stop_device("LAP-0003").unwrap();
+    let gone = lab.run(&[
+        "audit",
+        "LAP-0001",
+        "LAP-0002",
+        "LAP-0003",
+        "--connect-timeout",
+        "3",
+    ]);
+    assert_eq!(
+        gone.code(),
+        5,
+        "unreachable wins over drift: {}",
+        gone.stdout()
+    );
+    assert!(
+        gone.stdout().contains("\nLAP-0003  unreachable "),
+        "{}",
+        gone.stdout()
+    );
+
+    // Each audit is in the journal with its result, time and operator.
+    let store = Store::open(&lab.site.file(".deskready")).unwrap();
+    let audits: Vec<Entry> = store
+        .history("LAP-0002")
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "audit")
+        .collect();
+    assert_eq!(audits[0].subject.as_deref(), Some("drift"));
+    assert_eq!(audits[0].message.as_deref(), Some("drifted: owner card"));
+    assert_eq!(audits[0].operator, "test-csp");
+    let last = store.latest_of_kind("audit").unwrap();
+    let lap3 = last.iter().find(|e| e.tag == "LAP-0003").unwrap();
+    assert_eq!(lap3.subject.as_deref(), Some("unreachable"));
+}
+
+/// A `seen` entry `days` ago, as if a CSP had walked past then.
+fn seen_days_ago(store: &Store, tag: &str, days: i64) {
+    let mut e = Entry::new(tag, "test-csp", "seen")
+        .subject("at its place")
+        .message("seen at its desk");
+    let t = jiff::Timestamp::now().as_second() - days * 86_400;
+    e.at = deskready::time::rfc3339(t);
+    store.record(&[e]).unwrap();
+}
+
+#[test]
+fn physical_audits_due_and_overdue_follow_the_site_interval() {
+    let lab = LabSite::up(SiteCopy::example());
+    // The example site: every 180 days, looking 30 days ahead.
+    let store = Store::open(&lab.site.file(".deskready")).unwrap();
+    seen_days_ago(&store, "LAP-0001", 200); // overdue by 20 days
+    seen_days_ago(&store, "LAP-0002", 160); // due in 20 days
+    seen_days_ago(&store, "LAP-0003", 10); // fine
+    let due: serde_json::Value =
+        serde_json::from_str(&lab.run(&["--format", "json", "audit", "--due"]).stdout()).unwrap();
+    let listed: Vec<(&str, &str)> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["device"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("LAP-0001", "overdue"), ("LAP-0002", "due")]);
+    let overdue = lab.run(&["audit", "--overdue"]);
+    let out = overdue.stdout();
+    assert!(out.contains("LAP-0001  overdue by 20 days"), "{out}");
+    assert!(!out.contains("LAP-0002"), "{out}");
+    // Seeing it now clears it; seeing it elsewhere says so.
+    let seen = lab.run(&["seen", "LAP-0001", "--desk", "4-10"]);
+    assert_eq!(
+        seen.stdout(),
+        "LAP-0001: seen at desk 4-10; it belongs at desk 3-01\n"
+    );
+    assert!(
+        !lab.run(&["audit", "--overdue"])
+            .stdout()
+            .contains("LAP-0001")
+    );
+    // Scan mode, as when walking a floor with a barcode scanner.
+    let scan = lab.run_stdin(&["seen", "--scan"], "LAP-0002\nLAP-0999\n");
+    assert_eq!(scan.code(), 1);
+    assert_eq!(scan.stdout(), "LAP-0002: seen at its desk 3-02\n");
+    assert!(
+        scan.stderr()
+            .starts_with("line 2: unknown device `LAP-0999`"),
+        "{}",
+        scan.stderr()
+    );
+    let due: serde_json::Value =
+        serde_json::from_str(&lab.run(&["--format", "json", "audit", "--due"]).stdout()).unwrap();
+    assert_eq!(due, serde_json::json!([]));
+}
+
+#[test]
+fn the_html_report_renders_in_a_headless_browser() {
+    let lab = LabSite::up(SiteCopy::example());
+    for tag in ["LAP-0001", "LAP-0002", "LAP-0006"] {
+        assert_eq!(lab.run(&["configure", tag]).code(), 0);
+    }
+    assert_eq!(lab.run(&["deliver", "LAP-0006"]).code(), 0);
+    lab.ssh("LAP-0002", "echo stray >> /etc/deskready/printers.conf");
+    assert_eq!(lab.run(&["audit", "LAP-0002"]).code(), 4);
+    let store = Store::open(&lab.site.file(".deskready")).unwrap();
+    seen_days_ago(&store, "LAP-0001", 400);
+
+    let html = lab.site.file("report.html");
+    let run = lab.run(&["report", "--html", html.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stdout()
+            .contains("1 drifted at their last audit; 1 physical audits due or overdue"),
+        "{}",
+        run.stdout()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&lab.run(&["--format", "json", "report"]).stdout()).unwrap();
+    let stages: std::collections::HashMap<String, u64> = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s[0].as_str().unwrap().to_string(), s[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(stages["configured"], 2);
+    assert_eq!(stages["delivered"], 1);
+    assert_eq!(json["drifted"][0]["tag"], "LAP-0002");
+    // Self-contained: nothing fetched.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("http://") || !page.contains("src=\"http"),
+        "external assets"
+    );
+    assert!(
+        !page.contains("<script") && !page.contains("<link"),
+        "external assets"
+    );
+
+    // A real browser renders it.
+    let profile = tempfile::tempdir().unwrap();
+    let shot = lab.site.file("report.png");
+    let chrome = |extra: &[&str]| {
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,1600",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .expect("chromium (installed by scripts/test)")
+    };
+    let dom = chrome(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("<svg id=\"stage-chart\""),
+        "no chart in the rendered page"
+    );
+    assert_eq!(dom.matches("class=\"bar\"").count(), 8, "a bar per stage");
+    for id in ["drifted", "physical-audits", "recent", "devices"] {
+        assert!(
+            dom.contains(&format!("<table id=\"{id}\"")),
+            "no table {id}"
+        );
+    }
+    assert!(dom.contains("dev-LAP-0006"), "per-device history");
+    let out = chrome(&[&format!("--screenshot={}", shot.display())]);
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not blank: many distinct colours (text, bars, table borders).
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bytes = &buf[..info.buffer_size()];
+    let step = info.color_type.samples();
+    let colours: std::collections::HashSet<&[u8]> = bytes.chunks(step).collect();
+    assert!(
+        colours.len() > 20,
+        "the screenshot looks blank ({} colours)",
+        colours.len()
+    );
+}
