@@ -7,30 +7,7 @@ use std::time::{Duration, Instant};
 
 use deskready::model::Stage;
 use deskready::store::Store;
-use sitekit::{LabSite, SiteCopy};
-
-/// Every line of NDJSON output, parsed (each line must be one JSON object).
-fn ndjson(run: &sitekit::Run) -> Vec<serde_json::Value> {
-    run.stdout()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
-fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = events
-        .iter()
-        .filter(|e| e["event"] == "done")
-        .map(|e| {
-            (
-                e["device"].as_str().unwrap().to_string(),
-                e["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
+use sitekit::{LabSite, SiteCopy, done, ndjson};
 
 fn store(lab: &LabSite) -> Store {
     Store::open(&lab.site.file(".deskready")).unwrap()

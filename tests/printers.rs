@@ -3,29 +3,7 @@
 
 mod sitekit;
 
-use sitekit::{LabSite, SiteCopy};
-
-fn ndjson(run: &sitekit::Run) -> Vec<serde_json::Value> {
-    run.stdout()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = events
-        .iter()
-        .filter(|e| e["event"] == "done")
-        .map(|e| {
-            (
-                e["device"].as_str().unwrap().to_string(),
-                e["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
+use sitekit::{LabSite, SiteCopy, done, ndjson};
 
 /// Runs a CUPS client command on the print server device against its cupsd.
 fn on_print_server(lab: &LabSite, command: &str) -> String {

@@ -449,6 +449,37 @@ impl Lab {
     }
 
     /// Whether `pid` is a live (not zombie) process started by this lab.
+    /// Waits for signalled processes to exit (reaping them); after `grace`, SIGKILLs those
+    /// still running for which `ours` holds, and gives up naming the first that survives
+    /// even that.
+    pub(crate) fn await_exit(
+        &self,
+        mut remaining: Vec<(String, u32)>,
+        grace: Duration,
+        ours: impl Fn(u32) -> bool,
+    ) -> Result<(), (String, u32)> {
+        let deadline = Instant::now() + grace;
+        let mut killed = false;
+        loop {
+            remaining.retain(|(name, pid)| !self.reap(name, *pid));
+            if remaining.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                if killed {
+                    return Err(remaining[0].clone());
+                }
+                for (_, pid) in &remaining {
+                    if ours(*pid) {
+                        signal(*pid, libc::SIGKILL);
+                    }
+                }
+                killed = true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn is_ours(&self, pid: u32) -> bool {
         pid != 0 && proc_alive(pid) && proc_cmdline(pid).is_some_and(|c| c.contains(&self.marker()))
     }
@@ -645,28 +676,8 @@ impl Lab {
         for (pid, _) in &members {
             signal(*pid, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let mut remaining: Vec<(String, u32)> = ours;
-        let mut killed = false;
-        loop {
-            remaining.retain(|(name, pid)| !self.reap(name, *pid));
-            if remaining.is_empty() {
-                break;
-            }
-            if Instant::now() >= deadline {
-                if killed {
-                    let (device, pid) = remaining[0].clone();
-                    return Err(LabError::DidNotStop { device, pid });
-                }
-                for (_, pid) in &remaining {
-                    if self.is_ours(*pid) {
-                        signal(*pid, libc::SIGKILL);
-                    }
-                }
-                killed = true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.await_exit(ours, Duration::from_secs(3), |pid| self.is_ours(pid))
+            .map_err(|(device, pid)| LabError::DidNotStop { device, pid })?;
         for (pid, started) in members {
             if proc_alive(pid) && proc_start_time(pid) == started {
                 signal(pid, libc::SIGKILL);

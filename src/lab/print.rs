@@ -602,7 +602,7 @@ impl Lab {
 
     /// TERM, then KILL after 5 s, to each listed process that is one of this lab's.
     fn stop_print_pids(&self, pids: &[(String, u32)]) -> Result<(), LabError> {
-        let mut remaining: Vec<(String, u32)> = pids
+        let remaining: Vec<(String, u32)> = pids
             .iter()
             .filter(|(_, pid)| self.is_print_process(*pid))
             .cloned()
@@ -610,27 +610,10 @@ impl Lab {
         for (_, pid) in &remaining {
             signal(*pid, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut killed = false;
-        loop {
-            remaining.retain(|(key, pid)| !self.reap(key, *pid));
-            if remaining.is_empty() {
-                break;
-            }
-            if Instant::now() >= deadline {
-                if killed {
-                    let (what, pid) = remaining[0].clone();
-                    return Err(LabError::PrintDidNotStop { what, pid });
-                }
-                for (_, pid) in &remaining {
-                    if self.is_print_process(*pid) {
-                        signal(*pid, libc::SIGKILL);
-                    }
-                }
-                killed = true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.await_exit(remaining, Duration::from_secs(5), |pid| {
+            self.is_print_process(pid)
+        })
+        .map_err(|(what, pid)| LabError::PrintDidNotStop { what, pid })?;
         for (key, _) in pids {
             self.reap(key, 0);
         }

@@ -244,3 +244,27 @@ impl Drop for LabSite {
         }
     }
 }
+
+/// Every line of NDJSON output, parsed (each line must be one JSON object).
+pub fn ndjson(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The (device, outcome) of every `done` event, sorted by device.
+pub fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "done")
+        .map(|e| {
+            (
+                e["device"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
