@@ -92,16 +92,10 @@ impl Site {
 
     /// Printers on the same site and floor as `device`.
     pub fn floor_printers(&self, device: &Device) -> Vec<&Device> {
-        self.devices
-            .values()
-            .filter(|d| {
-                d.kind == DeviceKind::Printer
-                    && d.tag != device.tag
-                    && d.location.site == device.location.site
-                    && d.location.floor.is_some()
-                    && d.location.floor == device.location.floor
-            })
-            .collect()
+        let mut printers = self.site_printers(device);
+        printers
+            .retain(|d| d.location.floor.is_some() && d.location.floor == device.location.floor);
+        printers
     }
 
     /// Printers on the same site as `device`.

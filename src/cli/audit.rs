@@ -167,7 +167,7 @@ pub fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
     let store = ctx.open_store()?;
     let record = |tag: &str| -> Result<String, Failure> {
-        let d = super::lifecycle::device(&site, tag)?;
+        let d = super::known_device(&site, tag)?;
         let (subject, msg) = match (&a.desk, &d.location.desk) {
             (Some(at), Some(home)) if at != home => (
                 "elsewhere",

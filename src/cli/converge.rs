@@ -107,23 +107,12 @@ pub fn select(
     all: bool,
     limit: &[String],
 ) -> Result<Vec<String>, Failure> {
-    let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
     let mut out: Vec<String> = Vec::new();
     for d in devices {
-        if site.device(d).is_none() {
-            return Err(Failure::BadInput(crate::load::diag::unknown(
-                "device", d, &tags,
-            )));
-        }
-        out.push(d.clone());
+        out.push(super::known_device(site, d)?.tag.clone());
     }
     for g in groups {
-        if !site.groups.contains_key(g) {
-            let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
-            return Err(Failure::BadInput(crate::load::diag::unknown(
-                "group", g, &names,
-            )));
-        }
+        super::known_group(site, g)?;
         out.extend(site.group_members(g).map(|d| d.tag.clone()));
     }
     if all {

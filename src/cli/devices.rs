@@ -13,13 +13,8 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
-    if let Some(g) = &args.group
-        && !site.groups.contains_key(g)
-    {
-        let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
-        return Err(Failure::BadInput(crate::load::diag::unknown(
-            "group", g, &names,
-        )));
+    if let Some(g) = &args.group {
+        super::known_group(&site, g)?;
     }
     let devices: Vec<_> = match &args.group {
         Some(g) => site.group_members(g).collect(),

@@ -51,7 +51,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitCode, Failure> {
     let store = ctx.open_store()?;
     let rows = store.history(&a.device)?;
     if rows.is_empty() && site.device(&a.device).is_none() {
-        super::lifecycle::device(&site, &a.device)?;
+        super::known_device(&site, &a.device)?;
     }
     match ctx.format {
         Format::Json => println!(
@@ -96,13 +96,8 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode, Failure> {
             "stage", s, &names,
         )));
     }
-    if let Some(g) = &a.group
-        && !site.groups.contains_key(g)
-    {
-        let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
-        return Err(Failure::BadInput(crate::load::diag::unknown(
-            "group", g, &names,
-        )));
+    if let Some(g) = &a.group {
+        super::known_group(&site, g)?;
     }
     let store = ctx.open_store()?;
     let now = jiff::Timestamp::now();

@@ -7,9 +7,8 @@ use serde_yaml::{Mapping, Value};
 
 use super::{Ctx, Failure, Format};
 use crate::handoff::{self, Delivery};
-use crate::model::{Device, Person, Stage, refusal};
+use crate::model::{Person, Stage, refusal};
 use crate::owned::{self, ASSIGNMENTS};
-use crate::site::Site;
 use crate::store::Entry;
 
 #[derive(Debug, clap::Args)]
@@ -52,14 +51,6 @@ pub struct NoteArgs {
     pub device: String,
     /// The remark ("replaced the battery").
     pub text: String,
-}
-
-/// The device `tag` of `site`, or a clear error.
-pub fn device<'a>(site: &'a Site, tag: &str) -> Result<&'a Device, Failure> {
-    site.device(tag).ok_or_else(|| {
-        let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
-        Failure::BadInput(crate::load::diag::unknown("device", tag, &tags))
-    })
 }
 
 /// "Ada Lovelace" -> "alovelace".
@@ -118,7 +109,7 @@ fn print(ctx: &Ctx, tag: &str, text: String, json: serde_json::Value) {
 
 pub fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
-    let d = device(&site, &a.device)?;
+    let d = super::known_device(&site, &a.device)?;
     let store = ctx.open_store()?;
     let stage = store.stage(&d.tag)?.map(|r| r.stage);
     if stage == Some(Stage::Retired) {
@@ -168,7 +159,7 @@ pub fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitCode, Failure> {
 
 pub fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
-    let d = device(&site, &a.device)?;
+    let d = super::known_device(&site, &a.device)?;
     let store = ctx.open_store()?;
     let from = store.stage(&d.tag)?.map(|r| r.stage);
     if !Stage::can_move(from, Stage::Delivered) {
@@ -202,7 +193,7 @@ pub fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitCode, Failure> {
             owned::restore(&ctx.site_dir, ASSIGNMENTS, b);
         }
     };
-    let d = device(&site, &a.device)?;
+    let d = super::known_device(&site, &a.device)?;
     let delivery = Delivery {
         at: crate::store::now(),
         by: ctx.operator.clone(),
@@ -269,7 +260,7 @@ pub fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitCode, Failure> {
 /// `return`: back from its user, ready for the next one.
 pub fn give_back(ctx: &Ctx, a: DeviceArg) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
-    let d = device(&site, &a.device)?;
+    let d = super::known_device(&site, &a.device)?;
     let store = ctx.open_store()?;
     let from = store.stage(&d.tag)?.map(|r| r.stage);
     if from != Some(Stage::Delivered) {
@@ -322,7 +313,7 @@ pub fn with_reason(ctx: &Ctx, a: ReasonArgs, to: Stage) -> Result<ExitCode, Fail
     // A retired device may have left the inventory; its history stays.
     let known = site.device(&a.device).is_some() || store.stage(&a.device)?.is_some();
     if !known {
-        device(&site, &a.device)?;
+        super::known_device(&site, &a.device)?;
     }
     let kind = if to == Stage::Retired {
         "retired"
@@ -354,7 +345,7 @@ pub fn note(ctx: &Ctx, a: NoteArgs) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
     let store = ctx.open_store()?;
     if site.device(&a.device).is_none() && store.stage(&a.device)?.is_none() {
-        device(&site, &a.device)?;
+        super::known_device(&site, &a.device)?;
     }
     if a.text.trim().is_empty() {
         return Err(Failure::BadInput("a note needs some text".into()));

@@ -177,6 +177,25 @@ impl Ctx {
     }
 }
 
+/// The device `tag` of `site`, or an error naming the tags there are.
+pub fn known_device<'a>(site: &'a Site, tag: &str) -> Result<&'a crate::model::Device, Failure> {
+    site.device(tag).ok_or_else(|| {
+        let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
+        Failure::BadInput(crate::load::diag::unknown("device", tag, &tags))
+    })
+}
+
+/// Fails when `site` has no group `name`, naming the groups there are.
+pub fn known_group(site: &Site, name: &str) -> Result<(), Failure> {
+    if site.groups.contains_key(name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
+    Err(Failure::BadInput(crate::load::diag::unknown(
+        "group", name, &names,
+    )))
+}
+
 /// The login name of the user running deskready.
 fn login_name() -> String {
     for var in ["USER", "LOGNAME"] {

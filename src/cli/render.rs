@@ -18,14 +18,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
     let site = ctx.load_site()?;
-    if site.device(&args.device).is_none() {
-        let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
-        return Err(Failure::BadInput(crate::load::diag::unknown(
-            "device",
-            &args.device,
-            &tags,
-        )));
-    }
+    super::known_device(&site, &args.device)?;
     let resolved =
         crate::resolve::resolve(&site, &args.device, &ctx.vars).map_err(Failure::Site)?;
     let selected: Vec<&ResolvedResource> = match &args.resource {

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use super::{Ctx, Failure, Format};
 use crate::load::{Diagnostic, Diagnostics};
+use crate::site::Site;
 
 pub fn run(ctx: &Ctx) -> Result<ExitCode, Failure> {
-    let diags = validate(ctx);
+    let (site, diags) = validate(ctx);
     if diags.is_empty() {
-        let site = ctx.load_site()?;
         match ctx.format {
             Format::Json => println!(
                 "{}",
@@ -34,8 +34,9 @@ pub fn run(ctx: &Ctx) -> Result<ExitCode, Failure> {
 }
 
 /// Every problem of the site: loading, then resolving every device that loaded.
-/// The same template problem met by many devices is reported once, naming them.
-pub fn validate(ctx: &Ctx) -> Diagnostics {
+/// The same template problem met by many devices is reported once, naming them. Also
+/// returns the site as loaded (complete when there are no problems).
+pub fn validate(ctx: &Ctx) -> (Site, Diagnostics) {
     let mut diags = Diagnostics::default();
     let site = crate::load::load_site_with(&ctx.site_dir, &mut diags);
     // (diagnostic without device) -> devices that met it
@@ -69,5 +70,5 @@ pub fn validate(ctx: &Ctx) -> Diagnostics {
             message: format!("{msg} (rendering for {who})"),
         });
     }
-    diags.sorted()
+    (site, diags.sorted())
 }
