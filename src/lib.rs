@@ -1,6 +1,8 @@
 //! deskready: takes IT hardware from received, through configured over SSH, to delivered.
 //!
 //! The library owns every capability; `src/main.rs` only turns [`cli::main`] into an exit code.
+//! Layers, top down: `cli` (arguments and rendering) -> `ops` (use cases) -> `engine`,
+//! `store`, `load`, `resolve`, `report` -> `model`; nothing below `cli` imports it.
 
 pub mod audit;
 pub mod cli;
@@ -9,6 +11,7 @@ pub mod handoff;
 pub mod lab;
 pub mod load;
 pub mod model;
+pub mod ops;
 pub mod owned;
 pub mod printer;
 pub mod render;

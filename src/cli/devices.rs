@@ -1,8 +1,7 @@
 //! `deskready devices`: the inventory as a table.
 
-use std::process::ExitCode;
-
 use super::{Ctx, Failure, Format};
+use crate::ops::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,10 +10,10 @@ pub struct Args {
     pub group: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
     let site = ctx.load_site()?;
     if let Some(g) = &args.group {
-        super::known_group(&site, g)?;
+        crate::ops::known_group(&site, g)?;
     }
     let devices: Vec<_> = match &args.group {
         Some(g) => site.group_members(g).collect(),
@@ -50,5 +49,5 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

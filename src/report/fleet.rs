@@ -126,7 +126,7 @@ fn chart(stages: &[(String, usize)]) -> String {
 fn entry_rows(entries: &[Entry], with_device: bool) -> String {
     let mut s = String::new();
     for e in entries {
-        let (what, detail) = crate::cli::describe_entry(e);
+        let (what, detail) = super::text::entry(e);
         s.push_str("<tr>");
         if with_device {
             let _ = write!(s, "<td><a href=\"#dev-{0}\">{0}</a></td>", esc(&e.tag));

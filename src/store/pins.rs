@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, now};
+use super::{Entry, Store, StoreError, insert_entry, now};
 use crate::transport::{HostKeyPins, Pin, TransportError};
 
 fn pins_error(e: rusqlite::Error) -> TransportError {
@@ -10,6 +10,23 @@ fn pins_error(e: rusqlite::Error) -> TransportError {
         action: "use",
         path: "state.db".into(),
         source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl Store {
+    /// Pins `pin` for `device` in place of any earlier pin and writes `entry`, in one
+    /// transaction: a rekey either happened completely or not at all.
+    pub fn replace_pin(&self, device: &str, pin: &Pin, entry: &Entry) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tag) DO UPDATE SET key_type = ?2, fingerprint = ?3, pinned_at = ?4",
+            params![device, pin.key_type, pin.fingerprint, now()],
+        )?;
+        insert_entry(&tx, entry)?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
