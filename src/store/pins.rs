@@ -65,3 +65,29 @@ impl HostKeyPins for Store {
             .map_err(pins_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_a_pin_writes_it_and_its_journal_row_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old = Pin {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:old".into(),
+        };
+        let new = Pin {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:new".into(),
+        };
+        store.pin("LAP-0001", &old).unwrap();
+        let entry = Entry::new("LAP-0001", "csp", "rekey").message("accepted host key");
+        store.replace_pin("LAP-0001", &new, &entry).unwrap();
+        assert_eq!(store.pinned("LAP-0001").unwrap(), Some(new));
+        let history = store.history("LAP-0001").unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].kind, "rekey");
+    }
+}
