@@ -74,39 +74,10 @@ fn physical(ctx: &Ctx, overdue_only: bool) -> Result<ExitStatus, Failure> {
                 serde_json::to_string(&rows).map_err(anyhow::Error::from)?
             );
         }
-        Format::Text => {
-            let table: Vec<[String; 5]> = due
-                .audits
-                .iter()
-                .map(|(p, loc)| {
-                    let when = if p.days_left < 0 {
-                        format!("overdue by {} days", -p.days_left)
-                    } else {
-                        format!("due in {} days", p.days_left)
-                    };
-                    [
-                        p.device.clone(),
-                        when,
-                        p.next_due.clone(),
-                        p.last_seen.clone().unwrap_or_else(|| "never".into()),
-                        loc.clone(),
-                    ]
-                })
-                .collect();
-            let header = ["DEVICE", "PHYSICAL AUDIT", "DUE", "LAST SEEN", "LOCATION"];
-            print!("{}", super::table(&header, &table));
-            let n = due.audits.len();
-            println!(
-                "{n} device{} {} (every device is to be seen every {} days)",
-                if n == 1 { "" } else { "s" },
-                if overdue_only {
-                    "overdue"
-                } else {
-                    "due or overdue"
-                },
-                due.interval_days
-            );
-        }
+        Format::Text => print!(
+            "{}",
+            text::physical_audits(&due.audits, due.interval_days, overdue_only)
+        ),
     }
     Ok(ExitStatus::Success)
 }

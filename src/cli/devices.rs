@@ -24,30 +24,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
             "{}",
             serde_json::to_string_pretty(&devices).map_err(anyhow::Error::from)?
         ),
-        Format::Text => {
-            let rows: Vec<[String; 5]> = devices
-                .iter()
-                .map(|d| {
-                    [
-                        d.tag.clone(),
-                        d.kind.to_string(),
-                        d.profile.clone().unwrap_or_else(|| "-".into()),
-                        d.assignee
-                            .as_ref()
-                            .map(|a| a.name.clone())
-                            .unwrap_or_else(|| "-".into()),
-                        d.location.describe(),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                super::table(
-                    &["DEVICE", "KIND", "PROFILE", "ASSIGNEE", "LOCATION"],
-                    &rows
-                )
-            );
-        }
+        Format::Text => print!("{}", crate::report::text::devices(&devices)),
     }
     Ok(ExitStatus::Success)
 }

@@ -59,35 +59,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
     let rows = ops::status(ctx, &settings)?;
     match ctx.format {
         Format::Json => println!("{}", serde_json::Value::Array(rows)),
-        Format::Text => {
-            let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-            let table: Vec<[String; 6]> = rows
-                .iter()
-                .map(|r| {
-                    let mut stage = s(&r["stage"]);
-                    if let Some(e) = r["last_error"].as_str() {
-                        stage.push_str(&format!(" ({e})"));
-                    }
-                    [
-                        s(&r["device"]),
-                        stage,
-                        s(&r["assignee"]),
-                        s(&r["location"]),
-                        s(&r["last_change"]),
-                        s(&r["maintenance_window"]["next"]),
-                    ]
-                })
-                .collect();
-            let header = [
-                "DEVICE",
-                "STAGE",
-                "ASSIGNEE",
-                "LOCATION",
-                "LAST CHANGE",
-                "NEXT WINDOW",
-            ];
-            print!("{}", super::table(&header, &table));
-        }
+        Format::Text => print!("{}", text::status(&rows)),
     }
     Ok(ExitStatus::Success)
 }

@@ -3,7 +3,7 @@
 //! audit's rollout itself is prepared by [`super::rollout::audit`]. Never prints.
 
 use super::{Env, Error, ExitStatus, known_device};
-use crate::audit::PhysicalAudit;
+use crate::audit::{Due as AuditDue, PhysicalAudit};
 use crate::engine::fleet::{Recap, RecapRow};
 use crate::site::Site;
 use crate::store::{Entry, Store};
@@ -27,9 +27,9 @@ pub fn due(env: &Env, overdue_only: bool) -> Result<Due, Error> {
         .into_iter()
         .filter(|p| {
             if overdue_only {
-                p.status == "overdue"
+                p.status == AuditDue::Overdue
             } else {
-                p.status != "ok"
+                p.status != AuditDue::Ok
             }
         })
         .map(|p| {

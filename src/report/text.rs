@@ -1,8 +1,10 @@
 //! Text descriptions as a CSP reads them: a device's run (changes with diffs, failures, a
 //! summary), a journal row, a resolved resource. Pure formatting: no printing, no I/O.
 
+use super::table::table;
+use crate::audit::PhysicalAudit;
 use crate::engine::device::{DeviceRun, Mode, Outcome, Status};
-use crate::model::ResourceKind;
+use crate::model::{Device, ResourceKind};
 use crate::resolve::ResolvedResource;
 use crate::store::Entry;
 
@@ -264,4 +266,96 @@ pub fn resource(r: &ResolvedResource) -> String {
         }
     }
     out
+}
+
+/// `status` as a table: one row per device (the JSON objects `ops::history::status` builds).
+pub fn status(rows: &[serde_json::Value]) -> String {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            let mut stage = s(&r["stage"]);
+            if let Some(e) = r["last_error"].as_str() {
+                stage.push_str(&format!(" ({e})"));
+            }
+            [
+                s(&r["device"]),
+                stage,
+                s(&r["assignee"]),
+                s(&r["location"]),
+                s(&r["last_change"]),
+                s(&r["maintenance_window"]["next"]),
+            ]
+        })
+        .collect();
+    let header = [
+        "DEVICE",
+        "STAGE",
+        "ASSIGNEE",
+        "LOCATION",
+        "LAST CHANGE",
+        "NEXT WINDOW",
+    ];
+    table(&header, &cells)
+}
+
+/// Devices due a physical audit, as a table and a count.
+pub fn physical_audits(
+    audits: &[(PhysicalAudit, String)],
+    interval_days: u32,
+    overdue_only: bool,
+) -> String {
+    let rows: Vec<[String; 5]> = audits
+        .iter()
+        .map(|(p, loc)| {
+            let when = if p.days_left < 0 {
+                format!("overdue by {} days", -p.days_left)
+            } else {
+                format!("due in {} days", p.days_left)
+            };
+            [
+                p.device.clone(),
+                when,
+                p.next_due.clone(),
+                p.last_seen.clone().unwrap_or_else(|| "never".into()),
+                loc.clone(),
+            ]
+        })
+        .collect();
+    let header = ["DEVICE", "PHYSICAL AUDIT", "DUE", "LAST SEEN", "LOCATION"];
+    let mut out = table(&header, &rows);
+    let n = audits.len();
+    out.push_str(&format!(
+        "{n} device{} {} (every device is to be seen every {interval_days} days)\n",
+        if n == 1 { "" } else { "s" },
+        if overdue_only {
+            "overdue"
+        } else {
+            "due or overdue"
+        },
+    ));
+    out
+}
+
+/// The inventory as a table.
+pub fn devices(devices: &[&Device]) -> String {
+    let rows: Vec<[String; 5]> = devices
+        .iter()
+        .map(|d| {
+            [
+                d.tag.clone(),
+                d.kind.to_string(),
+                d.profile.clone().unwrap_or_else(|| "-".into()),
+                d.assignee
+                    .as_ref()
+                    .map(|a| a.name.clone())
+                    .unwrap_or_else(|| "-".into()),
+                d.location.describe(),
+            ]
+        })
+        .collect();
+    table(
+        &["DEVICE", "KIND", "PROFILE", "ASSIGNEE", "LOCATION"],
+        &rows,
+    )
 }
