@@ -3,7 +3,7 @@
 
 use super::{Ctx, Failure, Format};
 use crate::ops::ExitStatus;
-use crate::ops::history::{self as ops, StatusSettings};
+use crate::ops::history::{self as ops, StatusRow, StatusSettings};
 use crate::report::text;
 
 #[derive(Debug, clap::Args)]
@@ -58,8 +58,43 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
     };
     let rows = ops::status(ctx, &settings)?;
     match ctx.format {
-        Format::Json => println!("{}", serde_json::Value::Array(rows)),
-        Format::Text => print!("{}", text::status(&rows)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string(&rows).map_err(anyhow::Error::from)?
+        ),
+        Format::Text => print!("{}", table(&rows)),
     }
     Ok(ExitStatus::Success)
+}
+
+/// `status` as a table: one row per device.
+fn table(rows: &[StatusRow]) -> String {
+    let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            let mut stage = r.stage.to_string();
+            if let Some(e) = &r.last_error {
+                stage.push_str(&format!(" ({e})"));
+            }
+            let next = r.maintenance_window.as_ref().and_then(|w| w.as_ref());
+            [
+                r.device.clone(),
+                stage,
+                dash(r.assignee.as_deref()),
+                r.location.clone(),
+                dash(r.last_change.as_deref()),
+                dash(next.map(|w| w.next.as_str())),
+            ]
+        })
+        .collect();
+    let header = [
+        "DEVICE",
+        "STAGE",
+        "ASSIGNEE",
+        "LOCATION",
+        "LAST CHANGE",
+        "NEXT WINDOW",
+    ];
+    super::table(&header, &cells)
 }

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use serde::Serialize;
+
 use super::{Env, Error, known_device, known_group};
 use crate::model::{Stage, stage_name};
 use crate::report::fleet::{self, FleetReport};
@@ -42,10 +44,37 @@ pub struct StatusSettings {
     pub group: Option<String>,
 }
 
+/// One device in `status`. Fields are in the order JSON prints them (alphabetical).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub assignee: Option<String>,
+    pub device: String,
+    /// `None` for a device that has left the inventory.
+    pub kind: Option<&'static str>,
+    pub last_change: Option<String>,
+    pub last_error: Option<String>,
+    pub location: String,
+    /// Absent for a device that has left the inventory; `Some(None)` when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_window: Option<Option<WindowStatus>>,
+    pub since: Option<String>,
+    pub stage: &'static str,
+}
+
+/// A device's maintenance window in `status`: where it is declared and when it next opens.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowStatus {
+    /// Where the window is declared.
+    pub from: String,
+    /// "open now, until ..." or when it next opens ("never").
+    pub next: String,
+    pub window: String,
+}
+
 /// Every device (of the group, in the stage) with its stage, assignee, location, last
 /// change and maintenance window; then devices with a history that have left the
-/// inventory. One JSON object per device, as `--format json` prints them.
-pub fn status(env: &Env, a: &StatusSettings) -> Result<Vec<serde_json::Value>, Error> {
+/// inventory.
+pub fn status(env: &Env, a: &StatusSettings) -> Result<Vec<StatusRow>, Error> {
     let site = env.load_site()?;
     if let Some(s) = &a.stage
         && s != "expected"
@@ -87,19 +116,23 @@ pub fn status(env: &Env, a: &StatusSettings) -> Result<Vec<serde_json::Value>, E
                     .next_open(now)
                     .map_or("never".into(), |z| crate::model::local_time(&z, &w.tz_name)),
             };
-            serde_json::json!({ "window": w.describe(), "from": source, "next": next })
+            WindowStatus {
+                from: source,
+                next,
+                window: w.describe(),
+            }
         });
-        rows.push(serde_json::json!({
-            "device": d.tag,
-            "kind": d.kind.as_str(),
-            "maintenance_window": window,
-            "stage": stage,
-            "since": rec.map(|r| r.since.clone()),
-            "last_error": rec.and_then(|r| r.last_error.clone()),
-            "assignee": d.assignee.as_ref().map(|p| p.name.clone()),
-            "location": d.location.describe(),
-            "last_change": last.get(&d.tag),
-        }));
+        rows.push(StatusRow {
+            assignee: d.assignee.as_ref().map(|p| p.name.clone()),
+            device: d.tag.clone(),
+            kind: Some(d.kind.as_str()),
+            last_change: last.get(&d.tag).cloned(),
+            last_error: rec.and_then(|r| r.last_error.clone()),
+            location: d.location.describe(),
+            maintenance_window: Some(window),
+            since: rec.map(|r| r.since.clone()),
+            stage,
+        });
     }
     // Devices with a history that have left the inventory (retired and removed).
     if a.group.is_none() {
@@ -107,11 +140,17 @@ pub fn status(env: &Env, a: &StatusSettings) -> Result<Vec<serde_json::Value>, E
             if site.device(tag).is_none()
                 && a.stage.as_deref().is_none_or(|s| s == rec.stage.as_str())
             {
-                rows.push(serde_json::json!({
-                    "device": tag, "kind": null, "stage": rec.stage.as_str(), "since": rec.since,
-                    "last_error": rec.last_error, "assignee": null, "location": "(not in the inventory)",
-                    "last_change": last.get(tag),
-                }));
+                rows.push(StatusRow {
+                    assignee: None,
+                    device: tag.clone(),
+                    kind: None,
+                    last_change: last.get(tag).cloned(),
+                    last_error: rec.last_error.clone(),
+                    location: "(not in the inventory)".into(),
+                    maintenance_window: None,
+                    since: Some(rec.since.clone()),
+                    stage: rec.stage.as_str(),
+                });
             }
         }
     }

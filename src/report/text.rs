@@ -268,37 +268,6 @@ pub fn resource(r: &ResolvedResource) -> String {
     out
 }
 
-/// `status` as a table: one row per device (the JSON objects `ops::history::status` builds).
-pub fn status(rows: &[serde_json::Value]) -> String {
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-    let cells: Vec<[String; 6]> = rows
-        .iter()
-        .map(|r| {
-            let mut stage = s(&r["stage"]);
-            if let Some(e) = r["last_error"].as_str() {
-                stage.push_str(&format!(" ({e})"));
-            }
-            [
-                s(&r["device"]),
-                stage,
-                s(&r["assignee"]),
-                s(&r["location"]),
-                s(&r["last_change"]),
-                s(&r["maintenance_window"]["next"]),
-            ]
-        })
-        .collect();
-    let header = [
-        "DEVICE",
-        "STAGE",
-        "ASSIGNEE",
-        "LOCATION",
-        "LAST CHANGE",
-        "NEXT WINDOW",
-    ];
-    table(&header, &cells)
-}
-
 /// Devices due a physical audit, as a table and a count.
 pub fn physical_audits(
     audits: &[(PhysicalAudit, String)],
