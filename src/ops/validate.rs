@@ -52,8 +52,6 @@ pub fn validate(env: &Env) -> (Site, Diagnostics) {
 /// One device's resolved resources, or the one asked for.
 pub struct Rendered {
     pub resolved: Resolved,
-    /// The resource asked for (`--resource`), if any.
-    pub only: Option<String>,
     selected: Vec<usize>,
 }
 
@@ -88,9 +86,5 @@ pub fn render(env: &Env, device: &str, resource: Option<&str>) -> Result<Rendere
             found
         }
     };
-    Ok(Rendered {
-        resolved,
-        only: resource.map(str::to_string),
-        selected,
-    })
+    Ok(Rendered { resolved, selected })
 }
