@@ -22,8 +22,29 @@ pub struct PhysicalAudit {
     pub next_due: String,
     /// Days until due; negative when overdue.
     pub days_left: i64,
-    /// `overdue`, `due` (within the site's look-ahead) or `ok`.
-    pub status: &'static str,
+    pub status: Due,
+}
+
+/// Where a device stands with its next physical audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Due {
+    /// Its next audit is past.
+    Overdue,
+    /// Its next audit is within the site's look-ahead.
+    Due,
+    /// Not due yet.
+    Ok,
+}
+
+impl Due {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Due::Overdue => "overdue",
+            Due::Due => "due",
+            Due::Ok => "ok",
+        }
+    }
 }
 
 /// Every received, not retired device of the site, soonest due first.
@@ -60,11 +81,11 @@ pub fn physical(
         let due = base + interval;
         let left = due - now.as_second();
         let status = if left < 0 {
-            "overdue"
+            Due::Overdue
         } else if left <= ahead {
-            "due"
+            Due::Due
         } else {
-            "ok"
+            Due::Ok
         };
         out.push(PhysicalAudit {
             device: d.tag.clone(),

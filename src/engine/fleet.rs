@@ -528,7 +528,7 @@ impl TaskCtx {
                 let error = (!run.errors.is_empty()).then(|| run.errors.join("; "));
                 (recap, Some(run), error)
             }
-            Ok(Err(StoreError::Refused(m))) => (Recap::Refused, None, Some(m)),
+            Ok(Err(StoreError::Refused(m))) => (Recap::Refused, None, Some(m.to_string())),
             Ok(Err(e @ StoreError::Locked { .. })) => (Recap::Refused, None, Some(e.to_string())),
             Ok(Err(e)) => (Recap::Failed, None, Some(e.to_string())),
             Err(e) => (Recap::Failed, None, Some(format!("the run panicked: {e}"))),

@@ -3,7 +3,7 @@
 //! one journal row per resource changed and per verify check (digests, never contents).
 
 use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
-use crate::model::{Stage, refusal};
+use crate::model::{Stage, check_move};
 use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Entry, Holder, Store, StoreError};
@@ -11,16 +11,7 @@ use crate::store::{Entry, Holder, Store, StoreError};
 /// Refuses a device whose stage does not allow configuring, naming what to do instead.
 pub fn check_can_configure(store: &Store, tag: &str) -> Result<(), StoreError> {
     let from = store.stage(tag)?.map(|r| r.stage);
-    if Stage::can_move(from, Stage::Configuring) {
-        return Ok(());
-    }
-    let mut msg = refusal(tag, from, Stage::Configuring);
-    if from.is_none() {
-        msg.push_str(&format!(
-            "; receive it first: deskready receive {tag} (or receive --scan / --csv)"
-        ));
-    }
-    Err(StoreError::Refused(msg))
+    check_move(tag, from, Stage::Configuring).map_err(|e| StoreError::Refused(e.receive_first()))
 }
 
 /// Configures one device and records it. `run_id` ties the journal rows to a rollout.

@@ -574,7 +574,14 @@ fn window(
     let w = raw?;
     match crate::model::Window::parse(&w.days, &w.start, &w.end, &w.timezone) {
         Ok(win) => Some(win),
-        Err((key, msg)) => {
+        Err(e) => {
+            let key = e.key();
+            let msg = match &e {
+                crate::model::WindowError::UnknownDay { day, .. } => {
+                    diag::unknown("day", day, crate::model::WINDOW_DAYS)
+                }
+                other => other.to_string(),
+            };
             let at = if key.starts_with("days[") {
                 format!("{path}.{key}")
             } else {

@@ -10,8 +10,8 @@ mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
 pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
-pub use stage::{Stage, refusal, stage_name};
-pub use window::{Window, local as local_time};
+pub use stage::{MoveRefused, Stage, check_move, refusal, stage_name};
+pub use window::{DAYS as WINDOW_DAYS, Window, WindowError, local as local_time};
 
 /// Free variables: YAML values keyed by name, merged by precedence.
 pub type Vars = serde_json::Map<String, serde_json::Value>;

@@ -71,7 +71,7 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
         .collect();
     let physical_audits = physical(site, store, now)?
         .into_iter()
-        .filter(|p| p.status != "ok")
+        .filter(|p| p.status != crate::audit::Due::Ok)
         .collect();
     Ok(FleetReport {
         generated_at: now.to_string(),
@@ -126,7 +126,7 @@ fn chart(stages: &[(String, usize)]) -> String {
 fn entry_rows(entries: &[Entry], with_device: bool) -> String {
     let mut s = String::new();
     for e in entries {
-        let (what, detail) = crate::cli::describe_entry(e);
+        let (what, detail) = super::text::entry(e);
         s.push_str("<tr>");
         if with_device {
             let _ = write!(s, "<td><a href=\"#dev-{0}\">{0}</a></td>", esc(&e.tag));
@@ -178,7 +178,7 @@ pub fn html(r: &FleetReport) -> String {
                 b,
                 "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
                 esc(&p.device),
-                esc(p.status),
+                esc(p.status.as_str()),
                 esc(&p.next_due),
                 esc(p.last_seen.as_deref().unwrap_or("never"))
             );

@@ -263,7 +263,7 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
             ]
         })
         .collect();
-    let mut out = crate::cli::table(&["DEVICE", "RESULT", "TIME", "DETAIL"], &table);
+    let mut out = table::table(&["DEVICE", "RESULT", "TIME", "DETAIL"], &table);
     let t = rows
         .iter()
         .fold(Totals::default(), |t, r| add(t, r.outcome));
@@ -282,3 +282,5 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
     out
 }
 pub mod fleet;
+pub mod table;
+pub mod text;
