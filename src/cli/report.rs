@@ -13,7 +13,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
-    let report = crate::ops::history::report(ctx, a.html.as_deref())?;
+    let report = crate::ops::history::report(ctx)?;
+    if let Some(path) = &a.html {
+        crate::ops::history::write_report(path, &crate::report::fleet::html(&report))?;
+    }
     match ctx.format {
         Format::Json => println!(
             "{}",

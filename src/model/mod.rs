@@ -16,6 +16,13 @@ pub use window::{DAYS as WINDOW_DAYS, Window, WindowError, local as local_time};
 /// Free variables: YAML values keyed by name, merged by precedence.
 pub type Vars = serde_json::Map<String, serde_json::Value>;
 
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
 /// Where something was declared: a site file (relative path), line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Origin {

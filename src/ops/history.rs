@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::report::{self as fleet, FleetReport};
 use super::{Env, Error, known_device, known_group};
 use crate::model::{Stage, stage_name};
-use crate::report::fleet::{self, FleetReport};
 use crate::store::Entry;
 
 /// A device's journal and where it is now.
@@ -157,18 +157,17 @@ pub fn status(env: &Env, a: &StatusSettings) -> Result<Vec<StatusRow>, Error> {
     Ok(rows)
 }
 
-/// The fleet report; written as one self-contained HTML page to `html` when given.
-pub fn report(env: &Env, html: Option<&Path>) -> Result<FleetReport, Error> {
+/// The fleet report's data.
+pub fn report(env: &Env) -> Result<FleetReport, Error> {
     let site = env.load_site()?;
     let store = env.open_store()?;
-    let report = fleet::build(&site, &store, jiff::Timestamp::now())?;
-    if let Some(path) = html {
-        crate::owned::write_atomic(path, fleet::html(&report).as_bytes()).map_err(|error| {
-            Error::Write {
-                path: path.to_path_buf(),
-                error,
-            }
-        })?;
-    }
-    Ok(report)
+    Ok(fleet::build(&site, &store, jiff::Timestamp::now())?)
+}
+
+/// Writes a rendered report to `path`, atomically.
+pub fn write_report(path: &Path, text: &str) -> Result<(), Error> {
+    crate::owned::write_atomic(path, text.as_bytes()).map_err(|error| Error::Write {
+        path: path.to_path_buf(),
+        error,
+    })
 }

@@ -11,6 +11,7 @@ pub mod history;
 pub mod lifecycle;
 pub mod receive;
 pub mod rekey;
+pub mod report;
 pub mod rollout;
 pub mod select;
 pub mod undo;
