@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use super::converge::{Selection, SshArgs, execute, resolve_all};
 use super::{Ctx, Failure, Format};
 use crate::engine::device::Mode;
-use crate::engine::fleet::{Admission, Job, Recap, Settings};
+use crate::engine::fleet::{Admission, Job, Settings};
+use crate::model::Outcome;
 use crate::store::Entry;
 
 /// Exit codes of `audit`, for cron and monitors.
@@ -84,12 +85,12 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitCode, Failure> {
     } else if ctx.format == Format::Text {
         print!("{}", crate::report::recap(&rows, elapsed));
     }
-    let any = |r: Recap| rows.iter().any(|x| x.outcome == r);
-    Ok(if any(Recap::Failed) || any(Recap::Refused) {
+    let any = |r: Outcome| rows.iter().any(|x| x.outcome == r);
+    Ok(if any(Outcome::Failed) || any(Outcome::Refused) {
         ExitCode::from(1)
-    } else if any(Recap::Unreachable) {
+    } else if any(Outcome::Unreachable) {
         ExitCode::from(EXIT_UNREACHABLE)
-    } else if any(Recap::Drift) {
+    } else if any(Outcome::Drift) {
         ExitCode::from(EXIT_DRIFT)
     } else {
         ExitCode::SUCCESS

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{Ctx, Failure, Format};
 use crate::engine::device::{DeviceRun, Mode, Options, Outcome, Status};
-use crate::engine::fleet::{self, Admission, Job, MaxFail, Recap, Settings, Size, Stop};
+use crate::engine::fleet::{self, Admission, Job, MaxFail, Settings, Size, Stop};
 use crate::load::Diagnostics;
 use crate::model::local_time;
 use crate::report::{self, Display};
@@ -149,7 +149,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
         let redo: Vec<String> = last
             .devices
             .iter()
-            .filter(|(_, outcome)| outcome != "ok" && outcome != "changed")
+            .filter(|(_, outcome)| !matches!(outcome, Some(Outcome::Ok | Outcome::Changed)))
             .map(|(t, _)| t.clone())
             .filter(|t| site.device(t).is_some())
             .collect();
@@ -226,7 +226,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
         let row = &rows[0];
         if let Some(run) = kept.first() {
             print!("{}", describe(run));
-        } else if row.outcome == Recap::Refused {
+        } else if row.outcome == Outcome::Refused {
             return Err(Failure::Refused(row.error.clone().unwrap_or_default()));
         } else if let Some(e) = &row.error {
             eprintln!("error: {e}");
@@ -400,8 +400,8 @@ pub fn describe(run: &DeviceRun) -> String {
             }
         }
     }
-    for e in &run.errors {
-        if !e.contains(" failed on ") && !e.starts_with("verify check") {
+    for e in run.problems.iter() {
+        if !e.is_resource_or_check() {
             out.push_str(&format!("  error: {e}\n"));
         }
     }
@@ -419,24 +419,22 @@ pub fn describe(run: &DeviceRun) -> String {
         (Mode::Configure, Outcome::Changed) => {
             format!("changed {} of {n} resources", run.count(Status::Changed))
         }
-        (Mode::Configure, Outcome::Failed) => format!(
+        (Mode::Configure, _) => format!(
             "FAILED: {}",
-            run.errors
+            run.problems
                 .first()
-                .map(String::as_str)
-                .unwrap_or("see above")
+                .map_or_else(|| "see above".to_string(), ToString::to_string)
         ),
         (Mode::Audit, Outcome::Ok) => format!("clean ({ok} of {n} resources as the profile says)"),
-        (Mode::Audit, Outcome::Changed) => format!(
+        (Mode::Audit, Outcome::Changed | Outcome::Drift) => format!(
             "DRIFT: {} of {n} resources differ from the profile",
             run.count(Status::Drift)
         ),
-        (Mode::Audit, Outcome::Failed) => format!(
+        (Mode::Audit, _) => format!(
             "FAILED: {}",
-            run.errors
+            run.problems
                 .first()
-                .map(String::as_str)
-                .unwrap_or("see above")
+                .map_or_else(|| "see above".to_string(), ToString::to_string)
         ),
     };
     let passed = run.verify.iter().filter(|c| c.passed).count();

@@ -14,7 +14,7 @@ use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::shell::quote;
 use crate::site::Site;
-use crate::transport::{HostKeyPins, Session, SshOptions, Target, TransportError};
+use crate::transport::{HostKeyPins, Session, SshOptions, Target};
 
 /// What a run may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,36 +28,11 @@ pub enum Mode {
     Audit,
 }
 
-/// How one device's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Nothing differed (configure) or nothing would change (plan); checks passed.
-    Ok,
-    /// Something was changed (configure) or would be (plan); checks passed.
-    Changed,
-    /// A resource or check failed, or the run broke off.
-    Failed,
-    /// The device (or one it works through) could not be reached.
-    Unreachable,
-}
+pub use super::problem::{Problem, Problems, is_connection_failure};
+pub use crate::model::{Outcome, ResourceStatus};
 
-/// The state of one resource after the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Differs from the profile (plan).
-    Drift,
-    Changed,
-    Failed,
-    /// Not attempted because an earlier resource failed.
-    Skipped,
-    /// This build cannot probe or fix this kind of resource yet.
-    Unsupported,
-    /// Its device could not be reached.
-    Unreached,
-}
+/// The state of one resource after the run (the model's [`ResourceStatus`]).
+pub type Status = ResourceStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceOutcome {
@@ -106,8 +81,8 @@ pub struct DeviceRun {
     pub channels: u32,
     pub elapsed_ms: u64,
     /// What went wrong, when the outcome is failed or unreachable.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
+    #[serde(flatten)]
+    pub problems: Problems,
 }
 
 impl DeviceRun {
@@ -136,14 +111,6 @@ pub struct Options {
     pub retries: u32,
     /// After configuring a printer, print a test page through its queue and wait for it.
     pub test_page: bool,
-}
-
-/// Whether an error means the device was not reached at all (worth another try).
-pub fn is_connection_failure(e: &TransportError) -> bool {
-    matches!(
-        e,
-        TransportError::Unreachable { .. } | TransportError::ConnectTimeout { .. }
-    )
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -218,7 +185,7 @@ pub fn run(
         connections: 0,
         channels: 0,
         elapsed_ms: 0,
-        errors: Vec::new(),
+        problems: Problems::default(),
     };
 
     // Resources by the device they run on; the device itself first.
@@ -270,28 +237,18 @@ pub fn run(
                     }
                 }
                 if !report.complete {
-                    run.errors
-                        .push(format!("the run on {on} broke off before its end"));
+                    run.problems.push(Problem::BrokeOff { on: on.clone() });
                 }
             }
-            Err(RunError::Transport(e)) => {
-                if matches!(
-                    e,
-                    TransportError::Unreachable { .. } | TransportError::ConnectTimeout { .. }
-                ) {
-                    unreachable = true;
-                }
-                run.errors.push(e.to_string());
+            Err(RunError::NotRun(problem)) => {
+                unreachable |= problem.is_unreachable();
+                run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
-            Err(RunError::Other(msg)) => {
-                run.errors.push(msg);
-                mark_unreached(&mut run, &items);
-            }
-            Err(RunError::Broken(msg, channels)) => {
+            Err(RunError::Broken(problem, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
-                run.errors.push(msg);
+                run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
         }
@@ -314,31 +271,26 @@ pub fn run(
 
     for r in &run.resources {
         if r.status == Status::Failed {
-            let mut msg = format!("{} failed on {}", r.name, r.on);
-            if let Some(code) = r.exit_code {
-                msg.push_str(&format!(" with exit code {code}"));
-            }
-            if let Some(m) = &r.message {
-                msg.push_str(&format!(": {}", m.trim_end()));
-            }
-            run.errors.push(msg);
+            run.problems.push(Problem::ResourceFailed {
+                resource: r.name.clone(),
+                on: r.on.clone(),
+                exit_code: r.exit_code,
+                message: r.message.clone(),
+            });
         }
     }
     for c in &run.verify {
         if !c.passed {
-            run.errors.push(match c.exit_code {
-                Some(code) => format!("verify check `{}` failed (exit code {code})", c.name),
-                None => format!(
-                    "verify check `{}` failed: {}",
-                    c.name,
-                    c.output.as_deref().unwrap_or("")
-                ),
+            run.problems.push(Problem::CheckFailed {
+                check: c.name.clone(),
+                exit_code: c.exit_code,
+                output: c.output.clone(),
             });
         }
     }
     run.outcome = if unreachable {
         Outcome::Unreachable
-    } else if !run.errors.is_empty() {
+    } else if !run.problems.is_empty() {
         Outcome::Failed
     } else if run
         .resources
@@ -471,10 +423,10 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
 }
 
 enum RunError {
-    Transport(TransportError),
-    Other(String),
-    /// Connected, but the script did not run to its end; carries the channels used.
-    Broken(String, u32),
+    /// Not connected, or the program could not be run.
+    NotRun(Problem),
+    /// Connected, but the program did not run to its end; carries the channels used.
+    Broken(Problem, u32),
 }
 
 /// Connects to `on` and runs one script there; returns the report and channels used.
@@ -487,7 +439,12 @@ fn run_on(
     opts: &Options,
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<(script::Report, u32), RunError> {
-    let target = target_of(site, on).map_err(RunError::Other)?;
+    let target = target_of(site, on).map_err(|message| {
+        RunError::NotRun(Problem::NoAddress {
+            device: on.to_string(),
+            message,
+        })
+    })?;
     observe(on, Step::Connecting);
     let mut attempt = 0;
     let mut session = loop {
@@ -497,7 +454,7 @@ fn run_on(
                 std::thread::sleep(std::time::Duration::from_millis(500 << attempt.min(4)));
                 attempt += 1;
             }
-            Err(e) => return Err(RunError::Transport(e)),
+            Err(e) => return Err(RunError::NotRun(e.into())),
         }
     };
     observe(
@@ -514,30 +471,21 @@ fn run_on(
             &script::BOOTSTRAP.replace("{N}", &script.text.len().to_string()),
             &script.stdin,
         )
-        .map_err(RunError::Transport)?;
+        .map_err(|e| RunError::NotRun(e.into()))?;
     let report = script::parse(&out.stdout);
     if !report.complete {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
-        let tail = lines[lines.len().saturating_sub(5)..].join(" / ");
-        let hint = if stderr.contains("sudo:") {
-            format!(
-                " ({} is not root on {on}: it needs passwordless sudo there, or log in as root)",
-                target.user
-            )
-        } else {
-            String::new()
-        };
-        let detail = if tail.is_empty() {
-            String::new()
-        } else {
-            format!(": {tail}")
-        };
+        let stderr_tail = lines[lines.len().saturating_sub(5)..].join(" / ");
+        // sudo names itself on stderr when it refuses a user without passwordless sudo.
+        let needs_sudo_as = stderr.contains("sudo:").then(|| target.user.clone());
         return Err(RunError::Broken(
-            format!(
-                "the script on {on} stopped early with exit code {}{detail}{hint}",
-                out.status
-            ),
+            Problem::StoppedEarly {
+                on: on.to_string(),
+                exit_code: out.status,
+                stderr_tail,
+                needs_sudo_as,
+            },
             session.channels_opened(),
         ));
     }

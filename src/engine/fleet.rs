@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use super::device::{self, DeviceRun, Mode, Options, Outcome, Step};
+use super::device::{self, DeviceRun, Mode, Options, Step};
+use crate::model::{Outcome, RunStatus};
 use crate::resolve::Resolved;
 use crate::site::Site;
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A batch size: a number of devices or a share of all of them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,47 +112,11 @@ pub enum Admission {
     Refuse(String),
 }
 
-/// How a device ended in a rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Recap {
-    Ok,
-    Changed,
-    /// Differs from its profile (plan, audit).
-    Drift,
-    Failed,
-    Unreachable,
-    /// Its stage, lock or maintenance window did not allow it.
-    Refused,
-    /// The threshold or Ctrl-C stopped the rollout first.
-    NotStarted,
-}
-
-impl Recap {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Recap::Ok => "ok",
-            Recap::Changed => "changed",
-            Recap::Drift => "drift",
-            Recap::Failed => "failed",
-            Recap::Unreachable => "unreachable",
-            Recap::Refused => "refused",
-            Recap::NotStarted => "not-started",
-        }
-    }
-    pub fn succeeded(self) -> bool {
-        matches!(self, Recap::Ok | Recap::Changed | Recap::Drift)
-    }
-    fn counts_as_failure(self) -> bool {
-        matches!(self, Recap::Failed | Recap::Unreachable | Recap::Refused)
-    }
-}
-
 /// One line of the recap.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecapRow {
     pub device: String,
-    pub outcome: Recap,
+    pub outcome: Outcome,
     pub changed: usize,
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,15 +176,16 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, r: Recap) {
+    /// Counts one more device that ended so.
+    pub fn add(&mut self, r: Outcome) {
         match r {
-            Recap::Ok => self.ok += 1,
-            Recap::Changed => self.changed += 1,
-            Recap::Drift => self.drift += 1,
-            Recap::Failed => self.failed += 1,
-            Recap::Unreachable => self.unreachable += 1,
-            Recap::Refused => self.refused += 1,
-            Recap::NotStarted => self.not_started += 1,
+            Outcome::Ok => self.ok += 1,
+            Outcome::Changed => self.changed += 1,
+            Outcome::Drift => self.drift += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Unreachable => self.unreachable += 1,
+            Outcome::Refused => self.refused += 1,
+            Outcome::NotStarted => self.not_started += 1,
         }
     }
     pub fn all_succeeded(&self) -> bool {
@@ -386,13 +352,13 @@ fn not_started(
 ) -> RecapRow {
     let row = RecapRow {
         device: job.resolved.device.clone(),
-        outcome: Recap::NotStarted,
+        outcome: Outcome::NotStarted,
         changed: 0,
         elapsed_ms: 0,
         error: None,
     };
     if let Some(id) = run_id {
-        let _ = store.record_run_device(id, &row.device, row.outcome.as_str(), None);
+        let _ = store.record_run_device(id, &row.device, row.outcome, None);
     }
     let _ = events.send(Event::Done {
         row: row.clone(),
@@ -439,7 +405,7 @@ impl TaskCtx {
             }
         }
         let (outcome, run, error) = match refused {
-            Some(why) => (Recap::Refused, None, Some(why)),
+            Some(why) => (Outcome::Refused, None, Some(why)),
             None => self.work(job).await,
         };
         let row = RecapRow {
@@ -454,7 +420,7 @@ impl TaskCtx {
         if let Some(id) = self.run_id {
             let _ = self
                 .store
-                .record_run_device(id, &tag, outcome.as_str(), row.error.as_deref());
+                .record_run_device(id, &tag, outcome, row.error.as_deref());
         }
         if outcome.counts_as_failure() {
             let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
@@ -475,7 +441,7 @@ impl TaskCtx {
     }
 
     /// Runs the device in a blocking thread; returns its recap, run and error.
-    async fn work(&self, job: Job) -> (Recap, Option<DeviceRun>, Option<String>) {
+    async fn work(&self, job: Job) -> (Outcome, Option<DeviceRun>, Option<String>) {
         let site = self.site.clone();
         let store = self.store.clone();
         let settings = self.settings.clone();
@@ -518,20 +484,22 @@ impl TaskCtx {
         .await;
         match res {
             Ok(Ok(run)) => {
+                // What one device's plan or audit calls changed, a rollout calls drift.
                 let recap = match (run.outcome, run.mode) {
-                    (Outcome::Ok, _) => Recap::Ok,
-                    (Outcome::Changed, Mode::Configure) => Recap::Changed,
-                    (Outcome::Changed, _) => Recap::Drift,
-                    (Outcome::Failed, _) => Recap::Failed,
-                    (Outcome::Unreachable, _) => Recap::Unreachable,
+                    (Outcome::Changed, Mode::Plan | Mode::Audit) => Outcome::Drift,
+                    (o, _) => o,
                 };
-                let error = (!run.errors.is_empty()).then(|| run.errors.join("; "));
+                let error = (!run.problems.is_empty()).then(|| run.problems.joined());
                 (recap, Some(run), error)
             }
-            Ok(Err(StoreError::Refused(m))) => (Recap::Refused, None, Some(m)),
-            Ok(Err(e @ StoreError::Locked { .. })) => (Recap::Refused, None, Some(e.to_string())),
-            Ok(Err(e)) => (Recap::Failed, None, Some(e.to_string())),
-            Err(e) => (Recap::Failed, None, Some(format!("the run panicked: {e}"))),
+            Ok(Err(StoreError::Refused(m))) => (Outcome::Refused, None, Some(m)),
+            Ok(Err(e @ StoreError::Locked { .. })) => (Outcome::Refused, None, Some(e.to_string())),
+            Ok(Err(e)) => (Outcome::Failed, None, Some(e.to_string())),
+            Err(e) => (
+                Outcome::Failed,
+                None,
+                Some(format!("the run panicked: {e}")),
+            ),
         }
     }
 }

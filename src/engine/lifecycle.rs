@@ -56,10 +56,8 @@ pub fn configure(
         Stage::Configured
     };
     let (to, error) = match run.outcome {
-        Outcome::Ok | Outcome::Changed => (done, None),
-        Outcome::Failed | Outcome::Unreachable => {
-            (Stage::ConfigureFailed, Some(run.errors.join("; ")))
-        }
+        o if o.succeeded() => (done, None),
+        _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
     store.transition(tag, to, operator, error.as_deref(), &entries)?;
     Ok(run)
@@ -110,12 +108,7 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     }
     let summary = format!(
         "configure {}: {} changed, {} ok, {} failed; {} connection(s), {} exec channel(s)",
-        match run.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Changed => "changed",
-            Outcome::Failed => "failed",
-            Outcome::Unreachable => "unreachable",
-        },
+        run.outcome,
         run.count(Status::Changed),
         run.count(Status::Ok),
         run.count(Status::Failed),
@@ -158,12 +151,12 @@ pub fn audit(
             "clean",
             format!("{} resources as the profile says", run.resources.len()),
         ),
-        Outcome::Changed => ("drift", format!("drifted: {}", drifted.join(", "))),
-        Outcome::Unreachable => ("unreachable", run.errors.join("; ")),
-        Outcome::Failed => (
+        Outcome::Changed | Outcome::Drift => ("drift", format!("drifted: {}", drifted.join(", "))),
+        Outcome::Unreachable => ("unreachable", run.problems.joined()),
+        Outcome::Failed | Outcome::Refused | Outcome::NotStarted => (
             "failed",
             if failed_checks.is_empty() {
-                run.errors.join("; ")
+                run.problems.joined()
             } else {
                 format!("failed checks: {}", failed_checks.join(", "))
             },

@@ -3,4 +3,5 @@
 pub mod device;
 pub mod fleet;
 pub mod lifecycle;
+pub mod problem;
 pub mod script;
