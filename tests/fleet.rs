@@ -362,6 +362,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             pins: store.clone(),
             retries: 0,
             test_page: false,
+            transport: std::sync::Arc::new(deskready::transport::Ssh),
         },
     };
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -95,6 +95,7 @@ impl SshArgs {
             pins: store,
             retries: 0,
             test_page: false,
+            transport: Arc::new(crate::transport::Ssh),
         }
     }
 }

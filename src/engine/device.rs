@@ -14,7 +14,7 @@ use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::shell::quote;
 use crate::site::Site;
-use crate::transport::{HostKeyPins, Session, SshOptions, Target};
+use crate::transport::{HostKeyPins, RemoteSession, SshOptions, Target, Transport};
 
 /// What a run may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,6 +111,8 @@ pub struct Options {
     pub retries: u32,
     /// After configuring a printer, print a test page through its queue and wait for it.
     pub test_page: bool,
+    /// How devices are reached: [`crate::transport::Ssh`], or a local fake in tests.
+    pub transport: Arc<dyn Transport>,
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -391,7 +393,10 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
         Ok(t) => t,
         Err(e) => return failed(e),
     };
-    let mut session = match Session::connect(&target, &opts.ssh, opts.pins.as_ref()) {
+    let mut session = match opts
+        .transport
+        .connect(&target, &opts.ssh, opts.pins.as_ref())
+    {
         Ok(s) => s,
         Err(e) => return failed(e.to_string()),
     };
@@ -447,11 +452,15 @@ fn run_on(
     })?;
     observe(on, Step::Connecting);
     let mut attempt = 0;
-    let mut session = loop {
-        match Session::connect(&target, &opts.ssh, opts.pins.as_ref()) {
+    let mut session: Box<dyn RemoteSession> = loop {
+        match opts
+            .transport
+            .connect(&target, &opts.ssh, opts.pins.as_ref())
+        {
             Ok(s) => break s,
             Err(e) if is_connection_failure(&e) && attempt < opts.retries => {
-                std::thread::sleep(std::time::Duration::from_millis(500 << attempt.min(4)));
+                opts.transport
+                    .back_off(std::time::Duration::from_millis(500 << attempt.min(4)));
                 attempt += 1;
             }
             Err(e) => return Err(RunError::NotRun(e.into())),
@@ -567,4 +576,156 @@ fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<
         .header(&format!("{path} (on device)"), &format!("{path} (profile)"))
         .to_string();
     (Some(unified), Some(new_text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testkit;
+    use crate::transport::{Behaviour, Local};
+    use std::time::Duration;
+
+    fn quiet(_: &str, _: Step) {}
+
+    #[test]
+    fn configure_changes_then_finds_nothing_to_do_over_one_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let opts = testkit::options(local.clone(), 0);
+        let target = dir.path().join("motd");
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&target, "hello\n")]);
+
+        let first = run(&site, &work, Mode::Configure, &opts, &quiet);
+        assert_eq!(first.outcome, Outcome::Changed, "{:?}", first.problems);
+        assert_eq!((first.connections, first.channels), (1, 1));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
+
+        let plan = run(&site, &work, Mode::Plan, &opts, &quiet);
+        assert_eq!(plan.outcome, Outcome::Ok);
+        assert_eq!(plan.count(Status::Ok), 1);
+        assert_eq!(local.connects("LAP-1"), 2);
+    }
+
+    #[test]
+    fn an_unreachable_device_is_a_typed_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        local.set("LAP-1", Behaviour::Unreachable { times: u32::MAX });
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&dir.path().join("f"), "x")]);
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local.clone(), 2),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Unreachable);
+        assert_eq!(r.resources[0].status, Status::Unreached);
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(r.problems[0].kind(), "unreachable");
+        assert!(r.problems[0].is_unreachable() && !r.problems[0].is_resource_or_check());
+        assert_eq!(
+            local.back_offs(),
+            [Duration::from_millis(500), Duration::from_secs(1)]
+        );
+        assert_eq!(local.connects("LAP-1"), 3);
+    }
+
+    #[test]
+    fn retries_reach_a_device_that_answers_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        local.set("LAP-1", Behaviour::Unreachable { times: 1 });
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&dir.path().join("f"), "x")]);
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local.clone(), 3),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Changed, "{:?}", r.problems);
+        assert_eq!(local.back_offs(), [Duration::from_millis(500)]);
+    }
+
+    #[test]
+    fn a_program_that_stops_early_names_sudo() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        local.set(
+            "LAP-1",
+            Behaviour::Fail {
+                status: 1,
+                stderr: "sudo: a password is required\n".into(),
+            },
+        );
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&dir.path().join("f"), "x")]);
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local, 0),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(matches!(
+            &r.problems[0],
+            Problem::StoppedEarly { exit_code: 1, needs_sudo_as: Some(u), .. } if u == "root"
+        ));
+        assert_eq!(r.problems[0].kind(), "stopped-early");
+        assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn a_failed_resource_and_check_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let mut work = testkit::resolved(
+            "LAP-1",
+            vec![testkit::resource(
+                "broken",
+                ResourceKind::Command {
+                    command: "echo nope >&2; exit 4".into(),
+                    creates: None,
+                    unless: None,
+                },
+            )],
+        );
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local.clone(), 0),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(matches!(
+            &r.problems[0],
+            Problem::ResourceFailed { resource, exit_code: Some(4), .. } if resource == "broken"
+        ));
+        assert!(r.problems.iter().all(Problem::is_resource_or_check));
+
+        work.resources.clear();
+        work.verify.push(crate::model::Check {
+            name: "answers".into(),
+            command: "exit 2".into(),
+            origin: Default::default(),
+        });
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local, 0),
+            &quiet,
+        );
+        assert!(matches!(
+            &r.problems[0],
+            Problem::CheckFailed { check, exit_code: Some(2), .. } if check == "answers"
+        ));
+    }
 }

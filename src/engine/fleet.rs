@@ -519,6 +519,262 @@ pub fn stop_on_ctrl_c(stop: Stop) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::testkit;
+    use crate::transport::{Behaviour, Local};
+
+    /// A plan over devices `tags` (each with one file to write in `dir`) through `local`.
+    struct Fleet {
+        dir: tempfile::TempDir,
+        site: Arc<Site>,
+        store: Arc<Store>,
+        local: Arc<Local>,
+        tags: Vec<String>,
+    }
+
+    impl Fleet {
+        fn new(n: usize) -> Fleet {
+            let dir = tempfile::tempdir().unwrap();
+            let tags: Vec<String> = (1..=n).map(|i| format!("LAP-{i:04}")).collect();
+            let refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let site = Arc::new(testkit::site(dir.path(), &refs));
+            let store = testkit::store(dir.path());
+            let local = Arc::new(Local::in_root(dir.path()));
+            Fleet {
+                dir,
+                site,
+                store,
+                local,
+                tags,
+            }
+        }
+
+        fn settings(
+            &self,
+            parallel: usize,
+            batches: &[usize],
+            max_fail: Option<MaxFail>,
+        ) -> Settings {
+            Settings {
+                mode: Mode::Plan,
+                parallel,
+                batches: batches.iter().map(|&n| Size::Count(n)).collect(),
+                max_fail,
+                operator: "test-csp".into(),
+                ssh: testkit::options(self.local.clone(), 1),
+            }
+        }
+
+        fn job(&self, tag: &str, admission: Admission) -> Job {
+            let path = self.dir.path().join(format!("{tag}.conf"));
+            Job {
+                resolved: testkit::resolved(tag, vec![testkit::file(&path, "x\n")]),
+                admission,
+            }
+        }
+
+        fn jobs(&self) -> Vec<Job> {
+            self.tags
+                .iter()
+                .map(|t| self.job(t, Admission::Go))
+                .collect()
+        }
+
+        async fn roll(
+            &self,
+            jobs: Vec<Job>,
+            settings: Settings,
+            stop: Stop,
+        ) -> (Vec<RecapRow>, RunStatus, Vec<Event>) {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let (rows, status) = rollout(
+                self.site.clone(),
+                self.store.clone(),
+                jobs,
+                settings,
+                None,
+                stop,
+                tx,
+            )
+            .await
+            .unwrap();
+            let mut events = Vec::new();
+            while let Ok(e) = rx.try_recv() {
+                events.push(e);
+            }
+            (rows, status, events)
+        }
+    }
+
+    fn outcome_of(rows: &[RecapRow], tag: &str) -> Outcome {
+        rows.iter().find(|r| r.device == tag).unwrap().outcome
+    }
+
+    #[tokio::test]
+    async fn a_plan_reports_drift_for_every_device_within_the_parallel_bound() {
+        let f = Fleet::new(6);
+        for t in &f.tags {
+            f.local.set(t, Behaviour::Slow(Duration::from_millis(20)));
+        }
+        let (rows, status, events) = f
+            .roll(f.jobs(), f.settings(2, &[], None), Stop::default())
+            .await;
+        assert_eq!(status, RunStatus::Completed);
+        assert_eq!(rows.len(), 6);
+        assert!(rows.iter().all(|r| r.outcome == Outcome::Drift), "{rows:?}");
+        assert!(f.local.most_running() <= 2, "{}", f.local.most_running());
+        let Some(Event::Finish { totals, .. }) = events.last() else {
+            panic!("no finish event last")
+        };
+        assert_eq!(totals.drift, 6);
+    }
+
+    #[tokio::test]
+    async fn the_threshold_stops_later_batches() {
+        let f = Fleet::new(5);
+        f.local
+            .set("LAP-0001", Behaviour::Unreachable { times: u32::MAX });
+        let settings = f.settings(4, &[1, 2], Some(MaxFail::Count(0)));
+        let (rows, status, events) = f.roll(f.jobs(), settings, Stop::default()).await;
+        assert_eq!(status, RunStatus::Stopped);
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Unreachable);
+        for t in &f.tags[1..] {
+            assert_eq!(outcome_of(&rows, t), Outcome::NotStarted, "{t}");
+            assert_eq!(f.local.connects(t), 0, "{t} was contacted");
+        }
+        let batches = events
+            .iter()
+            .filter(|e| matches!(e, Event::Batch { .. }))
+            .count();
+        assert_eq!(batches, 1);
+        assert!(events.iter().any(|e| matches!(e, Event::Stopped { reason }
+            if reason == "1 devices failed in batch 1, more than the 0 allowed by --max-fail; no further device was started")));
+    }
+
+    #[tokio::test]
+    async fn failures_within_the_threshold_let_the_rollout_go_on() {
+        let f = Fleet::new(4);
+        f.local.set(
+            "LAP-0002",
+            Behaviour::Fail {
+                status: 1,
+                stderr: "no shell\n".into(),
+            },
+        );
+        let settings = f.settings(1, &[2], Some(MaxFail::Count(1)));
+        let (rows, status, _) = f.roll(f.jobs(), settings, Stop::default()).await;
+        assert_eq!(status, RunStatus::Completed);
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::Failed);
+        let failed = rows.iter().find(|r| r.device == "LAP-0002").unwrap();
+        assert!(
+            failed.error.as_deref().unwrap().contains("no shell"),
+            "{failed:?}"
+        );
+        assert_eq!(outcome_of(&rows, "LAP-0004"), Outcome::Drift);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unreachable_devices_are_tried_again() {
+        let f = Fleet::new(2);
+        f.local.set("LAP-0001", Behaviour::Unreachable { times: 1 });
+        f.local.set("LAP-0002", Behaviour::Unreachable { times: 2 });
+        let (rows, _, _) = f
+            .roll(f.jobs(), f.settings(1, &[], None), Stop::default())
+            .await;
+        // One retry each: the first answers on it, the second does not.
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Drift);
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::Unreachable);
+        assert_eq!(f.local.connects("LAP-0002"), 2);
+        assert_eq!(f.local.back_offs(), [Duration::from_millis(500); 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_device_waits_for_its_window_then_runs() {
+        let f = Fleet::new(2);
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
+        let jobs = vec![
+            f.job("LAP-0001", Admission::WaitUntil { until }),
+            f.job("LAP-0002", Admission::Go),
+        ];
+        let started = tokio::time::Instant::now();
+        let (rows, status, events) = f
+            .roll(jobs, f.settings(2, &[], None), Stop::default())
+            .await;
+        assert!(
+            started.elapsed() >= Duration::from_secs(7000),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(status, RunStatus::Completed);
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Drift);
+        // The device that needs no window does not wait for the other.
+        assert_eq!(rows[0].device, "LAP-0002");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Waiting { device, .. } if device == "LAP-0001"))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_request_ends_waits_and_starts_nothing_more() {
+        let f = Fleet::new(3);
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(8);
+        let jobs = vec![
+            f.job("LAP-0001", Admission::WaitUntil { until }),
+            f.job("LAP-0002", Admission::Go),
+            f.job("LAP-0003", Admission::Go),
+        ];
+        let stop = Stop::default();
+        let ctrl_c = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            ctrl_c.request("interrupted (Ctrl-C)".into());
+            // The first reason wins.
+            ctrl_c.request("something else".into());
+        });
+        let started = tokio::time::Instant::now();
+        let (rows, status, events) = f.roll(jobs, f.settings(1, &[1], None), stop).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(600) && waited < Duration::from_secs(3600),
+            "{waited:?}"
+        );
+        assert_eq!(status, RunStatus::Interrupted);
+        let first = rows.iter().find(|r| r.device == "LAP-0001").unwrap();
+        assert_eq!(first.outcome, Outcome::Refused);
+        assert_eq!(
+            first.error.as_deref(),
+            Some("stopped while waiting for its maintenance window")
+        );
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::NotStarted);
+        assert_eq!(outcome_of(&rows, "LAP-0003"), Outcome::NotStarted);
+        assert_eq!(f.local.connects("LAP-0002"), 0);
+        assert!(
+            events.iter().any(
+                |e| matches!(e, Event::Stopped { reason } if reason == "interrupted (Ctrl-C)")
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_device_counts_against_the_threshold() {
+        let f = Fleet::new(3);
+        let jobs = vec![
+            f.job("LAP-0001", Admission::Refuse("outside its window".into())),
+            f.job("LAP-0002", Admission::Go),
+            f.job("LAP-0003", Admission::Go),
+        ];
+        let (rows, status, _) = f
+            .roll(
+                jobs,
+                f.settings(1, &[1], Some(MaxFail::Count(0))),
+                Stop::default(),
+            )
+            .await;
+        assert_eq!(status, RunStatus::Stopped);
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Refused);
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::NotStarted);
+    }
 
     #[test]
     fn batches_repeat_the_last_size() {

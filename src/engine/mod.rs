@@ -5,3 +5,5 @@ pub mod fleet;
 pub mod lifecycle;
 pub mod problem;
 pub mod script;
+#[cfg(test)]
+mod testkit;
