@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::script::{self, Phase, digest};
+use super::script::{self, Phase, TestPage, digest};
 use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::shell::quote;
@@ -375,20 +375,7 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
             d.tag
         ));
     };
-    let script = format!(
-        "cs={cs}; q={q}\n\
-         cups() {{ if [ -n \"$cs\" ]; then CUPS_SERVER=\"$cs\" \"$@\"; else \"$@\"; fi; }}\n\
-         out=$(printf 'deskready test page\\nprinter %s\\nqueue %s\\n' {tag} \"$q\" | cups lp -d \"$q\" -t 'deskready test page' 2>&1) || {{ echo \"@@TP failed $out\"; exit 0; }}\n\
-         id=$(printf '%s' \"$out\" | sed -n 's/^request id is \\([^ ]*\\).*/\\1/p')\n\
-         n=0; while [ $n -lt 120 ]; do\n\
-           if cups lpstat -W completed -o \"$q\" 2>/dev/null | grep -q \"^$id \"; then echo \"@@TP ok $id\"; exit 0; fi\n\
-           sleep 0.5; n=$((n+1))\n\
-         done\n\
-         echo \"@@TP timeout $id\"\n",
-        cs = quote(&server),
-        q = quote(&queue),
-        tag = quote(&d.tag)
-    );
+    let program = script::test_page(&server, &queue, &d.tag);
     let target = match target_of(site, &on) {
         Ok(t) => t,
         Err(e) => return failed(e),
@@ -400,30 +387,21 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
         Ok(s) => s,
         Err(e) => return failed(e.to_string()),
     };
-    let out = match session.run(&format!("sh -c {}", quote(&script)), b"") {
+    let out = match session.run(&format!("sh -c {}", quote(&program)), b"") {
         Ok(o) => o,
         Err(e) => return failed(e.to_string()),
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("@@TP "))
-        .unwrap_or("@@TP failed no answer");
-    let mut w = line.splitn(3, ' ').skip(1);
-    match (w.next(), w.next()) {
-        (Some("ok"), Some(id)) => CheckOutcome {
+    match TestPage::parse(&out.stdout) {
+        TestPage::Completed { job } => CheckOutcome {
             name,
             passed: true,
             exit_code: None,
-            output: Some(format!("job {id} completed on queue {queue} (via {on})")),
+            output: Some(format!("job {job} completed on queue {queue} (via {on})")),
         },
-        (Some("timeout"), Some(id)) => failed(format!(
-            "job {id} on queue {queue} did not complete within 60s"
+        TestPage::TimedOut { job } => failed(format!(
+            "job {job} on queue {queue} did not complete within 60s"
         )),
-        (_, rest) => failed(format!(
-            "lp on {on} refused the page: {}",
-            rest.unwrap_or("")
-        )),
+        TestPage::Refused { why } => failed(format!("lp on {on} refused the page: {why}")),
     }
 }
 
@@ -476,10 +454,7 @@ fn run_on(
     );
     let script = script::build(phase, items, checks);
     let out = session
-        .run(
-            &script::BOOTSTRAP.replace("{N}", &script.text.len().to_string()),
-            &script.stdin,
-        )
+        .run(&script.command(), &script.stdin)
         .map_err(|e| RunError::NotRun(e.into()))?;
     let report = script::parse(&out.stdout);
     if !report.complete {
@@ -516,13 +491,7 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             out.message = Some("the device did not report on this resource".into());
             continue;
         };
-        out.status = match obs.status.as_str() {
-            "ok" => Status::Ok,
-            "drift" => Status::Drift,
-            "changed" => Status::Changed,
-            "skipped" => Status::Skipped,
-            _ => Status::Failed,
-        };
+        out.status = obs.status;
         out.exit_code = obs.exit_code;
         out.meta_before = obs.meta.clone();
         if let Some(stderr) = &obs.stderr {
@@ -534,7 +503,9 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
             }
-            if let (ResourceKind::Line { .. }, Some(t)) = (r.kind(), new_text) {
+            if let Some(t) = new_text
+                && script::kinds::of(r.kind()).digests_wanted()
+            {
                 out.new_digest = Some(digest(t.as_bytes()));
             }
         }
@@ -545,25 +516,8 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
 /// content the profile wants.
 fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<String>) {
     let old_text = old.map(|o| String::from_utf8_lossy(o).into_owned());
-    let (path, new_text) = match r.kind() {
-        ResourceKind::File { path, .. } => match r.content() {
-            Some(c) => (path.clone(), c.to_string()),
-            None => return (None, None),
-        },
-        ResourceKind::Line { path, line } => {
-            let mut t = old_text.clone().unwrap_or_default();
-            if !t.is_empty() && !t.ends_with('\n') {
-                t.push('\n');
-            }
-            t.push_str(line);
-            t.push('\n');
-            (path.clone(), t)
-        }
-        ResourceKind::PrintQueue { queue, .. } => (
-            format!("print queue {queue}"),
-            format!("{}\n", script::queue_state(r.kind()).unwrap_or_default()),
-        ),
-        _ => return (None, None),
+    let Some((path, new_text)) = script::kinds::of(r.kind()).wanted(r, old_text.as_deref()) else {
+        return (None, None);
     };
     let old_text = old_text.unwrap_or_default();
     if old_text == new_text {
