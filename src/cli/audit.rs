@@ -108,9 +108,9 @@ fn physical(
         .into_iter()
         .filter(|p| {
             if overdue_only {
-                p.status == "overdue"
+                p.status == crate::model::Due::Overdue
             } else {
-                p.status != "ok"
+                p.status != crate::model::Due::Ok
             }
         })
         .collect();

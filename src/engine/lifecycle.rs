@@ -3,7 +3,7 @@
 //! one journal row per resource changed and per verify check (digests, never contents).
 
 use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
-use crate::model::{Stage, refusal};
+use crate::model::{AuditResult, Stage, refusal};
 use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Entry, Holder, Store, StoreError};
@@ -148,13 +148,16 @@ pub fn audit(
         .collect();
     let (result, message) = match run.outcome {
         Outcome::Ok => (
-            "clean",
+            AuditResult::Clean,
             format!("{} resources as the profile says", run.resources.len()),
         ),
-        Outcome::Changed | Outcome::Drift => ("drift", format!("drifted: {}", drifted.join(", "))),
-        Outcome::Unreachable => ("unreachable", run.problems.joined()),
+        Outcome::Changed | Outcome::Drift => (
+            AuditResult::Drift,
+            format!("drifted: {}", drifted.join(", ")),
+        ),
+        Outcome::Unreachable => (AuditResult::Unreachable, run.problems.joined()),
         Outcome::Failed | Outcome::Refused | Outcome::NotStarted => (
-            "failed",
+            AuditResult::Failed,
             if failed_checks.is_empty() {
                 run.problems.joined()
             } else {
@@ -163,7 +166,7 @@ pub fn audit(
         ),
     };
     store.record(&[Entry::new(&run.device, operator, "audit")
-        .subject(result)
+        .subject(result.as_str())
         .message(message)])?;
     Ok(run)
 }

@@ -11,7 +11,7 @@ mod stage;
 mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
-pub use outcome::{Outcome, ResourceStatus, RunStatus, UnknownWord};
+pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
 pub use stage::{Stage, refusal, stage_name};
 pub use window::{Window, local as local_time};

@@ -1,6 +1,7 @@
 //! The one outcome vocabulary, from the device to the store to every output: how a device
 //! ended ([`Outcome`]), how one resource ended ([`ResourceStatus`]) and how a rollout
-//! ended ([`RunStatus`]). Each has one spelling (`as_str`, serde, `FromStr`), so nothing
+//! ended ([`RunStatus`]), and what an audit found ([`AuditResult`], [`Due`]). Each has one
+//! spelling (`as_str`, serde, `FromStr`), so nothing
 //! compares outcomes as strings. Pure types: imports nothing of ours, knows no database.
 
 use std::fmt;
@@ -154,6 +155,44 @@ vocabulary!(RunStatus, "a run status", {
     Interrupted => "interrupted",
 });
 
+/// What an audit found on one device, as its journal records it (the entry's subject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditResult {
+    /// Every resource as the profile says.
+    Clean,
+    /// Some resources differ from the profile.
+    Drift,
+    Unreachable,
+    /// A probe or a check failed.
+    Failed,
+}
+
+vocabulary!(AuditResult, "an audit result", {
+    Clean => "clean",
+    Drift => "drift",
+    Unreachable => "unreachable",
+    Failed => "failed",
+});
+
+/// Where a device stands with its physical audits (being seen where it belongs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Due {
+    /// Seen recently enough.
+    Ok,
+    /// Due within the site's look-ahead.
+    Due,
+    /// Past its date.
+    Overdue,
+}
+
+vocabulary!(Due, "a physical audit status", {
+    Ok => "ok",
+    Due => "due",
+    Overdue => "overdue",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +218,20 @@ mod tests {
             assert_eq!(
                 serde_json::to_value(s).unwrap(),
                 serde_json::Value::from(s.as_str())
+            );
+        }
+        for a in AuditResult::ALL {
+            assert_eq!(a.as_str().parse::<AuditResult>().unwrap(), *a);
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                serde_json::Value::from(a.as_str())
+            );
+        }
+        for d in Due::ALL {
+            assert_eq!(d.as_str().parse::<Due>().unwrap(), *d);
+            assert_eq!(
+                serde_json::to_value(d).unwrap(),
+                serde_json::Value::from(d.as_str())
             );
         }
     }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::audit::{PhysicalAudit, physical};
-use crate::model::{Stage, stage_name};
+use crate::model::{AuditResult, Due, Stage, stage_name};
 use crate::site::Site;
 use crate::store::{Entry, Store, StoreError};
 
@@ -67,11 +67,11 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
     let drifted = store
         .latest_of_kind("audit")?
         .into_iter()
-        .filter(|e| e.subject.as_deref() == Some("drift"))
+        .filter(|e| e.subject.as_deref() == Some(AuditResult::Drift.as_str()))
         .collect();
     let physical_audits = physical(site, store, now)?
         .into_iter()
-        .filter(|p| p.status != "ok")
+        .filter(|p| p.status != Due::Ok)
         .collect();
     Ok(FleetReport {
         generated_at: now.to_string(),
@@ -178,7 +178,7 @@ pub fn html(r: &FleetReport) -> String {
                 b,
                 "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
                 esc(&p.device),
-                esc(p.status),
+                esc(p.status.as_str()),
                 esc(&p.next_due),
                 esc(p.last_seen.as_deref().unwrap_or("never"))
             );
