@@ -1,7 +1,8 @@
 //! One file per resource kind: its shell (probe and fix, in `<kind>.sh`), how its step is
 //! written into a device's program, and what is kind-specific in describing it (the text
-//! a diff compares). Adding a kind = a `<kind>.rs` (+ `<kind>.sh`) here, a line in
-//! [`of`], and its validation in `load/resources.rs`.
+//! a diff compares). Adding a kind = a `<kind>.rs` (+ `<kind>.sh`) here and a line in
+//! [`of`], plus its validation in `load/kinds/<kind>.rs` and a line in `load::kinds::ALL`
+//! (load must not import the engine, so the two halves of a kind live on each side).
 
 mod command;
 mod directory;
