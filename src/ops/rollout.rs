@@ -15,7 +15,7 @@ use super::select::Selection;
 use crate::engine::device::{Mode, Options};
 use crate::engine::fleet::{self, Admission, Event, Job, MaxFail, RecapRow, Settings, Size, Stop};
 use crate::load::Diagnostics;
-use crate::model::local_time;
+use crate::model::{Outcome, local_time};
 use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Entry, RunRecord, RunStatus, Store};
@@ -42,6 +42,7 @@ impl SshSettings {
             pins: store,
             retries: 0,
             test_page: false,
+            transport: Arc::new(crate::transport::Ssh),
         }
     }
 }
@@ -190,7 +191,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
 pub fn not_succeeded(last: &RunRecord) -> impl Iterator<Item = String> + '_ {
     last.devices
         .iter()
-        .filter(|(_, outcome)| outcome != "ok" && outcome != "changed")
+        .filter(|(_, outcome)| !matches!(outcome, Some(Outcome::Ok | Outcome::Changed)))
         .map(|(t, _)| t.clone())
 }
 
