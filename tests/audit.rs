@@ -1,10 +1,9 @@
 //! Audits on the lab: drift with diffs and exit codes, unreachable devices, physical audits
 //! due and overdue, and the fleet report rendered by a real headless browser.
 
-mod sitekit;
-
 use deskready::store::{Entry, Store};
-use sitekit::{LabSite, SiteCopy};
+
+use crate::support::{LabSite, SiteCopy};
 
 #[test]
 fn audit_reports_clean_drift_and_unreachable_with_their_exit_codes() {
