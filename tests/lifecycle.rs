@@ -226,42 +226,26 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
 #[test]
 fn refused_moves_say_where_the_device_may_go() {
     let lab = LabSite::up(SiteCopy::example());
-    let deliver = lab.run(&["deliver", "LAP-0002"]);
-    assert_eq!(deliver.code(), 3);
-    assert_eq!(
-        deliver.stderr(),
-        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired\n"
+    lab.test().args(["deliver", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired\n",
     );
-    let back = lab.run(&["return", "LAP-0002"]);
-    assert_eq!(back.code(), 3);
-    assert_eq!(
-        back.stderr(),
-        "refused: LAP-0002 is received; only a delivered device can be returned by its user\n"
+    lab.test().args(["return", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 is received; only a delivered device can be returned by its user\n",
     );
-    assert_eq!(
-        lab.run(&["repair", "LAP-0002", "--reason", "cracked hinge"])
-            .code(),
-        0
-    );
-    let conf = lab.run(&["configure", "LAP-0002"]);
-    assert_eq!(conf.code(), 3);
-    assert_eq!(
-        conf.stderr(),
-        "refused: LAP-0002 cannot go to configuring: it is in-repair; from in-repair it may go to: received, retired\n"
+    lab.test()
+        .args(["repair", "LAP-0002", "--reason", "cracked hinge"])
+        .success();
+    lab.test().args(["configure", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 cannot go to configuring: it is in-repair; from in-repair it may go to: received, retired\n",
     );
     // Back from repair through receive, then configure works again.
-    assert_eq!(lab.run(&["receive", "LAP-0002"]).code(), 0);
-    assert_eq!(lab.run(&["configure", "LAP-0002"]).code(), 0);
-    assert_eq!(
-        lab.run(&["retire", "LAP-0002", "--reason", "end of lease"])
-            .code(),
-        0
-    );
-    let again = lab.run(&["configure", "LAP-0002"]);
-    assert_eq!(again.code(), 3);
-    assert_eq!(
-        again.stderr(),
-        "refused: LAP-0002 cannot go to configuring: it is retired; from retired it may go to: nowhere (retired is final)\n"
+    lab.test().args(["receive", "LAP-0002"]).success();
+    lab.test().args(["configure", "LAP-0002"]).success();
+    lab.test()
+        .args(["retire", "LAP-0002", "--reason", "end of lease"])
+        .success();
+    lab.test().args(["configure", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 cannot go to configuring: it is retired; from retired it may go to: nowhere (retired is final)\n",
     );
     // Nothing happened to the device on the refused runs: the journal ends with the retirement.
     let h = json(&lab.run(&["--format", "json", "history", "LAP-0002"]));
@@ -272,8 +256,7 @@ fn refused_moves_say_where_the_device_may_go() {
     );
     // An expected device is pointed at receive.
     let fresh = LabSite::up_unreceived(SiteCopy::example());
-    let conf = fresh.run(&["configure", "LAP-0003"]);
-    assert_eq!(conf.code(), 3);
+    let conf = fresh.test().args(["configure", "LAP-0003"]).code(3);
     assert!(
         conf.stderr().ends_with(
             "; receive it first: deskready receive LAP-0003 (or receive --scan / --csv)\n"
@@ -281,8 +264,7 @@ fn refused_moves_say_where_the_device_may_go() {
         "{}",
         conf.stderr()
     );
-    let deliver = lab.run(&["deliver", "LAP-0004"]);
-    assert_eq!(deliver.code(), 3);
+    lab.test().args(["deliver", "LAP-0004"]).code(3);
 }
 
 #[test]
