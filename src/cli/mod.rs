@@ -2,6 +2,7 @@
 //! use case's settings (`crate::ops`), calls it and renders the typed result. Exit codes
 //! come from `ops::ExitStatus`. Library code never prints; this module is the only one that
 //! does (with the displays of `crate::report`). Nothing below it imports it.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the CLI is where output is printed
 
 mod audit;
 mod converge;

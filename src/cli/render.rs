@@ -14,7 +14,7 @@ pub struct Args {
     pub resource: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
     let rendered = crate::ops::validate::render(ctx, &args.device, args.resource.as_deref())?;
     let resolved = &rendered.resolved;
     let selected = rendered.selected();

@@ -3,7 +3,7 @@
 use super::{Ctx, Failure, Format};
 use crate::ops::ExitStatus;
 
-pub fn run(ctx: &Ctx) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx) -> Result<ExitStatus, Failure> {
     let (site, diags) = crate::ops::validate::validate(ctx);
     if diags.is_empty() {
         match ctx.format {

@@ -107,13 +107,13 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn pos(&self, path: &str) -> Pos {
+    pub(crate) fn pos(&self, path: &str) -> Pos {
         self.index.find(path)
     }
-    pub fn diag(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diag(&self, path: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic::new(&self.rel, self.pos(path), path, message)
     }
-    pub fn origin(&self, path: &str) -> Origin {
+    pub(crate) fn origin(&self, path: &str) -> Origin {
         let p = self.pos(path);
         Origin {
             file: self.rel.clone(),
@@ -124,7 +124,7 @@ impl SourceFile {
     }
 
     /// Deserialises `value` (found at `path` in this file) into `T`, or records why not.
-    pub fn parse<T: DeserializeOwned>(
+    pub(crate) fn parse<T: DeserializeOwned>(
         &self,
         value: serde_yaml::Value,
         path: &str,

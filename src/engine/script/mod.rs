@@ -424,6 +424,10 @@ mod tests {
 
     /// Runs shellcheck on `text`, when shellcheck is installed. Values in a program are
     /// single-quoted on purpose, `$` and backquotes included (SC2016 is about that).
+    #[expect(
+        clippy::print_stderr,
+        reason = "tells the test runner why the check was skipped"
+    )]
     fn shellcheck(text: &str) {
         let Ok(mut child) = std::process::Command::new("shellcheck")
             .args(["-s", "sh", "-e", "SC2016", "-"])
