@@ -656,6 +656,7 @@ mod tests {
                 key_origins: Default::default(),
             },
             template: None,
+            sensitive: false,
         }
     }
 

@@ -347,6 +347,7 @@ pub fn build_checks(
         out.push(Check {
             name: c.name,
             command: c.command,
+            sensitive: false,
             origin: file.origin(&join_key(&path, "command")),
         });
     }

@@ -5,11 +5,15 @@
 
 mod device;
 mod profile;
+mod secret;
 mod stage;
 mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
 pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
+pub use secret::{
+    DEFAULT_COMMAND_TIMEOUT, Secret, SecretSource, secret_references, valid_secret_name,
+};
 pub use stage::{Stage, refusal, stage_name};
 pub use window::{Window, local as local_time};
 
