@@ -1,7 +1,8 @@
 //! Address slots: each running lab holds one of 100 slots (127.(100+s).x.y), recorded by an
 //! exclusive lock file in /tmp/deskready-lab-slots so labs on one machine never share
 //! addresses. A slot whose owner process is gone and whose lab has no live sshd is stale and
-//! may be taken over.
+//! may be taken over. Owns the slot files and the device address layout ([`device_host`]);
+//! it starts and stops nothing, and imports no lab file but `process` and `error`.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -10,10 +11,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{LabError, lab_marker, proc_alive, proc_cmdline, proc_start_time};
+use super::error::LabError;
+use super::process::{any_marked, device_marker, print_marker, proc_alive, proc_start_time};
 
+/// Where the slot lock files live (also the home of other machine-wide lab locks).
 pub(super) const SLOT_DIR: &str = "/tmp/deskready-lab-slots";
 const SLOTS: u32 = 100;
+/// At most this many devices per lab (addresses 127.(100+s).(0..=255).(1..=250)).
+pub const MAX_DEVICES: usize = 250 * 256;
+
+/// 127.(100+slot).(i/250).(1+i%250)
+pub fn device_host(slot: u32, index: usize) -> String {
+    format!("127.{}.{}.{}", 100 + slot, index / 250, 1 + index % 250)
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct SlotLock {
@@ -114,19 +124,9 @@ fn is_stale(path: &Path) -> bool {
     !owner_alive && !lab_has_live_sshd(&lock.lab_dir)
 }
 
-/// Whether any live process carries this lab's marker on its command line.
+/// Whether any live sshd, cupsd or printer of this lab is still running.
 fn lab_has_live_sshd(lab_dir: &Path) -> bool {
-    let marker = lab_marker(lab_dir);
-    let print = super::print::print_marker(lab_dir);
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return true;
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .any(|pid| {
-            proc_cmdline(pid).is_some_and(|c| c.contains(&marker) || c.contains(&print))
-                && proc_alive(pid)
-        })
+    any_marked(&[device_marker(lab_dir), print_marker(lab_dir)])
 }
 
 /// Gives the slot back, if it is still recorded as this lab's.
@@ -142,7 +142,25 @@ pub(super) fn release(slot: u32, lab_dir: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+
+    #[test]
+    fn addresses_fit_500_devices() {
+        assert_eq!(device_host(0, 0), "127.100.0.1");
+        assert_eq!(device_host(3, 249), "127.103.0.250");
+        assert_eq!(device_host(3, 250), "127.103.1.1");
+        assert_eq!(device_host(99, 499), "127.199.1.250");
+        let all: HashSet<String> = (0..500).map(|i| device_host(7, i)).collect();
+        assert_eq!(all.len(), 500);
+    }
+
+    #[test]
+    fn the_no_slot_message_names_the_slot_directory() {
+        let msg = LabError::NoSlot.to_string();
+        assert!(msg.contains(&format!("all {SLOTS} lab address slots in {SLOT_DIR} ")));
+    }
 
     fn lock_file(dir: &Path, lock: &SlotLock) -> PathBuf {
         let path = dir.join("slot-xx");
