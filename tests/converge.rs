@@ -297,6 +297,39 @@ fn a_changed_host_key_is_refused_until_rekey() {
 }
 
 #[test]
+fn a_rekey_that_cannot_log_in_pins_nothing() {
+    let mut lab = LabSite::up(SiteCopy::example());
+    let key = lab.site.file("wrong-key");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let generated = lab.site.read("inventory/lab.generated.yaml");
+    let operator = lab.lab.key_file.display().to_string();
+    lab.site.write(
+        "inventory/lab.generated.yaml",
+        &generated.replace(&operator, &key.display().to_string()),
+    );
+    // The key is presented, but the login fails: the presented key must not be trusted.
+    let rekey = lab.run(&["rekey", "LAP-0005"]);
+    assert_eq!(rekey.code(), 1, "{}", rekey.stdout());
+    assert!(
+        rekey.stderr().contains("refused authentication"),
+        "{}",
+        rekey.stderr()
+    );
+    lab.site.write("inventory/lab.generated.yaml", &generated);
+    lab.lab.replace_host_key("LAP-0005").unwrap();
+    // Nothing was pinned by the failed rekey, so the first contact pins the key it meets.
+    let run = lab.run(&["configure", "LAP-0005"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let history = lab.run(&["history", "LAP-0005"]);
+    assert!(!history.stdout().contains("rekey"), "{}", history.stdout());
+}
+
+#[test]
 fn a_failing_command_reports_its_exit_code_and_stderr() {
     let site = SiteCopy::example();
     site.edit(

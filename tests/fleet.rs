@@ -94,7 +94,10 @@ fn the_threshold_stops_new_batches_and_resume_finishes_only_the_rest() {
         "{out}"
     );
     let s = store(&lab);
-    assert_eq!(s.last_run("configure").unwrap().unwrap().status, "stopped");
+    assert_eq!(
+        s.last_run("configure").unwrap().unwrap().status,
+        deskready::model::RunStatus::Stopped
+    );
     assert_eq!(
         s.stage("LAP-0002").unwrap().unwrap().stage,
         Stage::Received,
@@ -228,7 +231,7 @@ fn ctrl_c_lets_running_devices_finish_and_records_the_run_as_interrupted() {
     assert_eq!(s.stage("LAP-0003").unwrap().unwrap().stage, Stage::Received);
     assert_eq!(
         s.last_run("configure").unwrap().unwrap().status,
-        "interrupted"
+        deskready::model::RunStatus::Interrupted
     );
 }
 
@@ -359,6 +362,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             pins: store.clone(),
             retries: 0,
             test_page: false,
+            transport: std::sync::Arc::new(deskready::transport::Ssh),
         },
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -391,7 +395,7 @@ fn wait_holds_a_device_until_its_window_opens() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(rows[0].outcome, fleet::Recap::Changed);
+    assert_eq!(rows[0].outcome, deskready::model::Outcome::Changed);
     assert!(
         events
             .iter()

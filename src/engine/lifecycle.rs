@@ -3,7 +3,7 @@
 //! one journal row per resource changed and per verify check (digests, never contents).
 
 use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
-use crate::model::{Stage, refusal};
+use crate::model::{AuditResult, Stage, check_move};
 use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Entry, Holder, Store, StoreError};
@@ -11,16 +11,7 @@ use crate::store::{Entry, Holder, Store, StoreError};
 /// Refuses a device whose stage does not allow configuring, naming what to do instead.
 pub fn check_can_configure(store: &Store, tag: &str) -> Result<(), StoreError> {
     let from = store.stage(tag)?.map(|r| r.stage);
-    if Stage::can_move(from, Stage::Configuring) {
-        return Ok(());
-    }
-    let mut msg = refusal(tag, from, Stage::Configuring);
-    if from.is_none() {
-        msg.push_str(&format!(
-            "; receive it first: deskready receive {tag} (or receive --scan / --csv)"
-        ));
-    }
-    Err(StoreError::Refused(msg))
+    check_move(tag, from, Stage::Configuring).map_err(|e| StoreError::Refused(e.receive_first()))
 }
 
 /// Configures one device and records it. `run_id` ties the journal rows to a rollout.
@@ -56,10 +47,8 @@ pub fn configure(
         Stage::Configured
     };
     let (to, error) = match run.outcome {
-        Outcome::Ok | Outcome::Changed => (done, None),
-        Outcome::Failed | Outcome::Unreachable => {
-            (Stage::ConfigureFailed, Some(run.errors.join("; ")))
-        }
+        o if o.succeeded() => (done, None),
+        _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
     store.transition(tag, to, operator, error.as_deref(), &entries)?;
     Ok(run)
@@ -110,12 +99,7 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     }
     let summary = format!(
         "configure {}: {} changed, {} ok, {} failed; {} connection(s), {} exec channel(s)",
-        match run.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Changed => "changed",
-            Outcome::Failed => "failed",
-            Outcome::Unreachable => "unreachable",
-        },
+        run.outcome,
         run.count(Status::Changed),
         run.count(Status::Ok),
         run.count(Status::Failed),
@@ -155,22 +139,25 @@ pub fn audit(
         .collect();
     let (result, message) = match run.outcome {
         Outcome::Ok => (
-            "clean",
+            AuditResult::Clean,
             format!("{} resources as the profile says", run.resources.len()),
         ),
-        Outcome::Changed => ("drift", format!("drifted: {}", drifted.join(", "))),
-        Outcome::Unreachable => ("unreachable", run.errors.join("; ")),
-        Outcome::Failed => (
-            "failed",
+        Outcome::Changed | Outcome::Drift => (
+            AuditResult::Drift,
+            format!("drifted: {}", drifted.join(", ")),
+        ),
+        Outcome::Unreachable => (AuditResult::Unreachable, run.problems.joined()),
+        Outcome::Failed | Outcome::Refused | Outcome::NotStarted => (
+            AuditResult::Failed,
             if failed_checks.is_empty() {
-                run.errors.join("; ")
+                run.problems.joined()
             } else {
                 format!("failed checks: {}", failed_checks.join(", "))
             },
         ),
     };
     store.record(&[Entry::new(&run.device, operator, "audit")
-        .subject(result)
+        .subject(result.as_str())
         .message(message)])?;
     Ok(run)
 }
