@@ -83,5 +83,6 @@ pub fn options(local: Arc<Local>, retries: u32) -> Options {
         retries,
         test_page: false,
         transport: local,
+        redactor: crate::secrets::Redactor::none(),
     }
 }

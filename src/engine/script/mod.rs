@@ -113,6 +113,14 @@ pub fn build(
         }
     }
     w.var("fix", if phase == Phase::Converge { "1" } else { "0" });
+    let hidden: String = resources
+        .iter()
+        .filter(|(_, r)| r.sensitive)
+        .map(|(i, _)| format!(" {i}"))
+        .collect();
+    if !hidden.is_empty() {
+        w.var("hidden", &format!("{hidden} "));
+    }
     // Stage every file's new content first: the controller writes all of stdin before the
     // program says anything. One size check for all of it.
     if phase == Phase::Converge {
