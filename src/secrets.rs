@@ -434,10 +434,12 @@ fn run(argv: &[String], timeout: Duration) -> Result<String, SecretProblem> {
 }
 
 /// Replaces every secret value of a run with `[secret NAME]` in text that came from a
-/// device or a command. Cheap to clone; `Debug` shows names only.
+/// device or a command, ignoring ASCII case (so `| upper` output is caught too). Other
+/// transformations (base64, hashes, parts of a value) cannot be recognised: commands
+/// should not print their secrets. Cheap to clone; `Debug` shows names only.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// (text to find, replacement), longest first.
+    /// (text to find in ASCII lower case, replacement), longest first.
     needles: Arc<Vec<(String, String)>>,
 }
 
@@ -464,15 +466,15 @@ impl Redactor {
                 continue;
             }
             let m = marker(name);
-            needles.push((value.to_string(), m.clone()));
+            needles.push((value.to_ascii_lowercase(), m.clone()));
             let quoted = crate::shell::quote(value);
             if !quoted.contains(value) {
-                needles.push((quoted, m.clone()));
+                needles.push((quoted.to_ascii_lowercase(), m.clone()));
             }
             if value.contains('\n') {
                 for line in value.lines().map(str::trim) {
                     if line.chars().count() >= MIN_LINE {
-                        needles.push((line.to_string(), m.clone()));
+                        needles.push((line.to_ascii_lowercase(), m.clone()));
                     }
                 }
             }
@@ -497,9 +499,21 @@ impl Redactor {
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (needle, m) in self.needles.iter() {
-            if out.contains(needle.as_str()) {
-                out = out.replace(needle.as_str(), m);
+            // ASCII lower-casing keeps every byte where it was, so positions found in
+            // `lower` are character boundaries of `out` too.
+            let lower = out.to_ascii_lowercase();
+            if !lower.contains(needle.as_str()) {
+                continue;
             }
+            let mut next = String::with_capacity(out.len());
+            let mut last = 0;
+            for (at, _) in lower.match_indices(needle.as_str()) {
+                next.push_str(&out[last..at]);
+                next.push_str(m);
+                last = at + needle.len();
+            }
+            next.push_str(&out[last..]);
+            out = next;
         }
         out
     }
@@ -511,7 +525,8 @@ impl Redactor {
 
     /// Whether `text` holds a secret.
     pub fn reveals(&self, text: &str) -> bool {
-        self.needles.iter().any(|(n, _)| text.contains(n.as_str()))
+        let lower = text.to_ascii_lowercase();
+        self.needles.iter().any(|(n, _)| lower.contains(n.as_str()))
     }
 
     /// Redacts every string (and object key) of a JSON value in place.
@@ -548,6 +563,11 @@ mod tests {
         assert!(r.reveals("xhunter2x"));
         assert!(!r.reveals("hunter"));
         assert_eq!(r.redact("nothing here"), "nothing here");
+        // Case is ignored (a value shown through `| upper`); other text keeps its own.
+        assert_eq!(
+            r.redact("ÄÖ HUNTER2 é Hunter2"),
+            "ÄÖ [secret short] é [secret short]"
+        );
     }
 
     #[test]
