@@ -5,11 +5,23 @@
 # on its own: the program sets `fix` (1 to change things, 0 to only look) and `hidden`
 # (the resources whose content is sensitive, as " I J ") after it.
 set -u
-# $1 is this program's own temp file (see BOOTSTRAP); it is already open, so remove it.
-[ $# -ge 1 ] && rm -f -- "$1"
 umask 022
 export LC_ALL=C
-T=$(mktemp -d) || { echo '@@FATAL mktemp'; exit 97; }
+# $1 is this program's private temp directory (see BOOTSTRAP), holding its pid and the
+# program itself, which is already open, so it goes now.
+if [ $# -ge 1 ]; then
+  T=$1; rm -f -- "$T/program"
+else
+  T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { echo '@@FATAL mktemp'; exit 97; }
+  echo $$ > "$T/pid"
+fi
+# alive PID: the process runs (a zombie, killed but not yet reaped, does not)
+alive() { kill -0 "$1" 2>/dev/null && case "$(ps -o stat= -p "$1" 2>/dev/null)" in Z*) false ;; *) true ;; esac; }
+# A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
+# next program on the device removes those whose program is gone.
+for d in "${TMPDIR:-/tmp}"/deskready.*; do
+  if [ "$d" != "$T" ] && [ -f "$d/pid" ] && ! alive "$(cat "$d/pid")"; then rm -rf -- "$d"; fi
+done
 # $T holds staged contents, some of them secret: it goes however the program ends (its
 # end, a signal, or its connection gone: the next write to it raises SIGPIPE), and so
 # does a temp file beside a target that a cut write leaves.
