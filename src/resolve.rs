@@ -178,6 +178,11 @@ pub fn resolve_with(
         }
     }
     if !diags.is_empty() {
+        // A template error may quote a value it met: never a secret's.
+        let redactor = secrets.redactor();
+        for d in &mut diags.0 {
+            d.message = redactor.redact(&d.message);
+        }
         return Err(diags);
     }
     Ok(Resolved {
@@ -307,7 +312,11 @@ struct Renderer<'a> {
 impl<'a> Renderer<'a> {
     fn new(site: &'a Site, device: &'a Device, vars: &Vars, secrets: &'a Secrets) -> Self {
         let mut ctx = context(site, device, vars);
-        ctx.insert("secret", &secrets.context_value());
+        // Only a site that declares secrets has `secret` (references to undeclared ones
+        // were refused when it loaded).
+        if !site.secrets.is_empty() || !secrets.is_empty() {
+            ctx.insert("secret", &secrets.context_value());
+        }
         let alternate = (!secrets.is_empty()).then(|| {
             let mut alt = ctx.clone();
             alt.insert("secret", &secrets.alternate_value());

@@ -291,11 +291,6 @@ pub fn resolve_all(
         }
     }
     if !diags.is_empty() {
-        // A template error may quote a value it met; secrets are never among them.
-        let redactor = secrets.redactor();
-        for d in &mut diags.0 {
-            d.message = redactor.redact(&d.message);
-        }
         return Err(Error::Site(diags.sorted()));
     }
     Ok((resolved, secrets))
