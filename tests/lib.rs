@@ -18,5 +18,6 @@ mod lifecycle;
 mod printers;
 mod printlab;
 mod render;
+mod secrets;
 mod transport;
 mod validate;

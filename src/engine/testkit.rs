@@ -37,6 +37,7 @@ pub(crate) fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
             key_origins: Default::default(),
         },
         template: None,
+        sensitive: false,
     }
 }
 
@@ -76,5 +77,6 @@ pub(crate) fn options(local: Arc<Local>, retries: u32) -> Options {
         retries,
         test_page: false,
         transport: local,
+        redactor: crate::secrets::Redactor::none(),
     }
 }

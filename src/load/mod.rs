@@ -10,6 +10,7 @@ mod kinds;
 pub mod locate;
 mod raw;
 mod resources;
+mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -70,9 +71,14 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         inv.add_file(&file, diags);
     }
     let mut profiles = ProfileBuilder::default();
-    for file in yaml_files(root, "profiles", diags) {
-        profiles.add_file(&file, &templates, diags);
+    let profile_yaml = yaml_files(root, "profiles", diags);
+    for file in &profile_yaml {
+        profiles.add_file(file, &templates, diags);
     }
+    for (file, value) in &profile_yaml {
+        secrets::check_profile_refs(file, value, &inv.secrets, diags);
+    }
+    secrets::check_template_refs(&templates, &inv.secrets, diags);
 
     let profile_files = std::mem::take(&mut profiles.files);
     let mut site = Site {
@@ -82,6 +88,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         profiles: std::mem::take(&mut profiles.profiles),
         templates,
         settings: inv.settings.take().unwrap_or_default(),
+        secrets: std::mem::take(&mut inv.secrets),
     };
     check_extends(&site, &profile_files, diags);
     inv.apply_overrides(diags);
@@ -269,6 +276,7 @@ struct InventoryBuilder {
     devices: BTreeMap<String, (Device, SourceFile)>,
     groups: BTreeMap<String, Group>,
     overrides: Vec<(String, String, raw::RawOverride, SourceFile)>,
+    secrets: BTreeMap<String, crate::model::Secret>,
 }
 
 impl InventoryBuilder {
@@ -306,6 +314,7 @@ impl InventoryBuilder {
                 self.settings_file = Some(file.rel.clone());
             }
         }
+        secrets::add(raw.secrets, file, &mut self.secrets, diags);
         for (name, path, v) in entries(raw.groups, "groups", file, diags) {
             let Some(g) = file.parse::<raw::RawGroup>(v, &path, diags) else {
                 continue;

@@ -23,6 +23,24 @@ pub(super) struct InventoryFile {
     /// Site-wide settings; at most one inventory file may hold them.
     #[serde(default)]
     pub settings: Option<RawSettings>,
+    /// Secrets by reference: `wifi_psk: { env: WIFI_PSK }`.
+    #[serde(default)]
+    pub secrets: Option<serde_yaml::Mapping>,
+}
+
+/// One secret: exactly one of `env`, `file`, `command` (and `timeout` with `command`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecret {
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Seconds the command may run.
+    #[serde(default)]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

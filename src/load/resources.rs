@@ -197,6 +197,7 @@ pub(super) fn build_checks(
         out.push(Check {
             name: c.name,
             command: c.command,
+            sensitive: false,
             origin: file.origin(&join_key(&path, "command")),
         });
     }
