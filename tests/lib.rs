@@ -19,5 +19,6 @@ mod printers;
 mod printlab;
 mod render;
 mod secrets;
+mod services;
 mod transport;
 mod validate;
