@@ -74,6 +74,7 @@ pub fn all_helpers() -> Vec<&'static str> {
         package::Package.helpers(),
         user::User.helpers(),
         print_queue::PrintQueue.helpers(),
+        service::Service.helpers(),
         TEST_PAGE,
     ]
 }
