@@ -163,6 +163,9 @@ pub fn build(
         let kind = kinds::of(r.kind());
         if kind.supported() {
             w.comment(r.name());
+            if !r.resource.notify.is_empty() {
+                w.notifying(*i, &kinds::notify_markers(r));
+            }
             kind.write(&mut w, *i, r);
         }
     }
@@ -190,6 +193,7 @@ mod tests {
                 name: name.into(),
                 kind,
                 via: None,
+                notify: Vec::new(),
                 origin: Origin::default(),
                 key_origins: Default::default(),
             },
@@ -297,6 +301,45 @@ mod tests {
         let second = run(Phase::Converge, &rs, &[]);
         assert_eq!(statuses(&second), [S::Ok; 4]);
         assert_eq!(std::fs::metadata(&conf).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[test]
+    fn a_plan_shows_the_handlers_a_drifted_resource_would_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.conf");
+        std::fs::write(&p, "old\n").unwrap();
+        let mut conf = file(&p.display().to_string(), "new\n", None);
+        conf.resource.notify = vec!["rebuild".into()];
+        let same = file(&dir.path().join("b").display().to_string(), "", None);
+        std::fs::write(dir.path().join("b"), "").unwrap();
+        let handler = |name: &str| {
+            res(
+                name,
+                ResourceKind::Handler {
+                    handler: name.into(),
+                    action: crate::model::HandlerAction::Command("echo rebuilt".into()),
+                },
+            )
+        };
+        let mut untouched = same.clone();
+        untouched.resource.notify = vec!["other".into()];
+        let rs = vec![conf, untouched, handler("rebuild"), handler("other")];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let text = build(Phase::Plan, &indexed, &[]).text;
+        assert!(
+            text.contains(&format!(
+                "notify_step '0' '{}' file_res '0' ",
+                kinds::notify_markers(&rs[0])[0]
+            )),
+            "{text}"
+        );
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Drift, S::Ok, S::Drift, S::Ok]);
+        assert_eq!(
+            rep.resources[&2].stderr.as_deref(),
+            Some("would run echo rebuilt")
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
     }
 
     #[test]

@@ -8,14 +8,17 @@ use crate::model::{ResourceKind, ServiceState};
 
 pub(super) const SPEC: Spec = Spec {
     keyword: "service",
-    settings: &["state", "enabled", "notify"],
+    settings: &["state", "enabled"],
     build,
 };
 
 fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
     let service = r.service?;
     if let Some(why) = bad_unit(&service) {
-        cx.error("service", format!("`{service}` is not a service name: {why}"));
+        cx.error(
+            "service",
+            format!("`{service}` is not a service name: {why}"),
+        );
         return None;
     }
     Some(ResourceKind::Service {
