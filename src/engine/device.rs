@@ -253,6 +253,19 @@ pub fn run(
                 run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
+            Err(RunError::Cut(problem, report, channels)) => {
+                run.connections += 1;
+                run.channels += channels;
+                run.problems.push(problem);
+                // What it reported on happened (a file it changed is journaled); the
+                // rest was not reached, or was cut off and killed on the device.
+                let (told, untold): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .copied()
+                    .partition(|(i, _)| report.resources.contains_key(i));
+                absorb(&mut run, &told, &report);
+                mark_unreached(&mut run, &untold);
+            }
         }
     }
 
@@ -410,6 +423,9 @@ enum RunError {
     NotRun(Problem),
     /// Connected, but the program did not run to its end; carries the channels used.
     Broken(Problem, u32),
+    /// Cut off while running (timed out, connection lost) after reporting on some
+    /// resources: what it reported, and the channels used.
+    Cut(Problem, Box<script::Report>, u32),
 }
 
 /// Connects to `on` and runs one script there; returns the report and channels used.
@@ -453,9 +469,23 @@ fn run_on(
         },
     );
     let script = script::build(phase, items, checks);
-    let out = session
-        .run(&script.command(), &script.stdin)
-        .map_err(|e| RunError::NotRun(e.into()))?;
+    let out = match session.run(
+        &script.command_within(opts.ssh.command_timeout),
+        &script.stdin,
+    ) {
+        Ok(out) => out,
+        Err(e) => {
+            // Cut off while running (a timeout, a dropped connection): what the device
+            // reported until then still happened, and is kept.
+            let report = script::parse(&session.partial_stdout());
+            let channels = session.channels_opened();
+            return Err(if report.resources.is_empty() {
+                RunError::NotRun(e.into())
+            } else {
+                RunError::Cut(e.into(), Box::new(report), channels)
+            });
+        }
+    };
     let report = script::parse(&out.stdout);
     if !report.complete {
         let stderr = String::from_utf8_lossy(&out.stderr);

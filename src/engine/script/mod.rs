@@ -8,11 +8,16 @@
 //! channel's stdin, raw, and are staged into a private temp directory before anything else
 //! happens, so the program never has to talk while the controller is still writing.
 //! Everything the device reports back that came from files or commands is base64; the
-//! [`protocol`] module reads it.
+//! [`protocol`] module reads it. Every program starts with the [watchdog](watchdog.sh): it
+//! runs the rest in a process group of its own and kills that group when the deadline
+//! passes or the SSH session goes away, so a timeout or a dropped connection leaves
+//! nothing running on the device.
 
 pub mod kinds;
 pub mod protocol;
 pub mod writer;
+
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -42,10 +47,22 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program of `len` bytes sent first on stdin.
+    /// The exec command that runs a program of `len` bytes sent first on stdin, with no
+    /// deadline of its own (it still stops when its SSH session goes away).
     pub fn bootstrap(self, len: usize) -> String {
+        self.bootstrap_within(len, Duration::ZERO)
+    }
+
+    /// The exec command that runs a program of `len` bytes sent first on stdin; its
+    /// [watchdog](watchdog.sh) kills it and everything it started once `timeout` (rounded
+    /// up to seconds, plus a 2 s grace) has passed or its SSH session goes away.
+    /// `Duration::ZERO`: no deadline.
+    pub fn bootstrap_within(self, len: usize, timeout: Duration) -> String {
+        let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
         match self {
-            Dialect::Posix => BOOTSTRAP.replace("{N}", &len.to_string()),
+            Dialect::Posix => BOOTSTRAP
+                .replace("{N}", &len.to_string())
+                .replace("{T}", &secs.to_string()),
         }
     }
 }
@@ -66,13 +83,24 @@ impl Script {
     pub fn command(&self) -> String {
         Dialect::Posix.bootstrap(self.text.len())
     }
+
+    /// The exec command that runs this program and kills it (its whole process group on
+    /// the device) once `timeout` has passed; see [`Dialect::bootstrap_within`].
+    pub fn command_within(&self, timeout: Duration) -> String {
+        Dialect::Posix.bootstrap_within(self.text.len(), timeout)
+    }
 }
 
 /// The exec command that runs a [`Script`]: it reads exactly `{N}` bytes of program from
 /// stdin into a temp file and runs it, leaving the rest of stdin (file contents) to the
 /// program. The program travels on stdin because an exec request is limited to a few tens
-/// of kilobytes, and a profile with many resources makes a longer program.
-pub const BOOTSTRAP: &str = "s=$(mktemp) && head -c {N} > \"$s\" && exec sh \"$s\" \"$s\"";
+/// of kilobytes, and a profile with many resources makes a longer program. `{T}`: the
+/// deadline in seconds the program's [watchdog](watchdog.sh) enforces (0: none).
+pub const BOOTSTRAP: &str = "s=$(mktemp) && head -c {N} > \"$s\" && exec sh \"$s\" \"$s\" {T}";
+
+/// The first lines of every program: run the rest in a process group of its own and kill
+/// that group when the deadline passes or the SSH session goes away.
+const WATCHDOG: &str = include_str!("watchdog.sh");
 
 /// The start of every program: temp directory, protocol helpers, shared steps.
 const PREAMBLE: &str = include_str!("preamble.sh");
@@ -102,6 +130,7 @@ pub fn build(
 ) -> Script {
     let mut w = Writer::new();
     let mut stdin = Vec::new();
+    w.raw(WATCHDOG);
     w.raw(PREAMBLE);
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
@@ -204,7 +233,7 @@ mod tests {
         let script = build(phase, &indexed, &checks);
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg(BOOTSTRAP.replace("{N}", &script.text.len().to_string()))
+            .arg(script.command_within(Duration::from_secs(60)))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -487,6 +516,7 @@ mod tests {
 
     #[test]
     fn the_shell_files_pass_shellcheck() {
+        shellcheck(WATCHDOG);
         shellcheck(PREAMBLE);
         for h in kinds::all_helpers() {
             shellcheck(h);

@@ -1,0 +1,157 @@
+//! Faults on the real lab: a command that outlives its timeout, a connection dropped under
+//! a running program, a black-hole address, a changed host key, a dead printer and a dead
+//! print server. Each checks what the device is left with (its processes, its files), what
+//! is recorded (journal, stage, run), and that the time spent is bounded.
+
+use std::time::{Duration, Instant};
+
+use crate::support::procs::live_processes_mentioning;
+use crate::support::{LabSite, Run, SiteCopy, poll};
+
+/// A name no other test (or other test run on this machine) uses, for a copy of `sleep`
+/// whose processes can be found in /proc.
+fn sleeper_name(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("deskready-{what}-{}-{nanos}", std::process::id())
+}
+
+/// The example site whose engineering laptops end their profile with a command that runs
+/// a uniquely named copy of `sleep` for 1000 s (after every file has been written).
+fn site_with_a_long_command(sleeper: &str) -> LabSite {
+    let site = SiteCopy::example();
+    site.edit(
+        "profiles/laptop-engineering.yaml",
+        "  - package: git\n",
+        &format!(
+            "  - package: git\n  - name: long job\n    command: cp /bin/sleep /tmp/{sleeper} && /tmp/{sleeper} 1000\n"
+        ),
+    );
+    LabSite::up(site)
+}
+
+/// The `run` of the `done` event of `device` in NDJSON output.
+fn device_run(run: &Run, device: &str) -> serde_json::Value {
+    run.ndjson()
+        .into_iter()
+        .find(|e| e["event"] == "done" && e["device"] == device)
+        .unwrap_or_else(|| {
+            panic!(
+                "no done event for {device}: {}{}",
+                run.stdout(),
+                run.stderr()
+            )
+        })["run"]
+        .clone()
+}
+
+/// Waits until no process on this machine (the lab's devices share its process table)
+/// carries `marker`; panics naming them otherwise.
+fn wait_until_gone(marker: &str, limit: Duration) {
+    let left = poll(limit, Duration::from_millis(100), || {
+        live_processes_mentioning(marker).is_empty().then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "still running on the device after {limit:?}: {:?}",
+        live_processes_mentioning(marker)
+    );
+}
+
+/// The device's journal, as `history --format json` shows it.
+fn history(lab: &LabSite, device: &str) -> serde_json::Value {
+    lab.run(&["--format", "json", "history", device]).json()
+}
+
+fn resource_rows(h: &serde_json::Value) -> Vec<(String, String)> {
+    h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "resource")
+        .map(|r| {
+            (
+                r["subject"].as_str().unwrap_or("").to_string(),
+                r["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_command_timeout_is_honoured_once_kills_the_remote_work_and_keeps_what_changed() {
+    let sleeper = sleeper_name("timeout");
+    let lab = site_with_a_long_command(&sleeper);
+    let started = Instant::now();
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "LAP-0001",
+        "--command-timeout",
+        "5",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    // The timeout ends the run once: well under twice the timeout (it was 2x before).
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(10),
+        "took {took:?}"
+    );
+    let v = device_run(&run, "LAP-0001");
+    assert_eq!(v["outcome"], "failed", "{v:#}");
+    assert_eq!(v["problems"][0]["kind"], "timed-out", "{v:#}");
+    let address = lab.lab.target("LAP-0001").unwrap().address();
+    assert_eq!(
+        v["errors"][0],
+        format!("command on LAP-0001 at {address} did not finish within 5s")
+    );
+    // What the device reported before the cut stands; the cut command was not finished.
+    let status = |name: &str| {
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no resource {name}: {v:#}"))["status"]
+            .clone()
+    };
+    assert_eq!(status("owner card"), "changed");
+    assert_eq!(status("long job"), "unreached");
+
+    // The whole remote process group is gone, the sleep included.
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+
+    // Recorded: the device failed, and the file the run rewrote is in the journal.
+    let h = history(&lab, "LAP-0001");
+    assert_eq!(h["stage"], "configure-failed", "{h:#}");
+    let rows = resource_rows(&h);
+    assert!(
+        rows.iter()
+            .any(|(s, m)| s == "owner card" && m.starts_with("changed file on LAP-0001")),
+        "{rows:?}"
+    );
+    let summary = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r["kind"] == "configure")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        summary.starts_with("configure failed: ") && !summary.contains(": 0 changed"),
+        "{summary}"
+    );
+    assert_eq!(
+        lab.ssh(
+            "LAP-0001",
+            "grep -c 'Amira Haddad' /etc/deskready/owner.conf"
+        ),
+        "1\n"
+    );
+}
