@@ -155,3 +155,97 @@ fn a_command_timeout_is_honoured_once_kills_the_remote_work_and_keeps_what_chang
         "1\n"
     );
 }
+
+/// The parent of `pid` (None once it is gone).
+fn parent_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
+}
+
+/// The nearest ancestor of `pid` whose command is sshd: the device's sshd serving the
+/// connection the process runs under.
+fn serving_sshd(pid: u32) -> u32 {
+    let mut p = pid;
+    while let Some(parent) = parent_of(p) {
+        let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap_or_default();
+        if comm.trim_end().starts_with("sshd") {
+            return parent;
+        }
+        assert!(parent > 1, "no sshd above process {pid}");
+        p = parent;
+    }
+    panic!("process {pid} is gone")
+}
+
+#[test]
+fn a_connection_dropped_mid_run_is_recorded_and_its_remote_work_killed() {
+    let sleeper = sleeper_name("dropped");
+    let lab = site_with_a_long_command(&sleeper);
+    let running = lab
+        .test()
+        .args(["--format", "json", "configure", "LAP-0001"])
+        .spawn();
+    let sleeping = crate::support::wait_until(
+        "the long command to start on the device",
+        Duration::from_secs(60),
+        || live_processes_mentioning(&sleeper).first().copied(),
+    );
+    // The device's sshd serving this run dies (as when the device's SSH service is
+    // killed or restarted); the device itself stays up.
+    let sshd = serving_sshd(sleeping);
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &sshd.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let run = running.wait();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the controller noticed the cut only after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let v = device_run(&run, "LAP-0001");
+    assert_eq!(v["outcome"], "failed", "{v:#}");
+    let address = lab.lab.target("LAP-0001").unwrap().address();
+    assert_eq!(
+        v["errors"][0],
+        format!(
+            "connection to LAP-0001 at {address} was lost while a command ran: the device \
+             closed the connection"
+        )
+    );
+    assert_eq!(v["problems"][0]["kind"], "connection-lost", "{v:#}");
+
+    // Nothing the run started is left on the device.
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+
+    // Recorded: the run, the device's failure, and what it changed before the cut.
+    let h = history(&lab, "LAP-0001");
+    assert_eq!(h["stage"], "configure-failed", "{h:#}");
+    assert!(
+        resource_rows(&h)
+            .iter()
+            .any(|(s, m)| s == "owner card" && m.starts_with("changed file on LAP-0001")),
+        "{h:#}"
+    );
+    let resume = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--resume",
+        "--command-timeout",
+        "3",
+    ]);
+    assert_eq!(
+        crate::support::done(&resume.ndjson()),
+        [("LAP-0001".to_string(), "failed".to_string())],
+        "the interrupted device is the one to resume: {}",
+        resume.stdout()
+    );
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+}

@@ -75,6 +75,7 @@ impl Problem {
                 TransportError::HostKeyChanged { .. } => "host-key-changed",
                 TransportError::KeyUnreadable { .. } => "key-unreadable",
                 TransportError::CommandTimeout { .. } => "timed-out",
+                TransportError::ConnectionLost { .. } => "connection-lost",
                 TransportError::Ssh { .. } => "ssh",
                 TransportError::PinsIo { .. } | TransportError::PinsCorrupt { .. } => "pins",
             },

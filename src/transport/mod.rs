@@ -193,6 +193,16 @@ pub enum TransportError {
         address: String,
         timeout: Duration,
     },
+    /// The connection broke while a command ran (the device's sshd died, the network
+    /// went away); what the command printed until then is in
+    /// [`RemoteSession::partial_stdout`].
+    #[error("connection to {device} at {address} was lost while a command ran: {reason}")]
+    ConnectionLost {
+        device: String,
+        address: String,
+        /// What the SSH library or the operating system said, lowercase.
+        reason: String,
+    },
     #[error("ssh with {device} at {address} failed while {action}: {message}")]
     Ssh {
         device: String,

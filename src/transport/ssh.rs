@@ -304,12 +304,19 @@ impl Session {
         }
     }
 
-    fn io_err(&self, action: &'static str, e: io::Error) -> TransportError {
-        TransportError::Ssh {
+    /// The connection broke while reading a command's output.
+    fn lost(&self, e: io::Error) -> TransportError {
+        let reason = match os_reason(&e) {
+            // libssh2's words for "the peer closed the socket".
+            r if r.contains("transport read") || r.contains("socket disconnect") => {
+                "the device closed the connection".to_string()
+            }
+            r => r,
+        };
+        TransportError::ConnectionLost {
             device: self.device.clone(),
             address: self.address.clone(),
-            action,
-            message: os_reason(&e),
+            reason,
         }
     }
 
@@ -402,11 +409,11 @@ impl Session {
             }
             if !out_done {
                 progress |= read_stream(&mut channel, 0, &mut buf, stdout, &mut out_done)
-                    .map_err(|e| self.io_err("reading output", e))?;
+                    .map_err(|e| self.lost(e))?;
             }
             if !err_done {
                 progress |= read_stream(&mut channel, 1, &mut buf, &mut stderr, &mut err_done)
-                    .map_err(|e| self.io_err("reading output", e))?;
+                    .map_err(|e| self.lost(e))?;
             }
             if !progress && channel.read_window().available == 0 {
                 self.wait(deadline)?;
