@@ -249,3 +249,121 @@ fn a_connection_dropped_mid_run_is_recorded_and_its_remote_work_killed() {
     );
     wait_until_gone(&sleeper, Duration::from_secs(5));
 }
+
+/// A TCP address that takes no connection and answers nothing: a listener with a full
+/// accept queue drops every further SYN, as a firewall that drops packets does. Dropping
+/// the returned values ends it.
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a socket this function owns; the address struct is
+    // fully initialised before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let rc = unsafe { libc::bind(fd, (&raw const addr).cast(), len) };
+    assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+    assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut blen = len;
+    let rc = unsafe { libc::getsockname(fd, (&raw mut bound).cast(), &mut blen) };
+    assert_eq!(rc, 0);
+    let port = u16::from_be(bound.sin_port);
+    // Fill the accept queue (never accepted): from now on SYNs are dropped.
+    let mut fillers = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    ) {
+        fillers.push(s);
+        assert!(fillers.len() < 8, "the listener keeps accepting");
+    }
+    (port, fillers, owned)
+}
+
+#[test]
+fn a_black_hole_address_costs_one_connect_timeout_with_a_clear_message() {
+    let lab = LabSite::up(SiteCopy::example());
+    let (port, _fillers, _listener) = black_hole();
+    let d = lab.lab.device("LAP-0002").unwrap();
+    lab.site.edit(
+        "inventory/lab.generated.yaml",
+        &format!("host: {}, port: {}", d.host, d.port),
+        &format!("host: 127.0.0.1, port: {port}"),
+    );
+    let started = Instant::now();
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "LAP-0002",
+        "--connect-timeout",
+        "2",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    // One connect timeout: not less (it did wait), not a kernel's minutes-long retry.
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "took {took:?}"
+    );
+    let v = device_run(&run, "LAP-0002");
+    assert_eq!(v["outcome"], "unreachable", "{v:#}");
+    assert_eq!(v["problems"][0]["kind"], "connect-timeout");
+    assert_eq!(
+        v["errors"][0],
+        format!("cannot reach LAP-0002 at 127.0.0.1:{port}: no answer within 2s")
+    );
+    assert_eq!(history(&lab, "LAP-0002")["stage"], "configure-failed");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_with_the_rekey_hint_and_nothing_runs() {
+    let mut lab = LabSite::up(SiteCopy::example());
+    assert_eq!(lab.run(&["configure", "LAP-0003"]).code(), 0);
+    lab.ssh(
+        "LAP-0003",
+        "echo 'edited by hand' >> /etc/deskready/owner.conf",
+    );
+    let card = lab.ssh("LAP-0003", "cat /etc/deskready/owner.conf");
+    lab.lab.replace_host_key("LAP-0003").unwrap();
+    let log = lab.lab.device("LAP-0003").unwrap().log_file();
+    let logins = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    };
+    let before = logins();
+    let run = lab.run(&["--format", "json", "configure", "LAP-0003"]);
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let v = device_run(&run, "LAP-0003");
+    assert_eq!(v["problems"][0]["kind"], "host-key-changed", "{v:#}");
+    let error = v["errors"][0].as_str().unwrap();
+    assert!(
+        error.ends_with(
+            "; if the device was reinstalled on purpose, accept the new key with `deskready rekey LAP-0003`"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        (v["connections"].as_u64(), v["channels"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // Refused before logging in: no login, nothing changed on the device.
+    assert_eq!(logins(), before, "logged in despite the changed key");
+    assert!(
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "unreached"),
+        "{v:#}"
+    );
+    // (Read through the device's own files: an SSH login would need the new key pinned.)
+    let on_disk = std::fs::read_to_string(lab.host_path("LAP-0003", "/etc/deskready/owner.conf"));
+    assert_eq!(on_disk.unwrap(), card);
+}
