@@ -367,3 +367,152 @@ fn a_changed_host_key_is_refused_with_the_rekey_hint_and_nothing_runs() {
     let on_disk = std::fs::read_to_string(lab.host_path("LAP-0003", "/etc/deskready/owner.conf"));
     assert_eq!(on_disk.unwrap(), card);
 }
+
+const PRINTERS: &str = "PRN-*,LABP-*";
+
+/// The queues the print server of `lab` has (`lpstat -v`).
+fn queues(lab: &LabSite) -> String {
+    let ps = lab.lab.print_server.as_ref().expect("print server");
+    lab.ssh(
+        &ps.device,
+        &format!("CUPS_SERVER={} lpstat -v 2>/dev/null || true", ps.address),
+    )
+}
+
+#[test]
+fn dead_printers_cost_one_connect_timeout_each_in_parallel_and_leave_the_queues_alone() {
+    let mut lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let dead = ["PRN-0401", "PRN-0303"];
+    for p in dead {
+        lab.lab.stop_printer(p).unwrap();
+    }
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+    ]);
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let events = run.ndjson();
+    for e in events.iter().filter(|e| e["event"] == "done") {
+        let device = e["device"].as_str().unwrap();
+        if dead.contains(&device) {
+            assert_eq!(e["outcome"], "unreachable", "{e:#}");
+            // Asked over IPP before any queue work: one connect timeout at most, never
+            // the minute an lpadmin against a dead printer takes.
+            assert!(e["elapsed_ms"].as_u64().unwrap() < 3000 + 2000, "{e:#}");
+            let uri = lab.lab.printer(device).unwrap().uri.clone();
+            assert!(
+                e["error"].as_str().unwrap().starts_with(&format!(
+                    "verify check `printer answers over IPP` failed: {device} at {uri} does not answer over IPP: "
+                )),
+                "{e:#}"
+            );
+            let statuses: Vec<&str> = e["run"]["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["status"].as_str().unwrap())
+                .collect();
+            assert!(statuses.iter().all(|s| *s == "unreached"), "{e:#}");
+            assert_eq!(e["run"]["connections"], 0, "{e:#}");
+        } else {
+            assert_eq!(e["outcome"], "changed", "{e:#}");
+        }
+    }
+    // Their queues were not touched on the print server; the others' were made.
+    let made = queues(&lab);
+    for p in &lab.lab.printers {
+        let has = made.contains(&format!(": {}\n", p.uri));
+        assert_eq!(has, !dead.contains(&p.name.as_str()), "{}: {made}", p.name);
+    }
+    for p in dead {
+        lab.lab.start_printer(p).unwrap();
+    }
+    let resume = lab.run(&["--format", "json", "configure", "--resume"]);
+    assert_eq!(resume.code(), 0, "{}{}", resume.stdout(), resume.stderr());
+    assert_eq!(
+        crate::support::done(&resume.ndjson()),
+        [
+            ("PRN-0303".to_string(), "changed".to_string()),
+            ("PRN-0401".to_string(), "changed".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_dead_print_server_is_found_once_and_its_printers_reported_together() {
+    let mut lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    lab.lab.stop_print_server().unwrap();
+    let ps = lab.lab.print_server.as_ref().unwrap().clone();
+    let started = Instant::now();
+    let run = lab.run(&[
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+        "--parallel",
+        "2",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    // Found at once: not a retried lpadmin per printer (that was 30 s each, one by one).
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let out = run.stdout();
+    let printers: Vec<String> = lab.lab.printers.iter().map(|p| p.name.clone()).collect();
+    let mut sorted = printers.clone();
+    sorted.sort();
+    let line = format!(
+        "print server {} is down (its scheduler does not answer): the queues of 6 printers were not changed: {}; once it is back, `configure --resume` finishes them\n",
+        ps.device,
+        sorted.join(", ")
+    );
+    assert_eq!(out.matches(&line).count(), 1, "{out}");
+    let problem = format!(
+        "print server {} is down: its scheduler (cupsd at {}) does not answer; the queue was not changed",
+        ps.device, ps.address
+    );
+    for p in &printers {
+        let h = history(&lab, p);
+        assert_eq!(h["stage"], "configure-failed", "{p}: {h:#}");
+        assert!(out.contains(&problem), "{out}");
+    }
+    // JSON says it once too, as one event naming every printer.
+    let json = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+    ]);
+    let events = json.ndjson();
+    let down: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "print_server_down")
+        .collect();
+    assert_eq!(down.len(), 1, "{}", json.stdout());
+    assert_eq!(down[0]["server"], ps.device.as_str());
+    assert_eq!(down[0]["printers"], serde_json::json!(sorted));
+    for e in events.iter().filter(|e| e["event"] == "done") {
+        assert_eq!(e["outcome"], "failed", "{e:#}");
+        assert_eq!(e["error"], problem.as_str(), "{e:#}");
+        assert_eq!(e["print_server_down"], ps.device.as_str(), "{e:#}");
+    }
+
+    // Back up: resume finishes every printer.
+    lab.lab.start_print_server().unwrap();
+    let resume = lab.run(&["--format", "json", "configure", "--resume"]);
+    assert_eq!(resume.code(), 0, "{}{}", resume.stdout(), resume.stderr());
+    let results = crate::support::done(&resume.ndjson());
+    assert_eq!(results.len(), 6, "{results:?}");
+    assert!(results.iter().all(|(_, o)| o == "changed"), "{results:?}");
+}

@@ -82,5 +82,6 @@ pub fn options(local: Arc<Local>, retries: u32) -> Options {
         retries,
         test_page: false,
         transport: local,
+        down_print_servers: Default::default(),
     }
 }

@@ -7,7 +7,8 @@
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
 //! file), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
-//! check), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
+//! check), `@@PSDOWN i` (resource `i`'s print server's scheduler does not answer; nothing
+//! was tried), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,8 @@ pub enum Line {
     },
     /// `@@VE`: a failed check's output.
     CheckOutput { j: usize, text: Option<String> },
+    /// `@@PSDOWN`: resource `i`'s print server (its cupsd) does not answer.
+    PrintServerDown { i: usize },
     /// `@@END`: the program reached its end.
     End,
 }
@@ -109,6 +112,7 @@ impl Line {
                 j: n,
                 text: text(rest),
             },
+            "@@PSDOWN" => Line::PrintServerDown { i: n },
             _ => return None,
         })
     }
@@ -145,6 +149,8 @@ pub struct Observed {
     pub meta: Option<String>,
     /// Tail of the failed command's stderr.
     pub stderr: Option<String>,
+    /// Its print server's scheduler did not answer: nothing was tried.
+    pub print_server_down: bool,
 }
 
 impl Default for Observed {
@@ -155,6 +161,7 @@ impl Default for Observed {
             old: None,
             meta: None,
             stderr: None,
+            print_server_down: false,
         }
     }
 }
@@ -202,6 +209,9 @@ pub fn parse(stdout: &[u8]) -> Report {
                 c.exit_code = exit_code;
             }
             Some(Line::CheckOutput { j, text }) => rep.checks.entry(j).or_default().output = text,
+            Some(Line::PrintServerDown { i }) => {
+                rep.resources.entry(i).or_default().print_server_down = true;
+            }
             Some(Line::End) => rep.complete = true,
             None => {}
         }
@@ -239,6 +249,10 @@ mod tests {
             })
         );
         assert_eq!(Line::parse("@@END"), Some(Line::End));
+        assert_eq!(
+            Line::parse("@@PSDOWN 2"),
+            Some(Line::PrintServerDown { i: 2 })
+        );
         assert_eq!(Line::parse("hello world"), None);
         assert_eq!(Line::parse("@@R x ok"), None);
     }
