@@ -516,3 +516,19 @@ fn a_dead_print_server_is_found_once_and_its_printers_reported_together() {
     assert_eq!(results.len(), 6, "{results:?}");
     assert!(results.iter().all(|(_, o)| o == "changed"), "{results:?}");
 }
+
+#[test]
+fn a_controller_that_goes_away_leaves_nothing_running_on_the_device() {
+    let sleeper = sleeper_name("gone");
+    let lab = site_with_a_long_command(&sleeper);
+    let running = lab.test().args(["configure", "LAP-0001"]).spawn();
+    crate::support::wait_until(
+        "the long command to start on the device",
+        Duration::from_secs(60),
+        || live_processes_mentioning(&sleeper).first().copied(),
+    );
+    // The controller dies without a word (kill -9, a closed laptop lid, a lost network):
+    // its connections close, and the device's watchdog kills what the run started.
+    running.kill();
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+}

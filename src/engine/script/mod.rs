@@ -514,6 +514,66 @@ mod tests {
         assert!(!dir.path().join("etc").exists());
     }
 
+    /// Live processes whose command line holds `marker`.
+    fn alive(marker: &str) -> bool {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rfind(')')
+                .is_some_and(|i| stat[i + 2..].starts_with('Z'));
+            !zombie
+                && std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+    }
+
+    #[test]
+    fn a_program_past_its_deadline_is_killed_with_everything_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let sleeper = dir.path().join("deadline-sleeper");
+        std::fs::copy("/bin/sleep", &sleeper).unwrap();
+        let marker = sleeper.display().to_string();
+        let rs = [res(
+            "long",
+            ResourceKind::Command {
+                command: format!("{} 1000 & {} 1000", quote(&marker), quote(&marker)),
+                creates: None,
+                unless: None,
+            },
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let started = std::time::Instant::now();
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script.command_within(Duration::from_secs(1)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        // The deadline (1 s) plus the watchdog's grace (2 s) and its 1 s beat.
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(128 + 9), "killed");
+        assert!(!parse(&out.stdout).complete);
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            !alive(&marker)
+        });
+        assert!(gone, "a process the program started outlived its deadline");
+    }
+
     #[test]
     fn the_shell_files_pass_shellcheck() {
         shellcheck(WATCHDOG);
