@@ -60,6 +60,41 @@ fn wait_until_gone(marker: &str, limit: Duration) {
     );
 }
 
+/// Waits until the device's /tmp holds no program temp directory (`deskready.*`, with
+/// its staged contents); panics describing what is left otherwise.
+fn no_temp_dirs_left(lab: &LabSite, device: &str) {
+    let tmp = lab.host_path(device, "/tmp");
+    let listing = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("deskready."))
+            .collect()
+    };
+    let left = poll(Duration::from_secs(5), Duration::from_millis(100), || {
+        listing().is_empty().then_some(())
+    });
+    if left.is_none() {
+        let names = listing();
+        let mut info = String::new();
+        for n in &names {
+            let d = tmp.join(n);
+            let pid = std::fs::read_to_string(d.join("pid")).unwrap_or_default();
+            let files: Vec<String> = std::fs::read_dir(&d)
+                .map(|r| {
+                    r.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let cmd = crate::support::procs::cmdline(pid.trim().parse().unwrap_or(0));
+            info.push_str(&format!("{n}: pid {pid:?} {cmd:?} files {files:?}\n"));
+        }
+        panic!("a temp directory of the cut program is left in {tmp:?}:\n{info}");
+    }
+}
+
 /// The device's journal, as `history --format json` shows it.
 fn history(lab: &LabSite, device: &str) -> serde_json::Value {
     lab.run(&["--format", "json", "history", device]).json()
@@ -121,8 +156,10 @@ fn a_command_timeout_is_honoured_once_kills_the_remote_work_and_keeps_what_chang
     assert_eq!(status("owner card"), "changed");
     assert_eq!(status("long job"), "unreached");
 
-    // The whole remote process group is gone, the sleep included.
+    // The whole remote process group is gone, the sleep included, and so is the
+    // program's temp directory with its staged contents.
     wait_until_gone(&sleeper, Duration::from_secs(5));
+    no_temp_dirs_left(&lab, "LAP-0001");
 
     // Recorded: the device failed, and the file the run rewrote is in the journal.
     let h = history(&lab, "LAP-0001");
@@ -223,6 +260,7 @@ fn a_connection_dropped_mid_run_is_recorded_and_its_remote_work_killed() {
 
     // Nothing the run started is left on the device.
     wait_until_gone(&sleeper, Duration::from_secs(5));
+    no_temp_dirs_left(&lab, "LAP-0001");
 
     // Recorded: the run, the device's failure, and what it changed before the cut.
     let h = history(&lab, "LAP-0001");
@@ -531,4 +569,5 @@ fn a_controller_that_goes_away_leaves_nothing_running_on_the_device() {
     // its connections close, and the device's watchdog kills what the run started.
     running.kill();
     wait_until_gone(&sleeper, Duration::from_secs(5));
+    no_temp_dirs_left(&lab, "LAP-0001");
 }
