@@ -58,8 +58,8 @@ resources:
     content: "{{{{ vars.greeting }}}}\n"
     notify: [restart drdemo]
   - name: die between the change and the restart
-    # Kills this run's program on the device ($T/pid is its shell), as a cut run would.
-    command: 'touch /root/died; kill -KILL "$(cat "$T/pid")"'
+    # Kills this run's program on the device ($$ is its shell), as a cut run would.
+    command: 'touch /root/died; kill -KILL $$'
     creates: /root/died
     unless: "test {{{{ vars.die }}}} = no"
   - service: drdemo
