@@ -2,7 +2,8 @@
 //! down; `service` resources and handlers converge real systemd units on them.
 
 use crate::support::lab::TestLab;
-use crate::support::{Run, SiteCopy};
+use crate::support::procs::live_processes_mentioning;
+use crate::support::{LabSite, Run, SiteCopy};
 
 #[test]
 fn a_full_device_boots_systemd_and_goes_down_cleanly() {
@@ -13,6 +14,33 @@ fn a_full_device_boots_systemd_and_goes_down_cleanly() {
     let pid = lab.device(&name).unwrap().pid;
     lab.down().unwrap();
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
+fn lab_up_full_runs_the_first_devices_as_full_ones_and_lab_down_stops_them() {
+    let lab = LabSite::up_full_unreceived(SiteCopy::example(), 1);
+    let status = lab.test().args(["lab", "status"]).success().stdout();
+    let full: Vec<&str> = status
+        .lines()
+        .filter(|l| l.ends_with("running (full)"))
+        .collect();
+    assert_eq!(full.len(), 1, "{status}");
+    assert!(full[0].starts_with("LAP-0001 "), "{status}");
+    assert_eq!(lab.ssh("LAP-0001", "cat /proc/1/comm"), "systemd\n");
+    assert_ne!(lab.ssh("LAP-0002", "cat /proc/1/comm"), "systemd\n");
+    let json = lab
+        .test()
+        .args(["--format", "json", "lab", "status"])
+        .success()
+        .json();
+    assert_eq!(json["devices"][0]["full"], true);
+    let marker = format!("{}/full/", lab.lab.dir.display());
+    assert_eq!(live_processes_mentioning(&marker).len(), 1);
+    lab.test()
+        .args(["lab", "down"])
+        .success()
+        .stdout_has("lab down: 11 devices stopped");
+    assert_eq!(live_processes_mentioning(&marker), Vec::<u32>::new());
 }
 
 /// A unit the profile writes: it counts its starts in /var/lib/drdemo-starts and refuses

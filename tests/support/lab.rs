@@ -166,6 +166,11 @@ impl LabSite {
         lab
     }
 
+    /// A lab (`lab up --full N`) whose first `full` devices are full devices, none received.
+    pub(crate) fn up_full_unreceived(site: SiteCopy, full: usize) -> LabSite {
+        Self::bring_up(site, &["lab", "up", "--full", &full.to_string()])
+    }
+
     /// A lab whose devices are not received yet.
     pub(crate) fn up_unreceived(site: SiteCopy) -> LabSite {
         Self::bring_up(site, &["lab", "up"])

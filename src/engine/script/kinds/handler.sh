@@ -4,7 +4,8 @@
 # handler has a marker file in $HD, written BEFORE a notifying resource is fixed and
 # removed only once the handler ran: a program that dies between the change and the
 # handler (a cut connection, a kill, a reboot) leaves the marker, and the next program
-# on the device runs the handler. A fix that changed nothing removes the markers it wrote.
+# on the device runs the handler. A fix that changed nothing removes the markers it wrote;
+# one that failed keeps them (it may have changed part of its thing before failing).
 HD=/var/lib/deskready/handlers
 # the markers notified in this program, as " M M "
 notified=' '
@@ -23,7 +24,7 @@ notify_step() {
   cat "$T/n$ni"
   if grep -q -e "^@@R $ni changed" -e "^@@R $ni drift" "$T/n$ni"; then
     for m in $nm; do notified="$notified$m "; done
-  else
+  elif ! grep -q "^@@R $ni failed" "$T/n$ni"; then
     for m in $made; do rm -f "$HD/$m"; done
   fi
 }
