@@ -61,8 +61,11 @@ pub(super) fn prepare(key_file: &Path, devices: &[&LabDevice]) -> Result<(), Lab
         for dir in [&dropins, &ssh_dir] {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         }
-        fs::set_permissions(&ssh_dir, fs::Permissions::from_mode(0o700))
-            .map_err(io_err("set the mode of", &ssh_dir))?;
+        // Root's home and its .ssh as Debian has them (the upper layer's modes win).
+        for dir in [upper.join("root"), ssh_dir.clone()] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+                .map_err(io_err("set the mode of", &dir))?;
+        }
         let auth = ssh_dir.join("authorized_keys");
         fs::copy(&operator_pub, &auth).map_err(io_err("copy the operator key to", &auth))?;
         let conf = dropins.join("00-deskready-lab.conf");
