@@ -457,6 +457,15 @@ fn run_on(
         .run(&script.command(), &script.stdin)
         .map_err(|e| RunError::NotRun(e.into()))?;
     let report = script::parse(&out.stdout);
+    if !report.missing_tools.is_empty() {
+        return Err(RunError::Broken(
+            Problem::MissingTools {
+                on: on.to_string(),
+                tools: report.missing_tools,
+            },
+            session.channels_opened(),
+        ));
+    }
     if !report.complete {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
@@ -498,10 +507,15 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             out.message = Some(stderr.clone());
         }
         if matches!(out.status, Status::Drift | Status::Changed) {
-            let (diff, new_text) = diff_of(r, obs.old.as_deref());
+            let (diff, new_text) = match summary_of(r, obs) {
+                Some(line) => (Some(line), None),
+                None => diff_of(r, obs.old.as_deref()),
+            };
             out.diff = diff;
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
+            } else if let Some((sha, _)) = &obs.before {
+                out.old_digest = Some(sha.clone());
             }
             if let Some(t) = new_text
                 && script::kinds::of(r.kind()).digests_wanted()
@@ -510,6 +524,29 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             }
         }
     }
+}
+
+/// One line instead of a diff for a file whose content changed and that is too large to
+/// diff (more than [`script::DIFF_LIMIT`] on either side) or binary (not UTF-8, or with a
+/// NUL byte): sizes and digests before and after.
+fn summary_of(r: &ResolvedResource, obs: &script::Observed) -> Option<String> {
+    let (old_sha, old_size) = obs.before.as_ref()?;
+    let new = r.content()?;
+    let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
+    let large = *old_size > script::DIFF_LIMIT || new.len() as u64 > script::DIFF_LIMIT;
+    let old_binary = obs.old.as_deref().is_some_and(binary);
+    if !large && !old_binary && !binary(new.as_bytes()) {
+        return None;
+    }
+    let new_sha = digest(new.as_bytes());
+    Some(format!(
+        "{} content differs, not shown: {} bytes (sha256 {}) on the device, {} bytes (sha256 {}) in the profile",
+        if large { "large" } else { "binary" },
+        old_size,
+        &old_sha[..12.min(old_sha.len())],
+        new.len(),
+        &new_sha[..12],
+    ))
 }
 
 /// A unified diff between what the device has and what the profile wants, and the

@@ -4,11 +4,12 @@
 //! resource then runs the verify checks (converge), all in ONE exec channel. The shell is
 //! real shell in `.sh` files (the [preamble](preamble.sh) and one file per resource kind
 //! under `kinds/`), linted by shellcheck; the program built from them only calls their
-//! functions with quoted words, through the [`writer::Writer`]. File contents travel on the
-//! channel's stdin, raw, and are staged into a private temp directory before anything else
-//! happens, so the program never has to talk while the controller is still writing.
-//! Everything the device reports back that came from files or commands is base64; the
-//! [`protocol`] module reads it.
+//! functions with quoted words, through the [`writer::Writer`]. The program and the file
+//! contents travel on the channel's stdin, raw; the [bootstrap](Dialect::bootstrap) reads
+//! all of it ONCE into a file in a private directory, and the program runs from that file
+//! and carves each content out of it by offset (no tool reads a pipe, so shells and tools
+//! that read ahead, such as busybox's, work). Everything the device reports back that came
+//! from files or commands is base64; the [`protocol`] module reads it.
 
 pub mod kinds;
 pub mod protocol;
@@ -42,7 +43,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program of `len` bytes sent first on stdin.
+    /// The exec command that runs a program of `len` bytes sent first on stdin (the rest
+    /// of stdin is the program's data).
+    ///
+    /// Posix: always under `sh -c '…'`, with no single quote inside, so whatever root's
+    /// login shell is (sh, bash, csh, fish) it passes the text to `sh` untouched. That
+    /// `sh` reads the whole of stdin once (`cat`) into `in` in a private directory
+    /// (`mktemp -d`, mode 0700, named `/tmp/deskready-PID.*` so a later program can tell
+    /// a cut-off run's leftovers), removed again when a signal cuts it, then runs the
+    /// program from that file with the directory and `len` as arguments.
     pub fn bootstrap(self, len: usize) -> String {
         match self {
             Dialect::Posix => BOOTSTRAP.replace("{N}", &len.to_string()),
@@ -68,11 +77,12 @@ impl Script {
     }
 }
 
-/// The exec command that runs a [`Script`]: it reads exactly `{N}` bytes of program from
-/// stdin into a temp file and runs it, leaving the rest of stdin (file contents) to the
-/// program. The program travels on stdin because an exec request is limited to a few tens
-/// of kilobytes, and a profile with many resources makes a longer program.
-pub const BOOTSTRAP: &str = "s=$(mktemp) && head -c {N} > \"$s\" && exec sh \"$s\" \"$s\"";
+/// The exec command that runs a [`Script`] (see [`Dialect::bootstrap`]); `{N}` is the
+/// program's length. The program travels on stdin because an exec request is limited to a
+/// few tens of kilobytes, and a profile with many resources makes a longer program.
+const BOOTSTRAP: &str = "sh -c 'umask 077; d=$(mktemp -d /tmp/deskready-$$.XXXXXX) || exit 97; \
+trap \"rm -rf $d; exit 129\" HUP INT TERM PIPE; \
+cat > $d/in || { rm -rf $d; echo @@STAGE failed; exit 98; }; exec sh $d/in $d {N}'";
 
 /// The start of every program: temp directory, protocol helpers, shared steps.
 const PREAMBLE: &str = include_str!("preamble.sh");
@@ -101,8 +111,25 @@ pub fn build(
     checks: &[(usize, &str)],
 ) -> Script {
     let mut w = Writer::new();
-    let mut stdin = Vec::new();
+    let mut data = Vec::new();
+    // Converge sends every file's new content after the program; resource i's is at
+    // `offsets[i]` of that data.
+    let mut offsets = std::collections::BTreeMap::new();
+    if phase == Phase::Converge {
+        for (i, r) in resources {
+            if let Some(content) = r.content()
+                && supported(r.kind())
+            {
+                offsets.insert(*i, (data.len(), content.len()));
+                data.extend_from_slice(content.as_bytes());
+            }
+        }
+    }
     w.raw(PREAMBLE);
+    // Before anything is read or changed: the whole of stdin arrived.
+    w.var("staged", &data.len().to_string()).raw(
+        "[ \"$(wc -c < \"$T/in\")\" -eq $((base + staged)) ] || { echo '@@STAGE short'; exit 98; }",
+    );
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
     for (_, r) in resources {
@@ -113,23 +140,19 @@ pub fn build(
         }
     }
     w.var("fix", if phase == Phase::Converge { "1" } else { "0" });
-    // Stage every file's new content first: the controller writes all of stdin before the
-    // program says anything. One size check for all of it.
-    if phase == Phase::Converge {
-        let mut total = 0;
-        for (i, r) in resources {
-            if let Some(content) = r.content()
-                && supported(r.kind())
-            {
-                total += content.len();
-                w.call("stage", [i.to_string(), content.len().to_string()]);
-                stdin.extend_from_slice(content.as_bytes());
+    // Every tool the program runs, checked before anything is read or changed.
+    let mut tools: Vec<&str> = PREAMBLE_TOOLS.to_vec();
+    for (_, r) in resources {
+        let kind = kinds::of(r.kind());
+        if kind.supported() {
+            for t in kind.tools() {
+                if !tools.contains(t) {
+                    tools.push(t);
+                }
             }
         }
-        if total > 0 {
-            w.call("staged", [total.to_string()]);
-        }
     }
+    w.call("need", tools);
     // Every path's digest and metadata, read once for all resources, so a resource that
     // is already right costs no process on the device.
     let sums: Vec<&str> = resources
@@ -146,24 +169,41 @@ pub fn build(
     if !stats.is_empty() {
         w.call("stats", stats);
     }
+    let mut pending = false;
     for (i, r) in resources {
         let kind = kinds::of(r.kind());
-        if kind.supported() {
-            w.comment(r.name());
-            kind.write(&mut w, *i, r);
+        if !kind.supported() {
+            continue;
         }
+        // A run of file resources is committed together (one sync), before whatever
+        // comes next can depend on the files.
+        let file = matches!(r.kind(), ResourceKind::File { .. });
+        if pending && !file {
+            w.raw("commit");
+            pending = false;
+        }
+        w.comment(r.name());
+        kind.write(&mut w, *i, r, offsets.get(i).copied());
+        pending |= file;
+    }
+    if pending {
+        w.raw("commit");
     }
     if phase == Phase::Converge {
         for (j, cmd) in checks {
             w.call("check", [j.to_string(), cmd.to_string()]);
         }
     }
-    w.raw("echo @@END");
+    // The data follows the program in the same file: the shell must stop here.
+    w.raw("echo @@END\nexit 0");
     let text = w.finish();
     let mut all = text.clone().into_bytes();
-    all.extend_from_slice(&stdin);
+    all.extend_from_slice(&data);
     Script { text, stdin: all }
 }
+
+/// What the preamble itself runs.
+const PREAMBLE_TOOLS: [&str; 5] = ["base64", "grep", "rm", "tail", "wc"];
 
 #[cfg(test)]
 mod tests {
@@ -199,12 +239,40 @@ mod tests {
 
     /// Runs a script in a local shell, the way the device's shell runs it.
     fn run(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Report {
+        run_in(None, phase, rs, checks)
+    }
+
+    /// Runs a script with `sh` being busybox (its applets first, as on a busybox device),
+    /// when busybox is installed.
+    fn run_busybox(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Option<Report> {
+        let busybox = std::path::Path::new("/bin/busybox");
+        if !busybox.exists() {
+            eprintln!("busybox is not installed; skipped");
+            return None;
+        }
+        let bin = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(busybox, bin.path().join("sh")).unwrap();
+        Some(run_in(Some(bin.path()), phase, rs, checks))
+    }
+
+    /// Runs a script with `bin` first on PATH (where `sh` is looked up).
+    fn run_in(
+        bin: Option<&std::path::Path>,
+        phase: Phase,
+        rs: &[ResolvedResource],
+        checks: &[&str],
+    ) -> Report {
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let checks: Vec<(usize, &str)> = checks.iter().copied().enumerate().collect();
         let script = build(phase, &indexed, &checks);
-        let mut child = std::process::Command::new("sh")
+        let mut cmd = std::process::Command::new("sh");
+        if let Some(bin) = bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let mut child = cmd
             .arg("-c")
-            .arg(BOOTSTRAP.replace("{N}", &script.text.len().to_string()))
+            .arg(script.command())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -283,6 +351,160 @@ mod tests {
         let second = run(Phase::Converge, &rs, &[]);
         assert_eq!(statuses(&second), [S::Ok; 4]);
         assert_eq!(std::fs::metadata(&conf).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[test]
+    fn busybox_sh_and_its_applets_converge_then_find_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let big: String = (0..20_000).map(|n| format!("line {n}\n")).collect();
+        let rs = vec![
+            file(&format!("{d}/a"), "first\n", Some(0o600)),
+            file(&format!("{d}/big"), &big, None),
+            file(&format!("{d}/empty"), "", None),
+            res(
+                "line",
+                ResourceKind::Line {
+                    path: format!("{d}/a-list"),
+                    line: "x = 1".into(),
+                },
+            ),
+        ];
+        let Some(first) = run_busybox(Phase::Converge, &rs, &["test -s a-list || true"]) else {
+            return;
+        };
+        assert_eq!(statuses(&first), [S::Changed; 4]);
+        assert_eq!(std::fs::read_to_string(format!("{d}/big")).unwrap(), big);
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/a")).unwrap(),
+            "first\n"
+        );
+        assert_eq!(std::fs::read_to_string(format!("{d}/empty")).unwrap(), "");
+        let second = run_busybox(Phase::Converge, &rs, &[]).unwrap();
+        assert_eq!(statuses(&second), [S::Ok; 4]);
+        // A last line without its newline is ended once, as with GNU sed.
+        std::fs::write(format!("{d}/b-list"), "y = 2").unwrap();
+        let rs = vec![res(
+            "line",
+            ResourceKind::Line {
+                path: format!("{d}/b-list"),
+                line: "x = 1".into(),
+            },
+        )];
+        run_busybox(Phase::Converge, &rs, &[]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/b-list")).unwrap(),
+            "y = 2\nx = 1\n"
+        );
+    }
+
+    #[test]
+    fn profile_commands_guards_and_checks_run_without_nounset() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = dir.path().join("made");
+        let rs = vec![res(
+            "guarded",
+            ResourceKind::Command {
+                command: format!("echo ran >> {}", quote(&made.display().to_string())),
+                creates: None,
+                // An unset variable is empty in a profile's shell, as in any shell.
+                unless: Some("test -z \"$DESKREADY_UNSET_PROXY\"".into()),
+            },
+        )];
+        let rep = run(Phase::Converge, &rs, &["test -z \"$DESKREADY_UNSET_VAR\""]);
+        assert_eq!(statuses(&rep), [S::Ok]);
+        assert!(!made.exists());
+        assert!(rep.checks[&0].passed, "{:?}", rep.checks[&0]);
+    }
+
+    #[test]
+    fn a_missing_tool_is_named_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        // A PATH with every tool but sha256sum.
+        let bin = tempfile::tempdir().unwrap();
+        for t in [
+            "sh", "cat", "mktemp", "wc", "rm", "base64", "grep", "tail", "head", "stat",
+        ] {
+            let found = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| std::path::Path::new(d).join(t))
+                .find(|p| p.exists())
+                .unwrap();
+            std::os::unix::fs::symlink(found, bin.path().join(t)).unwrap();
+        }
+        let rs = [file(&dir.path().join("f").display().to_string(), "x", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let mut child = std::process::Command::new(bin.path().join("sh"))
+            .env("PATH", bin.path())
+            .arg("-c")
+            .arg(script.command())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let rep = parse(&child.wait_with_output().unwrap().stdout);
+        assert!(!rep.complete);
+        assert!(rep.resources.is_empty());
+        assert!(
+            rep.missing_tools.contains(&"sha256sum".to_string()),
+            "{rep:?}"
+        );
+        assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn leftovers_of_cut_runs_are_removed_when_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("conf");
+        std::fs::write(&p, "same\n").unwrap();
+        let beside = dir.path().join(".conf.deskready-12345");
+        std::fs::write(&beside, "half").unwrap();
+        // A staging directory whose program is gone (pid 0x7fffffff never runs).
+        let stale = std::path::Path::new("/tmp/deskready-2147483646.test");
+        std::fs::create_dir_all(stale).unwrap();
+        std::fs::write(stale.join("in"), "old").unwrap();
+        let rs = vec![file(&p.display().to_string(), "same\n", None)];
+        let plan = run(Phase::Plan, &rs, &[]);
+        assert_eq!(statuses(&plan), [S::Ok]);
+        assert!(beside.exists(), "plan changes nothing beside the target");
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Ok]);
+        assert!(!beside.exists());
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn a_symlinked_target_owned_by_root_is_written_through() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("not root; skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.conf");
+        let link = dir.path().join("link.conf");
+        std::fs::write(&real, "old\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let rs = vec![file(&link.display().to_string(), "new\n", Some(0o640))];
+        let first = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&first), [S::Changed]);
+        assert_eq!(first.resources[&0].old.as_deref(), Some(&b"old\n"[..]));
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let again = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&again), [S::Ok]);
     }
 
     #[test]

@@ -1,32 +1,60 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2034 # got, size, t: read by the kinds' helpers
-# The start of every program deskready runs on a device: its temp directory, the
+# shellcheck disable=SC2034,SC2317 # got, size, t, base: read by the kinds' helpers; helpers only some programs call
+# The start of every program deskready runs on a device: its staging directory, the
 # protocol's helpers, and the steps every resource kind shares. Sourced text, not run
-# on its own: the program sets `fix` (1 to change things, 0 to only look) after it.
+# on its own: the program checks what it was sent before it and sets `fix` (1 to change
+# things, 0 to only look) after it.
+#
+# The bootstrap (see `Dialect::bootstrap`) read the channel's whole stdin ONCE into
+# "$1/in", a regular file in a private directory (mode 0700) named after the program's
+# pid: this program, then every staged file's content. The program runs from that file
+# and the kinds carve each content out of it by offset ("$2" is the program's length):
+# no tool ever reads stdin, so shells and tools that read ahead on a pipe (busybox) work.
 set -u
-# $1 is this program's own temp file (see BOOTSTRAP); it is already open, so remove it.
-[ $# -ge 1 ] && rm -f -- "$1"
+T=$1; base=$2
+trap 'rm -rf "$T"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
 umask 022
 export LC_ALL=C
-T=$(mktemp -d) || { echo '@@FATAL mktemp'; exit 97; }
-trap 'rm -rf "$T"' EXIT
 failed=0
-: > "$T/sums"; : > "$T/stats"
+# Staging directories of earlier programs that were cut off (killed, connection lost):
+# ours (owned by root, not a link) and their program no longer running.
+for x in /tmp/deskready-*.*; do
+  xp=${x#/tmp/deskready-}; xp=${xp%%.*}
+  case $xp in '' | *[!0-9]*) continue ;; esac
+  if [ "$x" != "$T" ] && [ -d "$x" ] && [ ! -L "$x" ] && [ -O "$x" ] && ! kill -0 "$xp" 2>/dev/null; then
+    rm -rf -- "$x"
+  fi
+done
 
-# stage I SIZE: the next SIZE bytes of stdin are resource I's new content
-stage() { head -c "$2" > "$T/f$1"; }
-# staged TOTAL: every staged byte arrived, or the program stops here
-staged() { [ "$(cat "$T"/f* | wc -c)" -eq "$1" ] || { echo '@@STAGE short'; exit 98; }; }
-# sums PATH...: every path's sha256, read once for all resources
-sums() { sha256sum -- "$@" > "$T/sums" 2>/dev/null; }
-# stats PATH...: every path's mode, owner, group and size, read once for all resources
-stats() { stat -c '%a %U %G %s %n' -- "$@" > "$T/stats" 2>/dev/null; }
+# need TOOL...: every tool this program runs is there, or it says which are missing
+# (`@@NEED TOOL...`) and stops before changing anything
+need() {
+  nm=
+  for x in "$@"; do command -v "$x" >/dev/null 2>&1 || nm="$nm $x"; done
+  [ -z "$nm" ] || { echo "@@NEED$nm"; exit 96; }
+}
+# sums PATH...: every path's sha256, read once for all resources (errors kept: a path
+# that exists but has no sum is reported by its resource)
+sums() { sha256sum -- "$@" > "$T/sums" 2> "$T/sums.err"; }
+# stats PATH...: every path's mode, owner, group and size (of what a symbolic link
+# points to), read once for all resources
+stats() { stat -L -c '%a %U %G %s %n' -- "$@" > "$T/stats" 2> "$T/stats.err"; }
+: > "$T/sums"; : > "$T/stats"; : > "$T/sums.err"; : > "$T/stats.err"
 # sum_of PATH: $got = PATH's sha256 when the program started ('' when it did not exist)
 sum_of() { got=; while read -r h n; do if [ "$n" = "$1" ]; then got=$h; return 0; fi; done < "$T/sums"; }
 # stat_of PATH: $got = "MODE OWNER GROUP" and $size, when the program started ('' if none)
 stat_of() {
   got=; size=0
   while read -r a u g z n; do if [ "$n" = "$1" ]; then got="$a $u $g"; size=$z; return 0; fi; done < "$T/stats"
+}
+# unread I PATH TOOL: resource I failed: PATH exists, but TOOL could not read it
+unread() {
+  { printf '%s could not read %s' "$3" "$2"
+    if [ "$3" = sha256sum ]; then e=$T/sums.err; else e=$T/stats.err; fi
+    if grep -F -- "$2" "$e" > "$T/u$1" 2>/dev/null; then printf ': '; cat "$T/u$1"; else echo; fi
+  } > "$T/e$1"
+  fail "$1" 1 "$T/e$1"
 }
 # meta_is "MODE OWNER GROUP" MODE OWNER GROUP: whether read metadata is as wanted; an
 # empty wanted value matches anything, empty metadata matches nothing
@@ -41,11 +69,15 @@ old() {
     printf '@@O %s ' "$1"; base64 -w0 < "$2"; echo
   fi
 }
-# tmpname PATH: $t = a temp file beside PATH, for an atomic rename; first removes temp
-# files that an earlier run cut off (a dropped connection) left beside PATH
+# leftovers PATH: removes the temp files that earlier runs cut off (a dropped
+# connection, a killed device) left beside PATH; spawns nothing when there are none
+leftovers() {
+  d=${1%/*}; [ -n "$d" ] || d=/; b=${1##*/}
+  for x in "$d/.$b.deskready-"*; do if [ -e "$x" ] || [ -L "$x" ]; then rm -f -- "$x"; fi; done
+}
+# tmpname PATH: $t = a temp file beside PATH, for an atomic rename
 tmpname() {
   d=${1%/*}; [ -n "$d" ] || d=/; b=${1##*/}
-  for x in "$d/.$b.deskready-"*; do [ -e "$x" ] && rm -f -- "$x"; done
   t="$d/.$b.deskready-$$"
 }
 # fail I RC ERRFILE: resource I failed with exit code RC; ERRFILE's tail says why
@@ -54,11 +86,40 @@ fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base6
 done_with() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else fail "$1" "$2" "$T/e$1"; fi; }
 # step KIND I ARG...: resource I of KIND, or skipped once an earlier one failed
 step() { if [ "$failed" = 1 ]; then echo "@@R $2 skipped"; else "$@"; fi; }
+# profile COMMAND: runs a command of the profile (a command, a guard, a check) in a
+# subshell, with shell syntax as written and without this program's shell options
+profile() { (set +u; eval "$1"); }
 # check J COMMAND: verify check J, once every resource is done and none failed
 check() {
   [ "$failed" = 0 ] || return 0
-  (eval "$2") </dev/null >"$T/v$1" 2>&1; rc=$?
-  if [ $rc = 0 ]; then echo "@@V $1 pass"; else
+  profile "$2" </dev/null >"$T/v$1" 2>&1; rc=$?
+  if [ "$rc" = 0 ]; then echo "@@V $1 pass"; else
     echo "@@V $1 fail $rc"; printf '@@VE %s ' "$1"; tail -n 20 "$T/v$1" | base64 -w0; echo
   fi
+}
+
+# Files written but not yet in place: their temp files are made durable together.
+np=0
+# pend I TEMP PATH: resource I's new content is in TEMP, to be renamed over PATH
+pend() { np=$((np + 1)); eval "pi$np=\$1; pt$np=\$2; pp$np=\$3"; }
+# commit: every pending temp file synced in ONE `sync`, renamed over its target, then
+# the targets' directories synced once: atomic and durable, with two syncs in all
+commit() {
+  [ "$np" -gt 0 ] || return 0
+  set --; k=1
+  while [ "$k" -le "$np" ]; do eval "set -- \"\$@\" \"\$pt$k\""; k=$((k + 1)); done
+  sync -- "$@" 2> "$T/sync"; sr=$?
+  set --; k=1
+  while [ "$k" -le "$np" ]; do
+    eval "ci=\$pi$k; ct=\$pt$k; cp=\$pp$k"
+    # shellcheck disable=SC2154 # ci, ct, cp: set by the eval above
+    if [ "$sr" = 0 ] && mv -f -- "$ct" "$cp" 2> "$T/e$ci"; then
+      echo "@@R $ci changed"; cd=${cp%/*}; set -- "$@" "${cd:-/}"
+    else
+      rm -f -- "$ct"; [ "$sr" = 0 ] || cat "$T/sync" > "$T/e$ci"; fail "$ci" 1 "$T/e$ci"
+    fi
+    k=$((k + 1))
+  done
+  np=0
+  [ $# = 0 ] || sync -- "$@" 2>/dev/null || :
 }

@@ -11,7 +11,13 @@ impl Kind for Command {
     fn helpers(&self) -> &'static str {
         include_str!("command.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
         let ResourceKind::Command {
             command,
             creates,

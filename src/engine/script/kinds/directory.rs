@@ -8,6 +8,9 @@ use crate::resolve::ResolvedResource;
 pub struct Directory;
 
 impl Kind for Directory {
+    fn tools(&self) -> &'static [&'static str] {
+        &["install", "stat"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("directory.sh")
     }
@@ -17,7 +20,13 @@ impl Kind for Directory {
             _ => None,
         }
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
         let ResourceKind::Directory {
             path,
             mode: m,

@@ -1,5 +1,6 @@
-//! `file`: a file's content (staged on stdin), mode, owner and group; the diff compares
-//! its content.
+//! `file`: a file's content (sent after the program), mode, owner and group; the diff
+//! compares its content. A target that is a symbolic link owned by root is written
+//! through (see `file.sh`).
 
 use super::{Kind, mode};
 use crate::engine::script::{digest, writer::Writer};
@@ -9,6 +10,19 @@ use crate::resolve::ResolvedResource;
 pub struct File;
 
 impl Kind for File {
+    fn tools(&self) -> &'static [&'static str] {
+        &[
+            "chmod",
+            "chown",
+            "chgrp",
+            "head",
+            "mv",
+            "readlink",
+            "sha256sum",
+            "stat",
+            "sync",
+        ]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("file.sh")
     }
@@ -21,7 +35,13 @@ impl Kind for File {
             _ => None,
         }
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        staged: Option<(usize, usize)>,
+    ) {
         let ResourceKind::File {
             path,
             mode: m,
@@ -33,6 +53,7 @@ impl Kind for File {
             return;
         };
         let sum = digest(r.content().unwrap_or_default().as_bytes());
+        let (offset, len) = staged.unwrap_or_default();
         w.call(
             "step file_res",
             [
@@ -42,6 +63,8 @@ impl Kind for File {
                 &mode(*m),
                 owner.as_deref().unwrap_or(""),
                 group.as_deref().unwrap_or(""),
+                &offset.to_string(),
+                &len.to_string(),
             ],
         );
     }

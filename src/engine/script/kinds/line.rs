@@ -8,6 +8,9 @@ use crate::resolve::ResolvedResource;
 pub struct Line;
 
 impl Kind for Line {
+    fn tools(&self) -> &'static [&'static str] {
+        &["cp", "mv", "stat", "sync"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("line.sh")
     }
@@ -17,7 +20,13 @@ impl Kind for Line {
             _ => None,
         }
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
         if let ResourceKind::Line { path, line } = r.kind() {
             w.call("step line_res", [&i.to_string(), path, line]);
         }

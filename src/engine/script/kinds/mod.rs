@@ -35,8 +35,13 @@ pub trait Kind: Sync {
     fn stat_path<'a>(&self, _r: &'a ResolvedResource) -> Option<&'a str> {
         None
     }
-    /// Writes resource `i`'s step (probe, and fix when the program fixes).
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource);
+    /// The programs its steps run, checked on the device before anything is changed.
+    fn tools(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Writes resource `i`'s step (probe, and fix when the program fixes); `staged` is its
+    /// content's offset and length in the data sent after the program, when it has one.
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, staged: Option<(usize, usize)>);
     /// What a diff compares: the thing's label and the text the profile wants, given the
     /// text the device has. `None` for kinds without a diff.
     fn wanted(&self, _r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {

@@ -8,10 +8,19 @@ use crate::resolve::ResolvedResource;
 pub struct Package;
 
 impl Kind for Package {
+    fn tools(&self) -> &'static [&'static str] {
+        &["apt-get", "dpkg-query"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("package.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
         if let ResourceKind::Package { package } = r.kind() {
             w.call("step package_res", [&i.to_string(), package]);
         }

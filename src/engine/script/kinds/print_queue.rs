@@ -41,10 +41,28 @@ pub fn queue_state(kind: &ResourceKind) -> Option<String> {
 }
 
 impl Kind for PrintQueue {
+    fn tools(&self) -> &'static [&'static str] {
+        &[
+            "awk",
+            "flock",
+            "lpadmin",
+            "lpoptions",
+            "lpstat",
+            "paste",
+            "sed",
+            "sort",
+        ]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("print_queue.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
         let kind = r.kind();
         let ResourceKind::PrintQueue {
             queue,

@@ -14,5 +14,12 @@ impl Kind for Service {
     fn helpers(&self) -> &'static str {
         ""
     }
-    fn write(&self, _w: &mut Writer, _i: usize, _r: &ResolvedResource) {}
+    fn write(
+        &self,
+        _w: &mut Writer,
+        _i: usize,
+        _r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
+    }
 }

@@ -8,10 +8,19 @@ use crate::resolve::ResolvedResource;
 pub struct User;
 
 impl Kind for User {
+    fn tools(&self) -> &'static [&'static str] {
+        &["id", "useradd"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("user.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(
+        &self,
+        w: &mut Writer,
+        i: usize,
+        r: &ResolvedResource,
+        _staged: Option<(usize, usize)>,
+    ) {
         let ResourceKind::User {
             user,
             comment,

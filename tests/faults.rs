@@ -1,0 +1,115 @@
+//! The fault suite of the remote program: devices whose shell, login shell or tools differ
+//! from Debian's, whose disk is full or read-only, whose targets are symbolic links, runs cut
+//! off part way. Each test brings up a one-device lab with a profile of its own and checks
+//! the device's own state as well as what deskready says.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::faults;
+use crate::support::{LabSite, Run, SiteCopy, wait_until};
+
+/// The one device of these labs.
+const TAG: &str = "FLT-0001";
+
+/// A lab of one device configured by a profile with these `resources` (YAML list items,
+/// indented by two spaces) and `verify` checks (the same, or empty).
+fn lab_with(resources: &str, verify: &str) -> LabSite {
+    let site = SiteCopy::empty();
+    site.write(
+        "inventory/devices.yaml",
+        &format!(
+            "devices:\n  {TAG}:\n    kind: laptop\n    model: Test Laptop\n    serial: FLT1\n    \
+             ssh: {{ host: 10.99.0.1, user: root }}\n    profile: faulty\n"
+        ),
+    );
+    let verify = if verify.is_empty() {
+        String::new()
+    } else {
+        format!("verify:\n{verify}")
+    };
+    site.write(
+        "profiles/faulty.yaml",
+        &format!("name: faulty\nkinds: [laptop]\nresources:\n{resources}{verify}"),
+    );
+    LabSite::up(site)
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+}
+
+/// The names in a directory of the device (as the host sees its writes), sorted.
+fn names_in(lab: &LabSite, dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(lab.host_path(TAG, dir))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The staging directories left in the device's /tmp.
+fn staging_left(lab: &LabSite) -> Vec<String> {
+    names_in(lab, "/tmp")
+        .into_iter()
+        .filter(|n| n.starts_with("deskready-"))
+        .collect()
+}
+
+/// A text of about `kib` KiB, different for each `seed`.
+fn text(seed: &str, kib: usize) -> String {
+    (0..kib * 16)
+        .map(|n| format!("{seed} line {n:>10} of it\n"))
+        .collect::<String>()
+}
+
+/// A `file:` resource with inline content (YAML block scalar, two-space indented items).
+fn file_resource(path: &str, content: &str, extra: &str) -> String {
+    let body: String = content.lines().map(|l| format!("      {l}\n")).collect();
+    format!("  - file: {path}\n{extra}    content: |\n{body}")
+}
+
+#[test]
+fn a_device_whose_sh_is_busybox_is_configured_then_has_nothing_to_change() {
+    // Larger than any read-ahead buffer: a tool reading stdin ahead would lose the rest.
+    let big = text("big", 256);
+    let resources = format!(
+        "{}{}  - directory: /srv/app\n    mode: \"0750\"\n  - line: \"x = 1\"\n    path: /srv/app/list\n",
+        file_resource("/srv/app-a.conf", "a = 1\n", "    mode: \"0600\"\n"),
+        file_resource("/srv/app-big.txt", &big, ""),
+    );
+    let lab = lab_with(
+        &resources,
+        "  - name: sh is busybox\n    command: sh --help 2>&1 | grep -q BusyBox\n",
+    );
+    faults::busybox_sh(&lab.lab, TAG);
+    let plan = lab.run(&["plan", TAG]);
+    ok(&plan);
+    let first = lab.run(&["configure", TAG]);
+    ok(&first);
+    assert!(
+        first.stdout().contains("1 of 1 checks passed"),
+        "{}",
+        first.stdout()
+    );
+    assert_eq!(lab.ssh(TAG, "cat /srv/app-big.txt"), big);
+    assert_eq!(
+        lab.ssh(TAG, "stat -c %a /srv/app-a.conf /srv/app"),
+        "600\n750\n"
+    );
+    assert_eq!(lab.ssh(TAG, "cat /srv/app/list"), "x = 1\n");
+    let second = lab.run(&["configure", TAG]);
+    ok(&second);
+    assert!(
+        second
+            .stdout()
+            .contains("nothing changed (4 of 4 resources already as the profile says)"),
+        "{}",
+        second.stdout()
+    );
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+}
