@@ -3,11 +3,8 @@
 //! off part way. Each test brings up a one-device lab with a profile of its own and checks
 //! the device's own state as well as what deskready says.
 
-use std::path::Path;
-use std::time::Duration;
-
 use crate::support::faults;
-use crate::support::{LabSite, Run, SiteCopy, wait_until};
+use crate::support::{LabSite, Run, SiteCopy};
 
 /// The one device of these labs.
 const TAG: &str = "FLT-0001";
@@ -33,6 +30,15 @@ fn lab_with(resources: &str, verify: &str) -> LabSite {
         &format!("name: faulty\nkinds: [laptop]\nresources:\n{resources}{verify}"),
     );
     LabSite::up(site)
+}
+
+/// The device's run from `--format json` output (the `run` of its `done` event).
+fn done_run(run: &Run) -> serde_json::Value {
+    run.ndjson()
+        .into_iter()
+        .find(|e| e["event"] == "done")
+        .map(|e| e["run"].clone())
+        .unwrap_or_else(|| panic!("no done event: {}{}", run.stdout(), run.stderr()))
 }
 
 fn ok(run: &Run) {
@@ -110,6 +116,34 @@ fn a_device_whose_sh_is_busybox_is_configured_then_has_nothing_to_change() {
             .contains("nothing changed (4 of 4 resources already as the profile says)"),
         "{}",
         second.stdout()
+    );
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+}
+
+#[test]
+fn a_root_whose_login_shell_is_csh_is_configured() {
+    let lab = lab_with(
+        &format!(
+            "{}  - command: echo ran >> /srv/ran\n    creates: /srv/ran\n",
+            file_resource("/srv/motd", "hello from $(csh) `and` 'quotes'\n", "")
+        ),
+        "",
+    );
+    faults::root_login_shell(&lab.lab, TAG, "/bin/csh");
+    // csh would choke on sh syntax given to it unwrapped.
+    assert_eq!(lab.ssh(TAG, "echo $shell"), "/bin/csh\n");
+    ok(&lab.run(&["plan", TAG]));
+    ok(&lab.run(&["configure", TAG]));
+    assert_eq!(
+        lab.ssh(TAG, "cat /srv/motd"),
+        "hello from $(csh) `and` 'quotes'\n"
+    );
+    let again = lab.run(&["configure", TAG]);
+    ok(&again);
+    assert!(
+        again.stdout().contains("nothing changed"),
+        "{}",
+        again.stdout()
     );
     assert_eq!(staging_left(&lab), Vec::<String>::new());
 }
