@@ -147,3 +147,24 @@ fn a_root_whose_login_shell_is_csh_is_configured() {
     );
     assert_eq!(staging_left(&lab), Vec::<String>::new());
 }
+
+#[test]
+fn profile_commands_guards_and_checks_do_not_inherit_nounset() {
+    let lab = lab_with(
+        "  - name: proxy settings\n    command: echo ran >> /srv/proxy-runs\n    unless: test -z \"$PROXY\"\n",
+        "  - name: no proxy\n    command: test -z \"$PROXY\"\n",
+    );
+    for _ in 0..2 {
+        let run = lab.run(&["configure", TAG]);
+        ok(&run);
+        assert!(
+            run.stdout().contains("1 of 1 checks passed"),
+            "{}",
+            run.stdout()
+        );
+    }
+    assert!(
+        !lab.host_path(TAG, "/srv/proxy-runs").exists(),
+        "the guard held, so the command never ran"
+    );
+}
