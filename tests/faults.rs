@@ -168,3 +168,27 @@ fn profile_commands_guards_and_checks_do_not_inherit_nounset() {
         "the guard held, so the command never ran"
     );
 }
+
+#[test]
+fn a_device_without_sha256sum_gets_one_error_naming_it_and_no_change() {
+    let lab = lab_with(&file_resource("/srv/app.conf", "a = 1\n", ""), "");
+    faults::remove_tool(&lab.lab, TAG, "sha256sum");
+    let message = "FLT-0001 lacks sha256sum, which deskready needs there; install it and run again";
+    for cmd in ["plan", "configure"] {
+        let run = lab.run(&[cmd, TAG]);
+        assert_ne!(run.code(), 0, "{cmd}: {}", run.stdout());
+        assert!(run.stdout().contains(message), "{cmd}: {}", run.stdout());
+        // One problem, of its own kind.
+        let run = lab.run(&["--format", "json", cmd, TAG]);
+        let done = done_run(&run);
+        assert_eq!(
+            done["problems"].as_array().map(Vec::len),
+            Some(1),
+            "{done:#}"
+        );
+        assert_eq!(done["problems"][0]["kind"], "missing-tools");
+        assert_eq!(done["problems"][0]["message"], message);
+    }
+    assert!(!lab.host_path(TAG, "/srv/app.conf").exists());
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+}

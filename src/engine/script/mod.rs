@@ -461,6 +461,21 @@ mod tests {
     }
 
     #[test]
+    fn a_target_its_tools_cannot_read_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a-directory");
+        std::fs::create_dir(&p).unwrap();
+        let rs = [file(&p.display().to_string(), "x", None)];
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Failed]);
+        let why = rep.resources[&0].stderr.clone().unwrap_or_default();
+        assert!(
+            why.starts_with(&format!("sha256sum could not read {}: ", p.display())),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn leftovers_of_cut_runs_are_removed_when_nothing_changes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("conf");
