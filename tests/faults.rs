@@ -3,8 +3,12 @@
 //! off part way. Each test brings up a one-device lab with a profile of its own and checks
 //! the device's own state as well as what deskready says.
 
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
 use crate::support::faults;
-use crate::support::{LabSite, Run, SiteCopy};
+use crate::support::procs::descendants;
+use crate::support::{LabSite, Run, SiteCopy, wait_until};
 
 /// The one device of these labs.
 const TAG: &str = "FLT-0001";
@@ -20,6 +24,12 @@ fn lab_with(resources: &str, verify: &str) -> LabSite {
              ssh: {{ host: 10.99.0.1, user: root }}\n    profile: faulty\n"
         ),
     );
+    write_profile(&site, resources, verify);
+    LabSite::up(site)
+}
+
+/// (Re)writes the profile of the lab's device.
+fn write_profile(site: &SiteCopy, resources: &str, verify: &str) {
     let verify = if verify.is_empty() {
         String::new()
     } else {
@@ -29,7 +39,6 @@ fn lab_with(resources: &str, verify: &str) -> LabSite {
         "profiles/faulty.yaml",
         &format!("name: faulty\nkinds: [laptop]\nresources:\n{resources}{verify}"),
     );
-    LabSite::up(site)
 }
 
 /// The device's run from `--format json` output (the `run` of its `done` event).
@@ -66,10 +75,10 @@ fn staging_left(lab: &LabSite) -> Vec<String> {
         .collect()
 }
 
-/// A text of about `kib` KiB, different for each `seed`.
+/// A text of `kib` KiB (short seeds), different for each `seed`.
 fn text(seed: &str, kib: usize) -> String {
-    (0..kib * 16)
-        .map(|n| format!("{seed} line {n:>10} of it\n"))
+    (0..kib * 32)
+        .map(|n| format!("{:<31}\n", format!("{seed} line {n}")))
         .collect::<String>()
 }
 
@@ -191,4 +200,70 @@ fn a_device_without_sha256sum_gets_one_error_naming_it_and_no_change() {
     }
     assert!(!lab.host_path(TAG, "/srv/app.conf").exists());
     assert_eq!(staging_left(&lab), Vec::<String>::new());
+}
+
+#[test]
+fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
+    let lab = lab_with(
+        &format!(
+            "{}  - name: slow step\n    command: sleep 60\n    unless: test ! -e /srv/go-slow\n",
+            file_resource("/srv/app.conf", &text("app", 64), "")
+        ),
+        "",
+    );
+    ok(&lab.run(&["configure", TAG]));
+    // What runs cut off by a dying device leave: a temp file beside the target, and a
+    // staging directory whose program is gone (no pid is that large).
+    lab.ssh(
+        TAG,
+        "echo half > /srv/.app.conf.deskready-4242 && mkdir -m 700 /tmp/deskready-999999999.cutoff \
+         && head -c 3000000 /dev/zero > /tmp/deskready-999999999.cutoff/in",
+    );
+    let plan = lab.run(&["plan", TAG]);
+    ok(&plan);
+    assert!(names_in(&lab, "/srv").contains(&".app.conf.deskready-4242".to_string()));
+    let again = lab.run(&["configure", TAG]);
+    ok(&again);
+    assert!(
+        again.stdout().contains("nothing changed"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(names_in(&lab, "/srv"), ["app.conf"]);
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+
+    // A run terminated while a command runs removes its own staging directory, which is
+    // private to root while it lives.
+    lab.ssh(TAG, "touch /srv/go-slow");
+    let slow = lab.test().args(["configure", TAG]).spawn();
+    let tmp = lab.host_path(TAG, "/tmp");
+    let staging = wait_until(
+        "the run's staging directory",
+        Duration::from_secs(20),
+        || staging_left(&lab).into_iter().next(),
+    );
+    let mode = std::fs::metadata(tmp.join(&staging))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "{staging}");
+    let pid: u32 = staging["deskready-".len()..]
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until("the slow step to start", Duration::from_secs(20), || {
+        (descendants(pid).len() > 1).then_some(())
+    });
+    for p in descendants(pid) {
+        unsafe { libc::kill(p as i32, libc::SIGTERM) };
+    }
+    let out = slow.wait();
+    assert_ne!(out.code(), 0, "{}", out.stdout());
+    wait_until(
+        "the staging directory to go",
+        Duration::from_secs(10),
+        || staging_left(&lab).is_empty().then_some(()),
+    );
 }
