@@ -267,3 +267,45 @@ fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
         || staging_left(&lab).is_empty().then_some(()),
     );
 }
+
+#[test]
+fn a_symlinked_target_owned_by_root_is_written_through_and_kept() {
+    let lab = lab_with(
+        &format!(
+            "{}{}",
+            file_resource("/srv/link.conf", "new\n", "    mode: \"0640\"\n"),
+            file_resource("/srv/user-link.conf", "mine\n", "")
+        ),
+        "",
+    );
+    lab.ssh(
+        TAG,
+        "echo old > /srv/real.conf && chmod 644 /srv/real.conf && ln -s real.conf /srv/link.conf \
+         && echo theirs > /srv/other.conf && ln -s other.conf /srv/user-link.conf \
+         && chown -h nobody /srv/user-link.conf",
+    );
+    let plan = lab.run(&["plan", TAG]);
+    assert!(
+        plan.stdout().contains("-old\n") && plan.stdout().contains("+new\n"),
+        "{}",
+        plan.stdout()
+    );
+    let first = lab.run(&["--format", "json", "configure", TAG]);
+    let run = done_run(&first);
+    assert_eq!(run["resources"][0]["status"], "changed", "{run:#}");
+    assert_eq!(run["resources"][1]["status"], "failed", "{run:#}");
+    let message = run["resources"][1]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(
+            "/srv/user-link.conf is a symbolic link owned by nobody, not root: deskready does not write through it"
+        ),
+        "{message}"
+    );
+    assert_eq!(lab.ssh(TAG, "readlink /srv/link.conf"), "real.conf\n");
+    assert_eq!(lab.ssh(TAG, "cat /srv/real.conf"), "new\n");
+    assert_eq!(lab.ssh(TAG, "stat -c %a /srv/real.conf"), "640\n");
+    assert_eq!(lab.ssh(TAG, "readlink /srv/user-link.conf"), "other.conf\n");
+    assert_eq!(lab.ssh(TAG, "cat /srv/other.conf"), "theirs\n");
+    let second = done_run(&lab.run(&["--format", "json", "configure", TAG]));
+    assert_eq!(second["resources"][0]["status"], "ok", "{second:#}");
+}
