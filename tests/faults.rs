@@ -309,3 +309,68 @@ fn a_symlinked_target_owned_by_root_is_written_through_and_kept() {
     let second = done_run(&lab.run(&["--format", "json", "configure", TAG]));
     assert_eq!(second["resources"][0]["status"], "ok", "{second:#}");
 }
+
+#[test]
+fn a_large_or_binary_file_gets_a_summary_not_a_diff_and_its_real_old_digest() {
+    let sha = |s: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(s.as_bytes()))[..12].to_string()
+    };
+    let a = text("A", 2048);
+    let b = text("B", 2048);
+    let resources = |big: &str| {
+        format!(
+            "{}{}",
+            file_resource("/srv/big.txt", big, ""),
+            file_resource("/srv/blob.bin", "text now\n", "")
+        )
+    };
+    let lab = lab_with(&resources(&a), "");
+    lab.ssh(TAG, "printf 'bin\\000ary' > /srv/blob.bin");
+    let plan = lab.run(&["plan", TAG]);
+    ok(&plan);
+    let out = plan.stdout();
+    assert!(out.len() < 4000, "a diff, not a summary: {out}");
+    assert!(
+        out.contains(&format!(
+            "large content, not shown: a new file of {} bytes (sha256 {}) in the profile",
+            a.len(),
+            sha(&a)
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "binary content differs, not shown: 7 bytes (sha256 {}) on the device, 9 bytes (sha256 {}) in the profile",
+            sha("bin\0ary"),
+            sha("text now\n")
+        )),
+        "{out}"
+    );
+    ok(&lab.run(&["configure", TAG]));
+
+    write_profile(&lab.site, &resources(&b), "");
+    let plan = lab.run(&["plan", TAG]);
+    ok(&plan);
+    let out = plan.stdout();
+    assert!(out.len() < 4000, "a diff, not a summary: {out}");
+    assert!(
+        out.contains(&format!(
+            "large content differs, not shown: {} bytes (sha256 {}) on the device, {} bytes (sha256 {}) in the profile",
+            a.len(),
+            sha(&a),
+            b.len(),
+            sha(&b)
+        )),
+        "{out}"
+    );
+    ok(&lab.run(&["configure", TAG]));
+    let history = lab.run(&["history", TAG]);
+    assert!(
+        history
+            .stdout()
+            .contains(&format!("[sha256 {} -> {}]", sha(&a), sha(&b))),
+        "{}",
+        history.stdout()
+    );
+}

@@ -530,15 +530,24 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
 /// diff (more than [`script::DIFF_LIMIT`] on either side) or binary (not UTF-8, or with a
 /// NUL byte): sizes and digests before and after.
 fn summary_of(r: &ResolvedResource, obs: &script::Observed) -> Option<String> {
-    let (old_sha, old_size) = obs.before.as_ref()?;
     let new = r.content()?;
+    let new_sha = digest(new.as_bytes());
+    let Some((old_sha, old_size)) = obs.before.as_ref() else {
+        // A new file: nothing to compare, but too large to show.
+        return (obs.old.is_none() && new.len() as u64 > script::DIFF_LIMIT).then(|| {
+            format!(
+                "large content, not shown: a new file of {} bytes (sha256 {}) in the profile",
+                new.len(),
+                &new_sha[..12]
+            )
+        });
+    };
     let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
     let large = *old_size > script::DIFF_LIMIT || new.len() as u64 > script::DIFF_LIMIT;
     let old_binary = obs.old.as_deref().is_some_and(binary);
     if !large && !old_binary && !binary(new.as_bytes()) {
         return None;
     }
-    let new_sha = digest(new.as_bytes());
     Some(format!(
         "{} content differs, not shown: {} bytes (sha256 {}) on the device, {} bytes (sha256 {}) in the profile",
         if large { "large" } else { "binary" },
