@@ -374,3 +374,50 @@ fn a_large_or_binary_file_gets_a_summary_not_a_diff_and_its_real_old_digest() {
         history.stdout()
     );
 }
+
+#[test]
+fn a_full_disk_or_a_read_only_target_fails_naming_the_file_and_leaves_nothing() {
+    let lab = lab_with(
+        &format!(
+            "{}{}",
+            file_resource("/srv/full/app.conf", &text("new", 200), ""),
+            file_resource("/srv/ro/app.conf", "new\n", "")
+        ),
+        "",
+    );
+    faults::tiny_disk(&lab.lab, TAG, "/srv/full", 512);
+    lab.ssh(
+        TAG,
+        "echo old > /srv/full/app.conf && mkdir -p /srv/ro && echo old > /srv/ro/app.conf",
+    );
+    faults::fill(&lab.lab, TAG, "/srv/full");
+    faults::read_only(&lab.lab, TAG, "/srv/ro");
+
+    let run = done_run(&lab.run(&["--format", "json", "configure", TAG]));
+    assert_eq!(run["outcome"], "failed", "{run:#}");
+    assert_eq!(run["resources"][0]["status"], "failed", "{run:#}");
+    let message = run["resources"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("could not write /srv/full/app.conf: ")
+            && message.contains("No space left on device"),
+        "{message}"
+    );
+    assert_eq!(lab.ssh(TAG, "cat /srv/full/app.conf"), "old\n");
+    assert_eq!(lab.ssh(TAG, "ls -A /srv/full"), ".filler\napp.conf\n");
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+
+    // With room again, the full disk's file is written and the read-only one fails.
+    lab.ssh(TAG, "rm /srv/full/.filler");
+    let run = done_run(&lab.run(&["--format", "json", "configure", TAG]));
+    assert_eq!(run["resources"][0]["status"], "changed", "{run:#}");
+    assert_eq!(run["resources"][1]["status"], "failed", "{run:#}");
+    let message = run["resources"][1]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("could not write /srv/ro/app.conf: ")
+            && message.contains("Read-only file system"),
+        "{message}"
+    );
+    assert_eq!(lab.ssh(TAG, "cat /srv/ro/app.conf"), "old\n");
+    assert_eq!(lab.ssh(TAG, "ls -A /srv/ro"), "app.conf\n");
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+}
