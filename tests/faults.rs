@@ -421,3 +421,32 @@ fn a_full_disk_or_a_read_only_target_fails_naming_the_file_and_leaves_nothing() 
     assert_eq!(lab.ssh(TAG, "ls -A /srv/ro"), "app.conf\n");
     assert_eq!(staging_left(&lab), Vec::<String>::new());
 }
+
+#[test]
+fn the_print_queue_lock_is_not_in_a_place_other_users_can_write() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 1);
+    // Where the lock used to be, a local user aims a link at a file of root's.
+    lab.ssh(
+        "PS-0001",
+        "echo precious > /etc/deskready-victim && ln -s /etc/deskready-victim /tmp/.deskready-print-queues.lock",
+    );
+    let printer = lab.lab.printers[0].name.clone();
+    let run = lab.run(&["configure", &printer]);
+    ok(&run);
+    assert_eq!(
+        lab.ssh("PS-0001", "cat /etc/deskready-victim"),
+        "precious\n"
+    );
+    let server = &lab.lab.print_server.as_ref().expect("print server").address;
+    let lock = format!("/run/deskready/print-queues-{server}.lock");
+    assert_eq!(
+        lab.ssh(
+            "PS-0001",
+            &format!(
+                "stat -c '%U %a' /run/deskready {}",
+                deskready::shell::quote(&lock)
+            )
+        ),
+        "root 700\nroot 644\n"
+    );
+}
