@@ -17,12 +17,19 @@ trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' 
 umask 022
 export LC_ALL=C
 failed=0
+# running PID: whether process PID runs (a zombie, dead but not yet reaped, does not)
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/stat" ] || return 0
+  read -r st < "/proc/$1/stat" || return 1
+  st=${st##*) }; [ "${st%% *}" != Z ]
+}
 # Staging directories of earlier programs that were cut off (killed, connection lost):
 # ours (owned by root, not a link) and their program no longer running.
 for x in /tmp/deskready-*.*; do
   xp=${x#/tmp/deskready-}; xp=${xp%%.*}
   case $xp in '' | *[!0-9]*) continue ;; esac
-  if [ "$x" != "$T" ] && [ -d "$x" ] && [ ! -L "$x" ] && [ -O "$x" ] && ! kill -0 "$xp" 2>/dev/null; then
+  if [ "$x" != "$T" ] && [ -d "$x" ] && [ ! -L "$x" ] && [ -O "$x" ] && ! running "$xp"; then
     rm -rf -- "$x"
   fi
 done
