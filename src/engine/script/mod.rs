@@ -17,7 +17,7 @@ pub mod writer;
 
 use sha2::{Digest, Sha256};
 
-pub use kinds::queue_state;
+pub use kinds::{Content, queue_state};
 pub use protocol::{CheckResult, Observed, Report, TestPage, parse};
 use writer::Writer;
 
@@ -112,13 +112,14 @@ pub fn build(
 ) -> Script {
     let mut w = Writer::new();
     let mut data = Vec::new();
-    // Converge sends every file's new content after the program; resource i's is at
-    // `offsets[i]` of that data.
+    // Converge sends every file's new content after the program (resource i's at
+    // `offsets[i]` of that data), but small text, which the program carries itself.
     let mut offsets = std::collections::BTreeMap::new();
     if phase == Phase::Converge {
         for (i, r) in resources {
             if let Some(content) = r.content()
                 && supported(r.kind())
+                && !kinds::inline(content)
             {
                 offsets.insert(*i, (data.len(), content.len()));
                 data.extend_from_slice(content.as_bytes());
@@ -183,7 +184,12 @@ pub fn build(
             pending = false;
         }
         w.comment(r.name());
-        kind.write(&mut w, *i, r, offsets.get(i).copied());
+        let content = match (offsets.get(i), r.content()) {
+            (Some(&(offset, len)), _) => Content::Data { offset, len },
+            (None, Some(_)) if phase == Phase::Converge => Content::Inline,
+            _ => Content::Absent,
+        };
+        kind.write(&mut w, *i, r, content);
         pending |= file;
     }
     if pending {
@@ -369,11 +375,27 @@ mod tests {
                     line: "x = 1".into(),
                 },
             ),
+            // Small, but not text a shell word can hold: sent as data.
+            file(&format!("{d}/nul"), "a\0b\n", None),
+            file(&format!("{d}/tool"), "#!/bin/sh\n", Some(0o755)),
         ];
         let Some(first) = run_busybox(Phase::Converge, &rs, &["test -s a-list || true"]) else {
             return;
         };
-        assert_eq!(statuses(&first), [S::Changed; 4]);
+        assert_eq!(statuses(&first), [S::Changed; 6]);
+        assert_eq!(std::fs::read(format!("{d}/nul")).unwrap(), b"a\0b\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(format!("{d}/{p}"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(
+            (mode("tool"), mode("a"), mode("big")),
+            (0o755, 0o600, 0o644)
+        );
         assert_eq!(std::fs::read_to_string(format!("{d}/big")).unwrap(), big);
         assert_eq!(
             std::fs::read_to_string(format!("{d}/a")).unwrap(),
@@ -381,7 +403,7 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(format!("{d}/empty")).unwrap(), "");
         let second = run_busybox(Phase::Converge, &rs, &[]).unwrap();
-        assert_eq!(statuses(&second), [S::Ok; 4]);
+        assert_eq!(statuses(&second), [S::Ok; 6]);
         // A last line without its newline is ended once, as with GNU sed.
         std::fs::write(format!("{d}/b-list"), "y = 2").unwrap();
         let rs = vec![res(

@@ -1,6 +1,6 @@
 //! `directory`: a directory's existence, mode, owner and group.
 
-use super::{Kind, mode};
+use super::{Content, Kind, mode};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -20,13 +20,7 @@ impl Kind for Directory {
             _ => None,
         }
     }
-    fn write(
-        &self,
-        w: &mut Writer,
-        i: usize,
-        r: &ResolvedResource,
-        _staged: Option<(usize, usize)>,
-    ) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::Directory {
             path,
             mode: m,

@@ -1,8 +1,10 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2154 # fix, failed, got, size, t, T, base: set by the preamble and its helpers
-# file_res I PATH SHA256 MODE OWNER GROUP OFFSET LENGTH: a file whose content (its sha256
-# given) is LENGTH bytes at OFFSET of the staged data, and, when not empty, with this octal
-# mode, owner and group. Metadata the profile leaves open is kept from the file replaced.
+# file_res I PATH SHA256 MODE OWNER GROUP OFFSET LENGTH [CONTENT]: a file whose content
+# (its sha256 given) is LENGTH bytes at OFFSET of the staged data, or CONTENT itself when
+# OFFSET is `-` (small text, written by the shell's own printf: no process), and, when not
+# empty, with this octal mode, owner and group. Metadata the profile leaves open is kept
+# from the file replaced.
 #
 # New content goes into a temp file beside the target (mode and owner set there) and is
 # left pending: `commit`, after a run of file resources, syncs every pending temp file at
@@ -42,14 +44,21 @@ file_res() {
   [ -z "$group" ] || cg=$group
   if [ "$c" = 1 ]; then
     tmpname "$w"
-    # New files are root's and 0644 (umask 022): chmod and chown only for anything else.
-    if { tail -c "+$((base + $7 + 1))" -- "$T/in" | head -c "$8" > "$t" &&
-         { [ "$cm" = 644 ] || chmod "$cm" "$t"; } &&
+    # New files are root's, with the mode a umask gives (no chmod for modes without
+    # execute or special bits); chown only for other owners.
+    case $cm in
+      [0246][0246][0246]) u=; r=$cm
+        while [ -n "$r" ]; do u=$u$((7 - ${r%"${r#?}"})); r=${r#?}; done
+        umask "$u"; xm= ;;
+      *) xm=$cm ;;
+    esac
+    if { if [ "$7" = - ]; then printf '%s' "$9" > "$t"; else tail -c "+$((base + $7 + 1))" -- "$T/in" | head -c "$8" > "$t"; fi &&
+         { [ -z "$xm" ] || chmod "$xm" "$t"; } &&
          { [ "${co:-root}:${cg:-root}" = root:root ] || chown "${co:-root}:${cg:-root}" "$t"; }; } 2> "$T/e$i"; then
-      pend "$i" "$t" "$w"
+      umask 022; pend "$i" "$t" "$w"
     else
-      rm -f -- "$t"
-      { printf 'could not write %s: ' "$p"; cat "$T/e$i"; } > "$T/x$i"
+      umask 022; rm -f -- "$t"
+      { printf 'could not write %s: ' "$p"; if [ -s "$T/e$i" ]; then cat "$T/e$i"; else echo 'write error'; fi; } > "$T/x$i"
       fail "$i" 1 "$T/x$i"
     fi
   else

@@ -1,6 +1,6 @@
 //! `package`: a Debian package installed.
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -14,13 +14,7 @@ impl Kind for Package {
     fn helpers(&self) -> &'static str {
         include_str!("package.sh")
     }
-    fn write(
-        &self,
-        w: &mut Writer,
-        i: usize,
-        r: &ResolvedResource,
-        _staged: Option<(usize, usize)>,
-    ) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         if let ResourceKind::Package { package } = r.kind() {
             w.call("step package_res", [&i.to_string(), package]);
         }
