@@ -71,7 +71,7 @@ fn names_in(lab: &LabSite, dir: &str) -> Vec<String> {
 fn staging_left(lab: &LabSite) -> Vec<String> {
     names_in(lab, "/tmp")
         .into_iter()
-        .filter(|n| n.starts_with("deskready-"))
+        .filter(|n| n.starts_with("deskready."))
         .collect()
 }
 
@@ -216,8 +216,9 @@ fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
     // staging directory whose program is gone (no pid is that large).
     lab.ssh(
         TAG,
-        "echo half > /srv/.app.conf.deskready-4242 && mkdir -m 700 /tmp/deskready-999999999.cutoff \
-         && head -c 3000000 /dev/zero > /tmp/deskready-999999999.cutoff/in",
+        "echo half > /srv/.app.conf.deskready-4242 && mkdir -m 700 /tmp/deskready.cutoff \
+         && echo 999999999 > /tmp/deskready.cutoff/pid \
+         && head -c 3000000 /dev/zero > /tmp/deskready.cutoff/program",
     );
     let plan = lab.run(&["plan", TAG]);
     ok(&plan);
@@ -247,12 +248,11 @@ fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "{staging}");
-    let pid: u32 = staging["deskready-".len()..]
-        .split('.')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let pid: u32 = wait_until("the program's pid", Duration::from_secs(20), || {
+        std::fs::read_to_string(tmp.join(&staging).join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+    });
     wait_until("the slow step to start", Duration::from_secs(20), || {
         (descendants(pid).len() > 1).then_some(())
     });

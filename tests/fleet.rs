@@ -331,6 +331,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             retries: 0,
             test_page: false,
             transport: std::sync::Arc::new(deskready::transport::Ssh),
+            redactor: Default::default(),
         },
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -341,17 +342,12 @@ fn wait_holds_a_device_until_its_window_opens() {
             resolved,
             admission: Admission::WaitUntil { until },
         }];
-        let (rows, _) = fleet::rollout(
-            site,
-            store.clone(),
-            jobs,
-            settings,
-            None,
-            Stop::default(),
-            tx,
-        )
-        .await
-        .unwrap();
+        let books = std::sync::Arc::new(deskready::ops::configure::Books {
+            store: store.clone(),
+            run_id: None,
+        });
+        let (rows, _) =
+            fleet::rollout(site, books, jobs, settings, None, Stop::default(), tx).await;
         let mut events = Vec::new();
         while let Ok(e) = rx.try_recv() {
             events.push(serde_json::to_value(&e).unwrap());

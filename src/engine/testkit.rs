@@ -9,11 +9,10 @@ use super::device::Options;
 use crate::model::{FileSource, Origin, Resource, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::site::Site;
-use crate::store::Store;
 use crate::transport::{Local, MemoryPins, SshOptions};
 
 /// A site of laptops `tags`, each with an SSH address the local transport ignores.
-pub fn site(dir: &Path, tags: &[&str]) -> Site {
+pub(crate) fn site(dir: &Path, tags: &[&str]) -> Site {
     std::fs::create_dir_all(dir.join("inventory")).unwrap();
     std::fs::create_dir_all(dir.join("profiles")).unwrap();
     let mut yaml = String::from("devices:\n");
@@ -27,13 +26,8 @@ pub fn site(dir: &Path, tags: &[&str]) -> Site {
     crate::load::load_site(dir).unwrap_or_else(|d| panic!("{d:?}"))
 }
 
-/// A store in `dir`.
-pub fn store(dir: &Path) -> Arc<Store> {
-    Arc::new(Store::open(&dir.join(".deskready")).unwrap())
-}
-
 /// A resource of `kind` named `name`.
-pub fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
+pub(crate) fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
     ResolvedResource {
         resource: Resource {
             name: name.into(),
@@ -43,11 +37,12 @@ pub fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
             key_origins: Default::default(),
         },
         template: None,
+        sensitive: false,
     }
 }
 
 /// A file at `path` holding `content`.
-pub fn file(path: &Path, content: &str) -> ResolvedResource {
+pub(crate) fn file(path: &Path, content: &str) -> ResolvedResource {
     resource(
         &format!("file {}", path.display()),
         ResourceKind::File {
@@ -61,7 +56,7 @@ pub fn file(path: &Path, content: &str) -> ResolvedResource {
 }
 
 /// Device `tag`'s work: `resources`, no checks.
-pub fn resolved(tag: &str, resources: Vec<ResolvedResource>) -> Resolved {
+pub(crate) fn resolved(tag: &str, resources: Vec<ResolvedResource>) -> Resolved {
     Resolved {
         device: tag.into(),
         profiles: Vec::new(),
@@ -72,7 +67,7 @@ pub fn resolved(tag: &str, resources: Vec<ResolvedResource>) -> Resolved {
 }
 
 /// Options that reach devices through `local`.
-pub fn options(local: Arc<Local>, retries: u32) -> Options {
+pub(crate) fn options(local: Arc<Local>, retries: u32) -> Options {
     Options {
         ssh: SshOptions {
             use_agent: false,
@@ -82,5 +77,6 @@ pub fn options(local: Arc<Local>, retries: u32) -> Options {
         retries,
         test_page: false,
         transport: local,
+        redactor: crate::secrets::Redactor::none(),
     }
 }

@@ -2,6 +2,7 @@
 //! a terminal (an overall bar with counts and ETA, a line per device in flight), plain
 //! lines otherwise, NDJSON (one event per line, written as it happens) for `--format json`.
 //! The engine never prints; only these consumers do.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // progress lines are printed as events arrive
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};

@@ -15,11 +15,11 @@ use deskready::shell::quote;
 use super::ssh;
 
 /// The busybox binary of Debian's `busybox-static` package (`scripts/deps.sh`).
-pub const BUSYBOX: &str = "/bin/busybox";
+pub(crate) const BUSYBOX: &str = "/bin/busybox";
 
 /// Runs `script` with `sh` inside the mount namespace of lab device `name`; panics with
 /// its stderr when it fails.
-pub fn in_namespace(lab: &Lab, name: &str, script: &str) {
+pub(crate) fn in_namespace(lab: &Lab, name: &str, script: &str) {
     let pid = lab
         .device(name)
         .unwrap_or_else(|e| panic!("no lab device {name}: {e}"))
@@ -38,7 +38,7 @@ pub fn in_namespace(lab: &Lab, name: &str, script: &str) {
 /// Makes busybox the device's `/bin/sh` (a bind mount over what `/bin/sh` names). Since
 /// busybox's own shell prefers its applets, the programs that shell runs also get
 /// busybox's `head`, `sha256sum`, `stat`, ... as a busybox-based device would.
-pub fn busybox_sh(lab: &Lab, name: &str) {
+pub(crate) fn busybox_sh(lab: &Lab, name: &str) {
     assert!(
         std::path::Path::new(BUSYBOX).exists(),
         "{BUSYBOX} is missing: install busybox-static (scripts/deps.sh)"
@@ -51,7 +51,7 @@ pub fn busybox_sh(lab: &Lab, name: &str) {
 }
 
 /// Gives root on the device another login shell (in the device's own /etc/passwd).
-pub fn root_login_shell(lab: &Lab, name: &str, shell: &str) {
+pub(crate) fn root_login_shell(lab: &Lab, name: &str, shell: &str) {
     assert!(
         std::path::Path::new(shell).exists(),
         "{shell} is missing (scripts/deps.sh installs csh)"
@@ -67,7 +67,7 @@ pub fn root_login_shell(lab: &Lab, name: &str, shell: &str) {
 }
 
 /// Removes `tool` (a program under /usr/bin) from the device only (its /usr overlay).
-pub fn remove_tool(lab: &Lab, name: &str, tool: &str) {
+pub(crate) fn remove_tool(lab: &Lab, name: &str, tool: &str) {
     ssh::run(
         lab,
         name,
@@ -76,7 +76,7 @@ pub fn remove_tool(lab: &Lab, name: &str, tool: &str) {
 }
 
 /// Mounts a tmpfs of `kib` KiB at `dir` in the device (a nearly full disk), creating `dir`.
-pub fn tiny_disk(lab: &Lab, name: &str, dir: &str, kib: u32) {
+pub(crate) fn tiny_disk(lab: &Lab, name: &str, dir: &str, kib: u32) {
     in_namespace(
         lab,
         name,
@@ -88,7 +88,7 @@ pub fn tiny_disk(lab: &Lab, name: &str, dir: &str, kib: u32) {
 }
 
 /// Fills the tmpfs at `dir` (see [`tiny_disk`]) until it has no room left.
-pub fn fill(lab: &Lab, name: &str, dir: &str) {
+pub(crate) fn fill(lab: &Lab, name: &str, dir: &str) {
     in_namespace(
         lab,
         name,
@@ -100,7 +100,7 @@ pub fn fill(lab: &Lab, name: &str, dir: &str) {
 }
 
 /// Makes `dir` read-only in the device (a read-only bind mount of itself).
-pub fn read_only(lab: &Lab, name: &str, dir: &str) {
+pub(crate) fn read_only(lab: &Lab, name: &str, dir: &str) {
     in_namespace(
         lab,
         name,

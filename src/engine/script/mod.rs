@@ -43,18 +43,19 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program of `len` bytes sent first on stdin (the rest
-    /// of stdin is the program's data).
+    /// The exec command that runs a program sent first on stdin (of `_len` bytes: the
+    /// Posix bootstrap does not need it, since it reads all of stdin and the program finds
+    /// its data from the end).
     ///
     /// Posix: always under `sh -c '…'`, with no single quote inside, so whatever root's
     /// login shell is (sh, bash, csh, fish) it passes the text to `sh` untouched. That
-    /// `sh` reads the whole of stdin once (`cat`) into `in` in a private directory
-    /// (`mktemp -d`, mode 0700, named `/tmp/deskready-PID.*` so a later program can tell
-    /// a cut-off run's leftovers), removed again when a signal cuts it, then runs the
-    /// program from that file with the directory and `len` as arguments.
-    pub fn bootstrap(self, len: usize) -> String {
+    /// `sh` makes the program's private directory (`mktemp -d`, mode 0700, holding its pid
+    /// in `pid`, which `exec` keeps), reads the whole of stdin ONCE (`cat`) into `program`
+    /// there, and runs it with the directory as `$1`: no tool ever reads the channel's
+    /// stdin, so a shell and tools that read ahead on a pipe (busybox) work.
+    pub fn bootstrap(self, _len: usize) -> String {
         match self {
-            Dialect::Posix => BOOTSTRAP.replace("{N}", &len.to_string()),
+            Dialect::Posix => BOOTSTRAP.to_string(),
         }
     }
 }
@@ -77,12 +78,15 @@ impl Script {
     }
 }
 
-/// The exec command that runs a [`Script`] (see [`Dialect::bootstrap`]); `{N}` is the
-/// program's length. The program travels on stdin because an exec request is limited to a
-/// few tens of kilobytes, and a profile with many resources makes a longer program.
-const BOOTSTRAP: &str = "sh -c 'umask 077; d=$(mktemp -d /tmp/deskready-$$.XXXXXX) || exit 97; \
-trap \"rm -rf $d; exit 129\" HUP INT TERM PIPE; \
-cat > $d/in || { rm -rf $d; echo @@STAGE failed; exit 98; }; exec sh $d/in $d {N}'";
+/// The exec command that runs a [`Script`] (see [`Dialect::bootstrap`]). The program
+/// travels on stdin because an exec request is limited to a few tens of kilobytes, and a
+/// profile with many resources makes a longer program. The program text may hold secrets
+/// (a sensitive command): until the program takes over, a trap removes the directory if
+/// the exec is cut off; a directory left by a shell killed outright is removed by the next
+/// program (see the preamble).
+pub const BOOTSTRAP: &str = "sh -c 'd=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && \
+trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP INT PIPE TERM && \
+echo $$ > \"$d/pid\" && cat > \"$d/program\" && exec sh \"$d/program\" \"$d\"'";
 
 /// The start of every program: temp directory, protocol helpers, shared steps.
 const PREAMBLE: &str = include_str!("preamble.sh");
@@ -113,7 +117,7 @@ pub fn build(
     let mut w = Writer::new();
     let mut data = Vec::new();
     // Converge sends every file's new content after the program (resource i's at
-    // `offsets[i]` of that data), but small text, which the program carries itself.
+    // `offsets[i]` of that data), then the seal; small text the program carries itself.
     let mut offsets = std::collections::BTreeMap::new();
     if phase == Phase::Converge {
         for (i, r) in resources {
@@ -126,11 +130,9 @@ pub fn build(
             }
         }
     }
+    // The seal ends what is sent: a transfer cut short does not end with it.
+    let seal = format!("@@DATA {}", digest(&data));
     w.raw(PREAMBLE);
-    // Before anything is read or changed: the whole of stdin arrived.
-    w.var("staged", &data.len().to_string()).raw(
-        "[ \"$(wc -c < \"$T/in\")\" -eq $((base + staged)) ] || { echo '@@STAGE short'; exit 98; }",
-    );
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
     for (_, r) in resources {
@@ -141,6 +143,14 @@ pub fn build(
         }
     }
     w.var("fix", if phase == Phase::Converge { "1" } else { "0" });
+    let hidden: String = resources
+        .iter()
+        .filter(|(_, r)| r.sensitive)
+        .map(|(i, _)| format!(" {i}"))
+        .collect();
+    if !hidden.is_empty() {
+        w.var("hidden", &format!("{hidden} "));
+    }
     // Every tool the program runs, checked before anything is read or changed.
     let mut tools: Vec<&str> = PREAMBLE_TOOLS.to_vec();
     for (_, r) in resources {
@@ -154,6 +164,10 @@ pub fn build(
         }
     }
     w.call("need", tools);
+    // Before anything is read or changed: the whole of stdin arrived.
+    w.var("sealed", &seal).raw(
+        "[ \"$(tail -c ${#sealed} \"$T/program\")\" = \"$sealed\" ] || { echo '@@STAGE short'; exit 98; }",
+    );
     // Every path's digest and metadata, read once for all resources, so a resource that
     // is already right costs no process on the device.
     let sums: Vec<&str> = resources
@@ -185,7 +199,10 @@ pub fn build(
         }
         w.comment(r.name());
         let content = match (offsets.get(i), r.content()) {
-            (Some(&(offset, len)), _) => Content::Data { offset, len },
+            (Some(&(offset, len)), _) => Content::Data {
+                from_end: data.len() - offset + seal.len(),
+                len,
+            },
             (None, Some(_)) if phase == Phase::Converge => Content::Inline,
             _ => Content::Absent,
         };
@@ -205,6 +222,7 @@ pub fn build(
     let text = w.finish();
     let mut all = text.clone().into_bytes();
     all.extend_from_slice(&data);
+    all.extend_from_slice(seal.as_bytes());
     Script { text, stdin: all }
 }
 
@@ -227,6 +245,7 @@ mod tests {
                 key_origins: Default::default(),
             },
             template: None,
+            sensitive: false,
         }
     }
 
@@ -253,7 +272,13 @@ mod tests {
     fn run_busybox(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Option<Report> {
         let busybox = std::path::Path::new("/bin/busybox");
         if !busybox.exists() {
-            eprintln!("busybox is not installed; skipped");
+            #[expect(
+                clippy::print_stderr,
+                reason = "tells the test runner why it was skipped"
+            )]
+            {
+                eprintln!("busybox is not installed; skipped");
+            }
             return None;
         }
         let bin = tempfile::tempdir().unwrap();
@@ -504,10 +529,11 @@ mod tests {
         std::fs::write(&p, "same\n").unwrap();
         let beside = dir.path().join(".conf.deskready-12345");
         std::fs::write(&beside, "half").unwrap();
-        // A staging directory whose program is gone (pid 0x7fffffff never runs).
-        let stale = std::path::Path::new("/tmp/deskready-2147483646.test");
+        // A staging directory whose program is gone (no pid is that large).
+        let stale = std::path::Path::new("/tmp/deskready.stale-test");
         std::fs::create_dir_all(stale).unwrap();
-        std::fs::write(stale.join("in"), "old").unwrap();
+        std::fs::write(stale.join("pid"), "2147483646\n").unwrap();
+        std::fs::write(stale.join("program"), "old").unwrap();
         let rs = vec![file(&p.display().to_string(), "same\n", None)];
         let plan = run(Phase::Plan, &rs, &[]);
         assert_eq!(statuses(&plan), [S::Ok]);
@@ -521,7 +547,13 @@ mod tests {
     #[test]
     fn a_symlinked_target_owned_by_root_is_written_through() {
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("not root; skipped");
+            #[expect(
+                clippy::print_stderr,
+                reason = "tells the test runner why it was skipped"
+            )]
+            {
+                eprintln!("not root; skipped");
+            }
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -683,6 +715,10 @@ mod tests {
 
     /// Runs shellcheck on `text`, when shellcheck is installed. Values in a program are
     /// single-quoted on purpose, `$` and backquotes included (SC2016 is about that).
+    #[expect(
+        clippy::print_stderr,
+        reason = "tells the test runner why the check was skipped"
+    )]
     fn shellcheck(text: &str) {
         let Ok(mut child) = std::process::Command::new("shellcheck")
             .args(["-s", "sh", "-e", "SC2016", "-"])

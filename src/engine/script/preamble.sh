@@ -1,38 +1,60 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2034,SC2317 # got, size, t, base: read by the kinds' helpers; helpers only some programs call
-# The start of every program deskready runs on a device: its staging directory, the
+# shellcheck disable=SC2034,SC2317 # got, size, t: read by the kinds' helpers; helpers only some programs call
+# The start of every program deskready runs on a device: its temp directory, the
 # protocol's helpers, and the steps every resource kind shares. Sourced text, not run
-# on its own: the program checks what it was sent before it and sets `fix` (1 to change
-# things, 0 to only look) after it.
+# on its own: the program sets `fix` (1 to change things, 0 to only look) and `hidden`
+# (the resources whose content is sensitive, as " I J ") after it, and checks that it
+# was sent whole.
 #
 # The bootstrap (see `Dialect::bootstrap`) read the channel's whole stdin ONCE into
-# "$1/in", a regular file in a private directory (mode 0700) named after the program's
-# pid: this program, then every staged file's content. The program runs from that file
-# and the kinds carve each content out of it by offset ("$2" is the program's length):
-# no tool ever reads stdin, so shells and tools that read ahead on a pipe (busybox) work.
+# "$1/program", a regular file in the program's private directory $1 (mode 0700, holding
+# its pid): this program, then the staged contents, then a seal (`@@DATA` and their
+# sha256). The program runs from that file, and the kinds carve each content out of it by
+# its distance from the end: no tool ever reads stdin, so shells and tools that read ahead
+# on a pipe (busybox) work.
 set -u
-T=$1; base=$2
-trap 'rm -rf "$T"' EXIT
-trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
 umask 022
 export LC_ALL=C
-failed=0
-# running PID: whether process PID runs (a zombie, dead but not yet reaped, does not)
-running() {
+if [ $# -ge 1 ]; then
+  T=$1
+else
+  T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { echo '@@FATAL mktemp'; exit 97; }
+  echo $$ > "$T/pid"
+fi
+# alive PID: the process runs (a zombie, killed but not yet reaped, does not)
+alive() {
   kill -0 "$1" 2>/dev/null || return 1
   [ -r "/proc/$1/stat" ] || return 0
   read -r st < "/proc/$1/stat" || return 1
   st=${st##*) }; [ "${st%% *}" != Z ]
 }
-# Staging directories of earlier programs that were cut off (killed, connection lost):
-# ours (owned by root, not a link) and their program no longer running.
-for x in /tmp/deskready-*.*; do
-  xp=${x#/tmp/deskready-}; xp=${xp%%.*}
-  case $xp in '' | *[!0-9]*) continue ;; esac
-  if [ "$x" != "$T" ] && [ -d "$x" ] && [ ! -L "$x" ] && [ -O "$x" ] && ! running "$xp"; then
-    rm -rf -- "$x"
+# A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
+# next program on the device removes those whose program is gone (ours only: owned by
+# root, not a link).
+for d in "${TMPDIR:-/tmp}"/deskready.*; do
+  if [ "$d" != "$T" ] && [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] && [ -f "$d/pid" ]; then
+    xp=; read -r xp < "$d/pid" || :
+    case $xp in '' | *[!0-9]*) continue ;; esac
+    alive "$xp" || rm -rf -- "$d"
   fi
 done
+# $T holds staged contents, some of them secret: it goes however the program ends (its
+# end, a signal, or its connection gone: the next write to it raises SIGPIPE), and so
+# do the temp files beside targets that a cut write leaves.
+t=; np=0
+gone() {
+  rm -rf "$T"
+  if [ -n "$t" ] && [ -e "$t" ]; then rm -f -- "$t"; fi
+  gt=
+  while [ "$np" -gt 0 ]; do eval "gt=\$pt$np"; [ ! -e "$gt" ] || rm -f -- "$gt"; np=$((np - 1)); done
+}
+trap gone EXIT
+trap 'gone; trap - EXIT; exit 129' HUP
+trap 'gone; trap - EXIT; exit 130' INT
+trap 'gone; trap - EXIT; exit 141' PIPE
+trap 'gone; trap - EXIT; exit 143' TERM
+hidden=
+failed=0
 
 # need TOOL...: every tool this program runs is there, or it says which are missing
 # (`@@NEED TOOL...`) and stops before changing anything
@@ -70,8 +92,12 @@ meta_is() {
   ma=${1%% *}; mr=${1#* }; mo=${mr%% *}; mg=${mr#* }
   { [ -z "$2" ] || [ "$ma" = "$2" ]; } && { [ -z "$3" ] || [ "$mo" = "$3" ]; } && { [ -z "$4" ] || [ "$mg" = "$4" ]; }
 }
-# old I PATH SIZE: send a file's current content for a diff (when not too large)
+# old I PATH SIZE [SHA256]: send a file's current content for a diff (when not too large)
+# and its digest and size, whatever its size; of a sensitive resource (listed in
+# $hidden), only that its content differs
 old() {
+  case "$hidden" in *" $1 "*) echo "@@C $1"; return 0 ;; esac
+  [ -z "${4:-}" ] || echo "@@S $1 $4 $3"
   if [ -f "$2" ] && [ "$3" -le 1048576 ]; then
     printf '@@O %s ' "$1"; base64 -w0 < "$2"; echo
   fi
@@ -105,8 +131,8 @@ check() {
   fi
 }
 
-# Files written but not yet in place: their temp files are made durable together.
-np=0
+# Files written but not yet in place ($np of them): their temp files are made durable
+# together.
 # pend I TEMP PATH: resource I's new content is in TEMP, to be renamed over PATH
 pend() { np=$((np + 1)); eval "pi$np=\$1; pt$np=\$2; pp$np=\$3"; }
 # commit: every pending temp file synced in ONE `sync`, renamed over its target, then

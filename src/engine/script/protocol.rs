@@ -5,8 +5,9 @@
 //!
 //! `i` is a resource index and `j` a check index:
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
-//! file), `@@S i SHA256 SIZE` (a changed file's digest and size before, whatever its
-//! size), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
+//! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@S i SHA256
+//! SIZE` (a changed file's digest and size before, whatever its size), `@@M i MODE OWNER
+//! GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
 //! check), `@@NEED TOOL...` (programs the device lacks; nothing was run), `@@END`; a test
 //! page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
@@ -34,6 +35,8 @@ pub enum Line {
     Need { tools: Vec<String> },
     /// `@@M`: resource `i`'s `MODE OWNER GROUP` before.
     Meta { i: usize, meta: String },
+    /// `@@C`: sensitive resource `i`'s content differs (what it holds is not sent).
+    Differs { i: usize },
     /// `@@E`: the tail of resource `i`'s failed command's stderr.
     Stderr { i: usize, text: Option<String> },
     /// `@@V`: check `j` passed or failed.
@@ -108,6 +111,7 @@ impl Line {
                 sha256: words.next()?.to_string(),
                 size: words.next()?.parse().ok()?,
             },
+            "@@C" => Line::Differs { i: n },
             "@@M" => Line::Meta {
                 i: n,
                 meta: rest.to_string(),
@@ -163,6 +167,8 @@ pub struct Observed {
     pub before: Option<(String, u64)>,
     /// Tail of the failed command's stderr.
     pub stderr: Option<String>,
+    /// A sensitive resource's content differs (its old content is never sent).
+    pub differs: bool,
 }
 
 impl Default for Observed {
@@ -174,6 +180,7 @@ impl Default for Observed {
             meta: None,
             before: None,
             stderr: None,
+            differs: false,
         }
     }
 }
@@ -216,6 +223,7 @@ pub fn parse(stdout: &[u8]) -> Report {
             }
             Some(Line::Need { tools }) => rep.missing_tools = tools,
             Some(Line::Meta { i, meta }) => rep.resources.entry(i).or_default().meta = Some(meta),
+            Some(Line::Differs { i }) => rep.resources.entry(i).or_default().differs = true,
             Some(Line::Stderr { i, text }) => rep.resources.entry(i).or_default().stderr = text,
             Some(Line::Check {
                 j,

@@ -7,7 +7,7 @@ use crate::engine::script::{digest, writer::Writer};
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct File;
+pub(super) struct File;
 
 impl Kind for File {
     fn tools(&self) -> &'static [&'static str] {
@@ -49,7 +49,7 @@ impl Kind for File {
         let sum = digest(r.content().unwrap_or_default().as_bytes());
         let text = r.content().unwrap_or_default();
         let (offset, len) = match content {
-            Content::Data { offset, len } => (offset.to_string(), len.to_string()),
+            Content::Data { from_end, len } => (from_end.to_string(), len.to_string()),
             Content::Inline => ("-".to_string(), text.len().to_string()),
             Content::Absent => ("-".to_string(), "0".to_string()),
         };

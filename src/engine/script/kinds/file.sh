@@ -1,8 +1,9 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # fix, failed, got, size, t, T, base: set by the preamble and its helpers
-# file_res I PATH SHA256 MODE OWNER GROUP OFFSET LENGTH [CONTENT]: a file whose content
-# (its sha256 given) is LENGTH bytes at OFFSET of the staged data, or CONTENT itself when
-# OFFSET is `-` (small text, written by the shell's own printf: no process), and, when not
+# shellcheck disable=SC2154 # fix, failed, got, size, t, T: set by the preamble and its helpers
+# file_res I PATH SHA256 MODE OWNER GROUP FROM_END LENGTH [CONTENT]: a file whose content
+# (its sha256 given) is the LENGTH bytes that start FROM_END bytes before the end of what
+# the program was sent, or CONTENT itself when FROM_END is `-` (small text, written by
+# the shell's own printf: no process), and, when not
 # empty, with this octal mode, owner and group. Metadata the profile leaves open is kept
 # from the file replaced.
 #
@@ -36,7 +37,7 @@ file_res() {
   if [ -n "$m" ] && ! meta_is "$m" "$mode" "$owner" "$group"; then md=1; fi
   if [ "$c" = 0 ] && [ "$md" = 0 ]; then echo "@@R $i ok"; return 0; fi
   [ -n "$m" ] && echo "@@M $i $m"
-  if [ "$c" = 1 ] && [ -n "$h" ]; then echo "@@S $i $h $size"; old "$i" "$p" "$size"; fi
+  if [ "$c" = 1 ] && [ -n "$h" ]; then old "$i" "$p" "$size" "$h"; fi
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   if [ -n "$m" ]; then cm=${m%% *}; r=${m#* }; co=${r%% *}; cg=${r#* }; else cm=644; co=; cg=; fi
   [ -z "$mode" ] || cm=$mode
@@ -52,7 +53,7 @@ file_res() {
         umask "$u"; xm= ;;
       *) xm=$cm ;;
     esac
-    if { if [ "$7" = - ]; then printf '%s' "$9" > "$t"; else tail -c "+$((base + $7 + 1))" -- "$T/in" | head -c "$8" > "$t"; fi &&
+    if { if [ "$7" = - ]; then printf '%s' "$9" > "$t"; else tail -c "$7" -- "$T/program" | head -c "$8" > "$t"; fi &&
          { [ -z "$xm" ] || chmod "$xm" "$t"; } &&
          { [ "${co:-root}:${cg:-root}" = root:root ] || chown "${co:-root}:${cg:-root}" "$t"; }; } 2> "$T/e$i"; then
       umask 022; pend "$i" "$t" "$w"

@@ -88,8 +88,9 @@ pub fn all_helpers() -> Vec<&'static str> {
 pub enum Content {
     /// Not at all: the program only looks (plan), or the resource has none.
     Absent,
-    /// In the data after the program: `len` bytes at `offset`.
-    Data { offset: usize, len: usize },
+    /// In the data after the program: `len` bytes starting `from_end` bytes before the end
+    /// of everything sent.
+    Data { from_end: usize, len: usize },
     /// In the program itself, as a quoted word (see [`inline`]).
     Inline,
 }
