@@ -508,6 +508,37 @@ mod tests {
     }
 
     #[test]
+    fn a_transfer_cut_short_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let big = "x".repeat(200_000);
+        let rs = [file(&p.display().to_string(), &big, None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script.command())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        // The program and part of the content arrive, then the connection is gone.
+        let cut = script.text.len() + 1000;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin[..cut])
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let rep = parse(&out.stdout);
+        assert!(!rep.complete && rep.resources.is_empty(), "{rep:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("@@STAGE short"));
+        assert!(!p.exists());
+    }
+
+    #[test]
     fn a_target_its_tools_cannot_read_fails_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a-directory");
