@@ -508,6 +508,16 @@ mod tests {
     }
 
     #[test]
+    fn the_bootstrap_passes_any_login_shell_untouched() {
+        let b = Dialect::Posix.bootstrap(123);
+        let inner = b
+            .strip_prefix("sh -c '")
+            .and_then(|r| r.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("not under sh -c '…': {b}"));
+        assert!(!inner.contains(['\'', '\n', '!']), "{b}");
+    }
+
+    #[test]
     fn a_transfer_cut_short_runs_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big");
