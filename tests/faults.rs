@@ -1,452 +1,573 @@
-//! The fault suite of the remote program: devices whose shell, login shell or tools differ
-//! from Debian's, whose disk is full or read-only, whose targets are symbolic links, runs cut
-//! off part way. Each test brings up a one-device lab with a profile of its own and checks
-//! the device's own state as well as what deskready says.
+//! Faults on the real lab: a command that outlives its timeout, a connection dropped under
+//! a running program, a black-hole address, a changed host key, a dead printer and a dead
+//! print server. Each checks what the device is left with (its processes, its files), what
+//! is recorded (journal, stage, run), and that the time spent is bounded.
 
-use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::support::faults;
-use crate::support::procs::descendants;
-use crate::support::{LabSite, Run, SiteCopy, wait_until};
+use crate::support::procs::live_processes_mentioning;
+use crate::support::{LabSite, Run, SiteCopy, poll};
 
-/// The one device of these labs.
-const TAG: &str = "FLT-0001";
+/// A name no other test (or other test run on this machine) uses, for a copy of `sleep`
+/// whose processes can be found in /proc.
+fn sleeper_name(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("deskready-{what}-{}-{nanos}", std::process::id())
+}
 
-/// A lab of one device configured by a profile with these `resources` (YAML list items,
-/// indented by two spaces) and `verify` checks (the same, or empty).
-fn lab_with(resources: &str, verify: &str) -> LabSite {
-    let site = SiteCopy::empty();
-    site.write(
-        "inventory/devices.yaml",
+/// The example site whose engineering laptops end their profile with a command that runs
+/// a uniquely named copy of `sleep` for 1000 s (after every file has been written).
+fn site_with_a_long_command(sleeper: &str) -> LabSite {
+    let site = SiteCopy::example();
+    site.edit(
+        "profiles/laptop-engineering.yaml",
+        "  - package: git\n",
         &format!(
-            "devices:\n  {TAG}:\n    kind: laptop\n    model: Test Laptop\n    serial: FLT1\n    \
-             ssh: {{ host: 10.99.0.1, user: root }}\n    profile: faulty\n"
+            "  - package: git\n  - name: long job\n    command: cp /bin/sleep /tmp/{sleeper} && /tmp/{sleeper} 1000\n"
         ),
     );
-    write_profile(&site, resources, verify);
     LabSite::up(site)
 }
 
-/// (Re)writes the profile of the lab's device.
-fn write_profile(site: &SiteCopy, resources: &str, verify: &str) {
-    let verify = if verify.is_empty() {
-        String::new()
-    } else {
-        format!("verify:\n{verify}")
-    };
-    site.write(
-        "profiles/faulty.yaml",
-        &format!("name: faulty\nkinds: [laptop]\nresources:\n{resources}{verify}"),
+/// The `run` of the `done` event of `device` in NDJSON output.
+fn device_run(run: &Run, device: &str) -> serde_json::Value {
+    run.ndjson()
+        .into_iter()
+        .find(|e| e["event"] == "done" && e["device"] == device)
+        .unwrap_or_else(|| {
+            panic!(
+                "no done event for {device}: {}{}",
+                run.stdout(),
+                run.stderr()
+            )
+        })["run"]
+        .clone()
+}
+
+/// Waits until no process on this machine (the lab's devices share its process table)
+/// carries `marker`; panics naming them otherwise.
+fn wait_until_gone(marker: &str, limit: Duration) {
+    let left = poll(limit, Duration::from_millis(100), || {
+        live_processes_mentioning(marker).is_empty().then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "still running on the device after {limit:?}: {:?}",
+        live_processes_mentioning(marker)
     );
 }
 
-/// The device's run from `--format json` output (the `run` of its `done` event).
-fn done_run(run: &Run) -> serde_json::Value {
-    run.ndjson()
-        .into_iter()
-        .find(|e| e["event"] == "done")
-        .map(|e| e["run"].clone())
-        .unwrap_or_else(|| panic!("no done event: {}{}", run.stdout(), run.stderr()))
+/// Waits until the device's /tmp holds no program temp directory (`deskready.*`, with
+/// its staged contents); panics describing what is left otherwise.
+fn no_temp_dirs_left(lab: &LabSite, device: &str) {
+    let tmp = lab.host_path(device, "/tmp");
+    let listing = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("deskready."))
+            .collect()
+    };
+    let left = poll(Duration::from_secs(5), Duration::from_millis(100), || {
+        listing().is_empty().then_some(())
+    });
+    if left.is_none() {
+        let names = listing();
+        let mut info = String::new();
+        for n in &names {
+            let d = tmp.join(n);
+            let pid = std::fs::read_to_string(d.join("pid")).unwrap_or_default();
+            let files: Vec<String> = std::fs::read_dir(&d)
+                .map(|r| {
+                    r.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let cmd = crate::support::procs::cmdline(pid.trim().parse().unwrap_or(0));
+            info.push_str(&format!("{n}: pid {pid:?} {cmd:?} files {files:?}\n"));
+        }
+        panic!("a temp directory of the cut program is left in {tmp:?}:\n{info}");
+    }
 }
 
-fn ok(run: &Run) {
-    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+/// The device's journal, as `history --format json` shows it.
+fn history(lab: &LabSite, device: &str) -> serde_json::Value {
+    lab.run(&["--format", "json", "history", device]).json()
 }
 
-/// The names in a directory of the device (as the host sees its writes), sorted.
-fn names_in(lab: &LabSite, dir: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(lab.host_path(TAG, dir))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
+fn resource_rows(h: &serde_json::Value) -> Vec<(String, String)> {
+    h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "resource")
+        .map(|r| {
+            (
+                r["subject"].as_str().unwrap_or("").to_string(),
+                r["message"].as_str().unwrap_or("").to_string(),
+            )
         })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// The staging directories left in the device's /tmp.
-fn staging_left(lab: &LabSite) -> Vec<String> {
-    names_in(lab, "/tmp")
-        .into_iter()
-        .filter(|n| n.starts_with("deskready."))
         .collect()
 }
 
-/// A text of `kib` KiB (short seeds), different for each `seed`.
-fn text(seed: &str, kib: usize) -> String {
-    (0..kib * 32)
-        .map(|n| format!("{:<31}\n", format!("{seed} line {n}")))
-        .collect::<String>()
-}
-
-/// A `file:` resource with inline content (YAML block scalar, two-space indented items).
-fn file_resource(path: &str, content: &str, extra: &str) -> String {
-    let body: String = content.lines().map(|l| format!("      {l}\n")).collect();
-    format!("  - file: {path}\n{extra}    content: |\n{body}")
-}
-
 #[test]
-fn a_device_whose_sh_is_busybox_is_configured_then_has_nothing_to_change() {
-    // Larger than any read-ahead buffer: a tool reading stdin ahead would lose the rest.
-    let big = text("big", 256);
-    let resources = format!(
-        "{}{}  - directory: /srv/app\n    mode: \"0750\"\n  - line: \"x = 1\"\n    path: /srv/app/list\n",
-        file_resource("/srv/app-a.conf", "a = 1\n", "    mode: \"0600\"\n"),
-        file_resource("/srv/app-big.txt", &big, ""),
-    );
-    let lab = lab_with(
-        &resources,
-        "  - name: sh is busybox\n    command: sh --help 2>&1 | grep -q BusyBox\n",
-    );
-    faults::busybox_sh(&lab.lab, TAG);
-    let plan = lab.run(&["plan", TAG]);
-    ok(&plan);
-    let first = lab.run(&["configure", TAG]);
-    ok(&first);
+fn a_command_timeout_is_honoured_once_kills_the_remote_work_and_keeps_what_changed() {
+    let sleeper = sleeper_name("timeout");
+    let lab = site_with_a_long_command(&sleeper);
+    let started = Instant::now();
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "LAP-0001",
+        "--command-timeout",
+        "5",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    // The timeout ends the run once: well under twice the timeout (it was 2x before).
     assert!(
-        first.stdout().contains("1 of 1 checks passed"),
-        "{}",
-        first.stdout()
+        took >= Duration::from_secs(5) && took < Duration::from_secs(10),
+        "took {took:?}"
     );
-    assert_eq!(lab.ssh(TAG, "cat /srv/app-big.txt"), big);
+    let v = device_run(&run, "LAP-0001");
+    assert_eq!(v["outcome"], "failed", "{v:#}");
+    assert_eq!(v["problems"][0]["kind"], "timed-out", "{v:#}");
+    let address = lab.lab.target("LAP-0001").unwrap().address();
     assert_eq!(
-        lab.ssh(TAG, "stat -c %a /srv/app-a.conf /srv/app"),
-        "600\n750\n"
+        v["errors"][0],
+        format!("command on LAP-0001 at {address} did not finish within 5s")
     );
-    assert_eq!(lab.ssh(TAG, "cat /srv/app/list"), "x = 1\n");
-    let second = lab.run(&["configure", TAG]);
-    ok(&second);
+    // What the device reported before the cut stands; the cut command was not finished.
+    let status = |name: &str| {
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no resource {name}: {v:#}"))["status"]
+            .clone()
+    };
+    assert_eq!(status("owner card"), "changed");
+    assert_eq!(status("long job"), "unreached");
+
+    // The whole remote process group is gone, the sleep included, and so is the
+    // program's temp directory with its staged contents.
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+    no_temp_dirs_left(&lab, "LAP-0001");
+
+    // Recorded: the device failed, and the file the run rewrote is in the journal.
+    let h = history(&lab, "LAP-0001");
+    assert_eq!(h["stage"], "configure-failed", "{h:#}");
+    let rows = resource_rows(&h);
     assert!(
-        second
-            .stdout()
-            .contains("nothing changed (4 of 4 resources already as the profile says)"),
-        "{}",
-        second.stdout()
+        rows.iter()
+            .any(|(s, m)| s == "owner card" && m.starts_with("changed file on LAP-0001")),
+        "{rows:?}"
     );
-    assert_eq!(staging_left(&lab), Vec::<String>::new());
-}
-
-#[test]
-fn a_root_whose_login_shell_is_csh_is_configured() {
-    let lab = lab_with(
-        &format!(
-            "{}  - command: echo ran >> /srv/ran\n    creates: /srv/ran\n",
-            file_resource("/srv/motd", "hello from $(csh) `and` 'quotes'\n", "")
-        ),
-        "",
-    );
-    faults::root_login_shell(&lab.lab, TAG, "/bin/csh");
-    // csh would choke on sh syntax given to it unwrapped.
-    assert_eq!(lab.ssh(TAG, "echo $shell"), "/bin/csh\n");
-    ok(&lab.run(&["plan", TAG]));
-    ok(&lab.run(&["configure", TAG]));
-    assert_eq!(
-        lab.ssh(TAG, "cat /srv/motd"),
-        "hello from $(csh) `and` 'quotes'\n"
-    );
-    let again = lab.run(&["configure", TAG]);
-    ok(&again);
-    assert!(
-        again.stdout().contains("nothing changed"),
-        "{}",
-        again.stdout()
-    );
-    assert_eq!(staging_left(&lab), Vec::<String>::new());
-}
-
-#[test]
-fn profile_commands_guards_and_checks_do_not_inherit_nounset() {
-    let lab = lab_with(
-        "  - name: proxy settings\n    command: echo ran >> /srv/proxy-runs\n    unless: test -z \"$PROXY\"\n",
-        "  - name: no proxy\n    command: test -z \"$PROXY\"\n",
-    );
-    for _ in 0..2 {
-        let run = lab.run(&["configure", TAG]);
-        ok(&run);
-        assert!(
-            run.stdout().contains("1 of 1 checks passed"),
-            "{}",
-            run.stdout()
-        );
-    }
-    assert!(
-        !lab.host_path(TAG, "/srv/proxy-runs").exists(),
-        "the guard held, so the command never ran"
-    );
-}
-
-#[test]
-fn a_device_without_sha256sum_gets_one_error_naming_it_and_no_change() {
-    let lab = lab_with(&file_resource("/srv/app.conf", "a = 1\n", ""), "");
-    faults::remove_tool(&lab.lab, TAG, "sha256sum");
-    let message = "FLT-0001 lacks sha256sum, which deskready needs there; install it and run again";
-    for cmd in ["plan", "configure"] {
-        let run = lab.run(&[cmd, TAG]);
-        assert_ne!(run.code(), 0, "{cmd}: {}", run.stdout());
-        assert!(run.stdout().contains(message), "{cmd}: {}", run.stdout());
-        // One problem, of its own kind.
-        let run = lab.run(&["--format", "json", cmd, TAG]);
-        let done = done_run(&run);
-        assert_eq!(
-            done["problems"].as_array().map(Vec::len),
-            Some(1),
-            "{done:#}"
-        );
-        assert_eq!(done["problems"][0]["kind"], "missing-tools");
-        assert_eq!(done["problems"][0]["message"], message);
-    }
-    assert!(!lab.host_path(TAG, "/srv/app.conf").exists());
-    assert_eq!(staging_left(&lab), Vec::<String>::new());
-}
-
-#[test]
-fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
-    let lab = lab_with(
-        &format!(
-            "{}  - name: slow step\n    command: sleep 60\n    unless: test ! -e /srv/go-slow\n",
-            file_resource("/srv/app.conf", &text("app", 64), "")
-        ),
-        "",
-    );
-    ok(&lab.run(&["configure", TAG]));
-    // What runs cut off by a dying device leave: a temp file beside the target, and a
-    // staging directory whose program is gone (no pid is that large).
-    lab.ssh(
-        TAG,
-        "echo half > /srv/.app.conf.deskready-4242 && mkdir -m 700 /tmp/deskready.cutoff \
-         && echo 999999999 > /tmp/deskready.cutoff/pid \
-         && head -c 3000000 /dev/zero > /tmp/deskready.cutoff/program",
-    );
-    let plan = lab.run(&["plan", TAG]);
-    ok(&plan);
-    assert!(names_in(&lab, "/srv").contains(&".app.conf.deskready-4242".to_string()));
-    let again = lab.run(&["configure", TAG]);
-    ok(&again);
-    assert!(
-        again.stdout().contains("nothing changed"),
-        "{}",
-        again.stdout()
-    );
-    assert_eq!(names_in(&lab, "/srv"), ["app.conf"]);
-    assert_eq!(staging_left(&lab), Vec::<String>::new());
-
-    // A run terminated while a command runs removes its own staging directory, which is
-    // private to root while it lives.
-    lab.ssh(TAG, "touch /srv/go-slow");
-    let slow = lab.test().args(["configure", TAG]).spawn();
-    let tmp = lab.host_path(TAG, "/tmp");
-    let staging = wait_until(
-        "the run's staging directory",
-        Duration::from_secs(20),
-        || staging_left(&lab).into_iter().next(),
-    );
-    let mode = std::fs::metadata(tmp.join(&staging))
+    let summary = h["history"]
+        .as_array()
         .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o700, "{staging}");
-    let pid: u32 = wait_until("the program's pid", Duration::from_secs(20), || {
-        std::fs::read_to_string(tmp.join(&staging).join("pid"))
-            .ok()
-            .and_then(|p| p.trim().parse().ok())
-    });
-    wait_until("the slow step to start", Duration::from_secs(20), || {
-        (descendants(pid).len() > 1).then_some(())
-    });
-    for p in descendants(pid) {
-        unsafe { libc::kill(p as i32, libc::SIGTERM) };
-    }
-    let out = slow.wait();
-    assert_ne!(out.code(), 0, "{}", out.stdout());
-    wait_until(
-        "the staging directory to go",
-        Duration::from_secs(10),
-        || staging_left(&lab).is_empty().then_some(()),
-    );
-}
-
-#[test]
-fn a_symlinked_target_owned_by_root_is_written_through_and_kept() {
-    let lab = lab_with(
-        &format!(
-            "{}{}",
-            file_resource("/srv/link.conf", "new\n", "    mode: \"0640\"\n"),
-            file_resource("/srv/user-link.conf", "mine\n", "")
-        ),
-        "",
-    );
-    lab.ssh(
-        TAG,
-        "echo old > /srv/real.conf && chmod 644 /srv/real.conf && ln -s real.conf /srv/link.conf \
-         && echo theirs > /srv/other.conf && ln -s other.conf /srv/user-link.conf \
-         && chown -h nobody /srv/user-link.conf",
-    );
-    let plan = lab.run(&["plan", TAG]);
+        .iter()
+        .rev()
+        .find(|r| r["kind"] == "configure")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
-        plan.stdout().contains("-old\n") && plan.stdout().contains("+new\n"),
-        "{}",
-        plan.stdout()
+        summary.starts_with("configure failed: ") && !summary.contains(": 0 changed"),
+        "{summary}"
     );
-    let first = lab.run(&["--format", "json", "configure", TAG]);
-    let run = done_run(&first);
-    assert_eq!(run["resources"][0]["status"], "changed", "{run:#}");
-    assert_eq!(run["resources"][1]["status"], "failed", "{run:#}");
-    let message = run["resources"][1]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(
-            "/srv/user-link.conf is a symbolic link owned by nobody, not root: deskready does not write through it"
-        ),
-        "{message}"
-    );
-    assert_eq!(lab.ssh(TAG, "readlink /srv/link.conf"), "real.conf\n");
-    assert_eq!(lab.ssh(TAG, "cat /srv/real.conf"), "new\n");
-    assert_eq!(lab.ssh(TAG, "stat -c %a /srv/real.conf"), "640\n");
-    assert_eq!(lab.ssh(TAG, "readlink /srv/user-link.conf"), "other.conf\n");
-    assert_eq!(lab.ssh(TAG, "cat /srv/other.conf"), "theirs\n");
-    let second = done_run(&lab.run(&["--format", "json", "configure", TAG]));
-    assert_eq!(second["resources"][0]["status"], "ok", "{second:#}");
-}
-
-#[test]
-fn a_large_or_binary_file_gets_a_summary_not_a_diff_and_its_real_old_digest() {
-    let sha = |s: &str| {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(s.as_bytes()))[..12].to_string()
-    };
-    let a = text("A", 2048);
-    let b = text("B", 2048);
-    let resources = |big: &str| {
-        format!(
-            "{}{}",
-            file_resource("/srv/big.txt", big, ""),
-            file_resource("/srv/blob.bin", "text now\n", "")
-        )
-    };
-    let lab = lab_with(&resources(&a), "");
-    lab.ssh(TAG, "printf 'bin\\000ary' > /srv/blob.bin");
-    let plan = lab.run(&["plan", TAG]);
-    ok(&plan);
-    let out = plan.stdout();
-    assert!(out.len() < 4000, "a diff, not a summary: {out}");
-    assert!(
-        out.contains(&format!(
-            "large content, not shown: a new file of {} bytes (sha256 {}) in the profile",
-            a.len(),
-            sha(&a)
-        )),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "binary content differs, not shown: 7 bytes (sha256 {}) on the device, 9 bytes (sha256 {}) in the profile",
-            sha("bin\0ary"),
-            sha("text now\n")
-        )),
-        "{out}"
-    );
-    ok(&lab.run(&["configure", TAG]));
-
-    write_profile(&lab.site, &resources(&b), "");
-    let plan = lab.run(&["plan", TAG]);
-    ok(&plan);
-    let out = plan.stdout();
-    assert!(out.len() < 4000, "a diff, not a summary: {out}");
-    assert!(
-        out.contains(&format!(
-            "large content differs, not shown: {} bytes (sha256 {}) on the device, {} bytes (sha256 {}) in the profile",
-            a.len(),
-            sha(&a),
-            b.len(),
-            sha(&b)
-        )),
-        "{out}"
-    );
-    ok(&lab.run(&["configure", TAG]));
-    let history = lab.run(&["history", TAG]);
-    assert!(
-        history
-            .stdout()
-            .contains(&format!("[sha256 {} -> {}]", sha(&a), sha(&b))),
-        "{}",
-        history.stdout()
-    );
-}
-
-#[test]
-fn a_full_disk_or_a_read_only_target_fails_naming_the_file_and_leaves_nothing() {
-    let lab = lab_with(
-        &format!(
-            "{}{}",
-            file_resource("/srv/full/app.conf", &text("new", 200), ""),
-            file_resource("/srv/ro/app.conf", "new\n", "")
-        ),
-        "",
-    );
-    faults::tiny_disk(&lab.lab, TAG, "/srv/full", 512);
-    lab.ssh(
-        TAG,
-        "echo old > /srv/full/app.conf && mkdir -p /srv/ro && echo old > /srv/ro/app.conf",
-    );
-    faults::fill(&lab.lab, TAG, "/srv/full");
-    faults::read_only(&lab.lab, TAG, "/srv/ro");
-
-    let run = done_run(&lab.run(&["--format", "json", "configure", TAG]));
-    assert_eq!(run["outcome"], "failed", "{run:#}");
-    assert_eq!(run["resources"][0]["status"], "failed", "{run:#}");
-    let message = run["resources"][0]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.starts_with("could not write /srv/full/app.conf: ")
-            && message.contains("No space left on device"),
-        "{message}"
-    );
-    assert_eq!(lab.ssh(TAG, "cat /srv/full/app.conf"), "old\n");
-    assert_eq!(lab.ssh(TAG, "ls -A /srv/full"), ".filler\napp.conf\n");
-    assert_eq!(staging_left(&lab), Vec::<String>::new());
-
-    // With room again, the full disk's file is written and the read-only one fails.
-    lab.ssh(TAG, "rm /srv/full/.filler");
-    let run = done_run(&lab.run(&["--format", "json", "configure", TAG]));
-    assert_eq!(run["resources"][0]["status"], "changed", "{run:#}");
-    assert_eq!(run["resources"][1]["status"], "failed", "{run:#}");
-    let message = run["resources"][1]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.starts_with("could not write /srv/ro/app.conf: ")
-            && message.contains("Read-only file system"),
-        "{message}"
-    );
-    assert_eq!(lab.ssh(TAG, "cat /srv/ro/app.conf"), "old\n");
-    assert_eq!(lab.ssh(TAG, "ls -A /srv/ro"), "app.conf\n");
-    assert_eq!(staging_left(&lab), Vec::<String>::new());
-}
-
-#[test]
-fn the_print_queue_lock_is_not_in_a_place_other_users_can_write() {
-    let lab = LabSite::up_with_printers(SiteCopy::example(), 1);
-    // Where the lock used to be, a local user aims a link at a file of root's.
-    lab.ssh(
-        "PS-0001",
-        "echo precious > /etc/deskready-victim && ln -s /etc/deskready-victim /tmp/.deskready-print-queues.lock",
-    );
-    let printer = lab.lab.printers[0].name.clone();
-    let run = lab.run(&["configure", &printer]);
-    ok(&run);
-    assert_eq!(
-        lab.ssh("PS-0001", "cat /etc/deskready-victim"),
-        "precious\n"
-    );
-    let server = &lab.lab.print_server.as_ref().expect("print server").address;
-    let lock = format!("/run/deskready/print-queues-{server}.lock");
     assert_eq!(
         lab.ssh(
-            "PS-0001",
-            &format!(
-                "stat -c '%U %a' /run/deskready {}",
-                deskready::shell::quote(&lock)
-            )
+            "LAP-0001",
+            "grep -c 'Amira Haddad' /etc/deskready/owner.conf"
         ),
-        "root 700\nroot 644\n"
+        "1\n"
     );
+}
+
+/// The parent of `pid` (None once it is gone).
+fn parent_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
+}
+
+/// The nearest ancestor of `pid` whose command is sshd: the device's sshd serving the
+/// connection the process runs under.
+fn serving_sshd(pid: u32) -> u32 {
+    let mut p = pid;
+    while let Some(parent) = parent_of(p) {
+        let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap_or_default();
+        if comm.trim_end().starts_with("sshd") {
+            return parent;
+        }
+        assert!(parent > 1, "no sshd above process {pid}");
+        p = parent;
+    }
+    panic!("process {pid} is gone")
+}
+
+#[test]
+fn a_connection_dropped_mid_run_is_recorded_and_its_remote_work_killed() {
+    let sleeper = sleeper_name("dropped");
+    let lab = site_with_a_long_command(&sleeper);
+    let running = lab
+        .test()
+        .args(["--format", "json", "configure", "LAP-0001"])
+        .spawn();
+    let sleeping = crate::support::wait_until(
+        "the long command to start on the device",
+        Duration::from_secs(60),
+        || live_processes_mentioning(&sleeper).first().copied(),
+    );
+    // The device's sshd serving this run dies (as when the device's SSH service is
+    // killed or restarted); the device itself stays up.
+    let sshd = serving_sshd(sleeping);
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &sshd.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let run = running.wait();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the controller noticed the cut only after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let v = device_run(&run, "LAP-0001");
+    assert_eq!(v["outcome"], "failed", "{v:#}");
+    let address = lab.lab.target("LAP-0001").unwrap().address();
+    assert_eq!(
+        v["errors"][0],
+        format!(
+            "connection to LAP-0001 at {address} was lost while a command ran: the device \
+             closed the connection"
+        )
+    );
+    assert_eq!(v["problems"][0]["kind"], "connection-lost", "{v:#}");
+
+    // Nothing the run started is left on the device.
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+    no_temp_dirs_left(&lab, "LAP-0001");
+
+    // Recorded: the run, the device's failure, and what it changed before the cut.
+    let h = history(&lab, "LAP-0001");
+    assert_eq!(h["stage"], "configure-failed", "{h:#}");
+    assert!(
+        resource_rows(&h)
+            .iter()
+            .any(|(s, m)| s == "owner card" && m.starts_with("changed file on LAP-0001")),
+        "{h:#}"
+    );
+    let resume = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--resume",
+        "--command-timeout",
+        "3",
+    ]);
+    assert_eq!(
+        crate::support::done(&resume.ndjson()),
+        [("LAP-0001".to_string(), "failed".to_string())],
+        "the interrupted device is the one to resume: {}",
+        resume.stdout()
+    );
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+}
+
+/// A TCP address that takes no connection and answers nothing: a listener with a full
+/// accept queue drops every further SYN, as a firewall that drops packets does. Dropping
+/// the returned values ends it.
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a socket this function owns; the address struct is
+    // fully initialised before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let rc = unsafe { libc::bind(fd, (&raw const addr).cast(), len) };
+    assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+    assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut blen = len;
+    let rc = unsafe { libc::getsockname(fd, (&raw mut bound).cast(), &mut blen) };
+    assert_eq!(rc, 0);
+    let port = u16::from_be(bound.sin_port);
+    // Fill the accept queue (never accepted): from now on SYNs are dropped.
+    let mut fillers = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    ) {
+        fillers.push(s);
+        assert!(fillers.len() < 8, "the listener keeps accepting");
+    }
+    (port, fillers, owned)
+}
+
+#[test]
+fn a_black_hole_address_costs_one_connect_timeout_with_a_clear_message() {
+    let lab = LabSite::up(SiteCopy::example());
+    let (port, _fillers, _listener) = black_hole();
+    let d = lab.lab.device("LAP-0002").unwrap();
+    lab.site.edit(
+        "inventory/lab.generated.yaml",
+        &format!("host: {}, port: {}", d.host, d.port),
+        &format!("host: 127.0.0.1, port: {port}"),
+    );
+    let started = Instant::now();
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "LAP-0002",
+        "--connect-timeout",
+        "2",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    // One connect timeout: not less (it did wait), not a kernel's minutes-long retry.
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "took {took:?}"
+    );
+    let v = device_run(&run, "LAP-0002");
+    assert_eq!(v["outcome"], "unreachable", "{v:#}");
+    assert_eq!(v["problems"][0]["kind"], "connect-timeout");
+    assert_eq!(
+        v["errors"][0],
+        format!("cannot reach LAP-0002 at 127.0.0.1:{port}: no answer within 2s")
+    );
+    assert_eq!(history(&lab, "LAP-0002")["stage"], "configure-failed");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_with_the_rekey_hint_and_nothing_runs() {
+    let mut lab = LabSite::up(SiteCopy::example());
+    assert_eq!(lab.run(&["configure", "LAP-0003"]).code(), 0);
+    lab.ssh(
+        "LAP-0003",
+        "echo 'edited by hand' >> /etc/deskready/owner.conf",
+    );
+    let card = lab.ssh("LAP-0003", "cat /etc/deskready/owner.conf");
+    lab.lab.replace_host_key("LAP-0003").unwrap();
+    let log = lab.lab.device("LAP-0003").unwrap().log_file();
+    let logins = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    };
+    let before = logins();
+    let run = lab.run(&["--format", "json", "configure", "LAP-0003"]);
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let v = device_run(&run, "LAP-0003");
+    assert_eq!(v["problems"][0]["kind"], "host-key-changed", "{v:#}");
+    let error = v["errors"][0].as_str().unwrap();
+    assert!(
+        error.ends_with(
+            "; if the device was reinstalled on purpose, accept the new key with `deskready rekey LAP-0003`"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        (v["connections"].as_u64(), v["channels"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // Refused before logging in: no login, nothing changed on the device.
+    assert_eq!(logins(), before, "logged in despite the changed key");
+    assert!(
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "unreached"),
+        "{v:#}"
+    );
+    // (Read through the device's own files: an SSH login would need the new key pinned.)
+    let on_disk = std::fs::read_to_string(lab.host_path("LAP-0003", "/etc/deskready/owner.conf"));
+    assert_eq!(on_disk.unwrap(), card);
+}
+
+const PRINTERS: &str = "PRN-*,LABP-*";
+
+/// The queues the print server of `lab` has (`lpstat -v`).
+fn queues(lab: &LabSite) -> String {
+    let ps = lab.lab.print_server.as_ref().expect("print server");
+    lab.ssh(
+        &ps.device,
+        &format!("CUPS_SERVER={} lpstat -v 2>/dev/null || true", ps.address),
+    )
+}
+
+#[test]
+fn dead_printers_cost_one_connect_timeout_each_in_parallel_and_leave_the_queues_alone() {
+    let mut lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let dead = ["PRN-0401", "PRN-0303"];
+    for p in dead {
+        lab.lab.stop_printer(p).unwrap();
+    }
+    let run = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+    ]);
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let events = run.ndjson();
+    for e in events.iter().filter(|e| e["event"] == "done") {
+        let device = e["device"].as_str().unwrap();
+        if dead.contains(&device) {
+            assert_eq!(e["outcome"], "unreachable", "{e:#}");
+            // Asked over IPP before any queue work: one connect timeout at most, never
+            // the minute an lpadmin against a dead printer takes.
+            assert!(e["elapsed_ms"].as_u64().unwrap() < 3000 + 2000, "{e:#}");
+            let uri = lab.lab.printer(device).unwrap().uri.clone();
+            assert!(
+                e["error"].as_str().unwrap().starts_with(&format!(
+                    "verify check `printer answers over IPP` failed: {device} at {uri} does not answer over IPP: "
+                )),
+                "{e:#}"
+            );
+            let statuses: Vec<&str> = e["run"]["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["status"].as_str().unwrap())
+                .collect();
+            assert!(statuses.iter().all(|s| *s == "unreached"), "{e:#}");
+            assert_eq!(e["run"]["connections"], 0, "{e:#}");
+        } else {
+            assert_eq!(e["outcome"], "changed", "{e:#}");
+        }
+    }
+    // Their queues were not touched on the print server; the others' were made.
+    let made = queues(&lab);
+    for p in &lab.lab.printers {
+        let has = made.contains(&format!(": {}\n", p.uri));
+        assert_eq!(has, !dead.contains(&p.name.as_str()), "{}: {made}", p.name);
+    }
+    for p in dead {
+        lab.lab.start_printer(p).unwrap();
+    }
+    let resume = lab.run(&["--format", "json", "configure", "--resume"]);
+    assert_eq!(resume.code(), 0, "{}{}", resume.stdout(), resume.stderr());
+    assert_eq!(
+        crate::support::done(&resume.ndjson()),
+        [
+            ("PRN-0303".to_string(), "changed".to_string()),
+            ("PRN-0401".to_string(), "changed".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_dead_print_server_is_found_once_and_its_printers_reported_together() {
+    let mut lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    lab.lab.stop_print_server().unwrap();
+    let ps = lab.lab.print_server.as_ref().unwrap().clone();
+    let started = Instant::now();
+    let run = lab.run(&[
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+        "--parallel",
+        "2",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    // Found at once: not a retried lpadmin per printer (that was 30 s each, one by one).
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let out = run.stdout();
+    let printers: Vec<String> = lab.lab.printers.iter().map(|p| p.name.clone()).collect();
+    let mut sorted = printers.clone();
+    sorted.sort();
+    let line = format!(
+        "print server {} is down (its scheduler does not answer): the queues of 6 printers were not changed: {}; once it is back, `configure --resume` finishes them\n",
+        ps.device,
+        sorted.join(", ")
+    );
+    assert_eq!(out.matches(&line).count(), 1, "{out}");
+    let problem = format!(
+        "print server {} is down: its scheduler (cupsd at {}) does not answer; the queue was not changed",
+        ps.device, ps.address
+    );
+    for p in &printers {
+        let h = history(&lab, p);
+        assert_eq!(h["stage"], "configure-failed", "{p}: {h:#}");
+        assert!(out.contains(&problem), "{out}");
+    }
+    // JSON says it once too, as one event naming every printer.
+    let json = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+        "--connect-timeout",
+        "3",
+    ]);
+    let events = json.ndjson();
+    let down: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "print_server_down")
+        .collect();
+    assert_eq!(down.len(), 1, "{}", json.stdout());
+    assert_eq!(down[0]["server"], ps.device.as_str());
+    assert_eq!(down[0]["printers"], serde_json::json!(sorted));
+    for e in events.iter().filter(|e| e["event"] == "done") {
+        assert_eq!(e["outcome"], "failed", "{e:#}");
+        assert_eq!(e["error"], problem.as_str(), "{e:#}");
+        assert_eq!(e["print_server_down"], ps.device.as_str(), "{e:#}");
+    }
+
+    // Back up: resume finishes every printer.
+    lab.lab.start_print_server().unwrap();
+    let resume = lab.run(&["--format", "json", "configure", "--resume"]);
+    assert_eq!(resume.code(), 0, "{}{}", resume.stdout(), resume.stderr());
+    let results = crate::support::done(&resume.ndjson());
+    assert_eq!(results.len(), 6, "{results:?}");
+    assert!(results.iter().all(|(_, o)| o == "changed"), "{results:?}");
+}
+
+#[test]
+fn a_controller_that_goes_away_leaves_nothing_running_on_the_device() {
+    let sleeper = sleeper_name("gone");
+    let lab = site_with_a_long_command(&sleeper);
+    let running = lab.test().args(["configure", "LAP-0001"]).spawn();
+    crate::support::wait_until(
+        "the long command to start on the device",
+        Duration::from_secs(60),
+        || live_processes_mentioning(&sleeper).first().copied(),
+    );
+    // The controller dies without a word (kill -9, a closed laptop lid, a lost network):
+    // its connections close, and the device's watchdog kills what the run started.
+    running.kill();
+    wait_until_gone(&sleeper, Duration::from_secs(5));
+    no_temp_dirs_left(&lab, "LAP-0001");
 }

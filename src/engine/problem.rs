@@ -46,6 +46,17 @@ pub enum Problem {
     #[error("{on} lacks {}, which deskready needs there; install {} and run again",
         tools.join(", "), if tools.len() == 1 { "it" } else { "them" })]
     MissingTools { on: String, tools: Vec<String> },
+    /// A print server's scheduler (cupsd) does not answer: the queues on it were not
+    /// touched. Found once per print server in a rollout; its other printers are failed
+    /// with it without connecting.
+    #[error("print server {server} is down: its scheduler (cupsd{}) does not answer; the queue was not changed",
+        if cups.is_empty() { String::new() } else { format!(" at {cups}") })]
+    PrintServerDown {
+        /// The print server's asset tag.
+        server: String,
+        /// The CUPS server address the queue names ('' for the device's own cupsd).
+        cups: String,
+    },
     /// The program on the device stopped before its end (killed, not root, no shell...).
     #[error("the script on {on} stopped early with exit code {exit_code}{}{}",
         if stderr_tail.is_empty() { String::new() } else { format!(": {stderr_tail}") },
@@ -79,6 +90,7 @@ impl Problem {
                 TransportError::HostKeyChanged { .. } => "host-key-changed",
                 TransportError::KeyUnreadable { .. } => "key-unreadable",
                 TransportError::CommandTimeout { .. } => "timed-out",
+                TransportError::ConnectionLost { .. } => "connection-lost",
                 TransportError::Ssh { .. } => "ssh",
                 TransportError::PinsIo { .. } | TransportError::PinsCorrupt { .. } => "pins",
             },
@@ -88,6 +100,7 @@ impl Problem {
             Problem::BrokeOff { .. } => "broke-off",
             Problem::StoppedEarly { .. } => "stopped-early",
             Problem::MissingTools { .. } => "missing-tools",
+            Problem::PrintServerDown { .. } => "print-server-down",
         }
     }
 

@@ -9,8 +9,9 @@
 //! SIZE` (a changed file's digest and size before, whatever its size), `@@M i MODE OWNER
 //! GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
-//! check), `@@NEED TOOL...` (programs the device lacks; nothing was run), `@@END`; a test
-//! page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
+//! check), `@@NEED TOOL...` (programs the device lacks; nothing was run), `@@PSDOWN i`
+//! (resource `i`'s print server's scheduler does not answer; nothing was tried), `@@END`;
+//! a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
 
 use std::collections::BTreeMap;
 
@@ -47,6 +48,8 @@ pub enum Line {
     },
     /// `@@VE`: a failed check's output.
     CheckOutput { j: usize, text: Option<String> },
+    /// `@@PSDOWN`: resource `i`'s print server (its cupsd) does not answer.
+    PrintServerDown { i: usize },
     /// `@@END`: the program reached its end.
     End,
 }
@@ -129,6 +132,7 @@ impl Line {
                 j: n,
                 text: text(rest),
             },
+            "@@PSDOWN" => Line::PrintServerDown { i: n },
             _ => return None,
         })
     }
@@ -167,6 +171,8 @@ pub struct Observed {
     pub before: Option<(String, u64)>,
     /// Tail of the failed command's stderr.
     pub stderr: Option<String>,
+    /// Its print server's scheduler did not answer: nothing was tried.
+    pub print_server_down: bool,
     /// A sensitive resource's content differs (its old content is never sent).
     pub differs: bool,
 }
@@ -180,6 +186,7 @@ impl Default for Observed {
             meta: None,
             before: None,
             stderr: None,
+            print_server_down: false,
             differs: false,
         }
     }
@@ -235,6 +242,9 @@ pub fn parse(stdout: &[u8]) -> Report {
                 c.exit_code = exit_code;
             }
             Some(Line::CheckOutput { j, text }) => rep.checks.entry(j).or_default().output = text,
+            Some(Line::PrintServerDown { i }) => {
+                rep.resources.entry(i).or_default().print_server_down = true;
+            }
             Some(Line::End) => rep.complete = true,
             None => {}
         }
@@ -285,6 +295,10 @@ mod tests {
             Some(Line::Need {
                 tools: vec!["sha256sum".into(), "stat".into()]
             })
+        );
+        assert_eq!(
+            Line::parse("@@PSDOWN 2"),
+            Some(Line::PrintServerDown { i: 2 })
         );
         assert_eq!(Line::parse("hello world"), None);
         assert_eq!(Line::parse("@@R x ok"), None);
