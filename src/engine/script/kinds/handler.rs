@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::{HandlerAction, ResourceKind};
 use crate::resolve::ResolvedResource;
@@ -27,7 +27,7 @@ impl Kind for Handler {
         // A handler restarts services the way a `service` resource starts them.
         concat!(include_str!("service.sh"), include_str!("handler.sh"))
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::Handler { handler, action } = r.kind() else {
             return;
         };

@@ -1,7 +1,7 @@
 //! `service`: a service running or stopped, and started at boot or not, through systemd
 //! where PID 1 is systemd, else Debian's `service` and `update-rc.d` (see `service.sh`).
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::{ResourceKind, ServiceState};
 use crate::resolve::ResolvedResource;
@@ -12,7 +12,7 @@ impl Kind for Service {
     fn helpers(&self) -> &'static str {
         include_str!("service.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::Service {
             service,
             state,
