@@ -240,26 +240,36 @@ mod tests {
         )
     }
 
-    /// Runs a script in a local shell, the way the device's shell runs it.
+    /// Runs `script`'s command in a local shell, the way the device's shell runs it, with
+    /// its deadline `timeout` and the directory `bin` first on `PATH` (stand-ins for
+    /// commands).
+    fn exec(
+        script: &Script,
+        timeout: Duration,
+        bin: Option<&std::path::Path>,
+    ) -> std::process::Output {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(script.command_within(timeout))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        if let Some(bin) = bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        // A program killed before it read everything closes its stdin: not this test's concern.
+        let _ = child.stdin.take().unwrap().write_all(&script.stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a program built from `rs` and `checks` to its end in a local shell.
     fn run(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Report {
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let checks: Vec<(usize, &str)> = checks.iter().copied().enumerate().collect();
         let script = build(phase, &indexed, &checks);
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script.command_within(Duration::from_secs(60)))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&script.stdin)
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = exec(&script, Duration::from_secs(60), None);
         let rep = parse(&out.stdout);
         assert!(
             rep.complete,
@@ -562,34 +572,66 @@ mod tests {
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let script = build(Phase::Converge, &indexed, &[]);
         let started = std::time::Instant::now();
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script.command_within(Duration::from_secs(1)))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&script.stdin)
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        // The deadline (1 s) plus the watchdog's grace (2 s) and its 1 s beat.
+        let out = exec(&script, Duration::from_secs(1), None);
+        // The deadline (1 s) plus the watchdog's grace (2 s), its 1 s beat and the 1 s it
+        // gives the program to end on TERM.
         assert!(
             started.elapsed() < Duration::from_secs(8),
             "{:?}",
             started.elapsed()
         );
-        assert_eq!(out.status.code(), Some(128 + 9), "killed");
+        assert_eq!(
+            out.status.code(),
+            Some(128 + 15),
+            "ended by TERM, its traps run"
+        );
         assert!(!parse(&out.stdout).complete);
         let gone = (0..50).any(|_| {
             std::thread::sleep(Duration::from_millis(100));
             !alive(&marker)
         });
         assert!(gone, "a process the program started outlived its deadline");
+    }
+
+    #[test]
+    fn a_program_past_its_deadline_removes_its_half_written_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // `sync` runs between writing the temp file beside the target and renaming it:
+        // here it hangs, so the deadline passes while the temp file is there.
+        let sleeper = bin.join("deadline-sync-sleeper");
+        std::fs::copy("/bin/sleep", &sleeper).unwrap();
+        let sync = bin.join("sync");
+        std::fs::write(
+            &sync,
+            format!(
+                "#!/bin/sh\nexec {} 1000\n",
+                quote(&sleeper.display().to_string())
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sync, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        let target = etc.join("wifi.conf");
+        let rs = [file(&target.display().to_string(), "psk=hunter2\n", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let out = exec(&script, Duration::from_secs(1), Some(&bin));
+        assert!(!parse(&out.stdout).complete);
+        let left: Vec<_> = std::fs::read_dir(&etc)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left beside the target: {left:?}");
+        let marker = sleeper.display().to_string();
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            !alive(&marker)
+        });
+        assert!(gone, "the hung command outlived the deadline");
     }
 
     #[test]
