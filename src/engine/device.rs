@@ -302,18 +302,13 @@ pub fn run(
                 run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
-            Err(RunError::Broken(problem, channels)) => {
-                run.connections += 1;
-                run.channels += channels;
-                run.problems.push(problem);
-                mark_unreached(&mut run, &items);
-            }
             Err(RunError::Cut(problem, report, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
                 run.problems.push(problem);
                 // What it reported on happened (a file it changed is journaled); the
-                // rest was not reached, or was cut off and killed on the device.
+                // rest was not reached, or was cut off and killed on the device. Its
+                // checks did not all run: none is reported.
                 let (told, untold): (Vec<_>, Vec<_>) = items
                     .iter()
                     .copied()
@@ -536,10 +531,9 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
 enum RunError {
     /// Not connected, or the program could not be run.
     NotRun(Problem),
-    /// Connected, but the program did not run to its end; carries the channels used.
-    Broken(Problem, u32),
-    /// Cut off while running (timed out, connection lost) after reporting on some
-    /// resources: what it reported, and the channels used.
+    /// Cut off while running (timed out, connection lost), or ended before its end (killed
+    /// on the device, a shell error, contents that did not all arrive), after reporting
+    /// on none or some resources: what it reported, and the channels used.
     Cut(Problem, Box<script::Report>, u32),
 }
 
@@ -608,13 +602,15 @@ fn run_on(
         let stderr_tail = lines[lines.len().saturating_sub(5)..].join(" / ");
         // sudo names itself on stderr when it refuses a user without passwordless sudo.
         let needs_sudo_as = stderr.contains("sudo:").then(|| target.user.clone());
-        return Err(RunError::Broken(
+        // What it reported until then happened (a file it changed is journaled).
+        return Err(RunError::Cut(
             Problem::StoppedEarly {
                 on: on.to_string(),
                 exit_code: out.status,
                 stderr_tail,
                 needs_sudo_as,
             },
+            Box::new(report),
             session.channels_opened(),
         ));
     }
@@ -832,6 +828,53 @@ mod tests {
         ));
         assert_eq!(r.problems[0].kind(), "stopped-early");
         assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn a_program_killed_on_the_device_keeps_what_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let target = dir.path().join("motd");
+        let later = dir.path().join("later");
+        // The program ends without its end (as when the kernel's OOM killer takes it):
+        // the file it changed first still changed.
+        let work = testkit::resolved(
+            "LAP-1",
+            vec![
+                testkit::file(&target, "hello\n"),
+                testkit::resource(
+                    "killer",
+                    ResourceKind::Command {
+                        command: "kill -KILL $$".into(),
+                        creates: None,
+                        unless: None,
+                    },
+                ),
+                testkit::file(&later, "x"),
+            ],
+        );
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local, 0),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(
+            matches!(&r.problems[0], Problem::StoppedEarly { exit_code: 137, .. }),
+            "{:?}",
+            r.problems
+        );
+        let statuses: Vec<Status> = r.resources.iter().map(|x| x.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Changed, Status::Unreached, Status::Unreached]
+        );
+        assert!(r.resources[0].new_digest.is_some());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
+        assert!(!later.exists());
     }
 
     #[test]
