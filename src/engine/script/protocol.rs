@@ -189,10 +189,13 @@ pub struct Report {
     pub complete: bool,
 }
 
-/// Reads a program's stdout.
+/// Reads a program's stdout. A last line without its newline (the connection was cut
+/// while the device wrote it) is not read: `@@R 5 chan` says nothing yet.
 pub fn parse(stdout: &[u8]) -> Report {
     let mut rep = Report::default();
-    for line in String::from_utf8_lossy(stdout).lines() {
+    let text = String::from_utf8_lossy(stdout);
+    let whole = text.rfind('\n').map_or("", |end| &text[..=end]);
+    for line in whole.lines() {
         match Line::parse(line) {
             Some(Line::Resource {
                 i,
@@ -263,6 +266,16 @@ mod tests {
         );
         assert_eq!(Line::parse("hello world"), None);
         assert_eq!(Line::parse("@@R x ok"), None);
+    }
+
+    #[test]
+    fn a_line_cut_before_its_end_is_not_read() {
+        let rep = parse(b"@@R 0 changed\n@@R 1 ok\n@@R 2 chan");
+        assert_eq!(rep.resources.len(), 2, "{rep:?}");
+        assert_eq!(rep.resources[&0].status, ResourceStatus::Changed);
+        assert!(!rep.resources.contains_key(&2));
+        assert!(!parse(b"@@END").complete);
+        assert!(parse(b"@@END\n").complete);
     }
 
     #[test]
