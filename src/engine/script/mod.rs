@@ -210,6 +210,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::testkit;
     use crate::model::{FileSource, Origin, Resource, ResourceStatus as S};
     use crate::shell::quote;
 
@@ -632,6 +633,104 @@ mod tests {
             !alive(&marker)
         });
         assert!(gone, "the hung command outlived the deadline");
+    }
+
+    /// A directory of stand-ins for commands (`name`, shell body), for [`exec`].
+    fn stand_ins(dir: &std::path::Path, commands: &[(&str, &str)]) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for (name, body) in commands {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        bin
+    }
+
+    #[test]
+    fn a_sensitive_print_queue_sends_neither_its_old_settings_nor_its_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        // A CUPS whose queue floor3 has another uri, and whose lpadmin fails quoting the
+        // uri it was given (as a confused print server may); no waiting between tries.
+        let bin = stand_ins(
+            dir.path(),
+            &[
+                (
+                    "lpstat",
+                    "case $1 in -r) echo 'scheduler is running' ;; -v) echo \"device for $2: ipp://admin:old-pw@10.0.0.9/ipp/print\" ;; esac",
+                ),
+                ("lpoptions", ":"),
+                (
+                    "lpadmin",
+                    "[ -e \"${0%/*}/kept\" ] && exit 0; echo \"lpadmin: bad uri: $*\" >&2; echo 'lpadmin: try again' >&2; exit 1",
+                ),
+                (
+                    "sleep",
+                    "case $1 in 0.5) exit 0 ;; esac; exec /bin/sleep \"$@\"",
+                ),
+            ],
+        );
+        let mut queue = testkit::resource(
+            "queue",
+            ResourceKind::PrintQueue {
+                queue: "floor3".into(),
+                uri: "ipp://admin:s%3Acret@10.0.0.9/ipp/print".into(),
+                server: None,
+                location: None,
+                description: None,
+                shared: false,
+                options: Default::default(),
+                allowed_users: Vec::new(),
+            },
+        );
+        queue.sensitive = true;
+        let rs = [queue];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let never = |out: &std::process::Output| {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(!text.contains("@@O"), "{text}");
+            let rep = parse(&out.stdout);
+            let o = &rep.resources[&0];
+            assert!(o.differs && o.old.is_none(), "{o:?}");
+            let said = o.stderr.clone().unwrap_or_default();
+            assert!(
+                !said.contains("s%3Acret") && !said.contains("//admin"),
+                "{said}"
+            );
+            rep
+        };
+
+        let plan = exec(
+            &build(Phase::Plan, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        assert_eq!(never(&plan).resources[&0].status, S::Drift);
+
+        let refused = exec(
+            &build(Phase::Converge, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        let rep = never(&refused);
+        assert_eq!(rep.resources[&0].status, S::Failed);
+        assert_eq!(
+            rep.resources[&0].stderr.as_deref(),
+            Some("lpadmin: try again\n")
+        );
+
+        std::fs::write(bin.join("kept"), "").unwrap();
+        let not_kept = exec(
+            &build(Phase::Converge, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        let rep = never(&not_kept);
+        assert_eq!(
+            rep.resources[&0].stderr.as_deref(),
+            Some("the print server did not keep these settings (sensitive: names only):\nuri\n")
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! `i` is a resource index and `j` a check index:
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
-//! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@M i MODE
+//! file), `@@C i` (a sensitive file's content or queue's settings differ; they are never sent), `@@M i MODE
 //! OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
 //! check), `@@PSDOWN i` (resource `i`'s print server's scheduler does not answer; nothing
