@@ -18,7 +18,6 @@ use super::script::{self, Phase, TestPage, digest};
 use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::secrets::Redactor;
-use crate::shell::quote;
 use crate::site::Site;
 use crate::transport::{HostKeyPins, RemoteSession, SshOptions, Target, Transport};
 
@@ -510,7 +509,10 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
         Ok(s) => s,
         Err(e) => return failed(e.to_string()),
     };
-    let out = match session.run(&format!("sh -c {}", quote(&program)), b"") {
+    let out = match session.run(
+        &program.command_within(opts.ssh.command_timeout),
+        &program.stdin,
+    ) {
         Ok(o) => o,
         Err(e) => return failed(e.to_string()),
     };

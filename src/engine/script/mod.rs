@@ -122,8 +122,17 @@ pub fn supported(kind: &ResourceKind) -> bool {
 
 /// The program that prints a test page through `queue` on `server` ('' for the device's
 /// own cupsd) for printer `tag`, and waits for the job; read with [`TestPage::parse`].
-pub fn test_page(server: &str, queue: &str, tag: &str) -> String {
-    kinds::print_queue_test_page(server, queue, tag)
+/// Run like any other program (see [`Script::command_within`]): watched, so a deadline
+/// or a dropped connection ends its waiting on the device too.
+pub fn test_page(server: &str, queue: &str, tag: &str) -> Script {
+    let mut w = Writer::new();
+    w.raw(WATCHDOG).raw(PREAMBLE);
+    kinds::write_test_page(&mut w, server, queue, tag);
+    let text = w.finish();
+    Script {
+        stdin: text.clone().into_bytes(),
+        text,
+    }
 }
 
 /// Builds the program for `resources` (each with its index in the device's resource list)
@@ -253,7 +262,8 @@ mod tests {
         cmd.arg("-c")
             .arg(script.command_within(timeout))
             .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
         if let Some(bin) = bin {
             let path = std::env::var("PATH").unwrap_or_default();
             cmd.env("PATH", format!("{}:{path}", bin.display()));
@@ -514,7 +524,7 @@ mod tests {
         for phase in [Phase::Plan, Phase::Converge] {
             shellcheck(&build(phase, &indexed, &[(0, "test -d /etc"), (1, "true")]).text);
         }
-        shellcheck(&test_page("", "floor3", "PRN-0001"));
+        shellcheck(&test_page("", "floor3", "PRN-0001").text);
         shellcheck(&build(Phase::Converge, &[], &[]).text);
     }
 
@@ -730,6 +740,41 @@ mod tests {
         assert_eq!(
             rep.resources[&0].stderr.as_deref(),
             Some("the print server did not keep these settings (sensitive: names only):\nuri\n")
+        );
+    }
+
+    #[test]
+    fn a_test_page_past_its_deadline_stops_waiting_on_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        // A queue that takes the job and never completes it.
+        let bin = stand_ins(
+            dir.path(),
+            &[
+                (
+                    "lp",
+                    "cat >/dev/null; echo 'request id is floor3-7 (1 file(s))'",
+                ),
+                ("lpstat", ":"),
+            ],
+        );
+        let started = std::time::Instant::now();
+        let out = exec(
+            &test_page("", "floor3", "PRN-0001"),
+            Duration::from_secs(1),
+            Some(&bin),
+        );
+        // Not its own 60 s: the deadline, the watchdog's grace and beat, and TERM's second.
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(128 + 15));
+        assert_eq!(
+            TestPage::parse(&out.stdout),
+            TestPage::Refused {
+                why: "no answer".into()
+            }
         );
     }
 

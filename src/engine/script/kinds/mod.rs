@@ -17,7 +17,7 @@ use super::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub use print_queue::{TEST_PAGE, queue_state, test_page_program as print_queue_test_page};
+pub use print_queue::{TEST_PAGE, queue_state, write_test_page};
 
 /// What the engine needs of a resource kind.
 pub trait Kind: Sync {
