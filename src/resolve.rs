@@ -396,6 +396,17 @@ fn template_diag(origin: &Origin, e: TemplateError, tag: &str) -> Diagnostic {
     }
 }
 
+/// A problem with what a resource's key rendered to, at that key.
+fn rendered_diag(at: &Origin, msg: String, tag: &str) -> Diagnostic {
+    Diagnostic {
+        file: at.file.clone(),
+        line: at.line,
+        column: at.column,
+        path: at.path.clone(),
+        message: format!("{msg} (rendering for {tag})"),
+    }
+}
+
 fn render_resource(
     rn: &Renderer,
     r: &Resource,
@@ -512,6 +523,14 @@ fn render_resource(
                 .collect(),
         },
     };
+    // What a template rendered is checked as written text is when the site loads: a
+    // package name that apt-get could take for an option is refused here.
+    if let ResourceKind::Package { package } = &kind
+        && diags.len() == before
+        && let Some(msg) = crate::load::bad_package_name(package)
+    {
+        diags.push(rendered_diag(&r.origin_of("package"), msg, &device.tag));
+    }
     let via = match &r.via {
         None => None,
         Some(v) => {
@@ -677,6 +696,46 @@ verify:
             "{e}"
         );
         assert!(e.contains("secret.psk"), "{e}");
+    }
+
+    #[test]
+    fn a_package_name_is_checked_as_written_and_as_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("inventory")).unwrap();
+        std::fs::create_dir_all(dir.path().join("profiles")).unwrap();
+        std::fs::write(
+            dir.path().join("inventory/i.yaml"),
+            "devices:\n  LAP-1:\n    kind: laptop\n    model: M\n    profile: p\n    vars: { editor: \"--force-yes\" }\n",
+        )
+        .unwrap();
+        let profile = dir.path().join("profiles/p.yaml");
+        std::fs::write(&profile, "name: p\nresources:\n  - package: -y\n").unwrap();
+        let e = crate::load::load_site(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "profiles/p.yaml:3:5: resources[0].package: `-y` is not a Debian package name;"
+            ),
+            "{e}"
+        );
+
+        std::fs::write(
+            &profile,
+            "name: p\nresources:\n  - package: git\n  - package: \"{{ vars.editor }}\"\n",
+        )
+        .unwrap();
+        let site = crate::load::load_site(dir.path()).unwrap_or_else(|d| panic!("{d}"));
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("profiles/p.yaml:4:5: resources[1].package: `--force-yes` is not a Debian package name;"),
+            "{e}"
+        );
+        assert!(e.ends_with("(rendering for LAP-1)"), "{e}");
+        let mut vars = Vars::new();
+        vars.insert("editor".into(), json!("vim-nox"));
+        let r = resolve(&site, "LAP-1", &vars).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(r.resources[1].kind().target(), "vim-nox");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod diag;
 mod kinds;
+pub(crate) use kinds::package::bad_package_name;
 pub mod locate;
 mod raw;
 mod resources;

@@ -8,7 +8,7 @@ mod command;
 mod directory;
 mod file;
 mod line;
-mod package;
+pub(crate) mod package;
 mod print_queue;
 mod service;
 mod user;
