@@ -22,10 +22,10 @@ file_res() {
     { install -m "$cm" ${co:+-o "$co"} ${cg:+-g "$cg"} -- "$T/f$i" "$t" && sync "$t" && mv -f "$t" "$p"; } 2>"$T/e$i" \
       || { rm -f "$t"; fail "$i" 1 "$T/e$i"; }
   else
-    { { [ -z "$mode" ] || chmod "$mode" "$p"; } &&
-      if [ -n "$owner" ] && [ -n "$group" ]; then chown "$owner:$group" "$p"
-      elif [ -n "$owner" ]; then chown "$owner" "$p"
-      elif [ -n "$group" ]; then chgrp "$group" "$p"
+    { { [ -z "$mode" ] || chmod -- "$mode" "$p"; } &&
+      if [ -n "$owner" ] && [ -n "$group" ]; then chown -- "$owner:$group" "$p"
+      elif [ -n "$owner" ]; then chown -- "$owner" "$p"
+      elif [ -n "$group" ]; then chgrp -- "$group" "$p"
       fi; } 2>"$T/e$i" || fail "$i" 1 "$T/e$i"
   fi
   [ "$failed" = 1 ] || echo "@@R $i changed"

@@ -10,8 +10,8 @@ line_res() {
   tmpname "$p"
   # shellcheck disable=SC1003 # sed's `$a\` (end the last line), not a shell escape
   if { { [ ! -e "$p" ] || cp -p -- "$p" "$t"; } &&
-       { [ ! -s "$t" ] || sed -i -e '$a\' "$t"; } &&
-       printf '%s\n' "$l" >> "$t" && sync "$t" && mv -f "$t" "$p"; } 2>"$T/e$i"; then
+       { [ ! -s "$t" ] || sed -i -e '$a\' -- "$t"; } &&
+       printf '%s\n' "$l" >> "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>"$T/e$i"; then
     echo "@@R $i changed"
   else
     rm -f "$t"; fail "$i" 1 "$T/e$i"
