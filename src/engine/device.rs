@@ -42,6 +42,10 @@ pub type Status = ResourceStatus;
 /// The diff shown for a sensitive file or line whose content differs.
 pub const SENSITIVE_CHANGE: &str = "content changed (sensitive)";
 
+/// The output shown for a failed check whose command was rendered from a secret (its
+/// output may quote the secret in a form the [`Redactor`] does not know).
+pub const SENSITIVE_OUTPUT: &str = "output hidden (sensitive check)";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceOutcome {
     pub name: String,
@@ -287,7 +291,13 @@ pub fn run(
                                 name: c.name.clone(),
                                 passed: r.passed,
                                 exit_code: r.exit_code,
-                                output: r.output.as_deref().map(|o| opts.redactor.redact(o)),
+                                output: r.output.as_deref().map(|o| {
+                                    if c.sensitive {
+                                        SENSITIVE_OUTPUT.to_string()
+                                    } else {
+                                        opts.redactor.redact(o)
+                                    }
+                                }),
                             });
                         }
                     }
@@ -877,6 +887,41 @@ mod tests {
         assert!(r.resources[0].new_digest.is_some());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
         assert!(!later.exists());
+    }
+
+    #[test]
+    fn a_failed_sensitive_check_hides_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let mut opts = testkit::options(local, 0);
+        opts.redactor = Redactor::new([("psk", "hunter2 psk")]);
+        let mut work = testkit::resolved("LAP-1", Vec::new());
+        for (name, sensitive) in [("psk set", true), ("plain", false)] {
+            work.verify.push(crate::model::Check {
+                name: name.into(),
+                command: "echo 'psk=hunter2%20psk'; exit 1".into(),
+                sensitive,
+                origin: Default::default(),
+            });
+        }
+        let r = run(&site, &work, Mode::Configure, &opts, &quiet);
+        let outputs: Vec<(&str, Option<&str>)> = r
+            .verify
+            .iter()
+            .map(|c| (c.name.as_str(), c.output.as_deref()))
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                ("psk set", Some(SENSITIVE_OUTPUT)),
+                ("plain", Some("psk=hunter2%20psk\n"))
+            ]
+        );
+        assert!(matches!(
+            &r.problems[0],
+            Problem::CheckFailed { output: Some(o), .. } if o == SENSITIVE_OUTPUT
+        ));
     }
 
     #[test]
