@@ -42,6 +42,12 @@ pub(super) const ALL: &[Spec] = &[
     print_queue::SPEC,
 ];
 
+/// Every kind's key, in the registry's order.
+#[cfg(test)]
+pub(crate) fn keywords() -> impl Iterator<Item = &'static str> {
+    ALL.iter().map(|s| s.keyword)
+}
+
 /// The kind with this key.
 pub(super) fn spec(keyword: &str) -> Option<&'static Spec> {
     ALL.iter().find(|s| s.keyword == keyword)

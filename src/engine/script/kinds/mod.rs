@@ -63,21 +63,6 @@ pub fn of(kind: &ResourceKind) -> &'static dyn Kind {
     }
 }
 
-/// Every kind's helpers, for linting them all (tests).
-#[cfg(test)]
-pub fn all_helpers() -> Vec<&'static str> {
-    vec![
-        file::File.helpers(),
-        directory::Directory.helpers(),
-        line::Line.helpers(),
-        command::Command.helpers(),
-        package::Package.helpers(),
-        user::User.helpers(),
-        print_queue::PrintQueue.helpers(),
-        TEST_PAGE,
-    ]
-}
-
 /// An octal mode as the program compares and sets it (`640`), or '' for any.
 fn mode(m: Option<u32>) -> String {
     m.map(|m| format!("{m:o}")).unwrap_or_default()
