@@ -8,6 +8,9 @@
 pub mod diag;
 mod handlers;
 mod kinds;
+#[cfg(test)]
+pub(crate) use kinds::keywords as kind_keywords;
+pub(crate) use kinds::package::bad_package_name;
 pub mod locate;
 mod raw;
 mod resources;

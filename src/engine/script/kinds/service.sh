@@ -37,8 +37,8 @@ svc_do() {
   esac
   svc_reload_units "$u" 2>/dev/null
   if svc_systemd; then systemctl "$a" "$u"; else service "$u" "$a"; fi </dev/null >/dev/null 2>"$T/c$i"; rc=$?
-  if [ $rc = 0 ] && { [ "$a" = stop ] || svc_active "$u"; }; then return 0; fi
-  [ $rc != 0 ] || rc=3
+  if [ "$rc" = 0 ] && { [ "$a" = stop ] || svc_active "$u"; }; then return 0; fi
+  [ "$rc" != 0 ] || rc=3
   if svc_systemd; then journalctl -u "$u" -n 20 --no-pager 2>&1; fi > "$T/e$i"
   cat "$T/c$i" >> "$T/e$i"
   fail "$i" "$rc" "$T/e$i"; return 1
