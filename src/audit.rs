@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::model::Stage;
+use crate::model::{Due, Stage};
 use crate::site::Site;
 use crate::store::{Store, StoreError};
 
@@ -22,8 +22,8 @@ pub struct PhysicalAudit {
     pub next_due: String,
     /// Days until due; negative when overdue.
     pub days_left: i64,
-    /// `overdue`, `due` (within the site's look-ahead) or `ok`.
-    pub status: &'static str,
+    /// Overdue, due (within the site's look-ahead) or ok.
+    pub status: Due,
 }
 
 /// Every received, not retired device of the site, soonest due first.
@@ -60,11 +60,11 @@ pub fn physical(
         let due = base + interval;
         let left = due - now.as_second();
         let status = if left < 0 {
-            "overdue"
+            Due::Overdue
         } else if left <= ahead {
-            "due"
+            Due::Due
         } else {
-            "ok"
+            Due::Ok
         };
         out.push(PhysicalAudit {
             device: d.tag.clone(),

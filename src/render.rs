@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::load::locate::Pos;
+use crate::model::Pos;
 
 /// A template problem: which template (a path under `templates/`, or none for an inline
 /// string of a profile), where in it, and what.

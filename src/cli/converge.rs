@@ -1,18 +1,15 @@
-//! `deskready plan` and `deskready configure`: one device or a fleet, over SSH.
+//! `deskready plan` and `deskready configure`: one device or a fleet, over SSH. Also the
+//! edge every rollout shares: the tokio runtime, Ctrl-C and the display of the event stream.
 
-use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Ctx, Failure, Format};
-use crate::engine::device::{DeviceRun, Mode, Options, Outcome, Status};
-use crate::engine::fleet::{self, Admission, Job, MaxFail, Recap, Settings, Size, Stop};
-use crate::load::Diagnostics;
-use crate::model::local_time;
-use crate::report::{self, Display};
-use crate::site::Site;
-use crate::store::{Entry, Store};
-use crate::transport::SshOptions;
+use crate::engine::device::{DeviceRun, Mode};
+use crate::engine::fleet::{self, Stop};
+use crate::model::Outcome;
+use crate::ops::rollout::{self, ConvergeSettings, Finished, Prepared, Rollout, SshSettings};
+use crate::ops::{ExitStatus, select};
+use crate::report::{self, Display, text};
 
 /// Which devices a command works on.
 #[derive(Debug, clap::Args)]
@@ -32,8 +29,13 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn tags(&self, site: &Site) -> Result<Vec<String>, Failure> {
-        select(site, &self.devices, &self.group, self.all, &self.limit)
+    pub fn settings(&self) -> select::Selection {
+        select::Selection {
+            devices: self.devices.clone(),
+            groups: self.group.clone(),
+            all: self.all,
+            limit: self.limit.clone(),
+        }
     }
 }
 
@@ -84,375 +86,81 @@ pub struct SshArgs {
 }
 
 impl SshArgs {
-    /// Connection options, pinning host keys in `store`.
-    pub fn options(&self, store: Arc<Store>) -> Options {
-        Options {
-            ssh: SshOptions {
-                connect_timeout: Duration::from_secs(self.connect_timeout),
-                command_timeout: Duration::from_secs(self.command_timeout),
-                use_agent: true,
-            },
-            pins: store,
-            retries: 0,
-            test_page: false,
+    pub fn settings(&self) -> SshSettings {
+        SshSettings {
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            command_timeout: Duration::from_secs(self.command_timeout),
         }
     }
 }
 
-/// The devices a command names: tags, groups, `--all`, then `--limit`.
-pub fn select(
-    site: &Site,
-    devices: &[String],
-    groups: &[String],
-    all: bool,
-    limit: &[String],
-) -> Result<Vec<String>, Failure> {
-    let mut out: Vec<String> = Vec::new();
-    for d in devices {
-        out.push(super::known_device(site, d)?.tag.clone());
-    }
-    for g in groups {
-        super::known_group(site, g)?;
-        out.extend(site.group_members(g).map(|d| d.tag.clone()));
-    }
-    if all {
-        out.extend(site.devices.keys().cloned());
-    }
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|t| seen.insert(t.clone()));
-    if !limit.is_empty() {
-        let pats: Vec<glob::Pattern> = limit
-            .iter()
-            .map(|p| {
-                glob::Pattern::new(p.trim())
-                    .map_err(|e| Failure::BadInput(format!("--limit `{p}`: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
-        out.retain(|t| pats.iter().any(|p| p.matches(t)));
-    }
-    Ok(out)
-}
-
-pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitCode, Failure> {
-    let site = ctx.load_site()?;
-    let store = ctx.open_store()?;
-    let mut tags = args.select.tags(&site)?;
-    if args.resume {
-        if mode == Mode::Plan {
-            return Err(Failure::BadInput("--resume goes with configure".into()));
-        }
-        let Some(last) = store.last_run("configure")? else {
-            return Err(Failure::BadInput(
-                "there is no earlier configure run to resume".into(),
-            ));
-        };
-        let redo: Vec<String> = last
-            .devices
-            .iter()
-            .filter(|(_, outcome)| outcome != "ok" && outcome != "changed")
-            .map(|(t, _)| t.clone())
-            .filter(|t| site.device(t).is_some())
-            .collect();
-        if tags.is_empty() {
-            tags = redo;
-        } else {
-            tags.retain(|t| redo.contains(t));
-        }
-        if tags.is_empty() {
-            println!(
-                "nothing to resume: every device of run {} succeeded",
-                last.id
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    if tags.is_empty() {
-        return Err(Failure::BadInput(
-            "no devices selected: name devices, or use --group, --all or --resume".into(),
-        ));
-    }
-    let sizes: Vec<Size> = args
-        .batch
-        .iter()
-        .map(|b| Size::parse(b))
-        .collect::<Result<_, _>>()
-        .map_err(Failure::BadInput)?;
-    let max_fail = args
-        .max_fail
-        .as_deref()
-        .map(MaxFail::parse)
-        .transpose()
-        .map_err(|e| Failure::BadInput(format!("--max-fail {e}")))?;
-
-    let resolved = resolve_all(ctx, &site, &tags)?;
-
-    let now = jiff::Timestamp::now();
-    let mut jobs = Vec::new();
-    for r in resolved {
-        let admission = if mode == Mode::Configure {
-            admission(&site, &store, &r.device, now, &args, &ctx.operator)?
-        } else {
-            Admission::Go
-        };
-        jobs.push(Job {
-            resolved: r,
-            admission,
-        });
-    }
-
-    let single = jobs.len() == 1 && ctx.format == Format::Text;
-    let mut opts = args.ssh.options(store.clone());
-    opts.retries = args.retries;
-    opts.test_page = args.test_page;
-    let settings = Settings {
+pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
+    let settings = ConvergeSettings {
         mode,
-        parallel: args.parallel.max(1),
-        batches: sizes,
-        max_fail,
-        operator: ctx.operator.clone(),
-        ssh: opts,
+        selection: args.select.settings(),
+        resume: args.resume,
+        parallel: args.parallel,
+        batches: args.batch,
+        max_fail: args.max_fail,
+        retries: args.retries,
+        now: args.now,
+        wait: args.wait,
+        test_page: args.test_page,
+        ssh: args.ssh.settings(),
     };
-    let run_id = match mode {
-        Mode::Configure => Some(store.start_run("configure", &ctx.operator, &tags)?),
-        Mode::Plan | Mode::Audit => None,
+    let rollout = match rollout::converge(ctx, &settings)? {
+        Prepared::NothingToResume { run } => {
+            println!("nothing to resume: every device of run {run} succeeded");
+            return Ok(ExitStatus::Success);
+        }
+        Prepared::Ready(r) => *r,
     };
-    let (rows, status, kept, elapsed) =
-        execute(ctx, site, store.clone(), jobs, settings, run_id, single)?;
-    if let Some(id) = run_id {
-        store.finish_run(id, status)?;
-    }
-
+    let single = rollout.devices() == 1 && ctx.format == Format::Text;
+    let (done, kept, elapsed) = execute(ctx, rollout, single)?;
+    let rows = &done.rows;
     if single {
         let row = &rows[0];
         if let Some(run) = kept.first() {
-            print!("{}", describe(run));
-        } else if row.outcome == Recap::Refused {
-            return Err(Failure::Refused(row.error.clone().unwrap_or_default()));
+            print!("{}", text::device_run(run));
+        } else if row.outcome == Outcome::Refused {
+            return Err(crate::ops::Error::Refused(row.error.clone().unwrap_or_default()).into());
         } else if let Some(e) = &row.error {
             eprintln!("error: {e}");
         }
-        return Ok(if row.outcome.succeeded() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        });
+        return Ok(ExitStatus::from_ok(row.outcome.succeeded()));
     }
     if ctx.format == Format::Text {
-        print!("{}", report::recap(&rows, elapsed));
+        print!("{}", report::recap(rows, elapsed));
     }
-    Ok(if rows.iter().all(|r| r.outcome.succeeded()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitStatus::from_ok(
+        rows.iter().all(|r| r.outcome.succeeded()),
+    ))
 }
 
-/// Resolves every device first: one template error anywhere stops all, before any device
-/// is touched.
-pub fn resolve_all(
-    ctx: &Ctx,
-    site: &Site,
-    tags: &[String],
-) -> Result<Vec<crate::resolve::Resolved>, Failure> {
-    let mut diags = Diagnostics::default();
-    let mut resolved = Vec::new();
-    for t in tags {
-        match crate::resolve::resolve(site, t, &ctx.vars) {
-            Ok(r) => resolved.push(r),
-            Err(d) => d.0.into_iter().for_each(|x| diags.push(x)),
-        }
-    }
-    if !diags.is_empty() {
-        return Err(Failure::Site(diags.sorted()));
-    }
-    Ok(resolved)
-}
-
-/// Runs `jobs` on a tokio runtime with the display for this output; returns the recap
-/// rows, how the run ended, the device runs kept for a single device's report, and the
-/// elapsed milliseconds.
+/// Runs `rollout` on a tokio runtime, stopping on Ctrl-C, with the display for this
+/// output; returns how it ended, the device runs kept for a single device's report, and
+/// the elapsed milliseconds.
 pub fn execute(
     ctx: &Ctx,
-    site: Site,
-    store: Arc<Store>,
-    jobs: Vec<Job>,
-    settings: Settings,
-    run_id: Option<i64>,
+    rollout: Rollout,
     single: bool,
-) -> Result<
-    (
-        Vec<fleet::RecapRow>,
-        crate::store::RunStatus,
-        Vec<DeviceRun>,
-        u64,
-    ),
-    Failure,
-> {
+) -> Result<(Finished, Vec<DeviceRun>, u64), Failure> {
     let display = Display::choose(ctx.format == Format::Json, single);
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(settings.parallel + 16)
+        .max_blocking_threads(rollout.parallel() + 16)
         .build()
         .map_err(anyhow::Error::from)?;
-    let site = Arc::new(site);
-    let (rows, status, kept) = rt.block_on(async {
+    let (done, kept) = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let display_task = tokio::spawn(report::consume(display, rx, describe));
+        let display_task = tokio::spawn(report::consume(display, rx, text::device_run));
         let stop = Stop::default();
         let ctrl_c = fleet::stop_on_ctrl_c(stop.clone());
-        let result = fleet::rollout(
-            site.clone(),
-            store.clone(),
-            jobs,
-            settings,
-            run_id,
-            stop,
-            tx,
-        )
-        .await;
+        let result = rollout.run(stop, tx).await;
         ctrl_c.abort();
         let kept = display_task.await.unwrap_or_default();
-        result.map(|(rows, status)| (rows, status, kept))
+        result.map(|done| (done, kept))
     })?;
-    Ok((rows, status, kept, started.elapsed().as_millis() as u64))
-}
-
-/// Whether `tag` may be changed now: delivered devices only inside their maintenance
-/// window, unless `--now` (recorded in the journal) or `--wait`.
-fn admission(
-    site: &Site,
-    store: &Store,
-    tag: &str,
-    now: jiff::Timestamp,
-    args: &Args,
-    operator: &str,
-) -> Result<Admission, Failure> {
-    if !store.at_desk(tag)? {
-        return Ok(Admission::Go);
-    }
-    let device = site.device(tag).expect("selected from the site");
-    let Some((window, source)) = site.window_of(device) else {
-        return Ok(Admission::Go);
-    };
-    if window.contains(now) {
-        return Ok(Admission::Go);
-    }
-    let next = window.next_open(now);
-    if args.now {
-        store.record(&[Entry::new(tag, operator, "note").message(format!(
-            "changed outside its maintenance window ({}, from {source}) with --now",
-            window.describe()
-        ))])?;
-        return Ok(Admission::Go);
-    }
-    match (args.wait, next) {
-        (true, Some(at)) => Ok(Admission::WaitUntil {
-            until: at.timestamp(),
-        }),
-        (_, next) => Ok(Admission::Refuse(format!(
-            "{tag} is at its desk (delivered) and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
-            window.describe(),
-            next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
-        ))),
-    }
-}
-
-/// A device's run as a CSP reads it: what changed (with diffs), what failed, a summary.
-pub fn describe(run: &DeviceRun) -> String {
-    let mut out = String::new();
-    for r in &run.resources {
-        let label = match r.status {
-            Status::Ok => continue,
-            Status::Drift if run.mode == Mode::Audit => "drifted",
-            Status::Drift => "would change",
-            Status::Changed => "changed",
-            Status::Failed => "FAILED",
-            Status::Skipped => "skipped",
-            Status::Unsupported => "unsupported",
-            Status::Unreached => "unreached",
-        };
-        let on = if r.on != run.device {
-            format!(" (on {})", r.on)
-        } else {
-            String::new()
-        };
-        out.push_str(&format!("  {label:<12} {}{on}\n", r.name));
-        if let Some(diff) = &r.diff {
-            for line in diff.lines() {
-                out.push_str(&format!("               {line}\n"));
-            }
-        }
-        if let Some(m) = &r.message {
-            for line in m.lines() {
-                out.push_str(&format!("               {line}\n"));
-            }
-        }
-    }
-    for c in &run.verify {
-        let label = if c.passed { "pass" } else { "FAIL" };
-        out.push_str(&format!("  verify {label:<5} {}\n", c.name));
-        if !c.passed
-            && let Some(o) = &c.output
-        {
-            for line in o.lines() {
-                out.push_str(&format!("               {line}\n"));
-            }
-        }
-    }
-    for e in &run.errors {
-        if !e.contains(" failed on ") && !e.starts_with("verify check") {
-            out.push_str(&format!("  error: {e}\n"));
-        }
-    }
-    let n = run.resources.len();
-    let ok = run.count(Status::Ok);
-    let summary = match (run.mode, run.outcome) {
-        (_, Outcome::Unreachable) => "unreachable".to_string(),
-        (Mode::Plan, Outcome::Ok) => {
-            format!("nothing would change ({ok} of {n} resources as the profile says)")
-        }
-        (Mode::Plan, _) => format!("{} of {n} resources would change", run.count(Status::Drift)),
-        (Mode::Configure, Outcome::Ok) => {
-            format!("nothing changed ({ok} of {n} resources already as the profile says)")
-        }
-        (Mode::Configure, Outcome::Changed) => {
-            format!("changed {} of {n} resources", run.count(Status::Changed))
-        }
-        (Mode::Configure, Outcome::Failed) => format!(
-            "FAILED: {}",
-            run.errors
-                .first()
-                .map(String::as_str)
-                .unwrap_or("see above")
-        ),
-        (Mode::Audit, Outcome::Ok) => format!("clean ({ok} of {n} resources as the profile says)"),
-        (Mode::Audit, Outcome::Changed) => format!(
-            "DRIFT: {} of {n} resources differ from the profile",
-            run.count(Status::Drift)
-        ),
-        (Mode::Audit, Outcome::Failed) => format!(
-            "FAILED: {}",
-            run.errors
-                .first()
-                .map(String::as_str)
-                .unwrap_or("see above")
-        ),
-    };
-    let passed = run.verify.iter().filter(|c| c.passed).count();
-    let checks = if run.verify.is_empty() {
-        String::new()
-    } else {
-        format!("; {passed} of {} checks passed", run.verify.len())
-    };
-    out.push_str(&format!(
-        "{}: {summary}{checks} ({} connection{}, {} exec channel{}, {:.2}s)\n",
-        run.device,
-        run.connections,
-        if run.connections == 1 { "" } else { "s" },
-        run.channels,
-        if run.channels == 1 { "" } else { "s" },
-        run.elapsed_ms as f64 / 1000.0
-    ));
-    out
+    Ok((done, kept, started.elapsed().as_millis() as u64))
 }

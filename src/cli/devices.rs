@@ -1,8 +1,7 @@
 //! `deskready devices`: the inventory as a table.
 
-use std::process::ExitCode;
-
 use super::{Ctx, Failure, Format};
+use crate::ops::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,10 +10,10 @@ pub struct Args {
     pub group: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
     let site = ctx.load_site()?;
     if let Some(g) = &args.group {
-        super::known_group(&site, g)?;
+        crate::ops::known_group(&site, g)?;
     }
     let devices: Vec<_> = match &args.group {
         Some(g) => site.group_members(g).collect(),
@@ -25,30 +24,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode, Failure> {
             "{}",
             serde_json::to_string_pretty(&devices).map_err(anyhow::Error::from)?
         ),
-        Format::Text => {
-            let rows: Vec<[String; 5]> = devices
-                .iter()
-                .map(|d| {
-                    [
-                        d.tag.clone(),
-                        d.kind.to_string(),
-                        d.profile.clone().unwrap_or_else(|| "-".into()),
-                        d.assignee
-                            .as_ref()
-                            .map(|a| a.name.clone())
-                            .unwrap_or_else(|| "-".into()),
-                        d.location.describe(),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                super::table(
-                    &["DEVICE", "KIND", "PROFILE", "ASSIGNEE", "LOCATION"],
-                    &rows
-                )
-            );
-        }
+        Format::Text => print!("{}", crate::report::text::devices(&devices)),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

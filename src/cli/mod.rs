@@ -1,5 +1,7 @@
-//! Command-line interface: clap structs, one file per command; maps results to output and
-//! exit codes. Library code never prints; this module is the only one that does.
+//! Command-line interface: clap structs, one file per command; each maps its arguments to a
+//! use case's settings (`crate::ops`), calls it and renders the typed result. Exit codes
+//! come from `ops::ExitStatus`. Library code never prints; this module is the only one that
+//! does (with the displays of `crate::report`). Nothing below it imports it.
 
 mod audit;
 mod converge;
@@ -18,11 +20,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::engine::device::Mode;
 use crate::load::Diagnostics;
-use crate::model::Vars;
-pub use history::describe as describe_entry;
-
-use crate::site::Site;
+use crate::model::Stage;
+use crate::ops::{self, Env, ExitStatus};
+pub(crate) use crate::report::table::table;
 
 /// deskready takes IT hardware from received, through configured over SSH, to delivered.
 #[derive(Debug, Parser)]
@@ -103,97 +105,71 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// How a command failed; decides the exit code.
+/// How a command failed: a use case's typed error, or (for the lab) an edge error.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// The site or the arguments are wrong; nothing was changed. Exit code 2.
+    /// The arguments are wrong; nothing was changed.
     #[error("{0}")]
     BadInput(String),
-    /// The site files have problems. Exit code 2.
+    /// The site files have problems; nothing was changed.
     #[error("{0}")]
     Site(Diagnostics),
-    /// The device's state does not allow it (an illegal stage move, a lock held by another
-    /// run, outside its maintenance window). Nothing was changed. Exit code 3.
-    #[error("{0}")]
-    Refused(String),
-    /// Something went wrong while doing the work. Exit code 1.
+    /// A use case failed.
+    #[error(transparent)]
+    Op(#[from] ops::Error),
+    /// Something else went wrong while doing the work.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
-impl From<crate::store::StoreError> for Failure {
-    fn from(e: crate::store::StoreError) -> Failure {
-        use crate::store::StoreError;
-        match e {
-            StoreError::Refused(_) | StoreError::Locked { .. } => Failure::Refused(e.to_string()),
-            other => Failure::Other(other.into()),
+impl Failure {
+    /// The exit status of this failure's class (the codes are in [`ExitStatus::code`]).
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            Failure::BadInput(_) | Failure::Site(_) => ExitStatus::BadInput,
+            Failure::Op(e) => e.exit_status(),
+            Failure::Other(_) => ExitStatus::Failed,
+        }
+    }
+
+    fn diagnostics(&self) -> Option<&Diagnostics> {
+        match self {
+            Failure::Site(d) | Failure::Op(ops::Error::Site(d)) => Some(d),
+            _ => None,
         }
     }
 }
 
-impl Failure {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Failure::BadInput(_) | Failure::Site(_) => 2,
-            Failure::Refused(_) => 3,
-            Failure::Other(_) => 1,
-        }
+/// An error and its causes, as one line ("cannot write x: No such file or directory").
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(&format!(": {s}"));
+        source = s.source();
     }
+    out
 }
 
 /// Everything a command needs from the global options.
 pub struct Ctx {
-    pub site_dir: PathBuf,
+    pub env: Env,
     pub format: Format,
-    pub vars: Vars,
-    /// Who is doing this, for the journal.
-    pub operator: String,
 }
 
-impl Ctx {
-    /// Loads the site or fails with every problem in it.
-    pub fn load_site(&self) -> Result<Site, Failure> {
-        crate::load::load_site(&self.site_dir).map_err(Failure::Site)
-    }
-
-    /// Opens the site's state store. Host keys pinned in the plain file of earlier versions
-    /// (`.deskready/host_keys`) move into it.
-    pub fn open_store(&self) -> Result<std::sync::Arc<crate::store::Store>, Failure> {
-        use crate::transport::HostKeyPins;
-        let dir = crate::site::state_dir(&self.site_dir);
-        let store = crate::store::Store::open(&dir)?;
-        let legacy = dir.join("host_keys");
-        if legacy.exists() {
-            let file = crate::transport::FilePins::new(legacy.clone());
-            for (tag, pin) in file.all().map_err(anyhow::Error::from)? {
-                if store.pinned(&tag).map_err(anyhow::Error::from)?.is_none() {
-                    store.pin(&tag, &pin).map_err(anyhow::Error::from)?;
-                }
-            }
-            std::fs::rename(&legacy, dir.join("host_keys.imported"))
-                .map_err(anyhow::Error::from)?;
-        }
-        Ok(std::sync::Arc::new(store))
+impl std::ops::Deref for Ctx {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
     }
 }
 
-/// The device `tag` of `site`, or an error naming the tags there are.
-pub fn known_device<'a>(site: &'a Site, tag: &str) -> Result<&'a crate::model::Device, Failure> {
-    site.device(tag).ok_or_else(|| {
-        let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
-        Failure::BadInput(crate::load::diag::unknown("device", tag, &tags))
-    })
-}
-
-/// Fails when `site` has no group `name`, naming the groups there are.
-pub fn known_group(site: &Site, name: &str) -> Result<(), Failure> {
-    if site.groups.contains_key(name) {
-        return Ok(());
+/// Prints `json` for `--format json`, else `text` as one line.
+fn say(ctx: &Ctx, text: impl std::fmt::Display, json: serde_json::Value) {
+    match ctx.format {
+        Format::Json => println!("{json}"),
+        Format::Text => println!("{text}"),
     }
-    let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
-    Err(Failure::BadInput(crate::load::diag::unknown(
-        "group", name, &names,
-    )))
 }
 
 /// The login name of the user running deskready.
@@ -231,23 +207,21 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(f) => {
             report_failure(&f, format);
-            ExitCode::from(f.exit_code())
+            f.exit_status().into()
         }
     }
 }
 
 fn report_failure(f: &Failure, format: Format) {
-    match (format, f) {
-        (Format::Json, Failure::Site(d)) => {
+    let refused = f.exit_status() == ExitStatus::Refused;
+    match (format, f.diagnostics()) {
+        (Format::Json, Some(d)) => {
             println!("{}", serde_json::json!({ "ok": false, "errors": d.0 }));
         }
-        (Format::Json, other) => {
-            println!(
-                "{}",
-                serde_json::json!({ "ok": false, "error": format!("{other:#}") })
-            );
+        (Format::Json, None) => {
+            println!("{}", serde_json::json!({ "ok": false, "error": chain(f) }));
         }
-        (Format::Text, Failure::Site(d)) => {
+        (Format::Text, Some(d)) => {
             for diag in d.iter() {
                 eprintln!("error: {diag}");
             }
@@ -257,9 +231,8 @@ fn report_failure(f: &Failure, format: Format) {
                 if d.len() == 1 { "" } else { "s" }
             );
         }
-        (Format::Text, Failure::Other(e)) => eprintln!("error: {e:#}"),
-        (Format::Text, Failure::Refused(m)) => eprintln!("refused: {m}"),
-        (Format::Text, other) => eprintln!("error: {other}"),
+        (Format::Text, None) if refused => eprintln!("refused: {f}"),
+        (Format::Text, None) => eprintln!("error: {}", chain(f)),
     }
 }
 
@@ -270,61 +243,36 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect();
     let ctx = Ctx {
-        site_dir: std::path::absolute(&cli.site).unwrap_or(cli.site),
+        env: Env {
+            site_dir: std::path::absolute(&cli.site).unwrap_or(cli.site),
+            vars,
+            operator: cli
+                .operator
+                .filter(|o| !o.is_empty())
+                .unwrap_or_else(login_name),
+        },
         format: cli.format,
-        vars,
-        operator: cli
-            .operator
-            .filter(|o| !o.is_empty())
-            .unwrap_or_else(login_name),
     };
-    match cli.command {
+    let status = match cli.command {
         Command::Validate => validate::run(&ctx),
         Command::Render(a) => render::run(&ctx, a),
         Command::Devices(a) => devices::run(&ctx, a),
-        Command::Plan(a) => converge::run(&ctx, a, crate::engine::device::Mode::Plan),
-        Command::Configure(a) => converge::run(&ctx, a, crate::engine::device::Mode::Configure),
+        Command::Plan(a) => converge::run(&ctx, a, Mode::Plan),
+        Command::Configure(a) => converge::run(&ctx, a, Mode::Configure),
         Command::Rekey(a) => rekey::run(&ctx, a),
-        Command::Lab(c) => lab::run(&ctx, c),
+        Command::Lab(c) => return lab::run(&ctx, c),
         Command::Receive(a) => receive::run(&ctx, a),
         Command::Assign(a) => lifecycle::assign(&ctx, a),
         Command::Deliver(a) => lifecycle::deliver(&ctx, a),
         Command::Return(a) => lifecycle::give_back(&ctx, a),
-        Command::Repair(a) => lifecycle::with_reason(&ctx, a, crate::model::Stage::InRepair),
-        Command::Retire(a) => lifecycle::with_reason(&ctx, a, crate::model::Stage::Retired),
+        Command::Repair(a) => lifecycle::with_reason(&ctx, a, Stage::InRepair),
+        Command::Retire(a) => lifecycle::with_reason(&ctx, a, Stage::Retired),
         Command::Note(a) => lifecycle::note(&ctx, a),
         Command::History(a) => history::history(&ctx, a),
         Command::Status(a) => history::status(&ctx, a),
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
-    }
-}
-
-/// A plain left-aligned text table.
-pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == N {
-                l.push_str(cell);
-            } else {
-                l.push_str(&format!("{cell:<w$}  ", w = *w));
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
+    }?;
+    Ok(status.into())
 }

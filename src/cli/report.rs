@@ -1,10 +1,9 @@
 //! `deskready report --html FILE` (or `--format json`): the fleet report.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::{Ctx, Failure, Format};
-use crate::report::fleet;
+use crate::ops::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -13,13 +12,10 @@ pub struct Args {
     pub html: Option<PathBuf>,
 }
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode, Failure> {
-    let site = ctx.load_site()?;
-    let store = ctx.open_store()?;
-    let report = fleet::build(&site, &store, jiff::Timestamp::now())?;
+pub fn run(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
+    let report = crate::ops::history::report(ctx)?;
     if let Some(path) = &a.html {
-        crate::owned::write_atomic(path, fleet::html(&report).as_bytes())
-            .map_err(|e| Failure::Other(anyhow::anyhow!("cannot write {}: {e}", path.display())))?;
+        crate::ops::history::write_report(path, &crate::report::fleet::html(&report))?;
     }
     match ctx.format {
         Format::Json => println!(
@@ -48,5 +44,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode, Failure> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

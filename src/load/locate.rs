@@ -11,19 +11,13 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-/// A 1-based line and column in a source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
+pub use crate::model::Pos;
 
-impl Pos {
-    fn from_marker(m: &Marker) -> Self {
-        Pos {
-            line: m.line(),
-            col: m.col() + 1,
-        }
+/// The position a YAML marker points at.
+fn pos_of(m: &Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
     }
 }
 
@@ -46,7 +40,7 @@ impl Index {
         let mut walker = Walker::default();
         let mut parser = Parser::new_from_str(source);
         parser.load(&mut walker, false).map_err(|e| SyntaxError {
-            pos: Pos::from_marker(e.marker()),
+            pos: pos_of(e.marker()),
             message: e.info().to_string(),
         })?;
         Ok(Index {
@@ -123,9 +117,7 @@ impl Walker {
             Some(Frame::Seq { path, next }) => {
                 let p = format!("{path}[{next}]");
                 *next += 1;
-                self.positions
-                    .entry(p.clone())
-                    .or_insert(Pos::from_marker(mark));
+                self.positions.entry(p.clone()).or_insert(pos_of(mark));
                 p
             }
         }
@@ -136,7 +128,7 @@ impl Walker {
         if let Some(Frame::Map { path, key, first }) = self.stack.last_mut()
             && key.is_none()
         {
-            let pos = Pos::from_marker(mark);
+            let pos = pos_of(mark);
             if *first && path.ends_with(']') {
                 // A block mapping's start marker sits after its first key; the key is
                 // where a reader looks for "the item".

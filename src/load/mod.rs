@@ -6,6 +6,7 @@
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
 pub mod diag;
+mod kinds;
 pub mod locate;
 mod raw;
 mod resources;
@@ -574,7 +575,14 @@ fn window(
     let w = raw?;
     match crate::model::Window::parse(&w.days, &w.start, &w.end, &w.timezone) {
         Ok(win) => Some(win),
-        Err((key, msg)) => {
+        Err(e) => {
+            let key = e.key();
+            let msg = match &e {
+                crate::model::WindowError::UnknownDay { day, .. } => {
+                    diag::unknown("day", day, crate::model::WINDOW_DAYS)
+                }
+                other => other.to_string(),
+            };
             let at = if key.starts_with("days[") {
                 format!("{path}.{key}")
             } else {

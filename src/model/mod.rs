@@ -1,20 +1,30 @@
-//! Pure types of the domain: devices, groups, profiles and their resources.
+//! Pure types of the domain: devices, groups, profiles and their resources, stages, and the
+//! outcome vocabulary.
 //!
 //! Nothing here reads files or talks to devices; `load` builds these from YAML and
 //! `resolve` turns them into concrete per-device work.
 
 mod device;
+mod outcome;
 mod profile;
 mod stage;
 mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
+pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
-pub use stage::{Stage, refusal, stage_name};
-pub use window::{Window, local as local_time};
+pub use stage::{MoveRefused, Stage, check_move, refusal, stage_name};
+pub use window::{DAYS as WINDOW_DAYS, Window, WindowError, local as local_time};
 
 /// Free variables: YAML values keyed by name, merged by precedence.
 pub type Vars = serde_json::Map<String, serde_json::Value>;
+
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
 
 /// Where something was declared: a site file (relative path), line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]

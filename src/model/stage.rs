@@ -85,6 +85,51 @@ pub fn stage_name(stage: Option<Stage>) -> &'static str {
     stage.map_or("expected", Stage::as_str)
 }
 
+/// An illegal stage move: where the device is, where it was asked to go, and where it may
+/// go instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}", refusal(device, *from, *to), if *never_received { first_receive(device) } else { String::new() })]
+pub struct MoveRefused {
+    pub device: String,
+    pub from: Option<Stage>,
+    pub to: Stage,
+    pub allowed: Vec<Stage>,
+    /// The device was never received, and the refusal says to receive it first.
+    pub never_received: bool,
+}
+
+impl MoveRefused {
+    /// The refusal of moving `device` from `from` to `to`.
+    pub fn new(device: &str, from: Option<Stage>, to: Stage) -> MoveRefused {
+        MoveRefused {
+            device: device.to_string(),
+            from,
+            to,
+            allowed: Stage::moves_from(from),
+            never_received: false,
+        }
+    }
+
+    /// The same refusal, telling a never-received device's CSP to receive it first.
+    pub fn receive_first(mut self) -> MoveRefused {
+        self.never_received = self.from.is_none();
+        self
+    }
+}
+
+fn first_receive(tag: &str) -> String {
+    format!("; receive it first: deskready receive {tag} (or receive --scan / --csv)")
+}
+
+/// Checks a move: `Ok` when `device` may go from `from` to `to`.
+pub fn check_move(device: &str, from: Option<Stage>, to: Stage) -> Result<(), MoveRefused> {
+    if Stage::can_move(from, to) {
+        Ok(())
+    } else {
+        Err(MoveRefused::new(device, from, to))
+    }
+}
+
 /// "LAP-0001 is delivered; from delivered it may go to: configuring, received, in-repair, retired"
 pub fn refusal(tag: &str, from: Option<Stage>, wanted: Stage) -> String {
     let moves: Vec<&str> = Stage::moves_from(from)
@@ -131,6 +176,20 @@ mod tests {
         }
         assert!(Stage::can_move(Some(InRepair), Received));
         assert!(Stage::moves_from(Some(Retired)).is_empty());
+    }
+
+    #[test]
+    fn a_refused_move_carries_its_data() {
+        let e = check_move("LAP-0001", None, Configuring).unwrap_err();
+        assert_eq!(e.allowed, vec![Received, Retired]);
+        assert_eq!(
+            e.clone().receive_first().to_string(),
+            format!(
+                "{}; receive it first: deskready receive LAP-0001 (or receive --scan / --csv)",
+                e
+            )
+        );
+        assert!(check_move("LAP-0001", Some(Received), Configuring).is_ok());
     }
 
     #[test]

@@ -8,6 +8,32 @@ use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 
+/// Which part of a written window is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    /// The loader words this one with "did you mean" (see [`DAYS`]).
+    #[error("unknown day `{day}`; allowed: {}", DAYS.join(", "))]
+    UnknownDay { index: usize, day: String },
+    #[error("a window needs at least one day; allowed: {}", DAYS.join(", "))]
+    NoDays,
+    #[error("`{value}` is not a time of day; expected HH:MM such as 22:00")]
+    BadTime { key: &'static str, value: String },
+    #[error("unknown time zone `{name}`; expected an IANA name such as Europe/London or UTC")]
+    UnknownTimeZone { name: String },
+}
+
+impl WindowError {
+    /// The key of the window that is wrong (`days[1]`, `start`, `timezone`).
+    pub fn key(&self) -> String {
+        match self {
+            WindowError::UnknownDay { index, .. } => format!("days[{index}]"),
+            WindowError::NoDays => "days".into(),
+            WindowError::BadTime { key, .. } => (*key).into(),
+            WindowError::UnknownTimeZone { .. } => "timezone".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub days: Vec<Weekday>,
@@ -47,45 +73,34 @@ impl Window {
         start: &str,
         end: &str,
         timezone: &str,
-    ) -> Result<Window, (String, String)> {
+    ) -> Result<Window, WindowError> {
         let mut ds = Vec::new();
-        for (i, d) in days.iter().enumerate() {
+        for (index, d) in days.iter().enumerate() {
             match weekday(d) {
                 Some(w) => ds.push(w),
                 None => {
-                    return Err((
-                        format!("days[{i}]"),
-                        crate::load::diag::unknown("day", d, DAYS),
-                    ));
+                    return Err(WindowError::UnknownDay {
+                        index,
+                        day: d.clone(),
+                    });
                 }
             }
         }
         if ds.is_empty() {
-            return Err((
-                "days".into(),
-                format!(
-                    "a window needs at least one day; allowed: {}",
-                    DAYS.join(", ")
-                ),
-            ));
+            return Err(WindowError::NoDays);
         }
-        let time = |key: &str, v: &str| -> Result<Time, (String, String)> {
+        let time = |key: &'static str, v: &str| -> Result<Time, WindowError> {
             let ok = v.len() == 5 && v.as_bytes()[2] == b':';
             let parsed = ok.then(|| v.parse::<Time>().ok()).flatten();
-            parsed.ok_or_else(|| {
-                (
-                    key.to_string(),
-                    format!("`{v}` is not a time of day; expected HH:MM such as 22:00"),
-                )
+            parsed.ok_or_else(|| WindowError::BadTime {
+                key,
+                value: v.to_string(),
             })
         };
         let start_t = time("start", start)?;
         let end_t = time("end", end)?;
-        let tz = TimeZone::get(timezone).map_err(|_| {
-            (
-                "timezone".to_string(),
-                format!("unknown time zone `{timezone}`; expected an IANA name such as Europe/London or UTC"),
-            )
+        let tz = TimeZone::get(timezone).map_err(|_| WindowError::UnknownTimeZone {
+            name: timezone.to_string(),
         })?;
         Ok(Window {
             days: ds,
@@ -215,18 +230,23 @@ mod tests {
     fn bad_parts_are_named() {
         let d = vec!["saturdy".to_string()];
         let e = Window::parse(&d, "22:00", "06:00", "UTC").unwrap_err();
-        assert_eq!(e.0, "days[0]");
-        assert!(e.1.starts_with("unknown day `saturdy`"), "{}", e.1);
+        assert_eq!(e.key(), "days[0]");
+        assert!(e.to_string().starts_with("unknown day `saturdy`"), "{e}");
         let d = vec!["sat".to_string()];
         assert_eq!(
-            Window::parse(&d, "25:00", "06:00", "UTC").unwrap_err().0,
+            Window::parse(&d, "25:00", "06:00", "UTC")
+                .unwrap_err()
+                .key(),
             "start"
         );
-        assert_eq!(Window::parse(&d, "22:00", "6", "UTC").unwrap_err().0, "end");
+        assert_eq!(
+            Window::parse(&d, "22:00", "6", "UTC").unwrap_err().key(),
+            "end"
+        );
         assert_eq!(
             Window::parse(&d, "22:00", "06:00", "Mars/Olympus")
                 .unwrap_err()
-                .0,
+                .key(),
             "timezone"
         );
     }

@@ -1,88 +1,10 @@
-//! The fleet report: devices per stage, devices that drifted at their last audit, physical
-//! audits due and overdue, recent activity, and every device's history. Built once from
-//! the site and the state store; written as JSON, or as one self-contained HTML page (an
-//! inline SVG chart, inline CSS, nothing fetched).
+//! The fleet report as one self-contained HTML page (an inline SVG chart, inline CSS,
+//! nothing fetched). The data comes from `ops::report`; nothing here reads the store.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
-use crate::audit::{PhysicalAudit, physical};
-use crate::model::{Stage, stage_name};
-use crate::site::Site;
-use crate::store::{Entry, Store, StoreError};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FleetReport {
-    pub generated_at: String,
-    pub site: String,
-    /// Every stage (and `expected`) with how many devices are in it.
-    pub stages: Vec<(String, usize)>,
-    /// Devices whose last audit found drift.
-    pub drifted: Vec<Entry>,
-    /// Physical audits due soon or overdue.
-    pub physical_audits: Vec<PhysicalAudit>,
-    /// The newest journal rows over all devices.
-    pub recent: Vec<Entry>,
-    pub devices: Vec<DeviceReport>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeviceReport {
-    pub device: String,
-    pub kind: String,
-    pub stage: String,
-    pub assignee: Option<String>,
-    pub location: String,
-    pub history: Vec<Entry>,
-}
-
-/// Gathers the report.
-pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetReport, StoreError> {
-    let stages: HashMap<String, Stage> = store
-        .stages()?
-        .into_iter()
-        .map(|(t, r)| (t, r.stage))
-        .collect();
-    let mut counts: Vec<(String, usize)> = std::iter::once("expected")
-        .chain(Stage::ALL.iter().map(|s| s.as_str()))
-        .map(|s| (s.to_string(), 0))
-        .collect();
-    let mut devices = Vec::new();
-    for d in site.devices.values() {
-        let stage = stage_name(stages.get(&d.tag).copied());
-        if let Some(c) = counts.iter_mut().find(|(s, _)| s == stage) {
-            c.1 += 1;
-        }
-        devices.push(DeviceReport {
-            device: d.tag.clone(),
-            kind: d.kind.to_string(),
-            stage: stage.to_string(),
-            assignee: d.assignee.as_ref().map(|a| a.name.clone()),
-            location: d.location.describe(),
-            history: store.history(&d.tag)?,
-        });
-    }
-    let drifted = store
-        .latest_of_kind("audit")?
-        .into_iter()
-        .filter(|e| e.subject.as_deref() == Some("drift"))
-        .collect();
-    let physical_audits = physical(site, store, now)?
-        .into_iter()
-        .filter(|p| p.status != "ok")
-        .collect();
-    Ok(FleetReport {
-        generated_at: now.to_string(),
-        site: site.root.display().to_string(),
-        stages: counts,
-        drifted,
-        physical_audits,
-        recent: store.recent(30)?,
-        devices,
-    })
-}
+pub use crate::ops::report::{DeviceReport, FleetReport};
+use crate::store::Entry;
 
 fn esc(s: &str) -> String {
     let mut out = Vec::new();
@@ -126,7 +48,7 @@ fn chart(stages: &[(String, usize)]) -> String {
 fn entry_rows(entries: &[Entry], with_device: bool) -> String {
     let mut s = String::new();
     for e in entries {
-        let (what, detail) = crate::cli::describe_entry(e);
+        let (what, detail) = super::text::entry(e);
         s.push_str("<tr>");
         if with_device {
             let _ = write!(s, "<td><a href=\"#dev-{0}\">{0}</a></td>", esc(&e.tag));
@@ -178,7 +100,7 @@ pub fn html(r: &FleetReport) -> String {
                 b,
                 "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
                 esc(&p.device),
-                esc(p.status),
+                esc(p.status.as_str()),
                 esc(&p.next_due),
                 esc(p.last_seen.as_deref().unwrap_or("never"))
             );

@@ -11,7 +11,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::engine::device::{DeviceRun, Mode};
-use crate::engine::fleet::{Event, Recap, RecapRow, Totals};
+use crate::engine::fleet::{Event, RecapRow, Totals};
+use crate::model::Outcome;
 
 /// How events are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +183,7 @@ impl Bars {
                         t.unreachable
                     ));
                     if !row.outcome.succeeded()
-                        && row.outcome != Recap::NotStarted
+                        && row.outcome != Outcome::NotStarted
                         && let Some(m) = &self.multi
                     {
                         let _ = m.println(format!(
@@ -229,16 +230,8 @@ impl Bars {
     }
 }
 
-fn add(mut t: Totals, r: Recap) -> Totals {
-    match r {
-        Recap::Ok => t.ok += 1,
-        Recap::Changed => t.changed += 1,
-        Recap::Drift => t.drift += 1,
-        Recap::Failed => t.failed += 1,
-        Recap::Unreachable => t.unreachable += 1,
-        Recap::Refused => t.refused += 1,
-        Recap::NotStarted => t.not_started += 1,
-    }
+fn add(mut t: Totals, r: Outcome) -> Totals {
+    t.add(r);
     t
 }
 
@@ -263,7 +256,7 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
             ]
         })
         .collect();
-    let mut out = crate::cli::table(&["DEVICE", "RESULT", "TIME", "DETAIL"], &table);
+    let mut out = table::table(&["DEVICE", "RESULT", "TIME", "DETAIL"], &table);
     let t = rows
         .iter()
         .fold(Totals::default(), |t, r| add(t, r.outcome));
@@ -282,3 +275,5 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
     out
 }
 pub mod fleet;
+pub mod table;
+pub mod text;

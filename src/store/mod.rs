@@ -18,7 +18,7 @@ use serde::Serialize;
 pub use locks::{Holder, LockGuard};
 pub use runs::{RunRecord, RunStatus};
 
-use crate::model::{Stage, refusal};
+use crate::model::{MoveRefused, Stage};
 
 /// Schema migrations, in order; `PRAGMA user_version` counts how many were applied.
 const MIGRATIONS: &[&str] = &[
@@ -98,8 +98,9 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: usize },
     #[error("state store: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("{0}")]
-    Refused(String),
+    /// An illegal stage move.
+    #[error(transparent)]
+    Refused(#[from] crate::model::MoveRefused),
     #[error("{device} is being configured by {holder}; try again when that run ends")]
     Locked { device: String, holder: String },
     #[error("cannot create {}: {source}", path.display())]
@@ -339,7 +340,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let from = stage_of(&tx, tag)?.map(|r| r.stage);
         if !Stage::can_move(from, to) {
-            return Err(StoreError::Refused(refusal(tag, from, to)));
+            return Err(StoreError::Refused(MoveRefused::new(tag, from, to)));
         }
         let at = now();
         tx.execute(
@@ -374,7 +375,7 @@ impl Store {
         for (tag, to, entries) in moves {
             let from = stage_of(&tx, tag)?.map(|r| r.stage);
             if !Stage::can_move(from, *to) {
-                return Err(StoreError::Refused(refusal(tag, from, *to)));
+                return Err(StoreError::Refused(MoveRefused::new(tag, from, *to)));
             }
             tx.execute(
                 "INSERT INTO devices (tag, stage, since, last_error) VALUES (?1, ?2, ?3, NULL)

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, now};
+use super::{Entry, Store, StoreError, insert_entry, now};
 use crate::transport::{HostKeyPins, Pin, TransportError};
 
 fn pins_error(e: rusqlite::Error) -> TransportError {
@@ -10,6 +10,23 @@ fn pins_error(e: rusqlite::Error) -> TransportError {
         action: "use",
         path: "state.db".into(),
         source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl Store {
+    /// Pins `pin` for `device` in place of any earlier pin and writes `entry`, in one
+    /// transaction: a rekey either happened completely or not at all.
+    pub fn replace_pin(&self, device: &str, pin: &Pin, entry: &Entry) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tag) DO UPDATE SET key_type = ?2, fingerprint = ?3, pinned_at = ?4",
+            params![device, pin.key_type, pin.fingerprint, now()],
+        )?;
+        insert_entry(&tx, entry)?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -46,5 +63,31 @@ impl HostKeyPins for Store {
             .execute("DELETE FROM host_keys WHERE tag = ?1", params![device])
             .map(|_| ())
             .map_err(pins_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_a_pin_writes_it_and_its_journal_row_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old = Pin {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:old".into(),
+        };
+        let new = Pin {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:new".into(),
+        };
+        store.pin("LAP-0001", &old).unwrap();
+        let entry = Entry::new("LAP-0001", "csp", "rekey").message("accepted host key");
+        store.replace_pin("LAP-0001", &new, &entry).unwrap();
+        assert_eq!(store.pinned("LAP-0001").unwrap(), Some(new));
+        let history = store.history("LAP-0001").unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].kind, "rekey");
     }
 }

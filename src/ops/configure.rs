@@ -1,9 +1,11 @@
-//! Configure as a lifecycle step: check the stage allows it, hold the device's lock, move
-//! to `configuring`, converge, then move to `configured` or `configure-failed` together with
-//! one journal row per resource changed and per verify check (digests, never contents).
+//! Configure as a lifecycle step, the store's side of a rollout ([`Books`]): check the stage
+//! allows it, hold the device's lock, move to `configuring`, converge, then move to
+//! `configured` or `configure-failed` together with one journal row per resource changed
+//! and per verify check (digests, never contents). Audits record their result the same way.
 
-use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
-use crate::model::{Stage, refusal};
+use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
+use crate::engine::fleet::{Bookkeeper, Settings, WorkError};
+use crate::model::{AuditResult, Stage, check_move};
 use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Entry, Holder, Store, StoreError};
@@ -11,16 +13,7 @@ use crate::store::{Entry, Holder, Store, StoreError};
 /// Refuses a device whose stage does not allow configuring, naming what to do instead.
 pub fn check_can_configure(store: &Store, tag: &str) -> Result<(), StoreError> {
     let from = store.stage(tag)?.map(|r| r.stage);
-    if Stage::can_move(from, Stage::Configuring) {
-        return Ok(());
-    }
-    let mut msg = refusal(tag, from, Stage::Configuring);
-    if from.is_none() {
-        msg.push_str(&format!(
-            "; receive it first: deskready receive {tag} (or receive --scan / --csv)"
-        ));
-    }
-    Err(StoreError::Refused(msg))
+    check_move(tag, from, Stage::Configuring).map_err(|e| StoreError::Refused(e.receive_first()))
 }
 
 /// Configures one device and records it. `run_id` ties the journal rows to a rollout.
@@ -56,10 +49,8 @@ pub fn configure(
         Stage::Configured
     };
     let (to, error) = match run.outcome {
-        Outcome::Ok | Outcome::Changed => (done, None),
-        Outcome::Failed | Outcome::Unreachable => {
-            (Stage::ConfigureFailed, Some(run.errors.join("; ")))
-        }
+        o if o.succeeded() => (done, None),
+        _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
     store.transition(tag, to, operator, error.as_deref(), &entries)?;
     Ok(run)
@@ -110,12 +101,7 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     }
     let summary = format!(
         "configure {}: {} changed, {} ok, {} failed; {} connection(s), {} exec channel(s)",
-        match run.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Changed => "changed",
-            Outcome::Failed => "failed",
-            Outcome::Unreachable => "unreachable",
-        },
+        run.outcome,
         run.count(Status::Changed),
         run.count(Status::Ok),
         run.count(Status::Failed),
@@ -155,22 +141,80 @@ pub fn audit(
         .collect();
     let (result, message) = match run.outcome {
         Outcome::Ok => (
-            "clean",
+            AuditResult::Clean,
             format!("{} resources as the profile says", run.resources.len()),
         ),
-        Outcome::Changed => ("drift", format!("drifted: {}", drifted.join(", "))),
-        Outcome::Unreachable => ("unreachable", run.errors.join("; ")),
-        Outcome::Failed => (
-            "failed",
+        Outcome::Changed | Outcome::Drift => (
+            AuditResult::Drift,
+            format!("drifted: {}", drifted.join(", ")),
+        ),
+        Outcome::Unreachable => (AuditResult::Unreachable, run.problems.joined()),
+        Outcome::Failed | Outcome::Refused | Outcome::NotStarted => (
+            AuditResult::Failed,
             if failed_checks.is_empty() {
-                run.errors.join("; ")
+                run.problems.joined()
             } else {
                 format!("failed checks: {}", failed_checks.join(", "))
             },
         ),
     };
     store.record(&[Entry::new(&run.device, operator, "audit")
-        .subject(result)
+        .subject(result.as_str())
         .message(message)])?;
     Ok(run)
+}
+
+/// The store's side of a rollout: each device's lock, stage and journal, and the run
+/// record's per-device rows.
+pub struct Books {
+    pub store: std::sync::Arc<Store>,
+    pub run_id: Option<i64>,
+}
+
+impl Bookkeeper for Books {
+    fn work(
+        &self,
+        site: &Site,
+        resolved: &Resolved,
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Result<DeviceRun, WorkError> {
+        let run = match settings.mode {
+            Mode::Plan => Ok(device::run(
+                site,
+                resolved,
+                Mode::Plan,
+                &settings.ssh,
+                observe,
+            )),
+            Mode::Configure => configure(
+                &self.store,
+                site,
+                resolved,
+                &settings.ssh,
+                &settings.operator,
+                self.run_id,
+                observe,
+            ),
+            Mode::Audit => audit(
+                &self.store,
+                site,
+                resolved,
+                &settings.ssh,
+                &settings.operator,
+                observe,
+            ),
+        };
+        run.map_err(|e| match e {
+            StoreError::Refused(m) => WorkError::Refused(m.to_string()),
+            e @ StoreError::Locked { .. } => WorkError::Refused(e.to_string()),
+            e => WorkError::Failed(e.to_string()),
+        })
+    }
+
+    fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>) {
+        if let Some(id) = self.run_id {
+            let _ = self.store.record_run_device(id, device, outcome, error);
+        }
+    }
 }

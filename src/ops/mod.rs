@@ -1,0 +1,94 @@
+//! Use cases: one file per thing a CSP does (select, rollout, receive, assign, deliver, the
+//! other stage moves, rekey, history, audit, validate). Each takes typed settings, returns a
+//! typed result or an [`Error`], owns its compensation (undo) and never prints; the CLI maps
+//! arguments to settings and renders results. Nothing here imports `crate::cli`.
+
+pub mod assign;
+pub mod audit;
+pub mod configure;
+pub mod deliver;
+mod error;
+pub mod history;
+pub mod lifecycle;
+pub mod receive;
+pub mod rekey;
+pub mod report;
+pub mod rollout;
+pub mod select;
+pub mod undo;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::{Error, ExitStatus};
+
+use crate::model::{Device, Vars};
+use crate::site::Site;
+use crate::store::Store;
+
+/// What every use case needs to know: the site, the variables given for this run, and who
+/// is doing it.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The site directory (absolute).
+    pub site_dir: PathBuf,
+    /// `--var` values, above every other layer.
+    pub vars: Vars,
+    /// Who is doing this, for the journal.
+    pub operator: String,
+}
+
+impl Env {
+    /// Loads the site or fails with every problem in it.
+    pub fn load_site(&self) -> Result<Site, Error> {
+        crate::load::load_site(&self.site_dir).map_err(Error::Site)
+    }
+
+    /// Opens the site's state store. Host keys pinned in the plain file of earlier versions
+    /// (`.deskready/host_keys`) move into it.
+    pub fn open_store(&self) -> Result<Arc<Store>, Error> {
+        use crate::transport::HostKeyPins;
+        let dir = crate::site::state_dir(&self.site_dir);
+        let store = Store::open(&dir)?;
+        let legacy = dir.join("host_keys");
+        if legacy.exists() {
+            let file = crate::transport::FilePins::new(legacy.clone());
+            for (tag, pin) in file.all()? {
+                if store.pinned(&tag)?.is_none() {
+                    store.pin(&tag, &pin)?;
+                }
+            }
+            std::fs::rename(&legacy, dir.join("host_keys.imported"))?;
+        }
+        Ok(Arc::new(store))
+    }
+}
+
+/// The device `tag` of `site`, or an error naming the tags there are.
+pub fn known_device<'a>(site: &'a Site, tag: &str) -> Result<&'a Device, Error> {
+    site.device(tag).ok_or_else(|| {
+        let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
+        Error::BadInput(crate::load::diag::unknown("device", tag, &tags))
+    })
+}
+
+/// Fails when `site` has no group `name`, naming the groups there are.
+pub fn known_group(site: &Site, name: &str) -> Result<(), Error> {
+    if site.groups.contains_key(name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = site.groups.keys().map(String::as_str).collect();
+    Err(Error::BadInput(crate::load::diag::unknown(
+        "group", name, &names,
+    )))
+}
+
+/// A device known to the site or, having left the inventory (retired and removed), to the
+/// store; else the unknown-device error.
+pub fn known_anywhere(site: &Site, store: &Store, tag: &str) -> Result<(), Error> {
+    if site.device(tag).is_none() && store.stage(tag)?.is_none() {
+        known_device(site, tag)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! Rollouts: `plan`, `configure` and drift `audit` over selected devices. Preparing one
+//! selects the devices (or, with `--resume`, the ones the last configure run did not
+//! finish), resolves every device before any is touched, admits delivered devices by their
+//! maintenance window (a `--now` override is written to the journal) and starts the run
+//! record; running it drives the engine's fleet and finishes the record. The caller owns
+//! the tokio runtime, Ctrl-C and the display of the event stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::Error;
+use super::select::Selection;
+use crate::engine::device::{Mode, Options};
+use crate::engine::fleet::{self, Admission, Event, Job, MaxFail, RecapRow, Settings, Size, Stop};
+use crate::load::Diagnostics;
+use crate::model::{Outcome, local_time};
+use crate::resolve::Resolved;
+use crate::site::Site;
+use crate::store::{Entry, RunRecord, RunStatus, Store};
+use crate::transport::SshOptions;
+
+/// Connection settings of every command that reaches devices.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// Waiting for a device to answer and complete the SSH handshake.
+    pub connect_timeout: Duration,
+    /// A device's whole run once connected.
+    pub command_timeout: Duration,
+}
+
+impl SshSettings {
+    /// Connection options, pinning host keys in `store`.
+    pub fn options(&self, store: Arc<Store>) -> Options {
+        Options {
+            ssh: SshOptions {
+                connect_timeout: self.connect_timeout,
+                command_timeout: self.command_timeout,
+                use_agent: true,
+            },
+            pins: store,
+            retries: 0,
+            test_page: false,
+            transport: Arc::new(crate::transport::Ssh),
+        }
+    }
+}
+
+/// `plan` and `configure`.
+#[derive(Debug, Clone)]
+pub struct ConvergeSettings {
+    /// [`Mode::Plan`] or [`Mode::Configure`].
+    pub mode: Mode,
+    pub selection: Selection,
+    /// Redo the devices the last configure run did not finish well.
+    pub resume: bool,
+    /// Devices at once.
+    pub parallel: usize,
+    /// Canary batch sizes as written (`1,5,25%`).
+    pub batches: Vec<String>,
+    /// Failure threshold as written (`N` or `P%`).
+    pub max_fail: Option<String>,
+    /// Retries of an unreachable device.
+    pub retries: u32,
+    /// Change delivered devices outside their maintenance window.
+    pub now: bool,
+    /// Wait for delivered devices' maintenance windows.
+    pub wait: bool,
+    /// Print a test page after configuring a printer.
+    pub test_page: bool,
+    pub ssh: SshSettings,
+}
+
+/// Drift `audit`.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub selection: Selection,
+    pub parallel: usize,
+    pub ssh: SshSettings,
+}
+
+/// What preparing a rollout found.
+pub enum Prepared {
+    /// `--resume`: every device of the last configure run succeeded.
+    NothingToResume { run: i64 },
+    /// Ready to run.
+    Ready(Box<Rollout>),
+}
+
+/// A rollout ready to run: devices resolved and admitted, run record started.
+pub struct Rollout {
+    site: Site,
+    store: Arc<Store>,
+    jobs: Vec<Job>,
+    settings: Settings,
+    run_id: Option<i64>,
+}
+
+/// How a rollout ended.
+pub struct Finished {
+    /// One row per device, in the order they finished.
+    pub rows: Vec<RecapRow>,
+    pub status: RunStatus,
+}
+
+/// Prepares `plan` or `configure`.
+pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Error> {
+    let site = env.load_site()?;
+    let store = env.open_store()?;
+    let mut tags = s.selection.tags(&site)?;
+    if s.resume {
+        if s.mode == Mode::Plan {
+            return Err(Error::BadInput("--resume goes with configure".into()));
+        }
+        let Some(last) = store.last_run("configure")? else {
+            return Err(Error::BadInput(
+                "there is no earlier configure run to resume".into(),
+            ));
+        };
+        let redo: Vec<String> = not_succeeded(&last)
+            .filter(|t| site.device(t).is_some())
+            .collect();
+        if tags.is_empty() {
+            tags = redo;
+        } else {
+            tags.retain(|t| redo.contains(t));
+        }
+        if tags.is_empty() {
+            return Ok(Prepared::NothingToResume { run: last.id });
+        }
+    }
+    if tags.is_empty() {
+        return Err(Error::BadInput(
+            "no devices selected: name devices, or use --group, --all or --resume".into(),
+        ));
+    }
+    let batches: Vec<Size> = s
+        .batches
+        .iter()
+        .map(|b| Size::parse(b))
+        .collect::<Result<_, _>>()
+        .map_err(Error::BadInput)?;
+    let max_fail = s
+        .max_fail
+        .as_deref()
+        .map(MaxFail::parse)
+        .transpose()
+        .map_err(|e| Error::BadInput(format!("--max-fail {e}")))?;
+
+    let resolved = resolve_all(env, &site, &tags)?;
+    let now = jiff::Timestamp::now();
+    let mut jobs = Vec::new();
+    for r in resolved {
+        let admission = if s.mode == Mode::Configure {
+            admission(&site, &store, &r.device, now, s, &env.operator)?
+        } else {
+            Admission::Go
+        };
+        jobs.push(Job {
+            resolved: r,
+            admission,
+        });
+    }
+    let mut ssh = s.ssh.options(store.clone());
+    ssh.retries = s.retries;
+    ssh.test_page = s.test_page;
+    let settings = Settings {
+        mode: s.mode,
+        parallel: s.parallel.max(1),
+        batches,
+        max_fail,
+        operator: env.operator.clone(),
+        ssh,
+    };
+    let run_id = match s.mode {
+        Mode::Configure => Some(store.start_run("configure", &env.operator, &tags)?),
+        Mode::Plan | Mode::Audit => None,
+    };
+    Ok(Prepared::Ready(Box::new(Rollout {
+        site,
+        store,
+        jobs,
+        settings,
+        run_id,
+    })))
+}
+
+/// The devices of `last` whose outcome was not a success: what `--resume` redoes. The one
+/// place that reads a run's stored outcome words.
+pub fn not_succeeded(last: &RunRecord) -> impl Iterator<Item = String> + '_ {
+    last.devices
+        .iter()
+        .filter(|(_, outcome)| !matches!(outcome, Some(Outcome::Ok | Outcome::Changed)))
+        .map(|(t, _)| t.clone())
+}
+
+/// Prepares a drift audit (probes only; recorded per device, no run record).
+pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
+    let site = env.load_site()?;
+    let store = env.open_store()?;
+    let tags = s.selection.tags(&site)?;
+    if tags.is_empty() {
+        return Err(Error::BadInput(
+            "no devices selected: name devices, or use --group or --all (or --due / --overdue)"
+                .into(),
+        ));
+    }
+    let jobs: Vec<Job> = resolve_all(env, &site, &tags)?
+        .into_iter()
+        .map(|r| Job {
+            resolved: r,
+            admission: Admission::Go,
+        })
+        .collect();
+    let settings = Settings {
+        mode: Mode::Audit,
+        parallel: s.parallel.max(1),
+        batches: Vec::new(),
+        max_fail: None,
+        operator: env.operator.clone(),
+        ssh: s.ssh.options(store.clone()),
+    };
+    Ok(Rollout {
+        site,
+        store,
+        jobs,
+        settings,
+        run_id: None,
+    })
+}
+
+impl Rollout {
+    /// How many devices it works on.
+    pub fn devices(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// How many devices at once.
+    pub fn parallel(&self) -> usize {
+        self.settings.parallel
+    }
+
+    /// Runs it until done or `stop`ped, sending events to `events`; then finishes the run
+    /// record.
+    pub async fn run(
+        self,
+        stop: Stop,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Result<Finished, Error> {
+        let books = Arc::new(super::configure::Books {
+            store: self.store.clone(),
+            run_id: self.run_id,
+        });
+        let (rows, status) = fleet::rollout(
+            Arc::new(self.site),
+            books,
+            self.jobs,
+            self.settings,
+            self.run_id,
+            stop,
+            events,
+        )
+        .await;
+        if let Some(id) = self.run_id {
+            self.store.finish_run(id, status)?;
+        }
+        Ok(Finished { rows, status })
+    }
+}
+
+/// Resolves every device first: one template error anywhere stops all, before any device
+/// is touched.
+pub fn resolve_all(env: &super::Env, site: &Site, tags: &[String]) -> Result<Vec<Resolved>, Error> {
+    let mut diags = Diagnostics::default();
+    let mut resolved = Vec::new();
+    for t in tags {
+        match crate::resolve::resolve(site, t, &env.vars) {
+            Ok(r) => resolved.push(r),
+            Err(d) => d.0.into_iter().for_each(|x| diags.push(x)),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Error::Site(diags.sorted()));
+    }
+    Ok(resolved)
+}
+
+/// Whether `tag` may be changed now: delivered devices only inside their maintenance
+/// window, unless `--now` (recorded in the journal) or `--wait`.
+fn admission(
+    site: &Site,
+    store: &Store,
+    tag: &str,
+    now: jiff::Timestamp,
+    s: &ConvergeSettings,
+    operator: &str,
+) -> Result<Admission, Error> {
+    if !store.at_desk(tag)? {
+        return Ok(Admission::Go);
+    }
+    let device = site.device(tag).expect("selected from the site");
+    let Some((window, source)) = site.window_of(device) else {
+        return Ok(Admission::Go);
+    };
+    if window.contains(now) {
+        return Ok(Admission::Go);
+    }
+    let next = window.next_open(now);
+    if s.now {
+        store.record(&[Entry::new(tag, operator, "note").message(format!(
+            "changed outside its maintenance window ({}, from {source}) with --now",
+            window.describe()
+        ))])?;
+        return Ok(Admission::Go);
+    }
+    match (s.wait, next) {
+        (true, Some(at)) => Ok(Admission::WaitUntil {
+            until: at.timestamp(),
+        }),
+        (_, next) => Ok(Admission::Refuse(format!(
+            "{tag} is at its desk (delivered) and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
+            window.describe(),
+            next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
+        ))),
+    }
+}

@@ -1,0 +1,90 @@
+//! Checking the site and showing what would be written: `validate` (every problem of the
+//! site, including rendering every device) and `render` (one device's resolved resources).
+//! Reads only; never prints.
+
+use std::collections::BTreeMap;
+
+use super::{Env, Error, known_device};
+use crate::load::{Diagnostic, Diagnostics};
+use crate::resolve::{Resolved, ResolvedResource};
+use crate::site::Site;
+
+/// Every problem of the site: loading, then resolving every device that loaded.
+/// The same template problem met by many devices is reported once, naming them. Also
+/// returns the site as loaded (complete when there are no problems).
+pub fn validate(env: &Env) -> (Site, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let site = crate::load::load_site_with(&env.site_dir, &mut diags);
+    // (diagnostic without device) -> devices that met it
+    let mut per_device: BTreeMap<(String, usize, usize, String, String), Vec<String>> =
+        BTreeMap::new();
+    for tag in site.devices.keys() {
+        if let Err(ds) = crate::resolve::resolve(&site, tag, &env.vars) {
+            for d in ds.0 {
+                let suffix = format!(" (rendering for {tag})");
+                match d.message.strip_suffix(&suffix) {
+                    Some(msg) => per_device
+                        .entry((d.file, d.line, d.column, d.path, msg.to_string()))
+                        .or_default()
+                        .push(tag.clone()),
+                    None => diags.push(d),
+                }
+            }
+        }
+    }
+    for ((file, line, column, path, msg), tags) in per_device {
+        let who = match tags.as_slice() {
+            [one] => one.clone(),
+            [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+            [] => unreachable!(),
+        };
+        diags.push(Diagnostic {
+            file,
+            line,
+            column,
+            path,
+            message: format!("{msg} (rendering for {who})"),
+        });
+    }
+    (site, diags.sorted())
+}
+
+/// One device's resolved resources, or the one asked for.
+pub struct Rendered {
+    pub resolved: Resolved,
+    selected: Vec<usize>,
+}
+
+impl Rendered {
+    /// The resources shown: all, or those matching the one asked for.
+    pub fn selected(&self) -> Vec<&ResolvedResource> {
+        self.selected
+            .iter()
+            .map(|&i| &self.resolved.resources[i])
+            .collect()
+    }
+}
+
+/// Resolves `device`; with `resource` (its `name:`, or "KIND TARGET"), only that one.
+pub fn render(env: &Env, device: &str, resource: Option<&str>) -> Result<Rendered, Error> {
+    let site = env.load_site()?;
+    known_device(&site, device)?;
+    let resolved = crate::resolve::resolve(&site, device, &env.vars).map_err(Error::Site)?;
+    let selected: Vec<usize> = match resource {
+        None => (0..resolved.resources.len()).collect(),
+        Some(name) => {
+            let found: Vec<usize> = (0..resolved.resources.len())
+                .filter(|&i| resolved.resources[i].name() == name)
+                .collect();
+            if found.is_empty() {
+                let names: Vec<&str> = resolved.resources.iter().map(|r| r.name()).collect();
+                return Err(Error::BadInput(format!(
+                    "{} (device {device})",
+                    crate::load::diag::unknown("resource", name, &names),
+                )));
+            }
+            found
+        }
+    };
+    Ok(Rendered { resolved, selected })
+}
