@@ -94,7 +94,7 @@ impl SshArgs {
     }
 }
 
-pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
     let settings = ConvergeSettings {
         mode,
         selection: args.select.settings(),
@@ -140,7 +140,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
 /// Runs `rollout` on a tokio runtime, stopping on Ctrl-C, with the display for this
 /// output; returns how it ended, the device runs kept for a single device's report, and
 /// the elapsed milliseconds.
-pub fn execute(
+pub(super) fn execute(
     ctx: &Ctx,
     rollout: Rollout,
     single: bool,

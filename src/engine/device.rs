@@ -2,9 +2,14 @@
 //! another `via:`), open one connection per such device, run one script on it, and turn
 //! the report into outcomes with diffs and digests. Blocking; the fleet layer runs it in
 //! `spawn_blocking`. Never prints: progress goes to the observer, results are returned.
+//!
+//! Secrets: a sensitive resource's old content is never fetched, its change is shown as
+//! [`SENSITIVE_CHANGE`] and no digest of it is kept; every text that comes back from a
+//! device (command output, check output, diffs, stderr) passes the run's
+//! [`Redactor`] before it enters a [`DeviceRun`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -12,6 +17,7 @@ use serde::Serialize;
 use super::script::{self, Phase, TestPage, digest};
 use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
+use crate::secrets::Redactor;
 use crate::shell::quote;
 use crate::site::Site;
 use crate::transport::{HostKeyPins, RemoteSession, SshOptions, Target, Transport};
@@ -33,6 +39,9 @@ pub use crate::model::{Outcome, ResourceStatus};
 
 /// The state of one resource after the run (the model's [`ResourceStatus`]).
 pub type Status = ResourceStatus;
+
+/// The diff shown for a sensitive file or line whose content differs.
+pub const SENSITIVE_CHANGE: &str = "content changed (sensitive)";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceOutcome {
@@ -56,6 +65,9 @@ pub struct ResourceOutcome {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Rendered from a secret: no content, diff or digest of it is shown or kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +125,11 @@ pub struct Options {
     pub test_page: bool,
     /// How devices are reached: [`crate::transport::Ssh`], or a local fake in tests.
     pub transport: Arc<dyn Transport>,
+    /// Print servers found down (their cupsd does not answer) during this rollout, shared
+    /// by its devices: a printer whose queue is on one is failed without connecting.
+    pub down_print_servers: Arc<Mutex<BTreeSet<String>>>,
+    /// Hides the run's secret values in everything that comes back from devices.
+    pub redactor: Redactor,
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -172,7 +189,10 @@ pub fn run(
                 },
                 diff: None,
                 old_digest: None,
-                new_digest: r.content().map(|c| digest(c.as_bytes())),
+                new_digest: r
+                    .content()
+                    .filter(|_| !r.sensitive)
+                    .map(|c| digest(c.as_bytes())),
                 meta_before: None,
                 exit_code: None,
                 message: (!script::supported(r.kind())).then(|| {
@@ -181,6 +201,7 @@ pub fn run(
                         r.kind().keyword()
                     )
                 }),
+                sensitive: r.sensitive,
             })
             .collect(),
         verify: Vec::new(),
@@ -213,8 +234,41 @@ pub fn run(
     }
 
     let mut unreachable = false;
+    // A printer is asked over IPP before its queue is touched: one that does not answer
+    // costs one connect timeout (in parallel with the others) and never takes the print
+    // server's queue lock.
+    let printer = match site.device(tag) {
+        Some(d) if mode != Mode::Plan && d.kind == DeviceKind::Printer => {
+            d.address.uri.as_deref().map(|uri| (d, uri))
+        }
+        _ => None,
+    };
+    let mut answered = None;
+    if mode == Mode::Configure
+        && let Some((d, uri)) = printer
+    {
+        observe(tag, Step::Connecting);
+        match crate::printer::query(uri, opts.ssh.connect_timeout) {
+            Ok(status) => answered = Some(status),
+            Err(e) => {
+                run.verify.push(no_ipp_answer(d, uri, &e));
+                unreachable = true;
+                by_target.clear();
+                for r in &mut run.resources {
+                    if r.status != Status::Unsupported {
+                        r.status = Status::Unreached;
+                    }
+                }
+            }
+        }
+    }
     for ((_, on), items) in by_target {
         let own = on == tag;
+        if let Some(problem) = known_down(&on, &items, opts) {
+            run.problems.push(problem);
+            mark_unreached(&mut run, &items);
+            continue;
+        }
         let phase = if mode == Mode::Configure {
             Phase::Converge
         } else {
@@ -225,7 +279,8 @@ pub fn run(
             Ok((report, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
-                absorb(&mut run, &items, &report);
+                absorb(&mut run, &items, &report, &opts.redactor);
+                note_down(&mut run, &on, &items, &report, opts);
                 if own {
                     for (j, c) in resolved.verify.iter().enumerate() {
                         if let Some(r) = report.checks.get(&j) {
@@ -233,7 +288,7 @@ pub fn run(
                                 name: c.name.clone(),
                                 passed: r.passed,
                                 exit_code: r.exit_code,
-                                output: r.output.clone(),
+                                output: r.output.as_deref().map(|o| opts.redactor.redact(o)),
                             });
                         }
                     }
@@ -253,17 +308,26 @@ pub fn run(
                 run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
+            Err(RunError::Cut(problem, report, channels)) => {
+                run.connections += 1;
+                run.channels += channels;
+                run.problems.push(problem);
+                // What it reported on happened (a file it changed is journaled); the
+                // rest was not reached, or was cut off and killed on the device.
+                let (told, untold): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .copied()
+                    .partition(|(i, _)| report.resources.contains_key(i));
+                absorb(&mut run, &told, &report, &opts.redactor);
+                note_down(&mut run, &on, &told, &report, opts);
+                mark_unreached(&mut run, &untold);
+            }
         }
     }
 
-    if mode != Mode::Plan
-        && !unreachable
-        && let Some(d) = site.device(tag)
-        && d.kind == DeviceKind::Printer
-        && let Some(uri) = &d.address.uri
-    {
+    if !unreachable && let Some((d, uri)) = printer {
         observe(tag, Step::Verifying);
-        let checks = verify_printer(site, resolved, d, uri, opts);
+        let checks = verify_printer(site, resolved, d, uri, opts, answered);
         // A printer that does not answer is unreachable, as a device that does not answer SSH.
         if checks.first().is_some_and(|c| !c.passed) {
             unreachable = true;
@@ -315,20 +379,17 @@ fn verify_printer(
     d: &Device,
     uri: &str,
     opts: &Options,
+    answered: Option<crate::printer::PrinterStatus>,
 ) -> Vec<CheckOutcome> {
     let mut out = Vec::new();
-    let status = match crate::printer::query(uri, opts.ssh.connect_timeout) {
-        Ok(s) => s,
-        Err(e) => {
-            out.push(CheckOutcome {
-                name: "printer answers over IPP".into(),
-                passed: false,
-                exit_code: None,
-                output: Some(format!("{} at {uri} does not answer over IPP: {e}", d.tag)),
-            });
-            return out;
-        }
-    };
+    let status =
+        match answered.map_or_else(|| crate::printer::query(uri, opts.ssh.connect_timeout), Ok) {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(no_ipp_answer(d, uri, &e));
+                return out;
+            }
+        };
     out.push(CheckOutcome {
         name: "printer answers over IPP".into(),
         passed: true,
@@ -351,6 +412,73 @@ fn verify_printer(
         out.push(test_page(site, resolved, d, opts));
     }
     out
+}
+
+/// The failed check of a printer that does not answer over IPP.
+fn no_ipp_answer(d: &Device, uri: &str, e: &str) -> CheckOutcome {
+    CheckOutcome {
+        name: "printer answers over IPP".into(),
+        passed: false,
+        exit_code: None,
+        output: Some(format!("{} at {uri} does not answer over IPP: {e}", d.tag)),
+    }
+}
+
+/// The CUPS server a print queue among `items` names ('' for the device's own cupsd).
+fn cups_of(items: &[(usize, &ResolvedResource)]) -> Option<String> {
+    items.iter().find_map(|(_, r)| match r.kind() {
+        ResourceKind::PrintQueue { server, .. } => Some(server.clone().unwrap_or_default()),
+        _ => None,
+    })
+}
+
+/// When `on` is a print server already found down in this rollout and `items` are only
+/// print queues there: the problem to report without connecting.
+fn known_down(on: &str, items: &[(usize, &ResolvedResource)], opts: &Options) -> Option<Problem> {
+    let all_queues = !items.is_empty()
+        && items
+            .iter()
+            .all(|(_, r)| matches!(r.kind(), ResourceKind::PrintQueue { .. }));
+    let down = opts
+        .down_print_servers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(on);
+    (all_queues && down).then(|| Problem::PrintServerDown {
+        server: on.to_string(),
+        cups: cups_of(items).unwrap_or_default(),
+    })
+}
+
+/// Queues whose print server said its scheduler does not answer: not reached, one
+/// problem for the server, remembered for the rest of the rollout.
+fn note_down(
+    run: &mut DeviceRun,
+    on: &str,
+    items: &[(usize, &ResolvedResource)],
+    report: &script::Report,
+    opts: &Options,
+) {
+    let down: Vec<usize> = items
+        .iter()
+        .map(|(i, _)| *i)
+        .filter(|i| report.resources.get(i).is_some_and(|o| o.print_server_down))
+        .collect();
+    if down.is_empty() {
+        return;
+    }
+    for i in &down {
+        run.resources[*i].status = Status::Unreached;
+        run.resources[*i].exit_code = None;
+    }
+    opts.down_print_servers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(on.to_string());
+    run.problems.push(Problem::PrintServerDown {
+        server: on.to_string(),
+        cups: cups_of(items).unwrap_or_default(),
+    });
 }
 
 /// Prints a page through the device's queue on its print server and waits for the job.
@@ -410,6 +538,9 @@ enum RunError {
     NotRun(Problem),
     /// Connected, but the program did not run to its end; carries the channels used.
     Broken(Problem, u32),
+    /// Cut off while running (timed out, connection lost) after reporting on some
+    /// resources: what it reported, and the channels used.
+    Cut(Problem, Box<script::Report>, u32),
 }
 
 /// Connects to `on` and runs one script there; returns the report and channels used.
@@ -453,12 +584,26 @@ fn run_on(
         },
     );
     let script = script::build(phase, items, checks);
-    let out = session
-        .run(&script.command(), &script.stdin)
-        .map_err(|e| RunError::NotRun(e.into()))?;
+    let out = match session.run(
+        &script.command_within(opts.ssh.command_timeout),
+        &script.stdin,
+    ) {
+        Ok(out) => out,
+        Err(e) => {
+            // Cut off while running (a timeout, a dropped connection): what the device
+            // reported until then still happened, and is kept.
+            let report = script::parse(&session.partial_stdout());
+            let channels = session.channels_opened();
+            return Err(if report.resources.is_empty() {
+                RunError::NotRun(e.into())
+            } else {
+                RunError::Cut(e.into(), Box::new(report), channels)
+            });
+        }
+    };
     let report = script::parse(&out.stdout);
     if !report.complete {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = opts.redactor.redact_bytes(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         let stderr_tail = lines[lines.len().saturating_sub(5)..].join(" / ");
         // sudo names itself on stderr when it refuses a user without passwordless sudo.
@@ -482,8 +627,13 @@ fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
     }
 }
 
-/// Folds a script report into the resource outcomes.
-fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &script::Report) {
+/// Folds a script report into the resource outcomes, hiding secrets in what came back.
+fn absorb(
+    run: &mut DeviceRun,
+    items: &[(usize, &ResolvedResource)],
+    report: &script::Report,
+    redactor: &Redactor,
+) {
     for (i, r) in items {
         let out = &mut run.resources[*i];
         let Some(obs) = report.resources.get(i) else {
@@ -495,11 +645,17 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
         out.exit_code = obs.exit_code;
         out.meta_before = obs.meta.clone();
         if let Some(stderr) = &obs.stderr {
-            out.message = Some(stderr.clone());
+            out.message = Some(redactor.redact(stderr));
+        }
+        if r.sensitive {
+            // Never fetched, never digested: only whether the content differs.
+            out.diff = obs.differs.then(|| SENSITIVE_CHANGE.to_string());
+            out.new_digest = None;
+            continue;
         }
         if matches!(out.status, Status::Drift | Status::Changed) {
             let (diff, new_text) = diff_of(r, obs.old.as_deref());
-            out.diff = diff;
+            out.diff = diff.map(|d| redactor.redact(&d));
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
             }
@@ -540,6 +696,50 @@ mod tests {
     use std::time::Duration;
 
     fn quiet(_: &str, _: Step) {}
+
+    #[test]
+    fn a_sensitive_file_shows_no_content_and_device_output_is_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let mut opts = testkit::options(local, 0);
+        opts.redactor = Redactor::new([("psk", "hunter2-psk")]);
+        let target = dir.path().join("wifi.conf");
+        std::fs::write(&target, "psk=old-hunter2-psk\n").unwrap();
+        let mut wifi = testkit::file(&target, "psk=hunter2-psk\n");
+        wifi.sensitive = true;
+        let loud = testkit::resource(
+            "loud",
+            ResourceKind::Command {
+                command: "echo said hunter2-psk >&2; exit 3".into(),
+                creates: None,
+                unless: None,
+            },
+        );
+        let mut work = testkit::resolved("LAP-1", vec![wifi]);
+
+        let plan = run(&site, &work, Mode::Plan, &opts, &quiet);
+        let r = &plan.resources[0];
+        assert_eq!(r.status, Status::Drift);
+        assert_eq!(r.diff.as_deref(), Some(SENSITIVE_CHANGE));
+        assert_eq!((&r.old_digest, &r.new_digest), (&None, &None));
+        assert!(r.sensitive);
+
+        work.resources.push(loud);
+        let done = run(&site, &work, Mode::Configure, &opts, &quiet);
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "psk=hunter2-psk\n"
+        );
+        assert_eq!(done.resources[0].diff.as_deref(), Some(SENSITIVE_CHANGE));
+        assert_eq!(
+            done.resources[1].message.as_deref(),
+            Some("said [secret psk]\n")
+        );
+        let json = serde_json::to_string(&done).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(json.contains("[secret psk]"), "{json}");
+    }
 
     #[test]
     fn configure_changes_then_finds_nothing_to_do_over_one_channel() {
@@ -668,6 +868,7 @@ mod tests {
         work.verify.push(crate::model::Check {
             name: "answers".into(),
             command: "exit 2".into(),
+            sensitive: false,
             origin: Default::default(),
         });
         let r = run(

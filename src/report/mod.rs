@@ -2,6 +2,7 @@
 //! a terminal (an overall bar with counts and ETA, a line per device in flight), plain
 //! lines otherwise, NDJSON (one event per line, written as it happens) for `--format json`.
 //! The engine never prints; only these consumers do.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // progress lines are printed as events arrive
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -126,7 +127,8 @@ fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
             l
         }
         Event::Stopped { reason } => format!("stopped: {reason}"),
-        Event::Finish { .. } => return,
+        // Said once, in the recap.
+        Event::PrintServerDown { .. } | Event::Finish { .. } => return,
     };
     println!("{line}");
 }
@@ -243,6 +245,16 @@ fn verb(mode: Mode) -> &'static str {
     }
 }
 
+/// One line for a print server found down, naming the printers it held back.
+fn print_server_down(server: &str, printers: &[String]) -> String {
+    format!(
+        "print server {server} is down (its scheduler does not answer): the queues of {} printer{} were not changed: {}; once it is back, `configure --resume` finishes them",
+        printers.len(),
+        if printers.len() == 1 { "" } else { "s" },
+        printers.join(", ")
+    )
+}
+
 /// The recap table and totals, as text.
 pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
     let table: Vec<[String; 4]> = rows
@@ -272,6 +284,17 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
         t.not_started,
         elapsed_ms as f64 / 1000.0
     ));
+    let mut down: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for r in rows {
+        if let Some(server) = &r.print_server_down {
+            down.entry(server).or_default().push(r.device.clone());
+        }
+    }
+    for (server, mut printers) in down {
+        printers.sort();
+        out.push_str(&print_server_down(server, &printers));
+        out.push('\n');
+    }
     out
 }
 pub mod fleet;
