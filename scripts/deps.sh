@@ -7,9 +7,10 @@ as_root() {
 
 # Debian packages: the lab's real devices (OpenSSH), print server (CUPS) and printers
 # (ippeveprinter, which needs avahi and dbus), busybox and csh (a device whose /bin/sh is
-# busybox, a root whose login shell is csh), a headless browser for the report test
-# (chromium), plus what ssh2's C library builds with.
-DESKREADY_PACKAGES="shellcheck busybox-static csh openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
+# busybox, a root whose login shell is csh), full lab devices (systemd-nspawn over a
+# debootstrapped base root), a headless browser for the report test (chromium), plus what
+# ssh2's C library builds with.
+DESKREADY_PACKAGES="shellcheck busybox-static csh openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus systemd-container debootstrap libssl-dev pkg-config gcc make ca-certificates curl"
 
 ensure_packages() {
     local missing=()
@@ -32,4 +33,11 @@ ensure_rust() {
         curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
         export PATH="$HOME/.cargo/bin:$PATH"
     fi
+}
+
+# The base root of full lab devices (Debian bookworm with systemd and sshd), made once per
+# machine by scripts/lab-base; DESKREADY_LAB_BASE names where it is.
+ensure_lab_base() {
+    DESKREADY_LAB_BASE="$(as_root "$(dirname "${BASH_SOURCE[0]}")/lab-base")"
+    export DESKREADY_LAB_BASE
 }

@@ -20,7 +20,9 @@
 use serde_json::{Value, json};
 
 use crate::load::diag::{Diagnostic, Diagnostics};
-use crate::model::{Check, Device, FileSource, Origin, Resource, ResourceKind, Vars};
+use crate::model::{
+    Check, Device, FileSource, Handler, HandlerAction, Origin, Resource, ResourceKind, Vars,
+};
 use crate::render::TemplateError;
 use crate::secrets::Secrets;
 use crate::site::Site;
@@ -177,6 +179,21 @@ pub fn resolve_with(
             }
         }
     }
+    // Handlers last: a child's handler replaces its parent's of the same name.
+    let mut handlers: Vec<ResolvedResource> = Vec::new();
+    for p in &chain {
+        for h in &p.handlers {
+            let rr = render_handler(&r, h, &mut diags);
+            match handlers
+                .iter_mut()
+                .find(|x| x.resource.name == rr.resource.name)
+            {
+                Some(slot) => *slot = rr,
+                None => handlers.push(rr),
+            }
+        }
+    }
+    resources.extend(handlers);
     if !diags.is_empty() {
         // A template error may quote a value it met: never a secret's.
         let redactor = secrets.redactor();
@@ -396,6 +413,32 @@ fn template_diag(origin: &Origin, e: TemplateError, tag: &str) -> Diagnostic {
     }
 }
 
+/// A handler as the last steps of a device's program: its service or command rendered.
+fn render_handler(rn: &Renderer, h: &Handler, diags: &mut Diagnostics) -> ResolvedResource {
+    rn.sensitive.set(false);
+    let mut f = |key: &str, text: &str| rn.field(&h.origin, key, text, diags).unwrap_or_default();
+    let action = match &h.action {
+        HandlerAction::Restart(s) => HandlerAction::Restart(f("service", s)),
+        HandlerAction::Reload(s) => HandlerAction::Reload(f("service", s)),
+        HandlerAction::Command(c) => HandlerAction::Command(f("command", c)),
+    };
+    ResolvedResource {
+        resource: Resource {
+            name: h.name.clone(),
+            kind: ResourceKind::Handler {
+                handler: h.name.clone(),
+                action,
+            },
+            via: None,
+            notify: Vec::new(),
+            origin: h.origin.clone(),
+            key_origins: Default::default(),
+        },
+        template: None,
+        sensitive: rn.sensitive.get(),
+    }
+}
+
 /// A problem with what a resource's key rendered to, at that key.
 fn rendered_diag(at: &Origin, msg: String, tag: &str) -> Diagnostic {
     Diagnostic {
@@ -418,6 +461,8 @@ fn render_resource(
     let mut f = |key: &str, text: &str| rn.field(&r.origin_of(key), key, text, diags);
     let mut template = None;
     let kind = match &r.kind {
+        // Handlers come from `handlers:` (see `render_handler`), never from `resources:`.
+        ResourceKind::Handler { .. } => r.kind.clone(),
         ResourceKind::File {
             path,
             source,
@@ -588,6 +633,7 @@ fn render_resource(
             name,
             kind,
             via,
+            notify: r.notify.clone(),
             origin: r.origin.clone(),
             key_origins: r.key_origins.clone(),
         },

@@ -21,5 +21,6 @@ mod printers;
 mod printlab;
 mod render;
 mod secrets;
+mod services;
 mod transport;
 mod validate;

@@ -40,6 +40,11 @@ pub struct UpArgs {
     /// (LABP-0001 and up) when M is larger.
     #[arg(long, default_value_t = 0, value_name = "M")]
     pub printers: usize,
+    /// Run the first N devices (the site's SSH devices in tag order, then the extra ones)
+    /// as full devices: Debian booted with systemd in systemd-nspawn, with their own
+    /// services, users and packages (needs the base root made by scripts/lab-base).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub full: usize,
 }
 
 /// What `--printers` adds: the print server's tag, the printers to simulate, and the
@@ -156,7 +161,17 @@ fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {
     let extras = extra_devices(&site, &args)?;
     names.extend(extras.iter().map(|(tag, _)| tag.clone()));
     let printing = printing(&site, args.printers)?;
-    let specs: Vec<LabDeviceSpec> = names.iter().map(LabDeviceSpec::new).collect();
+    let specs: Vec<LabDeviceSpec> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if i < args.full {
+                LabDeviceSpec::full(n)
+            } else {
+                LabDeviceSpec::new(n)
+            }
+        })
+        .collect();
     let lab = Lab::up_with(
         &lab_dir(&ctx.site_dir),
         &specs,
@@ -345,6 +360,7 @@ fn status_json(lab: &Lab) -> serde_json::Value {
         "devices": lab.devices.iter().map(|d| serde_json::json!({
             "device": d.name,
             "address": d.address(),
+            "full": d.full,
             "running": running.get(&d.name).copied().unwrap_or(false),
         })).collect::<Vec<_>>(),
     })
@@ -362,13 +378,14 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|d| {
                     let up = running.get(&d.name).copied().unwrap_or(false);
+                    let state = if up { "running" } else { "stopped" };
                     [
                         d.name.clone(),
                         d.address(),
-                        if up {
-                            "running".into()
+                        if d.full {
+                            format!("{state} (full)")
                         } else {
-                            "stopped".into()
+                            state.to_string()
                         },
                     ]
                 })

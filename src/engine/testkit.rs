@@ -33,6 +33,7 @@ pub(crate) fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
             name: name.into(),
             kind,
             via: None,
+            notify: Vec::new(),
             origin: Origin::default(),
             key_origins: Default::default(),
         },

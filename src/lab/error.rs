@@ -108,6 +108,12 @@ pub enum LabError {
         timeout: Duration,
         log: PathBuf,
     },
+    #[error(
+        "the lab's base root for full devices is missing or incomplete at {}; make it once \
+         with scripts/lab-base (debootstrap, about a minute) or point DESKREADY_LAB_BASE at one",
+        path.display()
+    )]
+    NoBaseRoot { path: PathBuf },
     #[error("{what} (pid {pid}) did not stop")]
     PrintDidNotStop { what: String, pid: u32 },
 }

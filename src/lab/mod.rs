@@ -1,6 +1,7 @@
 //! Simulated devices on this machine: the [`Lab`] type, its one `impl` home. A lab is light
 //! devices (one sshd per device, each on its own loopback address and in its own mount
-//! namespace), optionally a private print server (cupsd) and printers (ippeveprinter), all
+//! namespace) and full devices (Debian booted with systemd in systemd-nspawn, over a shared
+//! base root, each with its own sshd on its own loopback address), optionally a private print server (cupsd) and printers (ippeveprinter), all
 //! under one directory and holding one address slot. This file owns the lab's life cycle
 //! (up, load, status, down, stopping and starting one device or printer) and delegates
 //! every piece of work to the files below; it never touches a process it did not start
@@ -8,6 +9,7 @@
 //!
 //! One concern per file; a file imports only files listed after it (no cycles):
 //! - `state`: `lab.json`, what is saved and loaded.
+//! - `full`: full devices, their base root, upper directories and systemd-nspawn.
 //! - `sshd`: light devices, their sshd, configs and keys.
 //! - `printers`: ippeveprinter, DNS-SD.
 //! - `print_server`: the private cupsd.
@@ -17,6 +19,7 @@
 //! - `error`: [`LabError`].
 
 mod error;
+mod full;
 mod namespace;
 mod print_server;
 mod printers;
@@ -26,6 +29,7 @@ mod sshd;
 mod state;
 
 pub use error::LabError;
+pub use full::{BASE_ENV, DEFAULT_BASE};
 pub use print_server::{PRINT_SERVER_PORT_BASE, PrintServer, print_server_port};
 pub use printers::{
     LabPrinter, MAX_PRINTERS, PRINTER_PORT_BASE, PrinterSpec, answers_ipp, ensure_dnssd,
@@ -65,7 +69,8 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Starts one sshd per device in `dir` and waits until every one accepts connections.
+    /// Starts one sshd per light device and one container per full device in `dir` and
+    /// waits until every one accepts connections.
     /// Refuses when a lab is already running in `dir`. Keys, host keys and what devices
     /// wrote survive `down` and are reused by the next `up`.
     pub fn up(dir: &Path, devices: &[LabDeviceSpec]) -> Result<Lab, LabError> {
@@ -149,22 +154,57 @@ impl Lab {
     pub fn status(&self) -> Vec<(String, bool)> {
         self.devices
             .iter()
-            .map(|d| (d.name.clone(), sshd::is_running(&self.dir, d.pid)))
+            .map(|d| (d.name.clone(), self.is_running(d)))
             .collect()
     }
 
+    /// Whether the device's sshd (light) or container (full) is running.
+    fn is_running(&self, d: &LabDevice) -> bool {
+        if d.full {
+            full::is_running(&self.dir, d.pid)
+        } else {
+            sshd::is_running(&self.dir, d.pid)
+        }
+    }
+
+    /// Stops these devices: light ones (their sshd and what runs in their namespaces) and
+    /// full ones (a clean shutdown of each container, waited for).
+    fn stop_devices(&self, devices: &[&LabDevice]) -> Result<(), LabError> {
+        let entries = |full: bool| -> Vec<(String, u32)> {
+            devices
+                .iter()
+                .filter(|d| d.full == full)
+                .map(|d| (d.name.clone(), d.pid))
+                .collect()
+        };
+        let light = sshd::stop(&self.processes, &self.dir, &entries(false));
+        let full = full::stop(&self.processes, &self.dir, &entries(true));
+        light.and(full)
+    }
+
+    /// Prepares and spawns one device (light or full); does not wait.
+    fn spawn_device(&mut self, index: usize) -> Result<(), LabError> {
+        let d = &mut self.devices[index];
+        if d.full {
+            let base = full::base_root()?;
+            full::prepare(&self.key_file, &[d])?;
+            full::spawn(&self.processes, &base, d)
+        } else {
+            sshd::prepare(&self.key_file, &[d])?;
+            sshd::spawn(&self.processes, &self.dir, d)
+        }
+    }
+
     /// Stops every sshd of this lab (and whatever still runs in its devices' namespaces),
-    /// its cupsd and its printers, releases the address slot and removes the state file.
+    /// shuts its full devices down (waiting until each is gone), stops its cupsd and its
+    /// printers, releases the address slot and removes the state file.
     /// Device files, queues and spooled jobs are kept. avahi-daemon and dbus-daemon are
     /// machine services and keep running.
     pub fn down(&self) -> Result<(), LabError> {
         let print = self.stop_print();
-        let pids: Vec<(String, u32)> = self
-            .devices
-            .iter()
-            .map(|d| (d.name.clone(), d.pid))
-            .collect();
-        let result = sshd::stop(&self.processes, &self.dir, &pids).and(print);
+        let result = self
+            .stop_devices(&self.devices.iter().collect::<Vec<_>>())
+            .and(print);
         if result.is_ok() {
             state::remove(&self.dir)?;
             slots::release(self.slot, &self.dir);
@@ -174,8 +214,7 @@ impl Lab {
 
     /// Stops one device (it becomes unreachable); its address and files are kept.
     pub fn stop_device(&mut self, name: &str) -> Result<(), LabError> {
-        let pid = self.device(name)?.pid;
-        sshd::stop(&self.processes, &self.dir, &[(name.to_string(), pid)])?;
+        self.stop_devices(&[self.device(name)?])?;
         self.save()
     }
 
@@ -183,11 +222,10 @@ impl Lab {
     /// accepts connections. Does nothing when it is running.
     pub fn start_device(&mut self, name: &str) -> Result<(), LabError> {
         let index = self.index(name)?;
-        if sshd::is_running(&self.dir, self.devices[index].pid) {
+        if self.is_running(&self.devices[index]) {
             return Ok(());
         }
-        sshd::prepare(&self.key_file, &[&self.devices[index]])?;
-        sshd::spawn(&self.processes, &self.dir, &mut self.devices[index])?;
+        self.spawn_device(index)?;
         self.save()?;
         sshd::wait_listening(&self.processes, &[&self.devices[index]])
     }
@@ -195,7 +233,12 @@ impl Lab {
     /// Simulates a reinstall: stops the device, gives it a new host key, starts it again.
     pub fn replace_host_key(&mut self, name: &str) -> Result<(), LabError> {
         self.stop_device(name)?;
-        sshd::remove_host_key(self.device(name)?)?;
+        let d = self.device(name)?;
+        if d.full {
+            full::remove_host_key(d)?;
+        } else {
+            sshd::remove_host_key(d)?;
+        }
         self.start_device(name)
     }
 
@@ -318,9 +361,22 @@ impl Lab {
     /// Starts every device and waits until all accept connections. Pids are recorded as
     /// soon as they exist, so a failure part way leaves a state `down` can clean up.
     fn start_devices(&mut self) -> Result<(), LabError> {
-        sshd::prepare(&self.key_file, &self.devices.iter().collect::<Vec<_>>())?;
+        let light: Vec<&LabDevice> = self.devices.iter().filter(|d| !d.full).collect();
+        sshd::prepare(&self.key_file, &light)?;
+        let full: Vec<&LabDevice> = self.devices.iter().filter(|d| d.full).collect();
+        let base = if full.is_empty() {
+            None
+        } else {
+            let base = full::base_root()?;
+            full::prepare(&self.key_file, &full)?;
+            Some(base)
+        };
         for d in &mut self.devices {
-            if let Err(e) = sshd::spawn(&self.processes, &self.dir, d) {
+            let spawned = match &base {
+                Some(base) if d.full => full::spawn(&self.processes, base, d),
+                _ => sshd::spawn(&self.processes, &self.dir, d),
+            };
+            if let Err(e) = spawned {
                 let _ = self.save();
                 return Err(e);
             }
@@ -401,8 +457,9 @@ impl Drop for Lab {
 #[cfg(test)]
 mod tests {
     /// The lab's files in the order of the header above: each may import only those after it.
-    const LAYERS: [(&str, &str); 8] = [
+    const LAYERS: [(&str, &str); 9] = [
         ("state", include_str!("state.rs")),
+        ("full", include_str!("full.rs")),
         ("sshd", include_str!("sshd.rs")),
         ("printers", include_str!("printers.rs")),
         ("print_server", include_str!("print_server.rs")),

@@ -194,6 +194,12 @@ pub(super) fn device_marker(dir: &Path) -> String {
     format!("DESKREADY_LAB=\"{}\"", dir.display())
 }
 
+/// What the systemd-nspawn of every full device of the lab in `dir` carries on its command
+/// line: its overlay's upper directory is under `<lab>/full/`.
+pub(super) fn full_marker(dir: &Path) -> String {
+    format!(":{}/full/", dir.display())
+}
+
 /// What every print process (cupsd, ippeveprinter) of the lab in `dir` carries on its
 /// command line: cupsd's config paths and ippeveprinter's spool directory are under it.
 pub(super) fn print_marker(dir: &Path) -> String {

@@ -1,6 +1,6 @@
 //! Address slots: each running lab holds one of 100 slots (127.(100+s).x.y), recorded by an
 //! exclusive lock file in /tmp/deskready-lab-slots so labs on one machine never share
-//! addresses. A slot whose owner process is gone and whose lab has no live sshd is stale and
+//! addresses. A slot whose owner process is gone and whose lab has no live sshd (nor full device) is stale and
 //! may be taken over. Owns the slot files and the device address layout ([`device_host`]);
 //! it starts and stops nothing, and imports no lab file but `process` and `error`.
 
@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::LabError;
-use super::process::{any_marked, device_marker, print_marker, proc_alive, proc_start_time};
+use super::process::{
+    any_marked, device_marker, full_marker, print_marker, proc_alive, proc_start_time,
+};
 
 /// Where the slot lock files live (also the home of other machine-wide lab locks).
 pub(super) const SLOT_DIR: &str = "/tmp/deskready-lab-slots";
@@ -124,9 +126,13 @@ fn is_stale(path: &Path) -> bool {
     !owner_alive && !lab_has_live_sshd(&lock.lab_dir)
 }
 
-/// Whether any live sshd, cupsd or printer of this lab is still running.
+/// Whether any live sshd, full device, cupsd or printer of this lab is still running.
 fn lab_has_live_sshd(lab_dir: &Path) -> bool {
-    any_marked(&[device_marker(lab_dir), print_marker(lab_dir)])
+    any_marked(&[
+        device_marker(lab_dir),
+        full_marker(lab_dir),
+        print_marker(lab_dir),
+    ])
 }
 
 /// Gives the slot back, if it is still recorded as this lab's.

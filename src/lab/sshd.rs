@@ -1,7 +1,8 @@
 //! Light devices: one sshd per device, on its own loopback address and in its own mount
-//! namespace. Owns the device types ([`LabDeviceSpec`], [`LabDevice`]), device names, the
-//! operator key and host keys, each device's sshd config, and starting, waiting for and
-//! stopping those sshds.
+//! namespace. Owns the device types ([`LabDeviceSpec`], [`LabDevice`], light or full),
+//! device names and addresses, the operator key and host keys, each light device's sshd
+//! config, starting and stopping those sshds, and waiting until any device (light or full)
+//! accepts connections.
 //!
 //! Does not record anything (the caller saves the lab's state) and never touches a process
 //! that does not carry this lab's marker. Imports no lab file but `namespace`, `slots`,
@@ -28,16 +29,34 @@ pub const LAB_PORT: u16 = 2222;
 const SSHD: &str = "/usr/sbin/sshd";
 /// The directory of a device's sshd files, staged into its namespace.
 const STAGED: &str = "sshd";
+/// A full device's host key, under its directory (its sshd's own `/etc/ssh` key).
+const FULL_HOST_KEY: &str = "upper/etc/ssh/ssh_host_ed25519_key";
 
 /// A device to simulate, named by its asset tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabDeviceSpec {
     pub name: String,
+    /// A full device (Debian with systemd as PID 1 in systemd-nspawn) instead of a light
+    /// one (an sshd in a mount namespace).
+    #[serde(default)]
+    pub full: bool,
 }
 
 impl LabDeviceSpec {
+    /// A light device.
     pub fn new(name: impl Into<String>) -> Self {
-        LabDeviceSpec { name: name.into() }
+        LabDeviceSpec {
+            name: name.into(),
+            full: false,
+        }
+    }
+
+    /// A full device: its own systemd, services, users and dpkg database.
+    pub fn full(name: impl Into<String>) -> Self {
+        LabDeviceSpec {
+            name: name.into(),
+            full: true,
+        }
     }
 }
 
@@ -47,10 +66,15 @@ pub struct LabDevice {
     pub name: String,
     pub host: String,
     pub port: u16,
-    /// `<lab>/devices/<name>`: sshd files, overlay layers, private homes and /tmp.
+    /// `<lab>/devices/<name>`: sshd files, overlay layers, private homes and /tmp; for a
+    /// full device `<lab>/full/<name>`, whose `upper/` holds everything the device wrote.
     pub dir: PathBuf,
-    /// The sshd listener (sh execs it, so the spawned pid is sshd).
+    /// The sshd listener (sh execs it, so the spawned pid is sshd); for a full device, its
+    /// systemd-nspawn.
     pub pid: u32,
+    /// A full device (see [`LabDeviceSpec::full`]); false in files written before they existed.
+    #[serde(default)]
+    pub full: bool,
 }
 
 impl LabDevice {
@@ -60,17 +84,27 @@ impl LabDevice {
 
     /// The device's private host key (regenerate it to simulate a reinstall).
     pub fn host_key_file(&self) -> PathBuf {
-        self.dir.join("sshd/hostkey")
+        if self.full {
+            self.dir.join(FULL_HOST_KEY)
+        } else {
+            self.dir.join("sshd/hostkey")
+        }
     }
 
-    /// What the device's sshd wrote to stderr.
+    /// What the device's sshd (for a full device, its systemd-nspawn) wrote to stderr.
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("sshd.log")
     }
 
     /// Where the device's writes to `path` (under /etc, /usr, /var, /opt, /srv, /root, /home
     /// or /tmp) land on the host; `None` for paths the device shares with the host.
+    /// A full device keeps every path it writes private, in its upper directory (what it
+    /// did not write is the shared base root's, and has no host path of its own).
     pub fn host_path(&self, path: &str) -> Option<PathBuf> {
+        if self.full {
+            let rel = path.strip_prefix('/')?;
+            return Some(self.dir.join("upper").join(rel));
+        }
         namespace::host_path(&self.dir, path)
     }
 
@@ -120,8 +154,11 @@ pub(super) fn new_devices(dir: &Path, slot: u32, specs: &[LabDeviceSpec]) -> Vec
             name: spec.name.clone(),
             host: device_host(slot, i),
             port: LAB_PORT,
-            dir: dir.join("devices").join(&spec.name),
+            dir: dir
+                .join(if spec.full { "full" } else { "devices" })
+                .join(&spec.name),
             pid: 0,
+            full: spec.full,
         })
         .collect()
 }
@@ -242,7 +279,13 @@ pub(super) fn spawn(procs: &Processes, lab_dir: &Path, d: &mut LabDevice) -> Res
 
 /// Polls until every listed device accepts TCP; fails naming the first that does not.
 pub(super) fn wait_listening(procs: &Processes, devices: &[&LabDevice]) -> Result<(), LabError> {
-    let timeout = Duration::from_secs(20).max(Duration::from_millis(60) * devices.len() as u32);
+    // A full device boots a whole system first.
+    let least = if devices.iter().any(|d| d.full) {
+        Duration::from_secs(90)
+    } else {
+        Duration::from_secs(20)
+    };
+    let timeout = least.max(Duration::from_millis(60) * devices.len() as u32);
     let keys: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
     let addrs: Vec<SocketAddr> = devices
         .iter()
@@ -328,7 +371,7 @@ fn sshd_command(lab_dir: &Path, d: &LabDevice) -> String {
     )
 }
 
-fn keygen(path: &Path, comment: &str) -> Command {
+pub(super) fn keygen(path: &Path, comment: &str) -> Command {
     let mut cmd = Command::new("ssh-keygen");
     cmd.args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
         .arg(path);
@@ -374,6 +417,7 @@ mod tests {
             port: 2222,
             dir: PathBuf::from("/tmp/it's a lab/devices/LAP-0001"),
             pid: 0,
+            full: false,
         };
         let s = namespace::script(
             &d.fstab_file(),
@@ -405,6 +449,7 @@ mod tests {
             port: 1,
             dir: PathBuf::from("/lab/devices/X"),
             pid: 0,
+            full: false,
         };
         assert_eq!(
             d.host_path("/etc/deskready-test"),

@@ -104,6 +104,7 @@ mod tests {
             port: 2222,
             dir: dir.path().join("devices/LAP-0001"),
             pid: 42,
+            full: false,
         }];
         let server = PrintServer {
             device: "LAP-0001".into(),

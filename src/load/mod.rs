@@ -6,6 +6,7 @@
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
 pub mod diag;
+mod handlers;
 mod kinds;
 #[cfg(test)]
 pub(crate) use kinds::keywords as kind_keywords;
@@ -94,6 +95,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         secrets: std::mem::take(&mut inv.secrets),
     };
     check_extends(&site, &profile_files, diags);
+    handlers::check_notify(&site, &profile_files, diags);
     inv.apply_overrides(diags);
     for (device, file) in std::mem::take(&mut inv.devices).into_values() {
         check_device_refs(&site, &device, &file, diags);
@@ -554,6 +556,7 @@ impl ProfileBuilder {
         let (resources, vias) = resources::build(raw.resources, file, templates, diags);
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
+        let handlers = handlers::build(raw.handlers, file, diags);
         let maintenance_window = window(
             raw.maintenance_window.as_ref(),
             "maintenance_window",
@@ -568,6 +571,7 @@ impl ProfileBuilder {
             requires: raw.requires,
             vars: raw.vars,
             resources,
+            handlers,
             verify,
             maintenance_window,
             origin: file.origin("name"),

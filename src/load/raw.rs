@@ -151,10 +151,32 @@ pub(super) struct ProfileFile {
     /// Kept raw: each resource is checked on its own (see [`RawResource`]).
     #[serde(default)]
     pub resources: Vec<serde_yaml::Value>,
+    /// Kept raw: each handler is checked on its own (see [`RawHandler`]).
+    #[serde(default)]
+    pub handlers: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub verify: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub maintenance_window: Option<RawWindow>,
+}
+
+/// A handler as written: a service and what to do to it (`restart` by default), or a
+/// named command.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHandler {
+    pub name: Option<String>,
+    pub service: Option<String>,
+    pub action: Option<HandlerVerb>,
+    pub command: Option<String>,
+}
+
+/// What a service handler does to its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum HandlerVerb {
+    Restart,
+    Reload,
 }
 
 /// A resource as written: one kind key (`file: /etc/hostname`) and the settings that go
@@ -164,6 +186,8 @@ pub(super) struct ProfileFile {
 pub(super) struct RawResource {
     pub name: Option<String>,
     pub via: Option<String>,
+    /// Handlers (by name) to run after the resources when this one changes.
+    pub notify: Option<Vec<String>>,
     // The kinds: exactly one must be present.
     pub file: Option<String>,
     pub directory: Option<String>,

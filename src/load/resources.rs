@@ -108,10 +108,10 @@ fn build_one(
     let mut ok = true;
     for key in present {
         let k = key.as_str();
-        if k == kind || k == "name" || k == "via" || allowed.contains(&k) {
+        if k == kind || k == "name" || k == "via" || k == "notify" || allowed.contains(&k) {
             continue;
         }
-        let mut list = vec!["name", "via"];
+        let mut list = vec!["name", "via", "notify"];
         list.extend_from_slice(allowed);
         diags.push(file.diag(
             &join_key(path, k),
@@ -134,6 +134,7 @@ fn build_one(
     };
     let name = r.name.clone();
     let via = r.via.clone();
+    let notify = r.notify.clone().unwrap_or_default();
     let kind = (spec.build)(
         r,
         &mut Cx {
@@ -154,6 +155,7 @@ fn build_one(
         name,
         kind,
         via,
+        notify,
         origin: file.origin(path),
         key_origins,
     })

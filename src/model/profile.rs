@@ -24,6 +24,9 @@ pub struct Profile {
     pub requires: Vec<String>,
     pub vars: Vars,
     pub resources: Vec<Resource>,
+    /// What runs once after the resources, when a resource that notifies it changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<Handler>,
     pub verify: Vec<Check>,
     /// When a delivered device of this profile may be changed.
     #[serde(skip)]
@@ -43,6 +46,9 @@ pub struct Resource {
     /// The device this resource is applied on, when not the device itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// The handlers (by name) that run after the resources when this one changes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
     #[serde(skip)]
     pub origin: Origin,
     /// Where each key of the resource was written, for errors about one setting.
@@ -113,6 +119,14 @@ pub enum ResourceKind {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         groups: Vec<String>,
     },
+    /// A profile's handler, added to a device's resources after the profile's own: it runs
+    /// when a resource notifying it changed in this run, or changed in an earlier run that
+    /// ended before the handler ran. Never written under `resources:`.
+    Handler {
+        handler: String,
+        #[serde(flatten)]
+        action: HandlerAction,
+    },
     PrintQueue {
         queue: String,
         uri: String,
@@ -145,6 +159,7 @@ impl ResourceKind {
             ResourceKind::Service { .. } => "service",
             ResourceKind::User { .. } => "user",
             ResourceKind::PrintQueue { .. } => "print_queue",
+            ResourceKind::Handler { .. } => "handler",
         }
     }
 
@@ -159,6 +174,7 @@ impl ResourceKind {
             ResourceKind::Service { service, .. } => service,
             ResourceKind::User { user, .. } => user,
             ResourceKind::PrintQueue { queue, .. } => queue,
+            ResourceKind::Handler { handler, .. } => handler,
         }
     }
 }
@@ -178,6 +194,41 @@ pub enum FileSource {
 pub enum ServiceState {
     Running,
     Stopped,
+}
+
+/// A handler: named, run once after a device's resources when something notifying it
+/// changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Handler {
+    /// What `notify:` lists; defaults to "ACTION SERVICE" (`restart ssh`).
+    pub name: String,
+    #[serde(flatten)]
+    pub action: HandlerAction,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// What a handler does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerAction {
+    /// Restarts a service.
+    Restart(String),
+    /// Reloads a service (its own reload, e.g. sshd rereading its config).
+    Reload(String),
+    /// Runs a command (shell syntax, like a `command` resource).
+    Command(String),
+}
+
+impl HandlerAction {
+    /// The verb and its object as a plan shows them ("restart ssh", "run update-cache").
+    pub fn describe(&self) -> String {
+        match self {
+            HandlerAction::Restart(s) => format!("restart {s}"),
+            HandlerAction::Reload(s) => format!("reload {s}"),
+            HandlerAction::Command(c) => format!("run {c}"),
+        }
+    }
 }
 
 /// A verify check: a command that must exit 0 on the device after configuring.

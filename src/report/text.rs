@@ -141,6 +141,7 @@ pub fn resource(r: &ResolvedResource) -> String {
     out.push('\n');
     let mut kv = |k: &str, v: &str| out.push_str(&format!("  {k}: {v}\n"));
     match r.kind() {
+        ResourceKind::Handler { action, .. } => kv("handler", &action.describe()),
         ResourceKind::File {
             path,
             mode,

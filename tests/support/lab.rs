@@ -30,6 +30,20 @@ impl TestLab {
         Self::with_names(&names)
     }
 
+    /// Full devices (Debian booted with systemd in systemd-nspawn) named `<prefix>-0001`, ...
+    /// Needs the base root `scripts/lab-base` makes.
+    pub(crate) fn full(prefix: &str, count: usize) -> TestLab {
+        let specs: Vec<LabDeviceSpec> = (1..=count)
+            .map(|i| LabDeviceSpec::full(format!("{prefix}-{i:04}")))
+            .collect();
+        let dir = lab_dir();
+        let lab = Lab::up(dir.path(), &specs).unwrap_or_else(|e| panic!("lab up: {e}"));
+        TestLab {
+            lab,
+            _dir: Some(dir),
+        }
+    }
+
     pub(crate) fn with_names(names: &[String]) -> TestLab {
         let dir = lab_dir();
         let specs: Vec<LabDeviceSpec> = names.iter().map(LabDeviceSpec::new).collect();
@@ -150,6 +164,11 @@ impl LabSite {
             .stdin(tags.join("\n"))
             .success();
         lab
+    }
+
+    /// A lab (`lab up --full N`) whose first `full` devices are full devices, none received.
+    pub(crate) fn up_full_unreceived(site: SiteCopy, full: usize) -> LabSite {
+        Self::bring_up(site, &["lab", "up", "--full", &full.to_string()])
     }
 
     /// A lab whose devices are not received yet.

@@ -210,6 +210,12 @@ pub fn build(
         w.call("stats", stats);
     }
     let mut pending = false;
+    // A notifying file among the pending ones: its change is only known at the commit,
+    // which then also settles whom it notifies (`notify_commit`, kinds/handler.sh).
+    let mut notifying = false;
+    let commit = |w: &mut Writer, notifying: bool| {
+        w.raw(if notifying { "notify_commit" } else { "commit" });
+    };
     for (i, r) in resources {
         let kind = kinds::of(r.kind());
         if !kind.supported() {
@@ -219,10 +225,15 @@ pub fn build(
         // comes next can depend on the files.
         let file = matches!(r.kind(), ResourceKind::File { .. });
         if pending && !file {
-            w.raw("commit");
+            commit(&mut w, notifying);
             pending = false;
+            notifying = false;
         }
         w.comment(r.name());
+        if !r.resource.notify.is_empty() {
+            w.notifying(*i, &kinds::notify_markers(r));
+            notifying |= file;
+        }
         let content = match (offsets.get(i), r.content()) {
             (Some(&(offset, len)), _) => Content::Data {
                 from_end: data.len() - offset + seal.len(),
@@ -235,7 +246,7 @@ pub fn build(
         pending |= file;
     }
     if pending {
-        w.raw("commit");
+        commit(&mut w, notifying);
     }
     if phase == Phase::Converge {
         for (j, cmd) in checks {
@@ -636,6 +647,45 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_shows_the_handlers_a_drifted_resource_would_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.conf");
+        std::fs::write(&p, "old\n").unwrap();
+        let mut conf = file(&p.display().to_string(), "new\n", None);
+        conf.resource.notify = vec!["rebuild".into()];
+        let same = file(&dir.path().join("b").display().to_string(), "", None);
+        std::fs::write(dir.path().join("b"), "").unwrap();
+        let handler = |name: &str| {
+            testkit::resource(
+                name,
+                ResourceKind::Handler {
+                    handler: name.into(),
+                    action: crate::model::HandlerAction::Command("echo rebuilt".into()),
+                },
+            )
+        };
+        let mut untouched = same.clone();
+        untouched.resource.notify = vec!["other".into()];
+        let rs = vec![conf, untouched, handler("rebuild"), handler("other")];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let text = build(Phase::Plan, &indexed, &[]).text;
+        assert!(
+            text.contains(&format!(
+                "notify_step '0' '{}' file_res '0' ",
+                kinds::notify_markers(&rs[0])[0]
+            )),
+            "{text}"
+        );
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Drift, S::Ok, S::Drift, S::Ok]);
+        assert_eq!(
+            rep.resources[&2].stderr.as_deref(),
+            Some("would run echo rebuilt")
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+    }
+
+    #[test]
     fn plan_reports_drift_with_old_content_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("motd");
@@ -813,7 +863,25 @@ mod tests {
 
     #[test]
     fn built_programs_pass_shellcheck() {
-        let rs = every_kind("/srv/t");
+        let mut rs = every_kind("/srv/t");
+        // A notifying file and resource, and the handlers they notify.
+        for r in rs.iter_mut().take(2) {
+            r.resource.notify = vec!["restart app".into(), "refresh".into()];
+        }
+        rs.push(testkit::resource(
+            "restart app",
+            ResourceKind::Handler {
+                handler: "restart app".into(),
+                action: crate::model::HandlerAction::Restart("app".into()),
+            },
+        ));
+        rs.push(testkit::resource(
+            "refresh",
+            ResourceKind::Handler {
+                handler: "refresh".into(),
+                action: crate::model::HandlerAction::Command("true".into()),
+            },
+        ));
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         for phase in [Phase::Plan, Phase::Converge] {
             shellcheck(&build(phase, &indexed, &[(0, "test -d /etc"), (1, "true")]).text);

@@ -9,6 +9,8 @@ use crate::shell::quote;
 #[derive(Debug, Default)]
 pub struct Writer {
     text: String,
+    /// The quoted words the next `step` call is wrapped in (see [`Writer::notifying`]).
+    wrap: Option<String>,
 }
 
 impl Writer {
@@ -48,12 +50,33 @@ impl Writer {
         function: &'static str,
         args: impl IntoIterator<Item = S>,
     ) -> &mut Self {
-        self.text.push_str(function);
+        match (function.strip_prefix("step "), self.wrap.take()) {
+            (Some(rest), Some(wrap)) => {
+                self.text.push_str(&wrap);
+                self.text.push(' ');
+                self.text.push_str(rest);
+            }
+            (_, wrap) => {
+                self.wrap = wrap;
+                self.text.push_str(function);
+            }
+        }
         for a in args {
             self.text.push(' ');
             self.text.push_str(&quote(a.as_ref()));
         }
         self.text.push('\n');
+        self
+    }
+
+    /// Makes the next `step KIND I ...` call `notify_step I MARKERS KIND I ...`: the step of
+    /// resource `i`, whose change notifies the handlers whose markers are `markers`.
+    pub fn notifying(&mut self, i: usize, markers: &[String]) -> &mut Self {
+        self.wrap = Some(format!(
+            "notify_step {} {}",
+            quote(&i.to_string()),
+            quote(&markers.join(" "))
+        ));
         self
     }
 
@@ -76,6 +99,18 @@ mod tests {
         assert_eq!(
             w.finish(),
             "p='/etc/it'\\''s $(here)'\nstep 'file_res' '0' 'a b' ''\n\n# two lines\n"
+        );
+    }
+
+    #[test]
+    fn a_notifying_step_is_wrapped_once() {
+        let mut w = Writer::new();
+        w.notifying(3, &["h1".into(), "h2".into()])
+            .call("step file_res", ["3"])
+            .call("step file_res", ["4"]);
+        assert_eq!(
+            w.finish(),
+            "notify_step '3' 'h1 h2' file_res '3'\nstep file_res '4'\n"
         );
     }
 }

@@ -10,7 +10,7 @@ mod file;
 mod line;
 pub(crate) mod package;
 mod print_queue;
-mod service;
+pub(super) mod service;
 mod user;
 
 use super::SourceFile;

@@ -7,6 +7,7 @@
 mod command;
 mod directory;
 mod file;
+mod handler;
 mod line;
 mod package;
 mod print_queue;
@@ -17,6 +18,7 @@ use super::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
+pub(crate) use handler::markers as notify_markers;
 pub use print_queue::{TEST_PAGE, queue_state, write_test_page};
 
 /// What the engine needs of a resource kind.
@@ -65,6 +67,7 @@ pub fn of(kind: &ResourceKind) -> &'static dyn Kind {
         ResourceKind::User { .. } => &user::User,
         ResourceKind::PrintQueue { .. } => &print_queue::PrintQueue,
         ResourceKind::Service { .. } => &service::Service,
+        ResourceKind::Handler { .. } => &handler::Handler,
     }
 }
 

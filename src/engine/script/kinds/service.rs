@@ -1,18 +1,38 @@
-//! `service`: validated, but not probed or fixed by this build; its resources are
-//! reported unsupported and left alone.
+//! `service`: a service running or stopped, and started at boot or not, through systemd
+//! where PID 1 is systemd, else Debian's `service` and `update-rc.d` (see `service.sh`).
 
 use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
+use crate::model::{ResourceKind, ServiceState};
 use crate::resolve::ResolvedResource;
 
 pub(super) struct Service;
 
 impl Kind for Service {
-    fn supported(&self) -> bool {
-        false
-    }
     fn helpers(&self) -> &'static str {
-        ""
+        include_str!("service.sh")
     }
-    fn write(&self, _w: &mut Writer, _i: usize, _r: &ResolvedResource, _content: Content) {}
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
+        let ResourceKind::Service {
+            service,
+            state,
+            enabled,
+        } = r.kind()
+        else {
+            return;
+        };
+        let state = match state {
+            ServiceState::Running => "running",
+            ServiceState::Stopped => "stopped",
+        };
+        let enabled = match enabled {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "",
+        };
+        w.call(
+            "step service_res",
+            [i.to_string().as_str(), service.as_str(), state, enabled],
+        );
+    }
 }

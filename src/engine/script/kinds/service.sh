@@ -1,0 +1,70 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154 # fix, failed: set by the preamble
+# Services: systemd's `systemctl` where PID 1 is systemd (/run/systemd/system exists),
+# else Debian's `service` and `update-rc.d`. Probe before fix; what a service resource
+# would do or did travels as its message (an `@@E` line, also sent when it did not fail).
+
+# svc_systemd: whether PID 1 is systemd
+svc_systemd() { [ -d /run/systemd/system ]; }
+# svc_note I TEXT: resource I's message
+svc_note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
+# svc_active UNIT: whether it runs
+svc_active() {
+  if svc_systemd; then systemctl is-active --quiet "$1"
+  else service "$1" status >/dev/null 2>&1; fi
+}
+# svc_enabled UNIT: whether it starts at boot
+svc_enabled() {
+  if svc_systemd; then systemctl is-enabled --quiet "$1" 2>/dev/null
+  else ls /etc/rc[2345].d/S[0-9][0-9]"$1" >/dev/null 2>&1; fi
+}
+# svc_reload_units UNIT: systemd rereads unit files when UNIT's changed on disk
+svc_reload_units() {
+  if svc_systemd && [ "$(systemctl show -p NeedDaemonReload --value "$1" 2>/dev/null)" = yes ]; then
+    systemctl daemon-reload
+  fi
+}
+# svc_do I UNIT ACTION: start|stop|restart|reload|enable|disable UNIT; a start, restart or
+# reload that fails (or leaves the unit not running) fails resource I with the unit's last
+# journal lines, then what the command said
+svc_do() {
+  i=$1; u=$2; a=$3
+  case $a in
+    enable|disable)
+      if svc_systemd; then systemctl "$a" "$u"; else update-rc.d "$u" defaults && update-rc.d "$u" "$a"; fi \
+        </dev/null >/dev/null 2>"$T/e$i" || { fail "$i" $? "$T/e$i"; return 1; }
+      return 0 ;;
+  esac
+  svc_reload_units "$u" 2>/dev/null
+  if svc_systemd; then systemctl "$a" "$u"; else service "$u" "$a"; fi </dev/null >/dev/null 2>"$T/c$i"; rc=$?
+  if [ "$rc" = 0 ] && { [ "$a" = stop ] || svc_active "$u"; }; then return 0; fi
+  [ "$rc" != 0 ] || rc=3
+  if svc_systemd; then journalctl -u "$u" -n 20 --no-pager 2>&1; fi > "$T/e$i"
+  cat "$T/c$i" >> "$T/e$i"
+  fail "$i" "$rc" "$T/e$i"; return 1
+}
+# service_res I UNIT STATE ENABLED: UNIT running or stopped (STATE), started at boot or
+# not (ENABLED true|false, '' to leave it)
+service_res() {
+  i=$1; u=$2; want=$3; en=$4; todo=
+  if svc_active "$u"; then run=running; else run=stopped; fi
+  [ "$run" = "$want" ] || { [ "$want" = running ] && todo=start || todo=stop; }
+  if [ -n "$en" ]; then
+    if svc_enabled "$u"; then is=true; else is=false; fi
+    [ "$is" = "$en" ] || { [ "$en" = true ] && todo="$todo enable" || todo="$todo disable"; }
+  fi
+  if [ -z "$todo" ]; then echo "@@R $i ok"; return 0; fi
+  if [ "$fix" != 1 ]; then svc_note "$i" "would $(svc_words "$todo") $u"; echo "@@R $i drift"; return 0; fi
+  for a in $todo; do svc_do "$i" "$u" "$a" || return 0; done
+  svc_note "$i" "$(svc_words "$todo" ed) $u"
+  echo "@@R $i changed"
+}
+# svc_words "ACTION..." [ed]: the actions as words: "start, enable" or "started, enabled"
+svc_words() {
+  w=
+  for a in $1; do
+    case ${2:-}$a in edstart) a=started ;; edstop) a=stopped ;; edenable) a=enabled ;; eddisable) a=disabled ;; edrestart) a=restarted ;; edreload) a=reloaded ;; esac
+    w="${w:+$w, }$a"
+  done
+  printf '%s' "$w"
+}
