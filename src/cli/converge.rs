@@ -42,8 +42,8 @@ impl Selection {
 pub struct Args {
     #[command(flatten)]
     pub select: Selection,
-    /// Redo only the devices that failed, were unreachable or were not reached in the last
-    /// configure run.
+    /// Redo every device whose last configure did not succeed (it failed, was unreachable,
+    /// refused or not reached), whatever ran since.
     #[arg(long, alias = "failed")]
     pub resume: bool,
     /// How many devices at once.
@@ -108,8 +108,8 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
         ssh: args.ssh.settings(),
     };
     let rollout = match rollout::converge(ctx, &settings)? {
-        Prepared::NothingToResume { run } => {
-            println!("nothing to resume: every device of run {run} succeeded");
+        Prepared::NothingToResume => {
+            println!("nothing to resume: the last configure of every device succeeded");
             return Ok(ExitStatus::Success);
         }
         Prepared::Ready(r) => *r,

@@ -1,6 +1,6 @@
 //! Rollouts: `plan`, `configure` and drift `audit` over selected devices. Preparing one
-//! selects the devices (or, with `--resume`, the ones the last configure run did not
-//! finish), resolves every device before any is touched, admits delivered devices by their
+//! selects the devices (or, with `--resume`, every device whose last configure did not
+//! succeed, whatever ran since), resolves every device before any is touched, admits delivered devices by their
 //! maintenance window (a `--now` override is written to the journal) and starts the run
 //! record; running it drives the engine's fleet and finishes the record. The caller owns
 //! the tokio runtime, Ctrl-C and the display of the event stream.
@@ -15,10 +15,10 @@ use super::select::Selection;
 use crate::engine::device::{Mode, Options};
 use crate::engine::fleet::{self, Admission, Event, Job, MaxFail, RecapRow, Settings, Size, Stop};
 use crate::load::Diagnostics;
-use crate::model::local_time;
+use crate::model::{Stage, local_time};
 use crate::resolve::Resolved;
 use crate::site::Site;
-use crate::store::{Entry, RunRecord, RunStatus, Store};
+use crate::store::{Entry, LastConfigure, RunStatus, Store};
 use crate::transport::SshOptions;
 
 /// Connection settings of every command that reaches devices.
@@ -52,7 +52,7 @@ pub struct ConvergeSettings {
     /// [`Mode::Plan`] or [`Mode::Configure`].
     pub mode: Mode,
     pub selection: Selection,
-    /// Redo the devices the last configure run did not finish well.
+    /// Redo every device whose last configure did not succeed.
     pub resume: bool,
     /// Devices at once.
     pub parallel: usize,
@@ -81,8 +81,8 @@ pub struct AuditSettings {
 
 /// What preparing a rollout found.
 pub enum Prepared {
-    /// `--resume`: every device of the last configure run succeeded.
-    NothingToResume { run: i64 },
+    /// `--resume`: the last configure of every (selected) device succeeded.
+    NothingToResume,
     /// Ready to run.
     Ready(Box<Rollout>),
 }
@@ -112,21 +112,20 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         if s.mode == Mode::Plan {
             return Err(Error::BadInput("--resume goes with configure".into()));
         }
-        let Some(last) = store.last_run("configure")? else {
+        let last = store.last_configures()?;
+        if last.is_empty() {
             return Err(Error::BadInput(
                 "there is no earlier configure run to resume".into(),
             ));
-        };
-        let redo: Vec<String> = not_succeeded(&last)
-            .filter(|t| site.device(t).is_some())
-            .collect();
+        }
+        let redo = to_resume(&site, &store, &last)?;
         if tags.is_empty() {
             tags = redo;
         } else {
             tags.retain(|t| redo.contains(t));
         }
         if tags.is_empty() {
-            return Ok(Prepared::NothingToResume { run: last.id });
+            return Ok(Prepared::NothingToResume);
         }
     }
     if tags.is_empty() {
@@ -185,13 +184,21 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
     })))
 }
 
-/// The devices of `last` whose outcome was not a success: what `--resume` redoes. The one
-/// place that reads a run's stored outcome words.
-pub fn not_succeeded(last: &RunRecord) -> impl Iterator<Item = String> + '_ {
-    last.devices
-        .iter()
-        .filter(|(_, outcome)| outcome != "ok" && outcome != "changed")
-        .map(|(t, _)| t.clone())
+/// What `--resume` redoes: every device of the site whose last configure (in whichever run)
+/// did not succeed and whose stage lets it be configured now (not retired, in repair, or
+/// being configured by another run).
+pub fn to_resume(site: &Site, store: &Store, last: &[LastConfigure]) -> Result<Vec<String>, Error> {
+    let mut redo = Vec::new();
+    for l in last.iter().filter(|l| !l.succeeded()) {
+        if site.device(&l.device).is_none() {
+            continue;
+        }
+        let stage = store.stage(&l.device)?.map(|r| r.stage);
+        if Stage::can_move(stage, Stage::Configuring) {
+            redo.push(l.device.clone());
+        }
+    }
+    Ok(redo)
 }
 
 /// Prepares a drift audit (probes only; recorded per device, no run record).

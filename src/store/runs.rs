@@ -52,9 +52,11 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        // The run names its process, so that a run whose process is gone can be closed.
+        let me = super::Holder::me(operator);
         tx.execute(
-            "INSERT INTO runs (command, operator, started_at, status) VALUES (?1, ?2, ?3, 'running')",
-            params![command, operator, now()],
+            "INSERT INTO runs (command, operator, started_at, status, host, pid, start_time) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
+            params![command, operator, now(), me.host, me.pid, me.start_time as i64],
         )?;
         let id = tx.last_insert_rowid();
         for d in devices {
