@@ -8,7 +8,7 @@ as_root() {
 # Debian packages: the lab's real devices (OpenSSH), print server (CUPS) and printers
 # (ippeveprinter, which needs avahi and dbus), a headless browser for the report test
 # (chromium), plus what ssh2's C library builds with.
-DESKREADY_PACKAGES="openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
+DESKREADY_PACKAGES="shellcheck openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
 
 ensure_packages() {
     local missing=()

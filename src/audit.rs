@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::model::Stage;
+use crate::model::{Due, Stage};
 use crate::site::Site;
 use crate::store::{Store, StoreError};
 
@@ -22,29 +22,8 @@ pub struct PhysicalAudit {
     pub next_due: String,
     /// Days until due; negative when overdue.
     pub days_left: i64,
+    /// Overdue, due (within the site's look-ahead) or ok.
     pub status: Due,
-}
-
-/// Where a device stands with its next physical audit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Due {
-    /// Its next audit is past.
-    Overdue,
-    /// Its next audit is within the site's look-ahead.
-    Due,
-    /// Not due yet.
-    Ok,
-}
-
-impl Due {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Due::Overdue => "overdue",
-            Due::Due => "due",
-            Due::Ok => "ok",
-        }
-    }
 }
 
 /// Every received, not retired device of the site, soonest due first.

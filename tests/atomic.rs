@@ -1,52 +1,21 @@
 //! A write cut off by a dying device leaves the old file or the new one, never a mix.
 
-mod sitekit;
-
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sitekit::{LabSite, SiteCopy};
+use crate::support::procs::descendants;
+use crate::support::{LabSite, SiteCopy, poll};
 
 /// Lines of the generated file (200 x 1000 in the template): about 9 MB.
 const LINES: usize = 200_000;
-
-/// Every process below `root` (children, grandchildren, ...), by walking /proc.
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let ppid: u32 = after
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        parent_of.push((pid, ppid));
-    }
-    let mut out = vec![root];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    out
-}
 
 /// A test on a file's path and size.
 type Matcher = dyn Fn(&Path, u64) -> bool;
 
 /// Waits until a file matching `pred` exists under `dir` (recursively), then returns.
+/// Checks as often as it can: the window to catch is a few milliseconds.
 fn wait_for(dir: &Path, pred: &Matcher, limit: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
+    poll(limit, Duration::ZERO, || {
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
@@ -57,13 +26,13 @@ fn wait_for(dir: &Path, pred: &Matcher, limit: Duration) -> bool {
                 if md.is_dir() {
                     stack.push(p);
                 } else if pred(&p, md.len()) {
-                    return true;
+                    return Some(());
                 }
             }
         }
-        std::thread::yield_now();
-    }
-    false
+        None
+    })
+    .is_some()
 }
 
 /// The whole file is one generation: every line of it, and all of its lines.
@@ -127,27 +96,23 @@ fn killing_the_device_mid_write_leaves_the_old_or_the_new_file() {
         for _attempt in 0..5 {
             let g = (generation as char).to_string();
             generation += 1;
-            let child = std::process::Command::new(env!("CARGO_BIN_EXE_deskready"))
-                .arg("--site")
-                .arg(lab.site.path())
+            let child = lab
+                .test()
                 .args(["--var", &format!("generation={g}"), "configure", "LAP-0002"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
+                .spawn();
             let seen = wait_for(dir, pred.as_ref(), Duration::from_secs(20));
             let pid = lab.lab.device("LAP-0002").unwrap().pid;
             for p in descendants(pid) {
                 unsafe { libc::kill(p as i32, libc::SIGKILL) };
             }
-            let out = child.wait_with_output().unwrap();
+            let out = child.wait();
             let now = generation_of(&std::fs::read_to_string(&target).unwrap());
             eprintln!(
                 "{what}, generation {g}: seen={seen}, exit {:?}, file is generation {now}",
-                out.status.code()
+                out.output.status.code()
             );
             lab.lab.start_device("LAP-0002").unwrap();
-            if seen && out.status.code() != Some(0) {
+            if seen && out.output.status.code() != Some(0) {
                 cut = true;
                 break;
             }

@@ -1,10 +1,9 @@
 //! Audits on the lab: drift with diffs and exit codes, unreachable devices, physical audits
 //! due and overdue, and the fleet report rendered by a real headless browser.
 
-mod sitekit;
-
 use deskready::store::{Entry, Store};
-use sitekit::{LabSite, SiteCopy};
+
+use crate::support::{LabSite, SiteCopy};
 
 #[test]
 fn audit_reports_clean_drift_and_unreachable_with_their_exit_codes() {
@@ -113,20 +112,22 @@ fn physical_audits_due_and_overdue_follow_the_site_interval() {
     assert!(out.contains("LAP-0001  overdue by 20 days"), "{out}");
     assert!(!out.contains("LAP-0002"), "{out}");
     // Seeing it now clears it; seeing it elsewhere says so.
-    let seen = lab.run(&["seen", "LAP-0001", "--desk", "4-10"]);
-    assert_eq!(
-        seen.stdout(),
-        "LAP-0001: seen at desk 4-10; it belongs at desk 3-01\n"
-    );
+    lab.test()
+        .args(["seen", "LAP-0001", "--desk", "4-10"])
+        .output()
+        .stdout_is("LAP-0001: seen at desk 4-10; it belongs at desk 3-01\n");
     assert!(
         !lab.run(&["audit", "--overdue"])
             .stdout()
             .contains("LAP-0001")
     );
     // Scan mode, as when walking a floor with a barcode scanner.
-    let scan = lab.run_stdin(&["seen", "--scan"], "LAP-0002\nLAP-0999\n");
-    assert_eq!(scan.code(), 1);
-    assert_eq!(scan.stdout(), "LAP-0002: seen at its desk 3-02\n");
+    let scan = lab
+        .test()
+        .args(["seen", "--scan"])
+        .stdin("LAP-0002\nLAP-0999\n")
+        .code(1)
+        .stdout_is("LAP-0002: seen at its desk 3-02\n");
     assert!(
         scan.stderr()
             .starts_with("line 2: unknown device `LAP-0999`"),

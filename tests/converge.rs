@@ -1,11 +1,11 @@
 //! plan and configure against real sshd devices in a lab the test brings up itself.
 
-mod sitekit;
+use std::time::{Duration, SystemTime};
 
-use sitekit::{LabSite, SiteCopy};
+use crate::support::{LabSite, Run, SiteCopy, ssh, wait_until};
 
 /// The device's run from `--format json` output: the `run` of its `done` event (NDJSON).
-fn json(run: &sitekit::Run) -> serde_json::Value {
+fn json(run: &Run) -> serde_json::Value {
     let out = run.stdout();
     for line in out.lines() {
         let v: serde_json::Value =
@@ -65,8 +65,30 @@ fn configure_a_laptop_then_rerun_changes_nothing_then_plan_finds_a_hand_edit() {
         "stat -c '%n %Y.%y' /etc/hostname /etc/deskready/owner.conf /etc/gitconfig /etc/issue.net";
     let before = lab.ssh("LAP-0001", mtimes);
 
-    // Second run: nothing to change, and nothing rewritten.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Second run: nothing to change, and nothing rewritten. Once a file written now gets a
+    // later mtime (to the second) than all four, a rewrite cannot keep their mtimes.
+    let newest: u64 = before
+        .lines()
+        .map(|l| {
+            let seconds = l.split_whitespace().nth(1).unwrap().split('.').next();
+            seconds.unwrap().parse::<u64>().unwrap()
+        })
+        .max()
+        .unwrap();
+    let probe = lab.host_path("LAP-0001", "/tmp").join("mtime-probe");
+    wait_until(
+        "the clock to pass the files' mtimes",
+        Duration::from_secs(5),
+        || {
+            std::fs::write(&probe, b"").unwrap();
+            let written = std::fs::metadata(&probe).unwrap().modified().unwrap();
+            let secs = written
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            (secs > newest).then_some(())
+        },
+    );
     let second = lab.run(&["configure", "LAP-0001"]);
     assert_eq!(second.code(), 0, "{}", second.stderr());
     assert!(
@@ -231,12 +253,7 @@ fn a_stopped_device_is_unreachable_within_the_connect_timeout() {
 fn a_wrong_key_is_refused_with_a_message_naming_what_was_tried() {
     let lab = LabSite::up(SiteCopy::example());
     let key = lab.site.file("wrong-key");
-    let st = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    ssh::keygen(&key);
     let generated = lab.site.read("inventory/lab.generated.yaml");
     let operator = lab.lab.key_file.display().to_string();
     lab.site.write(
@@ -268,16 +285,7 @@ fn a_changed_host_key_is_refused_until_rekey() {
         .unwrap()
         .host_key_file()
         .with_extension("pub");
-    let out = std::process::Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(&key)
-        .output()
-        .unwrap();
-    let old = String::from_utf8_lossy(&out.stdout)
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let old = ssh::fingerprint(&key);
     lab.lab.replace_host_key("LAP-0006").unwrap();
     let addr = lab.lab.device("LAP-0006").unwrap().address();
     let run = lab.run(&["--format", "json", "configure", "LAP-0006"]);

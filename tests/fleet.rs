@@ -1,13 +1,12 @@
 //! Rollouts over many lab devices: failures among healthy devices, canary batches with a
 //! failure threshold, resume, retries, NDJSON, Ctrl-C, and maintenance windows.
 
-mod sitekit;
-
 use std::time::{Duration, Instant};
 
 use deskready::model::Stage;
 use deskready::store::Store;
-use sitekit::{LabSite, SiteCopy, done, ndjson};
+
+use crate::support::{LabSite, SiteCopy, done, ndjson, wait_until};
 
 fn store(lab: &LabSite) -> Store {
     Store::open(&lab.site.file(".deskready")).unwrap()
@@ -94,7 +93,10 @@ fn the_threshold_stops_new_batches_and_resume_finishes_only_the_rest() {
         "{out}"
     );
     let s = store(&lab);
-    assert_eq!(s.last_run("configure").unwrap().unwrap().status, "stopped");
+    assert_eq!(
+        s.last_run("configure").unwrap().unwrap().status,
+        deskready::model::RunStatus::Stopped
+    );
     assert_eq!(
         s.stage("LAP-0002").unwrap().unwrap().stage,
         Stage::Received,
@@ -143,9 +145,8 @@ fn connection_failures_are_retried_and_other_failures_are_not() {
     );
     let mut lab = LabSite::up(site);
     lab.lab.stop_device("LAP-0008").unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_deskready"))
-        .arg("--site")
-        .arg(lab.site.path())
+    let mut child = lab
+        .test()
         .args([
             "--format",
             "json",
@@ -157,17 +158,13 @@ fn connection_failures_are_retried_and_other_failures_are_not() {
             "--connect-timeout",
             "2",
         ])
-        .env("DESKREADY_OPERATOR", "test-csp")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+        .spawn();
+    // Its first try is refused at once (the device is down); then it waits to retry.
+    child.wait_for_line(Duration::from_secs(30), |l| {
+        l.contains("\"event\":\"phase\"") && l.contains("\"device\":\"LAP-0008\"")
+    });
     lab.lab.start_device("LAP-0008").unwrap(); // back while deskready waits to retry
-    let out = child.wait_with_output().unwrap();
-    let ev: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let ev = child.wait().ndjson();
     let dones: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "done").collect();
     let lap8 = dones.iter().find(|e| e["device"] == "LAP-0008").unwrap();
     assert_eq!(lap8["outcome"], "changed", "reached on a retry: {lap8}");
@@ -184,24 +181,18 @@ fn ctrl_c_lets_running_devices_finish_and_records_the_run_as_interrupted() {
     let site = SiteCopy::example();
     site.edit("profiles/laptop-base.yaml", "resources:\n", "resources:\n  - name: slow step\n    command: sleep 2\n    creates: /etc/deskready-never\n");
     let lab = LabSite::up(site);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_deskready"))
-        .arg("--site")
-        .arg(lab.site.path())
+    let child = lab
+        .test()
         .args(["configure", "--all", "--limit", "LAP-*", "--parallel", "2"])
-        .env("DESKREADY_OPERATOR", "test-csp")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while store(&lab).stage("LAP-0002").unwrap().map(|r| r.stage) != Some(Stage::Configuring) {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+        .spawn();
+    wait_until("LAP-0002 configuring", Duration::from_secs(30), || {
+        (store(&lab).stage("LAP-0002").unwrap().map(|r| r.stage) == Some(Stage::Configuring))
+            .then_some(())
+    });
+    child.signal(libc::SIGINT);
+    let out = child.wait();
+    let text = out.stdout();
+    assert_eq!(out.output.status.code(), Some(1), "{text}");
     assert!(
         text.contains(
             "stopped: interrupted (Ctrl-C): no further device was started; running ones finished"
@@ -228,34 +219,14 @@ fn ctrl_c_lets_running_devices_finish_and_records_the_run_as_interrupted() {
     assert_eq!(s.stage("LAP-0003").unwrap().unwrap().stage, Stage::Received);
     assert_eq!(
         s.last_run("configure").unwrap().unwrap().status,
-        "interrupted"
+        deskready::model::RunStatus::Interrupted
     );
-}
-
-/// A window that is closed now: 00:00-00:01 UTC on the day after today.
-fn closed_window() -> String {
-    let tomorrow = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .tomorrow()
-        .unwrap();
-    let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        [(tomorrow.weekday().to_monday_one_offset() - 1) as usize];
-    format!(
-        "maintenance_window: {{ days: [{day}], start: \"00:00\", end: \"00:01\", timezone: UTC }}\n"
-    )
 }
 
 #[test]
 fn a_delivered_device_is_changed_only_in_its_window_unless_now() {
     let site = SiteCopy::example();
-    let text = site.read("profiles/laptop-base.yaml");
-    let start = text.find("maintenance_window:").unwrap();
-    let end = text.find("timezone: Europe/London\n").unwrap() + "timezone: Europe/London\n".len();
-    site.write(
-        "profiles/laptop-base.yaml",
-        &format!("{}{}{}", &text[..start], closed_window(), &text[end..]),
-    );
+    site.close_laptop_window();
     let lab = LabSite::up(site);
     // Not yet delivered: windows do not apply.
     assert_eq!(lab.run(&["configure", "LAP-0003"]).code(), 0);
@@ -359,6 +330,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             pins: store.clone(),
             retries: 0,
             test_page: false,
+            transport: std::sync::Arc::new(deskready::transport::Ssh),
         },
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -391,7 +363,7 @@ fn wait_holds_a_device_until_its_window_opens() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(rows[0].outcome, fleet::Recap::Changed);
+    assert_eq!(rows[0].outcome, deskready::model::Outcome::Changed);
     assert!(
         events
             .iter()

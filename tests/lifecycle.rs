@@ -1,15 +1,15 @@
 //! The life of a device from the command line, against a lab and a real SQLite store:
 //! receive, assign, configure, deliver, history; refused moves; runs that die or collide.
 
-mod sitekit;
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deskready::model::Stage;
 use deskready::store::Store;
-use sitekit::{LabSite, SiteCopy};
 
-fn json(run: &sitekit::Run) -> serde_json::Value {
+use crate::support::procs::{cmdline, descendants};
+use crate::support::{LabSite, Run, Running, SiteCopy, wait_until};
+
+fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout())
         .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()))
 }
@@ -226,42 +226,26 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
 #[test]
 fn refused_moves_say_where_the_device_may_go() {
     let lab = LabSite::up(SiteCopy::example());
-    let deliver = lab.run(&["deliver", "LAP-0002"]);
-    assert_eq!(deliver.code(), 3);
-    assert_eq!(
-        deliver.stderr(),
-        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired\n"
+    lab.test().args(["deliver", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired\n",
     );
-    let back = lab.run(&["return", "LAP-0002"]);
-    assert_eq!(back.code(), 3);
-    assert_eq!(
-        back.stderr(),
-        "refused: LAP-0002 is received; only a delivered device can be returned by its user\n"
+    lab.test().args(["return", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 is received; only a delivered device can be returned by its user\n",
     );
-    assert_eq!(
-        lab.run(&["repair", "LAP-0002", "--reason", "cracked hinge"])
-            .code(),
-        0
-    );
-    let conf = lab.run(&["configure", "LAP-0002"]);
-    assert_eq!(conf.code(), 3);
-    assert_eq!(
-        conf.stderr(),
-        "refused: LAP-0002 cannot go to configuring: it is in-repair; from in-repair it may go to: received, retired\n"
+    lab.test()
+        .args(["repair", "LAP-0002", "--reason", "cracked hinge"])
+        .success();
+    lab.test().args(["configure", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 cannot go to configuring: it is in-repair; from in-repair it may go to: received, retired\n",
     );
     // Back from repair through receive, then configure works again.
-    assert_eq!(lab.run(&["receive", "LAP-0002"]).code(), 0);
-    assert_eq!(lab.run(&["configure", "LAP-0002"]).code(), 0);
-    assert_eq!(
-        lab.run(&["retire", "LAP-0002", "--reason", "end of lease"])
-            .code(),
-        0
-    );
-    let again = lab.run(&["configure", "LAP-0002"]);
-    assert_eq!(again.code(), 3);
-    assert_eq!(
-        again.stderr(),
-        "refused: LAP-0002 cannot go to configuring: it is retired; from retired it may go to: nowhere (retired is final)\n"
+    lab.test().args(["receive", "LAP-0002"]).success();
+    lab.test().args(["configure", "LAP-0002"]).success();
+    lab.test()
+        .args(["retire", "LAP-0002", "--reason", "end of lease"])
+        .success();
+    lab.test().args(["configure", "LAP-0002"]).code(3).stderr_is(
+        "refused: LAP-0002 cannot go to configuring: it is retired; from retired it may go to: nowhere (retired is final)\n",
     );
     // Nothing happened to the device on the refused runs: the journal ends with the retirement.
     let h = json(&lab.run(&["--format", "json", "history", "LAP-0002"]));
@@ -272,8 +256,7 @@ fn refused_moves_say_where_the_device_may_go() {
     );
     // An expected device is pointed at receive.
     let fresh = LabSite::up_unreceived(SiteCopy::example());
-    let conf = fresh.run(&["configure", "LAP-0003"]);
-    assert_eq!(conf.code(), 3);
+    let conf = fresh.test().args(["configure", "LAP-0003"]).code(3);
     assert!(
         conf.stderr().ends_with(
             "; receive it first: deskready receive LAP-0003 (or receive --scan / --csv)\n"
@@ -281,8 +264,7 @@ fn refused_moves_say_where_the_device_may_go() {
         "{}",
         conf.stderr()
     );
-    let deliver = lab.run(&["deliver", "LAP-0004"]);
-    assert_eq!(deliver.code(), 3);
+    lab.test().args(["deliver", "LAP-0004"]).code(3);
 }
 
 #[test]
@@ -330,40 +312,37 @@ fn slow_site() -> SiteCopy {
 }
 
 fn wait_for_stage(lab: &LabSite, tag: &str, stage: Stage) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if store(lab)
-            .stage(tag)
-            .unwrap()
-            .is_some_and(|r| r.stage == stage)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{tag} never reached {stage}");
+    wait_until(
+        &format!("{tag} to reach {stage}"),
+        Duration::from_secs(30),
+        || {
+            store(lab)
+                .stage(tag)
+                .unwrap()
+                .is_some_and(|r| r.stage == stage)
+                .then_some(())
+        },
+    );
 }
 
-fn spawn(lab: &LabSite, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_deskready"))
-        .arg("--site")
-        .arg(lab.site.path())
-        .args(args)
-        .env("DESKREADY_OPERATOR", "test-csp")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+fn spawn(lab: &LabSite, args: &[&str]) -> Running {
+    lab.test().args(args).spawn()
 }
 
 #[test]
 fn a_configure_killed_mid_run_is_configure_failed_and_loses_nothing() {
     let lab = LabSite::up(slow_site());
-    let mut child = spawn(&lab, &["configure", "LAP-0005"]);
+    let child = spawn(&lab, &["configure", "LAP-0005"]);
     wait_for_stage(&lab, "LAP-0005", Stage::Configuring);
-    std::thread::sleep(Duration::from_millis(300)); // the slow step is running on the device
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    // The slow step is running on the device.
+    let device = lab.lab.device("LAP-0005").unwrap().pid;
+    wait_until("the slow step on LAP-0005", Duration::from_secs(30), || {
+        descendants(device)
+            .into_iter()
+            .any(|p| cmdline(p).is_some_and(|c| c == "sleep 30"))
+            .then_some(())
+    });
+    child.kill(); // SIGKILL
 
     let st = json(&lab.run(&["--format", "json", "status"]));
     let row = st
@@ -417,13 +396,8 @@ fn a_second_configure_of_the_same_device_is_refused_naming_the_holder() {
         "{err}"
     );
     assert!(err.ends_with("; try again when that run ends\n"), "{err}");
-    let out = first.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = first.wait();
+    assert_eq!(out.output.status.code(), Some(0), "{}", out.stderr());
     // Another device is not held up by that lock.
     assert_eq!(
         lab.run(&["--var", "nap=0", "configure", "LAP-0007"]).code(),

@@ -1,9 +1,7 @@
 //! Printer fleets on the lab: queues made on a real cupsd through the print server device,
 //! printers simulated by ippeveprinter and asked over IPP, test pages in their spools.
 
-mod sitekit;
-
-use sitekit::{LabSite, SiteCopy, done, ndjson};
+use crate::support::{LabSite, SiteCopy, done, ndjson};
 
 /// Runs a CUPS client command on the print server device against its cupsd.
 fn on_print_server(lab: &LabSite, command: &str) -> String {

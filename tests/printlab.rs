@@ -1,12 +1,13 @@
 //! The lab's print side, for real: a private cupsd on the print-server device's address,
 //! ippeveprinter printers, commands run over SSH on the print server. No mocks.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{TestLab, live_processes_mentioning, ok};
 use deskready::lab::{PrinterSpec, answers_ipp};
+
+use crate::support::procs::live_processes_mentioning;
+use crate::support::ssh::ok;
+use crate::support::{TestLab, poll};
 
 fn printers(n: usize) -> Vec<PrinterSpec> {
     (1..=n)
@@ -73,33 +74,30 @@ fn a_queue_made_over_ssh_prints_to_the_simulated_printer() {
     let o = ok(&mut s, &format!("{env} lpoptions -p q1"));
     eprintln!("--- lpoptions -p q1 (A4, duplex, quotes)\n{o}---");
     assert!(o.contains(r#"printer-info='Bob's "best" printer'"#), "{o}");
-    std::thread::sleep(Duration::from_secs(2));
-    let o2 = ok(&mut s, &format!("{env} lpoptions -p q1"));
-    eprintln!("--- lpoptions -p q1 (2 s later)\n{o2}---");
-    let l = ok(&mut s, &format!("{env} lpoptions -p q1 -l"));
-    assert!(
-        l.contains("Duplex/Duplex: None *DuplexNoTumble DuplexTumble"),
-        "{l}"
-    );
+    // cupsd may take a moment to show the new defaults: ask until it does (or give up).
+    let duplex = "Duplex/Duplex: None *DuplexNoTumble DuplexTumble";
+    let mut l = String::new();
+    let shown = poll(Duration::from_secs(30), Duration::from_millis(200), || {
+        l = ok(&mut s, &format!("{env} lpoptions -p q1 -l"));
+        l.contains(duplex).then_some(())
+    });
+    eprintln!("--- lpoptions -p q1 -l\n{l}---");
+    assert!(shown.is_some() && l.contains(duplex), "{l}");
 
     ok(&mut s, "printf 'hello from the lab\\n' > /tmp/somefile");
     let job = ok(&mut s, &format!("{env} lp -U alice -d q1 /tmp/somefile"));
     eprintln!("lp: {job}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let spooled = poll(Duration::from_secs(30), Duration::from_millis(200), || {
         let files = printer.spooled_files();
-        if !files.is_empty() {
-            eprintln!("spooled: {files:?}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no job reached {} in 30 s; cupsd log: {}",
-            printer.spool.display(),
-            std::fs::read_to_string(server.error_log()).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        (!files.is_empty()).then_some(files)
+    });
+    assert!(
+        spooled.is_some(),
+        "no job reached {} in 30 s; cupsd log: {}",
+        printer.spool.display(),
+        std::fs::read_to_string(server.error_log()).unwrap_or_default()
+    );
+    eprintln!("spooled: {:?}", spooled.unwrap());
 }
 
 #[test]

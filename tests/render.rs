@@ -1,15 +1,11 @@
 //! `deskready render` and `devices` on the example site, and the precedence of variables.
 
-mod sitekit;
-
-use sitekit::SiteCopy;
+use crate::support::SiteCopy;
 
 #[test]
 fn render_a_laptop_shows_its_files_filled_in() {
     let site = SiteCopy::example();
-    let run = site.run(&["render", "LAP-0006"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    let out = run.stdout();
+    let out = site.test().args(["render", "LAP-0006"]).success().stdout();
     assert!(
         out.starts_with("# LAP-0006 (profile laptop-base)\n"),
         "{out}"
@@ -39,12 +35,14 @@ fn render_a_laptop_shows_its_files_filled_in() {
 #[test]
 fn render_one_file_prints_its_content_alone() {
     let site = SiteCopy::example();
-    let run = site.run(&["render", "LAP-0001", "--resource", "file /etc/hostname"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.stdout(), "lap-0001\n");
-    let run = site.run(&["render", "LAP-0001", "--resource", "git defaults"]);
-    assert_eq!(
-        run.stdout(),
+    site.test()
+        .args(["render", "LAP-0001", "--resource", "file /etc/hostname"])
+        .success()
+        .stdout_is("lap-0001\n");
+    site.test()
+        .args(["render", "LAP-0001", "--resource", "git defaults"])
+        .output()
+        .stdout_is(
         "# Managed by deskready for Amira Haddad.\n[user]\n\tname = Amira Haddad\n\temail = ahaddad@example.org\n[url \"https://git.eng.example.org/\"]\n\tinsteadOf = corp:\n"
     );
 }
@@ -52,10 +50,7 @@ fn render_one_file_prints_its_content_alone() {
 #[test]
 fn render_a_printer_shows_its_queue_on_the_print_server() {
     let site = SiteCopy::example();
-    let run = site.run(&["render", "PRN-0402"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(
-        run.stdout(),
+    site.test().args(["render", "PRN-0402"]).success().stdout_is(
         "# PRN-0402 (profile printer-ipp)\n\n== queue (via PS-0001)\n  print_queue: floor4-bay2\n  uri: ipp://10.20.4.25/ipp/print\n  server: localhost:631\n  location: HQ floor 4, bay 2\n  description: Brother HL-L6400DW (PRN-0402)\n  shared: false\n  option Duplex: DuplexNoTumble\n  option PageSize: A4\n"
     );
 }
@@ -63,9 +58,11 @@ fn render_a_printer_shows_its_queue_on_the_print_server() {
 #[test]
 fn render_json_carries_the_rendered_content() {
     let site = SiteCopy::example();
-    let run = site.run(&["--format", "json", "render", "PS-0001"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let v = site
+        .test()
+        .args(["--format", "json", "render", "PS-0001"])
+        .success()
+        .json();
     let register = v["resources"]
         .as_array()
         .unwrap()
@@ -83,16 +80,17 @@ fn render_json_carries_the_rendered_content() {
 #[test]
 fn render_unknown_device_or_resource_is_a_clear_error() {
     let site = SiteCopy::example();
-    let run = site.run(&["render", "LAP-0011"]);
-    assert_eq!(run.code(), 2);
+    let run = site.test().args(["render", "LAP-0011"]).code(2);
     assert!(
         run.stderr()
             .starts_with("error: unknown device `LAP-0011`; did you mean `LAP-0010`?"),
         "{}",
         run.stderr()
     );
-    let run = site.run(&["render", "LAP-0001", "--resource", "owner crd"]);
-    assert_eq!(run.code(), 2);
+    let run = site
+        .test()
+        .args(["render", "LAP-0001", "--resource", "owner crd"])
+        .code(2);
     assert!(
         run.stderr()
             .starts_with("error: unknown resource `owner crd`; did you mean `owner card`?"),
@@ -104,17 +102,16 @@ fn render_unknown_device_or_resource_is_a_clear_error() {
 #[test]
 fn devices_lists_a_group() {
     let site = SiteCopy::example();
-    let run = site.run(&["devices", "--group", "floor3-printers"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(
-        run.stdout(),
+    site.test()
+        .args(["devices", "--group", "floor3-printers"])
+        .success()
+        .stdout_is(
         "DEVICE    KIND     PROFILE      ASSIGNEE  LOCATION\nPRN-0301  printer  printer-ipp  -         HQ / floor 3\nPRN-0302  printer  printer-ipp  -         HQ / floor 3\nPRN-0303  printer  printer-ipp  -         HQ / floor 3\n"
     );
     let run = site.run(&["--format", "json", "devices"]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 17);
-    let run = site.run(&["devices", "--group", "floor9"]);
-    assert_eq!(run.code(), 2);
+    site.test().args(["devices", "--group", "floor9"]).code(2);
 }
 
 /// parent profile < profile < group (in the device's order) < device < --var

@@ -1,18 +1,18 @@
 //! The transport against real sshd devices from the lab: isolation, exec, host-key pinning,
 //! unreachable and silent addresses, refused keys, and a clean `down`.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestLab, live_processes_mentioning, ok, quick};
 use deskready::lab::Lab;
 use deskready::transport::{
     FilePins, HostKeyPins, Session, SshOptions, Target, TransportError, shell_quote,
 };
+
+use crate::support::TestLab;
+use crate::support::procs::live_processes_mentioning;
+use crate::support::ssh::{fingerprint as openssh_fingerprint, keygen, ok, quick};
 
 #[test]
 fn writes_on_one_device_stay_on_that_device() {
@@ -138,22 +138,6 @@ fn command_timeout_is_enforced() {
             target.address()
         )
     );
-}
-
-/// What `ssh-keygen -lf` says the fingerprint of a public key file is.
-fn openssh_fingerprint(pub_file: &Path) -> String {
-    let out = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(pub_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
 }
 
 #[test]
@@ -306,12 +290,7 @@ fn a_key_the_device_does_not_know_is_refused() {
     let name = lab.name(0);
     let other = tempfile::tempdir().unwrap();
     let wrong = other.path().join("not-the-operator");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&wrong)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    keygen(&wrong);
     let target = Target {
         identity: Some(wrong.clone()),
         ..lab.target(&name).unwrap()

@@ -1,20 +1,11 @@
 //! `deskready validate` on the example site and on broken copies of it: every problem is
 //! reported with file, line, column, key path and what is allowed, and none of them panics.
 
-mod sitekit;
-
-use sitekit::SiteCopy;
+use crate::support::{SiteCopy, Test};
 
 /// Runs validate on `site`, expects exit code 2, and returns the error lines.
 fn errors_of(site: &SiteCopy) -> Vec<String> {
-    let run = site.run(&["validate"]);
-    assert_eq!(
-        run.code(),
-        2,
-        "stdout: {}\nstderr: {}",
-        run.stdout(),
-        run.stderr()
-    );
+    let run = site.test().arg("validate").code(2);
     assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
     run.errors()
 }
@@ -30,8 +21,7 @@ fn assert_has(errors: &[String], expected: &str) {
 #[test]
 fn the_example_site_is_valid() {
     let site = SiteCopy::example();
-    let run = site.run(&["validate"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = site.test().arg("validate").success();
     assert_eq!(
         run.stdout().trim_end().rsplit_once(": ").unwrap().1,
         "17 devices, 4 profiles, 7 templates"
@@ -366,13 +356,9 @@ fn hostile_files_do_not_panic() {
 #[test]
 fn a_directory_that_is_not_a_site() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskready"))
-        .args(["--site"])
-        .arg(dir.path())
+    Test::new()
+        .site(dir.path())
         .arg("validate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("has no inventory/ directory"), "{err}");
+        .code(2)
+        .stderr_has("has no inventory/ directory");
 }

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::{Ctx, Failure, Format};
 use crate::engine::device::{DeviceRun, Mode};
-use crate::engine::fleet::{self, Recap, Stop};
+use crate::engine::fleet::{self, Stop};
+use crate::model::Outcome;
 use crate::ops::rollout::{self, ConvergeSettings, Finished, Prepared, Rollout, SshSettings};
 use crate::ops::{ExitStatus, select};
 use crate::report::{self, Display, text};
@@ -121,7 +122,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
         let row = &rows[0];
         if let Some(run) = kept.first() {
             print!("{}", text::device_run(run));
-        } else if row.outcome == Recap::Refused {
+        } else if row.outcome == Outcome::Refused {
             return Err(crate::ops::Error::Refused(row.error.clone().unwrap_or_default()).into());
         } else if let Some(e) = &row.error {
             eprintln!("error: {e}");

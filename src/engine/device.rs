@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::script::{self, Phase, digest};
+use super::script::{self, Phase, TestPage, digest};
 use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::shell::quote;
 use crate::site::Site;
-use crate::transport::{HostKeyPins, Session, SshOptions, Target, TransportError};
+use crate::transport::{HostKeyPins, RemoteSession, SshOptions, Target, Transport};
 
 /// What a run may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,36 +28,11 @@ pub enum Mode {
     Audit,
 }
 
-/// How one device's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Nothing differed (configure) or nothing would change (plan); checks passed.
-    Ok,
-    /// Something was changed (configure) or would be (plan); checks passed.
-    Changed,
-    /// A resource or check failed, or the run broke off.
-    Failed,
-    /// The device (or one it works through) could not be reached.
-    Unreachable,
-}
+pub use super::problem::{Problem, Problems, is_connection_failure};
+pub use crate::model::{Outcome, ResourceStatus};
 
-/// The state of one resource after the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Differs from the profile (plan).
-    Drift,
-    Changed,
-    Failed,
-    /// Not attempted because an earlier resource failed.
-    Skipped,
-    /// This build cannot probe or fix this kind of resource yet.
-    Unsupported,
-    /// Its device could not be reached.
-    Unreached,
-}
+/// The state of one resource after the run (the model's [`ResourceStatus`]).
+pub type Status = ResourceStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceOutcome {
@@ -106,8 +81,8 @@ pub struct DeviceRun {
     pub channels: u32,
     pub elapsed_ms: u64,
     /// What went wrong, when the outcome is failed or unreachable.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
+    #[serde(flatten)]
+    pub problems: Problems,
 }
 
 impl DeviceRun {
@@ -136,14 +111,8 @@ pub struct Options {
     pub retries: u32,
     /// After configuring a printer, print a test page through its queue and wait for it.
     pub test_page: bool,
-}
-
-/// Whether an error means the device was not reached at all (worth another try).
-pub fn is_connection_failure(e: &TransportError) -> bool {
-    matches!(
-        e,
-        TransportError::Unreachable { .. } | TransportError::ConnectTimeout { .. }
-    )
+    /// How devices are reached: [`crate::transport::Ssh`], or a local fake in tests.
+    pub transport: Arc<dyn Transport>,
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -218,7 +187,7 @@ pub fn run(
         connections: 0,
         channels: 0,
         elapsed_ms: 0,
-        errors: Vec::new(),
+        problems: Problems::default(),
     };
 
     // Resources by the device they run on; the device itself first.
@@ -270,28 +239,18 @@ pub fn run(
                     }
                 }
                 if !report.complete {
-                    run.errors
-                        .push(format!("the run on {on} broke off before its end"));
+                    run.problems.push(Problem::BrokeOff { on: on.clone() });
                 }
             }
-            Err(RunError::Transport(e)) => {
-                if matches!(
-                    e,
-                    TransportError::Unreachable { .. } | TransportError::ConnectTimeout { .. }
-                ) {
-                    unreachable = true;
-                }
-                run.errors.push(e.to_string());
+            Err(RunError::NotRun(problem)) => {
+                unreachable |= problem.is_unreachable();
+                run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
-            Err(RunError::Other(msg)) => {
-                run.errors.push(msg);
-                mark_unreached(&mut run, &items);
-            }
-            Err(RunError::Broken(msg, channels)) => {
+            Err(RunError::Broken(problem, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
-                run.errors.push(msg);
+                run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
         }
@@ -314,31 +273,26 @@ pub fn run(
 
     for r in &run.resources {
         if r.status == Status::Failed {
-            let mut msg = format!("{} failed on {}", r.name, r.on);
-            if let Some(code) = r.exit_code {
-                msg.push_str(&format!(" with exit code {code}"));
-            }
-            if let Some(m) = &r.message {
-                msg.push_str(&format!(": {}", m.trim_end()));
-            }
-            run.errors.push(msg);
+            run.problems.push(Problem::ResourceFailed {
+                resource: r.name.clone(),
+                on: r.on.clone(),
+                exit_code: r.exit_code,
+                message: r.message.clone(),
+            });
         }
     }
     for c in &run.verify {
         if !c.passed {
-            run.errors.push(match c.exit_code {
-                Some(code) => format!("verify check `{}` failed (exit code {code})", c.name),
-                None => format!(
-                    "verify check `{}` failed: {}",
-                    c.name,
-                    c.output.as_deref().unwrap_or("")
-                ),
+            run.problems.push(Problem::CheckFailed {
+                check: c.name.clone(),
+                exit_code: c.exit_code,
+                output: c.output.clone(),
             });
         }
     }
     run.outcome = if unreachable {
         Outcome::Unreachable
-    } else if !run.errors.is_empty() {
+    } else if !run.problems.is_empty() {
         Outcome::Failed
     } else if run
         .resources
@@ -421,60 +375,41 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
             d.tag
         ));
     };
-    let script = format!(
-        "cs={cs}; q={q}\n\
-         cups() {{ if [ -n \"$cs\" ]; then CUPS_SERVER=\"$cs\" \"$@\"; else \"$@\"; fi; }}\n\
-         out=$(printf 'deskready test page\\nprinter %s\\nqueue %s\\n' {tag} \"$q\" | cups lp -d \"$q\" -t 'deskready test page' 2>&1) || {{ echo \"@@TP failed $out\"; exit 0; }}\n\
-         id=$(printf '%s' \"$out\" | sed -n 's/^request id is \\([^ ]*\\).*/\\1/p')\n\
-         n=0; while [ $n -lt 120 ]; do\n\
-           if cups lpstat -W completed -o \"$q\" 2>/dev/null | grep -q \"^$id \"; then echo \"@@TP ok $id\"; exit 0; fi\n\
-           sleep 0.5; n=$((n+1))\n\
-         done\n\
-         echo \"@@TP timeout $id\"\n",
-        cs = quote(&server),
-        q = quote(&queue),
-        tag = quote(&d.tag)
-    );
+    let program = script::test_page(&server, &queue, &d.tag);
     let target = match target_of(site, &on) {
         Ok(t) => t,
         Err(e) => return failed(e),
     };
-    let mut session = match Session::connect(&target, &opts.ssh, opts.pins.as_ref()) {
+    let mut session = match opts
+        .transport
+        .connect(&target, &opts.ssh, opts.pins.as_ref())
+    {
         Ok(s) => s,
         Err(e) => return failed(e.to_string()),
     };
-    let out = match session.run(&format!("sh -c {}", quote(&script)), b"") {
+    let out = match session.run(&format!("sh -c {}", quote(&program)), b"") {
         Ok(o) => o,
         Err(e) => return failed(e.to_string()),
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("@@TP "))
-        .unwrap_or("@@TP failed no answer");
-    let mut w = line.splitn(3, ' ').skip(1);
-    match (w.next(), w.next()) {
-        (Some("ok"), Some(id)) => CheckOutcome {
+    match TestPage::parse(&out.stdout) {
+        TestPage::Completed { job } => CheckOutcome {
             name,
             passed: true,
             exit_code: None,
-            output: Some(format!("job {id} completed on queue {queue} (via {on})")),
+            output: Some(format!("job {job} completed on queue {queue} (via {on})")),
         },
-        (Some("timeout"), Some(id)) => failed(format!(
-            "job {id} on queue {queue} did not complete within 60s"
+        TestPage::TimedOut { job } => failed(format!(
+            "job {job} on queue {queue} did not complete within 60s"
         )),
-        (_, rest) => failed(format!(
-            "lp on {on} refused the page: {}",
-            rest.unwrap_or("")
-        )),
+        TestPage::Refused { why } => failed(format!("lp on {on} refused the page: {why}")),
     }
 }
 
 enum RunError {
-    Transport(TransportError),
-    Other(String),
-    /// Connected, but the script did not run to its end; carries the channels used.
-    Broken(String, u32),
+    /// Not connected, or the program could not be run.
+    NotRun(Problem),
+    /// Connected, but the program did not run to its end; carries the channels used.
+    Broken(Problem, u32),
 }
 
 /// Connects to `on` and runs one script there; returns the report and channels used.
@@ -487,17 +422,26 @@ fn run_on(
     opts: &Options,
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<(script::Report, u32), RunError> {
-    let target = target_of(site, on).map_err(RunError::Other)?;
+    let target = target_of(site, on).map_err(|message| {
+        RunError::NotRun(Problem::NoAddress {
+            device: on.to_string(),
+            message,
+        })
+    })?;
     observe(on, Step::Connecting);
     let mut attempt = 0;
-    let mut session = loop {
-        match Session::connect(&target, &opts.ssh, opts.pins.as_ref()) {
+    let mut session: Box<dyn RemoteSession> = loop {
+        match opts
+            .transport
+            .connect(&target, &opts.ssh, opts.pins.as_ref())
+        {
             Ok(s) => break s,
             Err(e) if is_connection_failure(&e) && attempt < opts.retries => {
-                std::thread::sleep(std::time::Duration::from_millis(500 << attempt.min(4)));
+                opts.transport
+                    .back_off(std::time::Duration::from_millis(500 << attempt.min(4)));
                 attempt += 1;
             }
-            Err(e) => return Err(RunError::Transport(e)),
+            Err(e) => return Err(RunError::NotRun(e.into())),
         }
     };
     observe(
@@ -510,34 +454,22 @@ fn run_on(
     );
     let script = script::build(phase, items, checks);
     let out = session
-        .run(
-            &script::BOOTSTRAP.replace("{N}", &script.text.len().to_string()),
-            &script.stdin,
-        )
-        .map_err(RunError::Transport)?;
+        .run(&script.command(), &script.stdin)
+        .map_err(|e| RunError::NotRun(e.into()))?;
     let report = script::parse(&out.stdout);
     if !report.complete {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
-        let tail = lines[lines.len().saturating_sub(5)..].join(" / ");
-        let hint = if stderr.contains("sudo:") {
-            format!(
-                " ({} is not root on {on}: it needs passwordless sudo there, or log in as root)",
-                target.user
-            )
-        } else {
-            String::new()
-        };
-        let detail = if tail.is_empty() {
-            String::new()
-        } else {
-            format!(": {tail}")
-        };
+        let stderr_tail = lines[lines.len().saturating_sub(5)..].join(" / ");
+        // sudo names itself on stderr when it refuses a user without passwordless sudo.
+        let needs_sudo_as = stderr.contains("sudo:").then(|| target.user.clone());
         return Err(RunError::Broken(
-            format!(
-                "the script on {on} stopped early with exit code {}{detail}{hint}",
-                out.status
-            ),
+            Problem::StoppedEarly {
+                on: on.to_string(),
+                exit_code: out.status,
+                stderr_tail,
+                needs_sudo_as,
+            },
             session.channels_opened(),
         ));
     }
@@ -559,13 +491,7 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             out.message = Some("the device did not report on this resource".into());
             continue;
         };
-        out.status = match obs.status.as_str() {
-            "ok" => Status::Ok,
-            "drift" => Status::Drift,
-            "changed" => Status::Changed,
-            "skipped" => Status::Skipped,
-            _ => Status::Failed,
-        };
+        out.status = obs.status;
         out.exit_code = obs.exit_code;
         out.meta_before = obs.meta.clone();
         if let Some(stderr) = &obs.stderr {
@@ -577,7 +503,9 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
             }
-            if let (ResourceKind::Line { .. }, Some(t)) = (r.kind(), new_text) {
+            if let Some(t) = new_text
+                && script::kinds::of(r.kind()).digests_wanted()
+            {
                 out.new_digest = Some(digest(t.as_bytes()));
             }
         }
@@ -588,25 +516,8 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
 /// content the profile wants.
 fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<String>) {
     let old_text = old.map(|o| String::from_utf8_lossy(o).into_owned());
-    let (path, new_text) = match r.kind() {
-        ResourceKind::File { path, .. } => match r.content() {
-            Some(c) => (path.clone(), c.to_string()),
-            None => return (None, None),
-        },
-        ResourceKind::Line { path, line } => {
-            let mut t = old_text.clone().unwrap_or_default();
-            if !t.is_empty() && !t.ends_with('\n') {
-                t.push('\n');
-            }
-            t.push_str(line);
-            t.push('\n');
-            (path.clone(), t)
-        }
-        ResourceKind::PrintQueue { queue, .. } => (
-            format!("print queue {queue}"),
-            format!("{}\n", script::queue_state(r.kind()).unwrap_or_default()),
-        ),
-        _ => return (None, None),
+    let Some((path, new_text)) = script::kinds::of(r.kind()).wanted(r, old_text.as_deref()) else {
+        return (None, None);
     };
     let old_text = old_text.unwrap_or_default();
     if old_text == new_text {
@@ -619,4 +530,156 @@ fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<
         .header(&format!("{path} (on device)"), &format!("{path} (profile)"))
         .to_string();
     (Some(unified), Some(new_text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testkit;
+    use crate::transport::{Behaviour, Local};
+    use std::time::Duration;
+
+    fn quiet(_: &str, _: Step) {}
+
+    #[test]
+    fn configure_changes_then_finds_nothing_to_do_over_one_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let opts = testkit::options(local.clone(), 0);
+        let target = dir.path().join("motd");
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&target, "hello\n")]);
+
+        let first = run(&site, &work, Mode::Configure, &opts, &quiet);
+        assert_eq!(first.outcome, Outcome::Changed, "{:?}", first.problems);
+        assert_eq!((first.connections, first.channels), (1, 1));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
+
+        let plan = run(&site, &work, Mode::Plan, &opts, &quiet);
+        assert_eq!(plan.outcome, Outcome::Ok);
+        assert_eq!(plan.count(Status::Ok), 1);
+        assert_eq!(local.connects("LAP-1"), 2);
+    }
+
+    #[test]
+    fn an_unreachable_device_is_a_typed_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        local.set("LAP-1", Behaviour::Unreachable { times: u32::MAX });
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&dir.path().join("f"), "x")]);
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local.clone(), 2),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Unreachable);
+        assert_eq!(r.resources[0].status, Status::Unreached);
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(r.problems[0].kind(), "unreachable");
+        assert!(r.problems[0].is_unreachable() && !r.problems[0].is_resource_or_check());
+        assert_eq!(
+            local.back_offs(),
+            [Duration::from_millis(500), Duration::from_secs(1)]
+        );
+        assert_eq!(local.connects("LAP-1"), 3);
+    }
+
+    #[test]
+    fn retries_reach_a_device_that_answers_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        local.set("LAP-1", Behaviour::Unreachable { times: 1 });
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&dir.path().join("f"), "x")]);
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local.clone(), 3),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Changed, "{:?}", r.problems);
+        assert_eq!(local.back_offs(), [Duration::from_millis(500)]);
+    }
+
+    #[test]
+    fn a_program_that_stops_early_names_sudo() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        local.set(
+            "LAP-1",
+            Behaviour::Fail {
+                status: 1,
+                stderr: "sudo: a password is required\n".into(),
+            },
+        );
+        let work = testkit::resolved("LAP-1", vec![testkit::file(&dir.path().join("f"), "x")]);
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local, 0),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(matches!(
+            &r.problems[0],
+            Problem::StoppedEarly { exit_code: 1, needs_sudo_as: Some(u), .. } if u == "root"
+        ));
+        assert_eq!(r.problems[0].kind(), "stopped-early");
+        assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn a_failed_resource_and_check_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let mut work = testkit::resolved(
+            "LAP-1",
+            vec![testkit::resource(
+                "broken",
+                ResourceKind::Command {
+                    command: "echo nope >&2; exit 4".into(),
+                    creates: None,
+                    unless: None,
+                },
+            )],
+        );
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local.clone(), 0),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(matches!(
+            &r.problems[0],
+            Problem::ResourceFailed { resource, exit_code: Some(4), .. } if resource == "broken"
+        ));
+        assert!(r.problems.iter().all(Problem::is_resource_or_check));
+
+        work.resources.clear();
+        work.verify.push(crate::model::Check {
+            name: "answers".into(),
+            command: "exit 2".into(),
+            origin: Default::default(),
+        });
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local, 0),
+            &quiet,
+        );
+        assert!(matches!(
+            &r.problems[0],
+            Problem::CheckFailed { check, exit_code: Some(2), .. } if check == "answers"
+        ));
+    }
 }

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use super::device::{self, DeviceRun, Mode, Options, Outcome, Step};
+use super::device::{self, DeviceRun, Mode, Options, Step};
+use crate::model::{Outcome, RunStatus};
 use crate::resolve::Resolved;
 use crate::site::Site;
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A batch size: a number of devices or a share of all of them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,47 +112,11 @@ pub enum Admission {
     Refuse(String),
 }
 
-/// How a device ended in a rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Recap {
-    Ok,
-    Changed,
-    /// Differs from its profile (plan, audit).
-    Drift,
-    Failed,
-    Unreachable,
-    /// Its stage, lock or maintenance window did not allow it.
-    Refused,
-    /// The threshold or Ctrl-C stopped the rollout first.
-    NotStarted,
-}
-
-impl Recap {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Recap::Ok => "ok",
-            Recap::Changed => "changed",
-            Recap::Drift => "drift",
-            Recap::Failed => "failed",
-            Recap::Unreachable => "unreachable",
-            Recap::Refused => "refused",
-            Recap::NotStarted => "not-started",
-        }
-    }
-    pub fn succeeded(self) -> bool {
-        matches!(self, Recap::Ok | Recap::Changed | Recap::Drift)
-    }
-    fn counts_as_failure(self) -> bool {
-        matches!(self, Recap::Failed | Recap::Unreachable | Recap::Refused)
-    }
-}
-
 /// One line of the recap.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecapRow {
     pub device: String,
-    pub outcome: Recap,
+    pub outcome: Outcome,
     pub changed: usize,
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,15 +176,16 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, r: Recap) {
+    /// Counts one more device that ended so.
+    pub fn add(&mut self, r: Outcome) {
         match r {
-            Recap::Ok => self.ok += 1,
-            Recap::Changed => self.changed += 1,
-            Recap::Drift => self.drift += 1,
-            Recap::Failed => self.failed += 1,
-            Recap::Unreachable => self.unreachable += 1,
-            Recap::Refused => self.refused += 1,
-            Recap::NotStarted => self.not_started += 1,
+            Outcome::Ok => self.ok += 1,
+            Outcome::Changed => self.changed += 1,
+            Outcome::Drift => self.drift += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Unreachable => self.unreachable += 1,
+            Outcome::Refused => self.refused += 1,
+            Outcome::NotStarted => self.not_started += 1,
         }
     }
     pub fn all_succeeded(&self) -> bool {
@@ -386,13 +352,13 @@ fn not_started(
 ) -> RecapRow {
     let row = RecapRow {
         device: job.resolved.device.clone(),
-        outcome: Recap::NotStarted,
+        outcome: Outcome::NotStarted,
         changed: 0,
         elapsed_ms: 0,
         error: None,
     };
     if let Some(id) = run_id {
-        let _ = store.record_run_device(id, &row.device, row.outcome.as_str(), None);
+        let _ = store.record_run_device(id, &row.device, row.outcome, None);
     }
     let _ = events.send(Event::Done {
         row: row.clone(),
@@ -439,7 +405,7 @@ impl TaskCtx {
             }
         }
         let (outcome, run, error) = match refused {
-            Some(why) => (Recap::Refused, None, Some(why)),
+            Some(why) => (Outcome::Refused, None, Some(why)),
             None => self.work(job).await,
         };
         let row = RecapRow {
@@ -454,7 +420,7 @@ impl TaskCtx {
         if let Some(id) = self.run_id {
             let _ = self
                 .store
-                .record_run_device(id, &tag, outcome.as_str(), row.error.as_deref());
+                .record_run_device(id, &tag, outcome, row.error.as_deref());
         }
         if outcome.counts_as_failure() {
             let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
@@ -475,7 +441,7 @@ impl TaskCtx {
     }
 
     /// Runs the device in a blocking thread; returns its recap, run and error.
-    async fn work(&self, job: Job) -> (Recap, Option<DeviceRun>, Option<String>) {
+    async fn work(&self, job: Job) -> (Outcome, Option<DeviceRun>, Option<String>) {
         let site = self.site.clone();
         let store = self.store.clone();
         let settings = self.settings.clone();
@@ -518,20 +484,22 @@ impl TaskCtx {
         .await;
         match res {
             Ok(Ok(run)) => {
+                // What one device's plan or audit calls changed, a rollout calls drift.
                 let recap = match (run.outcome, run.mode) {
-                    (Outcome::Ok, _) => Recap::Ok,
-                    (Outcome::Changed, Mode::Configure) => Recap::Changed,
-                    (Outcome::Changed, _) => Recap::Drift,
-                    (Outcome::Failed, _) => Recap::Failed,
-                    (Outcome::Unreachable, _) => Recap::Unreachable,
+                    (Outcome::Changed, Mode::Plan | Mode::Audit) => Outcome::Drift,
+                    (o, _) => o,
                 };
-                let error = (!run.errors.is_empty()).then(|| run.errors.join("; "));
+                let error = (!run.problems.is_empty()).then(|| run.problems.joined());
                 (recap, Some(run), error)
             }
-            Ok(Err(StoreError::Refused(m))) => (Recap::Refused, None, Some(m.to_string())),
-            Ok(Err(e @ StoreError::Locked { .. })) => (Recap::Refused, None, Some(e.to_string())),
-            Ok(Err(e)) => (Recap::Failed, None, Some(e.to_string())),
-            Err(e) => (Recap::Failed, None, Some(format!("the run panicked: {e}"))),
+            Ok(Err(StoreError::Refused(m))) => (Outcome::Refused, None, Some(m.to_string())),
+            Ok(Err(e @ StoreError::Locked { .. })) => (Outcome::Refused, None, Some(e.to_string())),
+            Ok(Err(e)) => (Outcome::Failed, None, Some(e.to_string())),
+            Err(e) => (
+                Outcome::Failed,
+                None,
+                Some(format!("the run panicked: {e}")),
+            ),
         }
     }
 }
@@ -551,6 +519,262 @@ pub fn stop_on_ctrl_c(stop: Stop) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::testkit;
+    use crate::transport::{Behaviour, Local};
+
+    /// A plan over devices `tags` (each with one file to write in `dir`) through `local`.
+    struct Fleet {
+        dir: tempfile::TempDir,
+        site: Arc<Site>,
+        store: Arc<Store>,
+        local: Arc<Local>,
+        tags: Vec<String>,
+    }
+
+    impl Fleet {
+        fn new(n: usize) -> Fleet {
+            let dir = tempfile::tempdir().unwrap();
+            let tags: Vec<String> = (1..=n).map(|i| format!("LAP-{i:04}")).collect();
+            let refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let site = Arc::new(testkit::site(dir.path(), &refs));
+            let store = testkit::store(dir.path());
+            let local = Arc::new(Local::in_root(dir.path()));
+            Fleet {
+                dir,
+                site,
+                store,
+                local,
+                tags,
+            }
+        }
+
+        fn settings(
+            &self,
+            parallel: usize,
+            batches: &[usize],
+            max_fail: Option<MaxFail>,
+        ) -> Settings {
+            Settings {
+                mode: Mode::Plan,
+                parallel,
+                batches: batches.iter().map(|&n| Size::Count(n)).collect(),
+                max_fail,
+                operator: "test-csp".into(),
+                ssh: testkit::options(self.local.clone(), 1),
+            }
+        }
+
+        fn job(&self, tag: &str, admission: Admission) -> Job {
+            let path = self.dir.path().join(format!("{tag}.conf"));
+            Job {
+                resolved: testkit::resolved(tag, vec![testkit::file(&path, "x\n")]),
+                admission,
+            }
+        }
+
+        fn jobs(&self) -> Vec<Job> {
+            self.tags
+                .iter()
+                .map(|t| self.job(t, Admission::Go))
+                .collect()
+        }
+
+        async fn roll(
+            &self,
+            jobs: Vec<Job>,
+            settings: Settings,
+            stop: Stop,
+        ) -> (Vec<RecapRow>, RunStatus, Vec<Event>) {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let (rows, status) = rollout(
+                self.site.clone(),
+                self.store.clone(),
+                jobs,
+                settings,
+                None,
+                stop,
+                tx,
+            )
+            .await
+            .unwrap();
+            let mut events = Vec::new();
+            while let Ok(e) = rx.try_recv() {
+                events.push(e);
+            }
+            (rows, status, events)
+        }
+    }
+
+    fn outcome_of(rows: &[RecapRow], tag: &str) -> Outcome {
+        rows.iter().find(|r| r.device == tag).unwrap().outcome
+    }
+
+    #[tokio::test]
+    async fn a_plan_reports_drift_for_every_device_within_the_parallel_bound() {
+        let f = Fleet::new(6);
+        for t in &f.tags {
+            f.local.set(t, Behaviour::Slow(Duration::from_millis(20)));
+        }
+        let (rows, status, events) = f
+            .roll(f.jobs(), f.settings(2, &[], None), Stop::default())
+            .await;
+        assert_eq!(status, RunStatus::Completed);
+        assert_eq!(rows.len(), 6);
+        assert!(rows.iter().all(|r| r.outcome == Outcome::Drift), "{rows:?}");
+        assert!(f.local.most_running() <= 2, "{}", f.local.most_running());
+        let Some(Event::Finish { totals, .. }) = events.last() else {
+            panic!("no finish event last")
+        };
+        assert_eq!(totals.drift, 6);
+    }
+
+    #[tokio::test]
+    async fn the_threshold_stops_later_batches() {
+        let f = Fleet::new(5);
+        f.local
+            .set("LAP-0001", Behaviour::Unreachable { times: u32::MAX });
+        let settings = f.settings(4, &[1, 2], Some(MaxFail::Count(0)));
+        let (rows, status, events) = f.roll(f.jobs(), settings, Stop::default()).await;
+        assert_eq!(status, RunStatus::Stopped);
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Unreachable);
+        for t in &f.tags[1..] {
+            assert_eq!(outcome_of(&rows, t), Outcome::NotStarted, "{t}");
+            assert_eq!(f.local.connects(t), 0, "{t} was contacted");
+        }
+        let batches = events
+            .iter()
+            .filter(|e| matches!(e, Event::Batch { .. }))
+            .count();
+        assert_eq!(batches, 1);
+        assert!(events.iter().any(|e| matches!(e, Event::Stopped { reason }
+            if reason == "1 devices failed in batch 1, more than the 0 allowed by --max-fail; no further device was started")));
+    }
+
+    #[tokio::test]
+    async fn failures_within_the_threshold_let_the_rollout_go_on() {
+        let f = Fleet::new(4);
+        f.local.set(
+            "LAP-0002",
+            Behaviour::Fail {
+                status: 1,
+                stderr: "no shell\n".into(),
+            },
+        );
+        let settings = f.settings(1, &[2], Some(MaxFail::Count(1)));
+        let (rows, status, _) = f.roll(f.jobs(), settings, Stop::default()).await;
+        assert_eq!(status, RunStatus::Completed);
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::Failed);
+        let failed = rows.iter().find(|r| r.device == "LAP-0002").unwrap();
+        assert!(
+            failed.error.as_deref().unwrap().contains("no shell"),
+            "{failed:?}"
+        );
+        assert_eq!(outcome_of(&rows, "LAP-0004"), Outcome::Drift);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unreachable_devices_are_tried_again() {
+        let f = Fleet::new(2);
+        f.local.set("LAP-0001", Behaviour::Unreachable { times: 1 });
+        f.local.set("LAP-0002", Behaviour::Unreachable { times: 2 });
+        let (rows, _, _) = f
+            .roll(f.jobs(), f.settings(1, &[], None), Stop::default())
+            .await;
+        // One retry each: the first answers on it, the second does not.
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Drift);
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::Unreachable);
+        assert_eq!(f.local.connects("LAP-0002"), 2);
+        assert_eq!(f.local.back_offs(), [Duration::from_millis(500); 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_device_waits_for_its_window_then_runs() {
+        let f = Fleet::new(2);
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
+        let jobs = vec![
+            f.job("LAP-0001", Admission::WaitUntil { until }),
+            f.job("LAP-0002", Admission::Go),
+        ];
+        let started = tokio::time::Instant::now();
+        let (rows, status, events) = f
+            .roll(jobs, f.settings(2, &[], None), Stop::default())
+            .await;
+        assert!(
+            started.elapsed() >= Duration::from_secs(7000),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(status, RunStatus::Completed);
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Drift);
+        // The device that needs no window does not wait for the other.
+        assert_eq!(rows[0].device, "LAP-0002");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Waiting { device, .. } if device == "LAP-0001"))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_request_ends_waits_and_starts_nothing_more() {
+        let f = Fleet::new(3);
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(8);
+        let jobs = vec![
+            f.job("LAP-0001", Admission::WaitUntil { until }),
+            f.job("LAP-0002", Admission::Go),
+            f.job("LAP-0003", Admission::Go),
+        ];
+        let stop = Stop::default();
+        let ctrl_c = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            ctrl_c.request("interrupted (Ctrl-C)".into());
+            // The first reason wins.
+            ctrl_c.request("something else".into());
+        });
+        let started = tokio::time::Instant::now();
+        let (rows, status, events) = f.roll(jobs, f.settings(1, &[1], None), stop).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(600) && waited < Duration::from_secs(3600),
+            "{waited:?}"
+        );
+        assert_eq!(status, RunStatus::Interrupted);
+        let first = rows.iter().find(|r| r.device == "LAP-0001").unwrap();
+        assert_eq!(first.outcome, Outcome::Refused);
+        assert_eq!(
+            first.error.as_deref(),
+            Some("stopped while waiting for its maintenance window")
+        );
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::NotStarted);
+        assert_eq!(outcome_of(&rows, "LAP-0003"), Outcome::NotStarted);
+        assert_eq!(f.local.connects("LAP-0002"), 0);
+        assert!(
+            events.iter().any(
+                |e| matches!(e, Event::Stopped { reason } if reason == "interrupted (Ctrl-C)")
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_device_counts_against_the_threshold() {
+        let f = Fleet::new(3);
+        let jobs = vec![
+            f.job("LAP-0001", Admission::Refuse("outside its window".into())),
+            f.job("LAP-0002", Admission::Go),
+            f.job("LAP-0003", Admission::Go),
+        ];
+        let (rows, status, _) = f
+            .roll(
+                jobs,
+                f.settings(1, &[1], Some(MaxFail::Count(0))),
+                Stop::default(),
+            )
+            .await;
+        assert_eq!(status, RunStatus::Stopped);
+        assert_eq!(outcome_of(&rows, "LAP-0001"), Outcome::Refused);
+        assert_eq!(outcome_of(&rows, "LAP-0002"), Outcome::NotStarted);
+    }
 
     #[test]
     fn batches_repeat_the_last_size() {

@@ -3,7 +3,7 @@
 //! one journal row per resource changed and per verify check (digests, never contents).
 
 use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
-use crate::model::{Stage, check_move};
+use crate::model::{AuditResult, Stage, check_move};
 use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Entry, Holder, Store, StoreError};
@@ -47,10 +47,8 @@ pub fn configure(
         Stage::Configured
     };
     let (to, error) = match run.outcome {
-        Outcome::Ok | Outcome::Changed => (done, None),
-        Outcome::Failed | Outcome::Unreachable => {
-            (Stage::ConfigureFailed, Some(run.errors.join("; ")))
-        }
+        o if o.succeeded() => (done, None),
+        _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
     store.transition(tag, to, operator, error.as_deref(), &entries)?;
     Ok(run)
@@ -101,12 +99,7 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     }
     let summary = format!(
         "configure {}: {} changed, {} ok, {} failed; {} connection(s), {} exec channel(s)",
-        match run.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Changed => "changed",
-            Outcome::Failed => "failed",
-            Outcome::Unreachable => "unreachable",
-        },
+        run.outcome,
         run.count(Status::Changed),
         run.count(Status::Ok),
         run.count(Status::Failed),
@@ -146,22 +139,25 @@ pub fn audit(
         .collect();
     let (result, message) = match run.outcome {
         Outcome::Ok => (
-            "clean",
+            AuditResult::Clean,
             format!("{} resources as the profile says", run.resources.len()),
         ),
-        Outcome::Changed => ("drift", format!("drifted: {}", drifted.join(", "))),
-        Outcome::Unreachable => ("unreachable", run.errors.join("; ")),
-        Outcome::Failed => (
-            "failed",
+        Outcome::Changed | Outcome::Drift => (
+            AuditResult::Drift,
+            format!("drifted: {}", drifted.join(", ")),
+        ),
+        Outcome::Unreachable => (AuditResult::Unreachable, run.problems.joined()),
+        Outcome::Failed | Outcome::Refused | Outcome::NotStarted => (
+            AuditResult::Failed,
             if failed_checks.is_empty() {
-                run.errors.join("; ")
+                run.problems.joined()
             } else {
                 format!("failed checks: {}", failed_checks.join(", "))
             },
         ),
     };
     store.record(&[Entry::new(&run.device, operator, "audit")
-        .subject(result)
+        .subject(result.as_str())
         .message(message)])?;
     Ok(run)
 }

@@ -3,4 +3,7 @@
 pub mod device;
 pub mod fleet;
 pub mod lifecycle;
+pub mod problem;
 pub mod script;
+#[cfg(test)]
+mod testkit;

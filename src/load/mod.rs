@@ -6,6 +6,7 @@
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
 pub mod diag;
+mod kinds;
 pub mod locate;
 mod raw;
 mod resources;

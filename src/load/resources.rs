@@ -1,48 +1,19 @@
 //! Resources and verify checks of a profile: exactly one kind key per resource, and only
-//! the settings that go with that kind.
+//! the settings that go with that kind. Each kind's own checks are in `load/kinds/`.
 
 use std::collections::HashMap;
 
 use super::SourceFile;
-use super::diag::{self, Diagnostics};
+use super::diag::Diagnostics;
+use super::kinds::{self, Cx};
 use super::locate::join_key;
 use super::raw::{RawCheck, RawResource};
-use crate::model::{Check, FileSource, Resource, ResourceKind, ServiceState};
+use crate::model::{Check, Resource};
 use crate::render::Templates;
 
 /// The kind keys, in the order they are listed in messages.
-pub const KINDS: &[&str] = &[
-    "file",
-    "directory",
-    "line",
-    "command",
-    "package",
-    "service",
-    "user",
-    "print_queue",
-];
-
-/// Settings allowed with each kind (besides `name` and `via`, allowed everywhere).
-fn allowed_settings(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "file" => &["template", "content", "mode", "owner", "group"],
-        "directory" => &["mode", "owner", "group"],
-        "line" => &["path"],
-        "command" => &["creates", "unless"],
-        "package" => &[],
-        "service" => &["state", "enabled"],
-        "user" => &["comment", "shell", "groups"],
-        "print_queue" => &[
-            "uri",
-            "server",
-            "location",
-            "description",
-            "shared",
-            "options",
-            "allowed_users",
-        ],
-        _ => &[],
-    }
+fn kind_keys() -> Vec<&'static str> {
+    kinds::ALL.iter().map(|k| k.keyword).collect()
 }
 
 /// Builds the resources of one profile file. Also returns `via:` values that are plain
@@ -108,24 +79,21 @@ fn build_one(
     templates: &Templates,
     diags: &mut Diagnostics,
 ) -> Option<Resource> {
-    let kinds: Vec<&str> = present
-        .iter()
-        .map(String::as_str)
-        .filter(|k| KINDS.contains(k))
-        .collect();
-    let kind = match kinds.as_slice() {
+    let found: Vec<&'static kinds::Spec> = present.iter().filter_map(|k| kinds::spec(k)).collect();
+    let spec = match found.as_slice() {
         [one] => *one,
         [] => {
             diags.push(file.diag(
                 path,
                 format!(
                     "a resource needs one kind key; allowed: {}",
-                    KINDS.join(", ")
+                    kind_keys().join(", ")
                 ),
             ));
             return None;
         }
         [first, second, ..] => {
+            let (first, second) = (first.keyword, second.keyword);
             diags.push(file.diag(
                 &join_key(path, second),
                 format!(
@@ -135,7 +103,8 @@ fn build_one(
             return None;
         }
     };
-    let allowed = allowed_settings(kind);
+    let kind = spec.keyword;
+    let allowed = spec.settings;
     let mut ok = true;
     for key in present {
         let k = key.as_str();
@@ -163,120 +132,20 @@ fn build_one(
             return None;
         }
     };
-    let need = |value: Option<String>, key: &str, diags: &mut Diagnostics| -> Option<String> {
-        if value.is_none() {
-            diags.push(file.diag(path, format!("a `{kind}` resource needs `{key}`")));
-        }
-        value
-    };
-    let kind = match kind {
-        "file" => {
-            let source = match (r.template, r.content) {
-                (Some(t), None) => {
-                    if templates.is_broken(&t) {
-                        return None; // its syntax error is already reported
-                    }
-                    if !templates.exists(&t) {
-                        let names: Vec<&str> = templates.names().collect();
-                        let mut msg = format!("template `{t}` does not exist under templates/");
-                        if let Some(s) = diag::did_you_mean(&t, names.iter().copied()) {
-                            msg.push_str(&format!("; did you mean `{s}`?"));
-                        }
-                        diags.push(file.diag(&join_key(path, "template"), msg));
-                        return None;
-                    }
-                    FileSource::Template(t)
-                }
-                (None, Some(c)) => FileSource::Content(c),
-                (Some(_), Some(_)) => {
-                    diags.push(file.diag(
-                        &join_key(path, "content"),
-                        "a `file` resource takes `template` or `content`, not both",
-                    ));
-                    return None;
-                }
-                (None, None) => {
-                    diags.push(file.diag(
-                        path,
-                        "a `file` resource needs `template` (a file under templates/) or `content`",
-                    ));
-                    return None;
-                }
-            };
-            ResourceKind::File {
-                path: absolute(r.file?, &join_key(path, "file"), file, diags)?,
-                source,
-                mode,
-                owner: r.owner,
-                group: r.group,
-            }
-        }
-        "directory" => ResourceKind::Directory {
-            path: absolute(r.directory?, &join_key(path, "directory"), file, diags)?,
+    let name = r.name.clone();
+    let via = r.via.clone();
+    let kind = (spec.build)(
+        r,
+        &mut Cx {
+            path,
+            file,
+            templates,
+            diags,
+            keyword: kind,
             mode,
-            owner: r.owner,
-            group: r.group,
         },
-        "line" => ResourceKind::Line {
-            line: r.line?,
-            path: absolute(
-                need(r.path, "path", diags)?,
-                &join_key(path, "path"),
-                file,
-                diags,
-            )?,
-        },
-        "command" => ResourceKind::Command {
-            command: r.command?,
-            creates: r.creates,
-            unless: r.unless,
-        },
-        "package" => ResourceKind::Package {
-            package: r.package?,
-        },
-        "service" => ResourceKind::Service {
-            service: r.service?,
-            state: r.state.unwrap_or(ServiceState::Running),
-            enabled: r.enabled,
-        },
-        "user" => ResourceKind::User {
-            user: r.user?,
-            comment: r.comment,
-            shell: r.shell,
-            groups: r.groups.unwrap_or_default(),
-        },
-        "print_queue"
-            if r.options
-                .as_ref()
-                .is_some_and(|o| o.keys().any(|k| !is_option_name(k))) =>
-        {
-            let bad = r
-                .options
-                .as_ref()
-                .and_then(|o| o.keys().find(|k| !is_option_name(k)))
-                .cloned()
-                .unwrap_or_default();
-            diags.push(file.diag(
-                &format!("{}.{bad}", join_key(path, "options")),
-                format!("`{bad}` is not a printer option name; option names are letters, digits, `-` and `_` (see `lpoptions -p QUEUE -l`)"),
-            ));
-            return None;
-        }
-        "print_queue" => ResourceKind::PrintQueue {
-            queue: r.print_queue?,
-            uri: need(r.uri, "uri", diags)?,
-            server: r.server,
-            location: r.location,
-            description: r.description,
-            shared: r.shared.unwrap_or(false),
-            options: r.options.unwrap_or_default(),
-            allowed_users: r.allowed_users.unwrap_or_default(),
-        },
-        _ => unreachable!("kind comes from KINDS"),
-    };
-    let name = r
-        .name
-        .unwrap_or_else(|| format!("{} {}", kind.keyword(), kind.target()));
+    )?;
+    let name = name.unwrap_or_else(|| format!("{} {}", kind.keyword(), kind.target()));
     let key_origins = present
         .iter()
         .map(|k| (k.clone(), file.origin(&join_key(path, k))))
@@ -284,29 +153,10 @@ fn build_one(
     Some(Resource {
         name,
         kind,
-        via: r.via,
+        via,
         origin: file.origin(path),
         key_origins,
     })
-}
-
-fn is_option_name(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// Paths on a device are absolute (or a template expression that renders to one).
-fn absolute(p: String, at: &str, file: &SourceFile, diags: &mut Diagnostics) -> Option<String> {
-    if p.starts_with('/') || p.starts_with("{{") {
-        Some(p)
-    } else {
-        diags.push(file.diag(
-            at,
-            format!("`{p}` is not an absolute path; paths on a device start with /"),
-        ));
-        None
-    }
 }
 
 /// `"0644"` -> 0o644. Unquoted numbers are refused: YAML reads 0644 and 644 differently.

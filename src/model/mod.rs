@@ -1,14 +1,17 @@
-//! Pure types of the domain: devices, groups, profiles and their resources.
+//! Pure types of the domain: devices, groups, profiles and their resources, stages, and the
+//! outcome vocabulary.
 //!
 //! Nothing here reads files or talks to devices; `load` builds these from YAML and
 //! `resolve` turns them into concrete per-device work.
 
 mod device;
+mod outcome;
 mod profile;
 mod stage;
 mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
+pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
 pub use stage::{MoveRefused, Stage, check_move, refusal, stage_name};
 pub use window::{DAYS as WINDOW_DAYS, Window, WindowError, local as local_time};

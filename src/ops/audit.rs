@@ -3,8 +3,9 @@
 //! audit's rollout itself is prepared by [`super::rollout::audit`]. Never prints.
 
 use super::{Env, Error, ExitStatus, hold, known_device};
-use crate::audit::{Due as AuditDue, PhysicalAudit};
-use crate::engine::fleet::{Recap, RecapRow};
+use crate::audit::PhysicalAudit;
+use crate::engine::fleet::RecapRow;
+use crate::model::{Due as AuditDue, Outcome};
 use crate::site::Site;
 use crate::store::{Entry, Purpose, Store};
 
@@ -49,12 +50,12 @@ pub fn due(env: &Env, overdue_only: bool) -> Result<Due, Error> {
 /// What a drift audit's device results mean: failed (or refused) over unreachable over
 /// drift over clean.
 pub fn drift_status(rows: &[RecapRow]) -> ExitStatus {
-    let any = |r: Recap| rows.iter().any(|x| x.outcome == r);
-    if any(Recap::Failed) || any(Recap::Refused) {
+    let any = |r: Outcome| rows.iter().any(|x| x.outcome == r);
+    if any(Outcome::Failed) || any(Outcome::Refused) {
         ExitStatus::Failed
-    } else if any(Recap::Unreachable) {
+    } else if any(Outcome::Unreachable) {
         ExitStatus::Unreachable
-    } else if any(Recap::Drift) {
+    } else if any(Outcome::Drift) {
         ExitStatus::Drift
     } else {
         ExitStatus::Success

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::audit::{PhysicalAudit, physical};
-use crate::model::{Stage, stage_name};
+use crate::model::{AuditResult, Due, Stage, stage_name};
 use crate::site::Site;
 use crate::store::{Entry, Store, StoreError};
 
@@ -65,11 +65,11 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
     let drifted = store
         .latest_of_kind("audit")?
         .into_iter()
-        .filter(|e| e.subject.as_deref() == Some("drift"))
+        .filter(|e| e.subject.as_deref() == Some(AuditResult::Drift.as_str()))
         .collect();
     let physical_audits = physical(site, store, now)?
         .into_iter()
-        .filter(|p| p.status != crate::audit::Due::Ok)
+        .filter(|p| p.status != Due::Ok)
         .collect();
     Ok(FleetReport {
         generated_at: now.to_string(),

@@ -42,6 +42,7 @@ impl SshSettings {
             pins: store,
             retries: 0,
             test_page: false,
+            transport: Arc::new(crate::transport::Ssh),
         }
     }
 }

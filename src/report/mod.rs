@@ -11,7 +11,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::engine::device::{DeviceRun, Mode};
-use crate::engine::fleet::{Event, Recap, RecapRow, Totals};
+use crate::engine::fleet::{Event, RecapRow, Totals};
+use crate::model::Outcome;
 
 /// How events are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +183,7 @@ impl Bars {
                         t.unreachable
                     ));
                     if !row.outcome.succeeded()
-                        && row.outcome != Recap::NotStarted
+                        && row.outcome != Outcome::NotStarted
                         && let Some(m) = &self.multi
                     {
                         let _ = m.println(format!(
@@ -229,16 +230,8 @@ impl Bars {
     }
 }
 
-fn add(mut t: Totals, r: Recap) -> Totals {
-    match r {
-        Recap::Ok => t.ok += 1,
-        Recap::Changed => t.changed += 1,
-        Recap::Drift => t.drift += 1,
-        Recap::Failed => t.failed += 1,
-        Recap::Unreachable => t.unreachable += 1,
-        Recap::Refused => t.refused += 1,
-        Recap::NotStarted => t.not_started += 1,
-    }
+fn add(mut t: Totals, r: Outcome) -> Totals {
+    t.add(r);
     t
 }
 

@@ -8,13 +8,6 @@ use crate::model::{Device, ResourceKind};
 use crate::resolve::ResolvedResource;
 use crate::store::Entry;
 
-/// Whether one of a device run's errors repeats a failed resource or verify check that
-/// [`device_run`] already shows as its own line. The only place that reads the engine's
-/// error wording; with typed `DeviceRun.errors` it becomes a match on the error's kind.
-pub fn error_shown_above(e: &str) -> bool {
-    e.contains(" failed on ") || e.starts_with("verify check")
-}
-
 /// A device's run as a CSP reads it: what changed (with diffs), what failed, a summary.
 pub fn device_run(run: &DeviceRun) -> String {
     let mut out = String::new();
@@ -57,8 +50,8 @@ pub fn device_run(run: &DeviceRun) -> String {
             }
         }
     }
-    for e in &run.errors {
-        if !error_shown_above(e) {
+    for e in run.problems.iter() {
+        if !e.is_resource_or_check() {
             out.push_str(&format!("  error: {e}\n"));
         }
     }
@@ -76,24 +69,22 @@ pub fn device_run(run: &DeviceRun) -> String {
         (Mode::Configure, Outcome::Changed) => {
             format!("changed {} of {n} resources", run.count(Status::Changed))
         }
-        (Mode::Configure, Outcome::Failed) => format!(
+        (Mode::Configure, _) => format!(
             "FAILED: {}",
-            run.errors
+            run.problems
                 .first()
-                .map(String::as_str)
-                .unwrap_or("see above")
+                .map_or_else(|| "see above".to_string(), ToString::to_string)
         ),
         (Mode::Audit, Outcome::Ok) => format!("clean ({ok} of {n} resources as the profile says)"),
-        (Mode::Audit, Outcome::Changed) => format!(
+        (Mode::Audit, Outcome::Changed | Outcome::Drift) => format!(
             "DRIFT: {} of {n} resources differ from the profile",
             run.count(Status::Drift)
         ),
-        (Mode::Audit, Outcome::Failed) => format!(
+        (Mode::Audit, _) => format!(
             "FAILED: {}",
-            run.errors
+            run.problems
                 .first()
-                .map(String::as_str)
-                .unwrap_or("see above")
+                .map_or_else(|| "see above".to_string(), ToString::to_string)
         ),
     };
     let passed = run.verify.iter().filter(|c| c.passed).count();

@@ -6,7 +6,11 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::locks::{hostname, start_time};
-use super::{Entry, Holder, Purpose, Stage, Store, StoreError, insert_entry, now, stage_of};
+use super::runs::PENDING;
+use super::{
+    Entry, Holder, Outcome, Purpose, RunStatus, Stage, Store, StoreError, insert_entry, now,
+    stage_of,
+};
 
 impl Store {
     /// Devices left in `configuring` by a process that is gone become `configure-failed`,
@@ -80,10 +84,12 @@ impl Store {
         let running: Vec<Owner> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(
-                "SELECT id, host, pid, start_time FROM runs WHERE status = 'running' ORDER BY id",
+                "SELECT id, host, pid, start_time FROM runs WHERE status = ?1 ORDER BY id",
             )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<Result<_, _>>()?
+            stmt.query_map(params![RunStatus::Running], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?
         };
         for (id, host, pid, start) in running {
             let gone = match (host, pid, start) {
@@ -105,8 +111,8 @@ impl Store {
             };
             if gone {
                 self.conn().execute(
-                    "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'running'",
-                    params![id, now()],
+                    "UPDATE runs SET status = ?3, finished_at = ?2 WHERE id = ?1 AND status = ?4",
+                    params![id, now(), RunStatus::Interrupted, RunStatus::Running],
                 )?;
             }
         }
@@ -136,20 +142,20 @@ impl Store {
             self.release(tag, holder, reason, operator)?;
             if let Some(run) = run {
                 self.conn().execute(
-                    "UPDATE run_devices SET outcome = 'failed', error = ?3 WHERE run_id = ?1 AND tag = ?2 AND outcome = 'pending'",
-                    params![run, tag, reason],
+                    "UPDATE run_devices SET outcome = ?4, error = ?3 WHERE run_id = ?1 AND tag = ?2 AND outcome = ?5",
+                    params![run, tag, reason, Outcome::Failed, PENDING],
                 )?;
             }
         }
         if let Some(run) = run {
             let conn = self.conn();
             conn.execute(
-                "UPDATE run_devices SET outcome = 'not-started' WHERE run_id = ?1 AND outcome = 'pending'",
-                params![run],
+                "UPDATE run_devices SET outcome = ?2 WHERE run_id = ?1 AND outcome = ?3",
+                params![run, Outcome::NotStarted, PENDING],
             )?;
             conn.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1",
-                params![run, now()],
+                "UPDATE runs SET status = ?3, finished_at = ?2 WHERE id = ?1",
+                params![run, now(), RunStatus::Interrupted],
             )?;
         }
         Ok(())
@@ -208,12 +214,12 @@ mod tests {
         assert_eq!(rec.last_error.as_deref(), Some("aborted (second Ctrl-C)"));
         assert!(s.locks().unwrap().is_empty());
         let last = s.last_run("configure").unwrap().unwrap();
-        assert_eq!(last.status, "interrupted");
+        assert_eq!(last.status, RunStatus::Interrupted);
         assert_eq!(
             last.devices,
             [
-                ("LAP-1".to_string(), "failed".to_string()),
-                ("LAP-2".to_string(), "not-started".to_string())
+                ("LAP-1".to_string(), Some(Outcome::Failed)),
+                ("LAP-2".to_string(), Some(Outcome::NotStarted))
             ]
         );
     }

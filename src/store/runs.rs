@@ -1,36 +1,52 @@
 //! Rollouts as runs: which devices a run covered and how each ended, so that
 //! `configure --resume` can redo exactly the ones that did not succeed.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{OptionalExtension, ToSql, params};
 use serde::Serialize;
 
 use super::{Store, StoreError, now};
+pub use crate::model::{Outcome, RunStatus};
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Running,
-    /// Every device was attempted.
-    Completed,
-    /// The failure threshold stopped it.
-    Stopped,
-    /// Ctrl-C (or the process died: a run left `running` reads as interrupted).
-    Interrupted,
+/// A stored word of the outcome vocabulary: written with `as_str`, read with `FromStr`;
+/// an unknown word in the database reads as an error naming it.
+macro_rules! stored_as_text {
+    ($ty:ty) => {
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+        impl FromSql for $ty {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                value
+                    .as_str()?
+                    .parse()
+                    .map_err(|e| FromSqlError::Other(Box::new(e)))
+            }
+        }
+    };
 }
 
-impl RunStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Stopped => "stopped",
-            RunStatus::Interrupted => "interrupted",
+stored_as_text!(Outcome);
+stored_as_text!(RunStatus);
+
+/// A device of a run: how it ended, or `None` while it is pending (never finished).
+pub(super) struct DeviceOutcome(pub Option<Outcome>);
+
+/// How a device that has not ended yet is stored.
+pub(super) const PENDING: &str = "pending";
+
+impl FromSql for DeviceOutcome {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value.as_str()? {
+            PENDING => Ok(DeviceOutcome(None)),
+            _ => Outcome::column_result(value).map(|o| DeviceOutcome(Some(o))),
         }
     }
 }
 
-/// A run and how each of its devices ended (`pending` for those never reached).
+/// A run and how each of its devices ended (`None` for those still pending: never reached).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
     pub id: i64,
@@ -38,8 +54,8 @@ pub struct RunRecord {
     pub operator: String,
     pub started_at: String,
     pub finished_at: Option<String>,
-    pub status: String,
-    pub devices: Vec<(String, String)>,
+    pub status: RunStatus,
+    pub devices: Vec<(String, Option<Outcome>)>,
 }
 
 impl Store {
@@ -55,14 +71,14 @@ impl Store {
         // The run names its process, so that a run whose process is gone can be closed.
         let me = super::Holder::me(operator);
         tx.execute(
-            "INSERT INTO runs (command, operator, started_at, status, host, pid, start_time) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
-            params![command, operator, now(), me.host, me.pid, me.start_time as i64],
+            "INSERT INTO runs (command, operator, started_at, status, host, pid, start_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![command, operator, now(), RunStatus::Running, me.host, me.pid, me.start_time as i64],
         )?;
         let id = tx.last_insert_rowid();
         for d in devices {
             tx.execute(
-                "INSERT INTO run_devices (run_id, tag, outcome) VALUES (?1, ?2, 'pending')",
-                params![id, d],
+                "INSERT INTO run_devices (run_id, tag, outcome) VALUES (?1, ?2, ?3)",
+                params![id, d, PENDING],
             )?;
         }
         tx.commit()?;
@@ -73,7 +89,7 @@ impl Store {
         &self,
         run: i64,
         tag: &str,
-        outcome: &str,
+        outcome: Outcome,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn().execute(
@@ -86,7 +102,7 @@ impl Store {
     pub fn finish_run(&self, run: i64, status: RunStatus) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE runs SET status = ?2, finished_at = ?3 WHERE id = ?1",
-            params![run, status.as_str(), now()],
+            params![run, status, now()],
         )?;
         Ok(())
     }
@@ -115,7 +131,9 @@ impl Store {
         let mut stmt =
             conn.prepare("SELECT tag, outcome FROM run_devices WHERE run_id = ?1 ORDER BY tag")?;
         run.devices = stmt
-            .query_map(params![run.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![run.id], |r| {
+                Ok((r.get(0)?, r.get::<_, DeviceOutcome>(1)?.0))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(Some(run))
     }

@@ -1,8 +1,11 @@
-//! Reaching devices: targets, options, host-key pins, the one shell-quoting function and the
-//! SSH session. Only `ssh.rs` names ssh2; nothing here prints or knows about the terminal.
+//! Reaching devices: targets, options, host-key pins, the one shell-quoting function, the
+//! [`Transport`] seam and its implementations: the SSH session ([`Ssh`], [`Session`]) and a
+//! local fake for fast tests ([`Local`]). Only `ssh.rs` names ssh2; nothing here prints or
+//! knows about the terminal.
 //!
 //! Everything is blocking; async callers wrap it in `tokio::task::spawn_blocking`.
 
+mod local;
 mod pins;
 mod ssh;
 
@@ -10,8 +13,39 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use local::{Behaviour, Local};
 pub use pins::{FilePins, MemoryPins};
-pub use ssh::Session;
+pub use ssh::{Session, Ssh};
+
+/// A way to reach devices: opens one session to a target. The engine asks it for one
+/// session per device it works on and runs one command per session.
+pub trait Transport: Send + Sync {
+    /// Connects to `target` (checking or pinning its host key, where there is one).
+    fn connect(
+        &self,
+        target: &Target,
+        opts: &SshOptions,
+        pins: &dyn HostKeyPins,
+    ) -> Result<Box<dyn RemoteSession>, TransportError>;
+
+    /// Waits `d` before another try to connect (a back-off). Blocking; a fake may record
+    /// the wait instead of sleeping it, so that tests of retries take no time.
+    fn back_off(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// One open connection to one device.
+pub trait RemoteSession: Send {
+    /// Runs `command` in ONE exec channel, feeding `stdin` then EOF.
+    fn run(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
+    /// How many exec channels this session has opened.
+    fn channels_opened(&self) -> u32;
+    /// The device's asset tag.
+    fn device(&self) -> &str;
+    /// `host:port` as connected.
+    fn address(&self) -> &str;
+}
 
 /// Where a device is reached and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]

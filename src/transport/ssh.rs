@@ -11,10 +11,43 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use ssh2::{BlockDirections, Channel, ErrorCode, MethodType};
 
-use super::{ExecOutput, HostKeyPins, Pin, SshOptions, Target, TransportError, shell_quote};
+use super::{
+    ExecOutput, HostKeyPins, Pin, RemoteSession, SshOptions, Target, Transport, TransportError,
+    shell_quote,
+};
 
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 const LIBSSH2_ERROR_EAGAIN: i32 = -37;
+
+/// The SSH transport: every device over its own ssh2 [`Session`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ssh;
+
+impl Transport for Ssh {
+    fn connect(
+        &self,
+        target: &Target,
+        opts: &SshOptions,
+        pins: &dyn HostKeyPins,
+    ) -> Result<Box<dyn RemoteSession>, TransportError> {
+        Ok(Box::new(Session::connect(target, opts, pins)?))
+    }
+}
+
+impl RemoteSession for Session {
+    fn run(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        Session::run(self, command, stdin)
+    }
+    fn channels_opened(&self) -> u32 {
+        Session::channels_opened(self)
+    }
+    fn device(&self) -> &str {
+        Session::device(self)
+    }
+    fn address(&self) -> &str {
+        Session::address(self)
+    }
+}
 
 /// One authenticated SSH connection to one device.
 pub struct Session {

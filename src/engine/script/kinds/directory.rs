@@ -1,0 +1,41 @@
+//! `directory`: a directory's existence, mode, owner and group.
+
+use super::{Kind, mode};
+use crate::engine::script::writer::Writer;
+use crate::model::ResourceKind;
+use crate::resolve::ResolvedResource;
+
+pub struct Directory;
+
+impl Kind for Directory {
+    fn helpers(&self) -> &'static str {
+        include_str!("directory.sh")
+    }
+    fn stat_path<'a>(&self, r: &'a ResolvedResource) -> Option<&'a str> {
+        match r.kind() {
+            ResourceKind::Directory { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+        let ResourceKind::Directory {
+            path,
+            mode: m,
+            owner,
+            group,
+        } = r.kind()
+        else {
+            return;
+        };
+        w.call(
+            "step dir_res",
+            [
+                &i.to_string(),
+                path,
+                &mode(*m),
+                owner.as_deref().unwrap_or(""),
+                group.as_deref().unwrap_or(""),
+            ],
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! `line`: a line present in a file; the diff compares the file with the line added.
+
+use super::Kind;
+use crate::engine::script::writer::Writer;
+use crate::model::ResourceKind;
+use crate::resolve::ResolvedResource;
+
+pub struct Line;
+
+impl Kind for Line {
+    fn helpers(&self) -> &'static str {
+        include_str!("line.sh")
+    }
+    fn stat_path<'a>(&self, r: &'a ResolvedResource) -> Option<&'a str> {
+        match r.kind() {
+            ResourceKind::Line { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+        if let ResourceKind::Line { path, line } = r.kind() {
+            w.call("step line_res", [&i.to_string(), path, line]);
+        }
+    }
+    fn wanted(&self, r: &ResolvedResource, old: Option<&str>) -> Option<(String, String)> {
+        let ResourceKind::Line { path, line } = r.kind() else {
+            return None;
+        };
+        let mut t = old.unwrap_or_default().to_string();
+        if !t.is_empty() && !t.ends_with('\n') {
+            t.push('\n');
+        }
+        t.push_str(line);
+        t.push('\n');
+        Some((path.clone(), t))
+    }
+    fn digests_wanted(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,101 @@
+//! `print_queue`: a CUPS queue on a print server (or this device), with its URI,
+//! location, description, sharing, options and allowed users; the diff compares the
+//! settings as the probe reads them back. Also the test page printed through a queue.
+
+use super::Kind;
+use crate::engine::script::writer::Writer;
+use crate::model::ResourceKind;
+use crate::resolve::ResolvedResource;
+
+pub struct PrintQueue;
+
+/// The test page program's helper (needs `cups` from the queue helpers).
+pub const TEST_PAGE: &str = include_str!("test_page.sh");
+
+/// A print queue's settings as the probe reads them back, one `key=value` per line: what
+/// the queue should look like, compared with what the print server reports.
+pub fn queue_state(kind: &ResourceKind) -> Option<String> {
+    let ResourceKind::PrintQueue {
+        uri,
+        location,
+        description,
+        shared,
+        options,
+        allowed_users,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let mut users = allowed_users.clone();
+    users.sort();
+    let mut lines = vec![
+        format!("uri={uri}"),
+        format!("location={}", location.as_deref().unwrap_or("")),
+        format!("description={}", description.as_deref().unwrap_or("")),
+        format!("shared={shared}"),
+        format!("allowed_users={}", users.join(",")),
+    ];
+    lines.extend(options.iter().map(|(k, v)| format!("option {k}={v}")));
+    Some(lines.join("\n"))
+}
+
+impl Kind for PrintQueue {
+    fn helpers(&self) -> &'static str {
+        include_str!("print_queue.sh")
+    }
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+        let kind = r.kind();
+        let ResourceKind::PrintQueue {
+            queue,
+            uri,
+            server,
+            location,
+            description,
+            shared,
+            options,
+            allowed_users,
+        } = kind
+        else {
+            return;
+        };
+        let allow = if allowed_users.is_empty() {
+            "allow:all".to_string()
+        } else {
+            format!("allow:{}", allowed_users.join(","))
+        };
+        let mut args = vec![
+            i.to_string(),
+            queue.clone(),
+            server.clone().unwrap_or_default(),
+            uri.clone(),
+            location.clone().unwrap_or_default(),
+            description.clone().unwrap_or_default(),
+            shared.to_string(),
+            allow,
+            queue_state(kind).unwrap_or_default(),
+        ];
+        args.extend(options.iter().map(|(k, v)| format!("{k}={v}")));
+        w.call("step pq_res", args);
+    }
+    fn wanted(&self, r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {
+        let ResourceKind::PrintQueue { queue, .. } = r.kind() else {
+            return None;
+        };
+        Some((
+            format!("print queue {queue}"),
+            format!("{}\n", queue_state(r.kind()).unwrap_or_default()),
+        ))
+    }
+}
+
+/// The program that prints a test page through `queue` on `server` ('' for the device's
+/// own cupsd) for printer `tag`, and waits for it (see [`crate::engine::script::protocol::TestPage`]).
+pub fn test_page_program(server: &str, queue: &str, tag: &str) -> String {
+    let mut w = Writer::new();
+    w.raw(include_str!("print_queue.sh"))
+        .raw(TEST_PAGE)
+        .var("cs", server)
+        .call("test_page", [queue, tag]);
+    w.finish()
+}

@@ -1,0 +1,68 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154 # fix, failed, got, size, t: set by the preamble and its helpers
+# cups CMD...: a CUPS client command, against $cs when set (the print server's cupsd)
+cups() { if [ -n "${cs:-}" ]; then CUPS_SERVER="$cs" "$@"; else "$@"; fi; }
+# pq_state QUEUE KEY=VALUE...: the queue's settings as deskready compares them (each
+# option's KEY read back); fails when there is no such queue
+pq_state() {
+  cups lpstat -v "$1" >/dev/null 2>&1 || return 1
+  printf 'uri=%s\n' "$(cups lpstat -v "$1" 2>/dev/null | sed -n 's/^device for [^:]*: //p')"
+  pl=$(cups lpstat -l -p "$1" 2>/dev/null)
+  printf 'location=%s\n' "$(printf '%s\n' "$pl" | sed -n 's/^\tLocation: //p')"
+  printf 'description=%s\n' "$(printf '%s\n' "$pl" | sed -n 's/^\tDescription: //p')"
+  po=" $(cups lpoptions -p "$1" 2>/dev/null) "
+  case "$po" in *" printer-is-shared=true "*) printf 'shared=true\n' ;; *) printf 'shared=false\n' ;; esac
+  printf 'allowed_users=%s\n' "$(printf '%s\n' "$pl" | awk '/^\tUsers allowed:/ {f=1; next} f && /^\t\t/ {sub(/^\t\t/, ""); print; next} {f=0}' | grep -v '^(all)$' | sort | paste -sd, -)"
+  pq=$1; shift
+  if [ $# -gt 0 ]; then
+    pd=$(cups lpoptions -p "$pq" -l 2>/dev/null)
+    for kv in "$@"; do
+      k=${kv%%=*}
+      printf 'option %s=%s\n' "$k" "$(printf '%s\n' "$pd" | sed -n "s/^$k\/[^:]*:.* \*\([^ ]*\).*/\1/p" | head -n 1)"
+    done
+  fi
+}
+# pq_set KEY=VALUE...: applies the queue's settings ($q, $uri, $loc, $desc, $shared,
+# $allow) and these options in one lpadmin
+pq_set() {
+  for kv in "$@"; do shift; set -- "$@" -o "$kv"; done
+  cups lpadmin -p "$q" -v "$uri" -L "$loc" -D "$desc" -o "printer-is-shared=$shared" "$@" -u "$allow"
+}
+# pq_res I QUEUE SERVER URI LOCATION DESCRIPTION SHARED ALLOW WANT KEY=VALUE...: a print
+# queue on SERVER's cupsd ('' for the local one) whose settings read back as WANT.
+#
+# A new queue is created first and takes the printer's own capabilities (IPP
+# Everywhere: the printer must answer); settings are applied once its driver exists,
+# since lpadmin ignores driver options given with -m. A driver without the options asked
+# for (made while the printer was off) is made again. A busy cupsd answers "Service
+# Unavailable": every step is tried again, up to 20 times, 0.5 s apart, until the queue
+# reads back right. Queue changes on one print server take turns (flock): many `lpadmin
+# -m everywhere` at once were seen to stall cupsd for half a minute.
+pq_res() {
+  i=$1; q=$2; cs=$3; uri=$4; loc=$5; desc=$6; shared=$7; allow=$8; want=$9; shift 9
+  have=$(pq_state "$q" "$@"); exists=$?
+  if [ $exists = 0 ] && [ "$have" = "$want" ]; then echo "@@R $i ok"; return 0; fi
+  [ $exists = 0 ] && { printf '@@O %s ' "$i"; printf '%s\n' "$have" | base64 -w0; echo; }
+  if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
+  {
+    flock 9; n=0
+    while :; do
+      rc=0
+      if ! cups lpstat -v "$q" >/dev/null 2>&1; then
+        cups lpadmin -p "$q" -E -v "$uri" -m everywhere </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+      elif pq_state "$q" "$@" | grep -q '^option [^=]*=$'; then
+        cups lpadmin -p "$q" -v "$uri" -m everywhere </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+      fi
+      [ $rc != 0 ] || pq_set "$@" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+      [ $rc != 0 ] || [ "$(pq_state "$q" "$@")" != "$want" ] || break
+      n=$((n + 1)); [ $n -lt 20 ] || break; sleep 0.5
+    done
+  } 9>/tmp/.deskready-print-queues.lock
+  if [ "$rc" != 0 ]; then fail "$i" "$rc" "$T/e$i"
+  elif [ "$(pq_state "$q" "$@")" = "$want" ]; then echo "@@R $i changed"
+  else
+    pq_state "$q" "$@" > "$T/h$i"
+    { echo 'the print server did not keep these settings (wanted):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i"; } > "$T/e$i"
+    fail "$i" 1 "$T/e$i"
+  fi
+}

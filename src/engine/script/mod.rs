@@ -1,0 +1,495 @@
+//! The remote side of converging: one POSIX shell program per device and phase.
+//!
+//! [`build`] writes a program that probes every resource (plan) or probes and fixes every
+//! resource then runs the verify checks (converge), all in ONE exec channel. The shell is
+//! real shell in `.sh` files (the [preamble](preamble.sh) and one file per resource kind
+//! under `kinds/`), linted by shellcheck; the program built from them only calls their
+//! functions with quoted words, through the [`writer::Writer`]. File contents travel on the
+//! channel's stdin, raw, and are staged into a private temp directory before anything else
+//! happens, so the program never has to talk while the controller is still writing.
+//! Everything the device reports back that came from files or commands is base64; the
+//! [`protocol`] module reads it.
+
+pub mod kinds;
+pub mod protocol;
+pub mod writer;
+
+use sha2::{Digest, Sha256};
+
+pub use kinds::queue_state;
+pub use protocol::{CheckResult, Observed, Report, TestPage, parse};
+use writer::Writer;
+
+use crate::model::ResourceKind;
+use crate::resolve::ResolvedResource;
+
+/// What the program does with each resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Probe only: report drift, change nothing.
+    Plan,
+    /// Probe, fix what drifted, then run the verify checks.
+    Converge,
+}
+
+/// The language of a device's program. One today; a second platform (PowerShell on
+/// Windows) would be another variant with its own preamble, kinds and bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// POSIX `sh` with coreutils (Debian and alike).
+    #[default]
+    Posix,
+}
+
+impl Dialect {
+    /// The exec command that runs a program of `len` bytes sent first on stdin.
+    pub fn bootstrap(self, len: usize) -> String {
+        match self {
+            Dialect::Posix => BOOTSTRAP.replace("{N}", &len.to_string()),
+        }
+    }
+}
+
+/// Files larger than this are not sent back for diffs.
+pub const DIFF_LIMIT: u64 = 1 << 20;
+
+/// A program and the bytes to feed it on stdin after the program itself.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub text: String,
+    /// The program's own bytes, then the staged file contents.
+    pub stdin: Vec<u8>,
+}
+
+impl Script {
+    /// The exec command that runs this program.
+    pub fn command(&self) -> String {
+        Dialect::Posix.bootstrap(self.text.len())
+    }
+}
+
+/// The exec command that runs a [`Script`]: it reads exactly `{N}` bytes of program from
+/// stdin into a temp file and runs it, leaving the rest of stdin (file contents) to the
+/// program. The program travels on stdin because an exec request is limited to a few tens
+/// of kilobytes, and a profile with many resources makes a longer program.
+pub const BOOTSTRAP: &str = "s=$(mktemp) && head -c {N} > \"$s\" && exec sh \"$s\" \"$s\"";
+
+/// The start of every program: temp directory, protocol helpers, shared steps.
+const PREAMBLE: &str = include_str!("preamble.sh");
+
+/// sha256 of `bytes`, as lowercase hex.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Whether this build of deskready can probe and fix a resource kind.
+pub fn supported(kind: &ResourceKind) -> bool {
+    kinds::of(kind).supported()
+}
+
+/// The program that prints a test page through `queue` on `server` ('' for the device's
+/// own cupsd) for printer `tag`, and waits for the job; read with [`TestPage::parse`].
+pub fn test_page(server: &str, queue: &str, tag: &str) -> String {
+    kinds::print_queue_test_page(server, queue, tag)
+}
+
+/// Builds the program for `resources` (each with its index in the device's resource list)
+/// and, for converge, the verify `checks` (index, command).
+pub fn build(
+    phase: Phase,
+    resources: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+) -> Script {
+    let mut w = Writer::new();
+    let mut stdin = Vec::new();
+    w.raw(PREAMBLE);
+    // Each kind's helpers, once, in the order the kinds first appear.
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (_, r) in resources {
+        let kind = kinds::of(r.kind());
+        if kind.supported() && !seen.contains(&kind.helpers()) {
+            seen.push(kind.helpers());
+            w.raw(kind.helpers());
+        }
+    }
+    w.var("fix", if phase == Phase::Converge { "1" } else { "0" });
+    // Stage every file's new content first: the controller writes all of stdin before the
+    // program says anything. One size check for all of it.
+    if phase == Phase::Converge {
+        let mut total = 0;
+        for (i, r) in resources {
+            if let Some(content) = r.content()
+                && supported(r.kind())
+            {
+                total += content.len();
+                w.call("stage", [i.to_string(), content.len().to_string()]);
+                stdin.extend_from_slice(content.as_bytes());
+            }
+        }
+        if total > 0 {
+            w.call("staged", [total.to_string()]);
+        }
+    }
+    // Every path's digest and metadata, read once for all resources, so a resource that
+    // is already right costs no process on the device.
+    let sums: Vec<&str> = resources
+        .iter()
+        .filter_map(|(_, r)| kinds::of(r.kind()).digest_path(r))
+        .collect();
+    let stats: Vec<&str> = resources
+        .iter()
+        .filter_map(|(_, r)| kinds::of(r.kind()).stat_path(r))
+        .collect();
+    if !sums.is_empty() {
+        w.call("sums", sums);
+    }
+    if !stats.is_empty() {
+        w.call("stats", stats);
+    }
+    for (i, r) in resources {
+        let kind = kinds::of(r.kind());
+        if kind.supported() {
+            w.comment(r.name());
+            kind.write(&mut w, *i, r);
+        }
+    }
+    if phase == Phase::Converge {
+        for (j, cmd) in checks {
+            w.call("check", [j.to_string(), cmd.to_string()]);
+        }
+    }
+    w.raw("echo @@END");
+    let text = w.finish();
+    let mut all = text.clone().into_bytes();
+    all.extend_from_slice(&stdin);
+    Script { text, stdin: all }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FileSource, Origin, Resource, ResourceStatus as S};
+    use crate::shell::quote;
+
+    fn res(name: &str, kind: ResourceKind) -> ResolvedResource {
+        ResolvedResource {
+            resource: Resource {
+                name: name.into(),
+                kind,
+                via: None,
+                origin: Origin::default(),
+                key_origins: Default::default(),
+            },
+            template: None,
+        }
+    }
+
+    fn file(path: &str, content: &str, mode: Option<u32>) -> ResolvedResource {
+        res(
+            path,
+            ResourceKind::File {
+                path: path.into(),
+                source: FileSource::Content(content.into()),
+                mode,
+                owner: None,
+                group: None,
+            },
+        )
+    }
+
+    /// Runs a script in a local shell, the way the device's shell runs it.
+    fn run(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Report {
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let checks: Vec<(usize, &str)> = checks.iter().copied().enumerate().collect();
+        let script = build(phase, &indexed, &checks);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(BOOTSTRAP.replace("{N}", &script.text.len().to_string()))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let rep = parse(&out.stdout);
+        assert!(
+            rep.complete,
+            "script did not finish:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        rep
+    }
+
+    fn statuses(rep: &Report) -> Vec<S> {
+        rep.resources.values().map(|o| o.status).collect()
+    }
+
+    #[test]
+    fn converge_then_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let rs = vec![
+            res(
+                "dir",
+                ResourceKind::Directory {
+                    path: format!("{d}/etc/app"),
+                    mode: Some(0o750),
+                    owner: None,
+                    group: None,
+                },
+            ),
+            file(&format!("{d}/etc/app/app.conf"), "a = 1\n", Some(0o640)),
+            res(
+                "line",
+                ResourceKind::Line {
+                    path: format!("{d}/etc/app/list"),
+                    line: "x = $(touch owned)".into(),
+                },
+            ),
+            res(
+                "cmd",
+                ResourceKind::Command {
+                    command: format!("echo hi > {}", quote(&format!("{d}/made"))),
+                    creates: Some(format!("{d}/made")),
+                    unless: None,
+                },
+            ),
+        ];
+        let first = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&first), [S::Changed; 4]);
+        let conf = std::path::Path::new(&d).join("etc/app/app.conf");
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "a = 1\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/etc/app/list")).unwrap(),
+            "x = $(touch owned)\n"
+        );
+        assert!(
+            !std::path::Path::new("owned").exists()
+                && !std::path::Path::new(&d).join("owned").exists()
+        );
+        let mtime = std::fs::metadata(&conf).unwrap().modified().unwrap();
+
+        let second = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&second), [S::Ok; 4]);
+        assert_eq!(std::fs::metadata(&conf).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[test]
+    fn plan_reports_drift_with_old_content_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("motd");
+        std::fs::write(&p, "old text\n").unwrap();
+        let rs = vec![file(&p.display().to_string(), "new text\n", None)];
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(rep.resources[&0].status, S::Drift);
+        assert_eq!(rep.resources[&0].old.as_deref(), Some(&b"old text\n"[..]));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old text\n");
+    }
+
+    #[test]
+    fn metadata_only_drift_is_fixed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, "same\n").unwrap();
+        let rs = vec![file(&p.display().to_string(), "same\n", Some(0o600))];
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(rep.resources[&0].status, S::Changed);
+        assert!(rep.resources[&0].old.is_none(), "content did not change");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_failed_command_reports_code_and_stderr_and_stops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = dir.path().join("later");
+        let rs = vec![
+            res(
+                "bad",
+                ResourceKind::Command {
+                    command: "echo first >&2; echo 'no such thing' >&2; exit 3".into(),
+                    creates: None,
+                    unless: None,
+                },
+            ),
+            file(&later.display().to_string(), "x", None),
+        ];
+        let rep = run(Phase::Converge, &rs, &["true"]);
+        assert_eq!(rep.resources[&0].status, S::Failed);
+        assert_eq!(rep.resources[&0].exit_code, Some(3));
+        assert_eq!(
+            rep.resources[&0].stderr.as_deref(),
+            Some("first\nno such thing\n")
+        );
+        assert_eq!(rep.resources[&1].status, S::Skipped);
+        assert!(!later.exists());
+        assert!(rep.checks.is_empty(), "checks do not run after a failure");
+    }
+
+    #[test]
+    fn checks_pass_and_fail_with_their_output() {
+        let rep = run(Phase::Converge, &[], &["true", "echo nope; exit 1"]);
+        assert!(rep.checks[&0].passed);
+        assert!(!rep.checks[&1].passed);
+        assert_eq!(rep.checks[&1].exit_code, Some(1));
+        assert_eq!(rep.checks[&1].output.as_deref(), Some("nope\n"));
+    }
+
+    #[test]
+    fn hostile_paths_and_contents_stay_literal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("it's a $(file) `x`");
+        let content = "'; touch owned; echo '\n@@R 0 ok\n";
+        let rs = vec![file(&p.display().to_string(), content, None)];
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(rep.resources[&0].status, S::Changed);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), content);
+        assert!(!std::path::Path::new("owned").exists());
+    }
+
+    /// A resource of every kind this build probes, with awkward values.
+    fn every_kind(d: &str) -> Vec<ResolvedResource> {
+        vec![
+            res(
+                "dir",
+                ResourceKind::Directory {
+                    path: format!("{d}/etc/app"),
+                    mode: Some(0o750),
+                    owner: Some("root".into()),
+                    group: None,
+                },
+            ),
+            file(&format!("{d}/etc/app/it's.conf"), "a = $(b)\n", Some(0o640)),
+            res(
+                "line",
+                ResourceKind::Line {
+                    path: format!("{d}/etc/app/list"),
+                    line: "x = `y`".into(),
+                },
+            ),
+            res(
+                "cmd",
+                ResourceKind::Command {
+                    command: "echo hi".into(),
+                    creates: Some(format!("{d}/made")),
+                    unless: Some("false".into()),
+                },
+            ),
+            res(
+                "pkg",
+                ResourceKind::Package {
+                    package: "tree".into(),
+                },
+            ),
+            res(
+                "user",
+                ResourceKind::User {
+                    user: "ana".into(),
+                    comment: Some("Ana O'Neil".into()),
+                    shell: Some("/bin/bash".into()),
+                    groups: vec!["users".into(), "lp".into()],
+                },
+            ),
+            res(
+                "queue",
+                ResourceKind::PrintQueue {
+                    queue: "floor3".into(),
+                    uri: "ipp://10.0.0.9/ipp/print".into(),
+                    server: Some("127.0.0.1:631".into()),
+                    location: Some("3rd floor".into()),
+                    description: None,
+                    shared: true,
+                    options: [("media".to_string(), "iso_a4_210x297mm".to_string())]
+                        .into_iter()
+                        .collect(),
+                    allowed_users: vec!["bob".into(), "ana".into()],
+                },
+            ),
+        ]
+    }
+
+    /// Runs shellcheck on `text`, when shellcheck is installed. Values in a program are
+    /// single-quoted on purpose, `$` and backquotes included (SC2016 is about that).
+    fn shellcheck(text: &str) {
+        let Ok(mut child) = std::process::Command::new("shellcheck")
+            .args(["-s", "sh", "-e", "SC2016", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("shellcheck is not installed; skipped");
+            return;
+        };
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "shellcheck:\n{}\nprogram:\n{text}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    #[test]
+    fn built_programs_pass_shellcheck() {
+        let rs = every_kind("/srv/t");
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        for phase in [Phase::Plan, Phase::Converge] {
+            shellcheck(&build(phase, &indexed, &[(0, "test -d /etc"), (1, "true")]).text);
+        }
+        shellcheck(&test_page("", "floor3", "PRN-0001"));
+        shellcheck(&build(Phase::Converge, &[], &[]).text);
+    }
+
+    #[test]
+    fn values_reach_the_program_only_quoted() {
+        let rs = every_kind("/srv/t");
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let text = build(Phase::Converge, &indexed, &[]).text;
+        assert!(text.contains(&quote("Ana O'Neil")), "{text}");
+        assert!(text.contains(&quote("x = `y`")), "{text}");
+        assert!(text.contains(&quote("media=iso_a4_210x297mm")), "{text}");
+    }
+
+    #[test]
+    fn plan_of_every_kind_reports_on_each_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let rs: Vec<ResolvedResource> = every_kind(&d)
+            .into_iter()
+            .filter(|r| !matches!(r.kind(), ResourceKind::PrintQueue { .. }))
+            .collect();
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(rep.resources.len(), rs.len());
+        assert_eq!(rep.resources[&0].status, S::Drift);
+        assert_eq!(rep.resources[&3].status, S::Drift, "the command would run");
+        assert!(!dir.path().join("etc").exists());
+    }
+
+    #[test]
+    fn the_shell_files_pass_shellcheck() {
+        shellcheck(PREAMBLE);
+        for h in kinds::all_helpers() {
+            shellcheck(h);
+        }
+    }
+}

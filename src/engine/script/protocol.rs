@@ -1,0 +1,265 @@
+//! The protocol between a device's program and the controller: one line per event on
+//! stdout, each starting with `@@`. Parsed into types here, once; nothing else reads the
+//! words. Everything that came from files or commands travels base64, so no output can
+//! be mistaken for a protocol line.
+//!
+//! `i` is a resource index and `j` a check index:
+//! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
+//! file), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
+//! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
+//! check), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+
+use crate::model::ResourceStatus;
+
+/// One protocol line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// `@@R`: how resource `i` ended.
+    Resource {
+        i: usize,
+        status: ResourceStatus,
+        exit_code: Option<i32>,
+    },
+    /// `@@O`: resource `i`'s content before (None when not valid base64).
+    Old { i: usize, bytes: Option<Vec<u8>> },
+    /// `@@M`: resource `i`'s `MODE OWNER GROUP` before.
+    Meta { i: usize, meta: String },
+    /// `@@E`: the tail of resource `i`'s failed command's stderr.
+    Stderr { i: usize, text: Option<String> },
+    /// `@@V`: check `j` passed or failed.
+    Check {
+        j: usize,
+        passed: bool,
+        exit_code: Option<i32>,
+    },
+    /// `@@VE`: a failed check's output.
+    CheckOutput { j: usize, text: Option<String> },
+    /// `@@END`: the program reached its end.
+    End,
+}
+
+/// What a test page program said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestPage {
+    Completed { job: String },
+    TimedOut { job: String },
+    Refused { why: String },
+}
+
+fn b64(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+}
+
+fn text(s: &str) -> Option<String> {
+    b64(s).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// A resource's word: a word the program does not say reads as failed.
+fn status(word: &str) -> ResourceStatus {
+    match word {
+        "ok" => ResourceStatus::Ok,
+        "drift" => ResourceStatus::Drift,
+        "changed" => ResourceStatus::Changed,
+        "skipped" => ResourceStatus::Skipped,
+        _ => ResourceStatus::Failed,
+    }
+}
+
+impl Line {
+    /// Reads one line of output; `None` for anything that is not a protocol line.
+    pub fn parse(line: &str) -> Option<Line> {
+        if line == "@@END" {
+            return Some(Line::End);
+        }
+        let mut parts = line.splitn(3, ' ');
+        let (tag, idx) = (parts.next()?, parts.next()?);
+        let rest = parts.next().unwrap_or("");
+        let n: usize = idx.parse().ok()?;
+        let mut words = rest.split(' ');
+        Some(match tag {
+            "@@R" => Line::Resource {
+                i: n,
+                status: status(words.next().unwrap_or("")),
+                exit_code: words.next().and_then(|c| c.parse().ok()),
+            },
+            "@@O" => Line::Old {
+                i: n,
+                bytes: b64(rest),
+            },
+            "@@M" => Line::Meta {
+                i: n,
+                meta: rest.to_string(),
+            },
+            "@@E" => Line::Stderr {
+                i: n,
+                text: text(rest),
+            },
+            "@@V" => Line::Check {
+                j: n,
+                passed: words.next() == Some("pass"),
+                exit_code: words.next().and_then(|c| c.parse().ok()),
+            },
+            "@@VE" => Line::CheckOutput {
+                j: n,
+                text: text(rest),
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl TestPage {
+    /// Reads a test page program's output; no answer reads as refused.
+    pub fn parse(stdout: &[u8]) -> TestPage {
+        let out = String::from_utf8_lossy(stdout);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("@@TP "))
+            .unwrap_or("@@TP failed no answer");
+        let mut w = line.splitn(3, ' ').skip(1);
+        match (w.next(), w.next()) {
+            (Some("ok"), Some(id)) => TestPage::Completed { job: id.into() },
+            (Some("timeout"), Some(id)) => TestPage::TimedOut { job: id.into() },
+            (_, rest) => TestPage::Refused {
+                why: rest.unwrap_or("").into(),
+            },
+        }
+    }
+}
+
+/// What the device reported about one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Failed until the program says otherwise.
+    pub status: ResourceStatus,
+    pub exit_code: Option<i32>,
+    /// Content before the change (files and lines), when sent.
+    pub old: Option<Vec<u8>>,
+    /// `MODE OWNER GROUP` before the change.
+    pub meta: Option<String>,
+    /// Tail of the failed command's stderr.
+    pub stderr: Option<String>,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Observed {
+            status: ResourceStatus::Failed,
+            exit_code: None,
+            old: None,
+            meta: None,
+            stderr: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckResult {
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub output: Option<String>,
+}
+
+/// The report of one program run.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub resources: BTreeMap<usize, Observed>,
+    pub checks: BTreeMap<usize, CheckResult>,
+    /// The program reached its end.
+    pub complete: bool,
+}
+
+/// Reads a program's stdout.
+pub fn parse(stdout: &[u8]) -> Report {
+    let mut rep = Report::default();
+    for line in String::from_utf8_lossy(stdout).lines() {
+        match Line::parse(line) {
+            Some(Line::Resource {
+                i,
+                status,
+                exit_code,
+            }) => {
+                let r = rep.resources.entry(i).or_default();
+                r.status = status;
+                r.exit_code = exit_code;
+            }
+            Some(Line::Old { i, bytes }) => rep.resources.entry(i).or_default().old = bytes,
+            Some(Line::Meta { i, meta }) => rep.resources.entry(i).or_default().meta = Some(meta),
+            Some(Line::Stderr { i, text }) => rep.resources.entry(i).or_default().stderr = text,
+            Some(Line::Check {
+                j,
+                passed,
+                exit_code,
+            }) => {
+                let c = rep.checks.entry(j).or_default();
+                c.passed = passed;
+                c.exit_code = exit_code;
+            }
+            Some(Line::CheckOutput { j, text }) => rep.checks.entry(j).or_default().output = text,
+            Some(Line::End) => rep.complete = true,
+            None => {}
+        }
+    }
+    rep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_into_types() {
+        assert_eq!(
+            Line::parse("@@R 3 failed 7"),
+            Some(Line::Resource {
+                i: 3,
+                status: ResourceStatus::Failed,
+                exit_code: Some(7)
+            })
+        );
+        assert_eq!(
+            Line::parse("@@V 0 pass"),
+            Some(Line::Check {
+                j: 0,
+                passed: true,
+                exit_code: None
+            })
+        );
+        assert_eq!(
+            Line::parse("@@O 1 aGk="),
+            Some(Line::Old {
+                i: 1,
+                bytes: Some(b"hi".to_vec())
+            })
+        );
+        assert_eq!(Line::parse("@@END"), Some(Line::End));
+        assert_eq!(Line::parse("hello world"), None);
+        assert_eq!(Line::parse("@@R x ok"), None);
+    }
+
+    #[test]
+    fn test_pages() {
+        assert_eq!(
+            TestPage::parse(b"noise\n@@TP ok q-12\n"),
+            TestPage::Completed { job: "q-12".into() }
+        );
+        assert_eq!(
+            TestPage::parse(b"@@TP failed lp: no such queue\n"),
+            TestPage::Refused {
+                why: "lp: no such queue".into()
+            }
+        );
+        assert_eq!(
+            TestPage::parse(b""),
+            TestPage::Refused {
+                why: "no answer".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! `directory`: a path, mode, owner, group.
+
+use super::{Cx, Spec};
+use crate::load::raw::RawResource;
+use crate::model::ResourceKind;
+
+pub const SPEC: Spec = Spec {
+    keyword: "directory",
+    settings: &["mode", "owner", "group"],
+    build,
+};
+
+fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
+    Some(ResourceKind::Directory {
+        path: cx.absolute(r.directory?, "directory")?,
+        mode: cx.mode,
+        owner: r.owner,
+        group: r.group,
+    })
+}

@@ -1,0 +1,21 @@
+//! The one integration test target: every file beside this one is a module of it, and
+//! `support` is the one harness they share (the binary, site copies, labs, SSH, polling).
+//! Run one module with `cargo test --test integration converge::`.
+//!
+//! Tests check behaviour through the real `deskready` binary, real labs (sshd, cupsd,
+//! printers) and the few library APIs that set up or look into those labs; nothing here
+//! reaches into other library internals.
+
+mod support;
+
+mod atomic;
+mod audit;
+mod converge;
+mod fleet;
+mod human_output;
+mod lifecycle;
+mod printers;
+mod printlab;
+mod render;
+mod transport;
+mod validate;

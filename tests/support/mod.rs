@@ -1,0 +1,73 @@
+//! The one support module of the integration tests: running the real `deskready` binary
+//! ([`Test`]), copies of the example site ([`SiteCopy`]), labs that are always taken down
+//! ([`TestLab`], [`LabSite`]), SSH into lab devices ([`ssh`]), processes ([`procs`]) and
+//! polling for a condition ([`wait_until`]).
+//!
+//! It must not reach into the library beyond what the tests already use (the lab and the
+//! transport): behaviour is checked through the binary.
+
+#![allow(dead_code)]
+
+pub mod cmd;
+pub mod lab;
+pub mod procs;
+pub mod site;
+pub mod snap;
+pub mod ssh;
+
+use std::time::{Duration, Instant};
+
+pub use cmd::{Run, Running, Test};
+pub use lab::{LabSite, TestLab};
+pub use site::SiteCopy;
+
+/// Checks `check` every `every` until it gives a value or `limit` has passed; `None` then.
+/// A zero `every` only yields between checks (for windows of a few milliseconds).
+pub fn poll<T>(
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if started.elapsed() >= limit {
+            return None;
+        }
+        if every.is_zero() {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(every);
+        }
+    }
+}
+
+/// Waits until `check` gives a value (checked every 20 ms), or panics after `limit` naming
+/// `what` was awaited.
+pub fn wait_until<T>(what: &str, limit: Duration, check: impl FnMut() -> Option<T>) -> T {
+    poll(limit, Duration::from_millis(20), check)
+        .unwrap_or_else(|| panic!("waited {limit:?} for {what}, in vain"))
+}
+
+/// Every line of NDJSON output, parsed (each line must be one JSON object).
+pub fn ndjson(run: &Run) -> Vec<serde_json::Value> {
+    run.ndjson()
+}
+
+/// The (device, outcome) of every `done` event, sorted by device.
+pub fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "done")
+        .map(|e| {
+            (
+                e["device"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
