@@ -54,12 +54,15 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
     let (done, kept, elapsed) = execute(ctx, rollout, single)?;
     if single {
         if let Some(run) = kept.first() {
-            print!("{}", text::device_run(run));
+            crate::report::out(&text::device_run(run));
         } else if let Some(e) = &done.rows[0].error {
-            eprintln!("error: {e}");
+            crate::report::err(&format!("error: {e}\n"));
         }
     } else if ctx.format == Format::Text {
-        print!("{}", crate::report::recap(&done.rows, elapsed));
+        crate::report::out(&crate::report::recap(&done.rows, elapsed));
+    }
+    if done.status == crate::model::RunStatus::Interrupted {
+        return Ok(ExitStatus::Interrupted);
     }
     Ok(ops_audit::drift_status(&done.rows))
 }

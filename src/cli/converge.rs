@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use super::{Ctx, Failure, Format};
 use crate::engine::device::{DeviceRun, Mode};
-use crate::engine::fleet::{self, Stop};
-use crate::model::Outcome;
-use crate::ops::rollout::{self, ConvergeSettings, Finished, Prepared, Rollout, SshSettings};
+use crate::engine::fleet::Stop;
+use crate::model::{Outcome, RunStatus};
+use crate::ops::rollout::{
+    self, Aborter, ConvergeSettings, Finished, Prepared, Rollout, SshSettings,
+};
 use crate::ops::{ExitStatus, select};
 use crate::report::{self, Display, text};
 
@@ -121,30 +123,47 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
     if single {
         let row = &rows[0];
         if let Some(run) = kept.first() {
-            print!("{}", text::device_run(run));
+            report::out(&text::device_run(run));
         } else if row.outcome == Outcome::Refused {
             return Err(crate::ops::Error::Refused(row.error.clone().unwrap_or_default()).into());
         } else if let Some(e) = &row.error {
-            eprintln!("error: {e}");
+            report::err(&format!("error: {e}\n"));
         }
-        return Ok(ExitStatus::from_ok(row.outcome.succeeded()));
+        return Ok(ended(&done, row.outcome.succeeded()));
     }
     if ctx.format == Format::Text {
-        print!("{}", report::recap(rows, elapsed));
+        report::out(&report::recap(rows, elapsed));
     }
-    Ok(ExitStatus::from_ok(
-        rows.iter().all(|r| r.outcome.succeeded()),
-    ))
+    Ok(ended(&done, rows.iter().all(|r| r.outcome.succeeded())))
 }
 
-/// Runs `rollout` on a tokio runtime, stopping on Ctrl-C, with the display for this
-/// output; returns how it ended, the device runs kept for a single device's report, and
-/// the elapsed milliseconds.
+/// The exit status of a rollout: interrupted (Ctrl-C) over the devices' outcomes.
+pub fn ended(done: &Finished, all_succeeded: bool) -> ExitStatus {
+    if done.status == RunStatus::Interrupted {
+        ExitStatus::Interrupted
+    } else {
+        ExitStatus::from_ok(all_succeeded)
+    }
+}
+
+/// Runs `rollout` on a tokio runtime with the display for this output; returns how it
+/// ended, the device runs kept for a single device's report, and the elapsed milliseconds.
+///
+/// The first Ctrl-C stops starting devices and lets the running ones finish (and says
+/// so); the second aborts at once: the devices being configured are recorded
+/// `configure-failed`, the run interrupted, and the process exits with 130, which closes
+/// every SSH session and so cuts the remote work. A closed standard output (`| head`)
+/// changes nothing for the devices: SIGPIPE is ignored while a rollout runs and output
+/// stops quietly.
 pub fn execute(
     ctx: &Ctx,
     rollout: Rollout,
     single: bool,
 ) -> Result<(Finished, Vec<DeviceRun>, u64), Failure> {
+    // SAFETY: setting a signal's disposition to "ignore" has no handler to race with.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     let display = Display::choose(ctx.format == Format::Json, single);
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -156,11 +175,41 @@ pub fn execute(
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let display_task = tokio::spawn(report::consume(display, rx, text::device_run));
         let stop = Stop::default();
-        let ctrl_c = fleet::stop_on_ctrl_c(stop.clone());
+        // What Ctrl-C does is said with the progress: on standard output as text, on
+        // standard error beside NDJSON.
+        let say: fn(&str) = match ctx.format {
+            Format::Text => report::out,
+            Format::Json => report::err,
+        };
+        let ctrl_c = tokio::spawn(on_ctrl_c(stop.clone(), rollout.aborter(), say));
         let result = rollout.run(stop, tx).await;
         ctrl_c.abort();
         let kept = display_task.await.unwrap_or_default();
         result.map(|done| (done, kept))
     })?;
     Ok((done, kept, started.elapsed().as_millis() as u64))
+}
+
+/// Ctrl-C once: no further device starts, the running ones finish. Twice: abort now.
+async fn on_ctrl_c(stop: Stop, aborter: Aborter, say: fn(&str)) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    stop.request(
+        "interrupted (Ctrl-C): no further device was started; running ones finished".into(),
+    );
+    say(
+        "Ctrl-C: no further device will be started; the running ones finish (press Ctrl-C again to abort them now)\n",
+    );
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    let reason = "aborted by a second Ctrl-C while it ran: its SSH session was closed and the remote work cut; what it changed before is not recorded";
+    if let Err(e) = aborter.abort(reason) {
+        report::err(&format!("error: recording the abort: {e}\n"));
+    }
+    say(
+        "Ctrl-C again: aborted; the devices being configured are configure-failed, the run is recorded interrupted\n",
+    );
+    std::process::exit(i32::from(ExitStatus::Interrupted.code()));
 }

@@ -237,7 +237,33 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
     })
 }
 
+/// Gives up a rollout at once (a second Ctrl-C), in the record: see [`Store::abandon`].
+/// The caller then ends the process, which closes the SSH sessions and cuts the remote
+/// work.
+pub struct Aborter {
+    store: Arc<Store>,
+    run_id: Option<i64>,
+    operator: String,
+}
+
+impl Aborter {
+    /// Records the devices this process is configuring as `configure-failed` with
+    /// `reason`, releases their locks and ends the run interrupted.
+    pub fn abort(&self, reason: &str) -> Result<(), Error> {
+        Ok(self.store.abandon(self.run_id, &self.operator, reason)?)
+    }
+}
+
 impl Rollout {
+    /// What aborts this rollout in the record.
+    pub fn aborter(&self) -> Aborter {
+        Aborter {
+            store: self.store.clone(),
+            run_id: self.run_id,
+            operator: self.settings.operator.clone(),
+        }
+    }
+
     /// How many devices it works on.
     pub fn devices(&self) -> usize {
         self.jobs.len()
