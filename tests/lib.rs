@@ -11,6 +11,7 @@ mod support;
 mod atomic;
 mod audit;
 mod converge;
+mod faults_control;
 mod fleet;
 mod human_output;
 mod lifecycle;
