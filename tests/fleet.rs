@@ -341,17 +341,12 @@ fn wait_holds_a_device_until_its_window_opens() {
             resolved,
             admission: Admission::WaitUntil { until },
         }];
-        let (rows, _) = fleet::rollout(
-            site,
-            store.clone(),
-            jobs,
-            settings,
-            None,
-            Stop::default(),
-            tx,
-        )
-        .await
-        .unwrap();
+        let books = std::sync::Arc::new(deskready::ops::configure::Books {
+            store: store.clone(),
+            run_id: None,
+        });
+        let (rows, _) =
+            fleet::rollout(site, books, jobs, settings, None, Stop::default(), tx).await;
         let mut events = Vec::new();
         while let Ok(e) = rx.try_recv() {
             events.push(serde_json::to_value(&e).unwrap());

@@ -18,7 +18,6 @@ use super::device::{self, DeviceRun, Mode, Options, Step};
 use crate::model::{Outcome, RunStatus};
 use crate::resolve::Resolved;
 use crate::site::Site;
-use crate::store::{Store, StoreError};
 
 /// A batch size: a number of devices or a share of all of them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -241,16 +240,64 @@ impl Stop {
     }
 }
 
+/// Why a device's work did not run to a device run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkError {
+    /// Its stage or another run's lock does not allow it; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// Its bookkeeping failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What a rollout leaves to its caller: one device's work with its bookkeeping (lock,
+/// stage, journal), and the run record's row for each device. The engine knows no store.
+pub trait Bookkeeper: Send + Sync {
+    /// Does one device's work; blocking, called on a blocking thread.
+    fn work(
+        &self,
+        site: &Site,
+        resolved: &Resolved,
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Result<DeviceRun, WorkError>;
+    /// Records how a device ended (not started, refused, or its run's outcome).
+    fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>);
+}
+
+/// Bookkeeping that keeps nothing: a bare device run in the settings' mode.
+pub struct NoBooks;
+
+impl Bookkeeper for NoBooks {
+    fn work(
+        &self,
+        site: &Site,
+        resolved: &Resolved,
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Result<DeviceRun, WorkError> {
+        Ok(device::run(
+            site,
+            resolved,
+            settings.mode,
+            &settings.ssh,
+            observe,
+        ))
+    }
+    fn finished(&self, _: &str, _: Outcome, _: Option<&str>) {}
+}
+
 /// Runs `jobs`; returns the recap rows in the order the devices finished.
 pub async fn rollout(
     site: Arc<Site>,
-    store: Arc<Store>,
+    books: Arc<dyn Bookkeeper>,
     jobs: Vec<Job>,
     settings: Settings,
     run_id: Option<i64>,
     stop: Stop,
     events: mpsc::UnboundedSender<Event>,
-) -> Result<(Vec<RecapRow>, RunStatus), StoreError> {
+) -> (Vec<RecapRow>, RunStatus) {
     let started = Instant::now();
     let total = jobs.len();
     let sizes = batch_sizes(total, &settings.batches);
@@ -272,7 +319,7 @@ pub async fn rollout(
         let batch: Vec<Job> = jobs.by_ref().take(size).collect();
         if stop.reason().is_some() {
             for job in batch {
-                rows.push(not_started(&job, &events, &store, run_id));
+                rows.push(not_started(&job, &events, books.as_ref()));
             }
             continue;
         }
@@ -286,19 +333,19 @@ pub async fn rollout(
         let mut stop_rx = stop.tx.subscribe();
         for job in batch {
             if stop.reason().is_some() {
-                rows.push(not_started(&job, &events, &store, run_id));
+                rows.push(not_started(&job, &events, books.as_ref()));
                 continue;
             }
             let permit = tokio::select! {
                 p = sem.clone().acquire_owned() => p.expect("semaphore open"),
                 _ = stop_rx.wait_for(|r| r.is_some()) => {
-                    rows.push(not_started(&job, &events, &store, run_id));
+                    rows.push(not_started(&job, &events, books.as_ref()));
                     continue;
                 }
             };
             let ctx = TaskCtx {
                 site: site.clone(),
-                store: store.clone(),
+                books: books.clone(),
                 settings: settings.clone(),
                 events: events.clone(),
                 rows: row_tx.clone(),
@@ -306,7 +353,6 @@ pub async fn rollout(
                 allowed,
                 batch: index + 1,
                 stop: stop.clone(),
-                run_id,
             };
             tasks.spawn(async move {
                 ctx.run(job).await;
@@ -341,14 +387,13 @@ pub async fn rollout(
         totals,
         elapsed_ms: started.elapsed().as_millis() as u64,
     });
-    Ok((rows, status))
+    (rows, status)
 }
 
 fn not_started(
     job: &Job,
     events: &mpsc::UnboundedSender<Event>,
-    store: &Store,
-    run_id: Option<i64>,
+    books: &dyn Bookkeeper,
 ) -> RecapRow {
     let row = RecapRow {
         device: job.resolved.device.clone(),
@@ -357,9 +402,7 @@ fn not_started(
         elapsed_ms: 0,
         error: None,
     };
-    if let Some(id) = run_id {
-        let _ = store.record_run_device(id, &row.device, row.outcome, None);
-    }
+    books.finished(&row.device, row.outcome, None);
     let _ = events.send(Event::Done {
         row: row.clone(),
         run: None,
@@ -369,7 +412,7 @@ fn not_started(
 
 struct TaskCtx {
     site: Arc<Site>,
-    store: Arc<Store>,
+    books: Arc<dyn Bookkeeper>,
     settings: Settings,
     events: mpsc::UnboundedSender<Event>,
     rows: mpsc::UnboundedSender<RecapRow>,
@@ -377,7 +420,6 @@ struct TaskCtx {
     allowed: Option<usize>,
     batch: usize,
     stop: Stop,
-    run_id: Option<i64>,
 }
 
 impl TaskCtx {
@@ -417,11 +459,7 @@ impl TaskCtx {
             elapsed_ms: started.elapsed().as_millis() as u64,
             error,
         };
-        if let Some(id) = self.run_id {
-            let _ = self
-                .store
-                .record_run_device(id, &tag, outcome, row.error.as_deref());
-        }
+        self.books.finished(&tag, outcome, row.error.as_deref());
         if outcome.counts_as_failure() {
             let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
             if let Some(a) = self.allowed
@@ -443,10 +481,9 @@ impl TaskCtx {
     /// Runs the device in a blocking thread; returns its recap, run and error.
     async fn work(&self, job: Job) -> (Outcome, Option<DeviceRun>, Option<String>) {
         let site = self.site.clone();
-        let store = self.store.clone();
+        let books = self.books.clone();
         let settings = self.settings.clone();
         let events = self.events.clone();
-        let run_id = self.run_id;
         let res = tokio::task::spawn_blocking(move || {
             let observe = move |device: &str, phase: Step| {
                 let _ = events.send(Event::Phase {
@@ -454,32 +491,7 @@ impl TaskCtx {
                     phase,
                 });
             };
-            match settings.mode {
-                Mode::Plan => Ok(device::run(
-                    &site,
-                    &job.resolved,
-                    Mode::Plan,
-                    &settings.ssh,
-                    &observe,
-                )),
-                Mode::Configure => super::lifecycle::configure(
-                    &store,
-                    &site,
-                    &job.resolved,
-                    &settings.ssh,
-                    &settings.operator,
-                    run_id,
-                    &observe,
-                ),
-                Mode::Audit => super::lifecycle::audit(
-                    &store,
-                    &site,
-                    &job.resolved,
-                    &settings.ssh,
-                    &settings.operator,
-                    &observe,
-                ),
-            }
+            books.work(&site, &job.resolved, &settings, &observe)
         })
         .await;
         match res {
@@ -492,9 +504,8 @@ impl TaskCtx {
                 let error = (!run.problems.is_empty()).then(|| run.problems.joined());
                 (recap, Some(run), error)
             }
-            Ok(Err(StoreError::Refused(m))) => (Outcome::Refused, None, Some(m.to_string())),
-            Ok(Err(e @ StoreError::Locked { .. })) => (Outcome::Refused, None, Some(e.to_string())),
-            Ok(Err(e)) => (Outcome::Failed, None, Some(e.to_string())),
+            Ok(Err(WorkError::Refused(m))) => (Outcome::Refused, None, Some(m)),
+            Ok(Err(WorkError::Failed(m))) => (Outcome::Failed, None, Some(m)),
             Err(e) => (
                 Outcome::Failed,
                 None,
@@ -526,7 +537,6 @@ mod tests {
     struct Fleet {
         dir: tempfile::TempDir,
         site: Arc<Site>,
-        store: Arc<Store>,
         local: Arc<Local>,
         tags: Vec<String>,
     }
@@ -537,12 +547,10 @@ mod tests {
             let tags: Vec<String> = (1..=n).map(|i| format!("LAP-{i:04}")).collect();
             let refs: Vec<&str> = tags.iter().map(String::as_str).collect();
             let site = Arc::new(testkit::site(dir.path(), &refs));
-            let store = testkit::store(dir.path());
             let local = Arc::new(Local::in_root(dir.path()));
             Fleet {
                 dir,
                 site,
-                store,
                 local,
                 tags,
             }
@@ -588,15 +596,14 @@ mod tests {
             let (tx, mut rx) = mpsc::unbounded_channel();
             let (rows, status) = rollout(
                 self.site.clone(),
-                self.store.clone(),
+                Arc::new(NoBooks),
                 jobs,
                 settings,
                 None,
                 stop,
                 tx,
             )
-            .await
-            .unwrap();
+            .await;
             let mut events = Vec::new();
             while let Ok(e) = rx.try_recv() {
                 events.push(e);

@@ -2,7 +2,6 @@
 
 pub mod device;
 pub mod fleet;
-pub mod lifecycle;
 pub mod problem;
 pub mod script;
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::device::Options;
 use crate::model::{FileSource, Origin, Resource, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::site::Site;
-use crate::store::Store;
 use crate::transport::{Local, MemoryPins, SshOptions};
 
 /// A site of laptops `tags`, each with an SSH address the local transport ignores.
@@ -25,11 +24,6 @@ pub fn site(dir: &Path, tags: &[&str]) -> Site {
     }
     std::fs::write(dir.join("inventory/devices.yaml"), yaml).unwrap();
     crate::load::load_site(dir).unwrap_or_else(|d| panic!("{d:?}"))
-}
-
-/// A store in `dir`.
-pub fn store(dir: &Path) -> Arc<Store> {
-    Arc::new(Store::open(&dir.join(".deskready")).unwrap())
 }
 
 /// A resource of `kind` named `name`.

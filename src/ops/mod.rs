@@ -5,6 +5,7 @@
 
 pub mod assign;
 pub mod audit;
+pub mod configure;
 pub mod deliver;
 mod error;
 pub mod history;

@@ -281,16 +281,20 @@ impl Rollout {
         stop: Stop,
         events: mpsc::UnboundedSender<Event>,
     ) -> Result<Finished, Error> {
+        let books = Arc::new(super::configure::Books {
+            store: self.store.clone(),
+            run_id: self.run_id,
+        });
         let (rows, status) = fleet::rollout(
             Arc::new(self.site),
-            self.store.clone(),
+            books,
             self.jobs,
             self.settings,
             self.run_id,
             stop,
             events,
         )
-        .await?;
+        .await;
         if let Some(id) = self.run_id {
             self.store.finish_run(id, status)?;
         }

@@ -1,8 +1,10 @@
-//! Configure as a lifecycle step: check the stage allows it, hold the device's lock, move
-//! to `configuring`, converge, then move to `configured` or `configure-failed` together with
-//! one journal row per resource changed and per verify check (digests, never contents).
+//! Configure as a lifecycle step, the store's side of a rollout ([`Books`]): check the stage
+//! allows it, hold the device's lock, move to `configuring`, converge, then move to
+//! `configured` or `configure-failed` together with one journal row per resource changed
+//! and per verify check (digests, never contents). Audits record their result the same way.
 
-use super::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
+use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
+use crate::engine::fleet::{Bookkeeper, Settings, WorkError};
 use crate::model::{AuditResult, Stage, check_move};
 use crate::resolve::Resolved;
 use crate::site::Site;
@@ -160,4 +162,59 @@ pub fn audit(
         .subject(result.as_str())
         .message(message)])?;
     Ok(run)
+}
+
+/// The store's side of a rollout: each device's lock, stage and journal, and the run
+/// record's per-device rows.
+pub struct Books {
+    pub store: std::sync::Arc<Store>,
+    pub run_id: Option<i64>,
+}
+
+impl Bookkeeper for Books {
+    fn work(
+        &self,
+        site: &Site,
+        resolved: &Resolved,
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Result<DeviceRun, WorkError> {
+        let run = match settings.mode {
+            Mode::Plan => Ok(device::run(
+                site,
+                resolved,
+                Mode::Plan,
+                &settings.ssh,
+                observe,
+            )),
+            Mode::Configure => configure(
+                &self.store,
+                site,
+                resolved,
+                &settings.ssh,
+                &settings.operator,
+                self.run_id,
+                observe,
+            ),
+            Mode::Audit => audit(
+                &self.store,
+                site,
+                resolved,
+                &settings.ssh,
+                &settings.operator,
+                observe,
+            ),
+        };
+        run.map_err(|e| match e {
+            StoreError::Refused(m) => WorkError::Refused(m.to_string()),
+            e @ StoreError::Locked { .. } => WorkError::Refused(e.to_string()),
+            e => WorkError::Failed(e.to_string()),
+        })
+    }
+
+    fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>) {
+        if let Some(id) = self.run_id {
+            let _ = self.store.record_run_device(id, device, outcome, error);
+        }
+    }
 }
