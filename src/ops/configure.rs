@@ -52,8 +52,39 @@ pub fn configure(
         o if o.succeeded() => (done, None),
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
-    store.transition(tag, to, operator, error.as_deref(), &entries)?;
+    finish(store, tag, to, operator, error.as_deref(), &entries)?;
     Ok(run)
+}
+
+/// Moves the configured device to `to` with its journal rows; when its stage moved under
+/// the run (which the device's lock keeps other commands from doing, but a store edited
+/// by hand or an older deskready may), the rows are recorded all the same, with a row
+/// saying where the device was left, and the refusal is returned: what the run changed on
+/// the device is never lost from its journal.
+fn finish(
+    store: &Store,
+    tag: &str,
+    to: Stage,
+    operator: &str,
+    error: Option<&str>,
+    entries: &[Entry],
+) -> Result<(), StoreError> {
+    match store.transition(tag, to, operator, error, entries) {
+        Err(StoreError::Refused(refused)) => {
+            let run_id = entries.iter().find_map(|e| e.run_id);
+            let mut rows = entries.to_vec();
+            rows.push(with_run(
+                Entry::new(tag, operator, "configure").message(format!(
+                    "its stage moved to {} while it was configured, so it was left there rather than moved to {to}",
+                    crate::model::stage_name(refused.from)
+                )),
+                run_id,
+            ));
+            store.record(&rows)?;
+            Err(StoreError::Refused(refused))
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 fn with_run(mut e: Entry, run_id: Option<i64>) -> Entry {
@@ -216,5 +247,52 @@ impl Bookkeeper for Books {
         if let Some(id) = self.run_id {
             let _ = self.store.record_run_device(id, device, outcome, error);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configure_whose_stage_moved_under_it_still_records_what_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .transition("LAP-1", Stage::Received, "ana", None, &[])
+            .unwrap();
+        store
+            .transition("LAP-1", Stage::Configuring, "ana", None, &[])
+            .unwrap();
+        // Moved by something that did not take the lock.
+        store
+            .transition("LAP-1", Stage::Retired, "bo", None, &[])
+            .unwrap();
+        let mut changed = Entry::new("LAP-1", "ana", "resource").subject("file /etc/x");
+        changed.run_id = Some(7);
+        let err = finish(&store, "LAP-1", Stage::Configured, "ana", None, &[changed]).unwrap_err();
+        assert!(matches!(err, StoreError::Refused(_)), "{err}");
+        let h = store.history("LAP-1").unwrap();
+        let tail: Vec<(&str, Option<&str>, Option<i64>)> = h
+            .iter()
+            .rev()
+            .take(2)
+            .rev()
+            .map(|e| (e.kind.as_str(), e.message.as_deref(), e.run_id))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                ("resource", None, Some(7)),
+                (
+                    "configure",
+                    Some(
+                        "its stage moved to retired while it was configured, so it was left there rather than moved to configured"
+                    ),
+                    Some(7)
+                )
+            ]
+        );
+        assert_eq!(store.stage("LAP-1").unwrap().unwrap().stage, Stage::Retired);
     }
 }
