@@ -150,9 +150,9 @@ pub fn ended(done: &Finished, all_succeeded: bool) -> ExitStatus {
 /// ended, the device runs kept for a single device's report, and the elapsed milliseconds.
 ///
 /// The first Ctrl-C stops starting devices and lets the running ones finish (and says
-/// so); the second aborts at once: the devices being configured are recorded
-/// `configure-failed`, the run interrupted, and the process exits with 130, which closes
-/// every SSH session and so cuts the remote work. A closed standard output (`| head`)
+/// so); the second aborts at once: every SSH session is closed (which cuts the remote
+/// work), the devices being configured end `configure-failed`, the run is recorded
+/// interrupted and the exit code is 130. A closed standard output (`| head`)
 /// changes nothing for the devices: SIGPIPE is ignored while a rollout runs and output
 /// stops quietly.
 pub fn execute(
@@ -204,12 +204,22 @@ async fn on_ctrl_c(stop: Stop, aborter: Aborter, say: fn(&str)) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
-    let reason = "aborted by a second Ctrl-C while it ran: its SSH session was closed and the remote work cut; what it changed before is not recorded";
-    if let Err(e) = aborter.abort(reason) {
-        report::err(&format!("error: recording the abort: {e}\n"));
-    }
     say(
-        "Ctrl-C again: aborted; the devices being configured are configure-failed, the run is recorded interrupted\n",
+        "Ctrl-C again: aborting now: every device's session is closed; the devices being configured end configure-failed, the run is recorded interrupted\n",
     );
-    std::process::exit(i32::from(ExitStatus::Interrupted.code()));
+    crate::transport::abort_all();
+    // The sessions see the abort within a poll slice and the rollout ends as usual. Should
+    // it not (a device stuck outside any session), record the abort and end anyway.
+    std::thread::spawn(move || {
+        std::thread::sleep(ABORT_GRACE);
+        let reason = "aborted by a second Ctrl-C while it ran: the controller ended without waiting for it; what it changed is not recorded";
+        if let Err(e) = aborter.abort(reason) {
+            report::err(&format!("error: recording the abort: {e}\n"));
+        }
+        std::process::exit(i32::from(ExitStatus::Interrupted.code()));
+    });
 }
+
+/// How long an aborted rollout may take to record its devices before the process ends
+/// without it.
+const ABORT_GRACE: Duration = Duration::from_secs(10);

@@ -75,6 +75,7 @@ impl Problem {
                 TransportError::HostKeyChanged { .. } => "host-key-changed",
                 TransportError::KeyUnreadable { .. } => "key-unreadable",
                 TransportError::CommandTimeout { .. } => "timed-out",
+                TransportError::Aborted { .. } => "aborted",
                 TransportError::Ssh { .. } => "ssh",
                 TransportError::PinsIo { .. } | TransportError::PinsCorrupt { .. } => "pins",
             },
