@@ -344,6 +344,7 @@ fn wait_holds_a_device_until_its_window_opens() {
         let books = std::sync::Arc::new(deskready::ops::configure::Books {
             store: store.clone(),
             run_id: None,
+            notes: Default::default(),
         });
         let (rows, _) =
             fleet::rollout(site, books, jobs, settings, None, Stop::default(), tx).await;

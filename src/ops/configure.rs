@@ -16,7 +16,9 @@ pub fn check_can_configure(store: &Store, tag: &str) -> Result<(), StoreError> {
     check_move(tag, from, Stage::Configuring).map_err(|e| StoreError::Refused(e.receive_first()))
 }
 
-/// Configures one device and records it. `run_id` ties the journal rows to a rollout.
+/// Configures one device and records it. `run_id` ties the journal rows to a rollout;
+/// `notes` are written with its move to `configuring` (under its lock).
+#[allow(clippy::too_many_arguments)]
 pub fn configure(
     store: &Store,
     site: &Site,
@@ -24,22 +26,19 @@ pub fn configure(
     opts: &Options,
     operator: &str,
     run_id: Option<i64>,
+    notes: &[Entry],
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
     let tag = resolved.device.as_str();
     // The lock first: a device being configured by another run is refused naming that run.
     let _lock = store.lock(tag, &Holder::me(operator))?;
     check_can_configure(store, tag)?;
-    store.transition(
-        tag,
-        Stage::Configuring,
-        operator,
-        None,
-        &[with_run(
-            Entry::new(tag, operator, "configure").message("configure started"),
-            run_id,
-        )],
-    )?;
+    let mut started: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
+    started.push(with_run(
+        Entry::new(tag, operator, "configure").message("configure started"),
+        run_id,
+    ));
+    store.transition(tag, Stage::Configuring, operator, None, &started)?;
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
     let entries = journal_rows(&run, operator, run_id);
     // A device configured at its desk (an upgrade in place) is delivered again.
@@ -200,6 +199,8 @@ pub fn audit(
 pub struct Books {
     pub store: std::sync::Arc<Store>,
     pub run_id: Option<i64>,
+    /// Rows to write when a device's configure starts, by tag.
+    pub notes: std::collections::HashMap<String, Entry>,
 }
 
 impl Bookkeeper for Books {
@@ -225,6 +226,10 @@ impl Bookkeeper for Books {
                 &settings.ssh,
                 &settings.operator,
                 self.run_id,
+                self.notes
+                    .get(&resolved.device)
+                    .map(std::slice::from_ref)
+                    .unwrap_or_default(),
                 observe,
             ),
             Mode::Audit => audit(

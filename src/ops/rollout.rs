@@ -5,6 +5,7 @@
 //! record; running it drives the engine's fleet and finishes the record. The caller owns
 //! the tokio runtime, Ctrl-C and the display of the event stream.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,6 +96,9 @@ pub struct Rollout {
     jobs: Vec<Job>,
     settings: Settings,
     run_id: Option<i64>,
+    /// Journal rows to write when a device's configure starts (under its lock): `--now`
+    /// outside its maintenance window.
+    notes: HashMap<String, Entry>,
 }
 
 /// How a rollout ended.
@@ -150,9 +154,14 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
     let resolved = resolve_all(env, &site, &tags)?;
     let now = jiff::Timestamp::now();
     let mut jobs = Vec::new();
+    let mut notes = HashMap::new();
     for r in resolved {
         let admission = if s.mode == Mode::Configure {
-            admission(&site, &store, &r.device, now, s, &env.operator)?
+            let (admission, note) = admission(&site, &store, &r.device, now, s, &env.operator)?;
+            if let Some(note) = note {
+                notes.insert(r.device.clone(), note);
+            }
+            admission
         } else {
             Admission::Go
         };
@@ -182,6 +191,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         jobs,
         settings,
         run_id,
+        notes,
     })))
 }
 
@@ -234,6 +244,7 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
         jobs,
         settings,
         run_id: None,
+        notes: HashMap::new(),
     })
 }
 
@@ -284,6 +295,7 @@ impl Rollout {
         let books = Arc::new(super::configure::Books {
             store: self.store.clone(),
             run_id: self.run_id,
+            notes: self.notes,
         });
         let (rows, status) = fleet::rollout(
             Arc::new(self.site),
@@ -320,7 +332,8 @@ pub fn resolve_all(env: &super::Env, site: &Site, tags: &[String]) -> Result<Vec
 }
 
 /// Whether `tag` may be changed now: delivered devices only inside their maintenance
-/// window, unless `--now` (recorded in the journal) or `--wait`.
+/// window, unless `--now` (with the journal row that says so, written when its configure
+/// starts) or `--wait`.
 fn admission(
     site: &Site,
     store: &Store,
@@ -328,33 +341,34 @@ fn admission(
     now: jiff::Timestamp,
     s: &ConvergeSettings,
     operator: &str,
-) -> Result<Admission, Error> {
+) -> Result<(Admission, Option<Entry>), Error> {
     if !store.at_desk(tag)? {
-        return Ok(Admission::Go);
+        return Ok((Admission::Go, None));
     }
     let device = site.device(tag).expect("selected from the site");
     let Some((window, source)) = site.window_of(device) else {
-        return Ok(Admission::Go);
+        return Ok((Admission::Go, None));
     };
     if window.contains(now) {
-        return Ok(Admission::Go);
+        return Ok((Admission::Go, None));
     }
     let next = window.next_open(now);
     if s.now {
-        store.record(&[Entry::new(tag, operator, "note").message(format!(
+        let note = Entry::new(tag, operator, "note").message(format!(
             "changed outside its maintenance window ({}, from {source}) with --now",
             window.describe()
-        ))])?;
-        return Ok(Admission::Go);
+        ));
+        return Ok((Admission::Go, Some(note)));
     }
-    match (s.wait, next) {
-        (true, Some(at)) => Ok(Admission::WaitUntil {
+    let admission = match (s.wait, next) {
+        (true, Some(at)) => Admission::WaitUntil {
             until: at.timestamp(),
-        }),
-        (_, next) => Ok(Admission::Refuse(format!(
+        },
+        (_, next) => Admission::Refuse(format!(
             "{tag} is at its desk (delivered) and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
             window.describe(),
             next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
-        ))),
-    }
+        )),
+    };
+    Ok((admission, None))
 }
