@@ -109,6 +109,7 @@ fn every_command_that_changes_a_device_is_refused_naming_the_configure_that_hold
         &["seen", "LAP-0006"],
         &["rekey", "LAP-0006", "--connect-timeout", "3"],
         &["configure", "LAP-0006"],
+        &["audit", "LAP-0006"],
     ];
     let prefix = "refused: LAP-0006 is being configured by test-csp on ";
     let holder = format!(" (pid {}) since 20", first.id());

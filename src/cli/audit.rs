@@ -53,9 +53,13 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
     let single = rollout.devices() == 1 && ctx.format == Format::Text;
     let (done, kept, elapsed) = execute(ctx, rollout, single)?;
     if single {
+        let row = &done.rows[0];
         if let Some(run) = kept.first() {
             crate::report::out(&text::device_run(run));
-        } else if let Some(e) = &done.rows[0].error {
+        } else if row.outcome == crate::model::Outcome::Refused {
+            // Held by another command: refused, as configure is.
+            return Err(crate::ops::Error::Refused(row.error.clone().unwrap_or_default()).into());
+        } else if let Some(e) = &row.error {
             crate::report::err(&format!("error: {e}\n"));
         }
     } else if ctx.format == Format::Text {

@@ -145,8 +145,8 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     rows
 }
 
-/// Audits one device: probes only (and asks a printer over IPP), changes nothing, and
-/// records the result in its journal: `clean`, `drift` (naming what drifted),
+/// Audits one device, holding its lock: probes only (and asks a printer over IPP), changes
+/// nothing, and records the result in its journal: `clean`, `drift` (naming what drifted),
 /// `unreachable` or `failed`.
 pub fn audit(
     store: &Store,
@@ -156,6 +156,11 @@ pub fn audit(
     operator: &str,
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
+    // Not while another command changes the device: it would be probed half-changed.
+    let _lock = store.lock(
+        &resolved.device,
+        &Holder::doing(operator, crate::store::Purpose::Audit),
+    )?;
     let run = device::run(site, resolved, Mode::Audit, opts, observe);
     let drifted: Vec<&str> = run
         .resources

@@ -1,5 +1,5 @@
 //! Per-device locks: one command that changes a device or its record at a time (configure,
-//! assign, deliver, return, repair, retire, note, receive, seen, rekey). A lock names its
+//! audit, assign, deliver, return, repair, retire, note, receive, seen, rekey). A lock names its
 //! holder (operator, host, process and its start time) and what it is doing, so that a
 //! refusal says who holds the device and a lock left by a dead process is recognised and
 //! taken over instead of honoured. Knows nothing of the commands themselves.
@@ -12,6 +12,7 @@ use super::{Entry, Store, StoreError, insert_entry, now};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Configure,
+    Audit,
     Assign,
     Deliver,
     Return,
@@ -26,6 +27,7 @@ pub enum Purpose {
 impl Purpose {
     pub const ALL: &'static [Purpose] = &[
         Purpose::Configure,
+        Purpose::Audit,
         Purpose::Assign,
         Purpose::Deliver,
         Purpose::Return,
@@ -41,6 +43,7 @@ impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Configure => "configure",
+            Purpose::Audit => "audit",
             Purpose::Assign => "assign",
             Purpose::Deliver => "deliver",
             Purpose::Return => "return",
@@ -67,6 +70,7 @@ impl Purpose {
     fn participle(self) -> &'static str {
         match self {
             Purpose::Configure => "configured",
+            Purpose::Audit => "audited",
             Purpose::Assign => "assigned",
             Purpose::Deliver => "delivered",
             Purpose::Return => "returned",
