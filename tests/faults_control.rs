@@ -514,6 +514,7 @@ fn race_command(which: usize, n: usize) -> Vec<String> {
         6 => vec!["deliver", "LAP-0001"],
         7 => vec!["return", "LAP-0001"],
         8 => vec!["rekey", "LAP-0001"],
+        9 => vec!["audit", "LAP-0001"],
         _ => unreachable!(),
     };
     v.into_iter().map(str::to_string).collect()
@@ -532,7 +533,7 @@ fn rows_of(lab: &LabSite, kind: &str) -> usize {
 }
 
 /// The journal kind each race command writes once when it succeeds.
-const RACE_KINDS: [&str; 9] = [
+const RACE_KINDS: [&str; 10] = [
     "note",
     "seen",
     "assigned",
@@ -542,18 +543,19 @@ const RACE_KINDS: [&str; 9] = [
     "delivered",
     "returned",
     "rekey",
+    "audit",
 ];
 
 #[test]
 fn two_operators_racing_every_pair_of_commands_lose_nothing_and_refusals_name_the_holder() {
     let lab = LabSite::up(slow_site());
     let base: Vec<usize> = RACE_KINDS.iter().map(|k| rows_of(&lab, k)).collect();
-    let mut succeeded = [0usize; 9];
+    let mut succeeded = [0usize; 10];
     let mut lock_refusals = 0;
     let mut n = 0;
     for round in 0..2 {
-        for a in 0..9 {
-            for b in a..9 {
+        for a in 0..10 {
+            for b in a..10 {
                 let (ca, cb) = (race_command(a, n), race_command(b, n + 1));
                 n += 2;
                 let pa = lab.test().args(&ca).spawn();
@@ -562,7 +564,6 @@ fn two_operators_racing_every_pair_of_commands_lose_nothing_and_refusals_name_th
                 for (which, other, run) in [(a, idb, pa.wait()), (b, ida, pb.wait())] {
                     let err = run.stderr();
                     match run.code() {
-                        0 => succeeded[which] += 1,
                         3 if err.contains(" is being ") => {
                             lock_refusals += 1;
                             assert!(
@@ -571,14 +572,14 @@ fn two_operators_racing_every_pair_of_commands_lose_nothing_and_refusals_name_th
                                 "round {round} {ca:?} / {cb:?}: a refusal names the holder: {err}"
                             );
                         }
-                        // Refused by the stage rules (or a configure that failed or
-                        // a deliver of an unconfigured device): legal, and counted
-                        // below by what it wrote.
-                        1..=3 => {
-                            if which == 5 && run.code() == 1 {
-                                succeeded[which] += 1;
-                            }
-                        }
+                        // Done: a configure that failed and an audit that found drift
+                        // (or failed) are recorded too.
+                        0 => succeeded[which] += 1,
+                        1 if which == 5 => succeeded[which] += 1,
+                        1 | 4 | 5 if which == 9 => succeeded[which] += 1,
+                        // Refused by the stage rules (a deliver of an unconfigured
+                        // device, a receive of a received one): legal, nothing written.
+                        1..=3 => {}
                         code => panic!("{ca:?} / {cb:?}: exit {code}: {err}"),
                     }
                 }
