@@ -614,6 +614,23 @@ mod tests {
         drop(guard);
         assert!(s.locks().unwrap().is_empty());
 
+        // Any command's lock: the refusal says what the holder is doing.
+        let guard = s
+            .lock("LAP-1", &Holder::doing("ana", Purpose::Repair))
+            .unwrap();
+        let err = s
+            .lock("LAP-1", &Holder::doing("bo", Purpose::Note))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("LAP-1 is being sent to repair by ana on "),
+            "{err}"
+        );
+        assert!(err.ends_with("; try again when that command ends"), "{err}");
+        assert_eq!(s.locks().unwrap()[0].1.purpose, Purpose::Repair);
+        drop(guard);
+
         // A lock whose process is gone.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead_pid = child.id();
