@@ -185,6 +185,9 @@ fn a_second_ctrl_c_aborts_running_devices_at_once_and_exits_130() {
     assert!(started.elapsed() < Duration::from_secs(100));
     let out = out.stdout_has("Ctrl-C again: aborting now: every device's session is closed; the devices being configured end configure-failed, the run is recorded interrupted\n");
     // The recap says so.
+    let out = out.stdout_has(
+        "stopped: aborted (Ctrl-C twice): no further device was started; running ones were cut\n",
+    );
     out.stdout_has("3 devices: 0 ok, 0 changed, 2 failed, 0 unreachable, 0 refused, 1 not started");
     let s = store(&lab);
     let run = s.last_run("configure").unwrap().unwrap();

@@ -207,6 +207,9 @@ async fn on_ctrl_c(stop: Stop, aborter: Aborter, say: fn(&str)) {
     say(
         "Ctrl-C again: aborting now: every device's session is closed; the devices being configured end configure-failed, the run is recorded interrupted\n",
     );
+    stop.escalate(
+        "aborted (Ctrl-C twice): no further device was started; running ones were cut".into(),
+    );
     crate::transport::abort_all();
     // The sessions see the abort within a poll slice and the rollout ends as usual. Should
     // it not (a device stuck outside any session), record the abort and end anyway.

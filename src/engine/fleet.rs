@@ -236,6 +236,11 @@ impl Stop {
             }
         });
     }
+    /// Stops for a graver reason than any given before (an abort after a stop), which
+    /// replaces it.
+    pub fn escalate(&self, reason: String) {
+        self.tx.send_replace(Some(reason));
+    }
     pub fn reason(&self) -> Option<String> {
         self.tx.borrow().clone()
     }
