@@ -17,6 +17,7 @@ pub mod printer;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub mod secrets;
 pub mod shell;
 pub mod site;
 pub mod store;

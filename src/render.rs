@@ -107,6 +107,18 @@ impl Templates {
         self.names.iter().map(String::as_str)
     }
 
+    /// The source text of every template that parsed, by name.
+    pub fn sources(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.sources
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str()))
+    }
+
+    /// The source text of template `name`, when it parsed.
+    pub fn source(&self, name: &str) -> Option<&str> {
+        self.sources.get(name).map(String::as_str)
+    }
+
     /// Renders the template `name` (a path under `templates/`).
     pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, TemplateError> {
         self.tera.render(name, ctx).map_err(|e| {

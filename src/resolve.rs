@@ -9,12 +9,20 @@
 //!
 //! Resources merge the same way: a child profile's resource replaces its parent's resource
 //! of the same name in place; new names are appended. Nothing here touches a device.
+//!
+//! Secrets are offered to templates as `secret.NAME` (values from [`Secrets`]). A resource
+//! or check is *sensitive* when any of its rendered text depends on a secret: when the
+//! text holds a secret's value as is, or when rendering it again with other values for
+//! every secret gives other text (so a secret passed through a filter, such as
+//! `| upper` or `| length`, still counts). Sensitive content is never shown or stored;
+//! the engine, store and reports act on the flag.
 
 use serde_json::{Value, json};
 
 use crate::load::diag::{Diagnostic, Diagnostics};
 use crate::model::{Check, Device, FileSource, Origin, Resource, ResourceKind, Vars};
 use crate::render::TemplateError;
+use crate::secrets::Secrets;
 use crate::site::Site;
 
 /// A device's concrete desired state.
@@ -36,6 +44,10 @@ pub struct ResolvedResource {
     /// The template a file's content came from, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// Some rendered text of this resource depends on a secret: its content (and any
+    /// diff of it) is never shown or stored, and its name is the unrendered one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 impl ResolvedResource {
@@ -77,9 +89,20 @@ pub fn merged_vars(site: &Site, device: &Device) -> Vars {
     vars
 }
 
-/// Resolves `tag` with command-line variables `cli_vars`, or returns every problem found
-/// (missing inputs, template errors), each naming the device.
+/// Resolves `tag` with command-line variables `cli_vars` and no secrets (a template that
+/// uses one fails to render); see [`resolve_with`].
 pub fn resolve(site: &Site, tag: &str, cli_vars: &Vars) -> Result<Resolved, Diagnostics> {
+    resolve_with(site, tag, cli_vars, &Secrets::none())
+}
+
+/// Resolves `tag` with command-line variables `cli_vars` and the run's `secrets`, or
+/// returns every problem found (missing inputs, template errors), each naming the device.
+pub fn resolve_with(
+    site: &Site,
+    tag: &str,
+    cli_vars: &Vars,
+    secrets: &Secrets,
+) -> Result<Resolved, Diagnostics> {
     let mut diags = Diagnostics::default();
     let Some(device) = site.device(tag) else {
         let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
@@ -124,12 +147,12 @@ pub fn resolve(site: &Site, tag: &str, cli_vars: &Vars) -> Result<Resolved, Diag
         return Err(diags);
     }
 
-    let ctx = context(site, device, &vars);
+    let r = Renderer::new(site, device, &vars, secrets);
     let mut resources: Vec<ResolvedResource> = Vec::new();
     let mut verify: Vec<Check> = Vec::new();
     for p in &chain {
-        for r in &p.resources {
-            if let Some(rr) = render_resource(site, device, r, &ctx, &mut diags) {
+        for res in &p.resources {
+            if let Some(rr) = render_resource(&r, res, &mut diags) {
                 match resources
                     .iter_mut()
                     .find(|x| x.resource.name == rr.resource.name)
@@ -140,12 +163,12 @@ pub fn resolve(site: &Site, tag: &str, cli_vars: &Vars) -> Result<Resolved, Diag
             }
         }
         for c in &p.verify {
-            let command = render_field(
-                site, device, &c.origin, "command", &c.command, &ctx, &mut diags,
-            );
+            r.sensitive.set(false);
+            let command = r.field(&c.origin, "command", &c.command, &mut diags);
             let check = Check {
                 name: c.name.clone(),
                 command: command.unwrap_or_default(),
+                sensitive: r.sensitive.get(),
                 origin: c.origin.clone(),
             };
             match verify.iter_mut().find(|x| x.name == check.name) {
@@ -155,6 +178,11 @@ pub fn resolve(site: &Site, tag: &str, cli_vars: &Vars) -> Result<Resolved, Diag
         }
     }
     if !diags.is_empty() {
+        // A template error may quote a value it met: never a secret's.
+        let redactor = secrets.redactor();
+        for d in &mut diags.0 {
+            d.message = redactor.redact(&d.message);
+        }
         return Err(diags);
     }
     Ok(Resolved {
@@ -269,27 +297,83 @@ fn device_value(d: &Device) -> Value {
     })
 }
 
-/// Renders one text field of a resource or check; errors point at the profile's key.
-fn render_field(
-    site: &Site,
-    device: &Device,
-    origin: &Origin,
-    key: &str,
-    text: &str,
-    ctx: &tera::Context,
-    diags: &mut Diagnostics,
-) -> Option<String> {
-    let rendered = if matches!(key, "command" | "creates" | "unless") {
-        site.templates.render_command(text, ctx)
-    } else {
-        site.templates.render_str(text, ctx)
-    };
-    match rendered {
-        Ok(s) => Some(s),
-        Err(e) => {
-            diags.push(template_diag(origin, e, &device.tag));
-            None
+/// Renders one device's text, and notes when what it rendered depends on a secret.
+struct Renderer<'a> {
+    site: &'a Site,
+    device: &'a Device,
+    ctx: tera::Context,
+    /// The same context with other values for every secret; `None` without secrets.
+    alternate: Option<tera::Context>,
+    secrets: &'a Secrets,
+    /// Set when a rendering since the last reset depended on a secret.
+    sensitive: std::cell::Cell<bool>,
+}
+
+impl<'a> Renderer<'a> {
+    fn new(site: &'a Site, device: &'a Device, vars: &Vars, secrets: &'a Secrets) -> Self {
+        let mut ctx = context(site, device, vars);
+        // Only a site that declares secrets has `secret` (references to undeclared ones
+        // were refused when it loaded).
+        if !site.secrets.is_empty() || !secrets.is_empty() {
+            ctx.insert("secret", &secrets.context_value());
         }
+        let alternate = (!secrets.is_empty()).then(|| {
+            let mut alt = ctx.clone();
+            alt.insert("secret", &secrets.alternate_value());
+            alt
+        });
+        Renderer {
+            site,
+            device,
+            ctx,
+            alternate,
+            secrets,
+            sensitive: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Renders with the real context; then, when there are secrets, decides whether the
+    /// result depends on one (a rendering that fails only with other values counts).
+    fn render(
+        &self,
+        how: impl Fn(&tera::Context) -> Result<String, TemplateError>,
+    ) -> Result<String, TemplateError> {
+        let out = how(&self.ctx)?;
+        if let Some(alt) = &self.alternate {
+            let depends = self.secrets.appears_in(&out) || how(alt).map_or(true, |a| a != out);
+            if depends {
+                self.sensitive.set(true);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Renders one text field of a resource or check; errors point at the profile's key.
+    fn field(
+        &self,
+        origin: &Origin,
+        key: &str,
+        text: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
+        let templates = &self.site.templates;
+        let rendered = if matches!(key, "command" | "creates" | "unless") {
+            self.render(|ctx| templates.render_command(text, ctx))
+        } else {
+            self.render(|ctx| templates.render_str(text, ctx))
+        };
+        match rendered {
+            Ok(s) => Some(s),
+            Err(e) => {
+                diags.push(template_diag(origin, e, &self.device.tag));
+                None
+            }
+        }
+    }
+
+    /// Renders the template `name` (a file's content).
+    fn template(&self, name: &str) -> Result<String, TemplateError> {
+        self.render(|ctx| self.site.templates.render(name, ctx))
     }
 }
 
@@ -313,16 +397,14 @@ fn template_diag(origin: &Origin, e: TemplateError, tag: &str) -> Diagnostic {
 }
 
 fn render_resource(
-    site: &Site,
-    device: &Device,
+    rn: &Renderer,
     r: &Resource,
-    ctx: &tera::Context,
     diags: &mut Diagnostics,
 ) -> Option<ResolvedResource> {
+    let (site, device) = (rn.site, rn.device);
+    rn.sensitive.set(false);
     let before = diags.len();
-    let mut f = |key: &str, text: &str| {
-        render_field(site, device, &r.origin_of(key), key, text, ctx, diags)
-    };
+    let mut f = |key: &str, text: &str| rn.field(&r.origin_of(key), key, text, diags);
     let mut template = None;
     let kind = match &r.kind {
         ResourceKind::File {
@@ -335,7 +417,7 @@ fn render_resource(
             let content = match source {
                 FileSource::Template(t) => {
                     template = Some(t.clone());
-                    match site.templates.render(t, ctx) {
+                    match rn.template(t) {
                         Ok(s) => Some(s),
                         Err(e) => {
                             diags.push(template_diag(&r.origin_of("template"), e, &device.tag));
@@ -343,19 +425,9 @@ fn render_resource(
                         }
                     }
                 }
-                FileSource::Content(c) => render_field(
-                    site,
-                    device,
-                    &r.origin_of("content"),
-                    "content",
-                    c,
-                    ctx,
-                    diags,
-                ),
+                FileSource::Content(c) => rn.field(&r.origin_of("content"), "content", c, diags),
             };
-            let mut f = |key: &str, text: &str| {
-                render_field(site, device, &r.origin_of(key), key, text, ctx, diags)
-            };
+            let mut f = |key: &str, text: &str| rn.field(&r.origin_of(key), key, text, diags);
             ResourceKind::File {
                 path: f("file", path).unwrap_or_default(),
                 source: FileSource::Content(content.unwrap_or_default()),
@@ -444,7 +516,7 @@ fn render_resource(
         None => None,
         Some(v) => {
             let at = r.origin_of("via");
-            let rendered = render_field(site, device, &at, "via", v, ctx, diags)?;
+            let rendered = rn.field(&at, "via", v, diags)?;
             // A plain tag was checked when the site loaded; report only rendered ones here.
             if site.device(&rendered).is_none() {
                 if rendered == *v {
@@ -470,8 +542,10 @@ fn render_resource(
     if diags.len() > before {
         return None;
     }
-    // A name deskready made up ("KIND TARGET") follows the rendered target.
-    let name = if r.name == format!("{} {}", r.kind.keyword(), r.kind.target()) {
+    // A name deskready made up ("KIND TARGET") follows the rendered target, unless that
+    // depends on a secret: then it stays as written in the profile.
+    let sensitive = rn.sensitive.get();
+    let name = if !sensitive && r.name == format!("{} {}", r.kind.keyword(), r.kind.target()) {
         format!("{} {}", kind.keyword(), kind.target())
     } else {
         r.name.clone()
@@ -485,5 +559,135 @@ fn render_resource(
             key_origins: r.key_origins.clone(),
         },
         template,
+        sensitive,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(files: &[(&str, &str)]) -> (tempfile::TempDir, Site) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let site = crate::load::load_site(dir.path()).unwrap_or_else(|d| panic!("{d}"));
+        (dir, site)
+    }
+
+    const INVENTORY: &str = "secrets:\n  psk: { env: PSK }\n  other: { env: OTHER }\ndevices:\n  LAP-1:\n    kind: laptop\n    model: M\n    profile: p\n";
+    const PROFILE: &str = r#"name: p
+resources:
+  - file: /etc/plain
+    content: "hello {{ device.tag }}"
+  - file: /etc/wifi
+    template: wifi.tera
+  - file: /etc/upper
+    content: "{{ secret.psk | upper }}"
+  - file: /etc/length
+    content: "{{ secret.psk | length }}"
+  - file: /etc/if
+    content: "{% if secret.psk %}set{% endif %}"
+  - command: "wpa_passphrase office {{ secret.psk }} > /dev/null"
+verify:
+  - name: psk set
+    command: "grep -q {{ secret.psk }} /etc/wifi"
+  - name: hostname
+    command: "test -s /etc/hostname"
+"#;
+
+    fn resolved(secrets: &Secrets) -> Resolved {
+        let (_d, site) = site(&[
+            ("inventory/i.yaml", INVENTORY),
+            ("profiles/p.yaml", PROFILE),
+            ("templates/wifi.tera", "{% extends \"psk.tera\" %}"),
+            ("templates/psk.tera", "psk={{ secret.psk }}\n"),
+        ]);
+        resolve_with(&site, "LAP-1", &Vars::new(), secrets).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn sensitive(r: &Resolved) -> Vec<(&str, bool)> {
+        r.resources
+            .iter()
+            .map(|x| (x.name(), x.sensitive))
+            .collect()
+    }
+
+    #[test]
+    fn text_that_depends_on_a_secret_is_sensitive() {
+        let r = resolved(&Secrets::none().with("psk", "hunter2").with("other", "x1"));
+        assert_eq!(
+            sensitive(&r),
+            [
+                ("file /etc/plain", false),
+                ("file /etc/wifi", true),
+                ("file /etc/upper", true),
+                ("file /etc/length", true),
+                // Only whether it is set, which every run's secret is.
+                ("file /etc/if", false),
+                // A made-up name stays as written, never the rendered command.
+                (
+                    "command wpa_passphrase office {{ secret.psk }} > /dev/null",
+                    true
+                ),
+            ]
+        );
+        assert_eq!(r.resources[1].content(), Some("psk=hunter2\n"));
+        assert_eq!(r.resources[2].content(), Some("HUNTER2"));
+        let checks: Vec<(&str, bool)> = r
+            .verify
+            .iter()
+            .map(|c| (c.name.as_str(), c.sensitive))
+            .collect();
+        assert_eq!(checks, [("psk set", true), ("hostname", false)]);
+        assert_eq!(r.verify[0].command, "grep -q 'hunter2' /etc/wifi");
+    }
+
+    #[test]
+    fn placeholders_show_where_secrets_go_and_are_sensitive_too() {
+        let (_d, site) = site(&[
+            ("inventory/i.yaml", INVENTORY),
+            ("profiles/p.yaml", PROFILE),
+            ("templates/wifi.tera", "{% extends \"psk.tera\" %}"),
+            ("templates/psk.tera", "psk={{ secret.psk }}\n"),
+        ]);
+        let r = resolve_with(&site, "LAP-1", &Vars::new(), &Secrets::placeholders(&site)).unwrap();
+        assert_eq!(r.resources[1].content(), Some("psk=[secret psk]\n"));
+        assert!(r.resources[1].sensitive);
+        assert!(!r.resources[0].sensitive);
+    }
+
+    #[test]
+    fn without_secrets_a_template_that_uses_one_fails_to_render() {
+        let (_d, site) = site(&[
+            ("inventory/i.yaml", INVENTORY),
+            (
+                "profiles/p.yaml",
+                "name: p\nresources:\n  - file: /etc/x\n    content: \"{{ secret.psk }}\"\n",
+            ),
+        ]);
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("profiles/p.yaml:4:5: resources[0].content: "),
+            "{e}"
+        );
+        assert!(e.contains("secret.psk"), "{e}");
+    }
+
+    #[test]
+    fn the_secrets_a_device_needs_are_found_through_the_templates_it_names() {
+        let (_d, site) = site(&[
+            ("inventory/i.yaml", INVENTORY),
+            ("profiles/p.yaml", PROFILE),
+            ("templates/wifi.tera", "{% extends \"psk.tera\" %}"),
+            ("templates/psk.tera", "psk={{ secret.psk }}\n"),
+        ]);
+        let needed = crate::secrets::needed(&site, &["LAP-1"]);
+        assert_eq!(needed.into_iter().collect::<Vec<_>>(), ["psk"]);
+    }
 }

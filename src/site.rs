@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Device, DeviceKind, Group, Profile, Window};
+use crate::model::{Device, DeviceKind, Group, Profile, Secret, Window};
 use crate::render::Templates;
 
 /// Site-wide settings (`settings:` in one inventory file).
@@ -35,6 +35,8 @@ pub struct Site {
     pub profiles: BTreeMap<String, Profile>,
     pub templates: Templates,
     pub settings: Settings,
+    /// Declared secrets by name (never their values; see `crate::secrets`).
+    pub secrets: BTreeMap<String, Secret>,
 }
 
 impl Site {

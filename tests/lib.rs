@@ -5,6 +5,7 @@
 //! Tests check behaviour through the real `deskready` binary, real labs (sshd, cupsd,
 //! printers) and the few library APIs that set up or look into those labs; nothing here
 //! reaches into other library internals.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // tests report what they saw
 
 mod support;
 
@@ -18,5 +19,6 @@ mod lifecycle;
 mod printers;
 mod printlab;
 mod render;
+mod secrets;
 mod transport;
 mod validate;

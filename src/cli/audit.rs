@@ -40,7 +40,7 @@ pub struct SeenArgs {
     pub scan: bool,
 }
 
-pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
     if a.due || a.overdue {
         return physical(ctx, a.overdue);
     }
@@ -89,7 +89,7 @@ fn physical(ctx: &Ctx, overdue_only: bool) -> Result<ExitStatus, Failure> {
     Ok(ExitStatus::Success)
 }
 
-pub fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
     let sightings = Sightings::open(ctx)?;
     let desk = a.desk.as_deref();
     if !a.scan {

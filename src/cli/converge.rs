@@ -96,7 +96,7 @@ impl SshArgs {
     }
 }
 
-pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
     let settings = ConvergeSettings {
         mode,
         selection: args.select.settings(),
@@ -138,7 +138,7 @@ pub fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
 }
 
 /// The exit status of a rollout: interrupted (Ctrl-C) over the devices' outcomes.
-pub fn ended(done: &Finished, all_succeeded: bool) -> ExitStatus {
+pub(super) fn ended(done: &Finished, all_succeeded: bool) -> ExitStatus {
     if done.status == RunStatus::Interrupted {
         ExitStatus::Interrupted
     } else {
@@ -155,7 +155,7 @@ pub fn ended(done: &Finished, all_succeeded: bool) -> ExitStatus {
 /// interrupted and the exit code is 130. A closed standard output (`| head`)
 /// changes nothing for the devices: SIGPIPE is ignored while a rollout runs and output
 /// stops quietly.
-pub fn execute(
+pub(super) fn execute(
     ctx: &Ctx,
     rollout: Rollout,
     single: bool,

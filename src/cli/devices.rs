@@ -10,7 +10,7 @@ pub struct Args {
     pub group: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
     let site = ctx.load_site()?;
     if let Some(g) = &args.group {
         crate::ops::known_group(&site, g)?;

@@ -21,7 +21,7 @@ pub struct StatusArgs {
     pub group: Option<String>,
 }
 
-pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> {
     let h = ops::history(ctx, &a.device)?;
     match ctx.format {
         Format::Json => println!(
@@ -51,7 +51,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> {
     Ok(ExitStatus::Success)
 }
 
-pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
     let settings = StatusSettings {
         stage: a.stage,
         group: a.group,

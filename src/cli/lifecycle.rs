@@ -49,7 +49,7 @@ pub struct NoteArgs {
     pub text: String,
 }
 
-pub fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
     let settings = AssignSettings {
         device: a.device,
         to: a.to,
@@ -66,7 +66,7 @@ pub fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
     Ok(ExitStatus::Success)
 }
 
-pub fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> {
     let settings = DeliverSettings {
         device: a.device,
         desk: a.desk,
@@ -92,7 +92,7 @@ pub fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> {
 }
 
 /// `return`: back from its user, ready for the next one.
-pub fn give_back(ctx: &Ctx, a: DeviceArg) -> Result<ExitStatus, Failure> {
+pub(super) fn give_back(ctx: &Ctx, a: DeviceArg) -> Result<ExitStatus, Failure> {
     let r = ops::give_back(ctx, &a.device)?;
     let mut text = format!(
         "{}: {}; it is received again, ready for the next person",
@@ -112,7 +112,7 @@ pub fn give_back(ctx: &Ctx, a: DeviceArg) -> Result<ExitStatus, Failure> {
 }
 
 /// `repair` and `retire`: a move with a reason.
-pub fn with_reason(ctx: &Ctx, a: ReasonArgs, to: Stage) -> Result<ExitStatus, Failure> {
+pub(super) fn with_reason(ctx: &Ctx, a: ReasonArgs, to: Stage) -> Result<ExitStatus, Failure> {
     let from = stage_name(ops::with_reason(ctx, &a.device, to, &a.reason)?);
     say(
         ctx,
@@ -122,7 +122,7 @@ pub fn with_reason(ctx: &Ctx, a: ReasonArgs, to: Stage) -> Result<ExitStatus, Fa
     Ok(ExitStatus::Success)
 }
 
-pub fn note(ctx: &Ctx, a: NoteArgs) -> Result<ExitStatus, Failure> {
+pub(super) fn note(ctx: &Ctx, a: NoteArgs) -> Result<ExitStatus, Failure> {
     ops::note(ctx, &a.device, &a.text)?;
     say(
         ctx,

@@ -2,6 +2,7 @@
 //! use case's settings (`crate::ops`), calls it and renders the typed result. Exit codes
 //! come from `ops::ExitStatus`. Library code never prints; this module is the only one that
 //! does (with the displays of `crate::report`). Nothing below it imports it.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the CLI is where output is printed
 
 mod audit;
 mod converge;
@@ -55,7 +56,7 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load the whole site and render every template for every device; report every problem.
-    Validate,
+    Validate(validate::Args),
     /// Print what would be written to a device.
     Render(render::Args),
     /// List devices with kind, profile, assignee and location.
@@ -254,7 +255,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         format: cli.format,
     };
     let status = match cli.command {
-        Command::Validate => validate::run(&ctx),
+        Command::Validate(a) => validate::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Devices(a) => devices::run(&ctx, a),
         Command::Plan(a) => converge::run(&ctx, a, Mode::Plan),

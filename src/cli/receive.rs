@@ -34,7 +34,7 @@ pub struct Args {
     pub profile: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
     if args.scan {
         return scan(ctx);
     }

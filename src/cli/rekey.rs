@@ -13,7 +13,7 @@ pub struct Args {
     pub ssh: SshArgs,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
     let settings = RekeySettings {
         device: args.device,
         ssh: args.ssh.settings(),

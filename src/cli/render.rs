@@ -1,4 +1,5 @@
-//! `deskready render DEVICE [--resource NAME]`: what would be written to the device.
+//! `deskready render DEVICE [--resource NAME] [--show-secrets]`: what would be written to
+//! the device. Secrets show as `[secret NAME]` unless `--show-secrets`.
 
 use super::{Ctx, Failure, Format};
 use crate::ops::ExitStatus;
@@ -12,10 +13,19 @@ pub struct Args {
     /// for a file, prints its content alone.
     #[arg(long)]
     pub resource: Option<String>,
+    /// Fetch the secrets the device uses and show the real content (otherwise each secret
+    /// shows as `[secret NAME]` and nothing is fetched).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
-    let rendered = crate::ops::validate::render(ctx, &args.device, args.resource.as_deref())?;
+pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
+    let rendered = crate::ops::validate::render(
+        ctx,
+        &args.device,
+        args.resource.as_deref(),
+        args.show_secrets,
+    )?;
     let resolved = &rendered.resolved;
     let selected = rendered.selected();
     match ctx.format {

@@ -12,7 +12,7 @@ pub struct Args {
     pub html: Option<PathBuf>,
 }
 
-pub fn run(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
+pub(super) fn run(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
     let report = crate::ops::history::report(ctx)?;
     if let Some(path) = &a.html {
         crate::ops::history::write_report(path, &crate::report::fleet::html(&report))?;

@@ -3,8 +3,16 @@
 use super::{Ctx, Failure, Format};
 use crate::ops::ExitStatus;
 
-pub fn run(ctx: &Ctx) -> Result<ExitStatus, Failure> {
-    let (site, diags) = crate::ops::validate::validate(ctx);
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also fetch every declared secret (environment, files, commands) and report those
+    /// that cannot be fetched; by default secrets are not touched.
+    #[arg(long)]
+    pub secrets: bool,
+}
+
+pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
+    let (site, diags) = crate::ops::validate::validate(ctx, args.secrets);
     if diags.is_empty() {
         match ctx.format {
             Format::Json => println!(

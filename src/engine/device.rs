@@ -2,6 +2,11 @@
 //! another `via:`), open one connection per such device, run one script on it, and turn
 //! the report into outcomes with diffs and digests. Blocking; the fleet layer runs it in
 //! `spawn_blocking`. Never prints: progress goes to the observer, results are returned.
+//!
+//! Secrets: a sensitive resource's old content is never fetched, its change is shown as
+//! [`SENSITIVE_CHANGE`] and no digest of it is kept; every text that comes back from a
+//! device (command output, check output, diffs, stderr) passes the run's
+//! [`Redactor`] before it enters a [`DeviceRun`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +17,7 @@ use serde::Serialize;
 use super::script::{self, Phase, TestPage, digest};
 use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
+use crate::secrets::Redactor;
 use crate::shell::quote;
 use crate::site::Site;
 use crate::transport::{HostKeyPins, RemoteSession, SshOptions, Target, Transport};
@@ -33,6 +39,9 @@ pub use crate::model::{Outcome, ResourceStatus};
 
 /// The state of one resource after the run (the model's [`ResourceStatus`]).
 pub type Status = ResourceStatus;
+
+/// The diff shown for a sensitive file or line whose content differs.
+pub const SENSITIVE_CHANGE: &str = "content changed (sensitive)";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceOutcome {
@@ -56,6 +65,9 @@ pub struct ResourceOutcome {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Rendered from a secret: no content, diff or digest of it is shown or kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +125,8 @@ pub struct Options {
     pub test_page: bool,
     /// How devices are reached: [`crate::transport::Ssh`], or a local fake in tests.
     pub transport: Arc<dyn Transport>,
+    /// Hides the run's secret values in everything that comes back from devices.
+    pub redactor: Redactor,
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -172,7 +186,10 @@ pub fn run(
                 },
                 diff: None,
                 old_digest: None,
-                new_digest: r.content().map(|c| digest(c.as_bytes())),
+                new_digest: r
+                    .content()
+                    .filter(|_| !r.sensitive)
+                    .map(|c| digest(c.as_bytes())),
                 meta_before: None,
                 exit_code: None,
                 message: (!script::supported(r.kind())).then(|| {
@@ -181,6 +198,7 @@ pub fn run(
                         r.kind().keyword()
                     )
                 }),
+                sensitive: r.sensitive,
             })
             .collect(),
         verify: Vec::new(),
@@ -225,7 +243,7 @@ pub fn run(
             Ok((report, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
-                absorb(&mut run, &items, &report);
+                absorb(&mut run, &items, &report, &opts.redactor);
                 if own {
                     for (j, c) in resolved.verify.iter().enumerate() {
                         if let Some(r) = report.checks.get(&j) {
@@ -233,7 +251,7 @@ pub fn run(
                                 name: c.name.clone(),
                                 passed: r.passed,
                                 exit_code: r.exit_code,
-                                output: r.output.clone(),
+                                output: r.output.as_deref().map(|o| opts.redactor.redact(o)),
                             });
                         }
                     }
@@ -458,7 +476,7 @@ fn run_on(
         .map_err(|e| RunError::NotRun(e.into()))?;
     let report = script::parse(&out.stdout);
     if !report.complete {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = opts.redactor.redact_bytes(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         let stderr_tail = lines[lines.len().saturating_sub(5)..].join(" / ");
         // sudo names itself on stderr when it refuses a user without passwordless sudo.
@@ -482,8 +500,13 @@ fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
     }
 }
 
-/// Folds a script report into the resource outcomes.
-fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &script::Report) {
+/// Folds a script report into the resource outcomes, hiding secrets in what came back.
+fn absorb(
+    run: &mut DeviceRun,
+    items: &[(usize, &ResolvedResource)],
+    report: &script::Report,
+    redactor: &Redactor,
+) {
     for (i, r) in items {
         let out = &mut run.resources[*i];
         let Some(obs) = report.resources.get(i) else {
@@ -495,11 +518,17 @@ fn absorb(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)], report: &sc
         out.exit_code = obs.exit_code;
         out.meta_before = obs.meta.clone();
         if let Some(stderr) = &obs.stderr {
-            out.message = Some(stderr.clone());
+            out.message = Some(redactor.redact(stderr));
+        }
+        if r.sensitive {
+            // Never fetched, never digested: only whether the content differs.
+            out.diff = obs.differs.then(|| SENSITIVE_CHANGE.to_string());
+            out.new_digest = None;
+            continue;
         }
         if matches!(out.status, Status::Drift | Status::Changed) {
             let (diff, new_text) = diff_of(r, obs.old.as_deref());
-            out.diff = diff;
+            out.diff = diff.map(|d| redactor.redact(&d));
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
             }
@@ -540,6 +569,50 @@ mod tests {
     use std::time::Duration;
 
     fn quiet(_: &str, _: Step) {}
+
+    #[test]
+    fn a_sensitive_file_shows_no_content_and_device_output_is_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let mut opts = testkit::options(local, 0);
+        opts.redactor = Redactor::new([("psk", "hunter2-psk")]);
+        let target = dir.path().join("wifi.conf");
+        std::fs::write(&target, "psk=old-hunter2-psk\n").unwrap();
+        let mut wifi = testkit::file(&target, "psk=hunter2-psk\n");
+        wifi.sensitive = true;
+        let loud = testkit::resource(
+            "loud",
+            ResourceKind::Command {
+                command: "echo said hunter2-psk >&2; exit 3".into(),
+                creates: None,
+                unless: None,
+            },
+        );
+        let mut work = testkit::resolved("LAP-1", vec![wifi]);
+
+        let plan = run(&site, &work, Mode::Plan, &opts, &quiet);
+        let r = &plan.resources[0];
+        assert_eq!(r.status, Status::Drift);
+        assert_eq!(r.diff.as_deref(), Some(SENSITIVE_CHANGE));
+        assert_eq!((&r.old_digest, &r.new_digest), (&None, &None));
+        assert!(r.sensitive);
+
+        work.resources.push(loud);
+        let done = run(&site, &work, Mode::Configure, &opts, &quiet);
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "psk=hunter2-psk\n"
+        );
+        assert_eq!(done.resources[0].diff.as_deref(), Some(SENSITIVE_CHANGE));
+        assert_eq!(
+            done.resources[1].message.as_deref(),
+            Some("said [secret psk]\n")
+        );
+        let json = serde_json::to_string(&done).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(json.contains("[secret psk]"), "{json}");
+    }
 
     #[test]
     fn configure_changes_then_finds_nothing_to_do_over_one_channel() {
@@ -668,6 +741,7 @@ mod tests {
         work.verify.push(crate::model::Check {
             name: "answers".into(),
             command: "exit 2".into(),
+            sensitive: false,
             origin: Default::default(),
         });
         let r = run(

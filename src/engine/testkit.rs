@@ -12,7 +12,7 @@ use crate::site::Site;
 use crate::transport::{Local, MemoryPins, SshOptions};
 
 /// A site of laptops `tags`, each with an SSH address the local transport ignores.
-pub fn site(dir: &Path, tags: &[&str]) -> Site {
+pub(crate) fn site(dir: &Path, tags: &[&str]) -> Site {
     std::fs::create_dir_all(dir.join("inventory")).unwrap();
     std::fs::create_dir_all(dir.join("profiles")).unwrap();
     let mut yaml = String::from("devices:\n");
@@ -27,7 +27,7 @@ pub fn site(dir: &Path, tags: &[&str]) -> Site {
 }
 
 /// A resource of `kind` named `name`.
-pub fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
+pub(crate) fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
     ResolvedResource {
         resource: Resource {
             name: name.into(),
@@ -37,11 +37,12 @@ pub fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
             key_origins: Default::default(),
         },
         template: None,
+        sensitive: false,
     }
 }
 
 /// A file at `path` holding `content`.
-pub fn file(path: &Path, content: &str) -> ResolvedResource {
+pub(crate) fn file(path: &Path, content: &str) -> ResolvedResource {
     resource(
         &format!("file {}", path.display()),
         ResourceKind::File {
@@ -55,7 +56,7 @@ pub fn file(path: &Path, content: &str) -> ResolvedResource {
 }
 
 /// Device `tag`'s work: `resources`, no checks.
-pub fn resolved(tag: &str, resources: Vec<ResolvedResource>) -> Resolved {
+pub(crate) fn resolved(tag: &str, resources: Vec<ResolvedResource>) -> Resolved {
     Resolved {
         device: tag.into(),
         profiles: Vec::new(),
@@ -66,7 +67,7 @@ pub fn resolved(tag: &str, resources: Vec<ResolvedResource>) -> Resolved {
 }
 
 /// Options that reach devices through `local`.
-pub fn options(local: Arc<Local>, retries: u32) -> Options {
+pub(crate) fn options(local: Arc<Local>, retries: u32) -> Options {
     Options {
         ssh: SshOptions {
             use_agent: false,
@@ -76,5 +77,6 @@ pub fn options(local: Arc<Local>, retries: u32) -> Options {
         retries,
         test_page: false,
         transport: local,
+        redactor: crate::secrets::Redactor::none(),
     }
 }

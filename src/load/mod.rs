@@ -10,6 +10,7 @@ mod kinds;
 pub mod locate;
 mod raw;
 mod resources;
+mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -70,9 +71,14 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         inv.add_file(&file, diags);
     }
     let mut profiles = ProfileBuilder::default();
-    for file in yaml_files(root, "profiles", diags) {
-        profiles.add_file(&file, &templates, diags);
+    let profile_yaml = yaml_files(root, "profiles", diags);
+    for file in &profile_yaml {
+        profiles.add_file(file, &templates, diags);
     }
+    for (file, value) in &profile_yaml {
+        secrets::check_profile_refs(file, value, &inv.secrets, diags);
+    }
+    secrets::check_template_refs(&templates, &inv.secrets, diags);
 
     let profile_files = std::mem::take(&mut profiles.files);
     let mut site = Site {
@@ -82,6 +88,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         profiles: std::mem::take(&mut profiles.profiles),
         templates,
         settings: inv.settings.take().unwrap_or_default(),
+        secrets: std::mem::take(&mut inv.secrets),
     };
     check_extends(&site, &profile_files, diags);
     inv.apply_overrides(diags);
@@ -107,13 +114,13 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn pos(&self, path: &str) -> Pos {
+    pub(crate) fn pos(&self, path: &str) -> Pos {
         self.index.find(path)
     }
-    pub fn diag(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diag(&self, path: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic::new(&self.rel, self.pos(path), path, message)
     }
-    pub fn origin(&self, path: &str) -> Origin {
+    pub(crate) fn origin(&self, path: &str) -> Origin {
         let p = self.pos(path);
         Origin {
             file: self.rel.clone(),
@@ -124,7 +131,7 @@ impl SourceFile {
     }
 
     /// Deserialises `value` (found at `path` in this file) into `T`, or records why not.
-    pub fn parse<T: DeserializeOwned>(
+    pub(crate) fn parse<T: DeserializeOwned>(
         &self,
         value: serde_yaml::Value,
         path: &str,
@@ -269,6 +276,7 @@ struct InventoryBuilder {
     devices: BTreeMap<String, (Device, SourceFile)>,
     groups: BTreeMap<String, Group>,
     overrides: Vec<(String, String, raw::RawOverride, SourceFile)>,
+    secrets: BTreeMap<String, crate::model::Secret>,
 }
 
 impl InventoryBuilder {
@@ -306,6 +314,7 @@ impl InventoryBuilder {
                 self.settings_file = Some(file.rel.clone());
             }
         }
+        secrets::add(raw.secrets, file, &mut self.secrets, diags);
         for (name, path, v) in entries(raw.groups, "groups", file, diags) {
             let Some(g) = file.parse::<raw::RawGroup>(v, &path, diags) else {
                 continue;

@@ -12,7 +12,7 @@ use crate::model::{DeviceKind, Person, ServiceState, SshAddress, Vars};
 /// deserialised on its own and one bad device does not hide the errors of the next.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct InventoryFile {
+pub(super) struct InventoryFile {
     #[serde(default)]
     pub devices: Option<serde_yaml::Mapping>,
     #[serde(default)]
@@ -23,11 +23,29 @@ pub struct InventoryFile {
     /// Site-wide settings; at most one inventory file may hold them.
     #[serde(default)]
     pub settings: Option<RawSettings>,
+    /// Secrets by reference: `wifi_psk: { env: WIFI_PSK }`.
+    #[serde(default)]
+    pub secrets: Option<serde_yaml::Mapping>,
+}
+
+/// One secret: exactly one of `env`, `file`, `command` (and `timeout` with `command`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecret {
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Seconds the command may run.
+    #[serde(default)]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct RawSettings {
+pub(super) struct RawSettings {
     /// Every device should be seen by a CSP (a physical audit) this often.
     #[serde(default)]
     pub audit_interval_days: Option<u32>,
@@ -38,7 +56,7 @@ pub struct RawSettings {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDevice {
+pub(super) struct RawDevice {
     pub kind: DeviceKind,
     pub model: String,
     #[serde(default, deserialize_with = "opt_scalar")]
@@ -63,7 +81,7 @@ pub struct RawDevice {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RawLocation {
+pub(super) struct RawLocation {
     #[serde(default, deserialize_with = "opt_scalar")]
     pub site: Option<String>,
     #[serde(default, deserialize_with = "opt_scalar")]
@@ -74,7 +92,7 @@ pub struct RawLocation {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawGroup {
+pub(super) struct RawGroup {
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -86,7 +104,7 @@ pub struct RawGroup {
 /// `maintenance_window: { days: [sat, sun], start: "22:00", end: "06:00", timezone: Europe/London }`
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct RawWindow {
+pub(super) struct RawWindow {
     pub days: Vec<String>,
     pub start: String,
     pub end: String,
@@ -100,7 +118,7 @@ fn utc() -> String {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawOverride {
+pub(super) struct RawOverride {
     #[serde(default)]
     pub ssh: Option<SshAddress>,
     #[serde(default)]
@@ -118,7 +136,7 @@ pub struct RawOverride {
 /// One file under `profiles/`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProfileFile {
+pub(super) struct ProfileFile {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -143,7 +161,7 @@ pub struct ProfileFile {
 /// with that kind. Which settings go with which kind is checked in `load`.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RawResource {
+pub(super) struct RawResource {
     pub name: Option<String>,
     pub via: Option<String>,
     // The kinds: exactly one must be present.
@@ -180,7 +198,7 @@ pub struct RawResource {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCheck {
+pub(super) struct RawCheck {
     pub name: String,
     pub command: String,
 }

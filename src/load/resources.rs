@@ -19,7 +19,7 @@ fn kind_keys() -> Vec<&'static str> {
 /// Builds the resources of one profile file. Also returns `via:` values that are plain
 /// device tags (no template expressions), with their key path, to check against the
 /// inventory once it is loaded.
-pub fn build(
+pub(super) fn build(
     raws: Vec<serde_yaml::Value>,
     file: &SourceFile,
     templates: &Templates,
@@ -173,7 +173,7 @@ fn parse_mode(v: &serde_yaml::Value) -> Result<u32, String> {
     u32::from_str_radix(s, 8).map_err(|e| e.to_string())
 }
 
-pub fn build_checks(
+pub(super) fn build_checks(
     raws: Vec<serde_yaml::Value>,
     file: &SourceFile,
     diags: &mut Diagnostics,
@@ -197,6 +197,7 @@ pub fn build_checks(
         out.push(Check {
             name: c.name,
             command: c.command,
+            sensitive: false,
             origin: file.origin(&join_key(&path, "command")),
         });
     }

@@ -7,12 +7,16 @@
 mod device;
 mod outcome;
 mod profile;
+mod secret;
 mod stage;
 mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
 pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{Check, FileSource, Profile, Resource, ResourceKind, ServiceState};
+pub use secret::{
+    DEFAULT_COMMAND_TIMEOUT, Secret, SecretSource, secret_references, valid_secret_name,
+};
 pub use stage::{MoveRefused, Stage, check_move, refusal, stage_name};
 pub use window::{DAYS as WINDOW_DAYS, Window, WindowError, local as local_time};
 

@@ -185,6 +185,9 @@ pub enum ServiceState {
 pub struct Check {
     pub name: String,
     pub command: String,
+    /// The command was rendered from a secret: it is never shown or stored as is.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
     #[serde(skip)]
     pub origin: Origin,
 }

@@ -108,6 +108,10 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
         if let Some(code) = r.exit_code {
             msg.push_str(&format!(", exit code {code}"));
         }
+        if r.sensitive {
+            // Rendered from a secret: no digest is kept (it could be guessed back).
+            msg.push_str(" (sensitive)");
+        }
         rows.push(with_run(
             Entry::new(tag, operator, "resource")
                 .subject(&r.name)

@@ -65,7 +65,10 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         by: env.operator.clone(),
         desk: d.location.desk.clone(),
     };
-    let resolved = crate::resolve::resolve(&site, &d.tag, &env.vars).map_err(Error::Site)?;
+    // The sheet needs the device's variables, not its content: secrets stay stand-ins.
+    let stand_ins = crate::secrets::Secrets::placeholders(&site);
+    let resolved =
+        crate::resolve::resolve_with(&site, &d.tag, &env.vars, &stand_ins).map_err(Error::Site)?;
     let sheet = handoff::render(&site, &resolved, &delivery).map_err(Error::BadInput)?;
     let dir = site.state_dir().join("handoff");
     let md = dir.join(format!("{}.md", d.tag));

@@ -18,6 +18,7 @@ use crate::engine::fleet::{self, Admission, Event, Job, MaxFail, RecapRow, Setti
 use crate::load::Diagnostics;
 use crate::model::{Stage, local_time};
 use crate::resolve::Resolved;
+use crate::secrets::Secrets;
 use crate::site::Site;
 use crate::store::{Entry, LastConfigure, RunStatus, Store};
 use crate::transport::SshOptions;
@@ -44,6 +45,7 @@ impl SshSettings {
             retries: 0,
             test_page: false,
             transport: Arc::new(crate::transport::Ssh),
+            redactor: crate::secrets::Redactor::none(),
         }
     }
 }
@@ -151,7 +153,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         .transpose()
         .map_err(|e| Error::BadInput(format!("--max-fail {e}")))?;
 
-    let resolved = resolve_all(env, &site, &tags)?;
+    let (resolved, secrets) = resolve_all(env, &site, &tags)?;
     let now = jiff::Timestamp::now();
     let mut jobs = Vec::new();
     let mut notes = HashMap::new();
@@ -173,6 +175,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
     let mut ssh = s.ssh.options(store.clone());
     ssh.retries = s.retries;
     ssh.test_page = s.test_page;
+    ssh.redactor = secrets.redactor();
     let settings = Settings {
         mode: s.mode,
         parallel: s.parallel.max(1),
@@ -223,7 +226,10 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
                 .into(),
         ));
     }
-    let jobs: Vec<Job> = resolve_all(env, &site, &tags)?
+    let (resolved, secrets) = resolve_all(env, &site, &tags)?;
+    let mut ssh = s.ssh.options(store.clone());
+    ssh.redactor = secrets.redactor();
+    let jobs: Vec<Job> = resolved
         .into_iter()
         .map(|r| Job {
             resolved: r,
@@ -236,7 +242,7 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
         batches: Vec::new(),
         max_fail: None,
         operator: env.operator.clone(),
-        ssh: s.ssh.options(store.clone()),
+        ssh,
     };
     Ok(Rollout {
         site,
@@ -314,13 +320,21 @@ impl Rollout {
     }
 }
 
-/// Resolves every device first: one template error anywhere stops all, before any device
-/// is touched.
-pub fn resolve_all(env: &super::Env, site: &Site, tags: &[String]) -> Result<Vec<Resolved>, Error> {
+/// Fetches the secrets the devices use, then resolves every device: a secret that cannot
+/// be fetched, or one template error anywhere, stops all before any device is touched.
+/// Also returns the secrets, whose redactor the run must use.
+pub fn resolve_all(
+    env: &super::Env,
+    site: &Site,
+    tags: &[String],
+) -> Result<(Vec<Resolved>, Secrets), Error> {
+    let wanted: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let secrets =
+        Secrets::fetch_for(site, &wanted).map_err(|e| Error::Site(Diagnostics::from(e)))?;
     let mut diags = Diagnostics::default();
     let mut resolved = Vec::new();
     for t in tags {
-        match crate::resolve::resolve(site, t, &env.vars) {
+        match crate::resolve::resolve_with(site, t, &env.vars, &secrets) {
             Ok(r) => resolved.push(r),
             Err(d) => d.0.into_iter().for_each(|x| diags.push(x)),
         }
@@ -328,7 +342,7 @@ pub fn resolve_all(env: &super::Env, site: &Site, tags: &[String]) -> Result<Vec
     if !diags.is_empty() {
         return Err(Error::Site(diags.sorted()));
     }
-    Ok(resolved)
+    Ok((resolved, secrets))
 }
 
 /// Whether `tag` may be changed now: delivered devices only inside their maintenance

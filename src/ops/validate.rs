@@ -1,25 +1,35 @@
 //! Checking the site and showing what would be written: `validate` (every problem of the
 //! site, including rendering every device) and `render` (one device's resolved resources).
-//! Reads only; never prints.
+//! Reads only; never prints. Secrets are stand-ins (`[secret NAME]`) unless asked for:
+//! `validate` then fetches every declared one, `render` the ones its device uses.
 
 use std::collections::BTreeMap;
 
 use super::{Env, Error, known_device};
 use crate::load::{Diagnostic, Diagnostics};
 use crate::resolve::{Resolved, ResolvedResource};
+use crate::secrets::Secrets;
 use crate::site::Site;
 
-/// Every problem of the site: loading, then resolving every device that loaded.
-/// The same template problem met by many devices is reported once, naming them. Also
-/// returns the site as loaded (complete when there are no problems).
-pub fn validate(env: &Env) -> (Site, Diagnostics) {
+/// Every problem of the site: loading, then resolving every device that loaded (secrets
+/// as stand-ins). With `fetch_secrets`, also every declared secret that cannot be
+/// fetched. The same template problem met by many devices is reported once, naming them.
+/// Also returns the site as loaded (complete when there are no problems).
+pub fn validate(env: &Env, fetch_secrets: bool) -> (Site, Diagnostics) {
     let mut diags = Diagnostics::default();
     let site = crate::load::load_site_with(&env.site_dir, &mut diags);
+    if fetch_secrets && let Err(e) = Secrets::fetch(&site, site.secrets.keys().map(String::as_str))
+    {
+        for d in Diagnostics::from(e).0 {
+            diags.push(d);
+        }
+    }
+    let stand_ins = Secrets::placeholders(&site);
     // (diagnostic without device) -> devices that met it
     let mut per_device: BTreeMap<(String, usize, usize, String, String), Vec<String>> =
         BTreeMap::new();
     for tag in site.devices.keys() {
-        if let Err(ds) = crate::resolve::resolve(&site, tag, &env.vars) {
+        if let Err(ds) = crate::resolve::resolve_with(&site, tag, &env.vars, &stand_ins) {
             for d in ds.0 {
                 let suffix = format!(" (rendering for {tag})");
                 match d.message.strip_suffix(&suffix) {
@@ -66,10 +76,23 @@ impl Rendered {
 }
 
 /// Resolves `device`; with `resource` (its `name:`, or "KIND TARGET"), only that one.
-pub fn render(env: &Env, device: &str, resource: Option<&str>) -> Result<Rendered, Error> {
+/// Secrets show as `[secret NAME]`, unless `show_secrets`: then they are fetched and the
+/// real content is rendered.
+pub fn render(
+    env: &Env,
+    device: &str,
+    resource: Option<&str>,
+    show_secrets: bool,
+) -> Result<Rendered, Error> {
     let site = env.load_site()?;
     known_device(&site, device)?;
-    let resolved = crate::resolve::resolve(&site, device, &env.vars).map_err(Error::Site)?;
+    let secrets = if show_secrets {
+        Secrets::fetch_for(&site, &[device]).map_err(|e| Error::Site(Diagnostics::from(e)))?
+    } else {
+        Secrets::placeholders(&site)
+    };
+    let resolved =
+        crate::resolve::resolve_with(&site, device, &env.vars, &secrets).map_err(Error::Site)?;
     let selected: Vec<usize> = match resource {
         None => (0..resolved.resources.len()).collect(),
         Some(name) => {

@@ -4,6 +4,7 @@
 //! The engine never prints; only these consumers do. Output of a rollout goes through
 //! [`out`] and [`err`], which never fail: a reader that went away (`configure | head`)
 //! stops the output, never the work.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // progress lines are printed as events arrive
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};

@@ -135,6 +135,9 @@ pub fn resource(r: &ResolvedResource) -> String {
     if let Some(via) = &r.resource.via {
         out.push_str(&format!(" (via {via})"));
     }
+    if r.sensitive {
+        out.push_str(" (sensitive)");
+    }
     out.push('\n');
     let mut kv = |k: &str, v: &str| out.push_str(&format!("  {k}: {v}\n"));
     match r.kind() {

@@ -12,7 +12,7 @@ const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Fails with [`StoreError::Damaged`] when `path` exists and is not a sound database file.
 /// An empty file is a database not yet written (SQLite creates it so).
-pub fn check(path: &Path) -> Result<(), StoreError> {
+pub(super) fn check(path: &Path) -> Result<(), StoreError> {
     let Ok(mut file) = std::fs::File::open(path) else {
         return Ok(()); // absent (created next) or unreadable (SQLite says why)
     };
@@ -63,7 +63,7 @@ pub fn check(path: &Path) -> Result<(), StoreError> {
 
 /// SQLite's "corrupt" and "not a database" errors as [`StoreError::Damaged`]; other errors
 /// as they are.
-pub fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+pub(super) fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
     match e.sqlite_error_code() {
         Some(DatabaseCorrupt | NotADatabase) => StoreError::Damaged {

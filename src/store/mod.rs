@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use locks::{Holder, LockGuard, Purpose};
 pub use resume::LastConfigure;
-pub use runs::{Outcome, RunRecord, RunStatus};
+pub use runs::{RunRecord, RunStatus};
 
 use crate::model::{MoveRefused, Stage};
 

@@ -8,9 +8,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::locks::{hostname, start_time};
 use super::runs::PENDING;
 use super::{
-    Entry, Holder, Outcome, Purpose, RunStatus, Stage, Store, StoreError, insert_entry, now,
-    stage_of,
+    Entry, Holder, Purpose, RunStatus, Stage, Store, StoreError, insert_entry, now, stage_of,
 };
+use crate::model::Outcome;
 
 impl Store {
     /// Devices left in `configuring` by a process that is gone become `configure-failed`,

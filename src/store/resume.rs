@@ -4,7 +4,8 @@
 use rusqlite::params;
 
 use super::runs::{DeviceOutcome, PENDING};
-use super::{Outcome, RunStatus, Store, StoreError};
+use super::{RunStatus, Store, StoreError};
+use crate::model::Outcome;
 
 /// How a device's newest configure ended, and in which run.
 #[derive(Debug, Clone, PartialEq, Eq)]

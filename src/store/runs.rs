@@ -6,7 +6,8 @@ use rusqlite::{OptionalExtension, ToSql, params};
 use serde::Serialize;
 
 use super::{Store, StoreError, now};
-pub use crate::model::{Outcome, RunStatus};
+use crate::model::Outcome;
+pub use crate::model::RunStatus;
 
 /// A stored word of the outcome vocabulary: written with `as_str`, read with `FromStr`;
 /// an unknown word in the database reads as an error naming it.

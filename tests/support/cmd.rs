@@ -14,7 +14,7 @@ use std::time::Duration;
 /// One run of `deskready`, built up, then run by [`Test::output`], [`Test::code`],
 /// [`Test::success`], [`Test::failure`] or started by [`Test::spawn`].
 #[must_use = "a Test does nothing until it is run (.output(), .code(n), .success(), .failure(), .spawn())"]
-pub struct Test {
+pub(crate) struct Test {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     env: Vec<(OsString, OsString)>,
@@ -28,7 +28,7 @@ impl Default for Test {
 
 impl Test {
     /// `deskready` with no arguments yet (and no `--site`).
-    pub fn new() -> Test {
+    pub(crate) fn new() -> Test {
         Test {
             args: Vec::new(),
             stdin: None,
@@ -37,16 +37,16 @@ impl Test {
     }
 
     /// `--site DIR`.
-    pub fn site(self, dir: impl AsRef<OsStr>) -> Test {
+    pub(crate) fn site(self, dir: impl AsRef<OsStr>) -> Test {
         self.arg("--site").arg(dir)
     }
 
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Test {
+    pub(crate) fn arg(mut self, arg: impl AsRef<OsStr>) -> Test {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Test
+    pub(crate) fn args<I, S>(mut self, args: I) -> Test
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -57,12 +57,12 @@ impl Test {
     }
 
     /// Standard input (otherwise it is empty: /dev/null).
-    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Test {
+    pub(crate) fn stdin(mut self, input: impl Into<Vec<u8>>) -> Test {
         self.stdin = Some(input.into());
         self
     }
 
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Test {
+    pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Test {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
@@ -93,7 +93,7 @@ impl Test {
     }
 
     /// Runs it to its end, whatever its exit code.
-    pub fn output(self) -> Run {
+    pub(crate) fn output(self) -> Run {
         let shown = self.shown();
         let mut child = self
             .command()
@@ -121,7 +121,7 @@ impl Test {
     }
 
     /// Runs it and insists on exit code `code`.
-    pub fn code(self, code: i32) -> Run {
+    pub(crate) fn code(self, code: i32) -> Run {
         let run = self.output();
         assert_eq!(
             run.code(),
@@ -136,12 +136,12 @@ impl Test {
     }
 
     /// Runs it and insists it succeeded (exit code 0).
-    pub fn success(self) -> Run {
+    pub(crate) fn success(self) -> Run {
         self.code(0)
     }
 
     /// Runs it and insists it failed (any exit code but 0, and not killed by a signal).
-    pub fn failure(self) -> Run {
+    pub(crate) fn failure(self) -> Run {
         let run = self.output();
         assert!(
             run.code() > 0,
@@ -156,7 +156,7 @@ impl Test {
 
     /// Starts it in the background with its output captured; standard input as given
     /// (empty otherwise).
-    pub fn spawn(self) -> Running {
+    pub(crate) fn spawn(self) -> Running {
         let shown = self.shown();
         let mut child = self
             .command()
@@ -203,27 +203,27 @@ impl Test {
 }
 
 /// What a finished run printed, and how it ended.
-pub struct Run {
+pub(crate) struct Run {
     pub output: std::process::Output,
     shown: String,
 }
 
 impl Run {
     /// The exit code (-1 when killed by a signal).
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         self.output.status.code().unwrap_or(-1)
     }
 
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
 
     /// The `error: ` lines of stderr, without the prefix.
-    pub fn errors(&self) -> Vec<String> {
+    pub(crate) fn errors(&self) -> Vec<String> {
         self.stderr()
             .lines()
             .filter_map(|l| l.strip_prefix("error: "))
@@ -232,7 +232,7 @@ impl Run {
     }
 
     /// Stdout as one JSON document.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout()).unwrap_or_else(|e| {
             panic!(
                 "{}: stdout is not JSON ({e}):\n{}{}",
@@ -244,7 +244,7 @@ impl Run {
     }
 
     /// Every line of stdout as one JSON object (NDJSON).
-    pub fn ndjson(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn ndjson(&self) -> Vec<serde_json::Value> {
         self.stdout()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -252,7 +252,7 @@ impl Run {
     }
 
     /// Insists stdout is exactly `expected`.
-    pub fn stdout_is(self, expected: &str) -> Run {
+    pub(crate) fn stdout_is(self, expected: &str) -> Run {
         assert_eq!(
             self.stdout(),
             expected,
@@ -264,7 +264,7 @@ impl Run {
     }
 
     /// Insists stderr is exactly `expected`.
-    pub fn stderr_is(self, expected: &str) -> Run {
+    pub(crate) fn stderr_is(self, expected: &str) -> Run {
         assert_eq!(
             self.stderr(),
             expected,
@@ -276,7 +276,7 @@ impl Run {
     }
 
     /// Insists stdout contains `needle`.
-    pub fn stdout_has(self, needle: &str) -> Run {
+    pub(crate) fn stdout_has(self, needle: &str) -> Run {
         let out = self.stdout();
         assert!(
             out.contains(needle),
@@ -288,7 +288,7 @@ impl Run {
     }
 
     /// Insists stderr contains `needle`.
-    pub fn stderr_has(self, needle: &str) -> Run {
+    pub(crate) fn stderr_has(self, needle: &str) -> Run {
         let err = self.stderr();
         assert!(
             err.contains(needle),
@@ -300,7 +300,7 @@ impl Run {
     }
 
     /// Insists stdout does not contain `needle`.
-    pub fn stdout_lacks(self, needle: &str) -> Run {
+    pub(crate) fn stdout_lacks(self, needle: &str) -> Run {
         let out = self.stdout();
         assert!(
             !out.contains(needle),
@@ -312,7 +312,7 @@ impl Run {
 }
 
 /// A run going on in the background; killed (and reaped) if dropped before [`Running::wait`].
-pub struct Running {
+pub(crate) struct Running {
     child: Option<Child>,
     shown: String,
     lines: mpsc::Receiver<Vec<u8>>,
@@ -323,12 +323,12 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
 
     /// Sends `signal` (such as `libc::SIGINT`) to the process.
-    pub fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         let rc = unsafe { libc::kill(self.id() as i32, signal) };
         assert_eq!(
             rc,
@@ -341,7 +341,11 @@ impl Running {
 
     /// Reads stdout until a line for which `wanted` holds (within `limit`) and returns it;
     /// the lines read stay part of the output [`Running::wait`] returns.
-    pub fn wait_for_line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for_line(
+        &mut self,
+        limit: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = std::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -363,7 +367,7 @@ impl Running {
     }
 
     /// Waits for the end of the run and returns all it printed.
-    pub fn wait(mut self) -> Run {
+    pub(crate) fn wait(mut self) -> Run {
         let status = self.child.take().unwrap().wait().expect("wait");
         self.stdout.take().unwrap().join().expect("stdout reader");
         let mut stdout = std::mem::take(&mut self.seen);
@@ -382,7 +386,7 @@ impl Running {
     }
 
     /// Kills it (SIGKILL) and waits for it.
-    pub fn kill(mut self) -> Run {
+    pub(crate) fn kill(mut self) -> Run {
         if let Some(c) = self.child.as_mut() {
             let _ = c.kill();
         }

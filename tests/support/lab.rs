@@ -16,7 +16,7 @@ use super::site::SiteCopy;
 use super::ssh;
 
 /// A lab that is brought down when dropped, even when a test panics.
-pub struct TestLab {
+pub(crate) struct TestLab {
     lab: Lab,
     /// The lab's own temporary directory when the test made one; removed after
     /// `Drop::drop` ran `down()`.
@@ -25,12 +25,12 @@ pub struct TestLab {
 
 impl TestLab {
     /// Devices named `<prefix>-0001`, `<prefix>-0002`, ...
-    pub fn new(prefix: &str, count: usize) -> TestLab {
+    pub(crate) fn new(prefix: &str, count: usize) -> TestLab {
         let names: Vec<String> = (1..=count).map(|i| format!("{prefix}-{i:04}")).collect();
         Self::with_names(&names)
     }
 
-    pub fn with_names(names: &[String]) -> TestLab {
+    pub(crate) fn with_names(names: &[String]) -> TestLab {
         let dir = lab_dir();
         let specs: Vec<LabDeviceSpec> = names.iter().map(LabDeviceSpec::new).collect();
         let lab = Lab::up(dir.path(), &specs).unwrap_or_else(|e| panic!("lab up: {e}"));
@@ -41,7 +41,7 @@ impl TestLab {
     }
 
     /// Devices `names`, a print server on device `print_server` and these printers.
-    pub fn with_printers(
+    pub(crate) fn with_printers(
         names: &[String],
         print_server: &str,
         printers: &[PrinterSpec],
@@ -57,27 +57,27 @@ impl TestLab {
     }
 
     /// Guards a lab brought up elsewhere (by `deskready lab up`, in a site).
-    pub fn adopt(lab: Lab) -> TestLab {
+    pub(crate) fn adopt(lab: Lab) -> TestLab {
         TestLab { lab, _dir: None }
     }
 
     /// The name of device `i`.
-    pub fn name(&self, i: usize) -> String {
+    pub(crate) fn name(&self, i: usize) -> String {
         self.lab.devices[i].name.clone()
     }
 
     /// Connects to device `i` with fresh in-memory pins and short timeouts.
-    pub fn session(&self, i: usize) -> Session {
+    pub(crate) fn session(&self, i: usize) -> Session {
         ssh::connect(&self.lab, &self.name(i))
     }
 
     /// Connects to the device named `name`.
-    pub fn session_to(&self, name: &str) -> Session {
+    pub(crate) fn session_to(&self, name: &str) -> Session {
         ssh::connect(&self.lab, name)
     }
 
     /// Runs `command` as root on device `name` (status must be 0); returns its stdout.
-    pub fn ssh(&self, name: &str, command: &str) -> String {
+    pub(crate) fn ssh(&self, name: &str, command: &str) -> String {
         ssh::run(&self.lab, name, command)
     }
 }
@@ -112,7 +112,7 @@ impl Drop for TestLab {
 
 /// A site copy with its lab up (`deskready lab up`), taken down when dropped, even when
 /// the test panics.
-pub struct LabSite {
+pub(crate) struct LabSite {
     /// Declared before `site`: fields drop in order, so the lab is down before the site's
     /// directory (which holds the lab) is removed.
     pub lab: TestLab,
@@ -121,7 +121,7 @@ pub struct LabSite {
 
 impl LabSite {
     /// A lab of `site` with every device received, as a scanner would.
-    pub fn up(site: SiteCopy) -> LabSite {
+    pub(crate) fn up(site: SiteCopy) -> LabSite {
         let lab = Self::up_unreceived(site);
         let tags: Vec<String> = lab.lab.devices.iter().map(|d| d.name.clone()).collect();
         lab.test()
@@ -132,7 +132,7 @@ impl LabSite {
     }
 
     /// A lab with the print server and `printers` simulated printers, every device received.
-    pub fn up_with_printers(site: SiteCopy, printers: usize) -> LabSite {
+    pub(crate) fn up_with_printers(site: SiteCopy, printers: usize) -> LabSite {
         let lab = Self::bring_up(site, &["lab", "up", "--printers", &printers.to_string()]);
         let devices = lab
             .test()
@@ -153,7 +153,7 @@ impl LabSite {
     }
 
     /// A lab whose devices are not received yet.
-    pub fn up_unreceived(site: SiteCopy) -> LabSite {
+    pub(crate) fn up_unreceived(site: SiteCopy) -> LabSite {
         Self::bring_up(site, &["lab", "up"])
     }
 
@@ -174,25 +174,25 @@ impl LabSite {
     }
 
     /// `deskready --site DIR`, to add arguments to and run.
-    pub fn test(&self) -> Test {
+    pub(crate) fn test(&self) -> Test {
         self.site.test()
     }
 
-    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+    pub(crate) fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
         self.site.run_stdin(args, stdin)
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.site.run(args)
     }
 
     /// Runs `command` on device `tag` as root and returns its stdout (status must be 0).
-    pub fn ssh(&self, tag: &str, command: &str) -> String {
+    pub(crate) fn ssh(&self, tag: &str, command: &str) -> String {
         self.lab.ssh(tag, command)
     }
 
     /// Where device `tag`'s own copy of `path` lives on this machine.
-    pub fn host_path(&self, tag: &str, path: &str) -> PathBuf {
+    pub(crate) fn host_path(&self, tag: &str, path: &str) -> PathBuf {
         self.lab
             .device(tag)
             .expect("lab device")

@@ -8,22 +8,22 @@
 
 #![allow(dead_code)]
 
-pub mod cmd;
-pub mod lab;
-pub mod procs;
-pub mod site;
-pub mod snap;
-pub mod ssh;
+pub(crate) mod cmd;
+pub(crate) mod lab;
+pub(crate) mod procs;
+pub(crate) mod site;
+pub(crate) mod snap;
+pub(crate) mod ssh;
 
 use std::time::{Duration, Instant};
 
-pub use cmd::{Run, Running, Test};
-pub use lab::{LabSite, TestLab};
-pub use site::SiteCopy;
+pub(crate) use cmd::{Run, Running, Test};
+pub(crate) use lab::{LabSite, TestLab};
+pub(crate) use site::SiteCopy;
 
 /// Checks `check` every `every` until it gives a value or `limit` has passed; `None` then.
 /// A zero `every` only yields between checks (for windows of a few milliseconds).
-pub fn poll<T>(
+pub(crate) fn poll<T>(
     limit: Duration,
     every: Duration,
     mut check: impl FnMut() -> Option<T>,
@@ -46,18 +46,18 @@ pub fn poll<T>(
 
 /// Waits until `check` gives a value (checked every 20 ms), or panics after `limit` naming
 /// `what` was awaited.
-pub fn wait_until<T>(what: &str, limit: Duration, check: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_until<T>(what: &str, limit: Duration, check: impl FnMut() -> Option<T>) -> T {
     poll(limit, Duration::from_millis(20), check)
         .unwrap_or_else(|| panic!("waited {limit:?} for {what}, in vain"))
 }
 
 /// Every line of NDJSON output, parsed (each line must be one JSON object).
-pub fn ndjson(run: &Run) -> Vec<serde_json::Value> {
+pub(crate) fn ndjson(run: &Run) -> Vec<serde_json::Value> {
     run.ndjson()
 }
 
 /// The (device, outcome) of every `done` event, sorted by device.
-pub fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
+pub(crate) fn done(events: &[serde_json::Value]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = events
         .iter()
         .filter(|e| e["event"] == "done")

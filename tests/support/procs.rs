@@ -2,7 +2,7 @@
 //! command line, and which descend from a given one. Read-only: never signals anything.
 
 /// The command line of `pid`, arguments joined by spaces (None once it is gone).
-pub fn cmdline(pid: u32) -> Option<String> {
+pub(crate) fn cmdline(pid: u32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     Some(
         String::from_utf8_lossy(&raw)
@@ -12,7 +12,7 @@ pub fn cmdline(pid: u32) -> Option<String> {
 }
 
 /// Live (not zombie) processes that carry `needle` on their command line.
-pub fn live_processes_mentioning(needle: &str) -> Vec<u32> {
+pub(crate) fn live_processes_mentioning(needle: &str) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -33,7 +33,7 @@ pub fn live_processes_mentioning(needle: &str) -> Vec<u32> {
 }
 
 /// `root` and every process below it (children, grandchildren, ...).
-pub fn descendants(root: u32) -> Vec<u32> {
+pub(crate) fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use super::cmd::{Run, Test};
 
-pub struct SiteCopy {
+pub(crate) struct SiteCopy {
     pub dir: tempfile::TempDir,
 }
 
 impl SiteCopy {
     /// The repository's example site (profiles/, templates/, inventory/), without the
     /// files a lab generated in it.
-    pub fn example() -> SiteCopy {
+    pub(crate) fn example() -> SiteCopy {
         let dir = tempdir();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         for sub in ["profiles", "templates", "inventory"] {
@@ -24,7 +24,7 @@ impl SiteCopy {
     }
 
     /// An empty site with the three directories.
-    pub fn empty() -> SiteCopy {
+    pub(crate) fn empty() -> SiteCopy {
         let dir = tempdir();
         for sub in ["profiles", "templates", "inventory"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
@@ -32,26 +32,26 @@ impl SiteCopy {
         SiteCopy { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn file(&self, rel: &str) -> PathBuf {
+    pub(crate) fn file(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    pub fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
-    pub fn write(&self, rel: &str, text: &str) {
+    pub(crate) fn write(&self, rel: &str, text: &str) {
         let p = self.file(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
 
     /// Replaces the one occurrence of `from` in `rel` with `to`.
-    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+    pub(crate) fn edit(&self, rel: &str, from: &str, to: &str) {
         let text = self.read(rel);
         assert_eq!(
             text.matches(from).count(),
@@ -63,7 +63,7 @@ impl SiteCopy {
 
     /// Makes the laptops' maintenance window (in profile laptop-base) one that is closed
     /// now: 00:00-00:01 UTC on the day after today.
-    pub fn close_laptop_window(&self) {
+    pub(crate) fn close_laptop_window(&self) {
         let text = self.read("profiles/laptop-base.yaml");
         let start = text.find("maintenance_window:").unwrap();
         let end =
@@ -75,23 +75,23 @@ impl SiteCopy {
     }
 
     /// `deskready --site DIR`, to add arguments to and run.
-    pub fn test(&self) -> Test {
+    pub(crate) fn test(&self) -> Test {
         Test::new().site(self.path())
     }
 
     /// Runs `deskready --site DIR ARGS...`, whatever its exit code.
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.test().args(args).output()
     }
 
     /// Runs `deskready --site DIR ARGS...` with `stdin` as standard input.
-    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+    pub(crate) fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
         self.test().args(args).stdin(stdin).output()
     }
 }
 
 /// A temporary directory (short names: lab sockets live below it).
-pub fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
@@ -109,7 +109,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A maintenance window that is closed now: 00:00-00:01 UTC on the day after today.
-pub fn closed_window() -> String {
+pub(crate) fn closed_window() -> String {
     let tomorrow = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()

@@ -20,7 +20,7 @@ fn literal(text: &str) -> String {
 }
 
 /// Settings with every filter; `site` (the test's site directory) becomes `[SITE]`.
-pub fn settings(site: &Path) -> insta::Settings {
+pub(crate) fn settings(site: &Path) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_prepend_module_to_snapshot(false);
     s.set_omit_expression(true);
@@ -69,7 +69,7 @@ fn filters(site: &Path) -> Vec<(String, &'static str)> {
 /// Re-pads a table whose cells are separated by two or more spaces (as deskready prints
 /// them), so that a cell whose text a test replaced (an address by `[ADDR]`) does not move
 /// the columns from one run to the next.
-pub fn realign(table: &str) -> String {
+pub(crate) fn realign(table: &str) -> String {
     let rows: Vec<Vec<&str>> = table.lines().map(cells).collect();
     let mut widths: Vec<usize> = Vec::new();
     for row in &rows {

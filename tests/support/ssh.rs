@@ -11,7 +11,7 @@ use deskready::lab::Lab;
 use deskready::transport::{ExecOutput, MemoryPins, Session, SshOptions};
 
 /// Options for tests: fail fast, never ask an agent.
-pub fn quick() -> SshOptions {
+pub(crate) fn quick() -> SshOptions {
     SshOptions {
         connect_timeout: Duration::from_secs(5),
         command_timeout: Duration::from_secs(60),
@@ -20,7 +20,7 @@ pub fn quick() -> SshOptions {
 }
 
 /// Connects to the lab device `name` as its target says (root, the lab's key).
-pub fn connect(lab: &Lab, name: &str) -> Session {
+pub(crate) fn connect(lab: &Lab, name: &str) -> Session {
     let target = lab
         .target(name)
         .unwrap_or_else(|| panic!("no lab device {name}"));
@@ -29,7 +29,7 @@ pub fn connect(lab: &Lab, name: &str) -> Session {
 }
 
 /// Runs a command and insists it succeeded; returns stdout as text.
-pub fn ok(session: &mut Session, command: &str) -> String {
+pub(crate) fn ok(session: &mut Session, command: &str) -> String {
     let out: ExecOutput = session
         .run(command, b"")
         .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
@@ -43,12 +43,12 @@ pub fn ok(session: &mut Session, command: &str) -> String {
 }
 
 /// Runs `command` as root on the lab device `name` (status must be 0); returns stdout.
-pub fn run(lab: &Lab, name: &str, command: &str) -> String {
+pub(crate) fn run(lab: &Lab, name: &str, command: &str) -> String {
     ok(&mut connect(lab, name), command)
 }
 
 /// Makes a new passphrase-less ed25519 key pair at `path` (and `path`.pub).
-pub fn keygen(path: &Path) {
+pub(crate) fn keygen(path: &Path) {
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(path)
@@ -58,7 +58,7 @@ pub fn keygen(path: &Path) {
 }
 
 /// What `ssh-keygen -lf` says the fingerprint of a public key file is (`SHA256:...`).
-pub fn fingerprint(pub_file: &Path) -> String {
+pub(crate) fn fingerprint(pub_file: &Path) -> String {
     let out = Command::new("ssh-keygen")
         .arg("-lf")
         .arg(pub_file)

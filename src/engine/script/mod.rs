@@ -68,11 +68,16 @@ impl Script {
     }
 }
 
-/// The exec command that runs a [`Script`]: it reads exactly `{N}` bytes of program from
-/// stdin into a temp file and runs it, leaving the rest of stdin (file contents) to the
-/// program. The program travels on stdin because an exec request is limited to a few tens
-/// of kilobytes, and a profile with many resources makes a longer program.
-pub const BOOTSTRAP: &str = "s=$(mktemp) && head -c {N} > \"$s\" && exec sh \"$s\" \"$s\"";
+/// The exec command that runs a [`Script`]: it makes the program's private temp directory
+/// (`deskready.*`, holding the pid of the shell, which `exec` keeps), reads exactly `{N}`
+/// bytes of program from stdin into it and runs it with the directory as `$1`, leaving
+/// the rest of stdin (file contents) to the program. The program travels on stdin because
+/// an exec request is limited to a few tens of kilobytes, and a profile with many
+/// resources makes a longer program. The program text may hold secrets (a sensitive
+/// command): until the program takes over (and removes its own file first thing) a trap
+/// removes the directory if the exec is cut off; a directory left by a shell killed
+/// outright is removed by the next program (see the preamble).
+pub const BOOTSTRAP: &str = "d=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && trap 'rm -rf \"$d\"' EXIT && trap 'rm -rf \"$d\"; exit 129' HUP INT PIPE TERM && echo $$ > \"$d/pid\" && head -c {N} > \"$d/program\" && exec sh \"$d/program\" \"$d\"";
 
 /// The start of every program: temp directory, protocol helpers, shared steps.
 const PREAMBLE: &str = include_str!("preamble.sh");
@@ -113,6 +118,14 @@ pub fn build(
         }
     }
     w.var("fix", if phase == Phase::Converge { "1" } else { "0" });
+    let hidden: String = resources
+        .iter()
+        .filter(|(_, r)| r.sensitive)
+        .map(|(i, _)| format!(" {i}"))
+        .collect();
+    if !hidden.is_empty() {
+        w.var("hidden", &format!("{hidden} "));
+    }
     // Stage every file's new content first: the controller writes all of stdin before the
     // program says anything. One size check for all of it.
     if phase == Phase::Converge {
@@ -181,6 +194,7 @@ mod tests {
                 key_origins: Default::default(),
             },
             template: None,
+            sensitive: false,
         }
     }
 
@@ -424,6 +438,10 @@ mod tests {
 
     /// Runs shellcheck on `text`, when shellcheck is installed. Values in a program are
     /// single-quoted on purpose, `$` and backquotes included (SC2016 is about that).
+    #[expect(
+        clippy::print_stderr,
+        reason = "tells the test runner why the check was skipped"
+    )]
     fn shellcheck(text: &str) {
         let Ok(mut child) = std::process::Command::new("shellcheck")
             .args(["-s", "sh", "-e", "SC2016", "-"])

@@ -2,14 +2,37 @@
 # shellcheck disable=SC2034 # got, size, t: read by the kinds' helpers
 # The start of every program deskready runs on a device: its temp directory, the
 # protocol's helpers, and the steps every resource kind shares. Sourced text, not run
-# on its own: the program sets `fix` (1 to change things, 0 to only look) after it.
+# on its own: the program sets `fix` (1 to change things, 0 to only look) and `hidden`
+# (the resources whose content is sensitive, as " I J ") after it.
 set -u
-# $1 is this program's own temp file (see BOOTSTRAP); it is already open, so remove it.
-[ $# -ge 1 ] && rm -f -- "$1"
 umask 022
 export LC_ALL=C
-T=$(mktemp -d) || { echo '@@FATAL mktemp'; exit 97; }
-trap 'rm -rf "$T"' EXIT
+# $1 is this program's private temp directory (see BOOTSTRAP), holding its pid and the
+# program itself, which is already open, so it goes now.
+if [ $# -ge 1 ]; then
+  T=$1; rm -f -- "$T/program"
+else
+  T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { echo '@@FATAL mktemp'; exit 97; }
+  echo $$ > "$T/pid"
+fi
+# alive PID: the process runs (a zombie, killed but not yet reaped, does not)
+alive() { kill -0 "$1" 2>/dev/null && case "$(ps -o stat= -p "$1" 2>/dev/null)" in Z*) false ;; *) true ;; esac; }
+# A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
+# next program on the device removes those whose program is gone.
+for d in "${TMPDIR:-/tmp}"/deskready.*; do
+  if [ "$d" != "$T" ] && [ -f "$d/pid" ] && ! alive "$(cat "$d/pid")"; then rm -rf -- "$d"; fi
+done
+# $T holds staged contents, some of them secret: it goes however the program ends (its
+# end, a signal, or its connection gone: the next write to it raises SIGPIPE), and so
+# does a temp file beside a target that a cut write leaves.
+t=
+gone() { rm -rf "$T"; [ -z "$t" ] || rm -f -- "$t"; }
+trap gone EXIT
+trap 'gone; trap - EXIT; exit 129' HUP
+trap 'gone; trap - EXIT; exit 130' INT
+trap 'gone; trap - EXIT; exit 141' PIPE
+trap 'gone; trap - EXIT; exit 143' TERM
+hidden=
 failed=0
 : > "$T/sums"; : > "$T/stats"
 
@@ -35,8 +58,10 @@ meta_is() {
   ma=${1%% *}; mr=${1#* }; mo=${mr%% *}; mg=${mr#* }
   { [ -z "$2" ] || [ "$ma" = "$2" ]; } && { [ -z "$3" ] || [ "$mo" = "$3" ]; } && { [ -z "$4" ] || [ "$mg" = "$4" ]; }
 }
-# old I PATH SIZE: send a file's current content for a diff (when not too large)
+# old I PATH SIZE: send a file's current content for a diff (when not too large); of a
+# sensitive resource (listed in $hidden), only that its content differs
 old() {
+  case "$hidden" in *" $1 "*) echo "@@C $1"; return 0 ;; esac
   if [ -f "$2" ] && [ "$3" -le 1048576 ]; then
     printf '@@O %s ' "$1"; base64 -w0 < "$2"; echo
   fi

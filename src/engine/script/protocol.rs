@@ -5,7 +5,8 @@
 //!
 //! `i` is a resource index and `j` a check index:
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
-//! file), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
+//! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@M i MODE
+//! OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
 //! check), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
 
@@ -28,6 +29,8 @@ pub enum Line {
     Old { i: usize, bytes: Option<Vec<u8>> },
     /// `@@M`: resource `i`'s `MODE OWNER GROUP` before.
     Meta { i: usize, meta: String },
+    /// `@@C`: sensitive resource `i`'s content differs (what it holds is not sent).
+    Differs { i: usize },
     /// `@@E`: the tail of resource `i`'s failed command's stderr.
     Stderr { i: usize, text: Option<String> },
     /// `@@V`: check `j` passed or failed.
@@ -92,6 +95,7 @@ impl Line {
                 i: n,
                 bytes: b64(rest),
             },
+            "@@C" => Line::Differs { i: n },
             "@@M" => Line::Meta {
                 i: n,
                 meta: rest.to_string(),
@@ -145,6 +149,8 @@ pub struct Observed {
     pub meta: Option<String>,
     /// Tail of the failed command's stderr.
     pub stderr: Option<String>,
+    /// A sensitive resource's content differs (its old content is never sent).
+    pub differs: bool,
 }
 
 impl Default for Observed {
@@ -155,6 +161,7 @@ impl Default for Observed {
             old: None,
             meta: None,
             stderr: None,
+            differs: false,
         }
     }
 }
@@ -191,6 +198,7 @@ pub fn parse(stdout: &[u8]) -> Report {
             }
             Some(Line::Old { i, bytes }) => rep.resources.entry(i).or_default().old = bytes,
             Some(Line::Meta { i, meta }) => rep.resources.entry(i).or_default().meta = Some(meta),
+            Some(Line::Differs { i }) => rep.resources.entry(i).or_default().differs = true,
             Some(Line::Stderr { i, text }) => rep.resources.entry(i).or_default().stderr = text,
             Some(Line::Check {
                 j,

@@ -5,7 +5,7 @@ use crate::load::diag;
 use crate::load::raw::RawResource;
 use crate::model::{FileSource, ResourceKind};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     keyword: "file",
     settings: &["template", "content", "mode", "owner", "group"],
     build,

@@ -4,7 +4,7 @@ use super::{Cx, Spec};
 use crate::load::raw::RawResource;
 use crate::model::ResourceKind;
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     keyword: "line",
     settings: &["path"],
     build,

@@ -21,7 +21,7 @@ use crate::model::ResourceKind;
 use crate::render::Templates;
 
 /// One resource kind as load sees it.
-pub struct Spec {
+pub(super) struct Spec {
     /// The kind key (`file`, `print_queue`, ...).
     pub keyword: &'static str,
     /// Settings allowed with it (besides `name` and `via`, allowed everywhere).
@@ -31,7 +31,7 @@ pub struct Spec {
 }
 
 /// The registry, in the order kinds are listed in messages.
-pub const ALL: &[Spec] = &[
+pub(super) const ALL: &[Spec] = &[
     file::SPEC,
     directory::SPEC,
     line::SPEC,
@@ -43,12 +43,12 @@ pub const ALL: &[Spec] = &[
 ];
 
 /// The kind with this key.
-pub fn spec(keyword: &str) -> Option<&'static Spec> {
+pub(super) fn spec(keyword: &str) -> Option<&'static Spec> {
     ALL.iter().find(|s| s.keyword == keyword)
 }
 
 /// Where a resource is being built, for its kind's checks.
-pub struct Cx<'a> {
+pub(super) struct Cx<'a> {
     /// The resource's key path (`resources[2]`).
     pub path: &'a str,
     pub file: &'a SourceFile,
@@ -61,7 +61,7 @@ pub struct Cx<'a> {
 
 impl Cx<'_> {
     /// Reports `msg` at the resource's `key` (or at the resource itself when `key` is '').
-    pub fn error(&mut self, key: &str, msg: impl Into<String>) {
+    pub(super) fn error(&mut self, key: &str, msg: impl Into<String>) {
         let at = if key.is_empty() {
             self.path.to_string()
         } else {
@@ -71,7 +71,7 @@ impl Cx<'_> {
     }
 
     /// `value`, or an error that the kind needs `key`.
-    pub fn need(&mut self, value: Option<String>, key: &str) -> Option<String> {
+    pub(super) fn need(&mut self, value: Option<String>, key: &str) -> Option<String> {
         if value.is_none() {
             let msg = format!("a `{}` resource needs `{key}`", self.keyword);
             self.error("", msg);
@@ -80,7 +80,7 @@ impl Cx<'_> {
     }
 
     /// Paths on a device are absolute (or a template expression that renders to one).
-    pub fn absolute(&mut self, p: String, key: &str) -> Option<String> {
+    pub(super) fn absolute(&mut self, p: String, key: &str) -> Option<String> {
         if p.starts_with('/') || p.starts_with("{{") {
             Some(p)
         } else {

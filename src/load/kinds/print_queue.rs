@@ -6,7 +6,7 @@ use crate::load::locate::join_key;
 use crate::load::raw::RawResource;
 use crate::model::ResourceKind;
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     keyword: "print_queue",
     settings: &[
         "uri",

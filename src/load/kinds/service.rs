@@ -4,7 +4,7 @@ use super::{Cx, Spec};
 use crate::load::raw::RawResource;
 use crate::model::{ResourceKind, ServiceState};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     keyword: "service",
     settings: &["state", "enabled"],
     build,

@@ -5,7 +5,7 @@ use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct Command;
+pub(super) struct Command;
 
 impl Kind for Command {
     fn helpers(&self) -> &'static str {

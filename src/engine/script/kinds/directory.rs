@@ -5,7 +5,7 @@ use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct Directory;
+pub(super) struct Directory;
 
 impl Kind for Directory {
     fn helpers(&self) -> &'static str {

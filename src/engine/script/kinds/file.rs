@@ -6,7 +6,7 @@ use crate::engine::script::{digest, writer::Writer};
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct File;
+pub(super) struct File;
 
 impl Kind for File {
     fn helpers(&self) -> &'static str {

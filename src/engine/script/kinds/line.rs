@@ -5,7 +5,7 @@ use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct Line;
+pub(super) struct Line;
 
 impl Kind for Line {
     fn helpers(&self) -> &'static str {

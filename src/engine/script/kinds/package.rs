@@ -5,7 +5,7 @@ use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct Package;
+pub(super) struct Package;
 
 impl Kind for Package {
     fn helpers(&self) -> &'static str {

@@ -7,7 +7,7 @@ use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct PrintQueue;
+pub(super) struct PrintQueue;
 
 /// The test page program's helper (needs `cups` from the queue helpers).
 pub const TEST_PAGE: &str = include_str!("test_page.sh");

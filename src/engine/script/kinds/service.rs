@@ -5,7 +5,7 @@ use super::Kind;
 use crate::engine::script::writer::Writer;
 use crate::resolve::ResolvedResource;
 
-pub struct Service;
+pub(super) struct Service;
 
 impl Kind for Service {
     fn supported(&self) -> bool {

@@ -5,7 +5,7 @@ use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub struct User;
+pub(super) struct User;
 
 impl Kind for User {
     fn helpers(&self) -> &'static str {
