@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
 use super::{Ctx, Failure, Format};
 use crate::engine::device::{DeviceRun, Mode};
 use crate::engine::fleet::Stop;
@@ -171,6 +173,11 @@ pub(super) fn execute(
         .max_blocking_threads(rollout.parallel() + 16)
         .build()
         .map_err(anyhow::Error::from)?;
+    // Ctrl-C is ours from here on (no longer the default end of the process).
+    let sigint = {
+        let _runtime = rt.enter();
+        signal(SignalKind::interrupt()).map_err(anyhow::Error::from)?
+    };
     let (done, kept) = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let display_task = tokio::spawn(report::consume(display, rx, text::device_run));
@@ -181,7 +188,7 @@ pub(super) fn execute(
             Format::Text => report::out,
             Format::Json => report::err,
         };
-        let ctrl_c = tokio::spawn(on_ctrl_c(stop.clone(), rollout.aborter(), say));
+        let ctrl_c = tokio::spawn(on_ctrl_c(sigint, stop.clone(), rollout.aborter(), say));
         let result = rollout.run(stop, tx).await;
         ctrl_c.abort();
         let kept = display_task.await.unwrap_or_default();
@@ -191,8 +198,11 @@ pub(super) fn execute(
 }
 
 /// Ctrl-C once: no further device starts, the running ones finish. Twice: abort now.
-async fn on_ctrl_c(stop: Stop, aborter: Aborter, say: fn(&str)) {
-    if tokio::signal::ctrl_c().await.is_err() {
+///
+/// One SIGINT stream is listened to from before the rollout starts, so that no Ctrl-C is
+/// lost between the first and the second.
+async fn on_ctrl_c(mut sigint: Signal, stop: Stop, aborter: Aborter, say: fn(&str)) {
+    if sigint.recv().await.is_none() {
         return;
     }
     stop.request(
@@ -201,7 +211,7 @@ async fn on_ctrl_c(stop: Stop, aborter: Aborter, say: fn(&str)) {
     say(
         "Ctrl-C: no further device will be started; the running ones finish (press Ctrl-C again to abort them now)\n",
     );
-    if tokio::signal::ctrl_c().await.is_err() {
+    if sigint.recv().await.is_none() {
         return;
     }
     say(
