@@ -331,6 +331,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             retries: 0,
             test_page: false,
             transport: std::sync::Arc::new(deskready::transport::Ssh),
+            down_print_servers: Default::default(),
             redactor: Default::default(),
         },
     };

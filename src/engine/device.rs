@@ -8,8 +8,8 @@
 //! device (command output, check output, diffs, stderr) passes the run's
 //! [`Redactor`] before it enters a [`DeviceRun`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -125,6 +125,9 @@ pub struct Options {
     pub test_page: bool,
     /// How devices are reached: [`crate::transport::Ssh`], or a local fake in tests.
     pub transport: Arc<dyn Transport>,
+    /// Print servers found down (their cupsd does not answer) during this rollout, shared
+    /// by its devices: a printer whose queue is on one is failed without connecting.
+    pub down_print_servers: Arc<Mutex<BTreeSet<String>>>,
     /// Hides the run's secret values in everything that comes back from devices.
     pub redactor: Redactor,
 }
@@ -231,8 +234,41 @@ pub fn run(
     }
 
     let mut unreachable = false;
+    // A printer is asked over IPP before its queue is touched: one that does not answer
+    // costs one connect timeout (in parallel with the others) and never takes the print
+    // server's queue lock.
+    let printer = match site.device(tag) {
+        Some(d) if mode != Mode::Plan && d.kind == DeviceKind::Printer => {
+            d.address.uri.as_deref().map(|uri| (d, uri))
+        }
+        _ => None,
+    };
+    let mut answered = None;
+    if mode == Mode::Configure
+        && let Some((d, uri)) = printer
+    {
+        observe(tag, Step::Connecting);
+        match crate::printer::query(uri, opts.ssh.connect_timeout) {
+            Ok(status) => answered = Some(status),
+            Err(e) => {
+                run.verify.push(no_ipp_answer(d, uri, &e));
+                unreachable = true;
+                by_target.clear();
+                for r in &mut run.resources {
+                    if r.status != Status::Unsupported {
+                        r.status = Status::Unreached;
+                    }
+                }
+            }
+        }
+    }
     for ((_, on), items) in by_target {
         let own = on == tag;
+        if let Some(problem) = known_down(&on, &items, opts) {
+            run.problems.push(problem);
+            mark_unreached(&mut run, &items);
+            continue;
+        }
         let phase = if mode == Mode::Configure {
             Phase::Converge
         } else {
@@ -244,6 +280,7 @@ pub fn run(
                 run.connections += 1;
                 run.channels += channels;
                 absorb(&mut run, &items, &report, &opts.redactor);
+                note_down(&mut run, &on, &items, &report, opts);
                 if own {
                     for (j, c) in resolved.verify.iter().enumerate() {
                         if let Some(r) = report.checks.get(&j) {
@@ -271,17 +308,26 @@ pub fn run(
                 run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
+            Err(RunError::Cut(problem, report, channels)) => {
+                run.connections += 1;
+                run.channels += channels;
+                run.problems.push(problem);
+                // What it reported on happened (a file it changed is journaled); the
+                // rest was not reached, or was cut off and killed on the device.
+                let (told, untold): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .copied()
+                    .partition(|(i, _)| report.resources.contains_key(i));
+                absorb(&mut run, &told, &report, &opts.redactor);
+                note_down(&mut run, &on, &told, &report, opts);
+                mark_unreached(&mut run, &untold);
+            }
         }
     }
 
-    if mode != Mode::Plan
-        && !unreachable
-        && let Some(d) = site.device(tag)
-        && d.kind == DeviceKind::Printer
-        && let Some(uri) = &d.address.uri
-    {
+    if !unreachable && let Some((d, uri)) = printer {
         observe(tag, Step::Verifying);
-        let checks = verify_printer(site, resolved, d, uri, opts);
+        let checks = verify_printer(site, resolved, d, uri, opts, answered);
         // A printer that does not answer is unreachable, as a device that does not answer SSH.
         if checks.first().is_some_and(|c| !c.passed) {
             unreachable = true;
@@ -333,20 +379,17 @@ fn verify_printer(
     d: &Device,
     uri: &str,
     opts: &Options,
+    answered: Option<crate::printer::PrinterStatus>,
 ) -> Vec<CheckOutcome> {
     let mut out = Vec::new();
-    let status = match crate::printer::query(uri, opts.ssh.connect_timeout) {
-        Ok(s) => s,
-        Err(e) => {
-            out.push(CheckOutcome {
-                name: "printer answers over IPP".into(),
-                passed: false,
-                exit_code: None,
-                output: Some(format!("{} at {uri} does not answer over IPP: {e}", d.tag)),
-            });
-            return out;
-        }
-    };
+    let status =
+        match answered.map_or_else(|| crate::printer::query(uri, opts.ssh.connect_timeout), Ok) {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(no_ipp_answer(d, uri, &e));
+                return out;
+            }
+        };
     out.push(CheckOutcome {
         name: "printer answers over IPP".into(),
         passed: true,
@@ -369,6 +412,73 @@ fn verify_printer(
         out.push(test_page(site, resolved, d, opts));
     }
     out
+}
+
+/// The failed check of a printer that does not answer over IPP.
+fn no_ipp_answer(d: &Device, uri: &str, e: &str) -> CheckOutcome {
+    CheckOutcome {
+        name: "printer answers over IPP".into(),
+        passed: false,
+        exit_code: None,
+        output: Some(format!("{} at {uri} does not answer over IPP: {e}", d.tag)),
+    }
+}
+
+/// The CUPS server a print queue among `items` names ('' for the device's own cupsd).
+fn cups_of(items: &[(usize, &ResolvedResource)]) -> Option<String> {
+    items.iter().find_map(|(_, r)| match r.kind() {
+        ResourceKind::PrintQueue { server, .. } => Some(server.clone().unwrap_or_default()),
+        _ => None,
+    })
+}
+
+/// When `on` is a print server already found down in this rollout and `items` are only
+/// print queues there: the problem to report without connecting.
+fn known_down(on: &str, items: &[(usize, &ResolvedResource)], opts: &Options) -> Option<Problem> {
+    let all_queues = !items.is_empty()
+        && items
+            .iter()
+            .all(|(_, r)| matches!(r.kind(), ResourceKind::PrintQueue { .. }));
+    let down = opts
+        .down_print_servers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(on);
+    (all_queues && down).then(|| Problem::PrintServerDown {
+        server: on.to_string(),
+        cups: cups_of(items).unwrap_or_default(),
+    })
+}
+
+/// Queues whose print server said its scheduler does not answer: not reached, one
+/// problem for the server, remembered for the rest of the rollout.
+fn note_down(
+    run: &mut DeviceRun,
+    on: &str,
+    items: &[(usize, &ResolvedResource)],
+    report: &script::Report,
+    opts: &Options,
+) {
+    let down: Vec<usize> = items
+        .iter()
+        .map(|(i, _)| *i)
+        .filter(|i| report.resources.get(i).is_some_and(|o| o.print_server_down))
+        .collect();
+    if down.is_empty() {
+        return;
+    }
+    for i in &down {
+        run.resources[*i].status = Status::Unreached;
+        run.resources[*i].exit_code = None;
+    }
+    opts.down_print_servers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(on.to_string());
+    run.problems.push(Problem::PrintServerDown {
+        server: on.to_string(),
+        cups: cups_of(items).unwrap_or_default(),
+    });
 }
 
 /// Prints a page through the device's queue on its print server and waits for the job.
@@ -428,6 +538,9 @@ enum RunError {
     NotRun(Problem),
     /// Connected, but the program did not run to its end; carries the channels used.
     Broken(Problem, u32),
+    /// Cut off while running (timed out, connection lost) after reporting on some
+    /// resources: what it reported, and the channels used.
+    Cut(Problem, Box<script::Report>, u32),
 }
 
 /// Connects to `on` and runs one script there; returns the report and channels used.
@@ -471,9 +584,23 @@ fn run_on(
         },
     );
     let script = script::build(phase, items, checks);
-    let out = session
-        .run(&script.command(), &script.stdin)
-        .map_err(|e| RunError::NotRun(e.into()))?;
+    let out = match session.run(
+        &script.command_within(opts.ssh.command_timeout),
+        &script.stdin,
+    ) {
+        Ok(out) => out,
+        Err(e) => {
+            // Cut off while running (a timeout, a dropped connection): what the device
+            // reported until then still happened, and is kept.
+            let report = script::parse(&session.partial_stdout());
+            let channels = session.channels_opened();
+            return Err(if report.resources.is_empty() {
+                RunError::NotRun(e.into())
+            } else {
+                RunError::Cut(e.into(), Box::new(report), channels)
+            });
+        }
+    };
     let report = script::parse(&out.stdout);
     if !report.complete {
         let stderr = opts.redactor.redact_bytes(&out.stderr);

@@ -121,6 +121,10 @@ pub struct RecapRow {
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The print server found down that this printer's queue is on (its queue was not
+    /// changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub print_server_down: Option<String>,
 }
 
 /// What happened, as it happens.
@@ -156,6 +160,12 @@ pub enum Event {
     },
     Stopped {
         reason: String,
+    },
+    /// A print server whose scheduler did not answer, once, with every printer whose
+    /// queue on it was therefore not changed (at the end of the rollout).
+    PrintServerDown {
+        server: String,
+        printers: Vec<String>,
     },
     Finish {
         status: RunStatus,
@@ -385,6 +395,19 @@ pub async fn rollout(
         Some(_) if threshold_tripped => RunStatus::Stopped,
         Some(_) => RunStatus::Interrupted,
     };
+    let mut down: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for r in &rows {
+        if let Some(server) = &r.print_server_down {
+            down.entry(server).or_default().push(r.device.clone());
+        }
+    }
+    for (server, mut printers) in down {
+        printers.sort();
+        let _ = events.send(Event::PrintServerDown {
+            server: server.to_string(),
+            printers,
+        });
+    }
     if let Some(reason) = stop.reason() {
         let _ = events.send(Event::Stopped { reason });
     }
@@ -407,6 +430,7 @@ fn not_started(
         changed: 0,
         elapsed_ms: 0,
         error: None,
+        print_server_down: None,
     };
     books.finished(&row.device, row.outcome, None);
     let _ = events.send(Event::Done {
@@ -464,6 +488,12 @@ impl TaskCtx {
             }),
             elapsed_ms: started.elapsed().as_millis() as u64,
             error,
+            print_server_down: run.as_ref().and_then(|r| {
+                r.problems.iter().find_map(|p| match p {
+                    device::Problem::PrintServerDown { server, .. } => Some(server.clone()),
+                    _ => None,
+                })
+            }),
         };
         self.books.finished(&tag, outcome, row.error.as_deref());
         if outcome.counts_as_failure() {

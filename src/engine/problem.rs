@@ -42,6 +42,17 @@ pub enum Problem {
     /// The program reported on every resource it ran but not its end.
     #[error("the run on {on} broke off before its end")]
     BrokeOff { on: String },
+    /// A print server's scheduler (cupsd) does not answer: the queues on it were not
+    /// touched. Found once per print server in a rollout; its other printers are failed
+    /// with it without connecting.
+    #[error("print server {server} is down: its scheduler (cupsd{}) does not answer; the queue was not changed",
+        if cups.is_empty() { String::new() } else { format!(" at {cups}") })]
+    PrintServerDown {
+        /// The print server's asset tag.
+        server: String,
+        /// The CUPS server address the queue names ('' for the device's own cupsd).
+        cups: String,
+    },
     /// The program on the device stopped before its end (killed, not root, no shell...).
     #[error("the script on {on} stopped early with exit code {exit_code}{}{}",
         if stderr_tail.is_empty() { String::new() } else { format!(": {stderr_tail}") },
@@ -76,6 +87,7 @@ impl Problem {
                 TransportError::KeyUnreadable { .. } => "key-unreadable",
                 TransportError::CommandTimeout { .. } => "timed-out",
                 TransportError::Aborted { .. } => "aborted",
+                TransportError::ConnectionLost { .. } => "connection-lost",
                 TransportError::Ssh { .. } => "ssh",
                 TransportError::PinsIo { .. } | TransportError::PinsCorrupt { .. } => "pins",
             },
@@ -84,6 +96,7 @@ impl Problem {
             Problem::CheckFailed { .. } => "check-failed",
             Problem::BrokeOff { .. } => "broke-off",
             Problem::StoppedEarly { .. } => "stopped-early",
+            Problem::PrintServerDown { .. } => "print-server-down",
         }
     }
 

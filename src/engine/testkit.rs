@@ -77,6 +77,7 @@ pub(crate) fn options(local: Arc<Local>, retries: u32) -> Options {
         retries,
         test_page: false,
         transport: local,
+        down_print_servers: Default::default(),
         redactor: crate::secrets::Redactor::none(),
     }
 }

@@ -254,6 +254,36 @@ impl Lab {
         printers::wait(&self.processes, &[&self.printers[i]])
     }
 
+    /// Stops the print server's cupsd (its scheduler no longer answers); its queues and
+    /// configuration are kept.
+    pub fn stop_print_server(&mut self) -> Result<(), LabError> {
+        let Some(server) = &self.print_server else {
+            return Ok(());
+        };
+        self.stop_print_pids(&[print_server::process_entry(server)])?;
+        if let Some(server) = &mut self.print_server {
+            server.pid = 0;
+        }
+        self.save()
+    }
+
+    /// Starts a stopped print server again (same address, same queues) and waits until it
+    /// serves. Does nothing when it is running or there is none.
+    pub fn start_print_server(&mut self) -> Result<(), LabError> {
+        if self.print_server_running() {
+            return Ok(());
+        }
+        let Some(server) = &mut self.print_server else {
+            return Ok(());
+        };
+        print_server::spawn(&self.processes, &self.dir, server)?;
+        self.save()?;
+        match &self.print_server {
+            Some(server) => print_server::wait(&self.processes, server),
+            None => Ok(()),
+        }
+    }
+
     fn index(&self, name: &str) -> Result<usize, LabError> {
         self.devices
             .iter()

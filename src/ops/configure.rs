@@ -4,7 +4,7 @@
 //! and per verify check (digests, never contents). Audits record their result the same way.
 
 use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
-use crate::engine::fleet::{Bookkeeper, Settings, WorkError};
+use crate::engine::fleet::{Bookkeeper, NoBooks, Settings, WorkError};
 use crate::model::{AuditResult, Stage, check_move};
 use crate::resolve::Resolved;
 use crate::site::Site;
@@ -221,13 +221,8 @@ impl Bookkeeper for Books {
         observe: &(dyn Fn(&str, Step) + Sync),
     ) -> Result<DeviceRun, WorkError> {
         let run = match settings.mode {
-            Mode::Plan => Ok(device::run(
-                site,
-                resolved,
-                Mode::Plan,
-                &settings.ssh,
-                observe,
-            )),
+            // A plan keeps no books.
+            Mode::Plan => return NoBooks.work(site, resolved, settings, observe),
             Mode::Configure => configure(
                 &self.store,
                 site,

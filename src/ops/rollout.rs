@@ -45,6 +45,7 @@ impl SshSettings {
             retries: 0,
             test_page: false,
             transport: Arc::new(crate::transport::Ssh),
+            down_print_servers: Default::default(),
             redactor: crate::secrets::Redactor::none(),
         }
     }

@@ -129,7 +129,8 @@ fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
             l
         }
         Event::Stopped { reason } => format!("stopped: {reason}"),
-        Event::Finish { .. } => return,
+        // Said once, in the recap.
+        Event::PrintServerDown { .. } | Event::Finish { .. } => return,
     };
     out(&format!("{line}\n"));
 }
@@ -259,6 +260,16 @@ pub fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// One line for a print server found down, naming the printers it held back.
+fn print_server_down(server: &str, printers: &[String]) -> String {
+    format!(
+        "print server {server} is down (its scheduler does not answer): the queues of {} printer{} were not changed: {}; once it is back, `configure --resume` finishes them",
+        printers.len(),
+        if printers.len() == 1 { "" } else { "s" },
+        printers.join(", ")
+    )
+}
+
 /// The recap table and totals, as text.
 pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
     let table: Vec<[String; 4]> = rows
@@ -288,6 +299,17 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
         t.not_started,
         elapsed_ms as f64 / 1000.0
     ));
+    let mut down: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for r in rows {
+        if let Some(server) = &r.print_server_down {
+            down.entry(server).or_default().push(r.device.clone());
+        }
+    }
+    for (server, mut printers) in down {
+        printers.sort();
+        out.push_str(&print_server_down(server, &printers));
+        out.push('\n');
+    }
     out
 }
 pub mod fleet;

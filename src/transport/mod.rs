@@ -39,6 +39,12 @@ pub trait Transport: Send + Sync {
 pub trait RemoteSession: Send {
     /// Runs `command` in ONE exec channel, feeding `stdin` then EOF.
     fn run(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
+    /// What the last `run` received on stdout before it failed (a command timeout, a
+    /// dropped connection), so that what the device reported before the cut is not lost;
+    /// empty after a run that returned its output. Takes it.
+    fn partial_stdout(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
     /// How many exec channels this session has opened.
     fn channels_opened(&self) -> u32;
     /// The device's asset tag.
@@ -207,6 +213,16 @@ pub enum TransportError {
         device: String,
         address: String,
         timeout: Duration,
+    },
+    /// The connection broke while a command ran (the device's sshd died, the network
+    /// went away); what the command printed until then is in
+    /// [`RemoteSession::partial_stdout`].
+    #[error("connection to {device} at {address} was lost while a command ran: {reason}")]
+    ConnectionLost {
+        device: String,
+        address: String,
+        /// What the SSH library or the operating system said, lowercase.
+        reason: String,
     },
     #[error("ssh with {device} at {address} failed while {action}: {message}")]
     Ssh {

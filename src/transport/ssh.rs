@@ -38,6 +38,9 @@ impl RemoteSession for Session {
     fn run(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
         Session::run(self, command, stdin)
     }
+    fn partial_stdout(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
+    }
     fn channels_opened(&self) -> u32 {
         Session::channels_opened(self)
     }
@@ -59,6 +62,10 @@ pub struct Session {
     command_timeout: Duration,
     channels: u32,
     host_key: Pin,
+    /// What the last failed `run` received on stdout before it failed.
+    partial: Vec<u8>,
+    /// The connection was cut (a timeout or an error mid-command): nothing more runs on it.
+    cut: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -220,19 +227,57 @@ impl Session {
             command_timeout: opts.command_timeout,
             channels: 0,
             host_key: presented,
+            partial: Vec::new(),
+            cut: false,
         })
     }
 
     /// Runs `command` in ONE exec channel, feeding `stdin` then EOF; returns exit status,
     /// stdout and stderr. When the user is not root the command runs as
     /// `sudo -n sh -c '<command>'`. The whole call is bounded by the command timeout.
+    ///
+    /// When the command times out or the connection breaks while it runs, the connection
+    /// is cut at once (the socket is shut down, so nothing waits for the device to agree):
+    /// the device's sshd then ends the session, which is what a program started by a
+    /// [`crate::engine::script`] bootstrap watches for to kill its remote work. The stdout
+    /// received until then is kept for [`Session::partial_stdout`]; the session runs
+    /// nothing more.
     pub fn run(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        self.partial.clear();
+        if self.cut {
+            return Err(TransportError::Ssh {
+                device: self.device.clone(),
+                address: self.address.clone(),
+                action: "opening a channel",
+                message: "the connection was cut by an earlier timeout or error".into(),
+            });
+        }
         let command = remote_command(&self.user, command);
         let deadline = Instant::now() + self.command_timeout;
         self.sess.set_blocking(false);
-        let result = self.run_nonblocking(&command, stdin, deadline);
+        let mut stdout = Vec::new();
+        let result = self.run_nonblocking(&command, stdin, deadline, &mut stdout);
+        if result.is_err() {
+            self.cut_connection();
+            self.partial = stdout;
+        }
         self.sess.set_blocking(true);
         result
+    }
+
+    /// What the last `run` received on stdout before it failed (a timeout, a dropped
+    /// connection); empty after a run that returned its output. Takes it.
+    pub fn partial_stdout(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
+    }
+
+    /// Shuts the socket down both ways: libssh2 then fails at once instead of waiting for
+    /// the device to close channels, and the device's sshd sees the connection end.
+    fn cut_connection(&mut self) {
+        self.cut = true;
+        // SAFETY: the fd belongs to the session's TcpStream, open as long as `sess` lives;
+        // shutdown does not close it, so it is still closed exactly once, on drop.
+        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
     }
 
     /// How many exec channels this session has opened.
@@ -262,12 +307,19 @@ impl Session {
         }
     }
 
-    fn io_err(&self, action: &'static str, e: io::Error) -> TransportError {
-        TransportError::Ssh {
+    /// The connection broke while reading a command's output.
+    fn lost(&self, e: io::Error) -> TransportError {
+        let reason = match os_reason(&e) {
+            // libssh2's words for "the peer closed the socket".
+            r if r.contains("transport read") || r.contains("socket disconnect") => {
+                "the device closed the connection".to_string()
+            }
+            r => r,
+        };
+        TransportError::ConnectionLost {
             device: self.device.clone(),
             address: self.address.clone(),
-            action,
-            message: os_reason(&e),
+            reason,
         }
     }
 
@@ -330,13 +382,13 @@ impl Session {
         command: &str,
         stdin: &[u8],
         deadline: Instant,
+        stdout: &mut Vec<u8>,
     ) -> Result<ExecOutput, TransportError> {
         let sess = self.sess.clone();
         let mut channel = self.retry(deadline, "opening a channel", || sess.channel_session())?;
         self.channels += 1;
         self.retry(deadline, "starting the command", || channel.exec(command))?;
 
-        let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         let mut written = 0usize;
         let mut eof_sent = false;
@@ -366,12 +418,12 @@ impl Session {
                 }
             }
             if !out_done {
-                progress |= read_stream(&mut channel, 0, &mut buf, &mut stdout, &mut out_done)
-                    .map_err(|e| self.io_err("reading output", e))?;
+                progress |= read_stream(&mut channel, 0, &mut buf, stdout, &mut out_done)
+                    .map_err(|e| self.lost(e))?;
             }
             if !err_done {
                 progress |= read_stream(&mut channel, 1, &mut buf, &mut stderr, &mut err_done)
-                    .map_err(|e| self.io_err("reading output", e))?;
+                    .map_err(|e| self.lost(e))?;
             }
             if !progress && channel.read_window().available == 0 {
                 self.wait(deadline)?;
@@ -389,7 +441,7 @@ impl Session {
         }
         Ok(ExecOutput {
             status,
-            stdout,
+            stdout: std::mem::take(stdout),
             stderr,
         })
     }

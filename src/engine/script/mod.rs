@@ -8,11 +8,16 @@
 //! channel's stdin, raw, and are staged into a private temp directory before anything else
 //! happens, so the program never has to talk while the controller is still writing.
 //! Everything the device reports back that came from files or commands is base64; the
-//! [`protocol`] module reads it.
+//! [`protocol`] module reads it. Every program starts with the [watchdog](watchdog.sh): it
+//! runs the rest in a process group of its own and kills that group when the deadline
+//! passes or the SSH session goes away, so a timeout or a dropped connection leaves
+//! nothing running on the device.
 
 pub mod kinds;
 pub mod protocol;
 pub mod writer;
+
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -42,10 +47,22 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program of `len` bytes sent first on stdin.
+    /// The exec command that runs a program of `len` bytes sent first on stdin, with no
+    /// deadline of its own (it still stops when its SSH session goes away).
     pub fn bootstrap(self, len: usize) -> String {
+        self.bootstrap_within(len, Duration::ZERO)
+    }
+
+    /// The exec command that runs a program of `len` bytes sent first on stdin; its
+    /// [watchdog](watchdog.sh) kills it and everything it started once `timeout` (rounded
+    /// up to seconds, plus a 2 s grace) has passed or its SSH session goes away.
+    /// `Duration::ZERO`: no deadline.
+    pub fn bootstrap_within(self, len: usize, timeout: Duration) -> String {
+        let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
         match self {
-            Dialect::Posix => BOOTSTRAP.replace("{N}", &len.to_string()),
+            Dialect::Posix => BOOTSTRAP
+                .replace("{N}", &len.to_string())
+                .replace("{T}", &secs.to_string()),
         }
     }
 }
@@ -66,6 +83,12 @@ impl Script {
     pub fn command(&self) -> String {
         Dialect::Posix.bootstrap(self.text.len())
     }
+
+    /// The exec command that runs this program and kills it (its whole process group on
+    /// the device) once `timeout` has passed; see [`Dialect::bootstrap_within`].
+    pub fn command_within(&self, timeout: Duration) -> String {
+        Dialect::Posix.bootstrap_within(self.text.len(), timeout)
+    }
 }
 
 /// The exec command that runs a [`Script`]: it makes the program's private temp directory
@@ -76,8 +99,13 @@ impl Script {
 /// resources makes a longer program. The program text may hold secrets (a sensitive
 /// command): until the program takes over (and removes its own file first thing) a trap
 /// removes the directory if the exec is cut off; a directory left by a shell killed
-/// outright is removed by the next program (see the preamble).
-pub const BOOTSTRAP: &str = "d=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && trap 'rm -rf \"$d\"' EXIT && trap 'rm -rf \"$d\"; exit 129' HUP INT PIPE TERM && echo $$ > \"$d/pid\" && head -c {N} > \"$d/program\" && exec sh \"$d/program\" \"$d\"";
+/// outright is removed by the next program (see the preamble). `{T}`: the deadline in
+/// seconds the program's [watchdog](watchdog.sh) enforces (0: none).
+pub const BOOTSTRAP: &str = "d=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && trap 'rm -rf \"$d\"' EXIT && trap 'rm -rf \"$d\"; exit 129' HUP INT PIPE TERM && echo $$ > \"$d/pid\" && head -c {N} > \"$d/program\" && exec sh \"$d/program\" \"$d\" {T}";
+
+/// The first lines of every program: run the rest in a process group of its own and kill
+/// that group when the deadline passes or the SSH session goes away.
+const WATCHDOG: &str = include_str!("watchdog.sh");
 
 /// The start of every program: temp directory, protocol helpers, shared steps.
 const PREAMBLE: &str = include_str!("preamble.sh");
@@ -107,6 +135,7 @@ pub fn build(
 ) -> Script {
     let mut w = Writer::new();
     let mut stdin = Vec::new();
+    w.raw(WATCHDOG);
     w.raw(PREAMBLE);
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
@@ -218,7 +247,7 @@ mod tests {
         let script = build(phase, &indexed, &checks);
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg(BOOTSTRAP.replace("{N}", &script.text.len().to_string()))
+            .arg(script.command_within(Duration::from_secs(60)))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -503,8 +532,69 @@ mod tests {
         assert!(!dir.path().join("etc").exists());
     }
 
+    /// Live processes whose command line holds `marker`.
+    fn alive(marker: &str) -> bool {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rfind(')')
+                .is_some_and(|i| stat[i + 2..].starts_with('Z'));
+            !zombie
+                && std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+    }
+
+    #[test]
+    fn a_program_past_its_deadline_is_killed_with_everything_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let sleeper = dir.path().join("deadline-sleeper");
+        std::fs::copy("/bin/sleep", &sleeper).unwrap();
+        let marker = sleeper.display().to_string();
+        let rs = [res(
+            "long",
+            ResourceKind::Command {
+                command: format!("{} 1000 & {} 1000", quote(&marker), quote(&marker)),
+                creates: None,
+                unless: None,
+            },
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let started = std::time::Instant::now();
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script.command_within(Duration::from_secs(1)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        // The deadline (1 s) plus the watchdog's grace (2 s) and its 1 s beat.
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(128 + 9), "killed");
+        assert!(!parse(&out.stdout).complete);
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            !alive(&marker)
+        });
+        assert!(gone, "a process the program started outlived its deadline");
+    }
+
     #[test]
     fn the_shell_files_pass_shellcheck() {
+        shellcheck(WATCHDOG);
         shellcheck(PREAMBLE);
         for h in kinds::all_helpers() {
             shellcheck(h);

@@ -8,7 +8,8 @@
 //! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@M i MODE
 //! OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
-//! check), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
+//! check), `@@PSDOWN i` (resource `i`'s print server's scheduler does not answer; nothing
+//! was tried), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,8 @@ pub enum Line {
     },
     /// `@@VE`: a failed check's output.
     CheckOutput { j: usize, text: Option<String> },
+    /// `@@PSDOWN`: resource `i`'s print server (its cupsd) does not answer.
+    PrintServerDown { i: usize },
     /// `@@END`: the program reached its end.
     End,
 }
@@ -113,6 +116,7 @@ impl Line {
                 j: n,
                 text: text(rest),
             },
+            "@@PSDOWN" => Line::PrintServerDown { i: n },
             _ => return None,
         })
     }
@@ -149,6 +153,8 @@ pub struct Observed {
     pub meta: Option<String>,
     /// Tail of the failed command's stderr.
     pub stderr: Option<String>,
+    /// Its print server's scheduler did not answer: nothing was tried.
+    pub print_server_down: bool,
     /// A sensitive resource's content differs (its old content is never sent).
     pub differs: bool,
 }
@@ -161,6 +167,7 @@ impl Default for Observed {
             old: None,
             meta: None,
             stderr: None,
+            print_server_down: false,
             differs: false,
         }
     }
@@ -210,6 +217,9 @@ pub fn parse(stdout: &[u8]) -> Report {
                 c.exit_code = exit_code;
             }
             Some(Line::CheckOutput { j, text }) => rep.checks.entry(j).or_default().output = text,
+            Some(Line::PrintServerDown { i }) => {
+                rep.resources.entry(i).or_default().print_server_down = true;
+            }
             Some(Line::End) => rep.complete = true,
             None => {}
         }
@@ -247,6 +257,10 @@ mod tests {
             })
         );
         assert_eq!(Line::parse("@@END"), Some(Line::End));
+        assert_eq!(
+            Line::parse("@@PSDOWN 2"),
+            Some(Line::PrintServerDown { i: 2 })
+        );
         assert_eq!(Line::parse("hello world"), None);
         assert_eq!(Line::parse("@@R x ok"), None);
     }

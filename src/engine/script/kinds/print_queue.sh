@@ -2,6 +2,13 @@
 # shellcheck disable=SC2154 # fix, failed, got, size, t: set by the preamble and its helpers
 # cups CMD...: a CUPS client command, against $cs when set (the print server's cupsd)
 cups() { if [ -n "${cs:-}" ]; then CUPS_SERVER="$cs" "$@"; else "$@"; fi; }
+# pq_up: whether the scheduler (cupsd) of $cs answers; asked once per server and program,
+# so a dead print server costs one quick question, not an lpadmin retried until it gives up
+pq_up() {
+  case "${pq_seen:-}" in *"[$cs]=up"*) return 0 ;; *"[$cs]=down"*) return 1 ;; esac
+  if [ "$(cups lpstat -r 2>/dev/null)" = "scheduler is running" ]; then pq_seen="${pq_seen:-}[$cs]=up"; return 0; fi
+  pq_seen="${pq_seen:-}[$cs]=down"; return 1
+}
 # pq_state QUEUE KEY=VALUE...: the queue's settings as deskready compares them (each
 # option's KEY read back); fails when there is no such queue
 pq_state() {
@@ -40,6 +47,10 @@ pq_set() {
 # -m everywhere` at once were seen to stall cupsd for half a minute.
 pq_res() {
   i=$1; q=$2; cs=$3; uri=$4; loc=$5; desc=$6; shared=$7; allow=$8; want=$9; shift 9
+  # A print server that does not answer: said, and every later step skipped (failed: the
+  # preamble's, read by step).
+  # shellcheck disable=SC2034
+  if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
   have=$(pq_state "$q" "$@"); exists=$?
   if [ $exists = 0 ] && [ "$have" = "$want" ]; then echo "@@R $i ok"; return 0; fi
   [ $exists = 0 ] && { printf '@@O %s ' "$i"; printf '%s\n' "$have" | base64 -w0; echo; }

@@ -1,0 +1,52 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # the start of every built program: this line covers it all,
+# where the preamble's own (got, size, t, fix: read by the kinds' helpers) no longer can
+# The watchdog: the first lines of every program deskready runs on a device. Run as
+# `sh PROGRAM DIR SECS` (see BOOTSTRAP; DIR is the program's temp directory), it starts
+# the same program again as `sh PROGRAM DIR watched` in a session and process group of
+# its own (setsid), waits for it and exits with its status. Meanwhile a small loop kills
+# that whole group (the program and everything it started: commands, sleeps, package
+# managers) once the SSH
+# session it runs under goes away (a timeout, a Ctrl-C or a dropped connection on the
+# controller's side closes it) or SECS + 2 seconds have passed (0: no deadline). Then it
+# removes DIR, which a killed program cannot (its staged contents may be secret). Nothing
+# here talks on stdout; stdin (the staged contents) goes to the watched program. A program
+# run any other way (fewer than two arguments) runs unwatched.
+if [ $# -ge 2 ] && [ "$2" != watched ]; then
+  # wd_session: the SSH session's process (the nearest ancestor named sshd*), else the parent
+  wd_session() {
+    wp=$PPID
+    while [ "${wp:-0}" -gt 1 ]; do
+      case $(cat "/proc/$wp/comm" 2>/dev/null) in sshd*) echo "$wp"; return 0 ;; esac
+      wp=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$wp/status" 2>/dev/null)
+    done
+    echo "$PPID"
+  }
+  # wd_watch GROUP SESSION SECS: kills GROUP once SESSION is gone or SECS have passed
+  wd_watch() {
+    wn=0
+    while kill -0 "$2" 2>/dev/null; do
+      if [ "$3" -gt 0 ] && [ "$wn" -ge $(($3 + 2)) ]; then break; fi
+      sleep 1; wn=$((wn + 1))
+    done
+    kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+  }
+  wd_sess=$(wd_session)
+  exec 3<&0
+  if command -v setsid >/dev/null 2>&1; then
+    setsid sh "$0" "$1" watched <&3 3<&- &
+  else
+    sh "$0" "$1" watched <&3 3<&- &
+  fi
+  wd_prog=$!
+  # From here on this shell says nothing: the shell's own "Killed" notice for the
+  # watched program would meet a closed channel and end it (SIGPIPE) before it cleans up.
+  exec 3<&- 2>/dev/null
+  trap '' PIPE
+  wd_watch "$wd_prog" "$wd_sess" "$2" </dev/null >/dev/null 2>&1 &
+  wd_dog=$!
+  wait "$wd_prog"; wd_rc=$?
+  kill "$wd_dog" 2>/dev/null
+  case $1 in */deskready.*) rm -rf -- "$1" ;; esac
+  exit "$wd_rc"
+fi
