@@ -6,9 +6,10 @@ as_root() {
 }
 
 # Debian packages: the lab's real devices (OpenSSH), print server (CUPS) and printers
-# (ippeveprinter, which needs avahi and dbus), a headless browser for the report test
+# (ippeveprinter, which needs avahi and dbus), busybox and csh (a device whose /bin/sh is
+# busybox, a root whose login shell is csh), a headless browser for the report test
 # (chromium), plus what ssh2's C library builds with.
-DESKREADY_PACKAGES="shellcheck openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
+DESKREADY_PACKAGES="shellcheck busybox-static csh openssh-server openssh-client sudo chromium cups cups-client cups-ipp-utils avahi-daemon dbus libssl-dev pkg-config gcc make ca-certificates curl"
 
 ensure_packages() {
     local missing=()

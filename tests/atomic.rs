@@ -77,9 +77,10 @@ fn killing_the_device_mid_write_leaves_the_old_or_the_new_file() {
 
     let tmp = lab.host_path("LAP-0002", "/tmp");
     let srv = lab.host_path("LAP-0002", "/srv");
+    // The device reads the whole transfer into `program` of its staging directory.
     let staging: Box<Matcher> = Box::new(|p: &Path, len: u64| {
-        p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('f'))
+        p.file_name().is_some_and(|n| n == "program")
+            && p.to_string_lossy().contains("/deskready.")
             && len > 1_000_000
     });
     let beside: Box<Matcher> =
@@ -133,4 +134,12 @@ fn killing_the_device_mid_write_leaves_the_old_or_the_new_file() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(left, [std::ffi::OsString::from("big.txt")]);
+    // Nor any staged copy of a cut-off run in the device's /tmp.
+    let staged: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("deskready."))
+        .collect();
+    assert_eq!(staged, Vec::<String>::new());
 }

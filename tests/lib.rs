@@ -12,6 +12,7 @@ mod support;
 mod atomic;
 mod audit;
 mod converge;
+mod device_faults;
 mod faults;
 mod faults_control;
 mod fleet;

@@ -602,6 +602,15 @@ fn run_on(
         }
     };
     let report = script::parse(&out.stdout);
+    if !report.missing_tools.is_empty() {
+        return Err(RunError::Broken(
+            Problem::MissingTools {
+                on: on.to_string(),
+                tools: report.missing_tools,
+            },
+            session.channels_opened(),
+        ));
+    }
     if !report.complete {
         let stderr = opts.redactor.redact_bytes(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
@@ -654,10 +663,15 @@ fn absorb(
             continue;
         }
         if matches!(out.status, Status::Drift | Status::Changed) {
-            let (diff, new_text) = diff_of(r, obs.old.as_deref());
+            let (diff, new_text) = match summary_of(r, obs) {
+                Some(line) => (Some(line), None),
+                None => diff_of(r, obs.old.as_deref()),
+            };
             out.diff = diff.map(|d| redactor.redact(&d));
             if let Some(old) = &obs.old {
                 out.old_digest = Some(digest(old));
+            } else if let Some((sha, _)) = &obs.before {
+                out.old_digest = Some(sha.clone());
             }
             if let Some(t) = new_text
                 && script::kinds::of(r.kind()).digests_wanted()
@@ -666,6 +680,38 @@ fn absorb(
             }
         }
     }
+}
+
+/// One line instead of a diff for a file whose content changed and that is too large to
+/// diff (more than [`script::DIFF_LIMIT`] on either side) or binary (not UTF-8, or with a
+/// NUL byte): sizes and digests before and after.
+fn summary_of(r: &ResolvedResource, obs: &script::Observed) -> Option<String> {
+    let new = r.content()?;
+    let new_sha = digest(new.as_bytes());
+    let Some((old_sha, old_size)) = obs.before.as_ref() else {
+        // A new file: nothing to compare, but too large to show.
+        return (obs.old.is_none() && new.len() as u64 > script::DIFF_LIMIT).then(|| {
+            format!(
+                "large content, not shown: a new file of {} bytes (sha256 {}) in the profile",
+                new.len(),
+                &new_sha[..12]
+            )
+        });
+    };
+    let binary = |b: &[u8]| b.contains(&0) || std::str::from_utf8(b).is_err();
+    let large = *old_size > script::DIFF_LIMIT || new.len() as u64 > script::DIFF_LIMIT;
+    let old_binary = obs.old.as_deref().is_some_and(binary);
+    if !large && !old_binary && !binary(new.as_bytes()) {
+        return None;
+    }
+    Some(format!(
+        "{} content differs, not shown: {} bytes (sha256 {}) on the device, {} bytes (sha256 {}) in the profile",
+        if large { "large" } else { "binary" },
+        old_size,
+        &old_sha[..12.min(old_sha.len())],
+        new.len(),
+        &new_sha[..12],
+    ))
 }
 
 /// A unified diff between what the device has and what the profile wants, and the

@@ -42,6 +42,10 @@ pub enum Problem {
     /// The program reported on every resource it ran but not its end.
     #[error("the run on {on} broke off before its end")]
     BrokeOff { on: String },
+    /// The device lacks programs the run needs there; nothing was changed.
+    #[error("{on} lacks {}, which deskready needs there; install {} and run again",
+        tools.join(", "), if tools.len() == 1 { "it" } else { "them" })]
+    MissingTools { on: String, tools: Vec<String> },
     /// A print server's scheduler (cupsd) does not answer: the queues on it were not
     /// touched. Found once per print server in a rollout; its other printers are failed
     /// with it without connecting.
@@ -96,6 +100,7 @@ impl Problem {
             Problem::CheckFailed { .. } => "check-failed",
             Problem::BrokeOff { .. } => "broke-off",
             Problem::StoppedEarly { .. } => "stopped-early",
+            Problem::MissingTools { .. } => "missing-tools",
             Problem::PrintServerDown { .. } => "print-server-down",
         }
     }
@@ -208,6 +213,14 @@ mod tests {
              (csp is not root on LAP-1: it needs passwordless sudo there, or log in as root)"
         );
         assert!(p.is_resource_or_check() && c.is_resource_or_check());
+        let m = Problem::MissingTools {
+            on: "LAP-1".into(),
+            tools: vec!["sha256sum".into()],
+        };
+        assert_eq!(
+            m.to_string(),
+            "LAP-1 lacks sha256sum, which deskready needs there; install it and run again"
+        );
         assert!(!s.is_resource_or_check());
     }
 

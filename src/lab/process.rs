@@ -110,9 +110,10 @@ impl Processes {
         }
     }
 
-    /// Stops the listed processes: TERM to each for which `ours` holds, then waits up to
-    /// `grace` for them to exit (reaping them); KILLs those still running for which `ours`
-    /// holds, and gives up naming the first that survives even that. Afterwards forgets
+    /// Stops the listed processes: TERM to each for which `ours` holds or that is an
+    /// unreaped child of this process, then waits up to `grace` for them to exit (reaping
+    /// them); KILLs those still running, and gives up naming the first that survives even
+    /// that. Afterwards forgets
     /// every listed key whose process is gone.
     pub(super) fn terminate(
         &self,
@@ -120,8 +121,14 @@ impl Processes {
         grace: Duration,
         ours: impl Fn(u32) -> bool,
     ) -> Result<(), (String, u32)> {
-        let mut remaining: Vec<(String, u32)> =
-            pids.iter().filter(|(_, pid)| ours(*pid)).cloned().collect();
+        // A child of this process is waited for even when `ours` no longer recognizes it:
+        // one already exiting (its command line gone, still in /proc, maybe in state D)
+        // is gone only once it is reaped. Its pid cannot be reused before then.
+        let mut remaining: Vec<(String, u32)> = pids
+            .iter()
+            .filter(|(key, pid)| ours(*pid) || self.is_child(key, *pid))
+            .cloned()
+            .collect();
         for (_, pid) in &remaining {
             signal(*pid, libc::SIGTERM);
         }
@@ -136,8 +143,8 @@ impl Processes {
                 if killed {
                     return Err(remaining[0].clone());
                 }
-                for (_, pid) in &remaining {
-                    if ours(*pid) {
+                for (key, pid) in &remaining {
+                    if ours(*pid) || self.is_child(key, *pid) {
                         signal(*pid, libc::SIGKILL);
                     }
                 }
@@ -150,6 +157,11 @@ impl Processes {
             self.reap(key, 0);
         }
         Ok(())
+    }
+
+    /// Whether `pid` is the child this process spawned as `key` and has not reaped yet.
+    fn is_child(&self, key: &str, pid: u32) -> bool {
+        self.lock().get(key).is_some_and(|c| c.id() == pid)
     }
 
     /// Whether the process `key` (pid `pid`, 0 for "whatever is registered") is gone,
@@ -314,6 +326,26 @@ mod tests {
             .unwrap();
         assert!(!proc_alive(pid));
         assert!(procs.exited("a").is_none(), "a reaped child is forgotten");
+    }
+
+    #[test]
+    fn terminate_waits_for_a_child_it_no_longer_recognizes() {
+        // As a process part way through exiting: its command line is gone, so `ours`
+        // cannot tell it, yet it is still in /proc until it is reaped.
+        let dir = tempfile::tempdir().unwrap();
+        let procs = Processes::default();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let pid = procs
+            .spawn("d", cmd, &dir.path().join("d.log"), || "starting d".into())
+            .unwrap();
+        procs
+            .terminate(&[("d".into(), pid)], Duration::from_secs(3), |_| false)
+            .unwrap();
+        assert!(
+            fs::metadata(format!("/proc/{pid}")).is_err(),
+            "{pid} is still in /proc"
+        );
     }
 
     #[test]

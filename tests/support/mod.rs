@@ -1,7 +1,7 @@
 //! The one support module of the integration tests: running the real `deskready` binary
 //! ([`Test`]), copies of the example site ([`SiteCopy`]), labs that are always taken down
-//! ([`TestLab`], [`LabSite`]), SSH into lab devices ([`ssh`]), processes ([`procs`]) and
-//! polling for a condition ([`wait_until`]).
+//! ([`TestLab`], [`LabSite`]), SSH into lab devices ([`ssh`]), faults injected into one
+//! device ([`faults`]), processes ([`procs`]) and polling for a condition ([`wait_until`]).
 //!
 //! It must not reach into the library beyond what the tests already use (the lab and the
 //! transport): behaviour is checked through the binary.
@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod cmd;
+pub(crate) mod faults;
 pub(crate) mod lab;
 pub(crate) mod procs;
 pub(crate) mod site;

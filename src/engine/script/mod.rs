@@ -4,14 +4,15 @@
 //! resource then runs the verify checks (converge), all in ONE exec channel. The shell is
 //! real shell in `.sh` files (the [preamble](preamble.sh) and one file per resource kind
 //! under `kinds/`), linted by shellcheck; the program built from them only calls their
-//! functions with quoted words, through the [`writer::Writer`]. File contents travel on the
-//! channel's stdin, raw, and are staged into a private temp directory before anything else
-//! happens, so the program never has to talk while the controller is still writing.
-//! Everything the device reports back that came from files or commands is base64; the
-//! [`protocol`] module reads it. Every program starts with the [watchdog](watchdog.sh): it
-//! runs the rest in a process group of its own and kills that group when the deadline
-//! passes or the SSH session goes away, so a timeout or a dropped connection leaves
-//! nothing running on the device.
+//! functions with quoted words, through the [`writer::Writer`]. The program and the file
+//! contents travel on the channel's stdin, raw; the [bootstrap](Dialect::bootstrap) reads
+//! all of it ONCE into a file in a private directory, and the program runs from that file
+//! and carves each content out of it by offset (no tool reads a pipe, so shells and tools
+//! that read ahead, such as busybox's, work). Everything the device reports back that came
+//! from files or commands is base64; the [`protocol`] module reads it.
+//! Every program starts with the [watchdog](watchdog.sh): it runs the rest in a process
+//! group of its own and kills that group when the deadline passes or the SSH session goes
+//! away, so a timeout or a dropped connection leaves nothing running on the device.
 
 pub mod kinds;
 pub mod protocol;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-pub use kinds::queue_state;
+pub use kinds::{Content, queue_state};
 pub use protocol::{CheckResult, Observed, Report, TestPage, parse};
 use writer::Writer;
 
@@ -47,22 +48,29 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program of `len` bytes sent first on stdin, with no
-    /// deadline of its own (it still stops when its SSH session goes away).
+    /// The exec command that runs a program sent first on stdin, with no deadline of its
+    /// own (it still stops when its SSH session goes away); see [`Dialect::bootstrap_within`].
     pub fn bootstrap(self, len: usize) -> String {
         self.bootstrap_within(len, Duration::ZERO)
     }
 
-    /// The exec command that runs a program of `len` bytes sent first on stdin; its
-    /// [watchdog](watchdog.sh) kills it and everything it started once `timeout` (rounded
-    /// up to seconds, plus a 2 s grace) has passed or its SSH session goes away.
-    /// `Duration::ZERO`: no deadline.
-    pub fn bootstrap_within(self, len: usize, timeout: Duration) -> String {
+    /// The exec command that runs a program sent first on stdin (of `_len` bytes: the
+    /// Posix bootstrap does not need it, since it reads all of stdin and the program finds
+    /// its data from the end); its [watchdog](watchdog.sh) kills it and everything it
+    /// started once `timeout` (rounded up to seconds, plus a 2 s grace) has passed or its
+    /// SSH session goes away. `Duration::ZERO`: no deadline.
+    ///
+    /// Posix: always under `sh -c '…'`, with no single quote inside, so whatever root's
+    /// login shell is (sh, bash, csh, fish) it passes the text to `sh` untouched. That
+    /// `sh` makes the program's private directory (`mktemp -d`, mode 0700, holding its pid
+    /// in `pid`, which `exec` keeps), reads the whole of stdin ONCE (`cat`) into `program`
+    /// there, and runs it with the directory as `$1` and the deadline as `$2`: no tool ever
+    /// reads the channel's stdin, so a shell and tools that read ahead on a pipe (busybox)
+    /// work.
+    pub fn bootstrap_within(self, _len: usize, timeout: Duration) -> String {
         let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
         match self {
-            Dialect::Posix => BOOTSTRAP
-                .replace("{N}", &len.to_string())
-                .replace("{T}", &secs.to_string()),
+            Dialect::Posix => BOOTSTRAP.replace("{T}", &secs.to_string()),
         }
     }
 }
@@ -91,17 +99,16 @@ impl Script {
     }
 }
 
-/// The exec command that runs a [`Script`]: it makes the program's private temp directory
-/// (`deskready.*`, holding the pid of the shell, which `exec` keeps), reads exactly `{N}`
-/// bytes of program from stdin into it and runs it with the directory as `$1`, leaving
-/// the rest of stdin (file contents) to the program. The program travels on stdin because
-/// an exec request is limited to a few tens of kilobytes, and a profile with many
-/// resources makes a longer program. The program text may hold secrets (a sensitive
-/// command): until the program takes over (and removes its own file first thing) a trap
-/// removes the directory if the exec is cut off; a directory left by a shell killed
-/// outright is removed by the next program (see the preamble). `{T}`: the deadline in
-/// seconds the program's [watchdog](watchdog.sh) enforces (0: none).
-pub const BOOTSTRAP: &str = "d=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && trap 'rm -rf \"$d\"' EXIT && trap 'rm -rf \"$d\"; exit 129' HUP INT PIPE TERM && echo $$ > \"$d/pid\" && head -c {N} > \"$d/program\" && exec sh \"$d/program\" \"$d\" {T}";
+/// The exec command that runs a [`Script`] (see [`Dialect::bootstrap_within`]). The
+/// program travels on stdin because an exec request is limited to a few tens of kilobytes,
+/// and a profile with many resources makes a longer program. The program text may hold
+/// secrets (a sensitive command): until the program takes over, a trap removes the
+/// directory if the exec is cut off; a directory left by a shell killed outright is removed
+/// by the next program (see the preamble). `{T}`: the deadline in seconds the program's
+/// [watchdog](watchdog.sh) enforces (0: none).
+pub const BOOTSTRAP: &str = "sh -c 'd=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && \
+trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP INT PIPE TERM && \
+echo $$ > \"$d/pid\" && cat > \"$d/program\" && exec sh \"$d/program\" \"$d\" {T}'";
 
 /// The first lines of every program: run the rest in a process group of its own and kill
 /// that group when the deadline passes or the SSH session goes away.
@@ -134,7 +141,23 @@ pub fn build(
     checks: &[(usize, &str)],
 ) -> Script {
     let mut w = Writer::new();
-    let mut stdin = Vec::new();
+    let mut data = Vec::new();
+    // Converge sends every file's new content after the program (resource i's at
+    // `offsets[i]` of that data), then the seal; small text the program carries itself.
+    let mut offsets = std::collections::BTreeMap::new();
+    if phase == Phase::Converge {
+        for (i, r) in resources {
+            if let Some(content) = r.content()
+                && supported(r.kind())
+                && !kinds::inline(content)
+            {
+                offsets.insert(*i, (data.len(), content.len()));
+                data.extend_from_slice(content.as_bytes());
+            }
+        }
+    }
+    // The seal ends what is sent: a transfer cut short does not end with it.
+    let seal = format!("@@DATA {}", digest(&data));
     w.raw(WATCHDOG);
     w.raw(PREAMBLE);
     // Each kind's helpers, once, in the order the kinds first appear.
@@ -155,23 +178,23 @@ pub fn build(
     if !hidden.is_empty() {
         w.var("hidden", &format!("{hidden} "));
     }
-    // Stage every file's new content first: the controller writes all of stdin before the
-    // program says anything. One size check for all of it.
-    if phase == Phase::Converge {
-        let mut total = 0;
-        for (i, r) in resources {
-            if let Some(content) = r.content()
-                && supported(r.kind())
-            {
-                total += content.len();
-                w.call("stage", [i.to_string(), content.len().to_string()]);
-                stdin.extend_from_slice(content.as_bytes());
+    // Every tool the program runs, checked before anything is read or changed.
+    let mut tools: Vec<&str> = PREAMBLE_TOOLS.to_vec();
+    for (_, r) in resources {
+        let kind = kinds::of(r.kind());
+        if kind.supported() {
+            for t in kind.tools() {
+                if !tools.contains(t) {
+                    tools.push(t);
+                }
             }
         }
-        if total > 0 {
-            w.call("staged", [total.to_string()]);
-        }
     }
+    w.call("need", tools);
+    // Before anything is read or changed: the whole of stdin arrived.
+    w.var("sealed", &seal).raw(
+        "[ \"$(tail -c ${#sealed} \"$T/program\")\" = \"$sealed\" ] || { echo '@@STAGE short'; exit 98; }",
+    );
     // Every path's digest and metadata, read once for all resources, so a resource that
     // is already right costs no process on the device.
     let sums: Vec<&str> = resources
@@ -188,24 +211,50 @@ pub fn build(
     if !stats.is_empty() {
         w.call("stats", stats);
     }
+    let mut pending = false;
     for (i, r) in resources {
         let kind = kinds::of(r.kind());
-        if kind.supported() {
-            w.comment(r.name());
-            kind.write(&mut w, *i, r);
+        if !kind.supported() {
+            continue;
         }
+        // A run of file resources is committed together (one sync), before whatever
+        // comes next can depend on the files.
+        let file = matches!(r.kind(), ResourceKind::File { .. });
+        if pending && !file {
+            w.raw("commit");
+            pending = false;
+        }
+        w.comment(r.name());
+        let content = match (offsets.get(i), r.content()) {
+            (Some(&(offset, len)), _) => Content::Data {
+                from_end: data.len() - offset + seal.len(),
+                len,
+            },
+            (None, Some(_)) if phase == Phase::Converge => Content::Inline,
+            _ => Content::Absent,
+        };
+        kind.write(&mut w, *i, r, content);
+        pending |= file;
+    }
+    if pending {
+        w.raw("commit");
     }
     if phase == Phase::Converge {
         for (j, cmd) in checks {
             w.call("check", [j.to_string(), cmd.to_string()]);
         }
     }
-    w.raw("echo @@END");
+    // The data follows the program in the same file: the shell must stop here.
+    w.raw("echo @@END\nexit 0");
     let text = w.finish();
     let mut all = text.clone().into_bytes();
-    all.extend_from_slice(&stdin);
+    all.extend_from_slice(&data);
+    all.extend_from_slice(seal.as_bytes());
     Script { text, stdin: all }
 }
+
+/// What the preamble itself runs.
+const PREAMBLE_TOOLS: [&str; 5] = ["base64", "grep", "rm", "tail", "wc"];
 
 #[cfg(test)]
 mod tests {
@@ -242,10 +291,44 @@ mod tests {
 
     /// Runs a script in a local shell, the way the device's shell runs it.
     fn run(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Report {
+        run_in(None, phase, rs, checks)
+    }
+
+    /// Runs a script with `sh` being busybox (its applets first, as on a busybox device),
+    /// when busybox is installed.
+    fn run_busybox(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Option<Report> {
+        let busybox = std::path::Path::new("/bin/busybox");
+        if !busybox.exists() {
+            #[expect(
+                clippy::print_stderr,
+                reason = "tells the test runner why it was skipped"
+            )]
+            {
+                eprintln!("busybox is not installed; skipped");
+            }
+            return None;
+        }
+        let bin = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(busybox, bin.path().join("sh")).unwrap();
+        Some(run_in(Some(bin.path()), phase, rs, checks))
+    }
+
+    /// Runs a script with `bin` first on PATH (where `sh` is looked up).
+    fn run_in(
+        bin: Option<&std::path::Path>,
+        phase: Phase,
+        rs: &[ResolvedResource],
+        checks: &[&str],
+    ) -> Report {
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let checks: Vec<(usize, &str)> = checks.iter().copied().enumerate().collect();
         let script = build(phase, &indexed, &checks);
-        let mut child = std::process::Command::new("sh")
+        let mut cmd = std::process::Command::new("sh");
+        if let Some(bin) = bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let mut child = cmd
             .arg("-c")
             .arg(script.command_within(Duration::from_secs(60)))
             .stdin(std::process::Stdio::piped())
@@ -326,6 +409,239 @@ mod tests {
         let second = run(Phase::Converge, &rs, &[]);
         assert_eq!(statuses(&second), [S::Ok; 4]);
         assert_eq!(std::fs::metadata(&conf).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[test]
+    fn busybox_sh_and_its_applets_converge_then_find_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let big: String = (0..20_000).map(|n| format!("line {n}\n")).collect();
+        let rs = vec![
+            file(&format!("{d}/a"), "first\n", Some(0o600)),
+            file(&format!("{d}/big"), &big, None),
+            file(&format!("{d}/empty"), "", None),
+            res(
+                "line",
+                ResourceKind::Line {
+                    path: format!("{d}/a-list"),
+                    line: "x = 1".into(),
+                },
+            ),
+            // Small, but not text a shell word can hold: sent as data.
+            file(&format!("{d}/nul"), "a\0b\n", None),
+            file(&format!("{d}/tool"), "#!/bin/sh\n", Some(0o755)),
+        ];
+        let Some(first) = run_busybox(Phase::Converge, &rs, &["test -s a-list || true"]) else {
+            return;
+        };
+        assert_eq!(statuses(&first), [S::Changed; 6]);
+        assert_eq!(std::fs::read(format!("{d}/nul")).unwrap(), b"a\0b\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(format!("{d}/{p}"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(
+            (mode("tool"), mode("a"), mode("big")),
+            (0o755, 0o600, 0o644)
+        );
+        assert_eq!(std::fs::read_to_string(format!("{d}/big")).unwrap(), big);
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/a")).unwrap(),
+            "first\n"
+        );
+        assert_eq!(std::fs::read_to_string(format!("{d}/empty")).unwrap(), "");
+        let second = run_busybox(Phase::Converge, &rs, &[]).unwrap();
+        assert_eq!(statuses(&second), [S::Ok; 6]);
+        // A last line without its newline is ended once, as with GNU sed.
+        std::fs::write(format!("{d}/b-list"), "y = 2").unwrap();
+        let rs = vec![res(
+            "line",
+            ResourceKind::Line {
+                path: format!("{d}/b-list"),
+                line: "x = 1".into(),
+            },
+        )];
+        run_busybox(Phase::Converge, &rs, &[]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/b-list")).unwrap(),
+            "y = 2\nx = 1\n"
+        );
+    }
+
+    #[test]
+    fn profile_commands_guards_and_checks_run_without_nounset() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = dir.path().join("made");
+        let rs = vec![res(
+            "guarded",
+            ResourceKind::Command {
+                command: format!("echo ran >> {}", quote(&made.display().to_string())),
+                creates: None,
+                // An unset variable is empty in a profile's shell, as in any shell.
+                unless: Some("test -z \"$DESKREADY_UNSET_PROXY\"".into()),
+            },
+        )];
+        let rep = run(Phase::Converge, &rs, &["test -z \"$DESKREADY_UNSET_VAR\""]);
+        assert_eq!(statuses(&rep), [S::Ok]);
+        assert!(!made.exists());
+        assert!(rep.checks[&0].passed, "{:?}", rep.checks[&0]);
+    }
+
+    #[test]
+    fn a_missing_tool_is_named_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        // A PATH with every tool but sha256sum.
+        let bin = tempfile::tempdir().unwrap();
+        for t in [
+            "sh", "cat", "mktemp", "wc", "rm", "base64", "grep", "tail", "head", "stat",
+        ] {
+            let found = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| std::path::Path::new(d).join(t))
+                .find(|p| p.exists())
+                .unwrap();
+            std::os::unix::fs::symlink(found, bin.path().join(t)).unwrap();
+        }
+        let rs = [file(&dir.path().join("f").display().to_string(), "x", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let mut child = std::process::Command::new(bin.path().join("sh"))
+            .env("PATH", bin.path())
+            .arg("-c")
+            .arg(script.command())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let rep = parse(&child.wait_with_output().unwrap().stdout);
+        assert!(!rep.complete);
+        assert!(rep.resources.is_empty());
+        assert!(
+            rep.missing_tools.contains(&"sha256sum".to_string()),
+            "{rep:?}"
+        );
+        assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn the_bootstrap_passes_any_login_shell_untouched() {
+        let b = Dialect::Posix.bootstrap(123);
+        let inner = b
+            .strip_prefix("sh -c '")
+            .and_then(|r| r.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("not under sh -c '…': {b}"));
+        assert!(!inner.contains(['\'', '\n', '!']), "{b}");
+    }
+
+    #[test]
+    fn a_transfer_cut_short_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let big = "x".repeat(200_000);
+        let rs = [file(&p.display().to_string(), &big, None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script.command())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        // The program and part of the content arrive, then the connection is gone.
+        let cut = script.text.len() + 1000;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin[..cut])
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let rep = parse(&out.stdout);
+        assert!(!rep.complete && rep.resources.is_empty(), "{rep:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("@@STAGE short"));
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn a_target_its_tools_cannot_read_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a-directory");
+        std::fs::create_dir(&p).unwrap();
+        let rs = [file(&p.display().to_string(), "x", None)];
+        let rep = run(Phase::Plan, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Failed]);
+        let why = rep.resources[&0].stderr.clone().unwrap_or_default();
+        assert!(
+            why.starts_with(&format!("sha256sum could not read {}: ", p.display())),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn leftovers_of_cut_runs_are_removed_when_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("conf");
+        std::fs::write(&p, "same\n").unwrap();
+        let beside = dir.path().join(".conf.deskready-12345");
+        std::fs::write(&beside, "half").unwrap();
+        // A staging directory whose program is gone (no pid is that large).
+        let stale = std::path::Path::new("/tmp/deskready.stale-test");
+        std::fs::create_dir_all(stale).unwrap();
+        std::fs::write(stale.join("pid"), "2147483646\n").unwrap();
+        std::fs::write(stale.join("program"), "old").unwrap();
+        let rs = vec![file(&p.display().to_string(), "same\n", None)];
+        let plan = run(Phase::Plan, &rs, &[]);
+        assert_eq!(statuses(&plan), [S::Ok]);
+        assert!(beside.exists(), "plan changes nothing beside the target");
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Ok]);
+        assert!(!beside.exists());
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn a_symlinked_target_owned_by_root_is_written_through() {
+        if unsafe { libc::geteuid() } != 0 {
+            #[expect(
+                clippy::print_stderr,
+                reason = "tells the test runner why it was skipped"
+            )]
+            {
+                eprintln!("not root; skipped");
+            }
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.conf");
+        let link = dir.path().join("link.conf");
+        std::fs::write(&real, "old\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let rs = vec![file(&link.display().to_string(), "new\n", Some(0o640))];
+        let first = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&first), [S::Changed]);
+        assert_eq!(first.resources[&0].old.as_deref(), Some(&b"old\n"[..]));
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let again = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&again), [S::Ok]);
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //!
 //! `i` is a resource index and `j` a check index:
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
-//! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@M i MODE
-//! OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail of a
+//! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@S i SHA256
+//! SIZE` (a changed file's digest and size before, whatever its size), `@@M i MODE OWNER
+//! GROUP` (metadata before a change), `@@E i BASE64` (tail of a
 //! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
-//! check), `@@PSDOWN i` (resource `i`'s print server's scheduler does not answer; nothing
-//! was tried), `@@END`; a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
+//! check), `@@NEED TOOL...` (programs the device lacks; nothing was run), `@@PSDOWN i`
+//! (resource `i`'s print server's scheduler does not answer; nothing was tried), `@@END`;
+//! a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,10 @@ pub enum Line {
     },
     /// `@@O`: resource `i`'s content before (None when not valid base64).
     Old { i: usize, bytes: Option<Vec<u8>> },
+    /// `@@S`: resource `i`'s sha256 and size before.
+    Before { i: usize, sha256: String, size: u64 },
+    /// `@@NEED`: the programs the device lacks.
+    Need { tools: Vec<String> },
     /// `@@M`: resource `i`'s `MODE OWNER GROUP` before.
     Meta { i: usize, meta: String },
     /// `@@C`: sensitive resource `i`'s content differs (what it holds is not sent).
@@ -83,6 +89,11 @@ impl Line {
         if line == "@@END" {
             return Some(Line::End);
         }
+        if let Some(tools) = line.strip_prefix("@@NEED ") {
+            return Some(Line::Need {
+                tools: tools.split_whitespace().map(str::to_string).collect(),
+            });
+        }
         let mut parts = line.splitn(3, ' ');
         let (tag, idx) = (parts.next()?, parts.next()?);
         let rest = parts.next().unwrap_or("");
@@ -97,6 +108,11 @@ impl Line {
             "@@O" => Line::Old {
                 i: n,
                 bytes: b64(rest),
+            },
+            "@@S" => Line::Before {
+                i: n,
+                sha256: words.next()?.to_string(),
+                size: words.next()?.parse().ok()?,
             },
             "@@C" => Line::Differs { i: n },
             "@@M" => Line::Meta {
@@ -151,6 +167,8 @@ pub struct Observed {
     pub old: Option<Vec<u8>>,
     /// `MODE OWNER GROUP` before the change.
     pub meta: Option<String>,
+    /// sha256 and size of the content before the change (files), sent whatever the size.
+    pub before: Option<(String, u64)>,
     /// Tail of the failed command's stderr.
     pub stderr: Option<String>,
     /// Its print server's scheduler did not answer: nothing was tried.
@@ -166,6 +184,7 @@ impl Default for Observed {
             exit_code: None,
             old: None,
             meta: None,
+            before: None,
             stderr: None,
             print_server_down: false,
             differs: false,
@@ -187,6 +206,8 @@ pub struct Report {
     pub checks: BTreeMap<usize, CheckResult>,
     /// The program reached its end.
     pub complete: bool,
+    /// Programs the device lacks (the program stopped before running anything).
+    pub missing_tools: Vec<String>,
 }
 
 /// Reads a program's stdout.
@@ -204,6 +225,10 @@ pub fn parse(stdout: &[u8]) -> Report {
                 r.exit_code = exit_code;
             }
             Some(Line::Old { i, bytes }) => rep.resources.entry(i).or_default().old = bytes,
+            Some(Line::Before { i, sha256, size }) => {
+                rep.resources.entry(i).or_default().before = Some((sha256, size));
+            }
+            Some(Line::Need { tools }) => rep.missing_tools = tools,
             Some(Line::Meta { i, meta }) => rep.resources.entry(i).or_default().meta = Some(meta),
             Some(Line::Differs { i }) => rep.resources.entry(i).or_default().differs = true,
             Some(Line::Stderr { i, text }) => rep.resources.entry(i).or_default().stderr = text,
@@ -257,6 +282,20 @@ mod tests {
             })
         );
         assert_eq!(Line::parse("@@END"), Some(Line::End));
+        assert_eq!(
+            Line::parse("@@S 2 abc 31457280"),
+            Some(Line::Before {
+                i: 2,
+                sha256: "abc".into(),
+                size: 31_457_280
+            })
+        );
+        assert_eq!(
+            Line::parse("@@NEED sha256sum stat"),
+            Some(Line::Need {
+                tools: vec!["sha256sum".into(), "stat".into()]
+            })
+        );
         assert_eq!(
             Line::parse("@@PSDOWN 2"),
             Some(Line::PrintServerDown { i: 2 })

@@ -1,6 +1,7 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2034 # the start of every built program: this line covers it all,
-# where the preamble's own (got, size, t, fix: read by the kinds' helpers) no longer can
+# shellcheck disable=SC2034,SC2317 # the start of every built program: this line covers it all,
+# where the preamble's own (got, size, t, fix: read by the kinds' helpers; helpers only some
+# programs call) no longer can
 # The watchdog: the first lines of every program deskready runs on a device. Run as
 # `sh PROGRAM DIR SECS` (see BOOTSTRAP; DIR is the program's temp directory), it starts
 # the same program again as `sh PROGRAM DIR watched` in a session and process group of

@@ -1,6 +1,6 @@
 //! `command`: a command run unless `creates` exists or `unless` succeeds.
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -11,7 +11,7 @@ impl Kind for Command {
     fn helpers(&self) -> &'static str {
         include_str!("command.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::Command {
             command,
             creates,

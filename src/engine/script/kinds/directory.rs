@@ -1,6 +1,6 @@
 //! `directory`: a directory's existence, mode, owner and group.
 
-use super::{Kind, mode};
+use super::{Content, Kind, mode};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -8,6 +8,9 @@ use crate::resolve::ResolvedResource;
 pub(super) struct Directory;
 
 impl Kind for Directory {
+    fn tools(&self) -> &'static [&'static str] {
+        &["install", "stat"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("directory.sh")
     }
@@ -17,7 +20,7 @@ impl Kind for Directory {
             _ => None,
         }
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::Directory {
             path,
             mode: m,

@@ -6,7 +6,7 @@ dir_res() {
   i=$1; p=$2; mode=$3; owner=$4; group=$5
   stat_of "$p"; m=$got; dd=1
   if [ -d "$p" ] && meta_is "$m" "$mode" "$owner" "$group"; then dd=0; fi
-  if [ $dd = 0 ]; then echo "@@R $i ok"; return 0; fi
+  if [ "$dd" = 0 ]; then echo "@@R $i ok"; return 0; fi
   [ -n "$m" ] && echo "@@M $i $m"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   if install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>"$T/e$i"; then

@@ -1,7 +1,8 @@
-//! `file`: a file's content (staged on stdin), mode, owner and group; the diff compares
-//! its content.
+//! `file`: a file's content (sent after the program), mode, owner and group; the diff
+//! compares its content. A target that is a symbolic link owned by root is written
+//! through (see `file.sh`).
 
-use super::{Kind, mode};
+use super::{Content, Kind, mode};
 use crate::engine::script::{digest, writer::Writer};
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -9,6 +10,19 @@ use crate::resolve::ResolvedResource;
 pub(super) struct File;
 
 impl Kind for File {
+    fn tools(&self) -> &'static [&'static str] {
+        &[
+            "chmod",
+            "chown",
+            "chgrp",
+            "head",
+            "mv",
+            "readlink",
+            "sha256sum",
+            "stat",
+            "sync",
+        ]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("file.sh")
     }
@@ -21,7 +35,7 @@ impl Kind for File {
             _ => None,
         }
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, content: Content) {
         let ResourceKind::File {
             path,
             mode: m,
@@ -33,17 +47,26 @@ impl Kind for File {
             return;
         };
         let sum = digest(r.content().unwrap_or_default().as_bytes());
-        w.call(
-            "step file_res",
-            [
-                &i.to_string(),
-                path,
-                &sum,
-                &mode(*m),
-                owner.as_deref().unwrap_or(""),
-                group.as_deref().unwrap_or(""),
-            ],
-        );
+        let text = r.content().unwrap_or_default();
+        let (offset, len) = match content {
+            Content::Data { from_end, len } => (from_end.to_string(), len.to_string()),
+            Content::Inline => ("-".to_string(), text.len().to_string()),
+            Content::Absent => ("-".to_string(), "0".to_string()),
+        };
+        let mut args = vec![
+            i.to_string(),
+            path.clone(),
+            sum,
+            mode(*m),
+            owner.clone().unwrap_or_default(),
+            group.clone().unwrap_or_default(),
+            offset,
+            len,
+        ];
+        if content == Content::Inline {
+            args.push(text.to_string());
+        }
+        w.call("step file_res", args);
     }
     fn wanted(&self, r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {
         match r.kind() {

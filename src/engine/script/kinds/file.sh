@@ -1,32 +1,72 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # fix, failed, got, size, t: set by the preamble and its helpers
-# file_res I PATH SHA256 MODE OWNER GROUP: a file with the content staged in $T/fI (its
-# sha256 given) and, when not empty, this octal mode, owner and group. Content is
-# replaced atomically: a temp file beside PATH made by `install` (mode and owner set),
-# synced, renamed. Metadata the profile leaves open is kept from the file replaced.
+# shellcheck disable=SC2154 # fix, failed, got, size, t, T: set by the preamble and its helpers
+# file_res I PATH SHA256 MODE OWNER GROUP FROM_END LENGTH [CONTENT]: a file whose content
+# (its sha256 given) is the LENGTH bytes that start FROM_END bytes before the end of what
+# the program was sent, or CONTENT itself when FROM_END is `-` (small text, written by
+# the shell's own printf: no process), and, when not
+# empty, with this octal mode, owner and group. Metadata the profile leaves open is kept
+# from the file replaced.
+#
+# New content goes into a temp file beside the target (mode and owner set there) and is
+# left pending: `commit`, after a run of file resources, syncs every pending temp file at
+# once and renames each over its target. A target that is a symbolic link owned by root is
+# written through (the file it points to is compared and replaced, the link stays); a link
+# owned by anyone else is refused. Temp files that cut-off runs left beside the target are
+# removed whenever the program fixes, changed or not.
 file_res() {
   i=$1; p=$2; mode=$4; owner=$5; group=$6
-  sum_of "$p"; if [ "$got" = "$3" ]; then c=0; else c=1; fi
-  stat_of "$p"; m=$got; md=0
+  [ "$fix" != 1 ] || leftovers "$p"
+  sum_of "$p"; h=$got
+  stat_of "$p"; m=$got
+  if [ -e "$p" ]; then
+    [ -n "$h" ] || { unread "$i" "$p" sha256sum; return 0; }
+    [ -n "$m" ] || { unread "$i" "$p" stat; return 0; }
+  fi
+  w=$p
+  if [ -L "$p" ]; then
+    lo=$(stat -c %U -- "$p" 2>&1)
+    if [ "$lo" != root ]; then
+      printf '%s is a symbolic link owned by %s, not root: deskready does not write through it\n' "$p" "$lo" > "$T/e$i"
+      fail "$i" 1 "$T/e$i"; return 0
+    fi
+    w=$(readlink -f -- "$p" 2> "$T/e$i")
+    [ -n "$w" ] || { fail "$i" 1 "$T/e$i"; return 0; }
+  fi
+  if [ "$h" = "$3" ]; then c=0; else c=1; fi
+  md=0
   if [ -n "$m" ] && ! meta_is "$m" "$mode" "$owner" "$group"; then md=1; fi
-  if [ $c = 0 ] && [ $md = 0 ]; then echo "@@R $i ok"; return 0; fi
+  if [ "$c" = 0 ] && [ "$md" = 0 ]; then echo "@@R $i ok"; return 0; fi
   [ -n "$m" ] && echo "@@M $i $m"
-  [ $c = 1 ] && old "$i" "$p" "$size"
+  if [ "$c" = 1 ] && [ -n "$h" ]; then old "$i" "$p" "$size" "$h"; fi
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   if [ -n "$m" ]; then cm=${m%% *}; r=${m#* }; co=${r%% *}; cg=${r#* }; else cm=644; co=; cg=; fi
   [ -z "$mode" ] || cm=$mode
   [ -z "$owner" ] || co=$owner
   [ -z "$group" ] || cg=$group
-  if [ $c = 1 ]; then
-    tmpname "$p"
-    { install -m "$cm" ${co:+-o "$co"} ${cg:+-g "$cg"} -- "$T/f$i" "$t" && sync "$t" && mv -f "$t" "$p"; } 2>"$T/e$i" \
-      || { rm -f "$t"; fail "$i" 1 "$T/e$i"; }
+  if [ "$c" = 1 ]; then
+    tmpname "$w"
+    # New files are root's, with the mode a umask gives (no chmod for modes without
+    # execute or special bits); chown only for other owners.
+    case $cm in
+      [0246][0246][0246]) u=; r=$cm
+        while [ -n "$r" ]; do u=$u$((7 - ${r%"${r#?}"})); r=${r#?}; done
+        umask "$u"; xm= ;;
+      *) xm=$cm ;;
+    esac
+    if { if [ "$7" = - ]; then printf '%s' "$9" > "$t"; else tail -c "$7" -- "$T/program" | head -c "$8" > "$t"; fi &&
+         { [ -z "$xm" ] || chmod "$xm" "$t"; } &&
+         { [ "${co:-root}:${cg:-root}" = root:root ] || chown "${co:-root}:${cg:-root}" "$t"; }; } 2> "$T/e$i"; then
+      umask 022; pend "$i" "$t" "$w"
+    else
+      umask 022; rm -f -- "$t"
+      { printf 'could not write %s: ' "$p"; if [ -s "$T/e$i" ]; then cat "$T/e$i"; else echo 'write error'; fi; } > "$T/x$i"
+      fail "$i" 1 "$T/x$i"
+    fi
   else
-    { { [ -z "$mode" ] || chmod "$mode" "$p"; } &&
-      if [ -n "$owner" ] && [ -n "$group" ]; then chown "$owner:$group" "$p"
-      elif [ -n "$owner" ]; then chown "$owner" "$p"
-      elif [ -n "$group" ]; then chgrp "$group" "$p"
-      fi; } 2>"$T/e$i" || fail "$i" 1 "$T/e$i"
+    if { { [ -z "$mode" ] || chmod "$mode" "$w"; } &&
+      if [ -n "$owner" ] && [ -n "$group" ]; then chown "$owner:$group" "$w"
+      elif [ -n "$owner" ]; then chown "$owner" "$w"
+      elif [ -n "$group" ]; then chgrp "$group" "$w"
+      fi; } 2> "$T/e$i"; then echo "@@R $i changed"; else fail "$i" 1 "$T/e$i"; fi
   fi
-  [ "$failed" = 1 ] || echo "@@R $i changed"
 }

@@ -1,6 +1,6 @@
 //! `line`: a line present in a file; the diff compares the file with the line added.
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -8,6 +8,9 @@ use crate::resolve::ResolvedResource;
 pub(super) struct Line;
 
 impl Kind for Line {
+    fn tools(&self) -> &'static [&'static str] {
+        &["cp", "mv", "stat", "sync"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("line.sh")
     }
@@ -17,7 +20,7 @@ impl Kind for Line {
             _ => None,
         }
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         if let ResourceKind::Line { path, line } = r.kind() {
             w.call("step line_res", [&i.to_string(), path, line]);
         }

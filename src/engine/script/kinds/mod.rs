@@ -35,8 +35,13 @@ pub trait Kind: Sync {
     fn stat_path<'a>(&self, _r: &'a ResolvedResource) -> Option<&'a str> {
         None
     }
-    /// Writes resource `i`'s step (probe, and fix when the program fixes).
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource);
+    /// The programs its steps run, checked on the device before anything is changed.
+    fn tools(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Writes resource `i`'s step (probe, and fix when the program fixes), with where its
+    /// content travels.
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, content: Content);
     /// What a diff compares: the thing's label and the text the profile wants, given the
     /// text the device has. `None` for kinds without a diff.
     fn wanted(&self, _r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {
@@ -76,6 +81,27 @@ pub fn all_helpers() -> Vec<&'static str> {
         print_queue::PrintQueue.helpers(),
         TEST_PAGE,
     ]
+}
+
+/// Where a resource's new content travels to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Not at all: the program only looks (plan), or the resource has none.
+    Absent,
+    /// In the data after the program: `len` bytes starting `from_end` bytes before the end
+    /// of everything sent.
+    Data { from_end: usize, len: usize },
+    /// In the program itself, as a quoted word (see [`inline`]).
+    Inline,
+}
+
+/// Contents up to this size are written by the program itself (a quoted word and the
+/// shell's builtin `printf`: no process), when they are text a shell word can hold.
+pub const INLINE_LIMIT: usize = 64 * 1024;
+
+/// Whether the program carries `content` itself rather than carving it from the data.
+pub fn inline(content: &str) -> bool {
+    content.len() <= INLINE_LIMIT && !content.contains('\0')
 }
 
 /// An octal mode as the program compares and sets it (`640`), or '' for any.

@@ -2,7 +2,7 @@
 //! location, description, sharing, options and allowed users; the diff compares the
 //! settings as the probe reads them back. Also the test page printed through a queue.
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -41,10 +41,22 @@ pub fn queue_state(kind: &ResourceKind) -> Option<String> {
 }
 
 impl Kind for PrintQueue {
+    fn tools(&self) -> &'static [&'static str] {
+        &[
+            "awk",
+            "flock",
+            "lpadmin",
+            "lpoptions",
+            "lpstat",
+            "paste",
+            "sed",
+            "sort",
+        ]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("print_queue.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let kind = r.kind();
         let ResourceKind::PrintQueue {
             queue,

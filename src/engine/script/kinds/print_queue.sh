@@ -35,6 +35,20 @@ pq_set() {
   for kv in "$@"; do shift; set -- "$@" -o "$kv"; done
   cups lpadmin -p "$q" -v "$uri" -L "$loc" -D "$desc" -o "printer-is-shared=$shared" "$@" -u "$allow"
 }
+# pq_lock: $lk = the lock file of queue changes on print server $cs ('' for this device's
+# cupsd), in a directory of root's own (mode 0700) under /run, or under /var/lib on a
+# system without /run (only root can create names in either); fails naming the
+# directory when it is a link or not root's
+pq_lock() {
+  ld=/run/deskready; [ -d /run ] || ld=/var/lib/deskready
+  [ -d "$ld" ] || mkdir -m 0700 -- "$ld" 2>"$T/e$i"
+  if [ -L "$ld" ] || [ ! -O "$ld" ]; then
+    printf 'refusing to lock print queue changes in %s: it must be a directory owned by root\n' "$ld" >> "$T/e$i"
+    return 1
+  fi
+  case ${cs:-local} in */* | .*) ln=queues ;; *) ln=queues-${cs:-local} ;; esac
+  lk="$ld/print-$ln.lock"
+}
 # pq_res I QUEUE SERVER URI LOCATION DESCRIPTION SHARED ALLOW WANT KEY=VALUE...: a print
 # queue on SERVER's cupsd ('' for the local one) whose settings read back as WANT.
 #
@@ -45,6 +59,10 @@ pq_set() {
 # Unavailable": every step is tried again, up to 20 times, 0.5 s apart, until the queue
 # reads back right. Queue changes on one print server take turns (flock): many `lpadmin
 # -m everywhere` at once were seen to stall cupsd for half a minute.
+#
+# The lock file lives where only root can create names (see `pq_lock`): in a world-writable
+# directory (/tmp, and /run/lock, which Debian makes 1777) another user could hold it
+# first, or put a symbolic link there that root would then open and truncate.
 pq_res() {
   i=$1; q=$2; cs=$3; uri=$4; loc=$5; desc=$6; shared=$7; allow=$8; want=$9; shift 9
   # A print server that does not answer: said, and every later step skipped (failed: the
@@ -52,9 +70,10 @@ pq_res() {
   # shellcheck disable=SC2034
   if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
   have=$(pq_state "$q" "$@"); exists=$?
-  if [ $exists = 0 ] && [ "$have" = "$want" ]; then echo "@@R $i ok"; return 0; fi
-  [ $exists = 0 ] && { printf '@@O %s ' "$i"; printf '%s\n' "$have" | base64 -w0; echo; }
+  if [ "$exists" = 0 ] && [ "$have" = "$want" ]; then echo "@@R $i ok"; return 0; fi
+  [ "$exists" = 0 ] && { printf '@@O %s ' "$i"; printf '%s\n' "$have" | base64 -w0; echo; }
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
+  pq_lock || { fail "$i" 1 "$T/e$i"; return 0; }
   {
     flock 9; n=0
     while :; do
@@ -64,11 +83,11 @@ pq_res() {
       elif pq_state "$q" "$@" | grep -q '^option [^=]*=$'; then
         cups lpadmin -p "$q" -v "$uri" -m everywhere </dev/null >/dev/null 2>"$T/e$i" || rc=$?
       fi
-      [ $rc != 0 ] || pq_set "$@" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
-      [ $rc != 0 ] || [ "$(pq_state "$q" "$@")" != "$want" ] || break
-      n=$((n + 1)); [ $n -lt 20 ] || break; sleep 0.5
+      [ "$rc" != 0 ] || pq_set "$@" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+      [ "$rc" != 0 ] || [ "$(pq_state "$q" "$@")" != "$want" ] || break
+      n=$((n + 1)); [ "$n" -lt 20 ] || break; sleep 0.5
     done
-  } 9>/tmp/.deskready-print-queues.lock
+  } 9>"$lk"
   if [ "$rc" != 0 ]; then fail "$i" "$rc" "$T/e$i"
   elif [ "$(pq_state "$q" "$@")" = "$want" ]; then echo "@@R $i changed"
   else

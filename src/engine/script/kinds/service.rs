@@ -1,7 +1,7 @@
 //! `service`: validated, but not probed or fixed by this build; its resources are
 //! reported unsupported and left alone.
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::resolve::ResolvedResource;
 
@@ -14,5 +14,5 @@ impl Kind for Service {
     fn helpers(&self) -> &'static str {
         ""
     }
-    fn write(&self, _w: &mut Writer, _i: usize, _r: &ResolvedResource) {}
+    fn write(&self, _w: &mut Writer, _i: usize, _r: &ResolvedResource, _content: Content) {}
 }

@@ -1,6 +1,6 @@
 //! `user`: a local user, created with its comment, shell and groups when missing.
 
-use super::Kind;
+use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -8,10 +8,13 @@ use crate::resolve::ResolvedResource;
 pub(super) struct User;
 
 impl Kind for User {
+    fn tools(&self) -> &'static [&'static str] {
+        &["id", "useradd"]
+    }
     fn helpers(&self) -> &'static str {
         include_str!("user.sh")
     }
-    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource) {
+    fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::User {
             user,
             comment,
