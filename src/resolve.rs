@@ -396,6 +396,17 @@ fn template_diag(origin: &Origin, e: TemplateError, tag: &str) -> Diagnostic {
     }
 }
 
+/// A problem with what a resource's key rendered to, at that key.
+fn rendered_diag(at: &Origin, msg: String, tag: &str) -> Diagnostic {
+    Diagnostic {
+        file: at.file.clone(),
+        line: at.line,
+        column: at.column,
+        path: at.path.clone(),
+        message: format!("{msg} (rendering for {tag})"),
+    }
+}
+
 fn render_resource(
     rn: &Renderer,
     r: &Resource,
@@ -512,6 +523,28 @@ fn render_resource(
                 .collect(),
         },
     };
+    // What a template rendered is checked as written text is when the site loads: a
+    // path that is not absolute (relative, or `-x` that a command would take for an
+    // option) and a package name that apt-get could take for an option are refused here.
+    let path_key = match &kind {
+        ResourceKind::File { path, .. } => Some(("file", path)),
+        ResourceKind::Directory { path, .. } => Some(("directory", path)),
+        ResourceKind::Line { path, .. } => Some(("path", path)),
+        _ => None,
+    };
+    if let Some((key, path)) = path_key
+        && diags.len() == before
+        && !path.starts_with('/')
+    {
+        let msg = format!("`{path}` is not an absolute path; paths on a device start with /");
+        diags.push(rendered_diag(&r.origin_of(key), msg, &device.tag));
+    }
+    if let ResourceKind::Package { package } = &kind
+        && diags.len() == before
+        && let Some(msg) = crate::load::bad_package_name(package)
+    {
+        diags.push(rendered_diag(&r.origin_of("package"), msg, &device.tag));
+    }
     let via = match &r.via {
         None => None,
         Some(v) => {
@@ -677,6 +710,77 @@ verify:
             "{e}"
         );
         assert!(e.contains("secret.psk"), "{e}");
+    }
+
+    #[test]
+    fn a_package_name_is_checked_as_written_and_as_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("inventory")).unwrap();
+        std::fs::create_dir_all(dir.path().join("profiles")).unwrap();
+        std::fs::write(
+            dir.path().join("inventory/i.yaml"),
+            "devices:\n  LAP-1:\n    kind: laptop\n    model: M\n    profile: p\n    vars: { editor: \"--force-yes\" }\n",
+        )
+        .unwrap();
+        let profile = dir.path().join("profiles/p.yaml");
+        std::fs::write(&profile, "name: p\nresources:\n  - package: -y\n").unwrap();
+        let e = crate::load::load_site(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "profiles/p.yaml:3:5: resources[0].package: `-y` is not a Debian package name;"
+            ),
+            "{e}"
+        );
+
+        std::fs::write(
+            &profile,
+            "name: p\nresources:\n  - package: git\n  - package: \"{{ vars.editor }}\"\n",
+        )
+        .unwrap();
+        let site = crate::load::load_site(dir.path()).unwrap_or_else(|d| panic!("{d}"));
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("profiles/p.yaml:4:5: resources[1].package: `--force-yes` is not a Debian package name;"),
+            "{e}"
+        );
+        assert!(e.ends_with("(rendering for LAP-1)"), "{e}");
+        let mut vars = Vars::new();
+        vars.insert("editor".into(), json!("vim-nox"));
+        let r = resolve(&site, "LAP-1", &vars).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(r.resources[1].kind().target(), "vim-nox");
+    }
+
+    #[test]
+    fn a_path_must_render_to_an_absolute_path() {
+        let (_d, site) = site(&[
+            (
+                "inventory/i.yaml",
+                "devices:\n  LAP-1:\n    kind: laptop\n    model: M\n    profile: p\n    vars: { conf: \"-R\", home: /home/ana }\n",
+            ),
+            (
+                "profiles/p.yaml",
+                "name: p\nresources:\n  - file: \"{{ vars.home }}/.profile\"\n    content: x\n  - directory: \"{{ vars.conf }}\"\n  - line: l\n    path: \"{{ vars.home }}\"\n",
+            ),
+        ]);
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e.lines().collect::<Vec<_>>(),
+            [
+                "profiles/p.yaml:5:5: resources[1].directory: `-R` is not an absolute path; paths on a device start with / (rendering for LAP-1)"
+            ],
+            "{e}"
+        );
+        let mut vars = Vars::new();
+        vars.insert("conf".into(), json!("etc/app"));
+        let e = resolve(&site, "LAP-1", &vars).unwrap_err().to_string();
+        assert!(e.contains("`etc/app` is not an absolute path"), "{e}");
+        vars.insert("conf".into(), json!("/etc/app"));
+        let r = resolve(&site, "LAP-1", &vars).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(r.resources[1].kind().target(), "/etc/app");
     }
 
     #[test]

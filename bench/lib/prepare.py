@@ -9,14 +9,26 @@ lab addresses with `deskready lab status`, then writes into OUTDIR:
 - hosts.json            [{tag, host, port, key, vars...}] (for reference)
 - ansible-inventory.yml the devices with their per-device variables (JSON is valid YAML)
 - pyinfra_inventory.py  the same for pyinfra
-- scripts/TAG.sh        the pre-rendered POSIX shell script for the device (OpenSSH, floor)
-- manifest.tsv          HOST:PORT<TAB>scripts/TAG.sh, one line per device
+- scripts/KIND/TAG.sh   the pre-rendered POSIX shell scripts for the device, one per KIND:
+    floor    the least work: no probing, no staging, no sync; each file written with one
+             redirection (the shell's printf builtin) to a name beside it and renamed; the
+             workload's own guards only (`creates:`, `unless:`, the line); same script on
+             every run, so a re-run rewrites the three files (same contents)
+    guarded  the floor plus one `sha256sum` and one `stat` of the three files at the start;
+             a file is rewritten only when its digest or mode differs
+    durable  deskready's guarantees: contents staged to a temp dir, `cmp` per file, temp +
+             chmod + `sync` + rename, line through temp + `sync` + rename (also OpenSSH's)
+- manifest-KIND.tsv     HOST:PORT<TAB>scripts/KIND/TAG.sh, one line per device
+
+Every script ends with `BENCH changed=N`: the resources it wrote or ran on the device (for
+the floor's re-run, the three files it rewrote with the same contents).
 
 Templates are rendered with Jinja2 from bench/ansible/templates (the same text as the
 bench site's Tera templates; bench/run checks the files the contenders write are identical).
 Runs with the bench venv's python (Jinja2 comes with ansible-core).
 """
 
+import hashlib
 import json
 import os
 import shlex
@@ -38,17 +50,68 @@ def dr_json(dr, site, *args):
     return json.loads(out)
 
 
-def shell_script(d, env):
+# The workload's files: path, Jinja2 template, mode.
+FILES = [
+    ("/etc/bench/owner.conf", "owner.conf.j2", "644"),
+    ("/etc/bench/motd", "motd.j2", "644"),
+    ("/etc/bench/app.ini", "app.ini.j2", "640"),
+]
+# The mode's complement, for the umask a file is created under (no chmod needed).
+UMASK = {"644": "022", "640": "027"}
+
+
+def least_work_script(d, env, guarded):
+    """The least work that leaves a fresh device in the workload's state: builtins where the
+    shell has one (printf, test, umask), one process where it has not (mkdir once, mv per
+    file, the guarded commands and their guards, grep for the line and the check). Files are
+    created under the umask that gives their mode, written by one redirection and renamed
+    over the old one (atomic, not durable: no sync). With `guarded`, one sha256sum and one
+    stat of the files first, and a file is written only when its digest or mode differs."""
+    q = shlex.quote
+    s = ["set -eu", "export LC_ALL=C", "n=0", "umask 022", "[ -d /etc/bench ] || { mkdir /etc/bench; n=$((n+1)); }"]
+    paths = " ".join(q(p) for p, _, _ in FILES)
+    if guarded:
+        s.append(f"h=$(sha256sum {paths} 2>/dev/null || :)")
+        s.append(f"m=$(stat -c '%a %n' {paths} 2>/dev/null || :)")
+    for i, (path, tpl, mode) in enumerate(FILES):
+        content = env.get_template(tpl).render(**d)
+        t = q(path + ".new")
+        write = f"printf %s {q(content)} > {t}"
+        if UMASK[mode] != "022":
+            write = f"umask {UMASK[mode]}; {write}; umask 022"
+        write = f"{write}; mv -f {t} {q(path)}; n=$((n+1))"
+        if guarded:
+            digest = hashlib.sha256(content.encode()).hexdigest()
+            s.append(f"w{i}() {{ {write}; }}")
+            s.append(f'case "$h" in *"{digest}  {path}"*) case "$m" in *"{mode} {path}"*) ;; *) w{i};; esac;; *) w{i};; esac')
+        else:
+            s.append(write)
+    # command, creates:
+    s.append(
+        "[ -e /etc/bench/first-run ] || { date -u +%Y-%m-%dT%H:%M:%SZ > /etc/bench/first-run; n=$((n+1)); }"
+    )
+    # command, unless:
+    user = q(d["assignee_username"])
+    s.append(
+        f"id -u {user} >/dev/null 2>&1 || "
+        f"{{ useradd --create-home --comment {q(d['assignee_name'])} {user} </dev/null >/dev/null; n=$((n+1)); }}"
+    )
+    # line in a file: appended in place (one redirection)
+    line = f"Support: {d['helpdesk_phone']}"
+    s.append(f"grep -qxF -e {q(line)} /etc/issue.net 2>/dev/null || {{ printf '%s\\n' {q(line)} >> /etc/issue.net; n=$((n+1)); }}")
+    # verify
+    s.append(f"grep -qF {q(d['tag'])} /etc/bench/owner.conf || {{ echo 'verify failed: owner file'; exit 1; }}")
+    s.append('echo "BENCH changed=$n"')
+    return "\n".join(s) + "\n"
+
+
+def durable_script(d, env):
     """One script doing the whole workload, idempotent, with the same guarantees as
     deskready's: contents staged first, files replaced by temp + chmod + sync + rename only
     when they differ, modes fixed, guarded commands, a line added when missing, the verify
     check. Prints `BENCH changed=N` last."""
     q = shlex.quote
-    files = [
-        ("/etc/bench/owner.conf", "owner.conf.j2", "644"),
-        ("/etc/bench/motd", "motd.j2", "644"),
-        ("/etc/bench/app.ini", "app.ini.j2", "640"),
-    ]
+    files = FILES
     s = [
         "set -eu",
         "umask 022",
@@ -132,7 +195,7 @@ def main():
                 "app_port": APP_PORT,
             }
         )
-    os.makedirs(os.path.join(out, "scripts"), exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "hosts.json"), "w") as f:
         json.dump(hosts, f, indent=1)
 
@@ -167,12 +230,19 @@ def main():
             f.write(f"    ({h['host']!r}, {data!r}),\n")
         f.write("]\n")
 
-    with open(os.path.join(out, "manifest.tsv"), "w") as m:
-        for h in hosts:
-            path = os.path.join(out, "scripts", f"{h['tag']}.sh")
-            with open(path, "w") as f:
-                f.write(shell_script(h, env))
-            m.write(f"{h['host']}:{h['port']}\t{path}\n")
+    kinds = {
+        "floor": lambda h: least_work_script(h, env, guarded=False),
+        "guarded": lambda h: least_work_script(h, env, guarded=True),
+        "durable": lambda h: durable_script(h, env),
+    }
+    for kind, render in kinds.items():
+        os.makedirs(os.path.join(out, "scripts", kind), exist_ok=True)
+        with open(os.path.join(out, f"manifest-{kind}.tsv"), "w") as m:
+            for h in hosts:
+                path = os.path.join(out, "scripts", kind, f"{h['tag']}.sh")
+                with open(path, "w") as f:
+                    f.write(render(h))
+                m.write(f"{h['host']}:{h['port']}\t{path}\n")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ use super::script::{self, Phase, TestPage, digest};
 use crate::model::{Device, DeviceKind, ResourceKind};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::secrets::Redactor;
-use crate::shell::quote;
 use crate::site::Site;
 use crate::transport::{HostKeyPins, RemoteSession, SshOptions, Target, Transport};
 
@@ -42,6 +41,10 @@ pub type Status = ResourceStatus;
 
 /// The diff shown for a sensitive file or line whose content differs.
 pub const SENSITIVE_CHANGE: &str = "content changed (sensitive)";
+
+/// The output shown for a failed check whose command was rendered from a secret (its
+/// output may quote the secret in a form the [`Redactor`] does not know).
+pub const SENSITIVE_OUTPUT: &str = "output hidden (sensitive check)";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceOutcome {
@@ -288,7 +291,13 @@ pub fn run(
                                 name: c.name.clone(),
                                 passed: r.passed,
                                 exit_code: r.exit_code,
-                                output: r.output.as_deref().map(|o| opts.redactor.redact(o)),
+                                output: r.output.as_deref().map(|o| {
+                                    if c.sensitive {
+                                        SENSITIVE_OUTPUT.to_string()
+                                    } else {
+                                        opts.redactor.redact(o)
+                                    }
+                                }),
                             });
                         }
                     }
@@ -302,18 +311,13 @@ pub fn run(
                 run.problems.push(problem);
                 mark_unreached(&mut run, &items);
             }
-            Err(RunError::Broken(problem, channels)) => {
-                run.connections += 1;
-                run.channels += channels;
-                run.problems.push(problem);
-                mark_unreached(&mut run, &items);
-            }
             Err(RunError::Cut(problem, report, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
                 run.problems.push(problem);
                 // What it reported on happened (a file it changed is journaled); the
-                // rest was not reached, or was cut off and killed on the device.
+                // rest was not reached, or was cut off and killed on the device. Its
+                // checks did not all run: none is reported.
                 let (told, untold): (Vec<_>, Vec<_>) = items
                     .iter()
                     .copied()
@@ -515,7 +519,10 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
         Ok(s) => s,
         Err(e) => return failed(e.to_string()),
     };
-    let out = match session.run(&format!("sh -c {}", quote(&program)), b"") {
+    let out = match session.run(
+        &program.command_within(opts.ssh.command_timeout),
+        &program.stdin,
+    ) {
         Ok(o) => o,
         Err(e) => return failed(e.to_string()),
     };
@@ -536,10 +543,9 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
 enum RunError {
     /// Not connected, or the program could not be run.
     NotRun(Problem),
-    /// Connected, but the program did not run to its end; carries the channels used.
-    Broken(Problem, u32),
-    /// Cut off while running (timed out, connection lost) after reporting on some
-    /// resources: what it reported, and the channels used.
+    /// Cut off while running (timed out, connection lost), or ended before its end (killed
+    /// on the device, a shell error, contents that did not all arrive), after reporting
+    /// on none or some resources: what it reported, and the channels used.
     Cut(Problem, Box<script::Report>, u32),
 }
 
@@ -603,11 +609,13 @@ fn run_on(
     };
     let report = script::parse(&out.stdout);
     if !report.missing_tools.is_empty() {
-        return Err(RunError::Broken(
+        // Nothing ran: every resource is unreached.
+        return Err(RunError::Cut(
             Problem::MissingTools {
                 on: on.to_string(),
-                tools: report.missing_tools,
+                tools: report.missing_tools.clone(),
             },
+            Box::new(report),
             session.channels_opened(),
         ));
     }
@@ -617,13 +625,15 @@ fn run_on(
         let stderr_tail = lines[lines.len().saturating_sub(5)..].join(" / ");
         // sudo names itself on stderr when it refuses a user without passwordless sudo.
         let needs_sudo_as = stderr.contains("sudo:").then(|| target.user.clone());
-        return Err(RunError::Broken(
+        // What it reported until then happened (a file it changed is journaled).
+        return Err(RunError::Cut(
             Problem::StoppedEarly {
                 on: on.to_string(),
                 exit_code: out.status,
                 stderr_tail,
                 needs_sudo_as,
             },
+            Box::new(report),
             session.channels_opened(),
         ));
     }
@@ -878,6 +888,88 @@ mod tests {
         ));
         assert_eq!(r.problems[0].kind(), "stopped-early");
         assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn a_program_killed_on_the_device_keeps_what_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let target = dir.path().join("motd");
+        let later = dir.path().join("later");
+        // The program ends without its end (as when the kernel's OOM killer takes it):
+        // the file it changed first still changed.
+        let work = testkit::resolved(
+            "LAP-1",
+            vec![
+                testkit::file(&target, "hello\n"),
+                testkit::resource(
+                    "killer",
+                    ResourceKind::Command {
+                        command: "kill -KILL $$".into(),
+                        creates: None,
+                        unless: None,
+                    },
+                ),
+                testkit::file(&later, "x"),
+            ],
+        );
+        let r = run(
+            &site,
+            &work,
+            Mode::Configure,
+            &testkit::options(local, 0),
+            &quiet,
+        );
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(
+            matches!(&r.problems[0], Problem::StoppedEarly { exit_code: 137, .. }),
+            "{:?}",
+            r.problems
+        );
+        let statuses: Vec<Status> = r.resources.iter().map(|x| x.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Changed, Status::Unreached, Status::Unreached]
+        );
+        assert!(r.resources[0].new_digest.is_some());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello\n");
+        assert!(!later.exists());
+    }
+
+    #[test]
+    fn a_failed_sensitive_check_hides_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let mut opts = testkit::options(local, 0);
+        opts.redactor = Redactor::new([("psk", "hunter2 psk")]);
+        let mut work = testkit::resolved("LAP-1", Vec::new());
+        for (name, sensitive) in [("psk set", true), ("plain", false)] {
+            work.verify.push(crate::model::Check {
+                name: name.into(),
+                command: "echo 'psk=hunter2%20psk'; exit 1".into(),
+                sensitive,
+                origin: Default::default(),
+            });
+        }
+        let r = run(&site, &work, Mode::Configure, &opts, &quiet);
+        let outputs: Vec<(&str, Option<&str>)> = r
+            .verify
+            .iter()
+            .map(|c| (c.name.as_str(), c.output.as_deref()))
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                ("psk set", Some(SENSITIVE_OUTPUT)),
+                ("plain", Some("psk=hunter2%20psk\n"))
+            ]
+        );
+        assert!(matches!(
+            &r.problems[0],
+            Problem::CheckFailed { output: Some(o), .. } if o == SENSITIVE_OUTPUT
+        ));
     }
 
     #[test]

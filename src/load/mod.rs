@@ -7,6 +7,9 @@
 
 pub mod diag;
 mod kinds;
+#[cfg(test)]
+pub(crate) use kinds::keywords as kind_keywords;
+pub(crate) use kinds::package::bad_package_name;
 pub mod locate;
 mod raw;
 mod resources;

@@ -47,15 +47,27 @@ impl HostKeyPins for Store {
             .map_err(pins_error)
     }
 
+    /// First contact: pins `pin` unless `device` already has a pin, which stays (many
+    /// runs may meet a new device at once: the first key written wins). When the kept pin
+    /// is another key, refuses with [`TransportError::HostKeyChanged`] (its `address`
+    /// empty: the caller knows it). Only [`Store::replace_pin`] replaces a pin.
     fn pin(&self, device: &str, pin: &Pin) -> Result<(), TransportError> {
         self.conn()
             .execute(
                 "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tag) DO UPDATE SET key_type = ?2, fingerprint = ?3, pinned_at = ?4",
+                 ON CONFLICT (tag) DO NOTHING",
                 params![device, pin.key_type, pin.fingerprint, now()],
             )
-            .map(|_| ())
-            .map_err(pins_error)
+            .map_err(pins_error)?;
+        match self.pinned(device)? {
+            Some(kept) if kept != *pin => Err(TransportError::HostKeyChanged {
+                device: device.to_string(),
+                address: String::new(),
+                pinned: kept.fingerprint,
+                presented: pin.fingerprint.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn forget(&self, device: &str) -> Result<(), TransportError> {
@@ -69,6 +81,43 @@ impl HostKeyPins for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_contact_pin_never_replaces_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = |n: u32| Pin {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: format!("SHA256:key{n}"),
+        };
+        // Many runs meeting the same new device at once: one key wins, the others are
+        // refused, none overwrites it.
+        let results: Vec<Result<(), TransportError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|n| {
+                    let store = &store;
+                    s.spawn(move || store.pin("PS-0001", &key(n)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let kept = store.pinned("PS-0001").unwrap().unwrap();
+        for (n, r) in results.iter().enumerate() {
+            if key(n as u32) == kept {
+                assert!(r.is_ok(), "{r:?}");
+            } else {
+                assert!(
+                    matches!(r, Err(TransportError::HostKeyChanged { pinned, .. }) if *pinned == kept.fingerprint),
+                    "{r:?}"
+                );
+            }
+        }
+        // The same key again is fine; another one never replaces it.
+        store.pin("PS-0001", &kept).unwrap();
+        let other = if kept == key(0) { key(1) } else { key(0) };
+        assert!(store.pin("PS-0001", &other).is_err());
+        assert_eq!(store.pinned("PS-0001").unwrap(), Some(kept));
+    }
 
     #[test]
     fn replacing_a_pin_writes_it_and_its_journal_row_together() {

@@ -30,6 +30,10 @@ pub enum Behaviour {
     /// Connects and runs every command, each taking at least this long (a real, blocking
     /// wait, as a slow device's is).
     Slow(Duration),
+    /// Connects and runs every command once at least this many commands have run at the
+    /// same time (this one included) since the transport was made, waiting up to 10 s for
+    /// that: devices that must overlap to get going, for tests of parallel runs.
+    Overlap(usize),
 }
 
 /// The local transport and what it saw.
@@ -167,6 +171,13 @@ impl RemoteSession for LocalSession {
         }
         let now = self.running.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.running.most.fetch_max(now, Ordering::SeqCst);
+        if let Behaviour::Overlap(n) = self.behaviour {
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while self.running.most.load(Ordering::SeqCst) < n && std::time::Instant::now() < until
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let result = self.exec(command, stdin);
         if let Behaviour::Slow(d) = self.behaviour {
             std::thread::sleep(d);

@@ -212,7 +212,18 @@ impl Session {
                 });
             }
             Some(_) => {}
-            None => pins.pin(&device, &presented)?,
+            // First contact; another run may have pinned another key meanwhile.
+            None => pins.pin(&device, &presented).map_err(|e| match e {
+                TransportError::HostKeyChanged {
+                    pinned, presented, ..
+                } => TransportError::HostKeyChanged {
+                    device: device.clone(),
+                    address: address.clone(),
+                    pinned,
+                    presented,
+                },
+                e => e,
+            })?,
         }
 
         authenticate(&sess, target, opts, &device, &address)?;

@@ -5,6 +5,8 @@
 //! once (one thread each), it opens one TCP connection, does the SSH handshake and public-key
 //! auth as root with KEY, opens ONE exec channel running `sh -s`, writes the pre-rendered
 //! script on its stdin, and reads stdout to the end. Host keys are not checked.
+//! The scripts (bench/lib/prepare.py) decide how much work is done on the device; each ends
+//! with `BENCH changed=N` (resources written or run), summed in the summary line.
 //! Prints one line per failed device and a summary; exit 1 when any device failed.
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -83,7 +85,7 @@ fn main() {
         }
     }
     println!(
-        "floor: {ok} ok, {failed} failed, {changed} resources changed, wall {:.3}s, slowest device {:.3}s",
+        "floor: {ok} ok, {failed} failed, {changed} resources written or run, wall {:.3}s, slowest device {:.3}s",
         start.elapsed().as_secs_f64(),
         slowest.as_secs_f64()
     );

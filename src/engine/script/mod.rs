@@ -5,7 +5,7 @@
 //! real shell in `.sh` files (the [preamble](preamble.sh) and one file per resource kind
 //! under `kinds/`), linted by shellcheck; the program built from them only calls their
 //! functions with quoted words, through the [`writer::Writer`]. The program and the file
-//! contents travel on the channel's stdin, raw; the [bootstrap](Dialect::bootstrap) reads
+//! contents travel on the channel's stdin, raw; the [bootstrap](Dialect::bootstrap_within) reads
 //! all of it ONCE into a file in a private directory, and the program runs from that file
 //! and carves each content out of it by offset (no tool reads a pipe, so shells and tools
 //! that read ahead, such as busybox's, work). Everything the device reports back that came
@@ -48,12 +48,6 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program sent first on stdin, with no deadline of its
-    /// own (it still stops when its SSH session goes away); see [`Dialect::bootstrap_within`].
-    pub fn bootstrap(self, len: usize) -> String {
-        self.bootstrap_within(len, Duration::ZERO)
-    }
-
     /// The exec command that runs a program sent first on stdin (of `_len` bytes: the
     /// Posix bootstrap does not need it, since it reads all of stdin and the program finds
     /// its data from the end); its [watchdog](watchdog.sh) kills it and everything it
@@ -87,11 +81,6 @@ pub struct Script {
 }
 
 impl Script {
-    /// The exec command that runs this program.
-    pub fn command(&self) -> String {
-        Dialect::Posix.bootstrap(self.text.len())
-    }
-
     /// The exec command that runs this program and kills it (its whole process group on
     /// the device) once `timeout` has passed; see [`Dialect::bootstrap_within`].
     pub fn command_within(&self, timeout: Duration) -> String {
@@ -129,8 +118,17 @@ pub fn supported(kind: &ResourceKind) -> bool {
 
 /// The program that prints a test page through `queue` on `server` ('' for the device's
 /// own cupsd) for printer `tag`, and waits for the job; read with [`TestPage::parse`].
-pub fn test_page(server: &str, queue: &str, tag: &str) -> String {
-    kinds::print_queue_test_page(server, queue, tag)
+/// Run like any other program (see [`Script::command_within`]): watched, so a deadline
+/// or a dropped connection ends its waiting on the device too.
+pub fn test_page(server: &str, queue: &str, tag: &str) -> Script {
+    let mut w = Writer::new();
+    w.raw(WATCHDOG).raw(PREAMBLE);
+    kinds::write_test_page(&mut w, server, queue, tag);
+    let text = w.finish();
+    Script {
+        stdin: text.clone().into_bytes(),
+        text,
+    }
 }
 
 /// Builds the program for `resources` (each with its index in the device's resource list)
@@ -259,25 +257,12 @@ const PREAMBLE_TOOLS: [&str; 5] = ["base64", "grep", "rm", "tail", "wc"];
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FileSource, Origin, Resource, ResourceStatus as S};
+    use crate::engine::testkit;
+    use crate::model::{FileSource, ResourceStatus as S, ServiceState};
     use crate::shell::quote;
 
-    fn res(name: &str, kind: ResourceKind) -> ResolvedResource {
-        ResolvedResource {
-            resource: Resource {
-                name: name.into(),
-                kind,
-                via: None,
-                origin: Origin::default(),
-                key_origins: Default::default(),
-            },
-            template: None,
-            sensitive: false,
-        }
-    }
-
     fn file(path: &str, content: &str, mode: Option<u32>) -> ResolvedResource {
-        res(
+        testkit::resource(
             path,
             ResourceKind::File {
                 path: path.into(),
@@ -289,7 +274,32 @@ mod tests {
         )
     }
 
-    /// Runs a script in a local shell, the way the device's shell runs it.
+    /// Runs `script`'s command in a local shell, the way the device's shell runs it, with
+    /// its deadline `timeout` and the directory `bin` first on `PATH` (stand-ins for
+    /// commands).
+    fn exec(
+        script: &Script,
+        timeout: Duration,
+        bin: Option<&std::path::Path>,
+    ) -> std::process::Output {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(script.command_within(timeout))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(bin) = bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        // A program killed before it read everything closes its stdin: not this test's concern.
+        let _ = child.stdin.take().unwrap().write_all(&script.stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a program built from `rs` and `checks` to its end in a local shell.
     fn run(phase: Phase, rs: &[ResolvedResource], checks: &[&str]) -> Report {
         run_in(None, phase, rs, checks)
     }
@@ -323,26 +333,7 @@ mod tests {
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let checks: Vec<(usize, &str)> = checks.iter().copied().enumerate().collect();
         let script = build(phase, &indexed, &checks);
-        let mut cmd = std::process::Command::new("sh");
-        if let Some(bin) = bin {
-            let path = std::env::var("PATH").unwrap_or_default();
-            cmd.env("PATH", format!("{}:{path}", bin.display()));
-        }
-        let mut child = cmd
-            .arg("-c")
-            .arg(script.command_within(Duration::from_secs(60)))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&script.stdin)
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = exec(&script, Duration::from_secs(60), bin);
         let rep = parse(&out.stdout);
         assert!(
             rep.complete,
@@ -361,7 +352,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let rs = vec![
-            res(
+            testkit::resource(
                 "dir",
                 ResourceKind::Directory {
                     path: format!("{d}/etc/app"),
@@ -371,14 +362,14 @@ mod tests {
                 },
             ),
             file(&format!("{d}/etc/app/app.conf"), "a = 1\n", Some(0o640)),
-            res(
+            testkit::resource(
                 "line",
                 ResourceKind::Line {
                     path: format!("{d}/etc/app/list"),
                     line: "x = $(touch owned)".into(),
                 },
             ),
-            res(
+            testkit::resource(
                 "cmd",
                 ResourceKind::Command {
                     command: format!("echo hi > {}", quote(&format!("{d}/made"))),
@@ -420,7 +411,7 @@ mod tests {
             file(&format!("{d}/a"), "first\n", Some(0o600)),
             file(&format!("{d}/big"), &big, None),
             file(&format!("{d}/empty"), "", None),
-            res(
+            testkit::resource(
                 "line",
                 ResourceKind::Line {
                     path: format!("{d}/a-list"),
@@ -458,7 +449,7 @@ mod tests {
         assert_eq!(statuses(&second), [S::Ok; 6]);
         // A last line without its newline is ended once, as with GNU sed.
         std::fs::write(format!("{d}/b-list"), "y = 2").unwrap();
-        let rs = vec![res(
+        let rs = vec![testkit::resource(
             "line",
             ResourceKind::Line {
                 path: format!("{d}/b-list"),
@@ -476,7 +467,7 @@ mod tests {
     fn profile_commands_guards_and_checks_run_without_nounset() {
         let dir = tempfile::tempdir().unwrap();
         let made = dir.path().join("made");
-        let rs = vec![res(
+        let rs = vec![testkit::resource(
             "guarded",
             ResourceKind::Command {
                 command: format!("echo ran >> {}", quote(&made.display().to_string())),
@@ -512,7 +503,7 @@ mod tests {
         let mut child = std::process::Command::new(bin.path().join("sh"))
             .env("PATH", bin.path())
             .arg("-c")
-            .arg(script.command())
+            .arg(script.command_within(Duration::ZERO))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -536,7 +527,7 @@ mod tests {
 
     #[test]
     fn the_bootstrap_passes_any_login_shell_untouched() {
-        let b = Dialect::Posix.bootstrap(123);
+        let b = Dialect::Posix.bootstrap_within(123, Duration::ZERO);
         let inner = b
             .strip_prefix("sh -c '")
             .and_then(|r| r.strip_suffix('\''))
@@ -554,7 +545,7 @@ mod tests {
         let script = build(Phase::Converge, &indexed, &[]);
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg(script.command())
+            .arg(script.command_within(Duration::ZERO))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -677,7 +668,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let later = dir.path().join("later");
         let rs = vec![
-            res(
+            testkit::resource(
                 "bad",
                 ResourceKind::Command {
                     command: "echo first >&2; echo 'no such thing' >&2; exit 3".into(),
@@ -723,7 +714,7 @@ mod tests {
     /// A resource of every kind this build probes, with awkward values.
     fn every_kind(d: &str) -> Vec<ResolvedResource> {
         vec![
-            res(
+            testkit::resource(
                 "dir",
                 ResourceKind::Directory {
                     path: format!("{d}/etc/app"),
@@ -733,14 +724,14 @@ mod tests {
                 },
             ),
             file(&format!("{d}/etc/app/it's.conf"), "a = $(b)\n", Some(0o640)),
-            res(
+            testkit::resource(
                 "line",
                 ResourceKind::Line {
                     path: format!("{d}/etc/app/list"),
                     line: "x = `y`".into(),
                 },
             ),
-            res(
+            testkit::resource(
                 "cmd",
                 ResourceKind::Command {
                     command: "echo hi".into(),
@@ -748,13 +739,13 @@ mod tests {
                     unless: Some("false".into()),
                 },
             ),
-            res(
+            testkit::resource(
                 "pkg",
                 ResourceKind::Package {
                     package: "tree".into(),
                 },
             ),
-            res(
+            testkit::resource(
                 "user",
                 ResourceKind::User {
                     user: "ana".into(),
@@ -763,7 +754,7 @@ mod tests {
                     groups: vec!["users".into(), "lp".into()],
                 },
             ),
-            res(
+            testkit::resource(
                 "queue",
                 ResourceKind::PrintQueue {
                     queue: "floor3".into(),
@@ -776,6 +767,14 @@ mod tests {
                         .into_iter()
                         .collect(),
                     allowed_users: vec!["bob".into(), "ana".into()],
+                },
+            ),
+            testkit::resource(
+                "service",
+                ResourceKind::Service {
+                    service: "cups".into(),
+                    state: ServiceState::Running,
+                    enabled: Some(true),
                 },
             ),
         ]
@@ -819,7 +818,7 @@ mod tests {
         for phase in [Phase::Plan, Phase::Converge] {
             shellcheck(&build(phase, &indexed, &[(0, "test -d /etc"), (1, "true")]).text);
         }
-        shellcheck(&test_page("", "floor3", "PRN-0001"));
+        shellcheck(&test_page("", "floor3", "PRN-0001").text);
         shellcheck(&build(Phase::Converge, &[], &[]).text);
     }
 
@@ -839,7 +838,7 @@ mod tests {
         let d = dir.path().display().to_string();
         let rs: Vec<ResolvedResource> = every_kind(&d)
             .into_iter()
-            .filter(|r| !matches!(r.kind(), ResourceKind::PrintQueue { .. }))
+            .filter(|r| supported(r.kind()) && !matches!(r.kind(), ResourceKind::PrintQueue { .. }))
             .collect();
         let rep = run(Phase::Plan, &rs, &[]);
         assert_eq!(rep.resources.len(), rs.len());
@@ -867,7 +866,7 @@ mod tests {
         let sleeper = dir.path().join("deadline-sleeper");
         std::fs::copy("/bin/sleep", &sleeper).unwrap();
         let marker = sleeper.display().to_string();
-        let rs = [res(
+        let rs = [testkit::resource(
             "long",
             ResourceKind::Command {
                 command: format!("{} 1000 & {} 1000", quote(&marker), quote(&marker)),
@@ -878,28 +877,19 @@ mod tests {
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let script = build(Phase::Converge, &indexed, &[]);
         let started = std::time::Instant::now();
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script.command_within(Duration::from_secs(1)))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&script.stdin)
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        // The deadline (1 s) plus the watchdog's grace (2 s) and its 1 s beat.
+        let out = exec(&script, Duration::from_secs(1), None);
+        // The deadline (1 s) plus the watchdog's grace (2 s), its 1 s beat and the 1 s it
+        // gives the program to end on TERM.
         assert!(
             started.elapsed() < Duration::from_secs(8),
             "{:?}",
             started.elapsed()
         );
-        assert_eq!(out.status.code(), Some(128 + 9), "killed");
+        assert_eq!(
+            out.status.code(),
+            Some(128 + 15),
+            "ended by TERM, its traps run"
+        );
         assert!(!parse(&out.stdout).complete);
         let gone = (0..50).any(|_| {
             std::thread::sleep(Duration::from_millis(100));
@@ -909,11 +899,193 @@ mod tests {
     }
 
     #[test]
+    fn a_program_past_its_deadline_removes_its_half_written_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // `sync` runs between writing the temp file beside the target and renaming it:
+        // here it hangs, so the deadline passes while the temp file is there.
+        let sleeper = bin.join("deadline-sync-sleeper");
+        std::fs::copy("/bin/sleep", &sleeper).unwrap();
+        let sync = bin.join("sync");
+        std::fs::write(
+            &sync,
+            format!(
+                "#!/bin/sh\nexec {} 1000\n",
+                quote(&sleeper.display().to_string())
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sync, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        let target = etc.join("wifi.conf");
+        let rs = [file(&target.display().to_string(), "psk=hunter2\n", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let out = exec(&script, Duration::from_secs(1), Some(&bin));
+        assert!(!parse(&out.stdout).complete);
+        let left: Vec<_> = std::fs::read_dir(&etc)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left beside the target: {left:?}");
+        let marker = sleeper.display().to_string();
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            !alive(&marker)
+        });
+        assert!(gone, "the hung command outlived the deadline");
+    }
+
+    /// A directory of stand-ins for commands (`name`, shell body), for [`exec`].
+    fn stand_ins(dir: &std::path::Path, commands: &[(&str, &str)]) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for (name, body) in commands {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        bin
+    }
+
+    #[test]
+    fn a_sensitive_print_queue_sends_neither_its_old_settings_nor_its_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        // A CUPS whose queue floor3 has another uri, and whose lpadmin fails quoting the
+        // uri it was given (as a confused print server may); no waiting between tries.
+        let bin = stand_ins(
+            dir.path(),
+            &[
+                (
+                    "lpstat",
+                    "case $1 in -r) echo 'scheduler is running' ;; -v) echo \"device for $2: ipp://admin:old-pw@10.0.0.9/ipp/print\" ;; esac",
+                ),
+                ("lpoptions", ":"),
+                (
+                    "lpadmin",
+                    "[ -e \"${0%/*}/kept\" ] && exit 0; echo \"lpadmin: bad uri: $*\" >&2; echo 'lpadmin: try again' >&2; exit 1",
+                ),
+                (
+                    "sleep",
+                    "case $1 in 0.5) exit 0 ;; esac; exec /bin/sleep \"$@\"",
+                ),
+            ],
+        );
+        let mut queue = testkit::resource(
+            "queue",
+            ResourceKind::PrintQueue {
+                queue: "floor3".into(),
+                uri: "ipp://admin:s%3Acret@10.0.0.9/ipp/print".into(),
+                server: None,
+                location: None,
+                description: None,
+                shared: false,
+                options: Default::default(),
+                allowed_users: Vec::new(),
+            },
+        );
+        queue.sensitive = true;
+        let rs = [queue];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let never = |out: &std::process::Output| {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(!text.contains("@@O"), "{text}");
+            let rep = parse(&out.stdout);
+            let o = &rep.resources[&0];
+            assert!(o.differs && o.old.is_none(), "{o:?}");
+            let said = o.stderr.clone().unwrap_or_default();
+            assert!(
+                !said.contains("s%3Acret") && !said.contains("//admin"),
+                "{said}"
+            );
+            rep
+        };
+
+        let plan = exec(
+            &build(Phase::Plan, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        assert_eq!(never(&plan).resources[&0].status, S::Drift);
+
+        let refused = exec(
+            &build(Phase::Converge, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        let rep = never(&refused);
+        assert_eq!(rep.resources[&0].status, S::Failed);
+        assert_eq!(
+            rep.resources[&0].stderr.as_deref(),
+            Some("lpadmin: try again\n")
+        );
+
+        std::fs::write(bin.join("kept"), "").unwrap();
+        let not_kept = exec(
+            &build(Phase::Converge, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        let rep = never(&not_kept);
+        assert_eq!(
+            rep.resources[&0].stderr.as_deref(),
+            Some("the print server did not keep these settings (sensitive: names only):\nuri\n")
+        );
+    }
+
+    #[test]
+    fn a_test_page_past_its_deadline_stops_waiting_on_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        // A queue that takes the job and never completes it.
+        let bin = stand_ins(
+            dir.path(),
+            &[
+                (
+                    "lp",
+                    "cat >/dev/null; echo 'request id is floor3-7 (1 file(s))'",
+                ),
+                ("lpstat", ":"),
+            ],
+        );
+        let started = std::time::Instant::now();
+        let out = exec(
+            &test_page("", "floor3", "PRN-0001"),
+            Duration::from_secs(1),
+            Some(&bin),
+        );
+        // Not its own 60 s: the deadline, the watchdog's grace and beat, and TERM's second.
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(128 + 15));
+        assert_eq!(
+            TestPage::parse(&out.stdout),
+            TestPage::Refused {
+                why: "no answer".into()
+            }
+        );
+    }
+
+    #[test]
     fn the_shell_files_pass_shellcheck() {
         shellcheck(WATCHDOG);
         shellcheck(PREAMBLE);
-        for h in kinds::all_helpers() {
-            shellcheck(h);
+        shellcheck(kinds::TEST_PAGE);
+        // Every kind's helpers, through the registry: a kind the site can name is in
+        // every_kind, or this fails.
+        let rs = every_kind("/srv/t");
+        let named: std::collections::BTreeSet<&str> =
+            rs.iter().map(|r| r.kind().keyword()).collect();
+        let known: std::collections::BTreeSet<&str> = crate::load::kind_keywords().collect();
+        assert_eq!(named, known, "every_kind has one resource of every kind");
+        for r in &rs {
+            shellcheck(kinds::of(r.kind()).helpers());
         }
     }
 }

@@ -6,7 +6,7 @@
 # (the resources whose content is sensitive, as " I J ") after it, and checks that it
 # was sent whole.
 #
-# The bootstrap (see `Dialect::bootstrap`) read the channel's whole stdin ONCE into
+# The bootstrap (see `Dialect::bootstrap_within`) read the channel's whole stdin ONCE into
 # "$1/program", a regular file in the program's private directory $1 (mode 0700, holding
 # its pid): this program, then the staged contents, then a seal (`@@DATA` and their
 # sha256). The program runs from that file, and the kinds carve each content out of it by

@@ -5,10 +5,10 @@
 //!
 //! `i` is a resource index and `j` a check index:
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
-//! file), `@@C i` (a sensitive file's content differs; it is never sent), `@@S i SHA256
-//! SIZE` (a changed file's digest and size before, whatever its size), `@@M i MODE OWNER
-//! GROUP` (metadata before a change), `@@E i BASE64` (tail of a
-//! failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
+//! file), `@@C i` (a sensitive file's content or queue's settings differ; they are
+//! never sent), `@@S i SHA256 SIZE` (a changed file's digest and size before, whatever
+//! its size), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail
+//! of a failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
 //! check), `@@NEED TOOL...` (programs the device lacks; nothing was run), `@@PSDOWN i`
 //! (resource `i`'s print server's scheduler does not answer; nothing was tried), `@@END`;
 //! a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
@@ -210,10 +210,13 @@ pub struct Report {
     pub missing_tools: Vec<String>,
 }
 
-/// Reads a program's stdout.
+/// Reads a program's stdout. A last line without its newline (the connection was cut
+/// while the device wrote it) is not read: `@@R 5 chan` says nothing yet.
 pub fn parse(stdout: &[u8]) -> Report {
     let mut rep = Report::default();
-    for line in String::from_utf8_lossy(stdout).lines() {
+    let text = String::from_utf8_lossy(stdout);
+    let whole = text.rfind('\n').map_or("", |end| &text[..=end]);
+    for line in whole.lines() {
         match Line::parse(line) {
             Some(Line::Resource {
                 i,
@@ -302,6 +305,16 @@ mod tests {
         );
         assert_eq!(Line::parse("hello world"), None);
         assert_eq!(Line::parse("@@R x ok"), None);
+    }
+
+    #[test]
+    fn a_line_cut_before_its_end_is_not_read() {
+        let rep = parse(b"@@R 0 changed\n@@R 1 ok\n@@R 2 chan");
+        assert_eq!(rep.resources.len(), 2, "{rep:?}");
+        assert_eq!(rep.resources[&0].status, ResourceStatus::Changed);
+        assert!(!rep.resources.contains_key(&2));
+        assert!(!parse(b"@@END").complete);
+        assert!(parse(b"@@END\n").complete);
     }
 
     #[test]

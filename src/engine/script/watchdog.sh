@@ -5,7 +5,7 @@
 # The watchdog: the first lines of every program deskready runs on a device. Run as
 # `sh PROGRAM DIR SECS` (see BOOTSTRAP; DIR is the program's temp directory), it starts
 # the same program again as `sh PROGRAM DIR watched` in a session and process group of
-# its own (setsid), waits for it and exits with its status. Meanwhile a small loop kills
+# its own (setsid), waits for it and exits with its status. Meanwhile a small loop ends
 # that whole group (the program and everything it started: commands, sleeps, package
 # managers) once the SSH
 # session it runs under goes away (a timeout, a Ctrl-C or a dropped connection on the
@@ -23,12 +23,22 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
     done
     echo "$PPID"
   }
-  # wd_watch GROUP SESSION SECS: kills GROUP once SESSION is gone or SECS have passed
+  # wd_watch GROUP SESSION SECS: ends GROUP once SESSION is gone or SECS have passed:
+  # TERM first, so the program's traps remove what it leaves (its temp file beside a
+  # target may hold a secret), then, after at most a second, KILL for whatever is left.
+  # Once it has begun, it finishes even when the watched program ends meanwhile (the
+  # watchdog then stops it with TERM).
   wd_watch() {
     wn=0
     while kill -0 "$2" 2>/dev/null; do
       if [ "$3" -gt 0 ] && [ "$wn" -ge $(($3 + 2)) ]; then break; fi
       sleep 1; wn=$((wn + 1))
+    done
+    trap '' TERM
+    kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+    wn=0
+    while [ "$wn" -lt 10 ] && { kill -0 "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }; do
+      sleep 0.1; wn=$((wn + 1))
     done
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
   }

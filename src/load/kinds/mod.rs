@@ -8,7 +8,7 @@ mod command;
 mod directory;
 mod file;
 mod line;
-mod package;
+pub(crate) mod package;
 mod print_queue;
 mod service;
 mod user;
@@ -41,6 +41,12 @@ pub(super) const ALL: &[Spec] = &[
     user::SPEC,
     print_queue::SPEC,
 ];
+
+/// Every kind's key, in the registry's order.
+#[cfg(test)]
+pub(crate) fn keywords() -> impl Iterator<Item = &'static str> {
+    ALL.iter().map(|s| s.keyword)
+}
 
 /// The kind with this key.
 pub(super) fn spec(keyword: &str) -> Option<&'static Spec> {

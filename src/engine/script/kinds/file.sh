@@ -63,10 +63,10 @@ file_res() {
       fail "$i" 1 "$T/x$i"
     fi
   else
-    if { { [ -z "$mode" ] || chmod "$mode" "$w"; } &&
-      if [ -n "$owner" ] && [ -n "$group" ]; then chown "$owner:$group" "$w"
-      elif [ -n "$owner" ]; then chown "$owner" "$w"
-      elif [ -n "$group" ]; then chgrp "$group" "$w"
+    if { { [ -z "$mode" ] || chmod -- "$mode" "$w"; } &&
+      if [ -n "$owner" ] && [ -n "$group" ]; then chown -- "$owner:$group" "$w"
+      elif [ -n "$owner" ]; then chown -- "$owner" "$w"
+      elif [ -n "$group" ]; then chgrp -- "$group" "$w"
       fi; } 2> "$T/e$i"; then echo "@@R $i changed"; else fail "$i" 1 "$T/e$i"; fi
   fi
 }

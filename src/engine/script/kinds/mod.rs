@@ -17,7 +17,7 @@ use super::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
-pub use print_queue::{TEST_PAGE, queue_state, test_page_program as print_queue_test_page};
+pub use print_queue::{TEST_PAGE, queue_state, write_test_page};
 
 /// What the engine needs of a resource kind.
 pub trait Kind: Sync {
@@ -66,21 +66,6 @@ pub fn of(kind: &ResourceKind) -> &'static dyn Kind {
         ResourceKind::PrintQueue { .. } => &print_queue::PrintQueue,
         ResourceKind::Service { .. } => &service::Service,
     }
-}
-
-/// Every kind's helpers, for linting them all (tests).
-#[cfg(test)]
-pub fn all_helpers() -> Vec<&'static str> {
-    vec![
-        file::File.helpers(),
-        directory::Directory.helpers(),
-        line::Line.helpers(),
-        command::Command.helpers(),
-        package::Package.helpers(),
-        user::User.helpers(),
-        print_queue::PrintQueue.helpers(),
-        TEST_PAGE,
-    ]
 }
 
 /// Where a resource's new content travels to the device.

@@ -101,13 +101,14 @@ impl Kind for PrintQueue {
     }
 }
 
-/// The program that prints a test page through `queue` on `server` ('' for the device's
-/// own cupsd) for printer `tag`, and waits for it (see [`crate::engine::script::protocol::TestPage`]).
-pub fn test_page_program(server: &str, queue: &str, tag: &str) -> String {
-    let mut w = Writer::new();
+/// Writes the steps that print a test page through `queue` on `server` ('' for the
+/// device's own cupsd) for printer `tag`, and wait for it (see
+/// [`crate::engine::script::protocol::TestPage`]); the program's start comes before.
+pub fn write_test_page(w: &mut Writer, server: &str, queue: &str, tag: &str) {
     w.raw(include_str!("print_queue.sh"))
         .raw(TEST_PAGE)
+        // The queue helpers read `fix`; a test page changes no queue.
+        .var("fix", "0")
         .var("cs", server)
         .call("test_page", [queue, tag]);
-    w.finish()
 }

@@ -71,7 +71,12 @@ pq_res() {
   if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
   have=$(pq_state "$q" "$@"); exists=$?
   if [ "$exists" = 0 ] && [ "$have" = "$want" ]; then echo "@@R $i ok"; return 0; fi
-  [ "$exists" = 0 ] && { printf '@@O %s ' "$i"; printf '%s\n' "$have" | base64 -w0; echo; }
+  # A sensitive queue (listed in $hidden; its uri may hold a password): only that its
+  # settings differ, never what they were, and only the names of settings in errors.
+  pq_hidden=0; case "$hidden" in *" $i "*) pq_hidden=1 ;; esac
+  if [ "$pq_hidden" = 1 ]; then echo "@@C $i"
+  elif [ "$exists" = 0 ]; then printf '@@O %s ' "$i"; printf '%s\n' "$have" | base64 -w0; echo
+  fi
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   pq_lock || { fail "$i" 1 "$T/e$i"; return 0; }
   {
@@ -88,11 +93,18 @@ pq_res() {
       n=$((n + 1)); [ "$n" -lt 20 ] || break; sleep 0.5
     done
   } 9>"$lk"
-  if [ "$rc" != 0 ]; then fail "$i" "$rc" "$T/e$i"
+  if [ "$rc" != 0 ]; then
+    # lpadmin's own words about a sensitive queue, without the lines naming its uri
+    if [ "$pq_hidden" = 1 ]; then grep -vF -e "$uri" "$T/e$i" > "$T/h$i"; cat "$T/h$i" > "$T/e$i"; fi
+    fail "$i" "$rc" "$T/e$i"
   elif [ "$(pq_state "$q" "$@")" = "$want" ]; then echo "@@R $i changed"
   else
     pq_state "$q" "$@" > "$T/h$i"
-    { echo 'the print server did not keep these settings (wanted):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i"; } > "$T/e$i"
+    if [ "$pq_hidden" = 1 ]; then
+      { echo 'the print server did not keep these settings (sensitive: names only):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i" | sed 's/=.*//'; } > "$T/e$i"
+    else
+      { echo 'the print server did not keep these settings (wanted):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i"; } > "$T/e$i"
+    fi
     fail "$i" 1 "$T/e$i"
   fi
 }
