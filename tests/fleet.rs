@@ -129,7 +129,7 @@ fn the_threshold_stops_new_batches_and_resume_finishes_only_the_rest() {
     assert!(
         again
             .stdout()
-            .starts_with("nothing to resume: every device of run "),
+            .starts_with("nothing to resume: the last configure of every device succeeded"),
         "{}",
         again.stdout()
     );
@@ -192,7 +192,7 @@ fn ctrl_c_lets_running_devices_finish_and_records_the_run_as_interrupted() {
     child.signal(libc::SIGINT);
     let out = child.wait();
     let text = out.stdout();
-    assert_eq!(out.output.status.code(), Some(1), "{text}");
+    assert_eq!(out.output.status.code(), Some(130), "interrupted: {text}");
     assert!(
         text.contains(
             "stopped: interrupted (Ctrl-C): no further device was started; running ones finished"
@@ -346,6 +346,7 @@ fn wait_holds_a_device_until_its_window_opens() {
         let books = std::sync::Arc::new(deskready::ops::configure::Books {
             store: store.clone(),
             run_id: None,
+            notes: Default::default(),
         });
         let (rows, _) =
             fleet::rollout(site, books, jobs, settings, None, Stop::default(), tx).await;

@@ -14,6 +14,7 @@ mod audit;
 mod converge;
 mod device_faults;
 mod faults;
+mod faults_control;
 mod fleet;
 mod human_output;
 mod lifecycle;

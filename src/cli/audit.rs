@@ -53,13 +53,20 @@ pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
     let single = rollout.devices() == 1 && ctx.format == Format::Text;
     let (done, kept, elapsed) = execute(ctx, rollout, single)?;
     if single {
+        let row = &done.rows[0];
         if let Some(run) = kept.first() {
-            print!("{}", text::device_run(run));
-        } else if let Some(e) = &done.rows[0].error {
-            eprintln!("error: {e}");
+            crate::report::out(&text::device_run(run));
+        } else if row.outcome == crate::model::Outcome::Refused {
+            // Held by another command: refused, as configure is.
+            return Err(crate::ops::Error::Refused(row.error.clone().unwrap_or_default()).into());
+        } else if let Some(e) = &row.error {
+            crate::report::err(&format!("error: {e}\n"));
         }
     } else if ctx.format == Format::Text {
-        print!("{}", crate::report::recap(&done.rows, elapsed));
+        crate::report::out(&crate::report::recap(&done.rows, elapsed));
+    }
+    if done.status == crate::model::RunStatus::Interrupted {
+        return Ok(ExitStatus::Interrupted);
     }
     Ok(ops_audit::drift_status(&done.rows))
 }

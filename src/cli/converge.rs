@@ -3,11 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
 use super::{Ctx, Failure, Format};
 use crate::engine::device::{DeviceRun, Mode};
-use crate::engine::fleet::{self, Stop};
-use crate::model::Outcome;
-use crate::ops::rollout::{self, ConvergeSettings, Finished, Prepared, Rollout, SshSettings};
+use crate::engine::fleet::Stop;
+use crate::model::{Outcome, RunStatus};
+use crate::ops::rollout::{
+    self, Aborter, ConvergeSettings, Finished, Prepared, Rollout, SshSettings,
+};
 use crate::ops::{ExitStatus, select};
 use crate::report::{self, Display, text};
 
@@ -43,8 +47,8 @@ impl Selection {
 pub struct Args {
     #[command(flatten)]
     pub select: Selection,
-    /// Redo only the devices that failed, were unreachable or were not reached in the last
-    /// configure run.
+    /// Redo every device whose last configure did not succeed (it failed, was unreachable,
+    /// refused or not reached), whatever ran since.
     #[arg(long, alias = "failed")]
     pub resume: bool,
     /// How many devices at once.
@@ -109,8 +113,8 @@ pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failu
         ssh: args.ssh.settings(),
     };
     let rollout = match rollout::converge(ctx, &settings)? {
-        Prepared::NothingToResume { run } => {
-            println!("nothing to resume: every device of run {run} succeeded");
+        Prepared::NothingToResume => {
+            println!("nothing to resume: the last configure of every device succeeded");
             return Ok(ExitStatus::Success);
         }
         Prepared::Ready(r) => *r,
@@ -121,30 +125,47 @@ pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failu
     if single {
         let row = &rows[0];
         if let Some(run) = kept.first() {
-            print!("{}", text::device_run(run));
+            report::out(&text::device_run(run));
         } else if row.outcome == Outcome::Refused {
             return Err(crate::ops::Error::Refused(row.error.clone().unwrap_or_default()).into());
         } else if let Some(e) = &row.error {
-            eprintln!("error: {e}");
+            report::err(&format!("error: {e}\n"));
         }
-        return Ok(ExitStatus::from_ok(row.outcome.succeeded()));
+        return Ok(ended(&done, row.outcome.succeeded()));
     }
     if ctx.format == Format::Text {
-        print!("{}", report::recap(rows, elapsed));
+        report::out(&report::recap(rows, elapsed));
     }
-    Ok(ExitStatus::from_ok(
-        rows.iter().all(|r| r.outcome.succeeded()),
-    ))
+    Ok(ended(&done, rows.iter().all(|r| r.outcome.succeeded())))
 }
 
-/// Runs `rollout` on a tokio runtime, stopping on Ctrl-C, with the display for this
-/// output; returns how it ended, the device runs kept for a single device's report, and
-/// the elapsed milliseconds.
+/// The exit status of a rollout: interrupted (Ctrl-C) over the devices' outcomes.
+pub(super) fn ended(done: &Finished, all_succeeded: bool) -> ExitStatus {
+    if done.status == RunStatus::Interrupted {
+        ExitStatus::Interrupted
+    } else {
+        ExitStatus::from_ok(all_succeeded)
+    }
+}
+
+/// Runs `rollout` on a tokio runtime with the display for this output; returns how it
+/// ended, the device runs kept for a single device's report, and the elapsed milliseconds.
+///
+/// The first Ctrl-C stops starting devices and lets the running ones finish (and says
+/// so); the second aborts at once: every SSH session is closed (which cuts the remote
+/// work), the devices being configured end `configure-failed`, the run is recorded
+/// interrupted and the exit code is 130. A closed standard output (`| head`)
+/// changes nothing for the devices: SIGPIPE is ignored while a rollout runs and output
+/// stops quietly.
 pub(super) fn execute(
     ctx: &Ctx,
     rollout: Rollout,
     single: bool,
 ) -> Result<(Finished, Vec<DeviceRun>, u64), Failure> {
+    // SAFETY: setting a signal's disposition to "ignore" has no handler to race with.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     let display = Display::choose(ctx.format == Format::Json, single);
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -152,11 +173,22 @@ pub(super) fn execute(
         .max_blocking_threads(rollout.parallel() + 16)
         .build()
         .map_err(anyhow::Error::from)?;
+    // Ctrl-C is ours from here on (no longer the default end of the process).
+    let sigint = {
+        let _runtime = rt.enter();
+        signal(SignalKind::interrupt()).map_err(anyhow::Error::from)?
+    };
     let (done, kept) = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let display_task = tokio::spawn(report::consume(display, rx, text::device_run));
         let stop = Stop::default();
-        let ctrl_c = fleet::stop_on_ctrl_c(stop.clone());
+        // What Ctrl-C does is said with the progress: on standard output as text, on
+        // standard error beside NDJSON.
+        let say: fn(&str) = match ctx.format {
+            Format::Text => report::out,
+            Format::Json => report::err,
+        };
+        let ctrl_c = tokio::spawn(on_ctrl_c(sigint, stop.clone(), rollout.aborter(), say));
         let result = rollout.run(stop, tx).await;
         ctrl_c.abort();
         let kept = display_task.await.unwrap_or_default();
@@ -164,3 +196,43 @@ pub(super) fn execute(
     })?;
     Ok((done, kept, started.elapsed().as_millis() as u64))
 }
+
+/// Ctrl-C once: no further device starts, the running ones finish. Twice: abort now.
+///
+/// One SIGINT stream is listened to from before the rollout starts, so that no Ctrl-C is
+/// lost between the first and the second.
+async fn on_ctrl_c(mut sigint: Signal, stop: Stop, aborter: Aborter, say: fn(&str)) {
+    if sigint.recv().await.is_none() {
+        return;
+    }
+    stop.request(
+        "interrupted (Ctrl-C): no further device was started; running ones finished".into(),
+    );
+    say(
+        "Ctrl-C: no further device will be started; the running ones finish (press Ctrl-C again to abort them now)\n",
+    );
+    if sigint.recv().await.is_none() {
+        return;
+    }
+    say(
+        "Ctrl-C again: aborting now: every device's session is closed; the devices being configured end configure-failed, the run is recorded interrupted\n",
+    );
+    stop.escalate(
+        "aborted (Ctrl-C twice): no further device was started; running ones were cut".into(),
+    );
+    crate::transport::abort_all();
+    // The sessions see the abort within a poll slice and the rollout ends as usual. Should
+    // it not (a device stuck outside any session), record the abort and end anyway.
+    std::thread::spawn(move || {
+        std::thread::sleep(ABORT_GRACE);
+        let reason = "aborted by a second Ctrl-C while it ran: the controller ended without waiting for it; what it changed is not recorded";
+        if let Err(e) = aborter.abort(reason) {
+            report::err(&format!("error: recording the abort: {e}\n"));
+        }
+        std::process::exit(i32::from(ExitStatus::Interrupted.code()));
+    });
+}
+
+/// How long an aborted rollout may take to record its devices before the process ends
+/// without it.
+const ABORT_GRACE: Duration = Duration::from_secs(10);

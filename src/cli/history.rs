@@ -44,7 +44,7 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
             println!("{}: {}", h.device, h.stage);
             print!(
                 "{}",
-                super::table(&["WHEN", "BY", "WHAT", "DETAIL"], &table)
+                crate::report::table::table_continued(&["WHEN", "BY", "WHAT", "DETAIL"], &table)
             );
         }
     }
@@ -75,7 +75,7 @@ fn table(rows: &[StatusRow]) -> String {
         .map(|r| {
             let mut stage = r.stage.to_string();
             if let Some(e) = &r.last_error {
-                stage.push_str(&format!(" ({e})"));
+                stage.push_str(&format!(" ({})", crate::report::table::one_line(e)));
             }
             let next = r.maintenance_window.as_ref().and_then(|w| w.as_ref());
             [

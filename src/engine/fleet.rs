@@ -1,6 +1,7 @@
 //! Many devices at once: tokio tasks bounded by a semaphore, each device's blocking SSH
-//! session in `spawn_blocking`, canary batches, a failure threshold, Ctrl-C, and a stream
-//! of [`Event`]s that displays consume. Never prints.
+//! session in `spawn_blocking`, canary batches, a failure threshold, stop requests ([`Stop`]:
+//! the threshold, or the caller's Ctrl-C), and a stream of [`Event`]s that displays consume.
+//! Never prints and handles no signal.
 //!
 //! Batches run one after another; after the sizes given, the last size repeats. The
 //! threshold is per batch and is checked each time a device finishes: once the batch under
@@ -8,7 +9,7 @@
 //! devices already running finish, and no later batch starts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -244,6 +245,11 @@ impl Stop {
                 false
             }
         });
+    }
+    /// Stops for a graver reason than any given before (an abort after a stop), which
+    /// replaces it.
+    pub fn escalate(&self, reason: String) {
+        self.tx.send_replace(Some(reason));
     }
     pub fn reason(&self) -> Option<String> {
         self.tx.borrow().clone()
@@ -543,18 +549,6 @@ impl TaskCtx {
             ),
         }
     }
-}
-
-/// Asks `stop` to stop on the first Ctrl-C; returns a guard whose drop ends the watcher.
-pub fn stop_on_ctrl_c(stop: Stop) -> tokio::task::JoinHandle<()> {
-    static SEEN: AtomicBool = AtomicBool::new(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() && !SEEN.swap(true, Ordering::SeqCst) {
-            stop.request(
-                "interrupted (Ctrl-C): no further device was started; running ones finished".into(),
-            );
-        }
-    })
 }
 
 #[cfg(test)]

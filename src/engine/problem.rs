@@ -90,6 +90,7 @@ impl Problem {
                 TransportError::HostKeyChanged { .. } => "host-key-changed",
                 TransportError::KeyUnreadable { .. } => "key-unreadable",
                 TransportError::CommandTimeout { .. } => "timed-out",
+                TransportError::Aborted { .. } => "aborted",
                 TransportError::ConnectionLost { .. } => "connection-lost",
                 TransportError::Ssh { .. } => "ssh",
                 TransportError::PinsIo { .. } | TransportError::PinsCorrupt { .. } => "pins",

@@ -6,10 +6,10 @@
 use serde_yaml::{Mapping, Value};
 
 use super::undo::UndoStack;
-use super::{Env, Error, known_device};
+use super::{Env, Error, hold, known_device};
 use crate::model::{Person, Stage};
 use crate::owned::{self, ASSIGNMENTS};
-use crate::store::Entry;
+use crate::store::{Entry, Purpose};
 
 /// Who gets the device, and where.
 #[derive(Debug, Clone)]
@@ -92,6 +92,7 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
     let site = env.load_site()?;
     let d = known_device(&site, &s.device)?;
     let store = env.open_store()?;
+    let _held = hold(env, &store, &d.tag, Purpose::Assign)?;
     let stage = store.stage(&d.tag)?.map(|r| r.stage);
     if stage == Some(Stage::Retired) {
         return Err(Error::Refused(format!(

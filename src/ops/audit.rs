@@ -2,12 +2,12 @@
 //! or elsewhere), and what a drift audit's results mean for its exit status. The drift
 //! audit's rollout itself is prepared by [`super::rollout::audit`]. Never prints.
 
-use super::{Env, Error, ExitStatus, known_device};
+use super::{Env, Error, ExitStatus, hold, known_device};
 use crate::audit::PhysicalAudit;
 use crate::engine::fleet::RecapRow;
 use crate::model::{Due as AuditDue, Outcome};
 use crate::site::Site;
-use crate::store::{Entry, Store};
+use crate::store::{Entry, Purpose, Store};
 
 /// Devices due a physical audit.
 #[derive(Debug, Clone)]
@@ -89,6 +89,7 @@ impl Sightings {
             (_, Some(home)) => ("at its place", format!("seen at its desk {home}")),
             (None, None) => ("at its place", format!("seen at {}", d.location.describe())),
         };
+        let _held = hold(env, &self.store, tag, Purpose::Seen)?;
         self.store.record(&[Entry::new(tag, &env.operator, "seen")
             .subject(subject)
             .message(&msg)])?;

@@ -16,7 +16,9 @@ pub fn check_can_configure(store: &Store, tag: &str) -> Result<(), StoreError> {
     check_move(tag, from, Stage::Configuring).map_err(|e| StoreError::Refused(e.receive_first()))
 }
 
-/// Configures one device and records it. `run_id` ties the journal rows to a rollout.
+/// Configures one device and records it. `run_id` ties the journal rows to a rollout;
+/// `notes` are written with its move to `configuring` (under its lock).
+#[allow(clippy::too_many_arguments)]
 pub fn configure(
     store: &Store,
     site: &Site,
@@ -24,22 +26,19 @@ pub fn configure(
     opts: &Options,
     operator: &str,
     run_id: Option<i64>,
+    notes: &[Entry],
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
     let tag = resolved.device.as_str();
     // The lock first: a device being configured by another run is refused naming that run.
     let _lock = store.lock(tag, &Holder::me(operator))?;
     check_can_configure(store, tag)?;
-    store.transition(
-        tag,
-        Stage::Configuring,
-        operator,
-        None,
-        &[with_run(
-            Entry::new(tag, operator, "configure").message("configure started"),
-            run_id,
-        )],
-    )?;
+    let mut started: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
+    started.push(with_run(
+        Entry::new(tag, operator, "configure").message("configure started"),
+        run_id,
+    ));
+    store.transition(tag, Stage::Configuring, operator, None, &started)?;
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
     let entries = journal_rows(&run, operator, run_id);
     // A device configured at its desk (an upgrade in place) is delivered again.
@@ -52,8 +51,39 @@ pub fn configure(
         o if o.succeeded() => (done, None),
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
-    store.transition(tag, to, operator, error.as_deref(), &entries)?;
+    finish(store, tag, to, operator, error.as_deref(), &entries)?;
     Ok(run)
+}
+
+/// Moves the configured device to `to` with its journal rows; when its stage moved under
+/// the run (which the device's lock keeps other commands from doing, but a store edited
+/// by hand or an older deskready may), the rows are recorded all the same, with a row
+/// saying where the device was left, and the refusal is returned: what the run changed on
+/// the device is never lost from its journal.
+fn finish(
+    store: &Store,
+    tag: &str,
+    to: Stage,
+    operator: &str,
+    error: Option<&str>,
+    entries: &[Entry],
+) -> Result<(), StoreError> {
+    match store.transition(tag, to, operator, error, entries) {
+        Err(StoreError::Refused(refused)) => {
+            let run_id = entries.iter().find_map(|e| e.run_id);
+            let mut rows = entries.to_vec();
+            rows.push(with_run(
+                Entry::new(tag, operator, "configure").message(format!(
+                    "its stage moved to {} while it was configured, so it was left there rather than moved to {to}",
+                    crate::model::stage_name(refused.from)
+                )),
+                run_id,
+            ));
+            store.record(&rows)?;
+            Err(StoreError::Refused(refused))
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 fn with_run(mut e: Entry, run_id: Option<i64>) -> Entry {
@@ -119,8 +149,8 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
     rows
 }
 
-/// Audits one device: probes only (and asks a printer over IPP), changes nothing, and
-/// records the result in its journal: `clean`, `drift` (naming what drifted),
+/// Audits one device, holding its lock: probes only (and asks a printer over IPP), changes
+/// nothing, and records the result in its journal: `clean`, `drift` (naming what drifted),
 /// `unreachable` or `failed`.
 pub fn audit(
     store: &Store,
@@ -130,6 +160,11 @@ pub fn audit(
     operator: &str,
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
+    // Not while another command changes the device: it would be probed half-changed.
+    let _lock = store.lock(
+        &resolved.device,
+        &Holder::doing(operator, crate::store::Purpose::Audit),
+    )?;
     let run = device::run(site, resolved, Mode::Audit, opts, observe);
     let drifted: Vec<&str> = run
         .resources
@@ -173,6 +208,8 @@ pub fn audit(
 pub struct Books {
     pub store: std::sync::Arc<Store>,
     pub run_id: Option<i64>,
+    /// Rows to write when a device's configure starts, by tag.
+    pub notes: std::collections::HashMap<String, Entry>,
 }
 
 impl Bookkeeper for Books {
@@ -193,6 +230,10 @@ impl Bookkeeper for Books {
                 &settings.ssh,
                 &settings.operator,
                 self.run_id,
+                self.notes
+                    .get(&resolved.device)
+                    .map(std::slice::from_ref)
+                    .unwrap_or_default(),
                 observe,
             ),
             Mode::Audit => audit(
@@ -215,5 +256,52 @@ impl Bookkeeper for Books {
         if let Some(id) = self.run_id {
             let _ = self.store.record_run_device(id, device, outcome, error);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configure_whose_stage_moved_under_it_still_records_what_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .transition("LAP-1", Stage::Received, "ana", None, &[])
+            .unwrap();
+        store
+            .transition("LAP-1", Stage::Configuring, "ana", None, &[])
+            .unwrap();
+        // Moved by something that did not take the lock.
+        store
+            .transition("LAP-1", Stage::Retired, "bo", None, &[])
+            .unwrap();
+        let mut changed = Entry::new("LAP-1", "ana", "resource").subject("file /etc/x");
+        changed.run_id = Some(7);
+        let err = finish(&store, "LAP-1", Stage::Configured, "ana", None, &[changed]).unwrap_err();
+        assert!(matches!(err, StoreError::Refused(_)), "{err}");
+        let h = store.history("LAP-1").unwrap();
+        let tail: Vec<(&str, Option<&str>, Option<i64>)> = h
+            .iter()
+            .rev()
+            .take(2)
+            .rev()
+            .map(|e| (e.kind.as_str(), e.message.as_deref(), e.run_id))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                ("resource", None, Some(7)),
+                (
+                    "configure",
+                    Some(
+                        "its stage moved to retired while it was configured, so it was left there rather than moved to configured"
+                    ),
+                    Some(7)
+                )
+            ]
+        );
+        assert_eq!(store.stage("LAP-1").unwrap().unwrap().stage, Stage::Retired);
     }
 }

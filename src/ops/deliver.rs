@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use super::assign::{assignment, set_assignment, undo_assignment};
 use super::undo::UndoStack;
-use super::{Env, Error, known_device};
+use super::{Env, Error, hold, known_device};
 use crate::handoff::{self, Delivery};
 use crate::model::{MoveRefused, Person, Stage};
 use crate::owned;
-use crate::store::Entry;
+use crate::store::{Entry, Purpose};
 
 #[derive(Debug, Clone)]
 pub struct DeliverSettings {
@@ -36,6 +36,7 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     let site = env.load_site()?;
     let d = known_device(&site, &s.device)?;
     let store = env.open_store()?;
+    let _held = hold(env, &store, &d.tag, Purpose::Deliver)?;
     let from = store.stage(&d.tag)?.map(|r| r.stage);
     if !Stage::can_move(from, Stage::Delivered) {
         return Err(MoveRefused::new(&d.tag, from, Stage::Delivered).into());

@@ -97,6 +97,8 @@ pub enum ExitStatus {
     Drift,
     /// `audit`: a device could not be reached.
     Unreachable,
+    /// A rollout was interrupted (Ctrl-C), as a shell reports a process ended by SIGINT.
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -109,6 +111,7 @@ impl ExitStatus {
             ExitStatus::Refused => 3,
             ExitStatus::Drift => 4,
             ExitStatus::Unreachable => 5,
+            ExitStatus::Interrupted => 130,
         }
     }
 

@@ -4,10 +4,10 @@
 
 use super::assign::{set_assignment, undo_assignment};
 use super::undo::UndoStack;
-use super::{Env, Error, known_anywhere, known_device};
+use super::{Env, Error, hold, known_anywhere, known_device};
 use crate::model::{Stage, stage_name};
 use crate::owned::ASSIGNMENTS;
-use crate::store::Entry;
+use crate::store::{Entry, Purpose};
 
 /// What `return` did.
 #[derive(Debug, Clone)]
@@ -26,6 +26,7 @@ pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
     let site = env.load_site()?;
     let d = known_device(&site, device)?;
     let store = env.open_store()?;
+    let _held = hold(env, &store, &d.tag, Purpose::Return)?;
     let from = store.stage(&d.tag)?.map(|r| r.stage);
     if from != Some(Stage::Delivered) {
         return Err(Error::Refused(format!(
@@ -73,11 +74,12 @@ pub fn with_reason(
     let store = env.open_store()?;
     // A retired device may have left the inventory; its history stays.
     known_anywhere(&site, &store, device)?;
-    let kind = if to == Stage::Retired {
-        "retired"
+    let (kind, purpose) = if to == Stage::Retired {
+        ("retired", Purpose::Retire)
     } else {
-        "repair"
+        ("repair", Purpose::Repair)
     };
+    let _held = hold(env, &store, device, purpose)?;
     Ok(store.transition(
         device,
         to,
@@ -95,6 +97,7 @@ pub fn note(env: &Env, device: &str, text: &str) -> Result<(), Error> {
     if text.trim().is_empty() {
         return Err(Error::BadInput("a note needs some text".into()));
     }
+    let _held = hold(env, &store, device, Purpose::Note)?;
     store.record(&[Entry::new(device, &env.operator, "note").message(text)])?;
     Ok(())
 }

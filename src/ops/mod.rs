@@ -25,7 +25,7 @@ pub use error::{Error, ExitStatus};
 
 use crate::model::{Device, Vars};
 use crate::site::Site;
-use crate::store::Store;
+use crate::store::{Holder, LockGuard, Purpose, Store};
 
 /// What every use case needs to know: the site, the variables given for this run, and who
 /// is doing it.
@@ -82,6 +82,19 @@ pub fn known_group(site: &Site, name: &str) -> Result<(), Error> {
     Err(Error::BadInput(crate::load::diag::unknown(
         "group", name, &names,
     )))
+}
+
+/// Holds `tag` for `purpose` until the guard drops: every command that changes a device
+/// or its record takes the device's lock, so that none acts on a device another command
+/// (a configure, above all) is changing; a device held by another live process is refused
+/// naming the holder.
+pub fn hold<'a>(
+    env: &Env,
+    store: &'a Store,
+    tag: &str,
+    purpose: Purpose,
+) -> Result<LockGuard<'a>, Error> {
+    Ok(store.lock(tag, &Holder::doing(&env.operator, purpose))?)
 }
 
 /// A device known to the site or, having left the inventory (retired and removed), to the

@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, HashSet};
 use serde_yaml::{Mapping, Value};
 
 use super::undo::UndoStack;
-use super::{Env, Error};
+use super::{Env, Error, hold};
 use crate::load::diag::unknown;
 use crate::model::{Device, DeviceKind, Stage, stage_name};
 use crate::owned::{self, RECEIVED};
 use crate::site::Site;
-use crate::store::{Entry, Store};
+use crate::store::{Entry, Holder, Purpose, Store};
 
 /// What was received, and which of those were added to the inventory.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,10 @@ pub struct Received {
 pub fn one(env: &Env, d: Delivered) -> Result<Received, Error> {
     let site = env.load_site()?;
     let store = env.open_store()?;
+    let _held = match crate::load::bad_tag(&d.tag) {
+        None => Some(hold(env, &store, &d.tag, Purpose::Receive)?),
+        Some(_) => None,
+    };
     let problems = check(&site, &store, &d, &mut HashSet::new())?;
     if !problems.is_empty() {
         return Err(Error::BadInput(problems.join("\n")));
@@ -182,7 +186,8 @@ fn entry(d: &Delivered) -> Value {
 }
 
 /// Adds the new devices to `inventory/received.yaml` (checked) and moves every one to
-/// `received` in one transaction; on a refusal the file is put back.
+/// `received` in one transaction; on a refusal the file is put back. The caller holds
+/// every device's lock.
 fn receive_all(env: &Env, site: &Site, store: &Store, ds: &[Delivered]) -> Result<Received, Error> {
     let new: Vec<&Delivered> = ds
         .iter()
@@ -312,6 +317,8 @@ pub fn packing_list(env: &Env, path: &std::path::Path) -> Result<Received, Error
     if ds.is_empty() {
         return Err(Error::BadInput(format!("{name} lists no devices")));
     }
+    let tags: Vec<String> = ds.iter().map(|d| d.tag.clone()).collect();
+    let _held = store.lock_all(&tags, &Holder::doing(&env.operator, Purpose::Receive))?;
     receive_all(env, &site, &store, &ds)
 }
 
@@ -343,6 +350,13 @@ impl Scanner {
         let d = Delivered {
             tag: tag.to_string(),
             ..Default::default()
+        };
+        let _held = match hold(env, store, tag, Purpose::Receive) {
+            Ok(g) => g,
+            Err(Error::Store(e @ crate::store::StoreError::Locked { .. })) => {
+                return Ok(Err(e.to_string()));
+            }
+            Err(e) => return Err(e),
         };
         let problems = check(site, store, &d, &mut HashSet::new())?;
         if let Some(p) = problems.first() {

@@ -8,8 +8,8 @@
 use std::sync::Mutex;
 
 use super::rollout::SshSettings;
-use super::{Env, Error};
-use crate::store::Entry;
+use super::{Env, Error, hold};
+use crate::store::{Entry, Purpose};
 use crate::transport::{HostKeyPins, Pin, Session, TransportError};
 
 #[derive(Debug, Clone)]
@@ -49,6 +49,7 @@ pub fn rekey(env: &Env, s: &RekeySettings) -> Result<Rekeyed, Error> {
     let site = env.load_site()?;
     let target = crate::engine::device::target_of(&site, &s.device).map_err(Error::BadInput)?;
     let store = env.open_store()?;
+    let _held = hold(env, &store, &s.device, Purpose::Rekey)?;
     let old = store.pinned(&s.device)?;
     let opts = s.ssh.options(store.clone());
     let presented = Presented::default();

@@ -1,10 +1,11 @@
 //! Rollouts: `plan`, `configure` and drift `audit` over selected devices. Preparing one
-//! selects the devices (or, with `--resume`, the ones the last configure run did not
-//! finish), resolves every device before any is touched, admits delivered devices by their
+//! selects the devices (or, with `--resume`, every device whose last configure did not
+//! succeed, whatever ran since), resolves every device before any is touched, admits delivered devices by their
 //! maintenance window (a `--now` override is written to the journal) and starts the run
 //! record; running it drives the engine's fleet and finishes the record. The caller owns
 //! the tokio runtime, Ctrl-C and the display of the event stream.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,11 +16,11 @@ use super::select::Selection;
 use crate::engine::device::{Mode, Options};
 use crate::engine::fleet::{self, Admission, Event, Job, MaxFail, RecapRow, Settings, Size, Stop};
 use crate::load::Diagnostics;
-use crate::model::{Outcome, local_time};
+use crate::model::{Stage, local_time};
 use crate::resolve::Resolved;
 use crate::secrets::Secrets;
 use crate::site::Site;
-use crate::store::{Entry, RunRecord, RunStatus, Store};
+use crate::store::{Entry, LastConfigure, RunStatus, Store};
 use crate::transport::SshOptions;
 
 /// Connection settings of every command that reaches devices.
@@ -56,7 +57,7 @@ pub struct ConvergeSettings {
     /// [`Mode::Plan`] or [`Mode::Configure`].
     pub mode: Mode,
     pub selection: Selection,
-    /// Redo the devices the last configure run did not finish well.
+    /// Redo every device whose last configure did not succeed.
     pub resume: bool,
     /// Devices at once.
     pub parallel: usize,
@@ -85,8 +86,8 @@ pub struct AuditSettings {
 
 /// What preparing a rollout found.
 pub enum Prepared {
-    /// `--resume`: every device of the last configure run succeeded.
-    NothingToResume { run: i64 },
+    /// `--resume`: the last configure of every (selected) device succeeded.
+    NothingToResume,
     /// Ready to run.
     Ready(Box<Rollout>),
 }
@@ -98,6 +99,9 @@ pub struct Rollout {
     jobs: Vec<Job>,
     settings: Settings,
     run_id: Option<i64>,
+    /// Journal rows to write when a device's configure starts (under its lock): `--now`
+    /// outside its maintenance window.
+    notes: HashMap<String, Entry>,
 }
 
 /// How a rollout ended.
@@ -116,21 +120,20 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         if s.mode == Mode::Plan {
             return Err(Error::BadInput("--resume goes with configure".into()));
         }
-        let Some(last) = store.last_run("configure")? else {
+        let last = store.last_configures()?;
+        if last.is_empty() {
             return Err(Error::BadInput(
                 "there is no earlier configure run to resume".into(),
             ));
-        };
-        let redo: Vec<String> = not_succeeded(&last)
-            .filter(|t| site.device(t).is_some())
-            .collect();
+        }
+        let redo = to_resume(&site, &store, &last)?;
         if tags.is_empty() {
             tags = redo;
         } else {
             tags.retain(|t| redo.contains(t));
         }
         if tags.is_empty() {
-            return Ok(Prepared::NothingToResume { run: last.id });
+            return Ok(Prepared::NothingToResume);
         }
     }
     if tags.is_empty() {
@@ -154,9 +157,14 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
     let (resolved, secrets) = resolve_all(env, &site, &tags)?;
     let now = jiff::Timestamp::now();
     let mut jobs = Vec::new();
+    let mut notes = HashMap::new();
     for r in resolved {
         let admission = if s.mode == Mode::Configure {
-            admission(&site, &store, &r.device, now, s, &env.operator)?
+            let (admission, note) = admission(&site, &store, &r.device, now, s, &env.operator)?;
+            if let Some(note) = note {
+                notes.insert(r.device.clone(), note);
+            }
+            admission
         } else {
             Admission::Go
         };
@@ -187,16 +195,25 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         jobs,
         settings,
         run_id,
+        notes,
     })))
 }
 
-/// The devices of `last` whose outcome was not a success: what `--resume` redoes. The one
-/// place that reads a run's stored outcome words.
-pub fn not_succeeded(last: &RunRecord) -> impl Iterator<Item = String> + '_ {
-    last.devices
-        .iter()
-        .filter(|(_, outcome)| !matches!(outcome, Some(Outcome::Ok | Outcome::Changed)))
-        .map(|(t, _)| t.clone())
+/// What `--resume` redoes: every device of the site whose last configure (in whichever run)
+/// did not succeed and whose stage lets it be configured now (not retired, in repair, or
+/// being configured by another run).
+pub fn to_resume(site: &Site, store: &Store, last: &[LastConfigure]) -> Result<Vec<String>, Error> {
+    let mut redo = Vec::new();
+    for l in last.iter().filter(|l| !l.succeeded()) {
+        if site.device(&l.device).is_none() {
+            continue;
+        }
+        let stage = store.stage(&l.device)?.map(|r| r.stage);
+        if Stage::can_move(stage, Stage::Configuring) {
+            redo.push(l.device.clone());
+        }
+    }
+    Ok(redo)
 }
 
 /// Prepares a drift audit (probes only; recorded per device, no run record).
@@ -234,10 +251,37 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
         jobs,
         settings,
         run_id: None,
+        notes: HashMap::new(),
     })
 }
 
+/// Gives up a rollout at once (a second Ctrl-C), in the record: see [`Store::abandon`].
+/// The caller then ends the process, which closes the SSH sessions and cuts the remote
+/// work.
+pub struct Aborter {
+    store: Arc<Store>,
+    run_id: Option<i64>,
+    operator: String,
+}
+
+impl Aborter {
+    /// Records the devices this process is configuring as `configure-failed` with
+    /// `reason`, releases their locks and ends the run interrupted.
+    pub fn abort(&self, reason: &str) -> Result<(), Error> {
+        Ok(self.store.abandon(self.run_id, &self.operator, reason)?)
+    }
+}
+
 impl Rollout {
+    /// What aborts this rollout in the record.
+    pub fn aborter(&self) -> Aborter {
+        Aborter {
+            store: self.store.clone(),
+            run_id: self.run_id,
+            operator: self.settings.operator.clone(),
+        }
+    }
+
     /// How many devices it works on.
     pub fn devices(&self) -> usize {
         self.jobs.len()
@@ -258,6 +302,7 @@ impl Rollout {
         let books = Arc::new(super::configure::Books {
             store: self.store.clone(),
             run_id: self.run_id,
+            notes: self.notes,
         });
         let (rows, status) = fleet::rollout(
             Arc::new(self.site),
@@ -302,7 +347,8 @@ pub fn resolve_all(
 }
 
 /// Whether `tag` may be changed now: delivered devices only inside their maintenance
-/// window, unless `--now` (recorded in the journal) or `--wait`.
+/// window, unless `--now` (with the journal row that says so, written when its configure
+/// starts) or `--wait`.
 fn admission(
     site: &Site,
     store: &Store,
@@ -310,33 +356,34 @@ fn admission(
     now: jiff::Timestamp,
     s: &ConvergeSettings,
     operator: &str,
-) -> Result<Admission, Error> {
+) -> Result<(Admission, Option<Entry>), Error> {
     if !store.at_desk(tag)? {
-        return Ok(Admission::Go);
+        return Ok((Admission::Go, None));
     }
     let device = site.device(tag).expect("selected from the site");
     let Some((window, source)) = site.window_of(device) else {
-        return Ok(Admission::Go);
+        return Ok((Admission::Go, None));
     };
     if window.contains(now) {
-        return Ok(Admission::Go);
+        return Ok((Admission::Go, None));
     }
     let next = window.next_open(now);
     if s.now {
-        store.record(&[Entry::new(tag, operator, "note").message(format!(
+        let note = Entry::new(tag, operator, "note").message(format!(
             "changed outside its maintenance window ({}, from {source}) with --now",
             window.describe()
-        ))])?;
-        return Ok(Admission::Go);
+        ));
+        return Ok((Admission::Go, Some(note)));
     }
-    match (s.wait, next) {
-        (true, Some(at)) => Ok(Admission::WaitUntil {
+    let admission = match (s.wait, next) {
+        (true, Some(at)) => Admission::WaitUntil {
             until: at.timestamp(),
-        }),
-        (_, next) => Ok(Admission::Refuse(format!(
+        },
+        (_, next) => Admission::Refuse(format!(
             "{tag} is at its desk (delivered) and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
             window.describe(),
             next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
-        ))),
-    }
+        )),
+    };
+    Ok((admission, None))
 }

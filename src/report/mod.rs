@@ -1,7 +1,9 @@
 //! Displays of a rollout's event stream, one task owning the output: indicatif progress on
 //! a terminal (an overall bar with counts and ETA, a line per device in flight), plain
 //! lines otherwise, NDJSON (one event per line, written as it happens) for `--format json`.
-//! The engine never prints; only these consumers do.
+//! The engine never prints; only these consumers do. Output of a rollout goes through
+//! [`out`] and [`err`], which never fail: a reader that went away (`configure | head`)
+//! stops the output, never the work.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // progress lines are printed as events arrive
 
 use std::collections::HashMap;
@@ -117,7 +119,7 @@ fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
                 row.elapsed_ms as f64 / 1000.0
             );
             if let Some(err) = &row.error {
-                l.push_str(&format!(": {err}"));
+                l.push_str(&format!(": {}", table::one_line(err)));
             }
             if mode == Mode::Plan
                 && let Some(run) = run
@@ -130,7 +132,7 @@ fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
         // Said once, in the recap.
         Event::PrintServerDown { .. } | Event::Finish { .. } => return,
     };
-    println!("{line}");
+    out(&format!("{line}\n"));
 }
 
 #[derive(Default)]
@@ -192,7 +194,7 @@ impl Bars {
                             "{} {}: {}",
                             row.device,
                             row.outcome.as_str(),
-                            row.error.as_deref().unwrap_or("")
+                            table::one_line(row.error.as_deref().unwrap_or(""))
                         ));
                     }
                 }
@@ -243,6 +245,19 @@ fn verb(mode: Mode) -> &'static str {
         Mode::Configure => "configure",
         Mode::Audit => "audit",
     }
+}
+
+/// Writes `text` to standard output and flushes it; a closed or failing output is ignored
+/// (with SIGPIPE ignored, a reader that went away is an error here, not the end of the
+/// process).
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
+}
+
+/// Writes `text` to standard error; a closed or failing output is ignored.
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// One line for a print server found down, naming the printers it held back.

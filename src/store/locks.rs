@@ -1,10 +1,88 @@
-//! Per-device locks: one configure at a time. A lock names its holder (operator, host,
-//! process and its start time) so that a lock left by a dead process is recognised and
-//! taken over instead of honoured.
+//! Per-device locks: one command that changes a device or its record at a time (configure,
+//! audit, assign, deliver, return, repair, retire, note, receive, seen, rekey). A lock names its
+//! holder (operator, host, process and its start time) and what it is doing, so that a
+//! refusal says who holds the device and a lock left by a dead process is recognised and
+//! taken over instead of honoured. Knows nothing of the commands themselves.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Entry, Store, StoreError, insert_entry, now};
+
+/// What a lock's holder is doing to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Configure,
+    Audit,
+    Assign,
+    Deliver,
+    Return,
+    Repair,
+    Retire,
+    Note,
+    Receive,
+    Seen,
+    Rekey,
+}
+
+impl Purpose {
+    pub const ALL: &'static [Purpose] = &[
+        Purpose::Configure,
+        Purpose::Audit,
+        Purpose::Assign,
+        Purpose::Deliver,
+        Purpose::Return,
+        Purpose::Repair,
+        Purpose::Retire,
+        Purpose::Note,
+        Purpose::Receive,
+        Purpose::Seen,
+        Purpose::Rekey,
+    ];
+
+    /// The stored word (the command's name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Configure => "configure",
+            Purpose::Audit => "audit",
+            Purpose::Assign => "assign",
+            Purpose::Deliver => "deliver",
+            Purpose::Return => "return",
+            Purpose::Repair => "repair",
+            Purpose::Retire => "retire",
+            Purpose::Note => "note",
+            Purpose::Receive => "receive",
+            Purpose::Seen => "seen",
+            Purpose::Rekey => "rekey",
+        }
+    }
+
+    /// A stored word; an unknown one (from a newer deskready) reads as configure, the
+    /// longest-running purpose.
+    pub fn parse(s: &str) -> Purpose {
+        Purpose::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == s)
+            .unwrap_or(Purpose::Configure)
+    }
+
+    /// "LAP-1 is being {this} by ...".
+    fn participle(self) -> &'static str {
+        match self {
+            Purpose::Configure => "configured",
+            Purpose::Audit => "audited",
+            Purpose::Assign => "assigned",
+            Purpose::Deliver => "delivered",
+            Purpose::Return => "returned",
+            Purpose::Repair => "sent to repair",
+            Purpose::Retire => "retired",
+            Purpose::Note => "noted",
+            Purpose::Receive => "received",
+            Purpose::Seen => "recorded as seen",
+            Purpose::Rekey => "rekeyed",
+        }
+    }
+}
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,11 +93,17 @@ pub struct Holder {
     /// The process's start time (clock ticks since boot), against pid reuse.
     pub start_time: u64,
     pub since: String,
+    pub purpose: Purpose,
 }
 
 impl Holder {
-    /// This process, acting for `operator`.
+    /// This process, configuring for `operator`.
     pub fn me(operator: &str) -> Holder {
+        Holder::doing(operator, Purpose::Configure)
+    }
+
+    /// This process, acting for `operator` to do `purpose`.
+    pub fn doing(operator: &str, purpose: Purpose) -> Holder {
         let pid = std::process::id();
         Holder {
             operator: operator.to_string(),
@@ -27,6 +111,21 @@ impl Holder {
             pid,
             start_time: start_time(pid).unwrap_or(0),
             since: now(),
+            purpose,
+        }
+    }
+
+    /// The refusal of another command that wants `device` while this holder has it.
+    pub fn refusal(&self, device: &str) -> StoreError {
+        StoreError::Locked {
+            device: device.to_string(),
+            holder: self.describe(),
+            doing: self.purpose.participle(),
+            until: if self.purpose == Purpose::Configure {
+                "that run ends"
+            } else {
+                "that command ends"
+            },
         }
     }
 
@@ -47,14 +146,14 @@ impl Holder {
     }
 }
 
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Field 22 of /proc/PID/stat: when the process started.
-fn start_time(pid: u32) -> Option<u64> {
+pub(super) fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
     // After the name: state is field 3, so start time (22) is index 19 here.
@@ -90,25 +189,14 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existing: Option<Holder> = tx
             .query_row(
-                "SELECT operator, host, pid, start_time, since FROM locks WHERE tag = ?1",
+                "SELECT operator, host, pid, start_time, since, purpose FROM locks WHERE tag = ?1",
                 params![tag],
-                |r| {
-                    Ok(Holder {
-                        operator: r.get(0)?,
-                        host: r.get(1)?,
-                        pid: r.get(2)?,
-                        start_time: r.get::<_, i64>(3)? as u64,
-                        since: r.get(4)?,
-                    })
-                },
+                holder_row,
             )
             .optional()?;
         if let Some(h) = existing {
             if h.is_alive() {
-                return Err(StoreError::Locked {
-                    device: tag.to_string(),
-                    holder: h.describe(),
-                });
+                return Err(h.refusal(tag));
             }
             tx.execute("DELETE FROM locks WHERE tag = ?1", params![tag])?;
             insert_entry(
@@ -120,14 +208,15 @@ impl Store {
             )?;
         }
         tx.execute(
-            "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO locks (tag, operator, host, pid, start_time, since, purpose) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 tag,
                 holder.operator,
                 holder.host,
                 holder.pid,
                 holder.start_time as i64,
-                holder.since
+                holder.since,
+                holder.purpose.as_str()
             ],
         )?;
         tx.commit()?;
@@ -142,20 +231,36 @@ impl Store {
     /// Every lock and its holder.
     pub fn locks(&self) -> Result<Vec<(String, Holder)>, StoreError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT tag, operator, host, pid, start_time, since FROM locks")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Holder {
-                    operator: r.get(1)?,
-                    host: r.get(2)?,
-                    pid: r.get(3)?,
-                    start_time: r.get::<_, i64>(4)? as u64,
-                    since: r.get(5)?,
-                },
-            ))
-        })?;
+        let mut stmt = conn.prepare(
+            "SELECT operator, host, pid, start_time, since, purpose, tag FROM locks ORDER BY tag",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(6)?, holder_row(r)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Takes the locks of every device in `tags` for `holder`, or none of them: the first
+    /// one held by another live process is refused naming its holder.
+    pub fn lock_all(
+        &self,
+        tags: &[String],
+        holder: &Holder,
+    ) -> Result<Vec<LockGuard<'_>>, StoreError> {
+        let mut guards = Vec::with_capacity(tags.len());
+        for t in tags {
+            guards.push(self.lock(t, holder)?);
+        }
+        Ok(guards)
+    }
+}
+
+/// A holder from `operator, host, pid, start_time, since, purpose` columns.
+fn holder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Holder> {
+    Ok(Holder {
+        operator: r.get(0)?,
+        host: r.get(1)?,
+        pid: r.get(2)?,
+        start_time: r.get::<_, i64>(3)? as u64,
+        since: r.get(4)?,
+        purpose: Purpose::parse(&r.get::<_, String>(5)?),
+    })
 }

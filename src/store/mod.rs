@@ -3,10 +3,15 @@
 //! shared server database can take its place later for teams.
 //!
 //! Every stage change and its journal rows are written in one transaction. Opening the store
-//! migrates an older schema and turns runs that died mid-configure into `configure-failed`.
+//! refuses a damaged file before anything is written to it, migrates an older schema, turns
+//! devices whose configure died into `configure-failed` and closes runs whose process is gone
+//! as interrupted.
 
+mod damaged;
 mod locks;
 mod pins;
+mod recover;
+mod resume;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +20,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
-pub use locks::{Holder, LockGuard};
+pub use locks::{Holder, LockGuard, Purpose};
+pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 
 use crate::model::{MoveRefused, Stage};
@@ -78,6 +84,14 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE journal ADD COLUMN run_id INTEGER;
     "#,
+    // 3: what a lock's holder is doing, and which process owns a run (so that a run whose
+    // process is gone can be closed as interrupted).
+    r#"
+    ALTER TABLE locks ADD COLUMN purpose TEXT NOT NULL DEFAULT 'configure';
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN start_time INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -101,8 +115,20 @@ pub enum StoreError {
     /// An illegal stage move.
     #[error(transparent)]
     Refused(#[from] crate::model::MoveRefused),
-    #[error("{device} is being configured by {holder}; try again when that run ends")]
-    Locked { device: String, holder: String },
+    /// Another live process holds the device (see [`Holder::refusal`]).
+    #[error("{device} is being {doing} by {holder}; try again when {until}")]
+    Locked {
+        device: String,
+        holder: String,
+        doing: &'static str,
+        until: &'static str,
+    },
+    /// The database file is not a sound SQLite database; nothing was written to it.
+    #[error(
+        "the state store {} is damaged ({why}); nothing was written to it. Restore it from a backup, or move it aside to start a new store (the devices' history is then no longer shown)",
+        path.display()
+    )]
+    Damaged { path: PathBuf, why: String },
     #[error("cannot create {}: {source}", path.display())]
     Dir {
         path: PathBuf,
@@ -206,9 +232,15 @@ impl Store {
             source,
         })?;
         let path = state_dir.join("state.db");
-        let open_err = |source| StoreError::Open {
-            path: path.clone(),
-            source,
+        // Before SQLite touches it: a damaged file is refused, never written to.
+        damaged::check(&path)?;
+        let damaged = |e: rusqlite::Error| damaged::classify(&path, e);
+        let open_err = |source| match damaged::classify(&path, source) {
+            StoreError::Sql(source) => StoreError::Open {
+                path: path.clone(),
+                source,
+            },
+            other => other,
         };
         let conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -221,10 +253,15 @@ impl Store {
             .map_err(open_err)?;
         let store = Store {
             conn: Mutex::new(conn),
-            path,
+            path: path.clone(),
         };
-        store.migrate()?;
-        store.recover_interrupted()?;
+        let sound = |r: Result<(), StoreError>| match r {
+            Err(StoreError::Sql(e)) => Err(damaged(e)),
+            other => other,
+        };
+        sound(store.migrate())?;
+        sound(store.recover_interrupted())?;
+        sound(store.close_dead_runs())?;
         Ok(store)
     }
 
@@ -470,52 +507,6 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    /// Devices left in `configuring` by a process that is gone become `configure-failed`,
-    /// and their locks are released.
-    fn recover_interrupted(&self) -> Result<(), StoreError> {
-        let stale: Vec<(String, Holder)> = self
-            .locks()?
-            .into_iter()
-            .filter(|(_, h)| !h.is_alive())
-            .collect();
-        for (tag, holder) in stale {
-            let mut conn = self.conn();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Re-check under the write lock: another process may have recovered it.
-            let still: Option<i64> = tx
-                .query_row(
-                    "SELECT pid FROM locks WHERE tag = ?1 AND pid = ?2 AND start_time = ?3 AND host = ?4",
-                    params![tag, holder.pid, holder.start_time as i64, holder.host],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if still.is_none() {
-                continue;
-            }
-            tx.execute("DELETE FROM locks WHERE tag = ?1", params![tag])?;
-            let rec = stage_of(&tx, &tag)?;
-            if rec.as_ref().map(|r| r.stage) == Some(Stage::Configuring) {
-                let error = format!(
-                    "the configure run by {} (pid {} on {}, started {}) was interrupted before it finished",
-                    holder.operator, holder.pid, holder.host, holder.since
-                );
-                let at = now();
-                tx.execute(
-                    "UPDATE devices SET stage = ?2, since = ?3, last_error = ?4 WHERE tag = ?1",
-                    params![tag, Stage::ConfigureFailed.as_str(), at, error],
-                )?;
-                let mut row = Entry::new(&tag, &holder.operator, "stage");
-                row.at = at;
-                row.stage_from = Some(Stage::Configuring.as_str().into());
-                row.stage_to = Some(Stage::ConfigureFailed.as_str().into());
-                row.message = Some(error);
-                insert_entry(&tx, &row)?;
-            }
-            tx.commit()?;
-        }
-        Ok(())
-    }
 }
 
 fn stage_of(conn: &Connection, tag: &str) -> rusqlite::Result<Option<StageRecord>> {
@@ -623,6 +614,23 @@ mod tests {
         drop(guard);
         assert!(s.locks().unwrap().is_empty());
 
+        // Any command's lock: the refusal says what the holder is doing.
+        let guard = s
+            .lock("LAP-1", &Holder::doing("ana", Purpose::Repair))
+            .unwrap();
+        let err = s
+            .lock("LAP-1", &Holder::doing("bo", Purpose::Note))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("LAP-1 is being sent to repair by ana on "),
+            "{err}"
+        );
+        assert!(err.ends_with("; try again when that command ends"), "{err}");
+        assert_eq!(s.locks().unwrap()[0].1.purpose, Purpose::Repair);
+        drop(guard);
+
         // A lock whose process is gone.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead_pid = child.id();
@@ -634,7 +642,7 @@ mod tests {
         };
         s.conn()
             .execute(
-                "INSERT INTO locks VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params!["LAP-2", dead.operator, dead.host, dead.pid, 1, dead.since],
             )
             .unwrap();
@@ -660,7 +668,7 @@ mod tests {
                 .unwrap();
             s.conn()
                 .execute(
-                    "INSERT INTO locks VALUES ('LAP-1', 'ana', ?1, 999999999, 1, '2026-11-24T00:00:00Z')",
+                    "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES ('LAP-1', 'ana', ?1, 999999999, 1, '2026-11-24T00:00:00Z')",
                     params![hostname_for_tests()],
                 )
                 .unwrap();

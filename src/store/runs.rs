@@ -33,10 +33,10 @@ stored_as_text!(Outcome);
 stored_as_text!(RunStatus);
 
 /// A device of a run: how it ended, or `None` while it is pending (never finished).
-struct DeviceOutcome(Option<Outcome>);
+pub(super) struct DeviceOutcome(pub Option<Outcome>);
 
 /// How a device that has not ended yet is stored.
-const PENDING: &str = "pending";
+pub(super) const PENDING: &str = "pending";
 
 impl FromSql for DeviceOutcome {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
@@ -69,9 +69,11 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        // The run names its process, so that a run whose process is gone can be closed.
+        let me = super::Holder::me(operator);
         tx.execute(
-            "INSERT INTO runs (command, operator, started_at, status) VALUES (?1, ?2, ?3, ?4)",
-            params![command, operator, now(), RunStatus::Running],
+            "INSERT INTO runs (command, operator, started_at, status, host, pid, start_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![command, operator, now(), RunStatus::Running, me.host, me.pid, me.start_time as i64],
         )?;
         let id = tx.last_insert_rowid();
         for d in devices {

@@ -145,10 +145,31 @@ impl fmt::Display for Human {
     }
 }
 
+/// Set once by [`abort_all`]: every session stops at once.
+static ABORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Aborts every session of this process (a second Ctrl-C): a command running on a device
+/// returns [`TransportError::Aborted`] within a poll slice (0.1 s) and its session is
+/// closed when dropped, which cuts the remote program; no new connection is made. There is
+/// no way back: the process is ending.
+pub fn abort_all() {
+    ABORTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`abort_all`] was called.
+pub fn aborted() -> bool {
+    ABORTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Why a device could not be reached or a command could not be run.
 /// Every message names the device and its address.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// [`abort_all`] was called while this device was being connected or worked on.
+    #[error(
+        "aborted by a second Ctrl-C while it ran on {device} at {address}: its session was closed, which cuts the remote work"
+    )]
+    Aborted { device: String, address: String },
     #[error("cannot reach {device} at {address}: {reason}")]
     Unreachable {
         device: String,

@@ -136,6 +136,9 @@ impl Session {
     ) -> Result<Session, TransportError> {
         let device = target.device.clone();
         let address = target.address();
+        if super::aborted() {
+            return Err(TransportError::Aborted { device, address });
+        }
         let deadline = Instant::now() + opts.connect_timeout;
         let timeout_err = || TransportError::ConnectTimeout {
             device: device.clone(),
@@ -340,8 +343,15 @@ impl Session {
     }
 
     /// Waits until the socket is ready in the direction libssh2 is blocked on, or the
-    /// deadline passes. Bounded to a short slice so data libssh2 already queued is not missed.
+    /// deadline passes, or every session is aborted. Bounded to a short slice so data
+    /// libssh2 already queued is not missed and an abort is seen within it.
     fn wait(&self, deadline: Instant) -> Result<(), TransportError> {
+        if super::aborted() {
+            return Err(TransportError::Aborted {
+                device: self.device.clone(),
+                address: self.address.clone(),
+            });
+        }
         let now = Instant::now();
         if now >= deadline {
             return Err(self.timeout_err());
