@@ -255,7 +255,13 @@ fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
             .and_then(|p| p.trim().parse().ok())
     });
     wait_until("the slow step to start", Duration::from_secs(20), || {
-        (descendants(pid).len() > 1).then_some(())
+        descendants(pid)
+            .iter()
+            .any(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c == "sleep\x0060\x00")
+            })
+            .then_some(())
     });
     for p in descendants(pid) {
         unsafe { libc::kill(p as i32, libc::SIGTERM) };

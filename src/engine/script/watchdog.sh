@@ -56,8 +56,16 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
   trap '' PIPE
   wd_watch "$wd_prog" "$wd_sess" "$2" </dev/null >/dev/null 2>&1 &
   wd_dog=$!
+  wd_dir=$1
+  # wd_end STATUS: stops the watch, removes the program's directory, exits with STATUS
+  wd_end() {
+    kill "$wd_dog" 2>/dev/null
+    case $wd_dir in */deskready.*) rm -rf -- "$wd_dir" ;; esac
+    exit "$1"
+  }
+  # Told to stop (even before the program set its own traps): pass it on to the whole
+  # group, wait for it, and clean up after it.
+  trap 'kill -TERM "-$wd_prog" 2>/dev/null || kill -TERM "$wd_prog" 2>/dev/null; wait "$wd_prog"; wd_end 143' HUP INT TERM
   wait "$wd_prog"; wd_rc=$?
-  kill "$wd_dog" 2>/dev/null
-  case $1 in */deskready.*) rm -rf -- "$1" ;; esac
-  exit "$wd_rc"
+  wd_end "$wd_rc"
 fi
