@@ -8,53 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deskready::model::{RunStatus, Stage};
-use deskready::store::Store;
 
 use crate::support::procs::{cmdline, live_processes_mentioning};
-use crate::support::{LabSite, Running, SiteCopy, done, wait_until};
-
-fn store(lab: &LabSite) -> Store {
-    Store::open(&lab.site.file(".deskready")).unwrap()
-}
-
-/// The example site with a slow first step on every laptop: `sleep {{ vars.nap }}`
-/// (`--var nap=N`; 30 s unless given).
-fn slow_site() -> SiteCopy {
-    let site = SiteCopy::example();
-    site.edit(
-        "profiles/laptop-base.yaml",
-        "resources:\n",
-        "resources:\n  - name: slow step\n    command: sleep {{ vars.nap }}\n    creates: /etc/deskready-never\n",
-    );
-    site.edit(
-        "profiles/laptop-base.yaml",
-        "vars:\n",
-        "vars:\n  nap: \"30\"\n",
-    );
-    site
-}
-
-fn wait_for_stage(lab: &LabSite, tag: &str, stage: Stage) {
-    wait_until(
-        &format!("{tag} to reach {stage}"),
-        Duration::from_secs(30),
-        || {
-            store(lab)
-                .stage(tag)
-                .unwrap()
-                .is_some_and(|r| r.stage == stage)
-                .then_some(())
-        },
-    );
-}
-
-fn spawn(lab: &LabSite, args: &[&str]) -> Running {
-    lab.test().args(args).spawn()
-}
+use crate::support::{LabSite, SiteCopy, done, wait_until};
 
 /// The kinds of `tag`'s journal rows, oldest first.
 fn kinds(lab: &LabSite, tag: &str) -> Vec<String> {
-    store(lab)
+    lab.store()
         .history(tag)
         .unwrap()
         .into_iter()
@@ -66,7 +26,7 @@ fn kinds(lab: &LabSite, tag: &str) -> Vec<String> {
 /// by a legal move.
 fn assert_stage_rows_legal(lab: &LabSite, tag: &str) {
     let mut at: Option<Stage> = None;
-    for e in store(lab).history(tag).unwrap() {
+    for e in lab.store().history(tag).unwrap() {
         if e.kind != "stage" {
             continue;
         }
@@ -80,7 +40,7 @@ fn assert_stage_rows_legal(lab: &LabSite, tag: &str) {
         at = Some(to);
     }
     assert_eq!(
-        store(lab).stage(tag).unwrap().map(|r| r.stage),
+        lab.store().stage(tag).unwrap().map(|r| r.stage),
         at,
         "{tag}: its stage is where its journal says"
     );
@@ -88,9 +48,9 @@ fn assert_stage_rows_legal(lab: &LabSite, tag: &str) {
 
 #[test]
 fn every_command_that_changes_a_device_is_refused_naming_the_configure_that_holds_it() {
-    let lab = LabSite::up(slow_site());
-    let first = spawn(&lab, &["--var", "nap=6", "configure", "LAP-0006"]);
-    wait_for_stage(&lab, "LAP-0006", Stage::Configuring);
+    let lab = LabSite::up(SiteCopy::slow_example());
+    let first = lab.spawn(&["--var", "nap=6", "configure", "LAP-0006"]);
+    lab.wait_for_stage("LAP-0006", Stage::Configuring);
     let before = kinds(&lab, "LAP-0006");
     let others: &[&[&str]] = &[
         &[
@@ -136,7 +96,7 @@ fn every_command_that_changes_a_device_is_refused_naming_the_configure_that_hold
     let out = first.wait();
     assert_eq!(out.code(), 0, "{}{}", out.stdout(), out.stderr());
     // The configure recorded everything it changed.
-    let s = store(&lab);
+    let s = lab.store();
     assert_eq!(
         s.stage("LAP-0006").unwrap().unwrap().stage,
         Stage::Configured
@@ -170,17 +130,14 @@ fn a_second_ctrl_c_aborts_running_devices_at_once_and_exits_130() {
     );
     let lab = LabSite::up(site);
     let started = Instant::now();
-    let mut child = spawn(
-        &lab,
-        &[
-            "configure",
-            "LAP-0001",
-            "LAP-0002",
-            "LAP-0003",
-            "--parallel",
-            "2",
-        ],
-    );
+    let mut child = lab.spawn(&[
+        "configure",
+        "LAP-0001",
+        "LAP-0002",
+        "LAP-0003",
+        "--parallel",
+        "2",
+    ]);
     let running = |n: usize| {
         let on = live_processes_mentioning(&sleeper)
             .into_iter()
@@ -219,7 +176,7 @@ fn a_second_ctrl_c_aborts_running_devices_at_once_and_exits_130() {
         Duration::from_secs(10),
         || live_processes_mentioning(&sleeper).is_empty().then_some(()),
     );
-    let s = store(&lab);
+    let s = lab.store();
     let run = s.last_run("configure").unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Interrupted);
     for tag in ["LAP-0001", "LAP-0002"] {
@@ -250,28 +207,25 @@ fn a_second_ctrl_c_aborts_running_devices_at_once_and_exits_130() {
 
 #[test]
 fn a_first_ctrl_c_lets_running_devices_finish_says_so_and_exits_130() {
-    let lab = LabSite::up(slow_site());
-    let mut child = spawn(
-        &lab,
-        &[
-            "--var",
-            "nap=2",
-            "configure",
-            "LAP-0001",
-            "LAP-0002",
-            "LAP-0003",
-            "--parallel",
-            "1",
-        ],
-    );
-    wait_for_stage(&lab, "LAP-0001", Stage::Configuring);
+    let lab = LabSite::up(SiteCopy::slow_example());
+    let mut child = lab.spawn(&[
+        "--var",
+        "nap=2",
+        "configure",
+        "LAP-0001",
+        "LAP-0002",
+        "LAP-0003",
+        "--parallel",
+        "1",
+    ]);
+    lab.wait_for_stage("LAP-0001", Stage::Configuring);
     child.signal(libc::SIGINT);
     child.wait_for_line(Duration::from_secs(10), |l| {
         l.starts_with("Ctrl-C: no further device")
     });
     let out = child.wait();
     assert_eq!(out.code(), 130, "{}{}", out.stdout(), out.stderr());
-    let s = store(&lab);
+    let s = lab.store();
     assert_eq!(
         s.stage("LAP-0001").unwrap().unwrap().stage,
         Stage::Configured
@@ -285,7 +239,7 @@ fn a_first_ctrl_c_lets_running_devices_finish_says_so_and_exits_130() {
 
 #[test]
 fn a_closed_standard_output_changes_nothing_for_the_devices() {
-    let lab = LabSite::up(slow_site());
+    let lab = LabSite::up(SiteCopy::slow_example());
     let mut child = Command::new(env!("CARGO_BIN_EXE_deskready"))
         .arg("--site")
         .arg(lab.site.path())
@@ -319,7 +273,7 @@ fn a_closed_standard_output_changes_nothing_for_the_devices() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let s = store(&lab);
+    let s = lab.store();
     for i in 1..=10 {
         let tag = format!("LAP-{i:04}");
         assert_eq!(
@@ -336,23 +290,20 @@ fn a_closed_standard_output_changes_nothing_for_the_devices() {
 
 #[test]
 fn a_killed_controller_leaves_a_run_the_next_command_closes_and_resume_finishes() {
-    let lab = LabSite::up(slow_site());
-    let child = spawn(
-        &lab,
-        &[
-            "configure",
-            "LAP-0001",
-            "LAP-0002",
-            "LAP-0003",
-            "--parallel",
-            "1",
-        ],
-    );
-    wait_for_stage(&lab, "LAP-0001", Stage::Configuring);
+    let lab = LabSite::up(SiteCopy::slow_example());
+    let child = lab.spawn(&[
+        "configure",
+        "LAP-0001",
+        "LAP-0002",
+        "LAP-0003",
+        "--parallel",
+        "1",
+    ]);
+    lab.wait_for_stage("LAP-0001", Stage::Configuring);
     child.kill(); // SIGKILL
     // Any next command closes the run: here `status`.
     lab.test().arg("status").success();
-    let s = store(&lab);
+    let s = lab.store();
     let run = s.last_run("configure").unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Interrupted);
     assert!(run.finished_at.is_some());
@@ -564,7 +515,7 @@ fn race_command(which: usize, n: usize) -> Vec<String> {
 /// LAP-0001's journal rows of `kind` written by the race's commands (a note only when it is
 /// one of theirs: `configure --now` notes its own use).
 fn rows_of(lab: &LabSite, kind: &str) -> usize {
-    store(lab)
+    lab.store()
         .history("LAP-0001")
         .unwrap()
         .iter()
@@ -589,7 +540,7 @@ const RACE_KINDS: [&str; 10] = [
 
 #[test]
 fn two_operators_racing_every_pair_of_commands_lose_nothing_and_refusals_name_the_holder() {
-    let lab = LabSite::up(slow_site());
+    let lab = LabSite::up(SiteCopy::slow_example());
     let base: Vec<usize> = RACE_KINDS.iter().map(|k| rows_of(&lab, k)).collect();
     let mut succeeded = [0usize; 10];
     let mut lock_refusals = 0;
@@ -641,6 +592,6 @@ fn two_operators_racing_every_pair_of_commands_lose_nothing_and_refusals_name_th
         assert_eq!(got, want, "journal rows of kind {k}");
     }
     assert_stage_rows_legal(&lab, "LAP-0001");
-    assert_eq!(store(&lab).integrity_check().unwrap(), "ok");
-    assert!(store(&lab).locks().unwrap().is_empty());
+    assert_eq!(lab.store().integrity_check().unwrap(), "ok");
+    assert!(lab.store().locks().unwrap().is_empty());
 }

@@ -4,18 +4,13 @@
 use std::time::Duration;
 
 use deskready::model::Stage;
-use deskready::store::Store;
 
 use crate::support::procs::{cmdline, descendants};
-use crate::support::{LabSite, Run, Running, SiteCopy, wait_until};
+use crate::support::{LabSite, Run, SiteCopy, wait_until};
 
 fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout())
         .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()))
-}
-
-fn store(lab: &LabSite) -> Store {
-    Store::open(&lab.site.file(".deskready")).unwrap()
 }
 
 fn hash_files(site: &SiteCopy, names: &[&str]) -> Vec<Vec<u8>> {
@@ -295,45 +290,11 @@ fn a_bad_packing_list_row_is_reported_by_line_and_nothing_is_received() {
     assert!(run.stderr().contains(":1: unknown column `modle`; did you mean `model`? allowed: asset_tag, serial, model, kind,"), "{}", run.stderr());
 }
 
-/// A site whose laptops run a slow command first: `sleep {{ vars.nap }}`.
-fn slow_site() -> SiteCopy {
-    let site = SiteCopy::example();
-    site.edit(
-        "profiles/laptop-base.yaml",
-        "resources:\n",
-        "resources:\n  - name: slow step\n    command: sleep {{ vars.nap }}\n    creates: /etc/deskready-never\n",
-    );
-    site.edit(
-        "profiles/laptop-base.yaml",
-        "vars:\n",
-        "vars:\n  nap: \"30\"\n",
-    );
-    site
-}
-
-fn wait_for_stage(lab: &LabSite, tag: &str, stage: Stage) {
-    wait_until(
-        &format!("{tag} to reach {stage}"),
-        Duration::from_secs(30),
-        || {
-            store(lab)
-                .stage(tag)
-                .unwrap()
-                .is_some_and(|r| r.stage == stage)
-                .then_some(())
-        },
-    );
-}
-
-fn spawn(lab: &LabSite, args: &[&str]) -> Running {
-    lab.test().args(args).spawn()
-}
-
 #[test]
 fn a_configure_killed_mid_run_is_configure_failed_and_loses_nothing() {
-    let lab = LabSite::up(slow_site());
-    let child = spawn(&lab, &["configure", "LAP-0005"]);
-    wait_for_stage(&lab, "LAP-0005", Stage::Configuring);
+    let lab = LabSite::up(SiteCopy::slow_example());
+    let child = lab.spawn(&["configure", "LAP-0005"]);
+    lab.wait_for_stage("LAP-0005", Stage::Configuring);
     // The slow step is running on the device.
     let device = lab.lab.device("LAP-0005").unwrap().pid;
     wait_until("the slow step on LAP-0005", Duration::from_secs(30), || {
@@ -359,7 +320,7 @@ fn a_configure_killed_mid_run_is_configure_failed_and_loses_nothing() {
             && err.ends_with(") was interrupted before it finished"),
         "{err}"
     );
-    let s = store(&lab);
+    let s = lab.store();
     assert_eq!(s.integrity_check().unwrap(), "ok");
     let kinds: Vec<String> = s
         .history("LAP-0005")
@@ -383,9 +344,9 @@ fn a_configure_killed_mid_run_is_configure_failed_and_loses_nothing() {
 
 #[test]
 fn a_second_configure_of_the_same_device_is_refused_naming_the_holder() {
-    let lab = LabSite::up(slow_site());
-    let first = spawn(&lab, &["--var", "nap=3", "configure", "LAP-0006"]);
-    wait_for_stage(&lab, "LAP-0006", Stage::Configuring);
+    let lab = LabSite::up(SiteCopy::slow_example());
+    let first = lab.spawn(&["--var", "nap=3", "configure", "LAP-0006"]);
+    lab.wait_for_stage("LAP-0006", Stage::Configuring);
     let second = lab.run(&["configure", "LAP-0006"]);
     assert_eq!(second.code(), 3, "{}{}", second.stdout(), second.stderr());
     let err = second.stderr();

@@ -134,6 +134,30 @@ pub(crate) struct LabSite {
 }
 
 impl LabSite {
+    /// The site's state store, opened as another process would.
+    pub(crate) fn store(&self) -> deskready::store::Store {
+        deskready::store::Store::open(&self.site.file(".deskready")).unwrap()
+    }
+
+    /// Waits (30 s at most) until `tag` is in `stage`.
+    pub(crate) fn wait_for_stage(&self, tag: &str, stage: deskready::model::Stage) {
+        super::wait_until(
+            &format!("{tag} to reach {stage}"),
+            std::time::Duration::from_secs(30),
+            || {
+                self.store()
+                    .stage(tag)
+                    .unwrap()
+                    .is_some_and(|r| r.stage == stage)
+                    .then_some(())
+            },
+        );
+    }
+
+    /// Starts deskready with `args` in the background.
+    pub(crate) fn spawn(&self, args: &[&str]) -> super::Running {
+        self.test().args(args).spawn()
+    }
     /// A lab of `site` with every device received, as a scanner would.
     pub(crate) fn up(site: SiteCopy) -> LabSite {
         let lab = Self::up_unreceived(site);

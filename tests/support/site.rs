@@ -12,6 +12,23 @@ pub(crate) struct SiteCopy {
 }
 
 impl SiteCopy {
+    /// The example site whose laptops run a slow first step: `sleep {{ vars.nap }}`
+    /// (`--var nap=N`; 30 s unless given).
+    pub(crate) fn slow_example() -> SiteCopy {
+        let site = SiteCopy::example();
+        site.edit(
+            "profiles/laptop-base.yaml",
+            "resources:\n",
+            "resources:\n  - name: slow step\n    command: sleep {{ vars.nap }}\n    creates: /etc/deskready-never\n",
+        );
+        site.edit(
+            "profiles/laptop-base.yaml",
+            "vars:\n",
+            "vars:\n  nap: \"30\"\n",
+        );
+        site
+    }
+
     /// The repository's example site (profiles/, templates/, inventory/), without the
     /// files a lab generated in it.
     pub(crate) fn example() -> SiteCopy {
