@@ -42,6 +42,9 @@ pub enum Error {
     /// Reading input or another local I/O step failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// Starting, reading or stopping the lab failed.
+    #[error(transparent)]
+    Lab(#[from] crate::lab::LabError),
     /// Serialising a value for a site file failed.
     #[error(transparent)]
     Yaml(#[from] serde_yaml::Error),
@@ -77,6 +80,7 @@ impl Error {
             | Error::Edit(_)
             | Error::Write { .. }
             | Error::Io(_)
+            | Error::Lab(_)
             | Error::Yaml(_) => ExitStatus::Failed,
         }
     }
