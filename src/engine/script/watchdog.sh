@@ -15,13 +15,19 @@
 # run any other way (fewer than two arguments) runs unwatched.
 if [ $# -ge 2 ] && [ "$2" != watched ]; then
   # wd_session: the SSH session's process (the nearest ancestor named sshd*), else the parent
+  # (shell builtins only: it runs once per program, on every device)
   wd_session() {
     wp=$PPID
     while [ "${wp:-0}" -gt 1 ]; do
-      case $(cat "/proc/$wp/comm" 2>/dev/null) in sshd*) echo "$wp"; return 0 ;; esac
-      wp=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$wp/status" 2>/dev/null)
+      wc=; read -r wc < "/proc/$wp/comm" 2>/dev/null || :
+      case $wc in sshd*) wd_sess=$wp; return 0 ;; esac
+      wq=0
+      while read -r wk wv; do
+        if [ "$wk" = PPid: ]; then wq=$wv; break; fi
+      done < "/proc/$wp/status" 2>/dev/null
+      wp=$wq
     done
-    echo "$PPID"
+    wd_sess=$PPID
   }
   # wd_watch GROUP SESSION SECS: ends GROUP once SESSION is gone or SECS have passed:
   # TERM first, so the program's traps remove what it leaves (its temp file beside a
@@ -42,7 +48,7 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
     done
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
   }
-  wd_sess=$(wd_session)
+  wd_session
   exec 3<&0
   if command -v setsid >/dev/null 2>&1; then
     setsid sh "$0" "$1" watched <&3 3<&- &
