@@ -802,6 +802,9 @@ mod tests {
                     comment: Some("Ana O'Neil".into()),
                     shell: Some("/bin/bash".into()),
                     groups: vec!["users".into(), "lp".into()],
+                    exact_groups: false,
+                    home: Some("/home/ana".into()),
+                    remove_home: false,
                 },
             ),
             testkit::resource(

@@ -6,7 +6,8 @@ use crate::model::ResourceKind;
 
 pub(super) const SPEC: Spec = Spec {
     keyword: "directory",
-    settings: &["mode", "owner", "group"],
+    settings: &["mode", "owner", "group", "state"],
+    absent_settings: &[],
     build,
 };
 
