@@ -9,6 +9,7 @@
 
 mod support;
 
+mod absent;
 mod atomic;
 mod audit;
 mod converge;

@@ -3,10 +3,10 @@
 
 use super::converge::SshArgs;
 use super::{Ctx, Failure, Format, say};
-use crate::ops::hooks::HookSettings;
 use crate::model::{Stage, stage_name};
 use crate::ops::assign::AssignSettings;
 use crate::ops::deliver::DeliverSettings;
+use crate::ops::hooks::HookSettings;
 use crate::ops::{ExitStatus, assign as ops_assign, deliver as ops_deliver, lifecycle as ops};
 
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,8 @@ use super::hooks::{self, HookSettings};
 use super::undo::UndoStack;
 use super::{Env, Error, hold, known_anywhere, known_device};
 use crate::model::{Stage, check_move, stage_name};
-use crate::resolve::Hook;
 use crate::owned::ASSIGNMENTS;
+use crate::resolve::Hook;
 use crate::store::{Entry, Purpose};
 
 /// What `return` did.
