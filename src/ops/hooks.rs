@@ -122,7 +122,7 @@ pub fn run(
             entries.push(row(format!("{key} failed on {tag}: {why}")));
             store.record(&entries)?;
             Err(Error::Refused(format!(
-                "a {key} hook failed on {tag}: {why}; the {verb} is not recorded (what the hooks changed is journaled). Fix it and run `deskready {verb}` again, or give --skip-device to record it without the hooks"
+                "{key} hook failed on {tag}: {why}; the {verb} is not recorded (what the hooks changed is journaled). Fix it and run `deskready {verb}` again, or give --skip-device to record it without the hooks"
             )))
         }
     }
