@@ -827,6 +827,48 @@ verify:
     }
 
     #[test]
+    fn a_rendered_user_is_checked_and_hooks_resolve_apart_from_resources() {
+        const P: &str = "name: p\nrequires: [desk]\nresources:\n  - user: \"{{ vars.who }}\"\n    shell: \"{{ vars.sh }}\"\non_return:\n  - user: gone\n    state: absent\n    remove_home: true\n";
+        let dev = |desk: &str| {
+            format!(
+                "devices:\n  LAP-1:\n    kind: laptop\n    model: M\n    profile: p\n{desk}    vars: {{ who: \"Bad Name\", sh: \"/bin/ba sh\" }}\n"
+            )
+        };
+        let (_d, site) = site(&[("inventory/i.yaml", &dev("")), ("profiles/p.yaml", P)]);
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is missing required input `desk`"), "{e}");
+        // The hook needs no `desk` and carries none of the resources.
+        let h = resolve_hook(&site, "LAP-1", Hook::Return, &Vars::new(), &Secrets::none()).unwrap();
+        assert_eq!(h.resources.len(), 1);
+        assert!(h.resources[0].resource.absent);
+        assert_eq!(h.resources[0].name(), "user gone");
+        assert!(h.verify.is_empty());
+        let none =
+            resolve_hook(&site, "LAP-1", Hook::Retire, &Vars::new(), &Secrets::none()).unwrap();
+        assert!(none.resources.is_empty());
+
+        let (_d2, site) = self::site(&[
+            ("inventory/i.yaml", &dev("    location: { desk: \"1\" }\n")),
+            ("profiles/p.yaml", P),
+        ]);
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("profiles/p.yaml:4:5: resources[0].user: `Bad Name` is not a user name: it must start with a lower case letter or `_` (rendering for LAP-1)"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "resources[0].shell: `/bin/ba sh` is not a login shell: it holds whitespace"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_package_name_is_checked_as_written_and_as_rendered() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("inventory")).unwrap();
