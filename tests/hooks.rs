@@ -42,6 +42,22 @@ fn return_removes_the_departing_persons_account_and_home_and_journals_it() {
     let lab = LabSite::up(SiteCopy::example());
     delivered(&lab, "LAP-0001");
     lab.ssh("LAP-0001", "touch /home/ahaddad/thesis.txt");
+    // The profile now uses a secret this shell cannot fetch: the hooks do not need it, so
+    // the return does not either.
+    lab.site.write(
+        "inventory/secrets.yaml",
+        "secrets:\n  wifi_psk: { env: DESKREADY_TEST_NEVER_SET }\n",
+    );
+    lab.site.edit(
+        "profiles/laptop-base.yaml",
+        "resources:\n",
+        "resources:\n  - file: /etc/wifi.conf\n    content: \"psk={{ secret.wifi_psk }}\\n\"\n",
+    );
+    assert_ne!(
+        lab.run(&["plan", "LAP-0001"]).code(),
+        0,
+        "the secret cannot be fetched"
+    );
 
     let ret = lab.run(&["return", "LAP-0001"]);
     assert_eq!(ret.code(), 0, "{}{}", ret.stdout(), ret.stderr());

@@ -53,10 +53,18 @@ pub fn run(
     if device.profile.is_none() {
         return Ok(Hooks::default());
     }
-    let secrets =
-        Secrets::fetch_for(site, &[tag]).map_err(|e| Error::Site(Diagnostics::from(e)))?;
-    let resolved =
-        resolve_hook(site, tag, hook, &env.vars, &secrets).map_err(|d| Error::Site(d.sorted()))?;
+    // Secrets are fetched only when a hook uses one: a return must not need the secrets
+    // of the device's configure.
+    let (resolved, secrets) = match resolve_hook(site, tag, hook, &env.vars, &Secrets::none()) {
+        Ok(r) => (r, Secrets::none()),
+        Err(_) => {
+            let secrets =
+                Secrets::fetch_for(site, &[tag]).map_err(|e| Error::Site(Diagnostics::from(e)))?;
+            let r = resolve_hook(site, tag, hook, &env.vars, &secrets)
+                .map_err(|d| Error::Site(d.sorted()))?;
+            (r, secrets)
+        }
+    };
     if resolved.resources.is_empty() {
         return Ok(Hooks::default());
     }
