@@ -162,11 +162,20 @@ fn a_user_is_created_converged_and_removed_with_its_home() {
         bad.stderr()
     );
     assert_eq!(lab.ssh(&tag, "id -nG alice"), "alice audio\n");
+    // Exactly no supplementary group.
     site.edit(
         "profiles/p.yaml",
         "groups: [audio, nosuchgroup]",
-        "groups: [audio]",
+        "groups: []",
     );
+    let out = plan(&site, &tag);
+    assert!(
+        out.contains("would change user alice: remove from groups audio\n"),
+        "{out}"
+    );
+    configure(&site, &tag);
+    assert_eq!(lab.ssh(&tag, "id -nG alice"), "alice\n");
+    all_ok(&site, &tag);
 
     // Absent, with the home: plan says so, configure removes both, the next run is ok.
     site.write(
@@ -272,6 +281,40 @@ fn absent_removes_files_directories_lines_and_a_local_service_unit() {
     ] {
         assert!(history.contains(want), "journaled `{want}`: {history}");
     }
+}
+
+#[test]
+fn a_service_whose_unit_file_a_resource_removed_first_is_still_stopped_and_disabled() {
+    let lab = TestLab::full("ABSORD", 1);
+    let tag = lab.name(0);
+    let site = full_site(
+        &lab,
+        &format!(
+            "  - file: /etc/systemd/system/drord.service\n    content: \"{UNIT}\"\n  - service: drord\n    enabled: true\n"
+        ),
+    );
+    configure(&site, &tag);
+    assert_eq!(lab.ssh(&tag, "systemctl is-active drord"), "active\n");
+    // The unit's file goes first, in the same run, then the service.
+    site.write(
+        "profiles/p.yaml",
+        "name: p\nresources:\n  - file: /etc/systemd/system/drord.service\n    state: absent\n  - service: drord\n    state: absent\n",
+    );
+    let st = configure(&site, &tag);
+    assert!(st.iter().all(|(_, s)| s == "changed"), "{st:?}");
+    assert_ne!(
+        lab.ssh(&tag, "systemctl is-active drord || true"),
+        "active\n"
+    );
+    assert_eq!(
+        lab.ssh(
+            &tag,
+            "ls /etc/systemd/system/multi-user.target.wants/ | grep -c drord || true"
+        ),
+        "0\n",
+        "no link left to start it at boot"
+    );
+    all_ok(&site, &tag);
 }
 
 #[test]
