@@ -445,7 +445,7 @@ fn bad_users_and_states_are_located_validation_errors() {
     site.edit(
         "profiles/laptop-base.yaml",
         "  - directory: /etc/deskready\n",
-        "  - directory: /etc/deskready\n  - user: Bad Name\n  - user: ok\n    shell: bash\n    groups: [audio, \"-x\"]\n  - file: /etc/a\n    state: running\n  - file: /etc/b\n    content: x\n    state: absent\n  - user: x\n    remove_home: true\n  - service: cups\n    state: present\n  - command: 'true'\n    state: absent\n  - service: foo\n    state: sleeping\n",
+        "  - directory: /etc/deskready\n  - user: Bad Name\n  - user: ok\n    shell: bash\n    groups: [audio, \"-x\"]\n  - file: /etc/a\n    state: running\n  - file: /etc/b\n    content: x\n    state: absent\n  - user: x\n    remove_home: true\n  - service: cups\n    state: present\n  - command: 'true'\n    state: absent\n  - directory: /\n    state: absent\n  - service: foo\n    state: sleeping\n",
     );
     site.edit(
         "profiles/laptop-base.yaml",
@@ -464,8 +464,9 @@ fn bad_users_and_states_are_located_validation_errors() {
         "resources[6].remove_home: `remove_home` goes with `state: absent`",
         "resources[7].state: a `service` resource cannot be `present`; its state is running (the default), stopped or absent",
         "resources[8].state: `state` does not go with a `command` resource",
-        "resources[9].state: unknown value `sleeping`; allowed: present, absent, running, stopped",
-        "profiles/laptop-base.yaml:75:5: on_return[1].notify: `on_return` runs no handlers",
+        "resources[9].directory: `/` cannot be absent: name the directory to remove",
+        "resources[10].state: unknown value `sleeping`; allowed: present, absent, running, stopped",
+        "profiles/laptop-base.yaml:77:5: on_return[1].notify: `on_return` runs no handlers",
     ] {
         assert!(
             errors.iter().any(|e| e.contains(want)),
