@@ -9,6 +9,7 @@
 
 mod support;
 
+mod absent;
 mod atomic;
 mod audit;
 mod converge;
@@ -16,6 +17,7 @@ mod device_faults;
 mod faults;
 mod faults_control;
 mod fleet;
+mod hooks;
 mod human_output;
 mod lifecycle;
 mod printers;

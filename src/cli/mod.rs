@@ -78,7 +78,7 @@ pub enum Command {
     /// Send a device to repair.
     Repair(lifecycle::ReasonArgs),
     /// Retire a device for good.
-    Retire(lifecycle::ReasonArgs),
+    Retire(lifecycle::RetireArgs),
     /// Add a remark to a device's journal ("replaced the battery").
     Note(lifecycle::NoteArgs),
     /// A device's journal: every stage change, change, check and note, with who and when.
@@ -267,7 +267,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Deliver(a) => lifecycle::deliver(&ctx, a),
         Command::Return(a) => lifecycle::give_back(&ctx, a),
         Command::Repair(a) => lifecycle::with_reason(&ctx, a, Stage::InRepair),
-        Command::Retire(a) => lifecycle::with_reason(&ctx, a, Stage::Retired),
+        Command::Retire(a) => lifecycle::retire(&ctx, a),
         Command::Note(a) => lifecycle::note(&ctx, a),
         Command::History(a) => history::history(&ctx, a),
         Command::Status(a) => history::status(&ctx, a),

@@ -495,7 +495,7 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
         output: Some(msg),
     };
     let Some((queue, server, on)) = resolved.resources.iter().find_map(|r| match r.kind() {
-        ResourceKind::PrintQueue { queue, server, .. } => Some((
+        ResourceKind::PrintQueue { queue, server, .. } if !r.resource.absent => Some((
             queue.clone(),
             server.clone().unwrap_or_default(),
             r.resource.via.clone()?,

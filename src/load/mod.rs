@@ -11,6 +11,7 @@ mod kinds;
 #[cfg(test)]
 pub(crate) use kinds::keywords as kind_keywords;
 pub(crate) use kinds::package::bad_package_name;
+pub(crate) use kinds::user::{UserKey, bad_user};
 pub mod locate;
 mod raw;
 mod resources;
@@ -553,7 +554,14 @@ impl ProfileBuilder {
             ));
             return;
         }
-        let (resources, vias) = resources::build(raw.resources, file, templates, diags);
+        let (resources, vias) =
+            resources::build("resources", raw.resources, file, templates, diags);
+        self.static_vias.extend(vias);
+        let (on_return, vias) =
+            resources::build("on_return", raw.on_return, file, templates, diags);
+        self.static_vias.extend(vias);
+        let (on_retire, vias) =
+            resources::build("on_retire", raw.on_retire, file, templates, diags);
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
         let handlers = handlers::build(raw.handlers, file, diags);
@@ -573,6 +581,8 @@ impl ProfileBuilder {
             resources,
             handlers,
             verify,
+            on_return,
+            on_retire,
             maintenance_window,
             origin: file.origin("name"),
         };

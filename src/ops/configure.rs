@@ -102,6 +102,13 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
             _ => continue,
         };
         let mut msg = format!("{what} {} on {}", r.kind, r.on);
+        // What a change did, in the kind's words ("removed user bob", "stopped,
+        // disabled vpn"); a failure's message is the device's error output, not kept.
+        if r.status == Status::Changed
+            && let Some(m) = r.message.as_deref().filter(|m| !m.is_empty())
+        {
+            msg.push_str(&format!(": {}", m.replace('\n', " / ")));
+        }
         if let Some(m) = &r.meta_before {
             msg.push_str(&format!(" (was mode/owner/group {m})"));
         }

@@ -9,6 +9,7 @@ pub mod configure;
 pub mod deliver;
 mod error;
 pub mod history;
+pub mod hooks;
 pub mod lab;
 pub mod lifecycle;
 pub mod receive;

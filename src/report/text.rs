@@ -162,9 +162,11 @@ pub fn resource(r: &ResolvedResource) -> String {
             if let Some(g) = group {
                 kv("group", g);
             }
-            out.push_str("  ---\n");
-            for line in r.content().unwrap_or_default().lines() {
-                out.push_str(&format!("  {line}\n"));
+            if let Some(content) = r.content() {
+                out.push_str("  ---\n");
+                for line in content.lines() {
+                    out.push_str(&format!("  {line}\n"));
+                }
             }
         }
         ResourceKind::Directory {
@@ -208,7 +210,9 @@ pub fn resource(r: &ResolvedResource) -> String {
             enabled,
         } => {
             kv("service", service);
-            kv("state", &format!("{state:?}").to_lowercase());
+            if !r.resource.absent {
+                kv("state", &format!("{state:?}").to_lowercase());
+            }
             if let Some(e) = enabled {
                 kv("enabled", &e.to_string());
             }
@@ -218,6 +222,9 @@ pub fn resource(r: &ResolvedResource) -> String {
             comment,
             shell,
             groups,
+            exact_groups,
+            home,
+            remove_home,
         } => {
             kv("user", user);
             if let Some(c) = comment {
@@ -228,6 +235,15 @@ pub fn resource(r: &ResolvedResource) -> String {
             }
             if !groups.is_empty() {
                 kv("groups", &groups.join(", "));
+            }
+            if *exact_groups {
+                kv("exact_groups", "true");
+            }
+            if let Some(h) = home {
+                kv("home", h);
+            }
+            if *remove_home {
+                kv("remove_home", "true");
             }
         }
         ResourceKind::PrintQueue {
@@ -241,7 +257,9 @@ pub fn resource(r: &ResolvedResource) -> String {
             allowed_users,
         } => {
             kv("print_queue", queue);
-            kv("uri", uri);
+            if !r.resource.absent {
+                kv("uri", uri);
+            }
             if let Some(s) = server {
                 kv("server", s);
             }
@@ -259,6 +277,9 @@ pub fn resource(r: &ResolvedResource) -> String {
                 kv("allowed_users", &allowed_users.join(", "));
             }
         }
+    }
+    if r.resource.absent {
+        out.push_str("  state: absent\n");
     }
     out
 }

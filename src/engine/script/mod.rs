@@ -809,6 +809,9 @@ mod tests {
                     comment: Some("Ana O'Neil".into()),
                     shell: Some("/bin/bash".into()),
                     groups: vec!["users".into(), "lp".into()],
+                    exact_groups: false,
+                    home: Some("/home/ana".into()),
+                    remove_home: false,
                 },
             ),
             testkit::resource(
@@ -905,6 +908,59 @@ mod tests {
         assert!(text.contains(&quote("Ana O'Neil")), "{text}");
         assert!(text.contains(&quote("x = `y`")), "{text}");
         assert!(text.contains(&quote("media=iso_a4_210x297mm")), "{text}");
+    }
+
+    #[test]
+    fn absent_files_directories_and_lines_are_removed_once_and_plan_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("gone.conf"), "x\n").unwrap();
+        std::fs::create_dir_all(d.join("olddir/sub")).unwrap();
+        std::fs::write(d.join("olddir/sub/f"), "y").unwrap();
+        std::fs::write(d.join("list"), "keep\ndrop\nkeep too\ndrop\n").unwrap();
+        let absent = |mut r: ResolvedResource| {
+            r.resource.absent = true;
+            r
+        };
+        let p = |n: &str| d.join(n).display().to_string();
+        let rs = vec![
+            absent(testkit::file(&d.join("gone.conf"), "")),
+            absent(testkit::resource(
+                "dir",
+                ResourceKind::Directory {
+                    path: p("olddir"),
+                    mode: None,
+                    owner: None,
+                    group: None,
+                },
+            )),
+            absent(testkit::resource(
+                "line",
+                ResourceKind::Line {
+                    path: p("list"),
+                    line: "drop".into(),
+                },
+            )),
+            absent(testkit::file(&d.join("never-there"), "")),
+        ];
+        let plan = run(Phase::Plan, &rs, &[]);
+        let st: Vec<S> = (0..4).map(|i| plan.resources[&i].status).collect();
+        assert_eq!(st, [S::Drift, S::Drift, S::Drift, S::Ok]);
+        assert_eq!(
+            plan.resources[&0].stderr.as_deref(),
+            Some(format!("would remove {}", p("gone.conf")).as_str())
+        );
+        assert!(d.join("gone.conf").exists() && d.join("olddir/sub/f").exists());
+        let fix = run(Phase::Converge, &rs, &[]);
+        let st: Vec<S> = (0..4).map(|i| fix.resources[&i].status).collect();
+        assert_eq!(st, [S::Changed, S::Changed, S::Changed, S::Ok]);
+        assert!(!d.join("gone.conf").exists() && !d.join("olddir").exists());
+        assert_eq!(
+            std::fs::read_to_string(d.join("list")).unwrap(),
+            "keep\nkeep too\n"
+        );
+        let again = run(Phase::Converge, &rs, &[]);
+        assert!((0..4).all(|i| again.resources[&i].status == S::Ok));
     }
 
     #[test]

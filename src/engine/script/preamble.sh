@@ -115,6 +115,8 @@ tmpname() {
 }
 # fail I RC ERRFILE: resource I failed with exit code RC; ERRFILE's tail says why
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
+# note I TEXT: resource I's message (what it would do or did), sent whether or not it fails
+note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
 # done_with I RC: resource I changed when RC is 0, else failed with its stderr
 done_with() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else fail "$1" "$2" "$T/e$1"; fi; }
 # step KIND I ARG...: resource I of KIND, or skipped once an earlier one failed

@@ -1,4 +1,5 @@
-//! `directory`: a directory's existence, mode, owner and group.
+//! `directory`: a directory's existence, mode, owner and group; or its absence (removed
+//! with everything in it).
 
 use super::{Content, Kind, mode};
 use crate::engine::script::writer::Writer;
@@ -9,7 +10,7 @@ pub(super) struct Directory;
 
 impl Kind for Directory {
     fn tools(&self) -> &'static [&'static str] {
-        &["install", "stat"]
+        &["install", "rm", "stat"]
     }
     fn helpers(&self) -> &'static str {
         include_str!("directory.sh")
@@ -30,6 +31,10 @@ impl Kind for Directory {
         else {
             return;
         };
+        if r.resource.absent {
+            w.call("step dir_absent", [i.to_string().as_str(), path]);
+            return;
+        }
         w.call(
             "step dir_res",
             [

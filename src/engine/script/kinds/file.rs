@@ -1,5 +1,5 @@
 //! `file`: a file's content (sent after the program), mode, owner and group; the diff
-//! compares its content. A target that is a symbolic link owned by root is written
+//! compares its content; or no file at all (`state: absent`). A target that is a symbolic link owned by root is written
 //! through (see `file.sh`).
 
 use super::{Content, Kind, mode};
@@ -18,6 +18,7 @@ impl Kind for File {
             "head",
             "mv",
             "readlink",
+            "rm",
             "sha256sum",
             "stat",
             "sync",
@@ -27,7 +28,8 @@ impl Kind for File {
         include_str!("file.sh")
     }
     fn digest_path<'a>(&self, r: &'a ResolvedResource) -> Option<&'a str> {
-        self.stat_path(r)
+        // A file to remove is not read.
+        self.stat_path(r).filter(|_| !r.resource.absent)
     }
     fn stat_path<'a>(&self, r: &'a ResolvedResource) -> Option<&'a str> {
         match r.kind() {
@@ -46,6 +48,10 @@ impl Kind for File {
         else {
             return;
         };
+        if r.resource.absent {
+            w.call("step file_absent", [i.to_string().as_str(), path]);
+            return;
+        }
         let sum = digest(r.content().unwrap_or_default().as_bytes());
         let text = r.content().unwrap_or_default();
         let (offset, len) = match content {
