@@ -1,6 +1,7 @@
 //! `user`: a local user, created with its comment, shell and groups when missing.
 
 use super::{Content, Kind};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -35,5 +36,32 @@ impl Kind for User {
             args.extend(["--groups".into(), groups.join(",")]);
         }
         w.call("step user_res", args);
+    }
+    fn differs(&self, r: &ResolvedResource, _obs: &Observed) -> Vec<String> {
+        let ResourceKind::User {
+            user,
+            comment,
+            shell,
+            groups,
+        } = r.kind()
+        else {
+            return Vec::new();
+        };
+        // The probe checks only that the account exists; the fix creates it with these.
+        let mut with = Vec::new();
+        if let Some(c) = comment {
+            with.push(format!("comment \"{c}\""));
+        }
+        if let Some(s) = shell {
+            with.push(format!("shell {s}"));
+        }
+        if !groups.is_empty() {
+            with.push(format!("groups {}", groups.join(",")));
+        }
+        vec![if with.is_empty() {
+            format!("no user {user}: create it with a home")
+        } else {
+            format!("no user {user}: create it with a home, {}", with.join(", "))
+        }]
     }
 }
