@@ -319,7 +319,7 @@ pub fn recap(mode: Mode, status: RunStatus, rows: &[RecapRow], elapsed_ms: u64) 
         .map(|r| {
             let detail = match (&r.error, mode) {
                 (Some(e), _) => e.clone(),
-                (None, Mode::Plan | Mode::Audit) => r.changes.join("; "),
+                (None, Mode::Plan | Mode::Audit) => changes_cell(&r.changes),
                 (None, Mode::Configure) => String::new(),
             };
             [
@@ -388,10 +388,33 @@ pub fn recap(mode: Mode, status: RunStatus, rows: &[RecapRow], elapsed_ms: u64) 
             RunStatus::Stopped => "the run stopped: ",
             _ => "",
         };
+        let which = if undone == 1 {
+            "the device".to_string()
+        } else {
+            format!("the {undone} devices")
+        };
         out.push_str(&format!(
-            "{why}`deskready configure --resume` redoes the {} that did not succeed\n",
-            devices_word(undone)
+            "{why}`deskready configure --resume` redoes {which} that did not succeed\n"
         ));
+    }
+    out
+}
+
+/// How long the recap's list of what would change or drifted may grow before the rest is
+/// counted ("… and 6 more"); the device's listing above the recap has them all.
+const CHANGES_CELL_CHARS: usize = 100;
+
+/// What would change or drifted on a device, for its recap row: as many as fit.
+fn changes_cell(changes: &[String]) -> String {
+    let mut out = String::new();
+    for (i, c) in changes.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "; " };
+        if i > 0 && out.chars().count() + sep.len() + c.chars().count() > CHANGES_CELL_CHARS {
+            out.push_str(&format!("; … and {} more", changes.len() - i));
+            break;
+        }
+        out.push_str(sep);
+        out.push_str(c);
     }
     out
 }

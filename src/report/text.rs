@@ -79,13 +79,20 @@ fn resources(run: &DeviceRun, fold: Option<usize>) -> String {
         } else {
             String::new()
         };
+        // What differs: beside the name in a fleet's listing, under it in a device's report.
+        let differs = r.differs.join(", ");
+        let beside = if fold.is_some() && !differs.is_empty() {
+            format!(": {differs}")
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "  {} {}{on}\n",
+            "  {} {}{on}{beside}\n",
             style::status(r.status, &format!("{label:<12}")),
             r.name
         ));
-        if !r.differs.is_empty() {
-            out.push_str(&format!("               {}\n", r.differs.join("; ")));
+        if fold.is_none() && !differs.is_empty() {
+            out.push_str(&format!("               {differs}\n"));
         }
         if let Some(diff) = &r.diff
             && fold != Some(0)
