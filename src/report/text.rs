@@ -63,7 +63,17 @@ fn detail(out: &mut String, text: &str, fold: Option<usize>, device: &str, mode:
 /// after `fold` lines; `Some(0)` leaves diffs out), failed checks and errors.
 fn resources(run: &DeviceRun, fold: Option<usize>) -> String {
     let mut out = String::new();
+    // A device not reached at all says so on its line; its resources are not listed.
+    let reached = run.resources.iter().any(|r| {
+        matches!(
+            r.status,
+            Status::Changed | Status::Drift | Status::Failed | Status::Ok
+        )
+    });
     for r in &run.resources {
+        if fold.is_some() && !reached && r.status == Status::Unreached {
+            continue;
+        }
         let label = match r.status {
             Status::Ok => continue,
             Status::Drift if run.mode == Mode::Audit => "drifted",
