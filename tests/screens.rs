@@ -7,8 +7,11 @@
 
 use std::time::Duration;
 
+use insta::assert_snapshot;
+
 use crate::support::cmd::{plain, screen};
 use crate::support::procs::{cmdline, descendants, live_processes_mentioning};
+use crate::support::snap::settings;
 use crate::support::{LabSite, SiteCopy, wait_until};
 
 /// Whether `text` holds an SGR colour sequence (foreground 30-37).
@@ -109,9 +112,10 @@ fn a_group_plan_shows_every_device_and_what_would_change_on_a_terminal_as_off_on
     // Audit: the recap names the resource and how it drifted, in audit words.
     let audit = lab
         .test()
-        .args(["audit", "LAP-0001", "LAP-0002"])
+        .args(["audit", "LAP-0001", "LAP-0002", "--parallel", "1"])
         .code(4)
         .stdout();
+    settings(lab.site.path()).bind(|| assert_snapshot!("audit_group", audit));
     let row = audit
         .lines()
         .find(|l| l.starts_with("LAP-0001  drift"))
@@ -393,4 +397,48 @@ fn lab_status_shows_the_print_server_and_printers_up_or_down_and_rollouts_name_t
         .map(|p| p["printer"].as_str().unwrap())
         .collect();
     assert_eq!(down, [printer.as_str()]);
+}
+
+#[test]
+fn a_window_wait_on_a_terminal_shows_the_wait_not_an_eta_and_refused_is_not_failed() {
+    let site = SiteCopy::example();
+    site.close_laptop_window();
+    let lab = LabSite::up(site);
+    lab.test().args(["configure", "LAP-0003"]).success();
+    lab.test().args(["deliver", "LAP-0003"]).success();
+    let mut child = lab
+        .test()
+        .terminal()
+        .args(["configure", "LAP-0003", "LAP-0004", "--wait"])
+        .spawn();
+    // LAP-0004 is configured and listed while LAP-0003 waits for tomorrow's window.
+    child.wait_for_line(Duration::from_secs(60), |l| {
+        plain(&screen(l)).contains("LAP-0004 changed (")
+    });
+    let bin = env!("CARGO_BIN_EXE_deskready");
+    let pid = descendants(child.id())
+        .into_iter()
+        .find(|p| cmdline(*p).is_some_and(|c| c.starts_with(bin)))
+        .expect("deskready under script");
+    unsafe {
+        libc::kill(pid as i32, libc::SIGINT);
+    }
+    let out = child.wait();
+    let raw = plain(&out.stdout());
+    // While it waited, the bar said for what and for how long, and gave no ETA.
+    assert!(raw.contains("1 waiting for a window (next opens "), "{raw}");
+    assert!(
+        raw.contains("LAP-0003     waiting for its maintenance window (opens "),
+        "{raw}"
+    );
+    assert!(!raw.contains(" left"), "no ETA while devices wait: {raw}");
+    // Stopped while waiting: refused, counted apart from failed.
+    assert!(raw.contains("0 failed, 0 unreachable, 1 refused"), "{raw}");
+    let shown = plain(&out.screen());
+    assert!(
+        shown.contains("LAP-0003 refused (")
+            && shown.contains("stopped while waiting for its maintenance window"),
+        "{shown}"
+    );
+    assert_eq!(out.code(), 130, "{shown}");
 }

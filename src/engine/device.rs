@@ -845,6 +845,37 @@ mod tests {
     }
 
     #[test]
+    fn a_mode_only_change_has_no_diff_and_a_new_file_is_diffed_against_dev_null() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let opts = testkit::options(local, 0);
+        let kept = dir.path().join("kept");
+        std::fs::write(&kept, "same\n").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut mode_only = testkit::file(&kept, "same\n");
+        if let ResourceKind::File { mode, .. } = &mut mode_only.resource.kind {
+            *mode = Some(0o644);
+        }
+        let new = dir.path().join("new");
+        let work = testkit::resolved("LAP-1", vec![mode_only, testkit::file(&new, "hello\n")]);
+
+        let plan = run(&site, &work, Mode::Plan, &opts, &quiet);
+        let (m, n) = (&plan.resources[0], &plan.resources[1]);
+        assert_eq!(m.status, Status::Drift);
+        assert_eq!(m.differs, ["mode 0600 → 0644"]);
+        assert_eq!(m.diff, None);
+        assert_eq!(n.differs, ["missing"]);
+        let diff = n.diff.as_deref().unwrap();
+        assert!(
+            diff.starts_with(&format!("--- /dev/null\n+++ {} (profile)\n", new.display())),
+            "{diff}"
+        );
+        assert!(diff.ends_with("+hello\n"), "{diff}");
+    }
+
+    #[test]
     fn an_unreachable_device_is_a_typed_problem() {
         let dir = tempfile::tempdir().unwrap();
         let site = testkit::site(dir.path(), &["LAP-1"]);

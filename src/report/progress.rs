@@ -163,7 +163,7 @@ impl Bars {
         if let Some(next) = self.waiting.values().min() {
             let secs = next.duration_since(now).as_secs().max(0) as u64;
             msg.push_str(&format!(
-                "; {} waiting for a maintenance window (next opens {}, in {})",
+                "; {} waiting for a window (next opens {}, in {})",
                 self.waiting.len(),
                 crate::time::local_at(&next.to_string()),
                 crate::time::span(secs)

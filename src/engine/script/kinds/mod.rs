@@ -136,3 +136,40 @@ pub fn inline(content: &str) -> bool {
 fn mode(m: Option<u32>) -> String {
     m.map(|m| format!("{m:o}")).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_differences_read_as_from_and_to() {
+        assert_eq!(
+            meta_differs("600 root root", Some(0o644), None, None),
+            ["mode 0600 → 0644"]
+        );
+        assert_eq!(
+            meta_differs("644 ada staff", Some(0o644), Some("root"), Some("root")),
+            ["owner ada → root", "group staff → root"]
+        );
+        assert!(meta_differs("644 root root", Some(0o644), Some("root"), None).is_empty());
+    }
+
+    #[test]
+    fn a_user_says_what_creating_it_does() {
+        let r = crate::engine::testkit::resource(
+            "account",
+            ResourceKind::User {
+                user: "ada".into(),
+                comment: Some("Ada Lovelace".into()),
+                shell: Some("/bin/bash".into()),
+                groups: vec!["sudo".into(), "docker".into()],
+            },
+        );
+        assert_eq!(
+            of(r.kind()).differs(&r, &Observed::default()),
+            [
+                "no user ada: create it with a home, comment \"Ada Lovelace\", shell /bin/bash, groups sudo,docker"
+            ]
+        );
+    }
+}
