@@ -80,7 +80,7 @@ fn the_threshold_stops_new_batches_and_resume_finishes_only_the_rest() {
     ]);
     assert_eq!(run.code(), 1);
     let out = run.stdout();
-    assert!(out.contains("batch 1: 1 devices\n"), "{out}");
+    assert!(out.contains("batch 1: 1 device\n"), "{out}");
     assert!(
         !out.contains("batch 2:"),
         "no batch after the threshold: {out}"

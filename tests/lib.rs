@@ -23,6 +23,7 @@ mod lifecycle;
 mod printers;
 mod printlab;
 mod render;
+mod screens;
 mod secrets;
 mod services;
 mod transport;

@@ -63,7 +63,12 @@ pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
             crate::report::err(&format!("error: {e}\n"));
         }
     } else if ctx.format == Format::Text {
-        crate::report::out(&crate::report::recap(&done.rows, elapsed));
+        crate::report::out(&crate::report::recap(
+            crate::engine::device::Mode::Audit,
+            done.status,
+            &done.rows,
+            elapsed,
+        ));
     }
     if done.status == crate::model::RunStatus::Interrupted {
         return Ok(ExitStatus::Interrupted);

@@ -134,7 +134,7 @@ pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failu
         return Ok(ended(&done, row.outcome.succeeded()));
     }
     if ctx.format == Format::Text {
-        report::out(&report::recap(rows, elapsed));
+        report::out(&report::recap(mode, done.status, rows, elapsed));
     }
     Ok(ended(&done, rows.iter().all(|r| r.outcome.succeeded())))
 }
@@ -180,15 +180,18 @@ pub(super) fn execute(
     };
     let (done, kept) = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let display_task = tokio::spawn(report::consume(display, rx, text::device_run));
+        let screen = report::Screen::default();
+        let display_task = tokio::spawn(report::consume(display, rx, screen.clone()));
         let stop = Stop::default();
         // What Ctrl-C does is said with the progress: on standard output as text, on
         // standard error beside NDJSON.
-        let say: fn(&str) = match ctx.format {
-            Format::Text => report::out,
-            Format::Json => report::err,
-        };
-        let ctrl_c = tokio::spawn(on_ctrl_c(sigint, stop.clone(), rollout.aborter(), say));
+        let ctrl_c = tokio::spawn(on_ctrl_c(
+            sigint,
+            stop.clone(),
+            rollout.aborter(),
+            screen,
+            ctx.format == Format::Json,
+        ));
         let result = rollout.run(stop, tx).await;
         ctrl_c.abort();
         let kept = display_task.await.unwrap_or_default();
@@ -201,7 +204,20 @@ pub(super) fn execute(
 ///
 /// One SIGINT stream is listened to from before the rollout starts, so that no Ctrl-C is
 /// lost between the first and the second.
-async fn on_ctrl_c(mut sigint: Signal, stop: Stop, aborter: Aborter, say: fn(&str)) {
+async fn on_ctrl_c(
+    mut sigint: Signal,
+    stop: Stop,
+    aborter: Aborter,
+    screen: report::Screen,
+    json: bool,
+) {
+    let say = |text: &str| {
+        if json {
+            screen.say_err(text);
+        } else {
+            screen.say(text);
+        }
+    };
     if sigint.recv().await.is_none() {
         return;
     }
@@ -225,6 +241,7 @@ async fn on_ctrl_c(mut sigint: Signal, stop: Stop, aborter: Aborter, say: fn(&st
     // it not (a device stuck outside any session), record the abort and end anyway.
     std::thread::spawn(move || {
         std::thread::sleep(ABORT_GRACE);
+        screen.clear();
         let reason = "aborted by a second Ctrl-C while it ran: the controller ended without waiting for it; what it changed is not recorded";
         if let Err(e) = aborter.abort(reason) {
             report::err(&format!("error: recording the abort: {e}\n"));

@@ -91,6 +91,16 @@ fn status_json(lab: &Lab) -> serde_json::Value {
             "full": d.full,
             "running": running.get(&d.name).copied().unwrap_or(false),
         })).collect::<Vec<_>>(),
+        "print_server": lab.print_server.as_ref().map(|ps| serde_json::json!({
+            "device": ps.device,
+            "address": ps.address,
+            "up": crate::lab::answers(&ps.address),
+        })),
+        "printers": lab.printers.iter().map(|p| serde_json::json!({
+            "printer": p.name,
+            "uri": p.uri,
+            "up": crate::lab::answers(&format!("127.0.0.1:{}", p.port)),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -118,6 +128,26 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
                     ]
                 })
                 .collect();
+            let mut rows = rows;
+            let state =
+                |up: bool, what: &str| format!("{} ({what})", if up { "running" } else { "DOWN" });
+            if let Some(ps) = &lab.print_server {
+                rows.push([
+                    format!("{} cupsd", ps.device),
+                    ps.address.clone(),
+                    state(crate::lab::answers(&ps.address), "print server"),
+                ]);
+            }
+            for p in &lab.printers {
+                rows.push([
+                    p.name.clone(),
+                    p.uri.clone(),
+                    state(
+                        crate::lab::answers(&format!("127.0.0.1:{}", p.port)),
+                        "printer",
+                    ),
+                ]);
+            }
             print!("{}", super::table(&["DEVICE", "ADDRESS", "STATE"], &rows));
         }
     }

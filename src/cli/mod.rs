@@ -43,6 +43,10 @@ pub struct Cli {
     /// Who is doing this, for the journal (default: $DESKREADY_OPERATOR, else the login name).
     #[arg(long, global = true, env = "DESKREADY_OPERATOR")]
     pub operator: Option<String>,
+    /// When to colour the output: `auto` on a terminal unless NO_COLOR is set, `always`
+    /// (even into a pipe, whatever NO_COLOR says), `never`.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,6 +55,13 @@ pub struct Cli {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +249,11 @@ fn report_failure(f: &Failure, format: Format) {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    crate::report::style::set_color(match cli.color {
+        Color::Auto => crate::report::style::ColorChoice::Auto,
+        Color::Always => crate::report::style::ColorChoice::Always,
+        Color::Never => crate::report::style::ColorChoice::Never,
+    });
     let vars = cli
         .vars
         .into_iter()

@@ -2,7 +2,8 @@
 //! compares its content; or no file at all (`state: absent`). A target that is a symbolic link owned by root is written
 //! through (see `file.sh`).
 
-use super::{Content, Kind, mode};
+use super::{Content, Kind, meta_differs, mode};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::{digest, writer::Writer};
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -79,5 +80,27 @@ impl Kind for File {
             ResourceKind::File { path, .. } => Some((path.clone(), r.content()?.to_string())),
             _ => None,
         }
+    }
+    fn differs(&self, r: &ResolvedResource, obs: &Observed) -> Vec<String> {
+        let ResourceKind::File {
+            mode, owner, group, ..
+        } = r.kind()
+        else {
+            return Vec::new();
+        };
+        let Some(meta) = &obs.meta else {
+            return vec!["missing".into()];
+        };
+        let mut out = Vec::new();
+        if obs.old.is_some() || obs.before.is_some() || obs.differs {
+            out.push("content".into());
+        }
+        out.extend(meta_differs(
+            meta,
+            *mode,
+            owner.as_deref(),
+            group.as_deref(),
+        ));
+        out
     }
 }

@@ -2,6 +2,7 @@
 //! absent from it (every line equal to it removed).
 
 use super::{Content, Kind};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -48,6 +49,16 @@ impl Kind for Line {
     }
     fn digests_wanted(&self) -> bool {
         true
+    }
+    fn differs(&self, r: &ResolvedResource, obs: &Observed) -> Vec<String> {
+        let ResourceKind::Line { path, .. } = r.kind() else {
+            return Vec::new();
+        };
+        vec![if obs.old.is_some() {
+            format!("line missing from {path}")
+        } else {
+            format!("line missing ({path} absent or too large to show)")
+        }]
     }
 }
 

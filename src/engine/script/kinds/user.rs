@@ -4,6 +4,7 @@
 //! would change or changed (create, which groups, shell from -> to).
 
 use super::{Content, Kind};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -49,5 +50,15 @@ impl Kind for User {
                 if *exact_groups { "true" } else { "false" },
             ],
         );
+    }
+    fn differs(&self, _r: &ResolvedResource, obs: &Observed) -> Vec<String> {
+        // The device says what it would do or did (`note`: create, which groups, shell
+        // from -> to) whenever the account is not as the profile says.
+        obs.stderr
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(|m| vec![m.to_string()])
+            .unwrap_or_default()
     }
 }
