@@ -9,15 +9,19 @@ use crate::ops::{ExitStatus, assign as ops_assign, deliver as ops_deliver, lifec
 
 #[derive(Debug, clap::Args)]
 pub struct AssignArgs {
+    /// The asset tag of the device.
     pub device: String,
-    /// The person's full name.
+    /// The person's full name (needed the first time; default: its assignee).
     #[arg(long = "to", value_name = "PERSON")]
-    pub to: String,
+    pub to: Option<String>,
+    /// The desk it goes to (needed the first time; default: its desk).
     #[arg(long)]
-    pub desk: String,
-    /// Their login name (default: first initial and last name, lowercase ASCII).
+    pub desk: Option<String>,
+    /// Their login name (default: the one they had, else the first initial and the last
+    /// name in lowercase ASCII, accents dropped: Léa Dubois-Ngata -> ldubois-ngata).
     #[arg(long)]
     pub username: Option<String>,
+    /// Their email address (given alone, it changes just the email).
     #[arg(long)]
     pub email: Option<String>,
 }

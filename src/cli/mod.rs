@@ -135,7 +135,10 @@ impl Failure {
 
     fn diagnostics(&self) -> Option<&Diagnostics> {
         match self {
-            Failure::Site(d) | Failure::Op(ops::Error::Site(d)) => Some(d),
+            Failure::Site(d)
+            | Failure::Op(ops::Error::Site(d) | ops::Error::WouldBreak { problems: d, .. }) => {
+                Some(d)
+            }
             _ => None,
         }
     }
@@ -225,6 +228,10 @@ fn report_failure(f: &Failure, format: Format) {
         (Format::Text, Some(d)) => {
             for diag in d.iter() {
                 eprintln!("error: {diag}");
+            }
+            if let Failure::Op(e @ ops::Error::WouldBreak { .. }) = f {
+                eprintln!("{e}");
+                return;
             }
             eprintln!(
                 "{} problem{} in the site; nothing was changed",

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod configure;
 pub mod deliver;
 mod error;
+pub mod guard;
 pub mod history;
 pub mod lab;
 pub mod lifecycle;
