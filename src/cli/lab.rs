@@ -61,8 +61,8 @@ fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {
         Format::Json => println!("{}", status_json(&lab)),
         Format::Text => {
             println!(
-                "lab up: {} devices in {} (operator key {})",
-                lab.devices.len(),
+                "lab up: {} in {} (operator key {})",
+                crate::words::count(lab.devices.len(), "device"),
                 lab.dir.display(),
                 lab.key_file.display()
             );
@@ -127,7 +127,10 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
 fn down(ctx: &Ctx) -> Result<ExitCode, Failure> {
     let n = lab::down(ctx)?;
     if ctx.format == Format::Text {
-        println!("lab down: {n} devices stopped; {GENERATED} removed");
+        println!(
+            "lab down: {} stopped; {GENERATED} removed",
+            crate::words::count(n, "device")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

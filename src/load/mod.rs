@@ -45,7 +45,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
-                dir,
+                format!("{dir}/"),
                 Pos { line: 0, col: 0 },
                 "",
                 format!(

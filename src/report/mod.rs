@@ -90,9 +90,9 @@ fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
             run_id,
             ..
         } => format!(
-            "{verb}: {devices} devices in {} batch{} ({}), {parallel} at a time{}",
-            batches.len(),
-            if batches.len() == 1 { "" } else { "es" },
+            "{verb}: {} in {} ({}), {parallel} at a time{}",
+            crate::words::count(*devices, "device"),
+            crate::words::count_as(batches.len(), "batch", "batches"),
             batches
                 .iter()
                 .map(|b| b.to_string())
@@ -100,7 +100,9 @@ fn lines(e: &Event, mode: Mode, describe: fn(&DeviceRun) -> String) {
                 .join(", "),
             run_id.map(|r| format!(", run {r}")).unwrap_or_default()
         ),
-        Event::Batch { index, size } => format!("batch {index}: {size} devices"),
+        Event::Batch { index, size } => {
+            format!("batch {index}: {}", crate::words::count(*size, "device"))
+        }
         Event::Waiting { device, until } => {
             format!("{device} waiting for its maintenance window (opens {until})")
         }
@@ -288,11 +290,15 @@ pub fn recap(rows: &[RecapRow], elapsed_ms: u64) -> String {
         .iter()
         .fold(Totals::default(), |t, r| add(t, r.outcome));
     out.push_str(&format!(
-        "{} devices: {} ok, {} changed, {}{} failed, {} unreachable, {} refused, {} not started ({:.1}s)\n",
-        rows.len(),
+        "{}: {} ok, {} changed, {}{} failed, {} unreachable, {} refused, {} not started ({:.1}s)\n",
+        crate::words::count(rows.len(), "device"),
         t.ok,
         t.changed,
-        if t.drift > 0 { format!("{} drift, ", t.drift) } else { String::new() },
+        if t.drift > 0 {
+            format!("{} drift, ", t.drift)
+        } else {
+            String::new()
+        },
         t.failed,
         t.unreachable,
         t.refused,
