@@ -27,6 +27,16 @@ pub struct AssignArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  deskready set-profile LAP-0100 laptop-engineering")]
+pub struct SetProfileArgs {
+    /// The asset tag of a device in inventory/received.yaml.
+    pub device: String,
+    /// The profile to configure it with.
+    pub profile: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DeliverArgs {
     pub device: String,
     /// Where it was handed over, when not the desk it was assigned to.
@@ -66,6 +76,19 @@ pub(super) fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
         ctx,
         format!("{}: {}", done.device, done.message),
         serde_json::json!({"device": done.device, "assignee": done.person, "desk": done.desk}),
+    );
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn set_profile(ctx: &Ctx, a: SetProfileArgs) -> Result<ExitStatus, Failure> {
+    let done = crate::ops::profile::set_profile(ctx, &a.device, &a.profile)?;
+    say(
+        ctx,
+        match &done.was {
+            Some(was) => format!("{}: profile {} (was {was})", done.device, done.profile),
+            None => format!("{}: profile {}", done.device, done.profile),
+        },
+        serde_json::json!({"device": done.device, "profile": done.profile, "was": done.was}),
     );
     Ok(ExitStatus::Success)
 }

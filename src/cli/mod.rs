@@ -62,7 +62,7 @@ pub enum Command {
     /// List devices with kind, profile, assignee and location.
     Devices(devices::Args),
     /// Show what configuring a device would change (with diffs); changes nothing.
-    Plan(converge::Args),
+    Plan(converge::PlanArgs),
     /// Make a device match its profile over SSH, then run its verify checks.
     Configure(converge::Args),
     /// Accept a device's new SSH host key on purpose (after a reinstall).
@@ -71,6 +71,9 @@ pub enum Command {
     Receive(receive::Args),
     /// Record who a device is for and at which desk (used by templates).
     Assign(lifecycle::AssignArgs),
+    /// Give a device deskready added to the inventory another profile (checked by
+    /// rendering it).
+    SetProfile(lifecycle::SetProfileArgs),
     /// Hand a configured device to its person; writes their handoff sheet.
     Deliver(lifecycle::DeliverArgs),
     /// A delivered device comes back from its user, ready for the next one.
@@ -265,12 +268,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Validate(a) => validate::run(&ctx, a),
         Command::Render(a) => render::run(&ctx, a),
         Command::Devices(a) => devices::run(&ctx, a),
-        Command::Plan(a) => converge::run(&ctx, a, Mode::Plan),
+        Command::Plan(a) => converge::plan(&ctx, a),
         Command::Configure(a) => converge::run(&ctx, a, Mode::Configure),
         Command::Rekey(a) => rekey::run(&ctx, a),
         Command::Lab(c) => return lab::run(&ctx, c),
         Command::Receive(a) => receive::run(&ctx, a),
         Command::Assign(a) => lifecycle::assign(&ctx, a),
+        Command::SetProfile(a) => lifecycle::set_profile(&ctx, a),
         Command::Deliver(a) => lifecycle::deliver(&ctx, a),
         Command::Return(a) => lifecycle::give_back(&ctx, a),
         Command::Repair(a) => lifecycle::with_reason(&ctx, a, Stage::InRepair),

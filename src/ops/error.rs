@@ -104,7 +104,8 @@ pub enum ExitStatus {
     BadInput,
     /// The device's state does not allow it; nothing was changed.
     Refused,
-    /// `audit`: a device drifted from its profile.
+    /// A device is not as it should be: `audit` found drift or an overdue physical
+    /// audit; `plan --exit-code` found something to change.
     Drift,
     /// `audit`: a device could not be reached.
     Unreachable,

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod history;
 pub mod lab;
 pub mod lifecycle;
+pub mod profile;
 pub mod receive;
 pub mod rekey;
 pub mod report;

@@ -312,6 +312,17 @@ fn check(
     {
         out.push(Problem::input(format!("column `mac`: `{m}` is not a MAC address; expected six hex pairs such as 8c:16:45:2a:0b:11")));
     }
+    let typed = [
+        d.get("assignee")
+            .map(|v| guard::one_line("column `assignee`:", v).map(|_| ())),
+        d.get("desk")
+            .map(|v| guard::one_line("column `desk`:", v).map(|_| ())),
+        d.get("username").map(guard::username),
+        d.get("email").map(guard::email),
+    ];
+    for e in typed.into_iter().flatten().filter_map(Result::err) {
+        out.push(Problem::input(e.to_string()));
+    }
     if let Some(p) = d.get("profile")
         && !site.profiles.contains_key(p)
     {
@@ -391,7 +402,12 @@ fn entry(d: &Delivered) -> Value {
     if let Some(name) = d.get("assignee") {
         let mut a = Mapping::new();
         a.insert("name".into(), name.into());
-        if let Some(u) = d.get("username") {
+        // As `assign` does: a login made from the name unless one is given.
+        if let Some(u) = d
+            .get("username")
+            .map(str::to_string)
+            .or_else(|| super::assign::default_username(name))
+        {
             a.insert("username".into(), u.into());
         }
         if let Some(e) = d.get("email") {
