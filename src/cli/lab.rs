@@ -11,10 +11,18 @@ use crate::ops::lab::{self, GENERATED};
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
     /// Start one simulated device (a real sshd) per SSH device of the site.
+    #[command(after_help = "Examples:
+  deskready lab up
+  deskready lab up --devices 50                # and 50 extra LAB-nnnn laptops
+  deskready lab up --printers 6 --full 1       # print server, printers, one full device")]
     Up(UpArgs),
     /// Show the lab's devices and whether each is running.
+    #[command(after_help = "Examples:
+  deskready lab status")]
     Status,
     /// Stop every process the lab started and remove its inventory file.
+    #[command(after_help = "Examples:
+  deskready lab down")]
     Down,
 }
 

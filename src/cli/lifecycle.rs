@@ -38,6 +38,7 @@ pub struct SetProfileArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DeliverArgs {
+    /// The asset tag of the device (configured, with an assignee).
     pub device: String,
     /// Where it was handed over, when not the desk it was assigned to.
     #[arg(long)]
@@ -46,18 +47,22 @@ pub struct DeliverArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReasonArgs {
+    /// The asset tag of the device.
     pub device: String,
+    /// Why, for the journal ("cracked hinge", "end of lease").
     #[arg(long)]
     pub reason: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DeviceArg {
+    /// The asset tag of the device.
     pub device: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct NoteArgs {
+    /// The asset tag of the device.
     pub device: String,
     /// The remark ("replaced the battery").
     pub text: String,
