@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the CLI is where output is printed
 
 mod audit;
+mod config;
 mod converge;
 mod devices;
 mod help;
@@ -296,9 +297,21 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return help::parse_error(e),
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match config::command(&args) {
+        Ok(cmd) => match cmd
+            .try_get_matches_from(&args)
+            .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+        {
+            Ok(cli) => cli,
+            Err(e) => return help::parse_error(e),
+        },
+        Err(diags) => {
+            // The site's defaults are wrong: said like any site problem.
+            let f = Failure::Site(diags);
+            report_failure(&f, Format::Text);
+            return f.exit_status().into();
+        }
     };
     let format = cli.format;
     match run(cli) {

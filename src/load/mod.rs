@@ -5,6 +5,7 @@
 //! problem becomes a located [`Diagnostic`]; loading goes on past the first one so that a
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
+pub mod config;
 pub mod diag;
 mod handlers;
 mod kinds;
