@@ -198,6 +198,12 @@ fn a_new_device_that_would_not_render_is_not_received() {
     );
     untouched(&site);
     site.test().arg("validate").success();
+    // A declared device received with another profile than it has: the inventory says
+    // which, nothing is received.
+    site.test()
+        .args(["receive", "LAP-0003", "--profile", "laptop-engineering"])
+        .code(2)
+        .stderr_has("LAP-0003 is declared in inventory/laptops.yaml:24 with profile laptop-base, but the delivery says laptop-engineering;");
     // Unknown columns are still errors; columns other tools write and deskready does not
     // keep are read past.
     site.write(

@@ -385,6 +385,14 @@ fn conflicts(declared: &Device, d: &Delivered) -> Vec<String> {
     cmp("model", Some(declared.model.as_str()));
     cmp("kind", Some(declared.kind.as_str()));
     cmp("mac", declared.mac.as_deref());
+    if let (Some(have), Some(given)) = (declared.profile.as_deref(), d.get("profile"))
+        && have != given
+    {
+        out.push(format!(
+            "{} is declared in {at} with profile {have}, but the delivery says {given}; receive it as declared, then change the profile in the inventory (or with deskready set-profile for a device deskready added)",
+            d.tag
+        ));
+    }
     out
 }
 
