@@ -3,6 +3,8 @@
 //! and the manual page; a `--dry-run` points at `plan`; the site's `deskready.yaml`
 //! defaults apply and their mistakes are located.
 
+use insta::assert_snapshot;
+
 use crate::support::{SiteCopy, Test};
 
 /// The command names of `deskready --help` (or of `deskready lab --help`).
@@ -72,6 +74,13 @@ fn every_command_help_has_examples_and_global_options_apart() {
         .args(["plan", "--all", "--resume"])
         .code(2)
         .stderr_has("error: --resume is an option of configure, not plan");
+}
+
+#[test]
+fn the_help_of_receive_reads_well() {
+    let help = Test::new().args(["receive", "--help"]).success().stdout();
+    crate::support::snap::settings(std::path::Path::new("/no-site"))
+        .bind(|| assert_snapshot!("receive_help", help));
 }
 
 #[test]

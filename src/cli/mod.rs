@@ -69,9 +69,7 @@ const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// For people: tables, diffs, progress.
     Text,
-    /// For programs: one JSON document (NDJSON events during rollouts).
     Json,
 }
 
