@@ -166,6 +166,15 @@ fn site_defaults_apply_and_their_mistakes_are_located() {
          error: deskready.yaml:4:3: defaults.batch: `x` is not a number of devices (5) or a percentage (25%)\n\
          3 problems in the site; nothing was changed\n",
     );
+    let json = site
+        .test()
+        .args(["--format", "json", "devices"])
+        .code(2)
+        .json();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["errors"][0]["file"], "deskready.yaml");
+    assert_eq!(json["errors"][0]["line"], 2);
+    assert_eq!(json["errors"][0]["path"], "defaults.parallel");
 }
 
 #[test]

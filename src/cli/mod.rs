@@ -307,7 +307,11 @@ pub fn main() -> ExitCode {
         Err(diags) => {
             // The site's defaults are wrong: said like any site problem.
             let f = Failure::Site(diags);
-            report_failure(&f, Format::Text);
+            let json = args
+                .windows(2)
+                .any(|w| w[0] == "--format" && w[1] == "json")
+                || args.iter().any(|a| a == "--format=json");
+            report_failure(&f, if json { Format::Json } else { Format::Text });
             return f.exit_status().into();
         }
     };
