@@ -8,6 +8,7 @@ use crate::report::text;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
+    /// The asset tag of the device (also one retired and removed from the inventory).
     pub device: String,
 }
 

@@ -11,10 +11,18 @@ use crate::ops::lab::{self, GENERATED};
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
     /// Start one simulated device (a real sshd) per SSH device of the site.
+    #[command(after_help = "Examples:
+  deskready lab up
+  deskready lab up --devices 50                # and 50 extra LAB-nnnn laptops
+  deskready lab up --printers 6 --full 1       # print server, printers, one full device")]
     Up(UpArgs),
     /// Show the lab's devices and whether each is running.
+    #[command(after_help = "Examples:
+  deskready lab status")]
     Status,
     /// Stop every process the lab started and remove its inventory file.
+    #[command(after_help = "Examples:
+  deskready lab down")]
     Down,
 }
 
@@ -61,8 +69,8 @@ fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {
         Format::Json => println!("{}", status_json(&lab)),
         Format::Text => {
             println!(
-                "lab up: {} devices in {} (operator key {})",
-                lab.devices.len(),
+                "lab up: {} in {} (operator key {})",
+                crate::words::count(lab.devices.len(), "device"),
                 lab.dir.display(),
                 lab.key_file.display()
             );
@@ -157,7 +165,10 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
 fn down(ctx: &Ctx) -> Result<ExitCode, Failure> {
     let n = lab::down(ctx)?;
     if ctx.format == Format::Text {
-        println!("lab down: {n} devices stopped; {GENERATED} removed");
+        println!(
+            "lab down: {} stopped; {GENERATED} removed",
+            crate::words::count(n, "device")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,21 +11,36 @@ use crate::ops::{ExitStatus, assign as ops_assign, deliver as ops_deliver, lifec
 
 #[derive(Debug, clap::Args)]
 pub struct AssignArgs {
+    /// The asset tag of the device.
     pub device: String,
-    /// The person's full name.
+    /// The person's full name (needed the first time; default: its assignee).
     #[arg(long = "to", value_name = "PERSON")]
-    pub to: String,
+    pub to: Option<String>,
+    /// The desk it goes to (needed the first time; default: its desk).
     #[arg(long)]
-    pub desk: String,
-    /// Their login name (default: first initial and last name, lowercase ASCII).
+    pub desk: Option<String>,
+    /// Their login name (default: the one they had, else the first initial and the last
+    /// name in lowercase ASCII, accents dropped: Léa Dubois-Ngata -> ldubois-ngata).
     #[arg(long)]
     pub username: Option<String>,
+    /// Their email address (given alone, it changes just the email).
     #[arg(long)]
     pub email: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  deskready set-profile LAP-0100 laptop-engineering")]
+pub struct SetProfileArgs {
+    /// The asset tag of a device in inventory/received.yaml.
+    pub device: String,
+    /// The profile to configure it with.
+    pub profile: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DeliverArgs {
+    /// The asset tag of the device (configured, with an assignee).
     pub device: String,
     /// Where it was handed over, when not the desk it was assigned to.
     #[arg(long)]
@@ -34,7 +49,9 @@ pub struct DeliverArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReasonArgs {
+    /// The asset tag of the device.
     pub device: String,
+    /// Why, for the journal ("cracked hinge", "end of lease").
     #[arg(long)]
     pub reason: String,
 }
@@ -42,6 +59,7 @@ pub struct ReasonArgs {
 /// `return`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct DeviceArg {
+    /// The asset tag of the device.
     pub device: String,
     /// Do not reach the device: record the return without running the profile's
     /// `on_return` hooks there (journaled as skipped), for a device that cannot be reached.
@@ -66,6 +84,7 @@ pub struct RetireArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct NoteArgs {
+    /// The asset tag of the device.
     pub device: String,
     /// The remark ("replaced the battery").
     pub text: String,
@@ -84,6 +103,19 @@ pub(super) fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
         ctx,
         format!("{}: {}", done.device, done.message),
         serde_json::json!({"device": done.device, "assignee": done.person, "desk": done.desk}),
+    );
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn set_profile(ctx: &Ctx, a: SetProfileArgs) -> Result<ExitStatus, Failure> {
+    let done = crate::ops::profile::set_profile(ctx, &a.device, &a.profile)?;
+    say(
+        ctx,
+        match &done.was {
+            Some(was) => format!("{}: profile {} (was {was})", done.device, done.profile),
+            None => format!("{}: profile {}", done.device, done.profile),
+        },
+        serde_json::json!({"device": done.device, "profile": done.profile, "was": done.was}),
     );
     Ok(ExitStatus::Success)
 }

@@ -527,7 +527,8 @@ impl TaskCtx {
                 && n > a
             {
                 self.stop.request(format!(
-                    "{n} devices failed in batch {}, more than the {a} allowed by --max-fail; no further device was started",
+                    "{} failed in batch {}, more than the {a} allowed by --max-fail; no further device was started",
+                    crate::words::count(n, "device"),
                     self.batch
                 ));
             }
@@ -706,7 +707,7 @@ mod tests {
             .count();
         assert_eq!(batches, 1);
         assert!(events.iter().any(|e| matches!(e, Event::Stopped { reason }
-            if reason == "1 devices failed in batch 1, more than the 0 allowed by --max-fail; no further device was started")));
+            if reason == "1 device failed in batch 1, more than the 0 allowed by --max-fail; no further device was started")));
     }
 
     #[tokio::test]

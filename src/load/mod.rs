@@ -5,6 +5,7 @@
 //! problem becomes a located [`Diagnostic`]; loading goes on past the first one so that a
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
+pub mod config;
 pub mod diag;
 mod handlers;
 mod kinds;
@@ -46,7 +47,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
-                dir,
+                format!("{dir}/"),
                 Pos { line: 0, col: 0 },
                 "",
                 format!(

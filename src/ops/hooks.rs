@@ -19,7 +19,7 @@ use crate::site::Site;
 use crate::store::{Entry, Store};
 
 /// How a move's hooks are to be run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HookSettings {
     /// Do not reach the device: record the hooks as skipped.
     pub skip_device: bool,

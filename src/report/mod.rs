@@ -185,7 +185,7 @@ fn start_line(
 
 /// "1 device", "5 devices".
 fn devices_word(n: usize) -> String {
-    format!("{n} device{}", if n == 1 { "" } else { "s" })
+    crate::words::count(n, "device")
 }
 
 /// A device's result as one line: its tag, what happened in the mode's words, how long it
