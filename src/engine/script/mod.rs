@@ -482,6 +482,57 @@ mod tests {
     }
 
     #[test]
+    fn a_line_is_found_whether_its_file_is_small_or_large_and_its_end_unended() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let line = |name: &str| {
+            testkit::resource(
+                name,
+                ResourceKind::Line {
+                    path: format!("{d}/{name}"),
+                    line: "  x = \\1 ".into(),
+                },
+            )
+        };
+        let big = "# filler line\n".repeat(2000);
+        let cases = [
+            // (name, before, after)
+            ("unended", "a\n  x = \\1 ".to_string(), None),
+            ("ended", "  x = \\1 \na\n".to_string(), None),
+            (
+                "near",
+                "x = \\1\n  x = \\1\n".to_string(),
+                Some("x = \\1\n  x = \\1\n  x = \\1 \n"),
+            ),
+            ("big", format!("{big}  x = \\1 "), None),
+            ("bigmiss", format!("{big}b"), Some("")),
+        ];
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            for (name, before, _) in &cases {
+                std::fs::write(format!("{d}/{name}"), before).unwrap();
+            }
+            let rs: Vec<_> = cases.iter().map(|(n, _, _)| line(n)).collect();
+            let rep = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(
+                statuses(&rep),
+                [S::Ok, S::Ok, S::Changed, S::Ok, S::Changed],
+                "{rep:?}"
+            );
+            for (name, before, after) in &cases {
+                let now = std::fs::read_to_string(format!("{d}/{name}")).unwrap();
+                match after {
+                    None => assert_eq!(&now, before, "{name}"),
+                    Some("") => assert_eq!(now, format!("{before}\n  x = \\1 \n"), "{name}"),
+                    Some(a) => assert_eq!(&now, a, "{name}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn profile_commands_guards_and_checks_run_without_nounset() {
         let dir = tempfile::tempdir().unwrap();
         let made = dir.path().join("made");
