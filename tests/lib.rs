@@ -18,6 +18,7 @@ mod faults_control;
 mod fleet;
 mod human_output;
 mod lifecycle;
+mod packages;
 mod printers;
 mod printlab;
 mod render;

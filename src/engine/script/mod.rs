@@ -793,6 +793,25 @@ mod tests {
                 "pkg",
                 ResourceKind::Package {
                     package: "tree".into(),
+                    state: crate::model::Presence::Present,
+                    version: Some("2.1.0-1".into()),
+                    deb: None,
+                    preseed: vec!["tree tree/x string it's $(here)".into()],
+                    purge: false,
+                    index_max_age: 3600,
+                },
+            ),
+            testkit::resource(
+                "source",
+                ResourceKind::AptSource {
+                    apt_source: "acme".into(),
+                    state: crate::model::Presence::Present,
+                    uris: vec!["http://127.0.0.1:1/acme".into()],
+                    suites: vec!["stable".into()],
+                    components: vec!["main".into()],
+                    architectures: Vec::new(),
+                    key: crate::model::AptKey::Url("http://127.0.0.1:1/key.asc".into()),
+                    fingerprint: Some("A".repeat(40)),
                 },
             ),
             testkit::resource(

@@ -3,7 +3,7 @@
 //! `vpn.service`, or a template expression), never an option or a path.
 
 use super::{Cx, Spec};
-use crate::load::raw::RawResource;
+use crate::load::raw::{RawResource, RawState};
 use crate::model::{ResourceKind, ServiceState};
 
 pub(super) const SPEC: Spec = Spec {
@@ -21,9 +21,23 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
         );
         return None;
     }
+    let state = match r.state {
+        None | Some(RawState::Running) => ServiceState::Running,
+        Some(RawState::Stopped) => ServiceState::Stopped,
+        Some(other) => {
+            cx.error(
+                "state",
+                format!(
+                    "`{}` is not a state of a `service`; allowed: running, stopped",
+                    super::state_word(other)
+                ),
+            );
+            return None;
+        }
+    };
     Some(ResourceKind::Service {
         service,
-        state: r.state.unwrap_or(ServiceState::Running),
+        state,
         enabled: r.enabled,
     })
 }

@@ -4,6 +4,7 @@
 //! [`of`], plus its validation in `load/kinds/<kind>.rs` and a line in `load::kinds::ALL`
 //! (load must not import the engine, so the two halves of a kind live on each side).
 
+mod apt_source;
 mod command;
 mod directory;
 mod file;
@@ -64,6 +65,7 @@ pub fn of(kind: &ResourceKind) -> &'static dyn Kind {
         ResourceKind::Line { .. } => &line::Line,
         ResourceKind::Command { .. } => &command::Command,
         ResourceKind::Package { .. } => &package::Package,
+        ResourceKind::AptSource { .. } => &apt_source::AptSource,
         ResourceKind::User { .. } => &user::User,
         ResourceKind::PrintQueue { .. } => &print_queue::PrintQueue,
         ResourceKind::Service { .. } => &service::Service,

@@ -1,0 +1,371 @@
+//! Software installed the maker's way, on full lab devices (Debian with systemd and a dpkg
+//! of their own) from a signed apt repository the test builds and serves on its loopback
+//! address ([`AptRepo`]): apt sources with their keys, pinned versions, `.deb` files checked
+//! against their sha256, the index refreshed only when needed, removal; and the example
+//! site's `laptop-vpn` profile end to end (install, configure, run, restart once per change,
+//! a cut run's restart done by the next run).
+
+use crate::support::aptrepo::{AptRepo, Pkg};
+use crate::support::lab::TestLab;
+use crate::support::{Run, SiteCopy};
+
+/// A repository on the lab's own address with the Acme VPN client in two versions.
+fn acme_repo(lab: &TestLab) -> AptRepo {
+    let host = lab.device(&lab.name(0)).unwrap().host.clone();
+    AptRepo::builder()
+        .suite(
+            "stable",
+            "Acme",
+            vec![
+                Pkg::service("acme-vpn", "1.0-1"),
+                Pkg::service("acme-vpn", "1.1-1"),
+            ],
+        )
+        .on(&host)
+        .serve()
+}
+
+/// The device sees no repository but the test's: the base's Debian mirror is taken out
+/// (a test never reaches the internet).
+fn offline(lab: &TestLab) {
+    lab.ssh(&lab.name(0), "rm -f /etc/apt/sources.list");
+}
+
+/// The lab's full device in `site`'s inventory, on `profile`, with `vars`; received.
+fn add_device(lab: &TestLab, site: &SiteCopy, profile: &str, vars: &str) {
+    let d = lab.device(&lab.name(0)).unwrap();
+    site.write(
+        "inventory/lab.yaml",
+        &format!(
+            "devices:\n  {name}:\n    kind: laptop\n    model: lab\n    serial: S1\n    \
+             ssh: {{ host: {host}, port: {port}, user: root, identity: {key} }}\n    \
+             profile: {profile}\n    \
+             assignee: {{ name: Ivo Petrov, username: ipetrov, email: ipetrov@example.org }}\n    \
+             location: {{ site: HQ, floor: 3, desk: \"3-20\" }}\n    \
+             vars: {{ {vars} }}\n",
+            name = d.name,
+            host = d.host,
+            port = d.port,
+            key = lab.key_file.display(),
+        ),
+    );
+    site.test()
+        .args(["receive", "--scan"])
+        .stdin(d.name.clone())
+        .success();
+}
+
+fn statuses(run: &Run) -> Vec<(String, String)> {
+    for v in run.ndjson() {
+        if v["event"] == "done" {
+            return v["run"]["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["name"].as_str().unwrap().to_string(),
+                        r["status"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+        }
+    }
+    panic!("no done event: {}{}", run.stdout(), run.stderr());
+}
+
+fn status_of(run: &Run, name: &str) -> String {
+    statuses(run)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no resource {name} in {:?}", statuses(run)))
+        .1
+}
+
+/// The messages of resource `name` in a run's `done` event.
+fn message_of(run: &Run, name: &str) -> String {
+    for v in run.ndjson() {
+        if v["event"] == "done" {
+            for r in v["run"]["resources"].as_array().unwrap() {
+                if r["name"] == name {
+                    return r["message"].as_str().unwrap_or_default().to_string();
+                }
+            }
+        }
+    }
+    panic!("no resource {name}: {}{}", run.stdout(), run.stderr());
+}
+
+fn configure(site: &SiteCopy, tag: &str) -> Run {
+    let run = site.run(&["--format", "json", "configure", tag]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    run
+}
+
+/// Lines in the service's start log (its daemon appends one per start).
+fn starts(lab: &TestLab) -> usize {
+    lab.ssh(
+        &lab.name(0),
+        "cat /var/lib/acme-vpn/starts 2>/dev/null || true",
+    )
+    .lines()
+    .count()
+}
+
+fn installed_version(lab: &TestLab, package: &str) -> String {
+    lab.ssh(
+        &lab.name(0),
+        &format!(
+            "dpkg-query -W -f='${{db:Status-Abbrev}}${{Version}}' {package} 2>/dev/null || true"
+        ),
+    )
+}
+
+#[test]
+fn the_vpn_profile_installs_from_the_makers_repository_and_restarts_once_per_change() {
+    let lab = TestLab::full("VPN", 1);
+    let tag = lab.name(0);
+    let repo = acme_repo(&lab);
+    offline(&lab);
+    let site = SiteCopy::example();
+    // The example ships an example key; the test's repository is signed by its own.
+    site.write("templates/vendor/acme-archive-key.asc", &repo.key);
+    // Dies (once) between the config change and the restart when `vars.die` is yes.
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "  - service: acme-vpn\n",
+        "  - name: die between the change and the restart\n    command: 'touch /root/died; kill -KILL $$'\n    creates: /root/died\n    unless: \"test {{ vars.die }} = no\"\n  - service: acme-vpn\n",
+    );
+    add_device(
+        &lab,
+        &site,
+        "laptop-vpn",
+        &format!(
+            "acme_repo: \"{}\", vpn_server: vpn1.example.org, die: \"no\"",
+            repo.url
+        ),
+    );
+
+    let plan = site.test().args(["plan", &tag]).success();
+    for needle in [
+        "would write the key and the source of apt source acme",
+        "+Signed-By: /etc/apt/keyrings/acme.gpg",
+        "would install acme-vpn 1.0-1",
+        "would start, enable acme-vpn",
+    ] {
+        assert!(
+            plan.stdout().contains(needle),
+            "{needle}: {}",
+            plan.stdout()
+        );
+    }
+    assert_eq!(installed_version(&lab, "acme-vpn"), "");
+
+    let first = configure(&site, &tag);
+    for name in [
+        "acme repository",
+        "package acme-vpn",
+        "vpn config",
+        "service acme-vpn",
+    ] {
+        assert_eq!(status_of(&first, name), "changed", "{name}");
+    }
+    assert_eq!(
+        message_of(&first, "package acme-vpn"),
+        "installed acme-vpn 1.0-1"
+    );
+    assert_eq!(installed_version(&lab, "acme-vpn"), "ii 1.0-1");
+    assert_eq!(lab.ssh(&tag, "systemctl is-active acme-vpn"), "active\n");
+    assert_eq!(lab.ssh(&tag, "systemctl is-enabled acme-vpn"), "enabled\n");
+    assert!(
+        lab.ssh(&tag, "cat /etc/acme-vpn/acme-vpn.conf")
+            .contains("server = vpn1.example.org\n")
+    );
+    assert_eq!(
+        lab.ssh(&tag, "debconf-show acme-vpn 2>/dev/null | tr -d ' *'"),
+        "acme-vpn/server:vpn1.example.org\n",
+        "the installer's question was answered"
+    );
+    let index_reads = repo.requests_for("/InRelease");
+    assert!(index_reads >= 1, "the source's index was read");
+    let after_first = starts(&lab);
+
+    // Nothing to change: no install, no index refresh, no start, no restart.
+    let second = configure(&site, &tag);
+    assert!(
+        statuses(&second).iter().all(|(_, s)| s == "ok"),
+        "{:?}",
+        statuses(&second)
+    );
+    assert_eq!(repo.requests_for("/InRelease"), index_reads);
+    assert_eq!(starts(&lab), after_first);
+
+    // A config change restarts the service exactly once.
+    site.edit("inventory/lab.yaml", "vpn_server: vpn1", "vpn_server: vpn2");
+    site.test()
+        .args(["plan", &tag])
+        .success()
+        .stdout_has("would restart acme-vpn");
+    let third = configure(&site, &tag);
+    assert_eq!(status_of(&third, "vpn config"), "changed");
+    assert_eq!(status_of(&third, "restart acme-vpn"), "changed");
+    assert_eq!(status_of(&third, "package acme-vpn"), "ok");
+    assert_eq!(starts(&lab), after_first + 1);
+
+    // A run killed between the change and the restart: the next run restarts, once.
+    site.edit("inventory/lab.yaml", "vpn_server: vpn2", "vpn_server: vpn3");
+    site.edit("inventory/lab.yaml", "die: \"no\"", "die: \"yes\"");
+    let cut = site.run(&["configure", &tag]);
+    assert_ne!(cut.code(), 0, "{}{}", cut.stdout(), cut.stderr());
+    assert!(
+        lab.ssh(&tag, "cat /etc/acme-vpn/acme-vpn.conf")
+            .contains("vpn3")
+    );
+    assert_eq!(starts(&lab), after_first + 1, "not restarted yet");
+    site.test()
+        .args(["plan", &tag])
+        .success()
+        .stdout_has("would restart acme-vpn (pending from an earlier run)");
+    let next = configure(&site, &tag);
+    assert_eq!(status_of(&next, "vpn config"), "ok");
+    assert_eq!(status_of(&next, "restart acme-vpn"), "changed");
+    assert_eq!(starts(&lab), after_first + 2);
+
+    // A new pinned version: an upgrade from the index it already has (no refresh), the
+    // profile's config kept.
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "acme_vpn_version: \"1.0-1\"",
+        "acme_vpn_version: \"1.1-1\"",
+    );
+    site.test()
+        .args(["plan", &tag])
+        .success()
+        .stdout_has("would upgrade acme-vpn 1.0-1 to 1.1-1");
+    let upgrade = configure(&site, &tag);
+    assert_eq!(status_of(&upgrade, "package acme-vpn"), "changed");
+    assert_eq!(
+        message_of(&upgrade, "package acme-vpn"),
+        "upgraded acme-vpn 1.0-1 to 1.1-1"
+    );
+    assert_eq!(status_of(&upgrade, "vpn config"), "ok");
+    assert_eq!(installed_version(&lab, "acme-vpn"), "ii 1.1-1");
+    assert_eq!(repo.requests_for("/InRelease"), index_reads);
+    site.test()
+        .args(["history", &tag])
+        .success()
+        .stdout_has("package acme-vpn");
+}
+
+/// A site of its own for one full device on profile `p`, whose resources are `resources`.
+fn own_site(lab: &TestLab, resources: &str) -> SiteCopy {
+    let site = SiteCopy::empty();
+    site.write(
+        "profiles/p.yaml",
+        &format!("name: p\nresources:\n{resources}"),
+    );
+    add_device(lab, &site, "p", "x: \"1\"");
+    site
+}
+
+#[test]
+fn a_deb_and_a_key_from_urls_are_checked_before_anything_changes_and_absent_removes() {
+    let lab = TestLab::full("DEB", 1);
+    let tag = lab.name(0);
+    let repo = acme_repo(&lab);
+    offline(&lab);
+    let (url, sum) = repo.deb("acme-vpn", "1.0-1");
+    let wrong = "0".repeat(64);
+
+    // A .deb whose checksum does not match: a clear failure, nothing installed.
+    let site = own_site(
+        &lab,
+        &format!("  - package: acme-vpn\n    deb: {url}\n    sha256: \"{wrong}\"\n"),
+    );
+    site.test()
+        .args(["plan", &tag])
+        .success()
+        .stdout_has(&format!("would install acme-vpn from {url}"));
+    let bad = site.run(&["--format", "json", "configure", &tag]);
+    assert_ne!(bad.code(), 0, "{}{}", bad.stdout(), bad.stderr());
+    assert_eq!(status_of(&bad, "package acme-vpn"), "failed");
+    let why = message_of(&bad, "package acme-vpn");
+    assert!(
+        why.contains(&format!("could not download {url} with sha256 {wrong}")),
+        "{why}"
+    );
+    assert_eq!(installed_version(&lab, "acme-vpn"), "");
+
+    // The right checksum: installed; then nothing to do.
+    site.edit("profiles/p.yaml", &wrong, &sum);
+    let good = configure(&site, &tag);
+    assert_eq!(status_of(&good, "package acme-vpn"), "changed");
+    assert_eq!(installed_version(&lab, "acme-vpn"), "ii 1.0-1");
+    let again = configure(&site, &tag);
+    assert_eq!(status_of(&again, "package acme-vpn"), "ok");
+
+    // A key from a URL whose fingerprint is not the pinned one: refused, nothing written.
+    let other = "1234 5678 9ABC DEF0 1234  5678 9ABC DEF0 1234 5678";
+    site.write(
+        "profiles/p.yaml",
+        &format!(
+            "name: p\nresources:\n  - apt_source: acme\n    uris: {}\n    suites: stable\n    components: main\n    key_url: {}\n    fingerprint: \"{other}\"\n",
+            repo.url,
+            repo.file_url("archive-key.asc")
+        ),
+    );
+    let refused = site.run(&["--format", "json", "configure", &tag]);
+    assert_ne!(refused.code(), 0);
+    let why = message_of(&refused, "apt_source acme");
+    assert!(
+        why.contains(&format!(
+            "the key of apt source acme is a key with fingerprint {}, not the pinned 123456789ABCDEF0123456789ABCDEF012345678; nothing was changed",
+            repo.fingerprint
+        )),
+        "{why}"
+    );
+    assert_eq!(
+        lab.ssh(&tag, "ls /etc/apt/sources.list.d /etc/apt/keyrings"),
+        "/etc/apt/keyrings:\n\n/etc/apt/sources.list.d:\n"
+    );
+
+    // The pinned fingerprint: the key is fetched and written; apt reads the source with it.
+    site.edit("profiles/p.yaml", other, &repo.fingerprint);
+    let fetched = configure(&site, &tag);
+    assert_eq!(status_of(&fetched, "apt_source acme"), "changed");
+    lab.ssh(
+        &tag,
+        "apt-get update -q >/dev/null && apt-cache policy acme-vpn | grep -q 1.1-1",
+    );
+    assert_eq!(status_of(&configure(&site, &tag), "apt_source acme"), "ok");
+
+    // Absent: the package purged (its config files too), the source and its key removed.
+    site.write(
+        "profiles/p.yaml",
+        "name: p\nresources:\n  - package: acme-vpn\n    state: absent\n    purge: true\n  - apt_source: acme\n    state: absent\n",
+    );
+    site.test()
+        .args(["plan", &tag])
+        .success()
+        .stdout_has("would purge acme-vpn 1.0-1")
+        .stdout_has("would remove apt source acme and its key");
+    let removed = configure(&site, &tag);
+    assert_eq!(status_of(&removed, "package acme-vpn"), "changed");
+    assert_eq!(status_of(&removed, "apt_source acme"), "changed");
+    assert_eq!(installed_version(&lab, "acme-vpn"), "");
+    assert_eq!(
+        lab.ssh(
+            &tag,
+            "ls /etc/acme-vpn /etc/apt/sources.list.d/acme.sources 2>&1 || true"
+        )
+        .matches("No such file")
+        .count(),
+        2
+    );
+    let quiet = configure(&site, &tag);
+    assert!(
+        statuses(&quiet).iter().all(|(_, s)| s == "ok"),
+        "{:?}",
+        statuses(&quiet)
+    );
+}
