@@ -133,8 +133,8 @@ fn the_vpn_profile_installs_from_the_makers_repository_and_restarts_once_per_cha
     // Dies (once) between the config change and the restart when `vars.die` is yes.
     site.edit(
         "profiles/laptop-vpn.yaml",
-        "  - service: acme-vpn\n",
-        "  - name: die between the change and the restart\n    command: 'touch /root/died; kill -KILL $$'\n    creates: /root/died\n    unless: \"test {{ vars.die }} = no\"\n  - service: acme-vpn\n",
+        "  - service: acme-vpn\n    state: running\n",
+        "  - name: die between the change and the restart\n    command: 'touch /root/died; kill -KILL $$'\n    creates: /root/died\n    unless: \"test {{ vars.die }} = no\"\n  - service: acme-vpn\n    state: running\n",
     );
     add_device(
         &lab,

@@ -261,6 +261,8 @@ pub(crate) enum Words {
 impl Words {
     pub(crate) fn into_vec(self) -> Vec<String> {
         match self {
+            // Split once rendered (by resolve): an expression holds spaces of its own.
+            Words::One(s) if s.contains("{{") || s.contains("{%") => vec![s],
             Words::One(s) => s.split_whitespace().map(str::to_string).collect(),
             Words::List(l) => l,
         }

@@ -203,11 +203,17 @@ pub fn build(
         .iter()
         .filter_map(|(_, r)| kinds::of(r.kind()).stat_path(r))
         .collect();
-    if !sums.is_empty() {
-        w.call("sums", sums);
-    }
-    if !stats.is_empty() {
-        w.call("stats", stats);
+    // `snap` reads them again after a step that may have made or removed files of later
+    // resources (a package installing its config files).
+    if !sums.is_empty() || !stats.is_empty() {
+        w.raw("snap() {");
+        if !sums.is_empty() {
+            w.call("sums", sums);
+        }
+        if !stats.is_empty() {
+            w.call("stats", stats);
+        }
+        w.raw("}\nsnap");
     }
     let mut pending = false;
     // A notifying file among the pending ones: its change is only known at the commit,

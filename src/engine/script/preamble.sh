@@ -70,6 +70,9 @@ sums() { sha256sum -- "$@" > "$T/sums" 2> "$T/sums.err"; }
 # points to), read once for all resources
 stats() { stat -L -c '%a %U %G %s %n' -- "$@" > "$T/stats" 2> "$T/stats.err"; }
 : > "$T/sums"; : > "$T/stats"; : > "$T/sums.err"; : > "$T/stats.err"
+# snap: reads every path's digest and metadata again (the program defines it when it has
+# paths), after a step that may have made or removed files other resources manage
+snap() { :; }
 # sum_of PATH: $got = PATH's sha256 when the program started ('' when it did not exist)
 sum_of() { got=; while read -r h n; do if [ "$n" = "$1" ]; then got=$h; return 0; fi; done < "$T/sums"; }
 # stat_of PATH: $got = "MODE OWNER GROUP" and $size, when the program started ('' if none)

@@ -71,6 +71,7 @@ package_res() {
     DEBIAN_FRONTEND=noninteractive apt-get "$verb" -y -q -- "$p" </dev/null >"$T/o$i" 2>&1 ||
       { : > "$T/u$i"; pk_fail "$i" "apt-get $verb $p failed"; return 0; }
     rm -f -- "$PD/debs/$p"
+    snap
     pk_note "$i" "$did $p${pver:+ $pver}"; echo "@@R $i changed"; return 0
   fi
   if [ "$pst" = installed ]; then
@@ -123,6 +124,8 @@ package_res() {
     pk_fail "$i" "$p is $pst${pver:+ at $pver} after apt-get install"; return 0
   fi
   if [ -n "$deb" ]; then mkdir -p "$PD/debs" && printf '%s\n' "$sum" > "$PD/debs/$p"; else rm -f -- "$PD/debs/$p"; fi
+  # Its files may be ones later resources manage: their digests are read again.
+  snap
   pk_note "$i" "$did"
   echo "@@R $i changed"
 }
