@@ -369,3 +369,118 @@ fn a_deb_and_a_key_from_urls_are_checked_before_anything_changes_and_absent_remo
         statuses(&quiet)
     );
 }
+
+/// Every bad package or apt source setting is a located validation error, all in one run.
+#[test]
+fn bad_package_and_source_settings_are_located_validation_errors() {
+    let site = SiteCopy::example();
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "resources:\n",
+        r#"resources:
+  - apt_source: nokey
+    uris: https://apt.example.org/debian
+    suites: stable
+    components: main
+  - apt_source: fetched
+    uris: https://apt.example.org/debian
+    suites: stable
+    components: main
+    key_url: https://apt.example.org/key.asc
+  - apt_source: pinned
+    uris: [https://apt.example.org/debian]
+    suites: stable
+    components: main
+    key: vendor/acme-archive-key.asc
+    fingerprint: "12 34"
+  - package: agent
+    deb: https://downloads.example.org/agent_2.0_amd64.deb
+  - package: tool
+    version: 1.10
+  - package: other
+    version: "v2"
+  - package: old-tool
+    purge: true
+  - package: gone
+    state: stopped
+  - package: vpn2
+    preseed:
+      - "vpn2 vpn2/server strng x"
+    index_max_age: soon
+  - package: vpn3
+    versoin: "1.0"
+  - apt_source: acme2
+    uris: https://apt.example.org/debian
+    suites: stable
+    key: vendor/acme-archive-key.as
+  - apt_source: flat
+    uris: ftp://apt.example.org/debian
+    suites: ./
+    components: main
+    key: vendor/acme-archive-key.asc
+"#,
+    );
+    let run = site.test().arg("validate").code(2);
+    assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+    let errors = run.errors();
+    for expected in [
+        "profiles/laptop-vpn.yaml:18:5: resources[0]: an `apt_source` needs its maker's signing key: `key` (an armored key under templates/) or `key_url` with its `fingerprint`; deskready adds no source apt cannot check",
+        "profiles/laptop-vpn.yaml:26:5: resources[1].key_url: a key downloaded from `key_url` needs its pinned `fingerprint` (as the maker publishes it), checked before the key is trusted",
+        "profiles/laptop-vpn.yaml:32:5: resources[2].fingerprint: `12 34` is not a key fingerprint; expected 40 hexadecimal digits (64 for a v6 key), spaces allowed, as `gpg --show-keys` prints it",
+        "profiles/laptop-vpn.yaml:34:5: resources[3].deb: a `.deb` needs its `sha256` (as its maker publishes it): deskready installs no download it cannot check",
+        "profiles/laptop-vpn.yaml:36:5: resources[4].version: a version is quoted text such as \"1.2.3-1\" (unquoted, YAML may read it as a number: 1.10 becomes 1.1)",
+        "profiles/laptop-vpn.yaml:38:5: resources[5].version: `v2` is not a Debian version: it starts with a digit (after an epoch such as `1:`)",
+        "profiles/laptop-vpn.yaml:40:5: resources[6].purge: `purge` goes with `state: absent` (it removes the package's configuration files too)",
+        "profiles/laptop-vpn.yaml:42:5: resources[7].state: `stopped` is not a state of a `package`; allowed: present, absent",
+        "profiles/laptop-vpn.yaml:45:9: resources[8].preseed[0]: `vpn2 vpn2/server strng x` is not a debconf answer: `strng` is not a debconf type; allowed: string, password, boolean, select, multiselect, note, text, title, error, seen",
+        "profiles/laptop-vpn.yaml:46:5: resources[8].index_max_age: `soon` is not a duration; write seconds or a number with s, m, h or d (`30m`, `6h`, `1d`)",
+        "profiles/laptop-vpn.yaml:52:5: resources[10].key: key `vendor/acme-archive-key.as` does not exist under templates/; did you mean `vendor/acme-archive-key.asc`?",
+        "profiles/laptop-vpn.yaml:54:5: resources[11].uris: `ftp://apt.example.org/debian` is not a URL a device downloads from; expected http://... or https://...",
+        "profiles/laptop-vpn.yaml:56:5: resources[11].components: a suite ending in `/` is a flat repository, which has no `components`",
+    ] {
+        assert!(
+            errors.iter().any(|e| e == expected),
+            "expected the error\n  {expected}\nbut got\n  {}",
+            errors.join("\n  ")
+        );
+    }
+    assert!(
+        errors.iter().any(|e| e.starts_with(
+            "profiles/laptop-vpn.yaml:48:5: resources[9].versoin: unknown key `versoin`; did you mean `version`?"
+        )),
+        "{errors:#?}"
+    );
+}
+
+/// A key under templates/ must be an armored public key; a rendered version is checked
+/// once rendered.
+#[test]
+fn a_key_that_is_not_armored_and_a_rendered_bad_version_are_refused() {
+    let site = SiteCopy::example();
+    site.write("templates/vendor/acme-archive-key.asc", "not a key\n");
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "acme_vpn_version: \"1.0-1\"",
+        "acme_vpn_version: \"latest\"",
+    );
+    site.write(
+        "inventory/lab.yaml",
+        "devices:\n  LAP-0900:\n    kind: laptop\n    model: lab\n    ssh: { host: 10.0.0.9, user: root }\n    profile: laptop-vpn\n    assignee: { name: A B, username: ab, email: ab@example.org }\n",
+    );
+    let errors = site.test().arg("validate").code(2).errors();
+    for expected in [
+        "profiles/laptop-vpn.yaml:24:5: resources[0].key: templates/vendor/acme-archive-key.asc is not an ASCII-armored public key (its first line is `-----BEGIN PGP PUBLIC KEY BLOCK-----`); export it with `gpg --armor --export`",
+    ] {
+        assert!(errors.iter().any(|e| e == expected), "{errors:#?}");
+    }
+    site.write(
+        "templates/vendor/acme-archive-key.asc",
+        &SiteCopy::example().read("templates/vendor/acme-archive-key.asc"),
+    );
+    let errors = site.test().arg("validate").code(2).errors();
+    assert!(
+        errors.iter().any(|e| e
+            == "profiles/laptop-vpn.yaml:26:5: resources[1].version: `latest` is not a Debian version: it starts with a digit (after an epoch such as `1:`) (rendering for LAP-0900)"),
+        "{errors:#?}"
+    );
+}
