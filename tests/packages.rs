@@ -255,6 +255,32 @@ fn the_vpn_profile_installs_from_the_makers_repository_and_restarts_once_per_cha
         .args(["history", &tag])
         .success()
         .stdout_has("package acme-vpn");
+
+    // An index older than the resource allows (here: any age) is refreshed before an
+    // install, and only then.
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "acme_vpn_version: \"1.1-1\"",
+        "acme_vpn_version: \"1.0-1\"",
+    );
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "    version: \"{{ vars.acme_vpn_version }}\"\n",
+        "    version: \"{{ vars.acme_vpn_version }}\"\n    index_max_age: 0\n",
+    );
+    let down = configure(&site, &tag);
+    assert_eq!(
+        message_of(&down, "package acme-vpn"),
+        "downgraded acme-vpn 1.1-1 to 1.0-1"
+    );
+    let refreshed = repo.requests_for("/InRelease");
+    assert!(refreshed > index_reads, "the old index was refreshed");
+    configure(&site, &tag);
+    assert_eq!(
+        repo.requests_for("/InRelease"),
+        refreshed,
+        "nothing to install"
+    );
 }
 
 /// A site of its own for one full device on profile `p`, whose resources are `resources`.
