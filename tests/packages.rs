@@ -112,6 +112,15 @@ fn starts(lab: &TestLab) -> usize {
     .count()
 }
 
+/// This machine's Debian architecture (the lab's devices share it).
+fn arch() -> String {
+    let out = std::process::Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 fn installed_version(lab: &TestLab, package: &str) -> String {
     lab.ssh(
         &lab.name(0),
@@ -250,18 +259,40 @@ fn the_vpn_profile_installs_from_the_makers_repository_and_restarts_once_per_cha
     );
     assert_eq!(status_of(&upgrade, "vpn config"), "ok");
     assert_eq!(installed_version(&lab, "acme-vpn"), "ii 1.1-1");
-    assert_eq!(repo.requests_for("/InRelease"), index_reads);
+    let after_upgrade = repo.requests_for("/InRelease");
+    assert_eq!(after_upgrade, index_reads);
     site.test()
         .args(["history", &tag])
         .success()
         .stdout_has("package acme-vpn");
 
-    // An index older than the resource allows (here: any age) is refreshed before an
-    // install, and only then.
+    // A changed source: the next install reads it (only it) before installing, even
+    // though the index is not old.
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "    components: main\n",
+        &format!("    components: main\n    architectures: [{}]\n", arch()),
+    );
     site.edit(
         "profiles/laptop-vpn.yaml",
         "acme_vpn_version: \"1.1-1\"",
         "acme_vpn_version: \"1.0-1\"",
+    );
+    let resourced = configure(&site, &tag);
+    assert_eq!(status_of(&resourced, "acme repository"), "changed");
+    assert_eq!(
+        message_of(&resourced, "package acme-vpn"),
+        "downgraded acme-vpn 1.1-1 to 1.0-1"
+    );
+    let index_reads = repo.requests_for("/InRelease");
+    assert!(index_reads > after_upgrade, "the changed source was read");
+
+    // An index older than the resource allows (here: any age) is refreshed before an
+    // install, and only then.
+    site.edit(
+        "profiles/laptop-vpn.yaml",
+        "acme_vpn_version: \"1.0-1\"",
+        "acme_vpn_version: \"1.1-1\"",
     );
     site.edit(
         "profiles/laptop-vpn.yaml",
@@ -271,7 +302,7 @@ fn the_vpn_profile_installs_from_the_makers_repository_and_restarts_once_per_cha
     let down = configure(&site, &tag);
     assert_eq!(
         message_of(&down, "package acme-vpn"),
-        "downgraded acme-vpn 1.1-1 to 1.0-1"
+        "upgraded acme-vpn 1.0-1 to 1.1-1"
     );
     let refreshed = repo.requests_for("/InRelease");
     assert!(refreshed > index_reads, "the old index was refreshed");
@@ -457,7 +488,7 @@ fn bad_package_and_source_settings_are_located_validation_errors() {
         "profiles/laptop-vpn.yaml:36:5: resources[4].version: a version is quoted text such as \"1.2.3-1\" (unquoted, YAML may read it as a number: 1.10 becomes 1.1)",
         "profiles/laptop-vpn.yaml:38:5: resources[5].version: `v2` is not a Debian version: it starts with a digit (after an epoch such as `1:`)",
         "profiles/laptop-vpn.yaml:40:5: resources[6].purge: `purge` goes with `state: absent` (it removes the package's configuration files too)",
-        "profiles/laptop-vpn.yaml:42:5: resources[7].state: `stopped` is not a state of a `package`; allowed: present, absent",
+        "profiles/laptop-vpn.yaml:42:5: resources[7].state: a `package` resource cannot be `stopped`; its state is present (the default) or absent",
         "profiles/laptop-vpn.yaml:45:9: resources[8].preseed[0]: `vpn2 vpn2/server strng x` is not a debconf answer: `strng` is not a debconf type; allowed: string, password, boolean, select, multiselect, note, text, title, error, seen",
         "profiles/laptop-vpn.yaml:46:5: resources[8].index_max_age: `soon` is not a duration; write seconds or a number with s, m, h or d (`30m`, `6h`, `1d`)",
         "profiles/laptop-vpn.yaml:52:5: resources[10].key: key `vendor/acme-archive-key.as` does not exist under templates/; did you mean `vendor/acme-archive-key.asc`?",

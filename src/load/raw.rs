@@ -236,14 +236,26 @@ pub(super) struct RawResource {
     pub fingerprint: Option<String>,
 }
 
-/// `state:` as written; which values go with which kind is checked in `load/kinds/`.
+/// A resource's `state:`: `present` (the default) or `absent` for every kind that takes
+/// it; a service is `running` or `stopped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RawState {
-    Running,
-    Stopped,
     Present,
     Absent,
+    Running,
+    Stopped,
+}
+
+impl RawState {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            RawState::Present => "present",
+            RawState::Absent => "absent",
+            RawState::Running => "running",
+            RawState::Stopped => "stopped",
+        }
+    }
 }
 
 /// A list of words, written as YAML list or as one text of words separated by spaces

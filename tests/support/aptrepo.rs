@@ -6,7 +6,18 @@
 //!
 //! Suites are added one by one ([`RepoBuilder::suite`]) with their own origin and label, so
 //! a second version or a "security" suite is one more line. [`Pkg::service`] makes a tiny
-//! package with a systemd unit, its daemon (which counts its starts) and a config file.
+//! package with a systemd unit, its daemon (which counts its starts) and a config file:
+//!
+//! ```text
+//! let repo = AptRepo::builder()
+//!     .suite("stable", "Acme", vec![Pkg::service("acme-vpn", "1.0-1"), Pkg::service("acme-vpn", "1.1-1")])
+//!     .suite("stable-security", "Acme Security", vec![Pkg::service("acme-vpn", "1.1-2")])
+//!     .on(&lab_device_host)
+//!     .serve();
+//! // a source: uris: repo.url, suites: stable stable-security, components: main,
+//! // key: the site's copy of repo.key, or key_url: repo.file_url("archive-key.asc") with
+//! // fingerprint: repo.fingerprint; a .deb: repo.deb("acme-vpn", "1.0-1") -> (url, sha256).
+//! ```
 //!
 //! The HTTP server is a thread of the test process (stopped on drop, even when the test
 //! panics); the gpg agent is stopped as soon as the repository is signed. Never touches

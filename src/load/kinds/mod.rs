@@ -90,16 +90,6 @@ pub(crate) fn rendered_problem(kind: &ResourceKind) -> Option<(&'static str, Str
     }
 }
 
-/// How `state` is written.
-pub(super) fn state_word(s: RawState) -> &'static str {
-    match s {
-        RawState::Running => "running",
-        RawState::Stopped => "stopped",
-        RawState::Present => "present",
-        RawState::Absent => "absent",
-    }
-}
-
 /// Every kind's key, in the registry's order.
 #[cfg(test)]
 pub(crate) fn keywords() -> impl Iterator<Item = &'static str> {
@@ -150,14 +140,26 @@ impl Cx<'_> {
             Some(RawState::Absent) => Some(Presence::Absent),
             Some(other) => {
                 let msg = format!(
-                    "`{}` is not a state of a `{}`; allowed: present, absent",
-                    state_word(other),
-                    self.keyword
+                    "a `{}` resource cannot be `{}`; its state is present (the default) or absent",
+                    self.keyword,
+                    other.word()
                 );
                 self.error("state", msg);
                 None
             }
         }
+    }
+
+    /// `key`, written with `state: absent`, which only describes a thing to install.
+    pub(super) fn not_when_absent(&mut self, key: &str, allowed: &[&str]) {
+        let mut list = vec!["name", "via", "notify", "state"];
+        list.extend_from_slice(allowed);
+        let msg = format!(
+            "`{key}` does not go with `state: absent`; allowed with an absent `{}`: {}",
+            self.keyword,
+            list.join(", ")
+        );
+        self.error(key, msg);
     }
 
     /// Paths on a device are absolute (or a template expression that renders to one).

@@ -129,12 +129,7 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
             ("preseed", !preseed.is_empty()),
         ] {
             if there {
-                cx.error(
-                    key,
-                    format!(
-                        "`{key}` says how to install; a package with `state: absent` is removed"
-                    ),
-                );
+                cx.not_when_absent(key, &["purge"]);
                 ok = false;
             }
         }

@@ -28,8 +28,8 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
             cx.error(
                 "state",
                 format!(
-                    "`{}` is not a state of a `service`; allowed: running, stopped",
-                    super::state_word(other)
+                    "a `service` resource cannot be `{}`; its state is running (the default) or stopped",
+                    other.word()
                 ),
             );
             return None;

@@ -50,8 +50,9 @@ pub(crate) fn sources_text(r: &ResolvedResource) -> Option<String> {
 impl Kind for AptSource {
     fn tools(&self) -> &'static [&'static str] {
         &[
+            "cat",
+            "chmod",
             "cmp",
-            "date",
             "head",
             "mkdir",
             "mv",
