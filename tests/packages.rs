@@ -425,6 +425,27 @@ fn a_deb_and_a_key_from_urls_are_checked_before_anything_changes_and_absent_remo
         "{:?}",
         statuses(&quiet)
     );
+
+    // A source whose key is not the one its repository is signed with: apt refuses the
+    // repository, the install fails saying so, and nothing is installed.
+    site.write(
+        "templates/other.asc",
+        &SiteCopy::example().read("templates/vendor/acme-archive-key.asc"),
+    );
+    site.write(
+        "profiles/p.yaml",
+        &format!(
+            "name: p\nresources:\n  - apt_source: acme\n    uris: {}\n    suites: stable\n    components: main\n    key: other.asc\n  - package: acme-vpn\n",
+            repo.url
+        ),
+    );
+    let unsigned = site.run(&["--format", "json", "configure", &tag]);
+    assert_ne!(unsigned.code(), 0, "{}", unsigned.stdout());
+    assert_eq!(status_of(&unsigned, "package acme-vpn"), "failed");
+    let why = message_of(&unsigned, "package acme-vpn");
+    assert!(why.starts_with("apt-get update failed\n"), "{why}");
+    assert!(why.contains("NO_PUBKEY"), "{why}");
+    assert_eq!(installed_version(&lab, "acme-vpn"), "");
 }
 
 /// Every bad package or apt source setting is a located validation error, all in one run.

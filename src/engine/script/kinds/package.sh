@@ -21,13 +21,14 @@ pk_now() {
   case $s in ii*|hi*) pst=installed ;; rc*) pst=config; pver= ;; un*|pn*) pst=absent; pver= ;; *) pst=broken ;; esac
 }
 # pk_update I [SOURCE]: apt-get update, of SOURCE only when given; remembers when the whole
-# index was read
+# index was read. Any source that could not be read fails it (apt would otherwise go on with
+# the old index and only warn, e.g. of a key that does not sign the repository).
 pk_update() {
   if [ -n "${2:-}" ]; then
-    apt-get update -q -o Dir::Etc::SourceList="/etc/apt/sources.list.d/$2.sources" \
+    apt-get update -q --error-on=any -o Dir::Etc::SourceList="/etc/apt/sources.list.d/$2.sources" \
       -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 </dev/null >/dev/null 2>>"$T/u$1" || return 1
   else
-    apt-get update -q </dev/null >/dev/null 2>>"$T/u$1" || return 1
+    apt-get update -q --error-on=any </dev/null >/dev/null 2>>"$T/u$1" || return 1
     mkdir -p "$PD" && : > "$PD/updated"
   fi
 }
