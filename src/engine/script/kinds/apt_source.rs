@@ -113,3 +113,66 @@ impl Kind for AptSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testkit;
+    use crate::shell::quote;
+
+    /// The example site's key: its fingerprint as `gpg --show-keys` prints it.
+    const EXAMPLE_KEY: &str = include_str!("../../../../templates/vendor/acme-archive-key.asc");
+    const EXAMPLE_FPR: &str = "3690A0CAAA9A7D3FD1E0DB8D670F63EF913C8B21";
+
+    /// Runs `script` after the helpers in a local `sh`, in a temp directory as `$T`.
+    fn sh(script: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "T={}\n{}\n{script}",
+            quote(&dir.path().display().to_string()),
+            AptSource.helpers()
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(text)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn the_device_computes_a_keys_fingerprint_armored_or_not() {
+        let key = quote(EXAMPLE_KEY);
+        let fpr = sh(&format!(
+            "printf '%s\\n' {key} > \"$T/a\"; key_dearmor \"$T/a\" \"$T/k\"; key_fpr \"$T/k\"; echo \"$got\"\n\
+             key_dearmor \"$T/k\" \"$T/b\"; key_fpr \"$T/b\"; echo \"$got\"\n\
+             echo 'not a key' > \"$T/c\"; key_fpr \"$T/c\"; echo \"[$got]\""
+        ));
+        assert_eq!(fpr, format!("{EXAMPLE_FPR}\n{EXAMPLE_FPR}\n[]\n"));
+    }
+
+    #[test]
+    fn the_sources_file_is_deb822_with_its_key() {
+        let r = testkit::resource(
+            "acme",
+            ResourceKind::AptSource {
+                apt_source: "acme".into(),
+                state: Presence::Present,
+                uris: vec![
+                    "https://a.example/debian".into(),
+                    "https://b.example/debian".into(),
+                ],
+                suites: vec!["stable".into()],
+                components: vec!["main".into(), "non-free".into()],
+                architectures: vec!["amd64".into()],
+                key: AptKey::Text(EXAMPLE_KEY.into()),
+                fingerprint: None,
+            },
+        );
+        assert_eq!(
+            sources_text(&r).unwrap(),
+            "Types: deb\nURIs: https://a.example/debian https://b.example/debian\nSuites: stable\n\
+             Components: main non-free\nArchitectures: amd64\nSigned-By: /etc/apt/keyrings/acme.gpg\n"
+        );
+    }
+}
