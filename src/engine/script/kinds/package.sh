@@ -20,35 +20,32 @@ pk_now() {
   pver=${s#*|}
   case $s in ii*|hi*) pst=installed ;; rc*) pst=config; pver= ;; un*|pn*) pst=absent; pver= ;; *) pst=broken ;; esac
 }
-# pk_update I [SOURCE]: apt-get update, of SOURCE only when given; remembers when the whole
-# index was read. Any source that could not be read fails it (apt would otherwise go on with
-# the old index and only warn, e.g. of a key that does not sign the repository).
+# pk_update I [SOURCE]: apt-get update of SOURCE (a source that changed), strictly: any
+# problem reading it fails (apt would otherwise go on with its old index and only warn, e.g.
+# of a key that does not sign the repository); without SOURCE, of the whole index, as apt
+# does it (a source it cannot read keeps its old index, with a warning), and remembered
 pk_update() {
   if [ -n "${2:-}" ]; then
     apt-get update -q --error-on=any -o Dir::Etc::SourceList="/etc/apt/sources.list.d/$2.sources" \
       -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 </dev/null >/dev/null 2>>"$T/u$1" || return 1
   else
-    apt-get update -q --error-on=any </dev/null >/dev/null 2>>"$T/u$1" || return 1
+    apt-get update -q </dev/null >/dev/null 2>>"$T/u$1" || return 1
     mkdir -p "$PD" && : > "$PD/updated"
   fi
 }
-# pk_fresh I NAME VERSION MAXAGE: the index knows what to install: refreshed when older than
-# MAXAGE seconds (all of it), else the sources that changed, else when it does not know
-# NAME at VERSION (all of it; NAME '' for a .deb, which the index need not know)
+# pk_fresh I NAME VERSION MAXAGE: the index knows what to install: the sources that changed
+# are read (each alone); then all of it when older than MAXAGE seconds, or when it does not
+# know NAME at VERSION (NAME '' for a .deb, which the index need not know)
 pk_fresh() {
   : > "$T/u$1"
-  st=$(stat -c %Y "$PD/updated" 2>/dev/null) || st=0
-  now=$(date +%s)
-  if [ $((now - st)) -ge "$4" ]; then
-    pk_update "$1" || return 1
-    rm -f "$PD"/changed/* 2>/dev/null
-    return 0
-  fi
   for c in "$PD"/changed/*; do
     [ -e "$c" ] || continue
     if [ -f "/etc/apt/sources.list.d/${c##*/}.sources" ]; then pk_update "$1" "${c##*/}" || return 1; fi
     rm -f -- "$c"
   done
+  st=$(stat -c %Y "$PD/updated" 2>/dev/null) || st=0
+  now=$(date +%s)
+  if [ $((now - st)) -ge "$4" ]; then pk_update "$1"; return; fi
   [ -n "$2" ] || return 0
   if [ -n "$3" ]; then w="$2=$3"; else w=$2; fi
   apt-cache show -- "$w" >/dev/null 2>&1 || pk_update "$1"
