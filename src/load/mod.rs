@@ -5,6 +5,7 @@
 //! problem becomes a located [`Diagnostic`]; loading goes on past the first one so that a
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
+pub mod config;
 pub mod diag;
 mod handlers;
 mod kinds;
@@ -12,6 +13,7 @@ pub(crate) use kinds::apt_source::normal_fingerprint;
 #[cfg(test)]
 pub(crate) use kinds::keywords as kind_keywords;
 pub(crate) use kinds::rendered_problem;
+pub(crate) use kinds::user::{UserKey, bad_user};
 pub mod locate;
 mod raw;
 mod resources;
@@ -46,7 +48,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
-                dir,
+                format!("{dir}/"),
                 Pos { line: 0, col: 0 },
                 "",
                 format!(
@@ -554,7 +556,14 @@ impl ProfileBuilder {
             ));
             return;
         }
-        let (resources, vias) = resources::build(raw.resources, file, templates, diags);
+        let (resources, vias) =
+            resources::build("resources", raw.resources, file, templates, diags);
+        self.static_vias.extend(vias);
+        let (on_return, vias) =
+            resources::build("on_return", raw.on_return, file, templates, diags);
+        self.static_vias.extend(vias);
+        let (on_retire, vias) =
+            resources::build("on_retire", raw.on_retire, file, templates, diags);
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
         let handlers = handlers::build(raw.handlers, file, diags);
@@ -574,6 +583,8 @@ impl ProfileBuilder {
             resources,
             handlers,
             verify,
+            on_return,
+            on_retire,
             maintenance_window,
             origin: file.origin("name"),
         };

@@ -154,6 +154,12 @@ pub(super) struct ProfileFile {
     /// Kept raw: each handler is checked on its own (see [`RawHandler`]).
     #[serde(default)]
     pub handlers: Vec<serde_yaml::Value>,
+    /// What `return` does on the device: resources, kept raw like `resources`.
+    #[serde(default)]
+    pub on_return: Vec<serde_yaml::Value>,
+    /// What `retire` does on the device: resources, kept raw like `resources`.
+    #[serde(default)]
+    pub on_retire: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub verify: Vec<serde_yaml::Value>,
     #[serde(default)]
@@ -212,6 +218,9 @@ pub(super) struct RawResource {
     pub comment: Option<String>,
     pub shell: Option<String>,
     pub groups: Option<Vec<String>>,
+    pub exact_groups: Option<bool>,
+    pub home: Option<String>,
+    pub remove_home: Option<bool>,
     pub uri: Option<String>,
     pub server: Option<String>,
     pub location: Option<String>,
@@ -236,28 +245,6 @@ pub(super) struct RawResource {
     pub fingerprint: Option<String>,
 }
 
-/// A resource's `state:`: `present` (the default) or `absent` for every kind that takes
-/// it; a service is `running` or `stopped`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum RawState {
-    Present,
-    Absent,
-    Running,
-    Stopped,
-}
-
-impl RawState {
-    pub(crate) fn word(self) -> &'static str {
-        match self {
-            RawState::Present => "present",
-            RawState::Absent => "absent",
-            RawState::Running => "running",
-            RawState::Stopped => "stopped",
-        }
-    }
-}
-
 /// A list of words, written as YAML list or as one text of words separated by spaces
 /// (the way deb822 writes them: `suites: bookworm bookworm-updates`).
 #[derive(Debug, Clone, Deserialize)]
@@ -277,6 +264,28 @@ impl Words {
             Words::One(s) if s.contains("{{") || s.contains("{%") => vec![s],
             Words::One(s) => s.split_whitespace().map(str::to_string).collect(),
             Words::List(l) => l,
+        }
+    }
+}
+
+/// A resource's `state:`: `present` (the default) or `absent` for every kind that takes
+/// it; a service is `running`, `stopped` or `absent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawState {
+    Present,
+    Absent,
+    Running,
+    Stopped,
+}
+
+impl RawState {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            RawState::Present => "present",
+            RawState::Absent => "absent",
+            RawState::Running => "running",
+            RawState::Stopped => "stopped",
         }
     }
 }

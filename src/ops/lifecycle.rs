@@ -1,12 +1,16 @@
 //! The other stage moves and remarks: `return` (back from its user, assignment cleared),
-//! `repair` and `retire` (with a reason), and `note`. Every stage rule goes through
-//! `model::Stage` (via the store's checked transitions). Never prints.
+//! `repair` and `retire` (with a reason), and `note`. `return` and `retire` first run the
+//! profile's hooks on the device (`ops::hooks`), recorded with the move in one
+//! transaction. Every stage rule goes through `model::Stage` (via the store's checked
+//! transitions). Never prints.
 
 use super::assign::{set_assignment, undo_assignment};
+use super::hooks::{self, HookSettings};
 use super::undo::UndoStack;
 use super::{Env, Error, hold, known_anywhere, known_device};
-use crate::model::{Stage, stage_name};
+use crate::model::{Stage, check_move, stage_name};
 use crate::owned::ASSIGNMENTS;
+use crate::resolve::Hook;
 use crate::store::{Entry, Purpose};
 
 /// What `return` did.
@@ -19,10 +23,24 @@ pub struct Returned {
     pub assignment_cleared: bool,
     /// The assignee is declared in this hand-written file (not cleared by the tool).
     pub declared_in: Option<String>,
+    /// What the profile's `on_return` hooks did (or that they were skipped); None when it
+    /// has none.
+    pub hooks: Option<String>,
 }
 
-/// `return`: back from its user, ready for the next one.
-pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
+/// What `retire` (or `repair`) did.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The stage it came from.
+    pub from: Option<Stage>,
+    /// What the profile's `on_retire` hooks did (or that they were skipped); None when it
+    /// has none (and always for `repair`).
+    pub hooks: Option<String>,
+}
+
+/// `return`: back from its user, ready for the next one, after the profile's `on_return`
+/// hooks ran on the device (or were skipped with `hooks.skip_device`).
+pub fn give_back(env: &Env, device: &str, hooks: &HookSettings) -> Result<Returned, Error> {
     let site = env.load_site()?;
     let d = known_device(&site, device)?;
     let store = env.open_store()?;
@@ -35,6 +53,9 @@ pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
             stage_name(from)
         )));
     }
+    // On the device first (with the assignee still known to its templates): a device that
+    // cannot be reached, or a hook that fails, leaves the return unrecorded.
+    let done = hooks::run(env, &site, &store, &d.tag, Hook::Return, hooks)?;
     let mut undo = UndoStack::new();
     let before = set_assignment(env, &d.tag, None)?;
     let cleared = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok() != before;
@@ -47,29 +68,29 @@ pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
     if cleared {
         message.push_str("; assignment cleared");
     }
-    store.transition(
-        &d.tag,
-        Stage::Received,
-        &env.operator,
-        None,
-        &[Entry::new(&d.tag, &env.operator, "returned").message(&message)],
-    )?;
+    let mut entries = done.entries;
+    entries.push(Entry::new(&d.tag, &env.operator, "returned").message(&message));
+    store.transition(&d.tag, Stage::Received, &env.operator, None, &entries)?;
     undo.commit();
     Ok(Returned {
         device: d.tag.clone(),
         message,
         assignment_cleared: cleared,
         declared_in: (!cleared && d.assignee.is_some()).then(|| d.origin.file.clone()),
+        hooks: done.summary,
     })
 }
 
-/// `repair` and `retire`: a move with a reason. Returns the stage it came from.
+/// `repair` and `retire`: a move with a reason. `retire` (given `hooks`) first runs the
+/// profile's `on_retire` hooks on the device (or records them skipped with
+/// `skip_device`).
 pub fn with_reason(
     env: &Env,
     device: &str,
     to: Stage,
     reason: &str,
-) -> Result<Option<Stage>, Error> {
+    hooks: Option<&HookSettings>,
+) -> Result<Moved, Error> {
     let site = env.load_site()?;
     let store = env.open_store()?;
     // A retired device may have left the inventory; its history stays.
@@ -80,13 +101,22 @@ pub fn with_reason(
         ("repair", Purpose::Repair)
     };
     let _held = hold(env, &store, device, purpose)?;
-    Ok(store.transition(
-        device,
-        to,
-        &env.operator,
-        None,
-        &[Entry::new(device, &env.operator, kind).message(reason)],
-    )?)
+    let done = match hooks {
+        Some(settings) if to == Stage::Retired => {
+            // A move the store would refuse runs no hook.
+            let from = store.stage(device)?.map(|r| r.stage);
+            check_move(device, from, to)?;
+            hooks::run(env, &site, &store, device, Hook::Retire, settings)?
+        }
+        _ => hooks::Hooks::default(),
+    };
+    let mut entries = done.entries;
+    entries.push(Entry::new(device, &env.operator, kind).message(reason));
+    let from = store.transition(device, to, &env.operator, None, &entries)?;
+    Ok(Moved {
+        from,
+        hooks: done.summary,
+    })
 }
 
 /// `note`: a remark in a device's journal.

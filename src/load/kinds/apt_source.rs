@@ -20,6 +20,7 @@ pub(super) const SPEC: Spec = Spec {
         "key_url",
         "fingerprint",
     ],
+    absent_settings: &[],
     build,
 };
 
@@ -35,7 +36,7 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
         cx.error("apt_source", why);
         ok = false;
     }
-    let state = cx.presence(r.state)?;
+    let state = cx.presence();
     let words = |w: Option<crate::load::raw::Words>| w.map(|w| w.into_vec()).unwrap_or_default();
     let uris = words(r.uris);
     let suites = words(r.suites);

@@ -12,12 +12,12 @@ mod line;
 pub(crate) mod package;
 mod print_queue;
 pub(super) mod service;
-mod user;
+pub(super) mod user;
 
 use super::SourceFile;
 use super::diag::Diagnostics;
 use super::locate::join_key;
-use super::raw::{RawResource, RawState};
+use super::raw::RawResource;
 use crate::model::{Presence, ResourceKind};
 use crate::render::Templates;
 
@@ -25,8 +25,11 @@ use crate::render::Templates;
 pub(super) struct Spec {
     /// The kind key (`file`, `print_queue`, ...).
     pub keyword: &'static str,
-    /// Settings allowed with it (besides `name` and `via`, allowed everywhere).
+    /// Settings allowed with it (besides `name`, `via` and `notify`, allowed everywhere).
     pub settings: &'static [&'static str],
+    /// Of those, the settings that still go with it under `state: absent`, besides `state`
+    /// itself (whether a kind takes `state` at all is its `settings`).
+    pub absent_settings: &'static [&'static str],
     /// Builds the kind from a resource whose keys were checked; reports what is wrong.
     pub build: fn(RawResource, &mut Cx<'_>) -> Option<ResourceKind>,
 }
@@ -111,6 +114,8 @@ pub(super) struct Cx<'a> {
     pub keyword: &'static str,
     /// The resource's `mode`, already checked.
     pub mode: Option<u32>,
+    /// `state: absent`: the thing is to be removed (settings that describe it were refused).
+    pub absent: bool,
 }
 
 impl Cx<'_> {
@@ -133,33 +138,14 @@ impl Cx<'_> {
         value
     }
 
-    /// `state: present|absent` of a kind that is there or not (present when not written).
-    pub(super) fn presence(&mut self, state: Option<RawState>) -> Option<Presence> {
-        match state {
-            None | Some(RawState::Present) => Some(Presence::Present),
-            Some(RawState::Absent) => Some(Presence::Absent),
-            Some(other) => {
-                let msg = format!(
-                    "a `{}` resource cannot be `{}`; its state is present (the default) or absent",
-                    self.keyword,
-                    other.word()
-                );
-                self.error("state", msg);
-                None
-            }
+    /// Whether the resource is to be there or not, for a kind that keeps it (its `state`,
+    /// checked with every kind's in `load/resources.rs`).
+    pub(super) fn presence(&self) -> Presence {
+        if self.absent {
+            Presence::Absent
+        } else {
+            Presence::Present
         }
-    }
-
-    /// `key`, written with `state: absent`, which only describes a thing to install.
-    pub(super) fn not_when_absent(&mut self, key: &str, allowed: &[&str]) {
-        let mut list = vec!["name", "via", "notify", "state"];
-        list.extend_from_slice(allowed);
-        let msg = format!(
-            "`{key}` does not go with `state: absent`; allowed with an absent `{}`: {}",
-            self.keyword,
-            list.join(", ")
-        );
-        self.error(key, msg);
     }
 
     /// Paths on a device are absolute (or a template expression that renders to one).

@@ -19,6 +19,7 @@ pub(super) const SPEC: Spec = Spec {
         "purge",
         "index_max_age",
     ],
+    absent_settings: &["purge", "index_max_age"],
     build,
 };
 
@@ -48,7 +49,7 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
         cx.error("package", msg);
         ok = false;
     }
-    let state = cx.presence(r.state)?;
+    let state = cx.presence();
     let version = match r.version {
         None => None,
         Some(v) => match v.as_str() {
@@ -114,25 +115,14 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
         }
     }
     let purge = r.purge.unwrap_or(false);
-    if state == Presence::Present {
-        if purge {
-            cx.error(
-                "purge",
-                "`purge` goes with `state: absent` (it removes the package's configuration files too)",
-            );
-            ok = false;
-        }
-    } else {
-        for (key, there) in [
-            ("version", version.is_some()),
-            ("deb", deb.is_some()),
-            ("preseed", !preseed.is_empty()),
-        ] {
-            if there {
-                cx.not_when_absent(key, &["purge"]);
-                ok = false;
-            }
-        }
+    // What only describes a package to install was refused under `state: absent` with
+    // every kind's settings (`SPEC.absent_settings`).
+    if state == Presence::Present && purge {
+        cx.error(
+            "purge",
+            "`purge` goes with `state: absent` (it removes the package's configuration files too)",
+        );
+        ok = false;
     }
     let index_max_age = match r.index_max_age {
         None => DEFAULT_INDEX_MAX_AGE,

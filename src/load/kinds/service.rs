@@ -1,5 +1,6 @@
 //! `service`: a service, its state (running by default) and whether it starts at boot
-//! (left as it is unless `enabled` is given). The unit's name is a word (`ssh`,
+//! (left as it is unless `enabled` is given); or `state: absent`: stopped, disabled, and
+//! its unit file removed when it is a local one (see `engine/script/kinds/service.sh`). The unit's name is a word (`ssh`,
 //! `vpn.service`, or a template expression), never an option or a path.
 
 use super::{Cx, Spec};
@@ -9,6 +10,7 @@ use crate::model::{ResourceKind, ServiceState};
 pub(super) const SPEC: Spec = Spec {
     keyword: "service",
     settings: &["state", "enabled"],
+    absent_settings: &[],
     build,
 };
 
@@ -21,23 +23,13 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
         );
         return None;
     }
-    let state = match r.state {
-        None | Some(RawState::Running) => ServiceState::Running,
-        Some(RawState::Stopped) => ServiceState::Stopped,
-        Some(other) => {
-            cx.error(
-                "state",
-                format!(
-                    "a `service` resource cannot be `{}`; its state is running (the default) or stopped",
-                    other.word()
-                ),
-            );
-            return None;
-        }
-    };
     Some(ResourceKind::Service {
         service,
-        state,
+        state: match r.state {
+            Some(RawState::Stopped) => ServiceState::Stopped,
+            // Absent (kept apart, on the resource) or running.
+            _ => ServiceState::Running,
+        },
         enabled: r.enabled,
     })
 }

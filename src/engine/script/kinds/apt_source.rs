@@ -5,6 +5,7 @@
 //! next install refresh the package index (`package.sh`).
 
 use super::{Content, Kind};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::{digest, writer::Writer};
 use crate::model::{AptKey, Presence, ResourceKind};
 use crate::resolve::ResolvedResource;
@@ -111,6 +112,10 @@ impl Kind for AptSource {
             } => Some((sources_path(apt_source), sources_text(r)?)),
             _ => None,
         }
+    }
+    /// What would be written or removed (the key, the source), as the device said it.
+    fn differs(&self, _r: &ResolvedResource, obs: &Observed) -> Vec<String> {
+        super::said(obs)
     }
 }
 

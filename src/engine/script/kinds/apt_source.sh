@@ -7,8 +7,6 @@
 # package.sh); the mark is written before the change, so a cut run leaves it too.
 AD=/var/lib/deskready/apt
 
-# apt_note I TEXT: resource I's message
-apt_note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
 # apt_mark NAME: the index must be refreshed for source NAME
 apt_mark() { mkdir -p "$AD/changed" && : > "$AD/changed/$1"; }
 # key_dearmor IN OUT: OUT = the key in IN in binary form (IN's base64 body when it is
@@ -77,9 +75,9 @@ apt_source_res() {
   src=/etc/apt/sources.list.d/$n.sources; kr=/etc/apt/keyrings/$n.gpg
   if [ "$want" = absent ]; then
     if [ ! -e "$src" ] && [ ! -e "$kr" ]; then echo "@@R $i ok"; return 0; fi
-    if [ "$fix" != 1 ]; then apt_note "$i" "would remove apt source $n and its key"; echo "@@R $i drift"; return 0; fi
+    if [ "$fix" != 1 ]; then note "$i" "would remove apt source $n and its key"; echo "@@R $i drift"; return 0; fi
     rm -f -- "$src" "$kr" 2>"$T/e$i" || { fail "$i" 1 "$T/e$i"; return 0; }
-    apt_note "$i" "removed apt source $n and its key"; echo "@@R $i changed"; return 0
+    note "$i" "removed apt source $n and its key"; echo "@@R $i changed"; return 0
   fi
   # What is there: the source's text, and the key's bytes (text) or fingerprint (url).
   todo=
@@ -103,7 +101,7 @@ apt_source_res() {
   case $todo in *source*) words="${words:+$words and }the source" ;; esac
   if [ "$fix" != 1 ]; then
     if [ "$km" = url ]; then case $todo in *key*) words="$words (the key from $key)" ;; esac; fi
-    apt_note "$i" "would write $words of apt source $n"; echo "@@R $i drift"; return 0
+    note "$i" "would write $words of apt source $n"; echo "@@R $i drift"; return 0
   fi
   # The key, fetched and checked before anything changes.
   case $todo in *key*)
@@ -129,6 +127,6 @@ apt_source_res() {
     printf '%s' "$text" > "$T/s$i"
     apt_put "$T/s$i" "$src" 2>"$T/e$i" || { fail "$i" 1 "$T/e$i"; return 0; } ;;
   esac
-  apt_note "$i" "wrote $words of apt source $n"
+  note "$i" "wrote $words of apt source $n"
   echo "@@R $i changed"
 }

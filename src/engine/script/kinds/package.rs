@@ -3,6 +3,7 @@
 //! (see `package.sh`). The index is refreshed only before an install that needs it.
 
 use super::{Content, Kind};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::writer::Writer;
 use crate::model::{Presence, ResourceKind};
 use crate::resolve::ResolvedResource;
@@ -60,5 +61,9 @@ impl Kind for Package {
                 &preseed.join("\n"),
             ],
         );
+    }
+    /// What would be installed, upgraded, downgraded or removed, as the device said it.
+    fn differs(&self, _r: &ResolvedResource, obs: &Observed) -> Vec<String> {
+        super::said(obs)
     }
 }

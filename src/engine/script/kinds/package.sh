@@ -9,8 +9,6 @@
 PD=/var/lib/deskready/apt
 PK_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold'
 
-# pk_note I TEXT: resource I's message
-pk_note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
 # pk_now NAME: $pst = installed|config (removed, its configuration kept)|absent|broken, and
 # $pver its version
 pk_now() {
@@ -65,12 +63,12 @@ package_res() {
   if [ "$want" = absent ]; then
     case $pst in absent) echo "@@R $i ok"; return 0 ;; config) [ "$purge" = 1 ] || { echo "@@R $i ok"; return 0; } ;; esac
     if [ "$purge" = 1 ]; then verb=purge; did=purged; else verb=remove; did=removed; fi
-    if [ "$fix" != 1 ]; then pk_note "$i" "would $verb $p${pver:+ $pver}"; echo "@@R $i drift"; return 0; fi
+    if [ "$fix" != 1 ]; then note "$i" "would $verb $p${pver:+ $pver}"; echo "@@R $i drift"; return 0; fi
     DEBIAN_FRONTEND=noninteractive apt-get "$verb" -y -q -- "$p" </dev/null >"$T/o$i" 2>&1 ||
       { : > "$T/u$i"; pk_fail "$i" "apt-get $verb $p failed"; return 0; }
     rm -f -- "$PD/debs/$p"
     snap
-    pk_note "$i" "$did $p${pver:+ $pver}"; echo "@@R $i changed"; return 0
+    note "$i" "$did $p${pver:+ $pver}"; echo "@@R $i changed"; return 0
   fi
   if [ "$pst" = installed ]; then
     if [ -n "$v" ]; then
@@ -92,7 +90,7 @@ package_res() {
   elif [ "$pst" = installed ]; then
     words="reinstall $to (another .deb than the one installed)"; did="reinstalled $to"
   fi
-  if [ "$fix" != 1 ]; then pk_note "$i" "would $words"; echo "@@R $i drift"; return 0; fi
+  if [ "$fix" != 1 ]; then note "$i" "would $words"; echo "@@R $i drift"; return 0; fi
   : > "$T/o$i"
   # A .deb: downloaded, checked against its sha256 and its name and version, before
   # anything changes.
@@ -124,6 +122,6 @@ package_res() {
   if [ -n "$deb" ]; then mkdir -p "$PD/debs" && printf '%s\n' "$sum" > "$PD/debs/$p"; else rm -f -- "$PD/debs/$p"; fi
   # Its files may be ones later resources manage: their digests are read again.
   snap
-  pk_note "$i" "$did"
+  note "$i" "$did"
   echo "@@R $i changed"
 }
