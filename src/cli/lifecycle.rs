@@ -71,7 +71,9 @@ pub struct DeviceArg {
 
 #[derive(Debug, clap::Args)]
 pub struct RetireArgs {
+    /// The asset tag of the device.
     pub device: String,
+    /// Why, for the journal ("cracked hinge", "end of lease").
     #[arg(long)]
     pub reason: String,
     /// Do not reach the device: record the retirement without running the profile's

@@ -62,7 +62,7 @@ pub struct Cli {
     pub operator: Option<String>,
     /// When to colour the output: `auto` on a terminal unless NO_COLOR is set, `always`
     /// (even into a pipe, whatever NO_COLOR says), `never`.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN", help_heading = GLOBAL)]
     pub color: Color,
     #[command(subcommand)]
     pub command: Command,
