@@ -496,6 +496,12 @@ fn bad_package_and_source_settings_are_located_validation_errors() {
     suites: ./
     components: main
     key: vendor/acme-archive-key.asc
+  - package: gone2
+    state: absent
+    version: "1.0"
+  - apt_source: old
+    state: absent
+    uris: https://apt.example.org/debian
 "#,
     );
     let run = site.test().arg("validate").code(2);
@@ -515,6 +521,8 @@ fn bad_package_and_source_settings_are_located_validation_errors() {
         "profiles/laptop-vpn.yaml:52:5: resources[10].key: key `vendor/acme-archive-key.as` does not exist under templates/; did you mean `vendor/acme-archive-key.asc`?",
         "profiles/laptop-vpn.yaml:54:5: resources[11].uris: `ftp://apt.example.org/debian` is not a URL a device downloads from; expected http://... or https://...",
         "profiles/laptop-vpn.yaml:56:5: resources[11].components: a suite ending in `/` is a flat repository, which has no `components`",
+        "profiles/laptop-vpn.yaml:60:5: resources[12].version: `version` does not go with `state: absent`; allowed with an absent `package`: name, via, notify, state, purge, index_max_age",
+        "profiles/laptop-vpn.yaml:63:5: resources[13].uris: `uris` does not go with `state: absent`; allowed with an absent `apt_source`: name, via, notify, state",
     ] {
         assert!(
             errors.iter().any(|e| e == expected),
