@@ -43,7 +43,11 @@ pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<S
         .resources
         .iter()
         .filter_map(|r| match r.kind() {
-            ResourceKind::Package { package } => Some(package.as_str()),
+            ResourceKind::Package {
+                package,
+                state: crate::model::Presence::Present,
+                ..
+            } => Some(package.as_str()),
             _ => None,
         })
         .collect();

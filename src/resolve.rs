@@ -568,9 +568,71 @@ fn render_resource(
             creates: creates.as_deref().and_then(|c| f("creates", c)),
             unless: unless.as_deref().and_then(|u| f("unless", u)),
         },
-        ResourceKind::Package { package } => ResourceKind::Package {
+        ResourceKind::Package {
+            package,
+            state,
+            version,
+            deb,
+            preseed,
+            purge,
+            index_max_age,
+        } => ResourceKind::Package {
             package: f("package", package).unwrap_or_default(),
+            state: *state,
+            version: version.as_deref().and_then(|v| f("version", v)),
+            deb: deb.as_ref().map(|d| crate::model::Deb {
+                url: f("deb", &d.url).unwrap_or_default(),
+                sha256: f("sha256", &d.sha256)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+            }),
+            preseed: preseed.iter().filter_map(|l| f("preseed", l)).collect(),
+            purge: *purge,
+            index_max_age: *index_max_age,
         },
+        ResourceKind::AptSource {
+            apt_source,
+            state,
+            uris,
+            suites,
+            components,
+            architectures,
+            key,
+            fingerprint,
+        } => {
+            let mut words = |key: &str, list: &[String]| -> Vec<String> {
+                list.iter()
+                    .filter_map(|w| f(key, w))
+                    .flat_map(|w| w.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                    .collect()
+            };
+            let (uris, suites) = (words("uris", uris), words("suites", suites));
+            let components = words("components", components);
+            let architectures = words("architectures", architectures);
+            let key = match key {
+                // Sent as it is: a key is data, never a template.
+                crate::model::AptKey::File(t) => crate::model::AptKey::Text(
+                    site.templates.source(t).unwrap_or_default().to_string(),
+                ),
+                crate::model::AptKey::Url(u) => {
+                    crate::model::AptKey::Url(f("key_url", u).unwrap_or_default())
+                }
+                crate::model::AptKey::Text(t) => crate::model::AptKey::Text(t.clone()),
+            };
+            ResourceKind::AptSource {
+                apt_source: f("apt_source", apt_source).unwrap_or_default(),
+                state: *state,
+                uris,
+                suites,
+                components,
+                architectures,
+                key,
+                fingerprint: fingerprint
+                    .as_deref()
+                    .and_then(|x| f("fingerprint", x))
+                    .map(|x| crate::load::normal_fingerprint(&x).unwrap_or(x)),
+            }
+        }
         ResourceKind::Service {
             service,
             state,
@@ -642,11 +704,10 @@ fn render_resource(
         let msg = format!("`{path}` is not an absolute path; paths on a device start with /");
         diags.push(rendered_diag(&r.origin_of(key), msg, &device.tag));
     }
-    if let ResourceKind::Package { package } = &kind
-        && diags.len() == before
-        && let Some(msg) = crate::load::bad_package_name(package)
+    if diags.len() == before
+        && let Some((key, msg)) = crate::load::rendered_problem(&kind)
     {
-        diags.push(rendered_diag(&r.origin_of("package"), msg, &device.tag));
+        diags.push(rendered_diag(&r.origin_of(key), msg, &device.tag));
     }
     if diags.len() == before {
         for (key, msg) in crate::load::bad_user(&kind) {

@@ -23,6 +23,7 @@ mod hooks;
 mod human_output;
 mod input;
 mod lifecycle;
+mod packages;
 mod printers;
 mod printlab;
 mod render;

@@ -24,7 +24,7 @@ fn the_example_site_is_valid() {
     let run = site.test().arg("validate").success();
     assert_eq!(
         run.stdout().trim_end().rsplit_once(": ").unwrap().1,
-        "17 devices, 4 profiles, 7 templates"
+        "17 devices, 5 profiles, 9 templates"
     );
 }
 
@@ -119,7 +119,7 @@ fn unknown_profile() {
     );
     assert_has(
         &errors_of(&site),
-        "inventory/laptops.yaml:30:5: devices.LAP-0003.profile: unknown profile `laptop-engineer`; did you mean `laptop-engineering`? allowed: laptop-base, laptop-engineering, print-server, printer-ipp",
+        "inventory/laptops.yaml:30:5: devices.LAP-0003.profile: unknown profile `laptop-engineer`; did you mean `laptop-engineering`? allowed: laptop-base, laptop-engineering, laptop-vpn, print-server, printer-ipp",
     );
 }
 

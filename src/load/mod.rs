@@ -9,9 +9,10 @@ pub mod config;
 pub mod diag;
 mod handlers;
 mod kinds;
+pub(crate) use kinds::apt_source::normal_fingerprint;
 #[cfg(test)]
 pub(crate) use kinds::keywords as kind_keywords;
-pub(crate) use kinds::package::bad_package_name;
+pub(crate) use kinds::rendered_problem;
 pub(crate) use kinds::user::{UserKey, bad_user};
 pub mod locate;
 mod raw;

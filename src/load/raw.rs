@@ -203,6 +203,7 @@ pub(super) struct RawResource {
     pub service: Option<String>,
     pub user: Option<String>,
     pub print_queue: Option<String>,
+    pub apt_source: Option<String>,
     // Settings.
     pub template: Option<String>,
     pub content: Option<String>,
@@ -227,6 +228,44 @@ pub(super) struct RawResource {
     pub shared: Option<bool>,
     pub options: Option<std::collections::BTreeMap<String, String>>,
     pub allowed_users: Option<Vec<String>>,
+    /// Kept raw: a version YAML reads as a number (`1.10`) is refused, not rounded.
+    pub version: Option<serde_yaml::Value>,
+    pub deb: Option<String>,
+    pub sha256: Option<String>,
+    pub preseed: Option<Vec<String>>,
+    pub purge: Option<bool>,
+    /// A duration (`30m`, `6h`, `1d`) or a number of seconds.
+    pub index_max_age: Option<serde_yaml::Value>,
+    pub uris: Option<Words>,
+    pub suites: Option<Words>,
+    pub components: Option<Words>,
+    pub architectures: Option<Words>,
+    pub key: Option<String>,
+    pub key_url: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+/// A list of words, written as YAML list or as one text of words separated by spaces
+/// (the way deb822 writes them: `suites: bookworm bookworm-updates`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a word, words separated by spaces, or a list of words"
+)]
+pub(crate) enum Words {
+    One(String),
+    List(Vec<String>),
+}
+
+impl Words {
+    pub(crate) fn into_vec(self) -> Vec<String> {
+        match self {
+            // Split once rendered (by resolve): an expression holds spaces of its own.
+            Words::One(s) if s.contains("{{") || s.contains("{%") => vec![s],
+            Words::One(s) => s.split_whitespace().map(str::to_string).collect(),
+            Words::List(l) => l,
+        }
+    }
 }
 
 /// A resource's `state:`: `present` (the default) or `absent` for every kind that takes

@@ -14,7 +14,8 @@ mod window;
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
 pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{
-    Check, FileSource, Handler, HandlerAction, Profile, Resource, ResourceKind, ServiceState,
+    AptKey, Check, Deb, FileSource, Handler, HandlerAction, Presence, Profile, Resource,
+    ResourceKind, ServiceState,
 };
 pub use secret::{
     DEFAULT_COMMAND_TIMEOUT, Secret, SecretSource, secret_references, valid_secret_name,

@@ -112,8 +112,43 @@ pub enum ResourceKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         unless: Option<String>,
     },
+    /// A Debian package installed (at a pinned `version`, or from a `.deb` checked by its
+    /// sha256), or removed.
     Package {
         package: String,
+        state: Presence,
+        /// The exact version wanted (`1.2.3-1`, as dpkg spells it); any when `None`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        /// A `.deb` downloaded and checked against its sha256 instead of the package index.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deb: Option<Deb>,
+        /// debconf answers (`debconf-set-selections` lines) given before installing.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        preseed: Vec<String>,
+        /// With `state: absent`: its configuration files go too (`apt-get purge`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        purge: bool,
+        /// Seconds after which the package index is refreshed (`apt-get update`) before an
+        /// install.
+        index_max_age: u64,
+    },
+    /// An apt source in deb822 form (`/etc/apt/sources.list.d/NAME.sources`) with its
+    /// maker's signing key in `/etc/apt/keyrings/NAME.gpg` (`Signed-By`).
+    AptSource {
+        apt_source: String,
+        state: Presence,
+        uris: Vec<String>,
+        suites: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        components: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        architectures: Vec<String>,
+        key: AptKey,
+        /// The signing key's fingerprint (hex), checked on the device before the key is
+        /// installed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
     },
     Service {
         service: String,
@@ -178,6 +213,7 @@ impl ResourceKind {
             ResourceKind::Line { .. } => "line",
             ResourceKind::Command { .. } => "command",
             ResourceKind::Package { .. } => "package",
+            ResourceKind::AptSource { .. } => "apt_source",
             ResourceKind::Service { .. } => "service",
             ResourceKind::User { .. } => "user",
             ResourceKind::PrintQueue { .. } => "print_queue",
@@ -192,7 +228,8 @@ impl ResourceKind {
             | ResourceKind::Directory { path, .. }
             | ResourceKind::Line { path, .. } => path,
             ResourceKind::Command { command, .. } => command,
-            ResourceKind::Package { package } => package,
+            ResourceKind::Package { package, .. } => package,
+            ResourceKind::AptSource { apt_source, .. } => apt_source,
             ResourceKind::Service { service, .. } => service,
             ResourceKind::User { user, .. } => user,
             ResourceKind::PrintQueue { queue, .. } => queue,
@@ -209,6 +246,34 @@ pub enum FileSource {
     Template(String),
     /// Inline content (itself a Tera template).
     Content(String),
+}
+
+/// Whether a thing is there or not (`state: present|absent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// A `.deb` file from its maker: where to download it and its sha256 (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deb {
+    pub url: String,
+    pub sha256: String,
+}
+
+/// Where an apt source's signing key comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AptKey {
+    /// A file under `templates/` (an ASCII-armored key), sent as it is, never rendered.
+    File(String),
+    /// The key's text, once resolved from [`AptKey::File`].
+    Text(String),
+    /// Downloaded by the device; its fingerprint must be the pinned one.
+    Url(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -298,7 +298,55 @@ pub fn resource(r: &ResolvedResource) -> String {
                 kv("unless", u);
             }
         }
-        ResourceKind::Package { package } => kv("package", package),
+        ResourceKind::Package {
+            package,
+            state: _,
+            version,
+            deb,
+            preseed,
+            purge,
+            index_max_age: _,
+        } => {
+            kv("package", package);
+            if *purge {
+                kv("purge", "true");
+            }
+            if let Some(v) = version {
+                kv("version", v);
+            }
+            if let Some(d) = deb {
+                kv("deb", &d.url);
+                kv("sha256", &d.sha256);
+            }
+            for p in preseed {
+                kv("preseed", p);
+            }
+        }
+        ResourceKind::AptSource {
+            apt_source,
+            state,
+            uris,
+            suites,
+            components,
+            architectures: _,
+            key,
+            fingerprint,
+        } => {
+            kv("apt_source", apt_source);
+            if *state == crate::model::Presence::Present {
+                kv("uris", &uris.join(" "));
+                kv("suites", &suites.join(" "));
+                if !components.is_empty() {
+                    kv("components", &components.join(" "));
+                }
+                if let crate::model::AptKey::Url(u) = key {
+                    kv("key_url", u);
+                }
+                if let Some(f) = fingerprint {
+                    kv("fingerprint", f);
+                }
+            }
+        }
         ResourceKind::Service {
             service,
             state,

@@ -201,10 +201,15 @@ pub fn build(
         .iter()
         .filter_map(|(_, r)| kinds::of(r.kind()).stat_path(r))
         .collect();
+    // `snap` is also called again after a step that may have made or removed files of
+    // later resources (a package installing its config files); its size check holds then
+    // too, the program's file being the same.
+    w.raw("snap() {");
     w.call("stats", std::iter::once(SIZE_MARK).chain(stats));
     if !sums.is_empty() {
         w.call("sums", sums);
     }
+    w.raw("}\nsnap");
     let mut pending = false;
     // A notifying file among the pending ones: its change is only known at the commit,
     // which then also settles whom it notifies (`notify_commit`, kinds/handler.sh).
@@ -851,6 +856,25 @@ mod tests {
                 "pkg",
                 ResourceKind::Package {
                     package: "tree".into(),
+                    state: crate::model::Presence::Present,
+                    version: Some("2.1.0-1".into()),
+                    deb: None,
+                    preseed: vec!["tree tree/x string it's $(here)".into()],
+                    purge: false,
+                    index_max_age: 3600,
+                },
+            ),
+            testkit::resource(
+                "source",
+                ResourceKind::AptSource {
+                    apt_source: "acme".into(),
+                    state: crate::model::Presence::Present,
+                    uris: vec!["http://127.0.0.1:1/acme".into()],
+                    suites: vec!["stable".into()],
+                    components: vec!["main".into()],
+                    architectures: Vec::new(),
+                    key: crate::model::AptKey::Url("http://127.0.0.1:1/key.asc".into()),
+                    fingerprint: Some("A".repeat(40)),
                 },
             ),
             testkit::resource(

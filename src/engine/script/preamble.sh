@@ -70,6 +70,9 @@ stats() {
   [ "${sz:-0}" -eq "$z" ] || { echo '@@STAGE short'; exit 98; }
 }
 : > "$T/sums"; : > "$T/stats"; : > "$T/sums.err"; : > "$T/stats.err"
+# snap (defined by each program, which calls it first): `stats` and `sums` of every path
+# the program reads, called again after a step that may have made or removed files other
+# resources manage
 # sum_of PATH: $got = PATH's sha256 when the program started ('' when it did not exist)
 sum_of() { got=; while read -r h n; do if [ "$n" = "$1" ]; then got=$h; return 0; fi; done < "$T/sums"; }
 # stat_of PATH: $got = "MODE OWNER GROUP" and $size, when the program started ('' if none)

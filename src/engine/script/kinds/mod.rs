@@ -4,6 +4,7 @@
 //! [`of`], plus its validation in `load/kinds/<kind>.rs` and a line in `load::kinds::ALL`
 //! (load must not import the engine, so the two halves of a kind live on each side).
 
+mod apt_source;
 mod command;
 mod directory;
 mod file;
@@ -96,6 +97,17 @@ fn meta_differs(
     out
 }
 
+/// What the device said a resource would do or did (its message: "would install acme-vpn
+/// 1.2.3-1"), for kinds whose probe says it in words.
+fn said(obs: &Observed) -> Vec<String> {
+    obs.stderr
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| vec![m.to_string()])
+        .unwrap_or_default()
+}
+
 /// The registry: the kind of a resource.
 pub fn of(kind: &ResourceKind) -> &'static dyn Kind {
     match kind {
@@ -104,6 +116,7 @@ pub fn of(kind: &ResourceKind) -> &'static dyn Kind {
         ResourceKind::Line { .. } => &line::Line,
         ResourceKind::Command { .. } => &command::Command,
         ResourceKind::Package { .. } => &package::Package,
+        ResourceKind::AptSource { .. } => &apt_source::AptSource,
         ResourceKind::User { .. } => &user::User,
         ResourceKind::PrintQueue { .. } => &print_queue::PrintQueue,
         ResourceKind::Service { .. } => &service::Service,
@@ -177,5 +190,50 @@ mod tests {
             ["would create user ada (shell /bin/bash, groups sudo)"]
         );
         assert!(of(r.kind()).differs(&r, &Observed::default()).is_empty());
+    }
+
+    #[test]
+    fn software_says_what_would_be_installed_upgraded_or_removed() {
+        let r = crate::engine::testkit::resource(
+            "vpn",
+            ResourceKind::Package {
+                package: "acme-vpn".into(),
+                state: crate::model::Presence::Present,
+                version: Some("1.1-1".into()),
+                deb: None,
+                preseed: Vec::new(),
+                purge: false,
+                index_max_age: 3600,
+            },
+        );
+        let said = Observed {
+            stderr: Some("would upgrade acme-vpn 1.0-1 to 1.1-1".into()),
+            ..Observed::default()
+        };
+        assert_eq!(
+            of(r.kind()).differs(&r, &said),
+            ["would upgrade acme-vpn 1.0-1 to 1.1-1"]
+        );
+        let r = crate::engine::testkit::resource(
+            "acme",
+            ResourceKind::AptSource {
+                apt_source: "acme".into(),
+                state: crate::model::Presence::Absent,
+                uris: Vec::new(),
+                suites: Vec::new(),
+                components: Vec::new(),
+                architectures: Vec::new(),
+                key: crate::model::AptKey::Text(String::new()),
+                fingerprint: None,
+            },
+        );
+        let said = Observed {
+            stderr: Some("would remove apt source acme and its key\n".into()),
+            ..Observed::default()
+        };
+        assert_eq!(
+            of(r.kind()).differs(&r, &said),
+            ["would remove apt source acme and its key"]
+        );
     }
 }
