@@ -16,6 +16,7 @@ mod device_faults;
 mod faults;
 mod faults_control;
 mod fleet;
+mod handoff;
 mod human_output;
 mod lifecycle;
 mod printers;

@@ -247,7 +247,7 @@ fn a_setting_that_does_not_go_with_the_kind() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, notify, mode, owner, group",
+        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, notify, guide, mode, owner, group",
     );
 }
 
@@ -261,7 +261,7 @@ fn a_resource_with_two_kinds() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:48:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
+        "profiles/laptop-base.yaml:76:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
     );
 }
 

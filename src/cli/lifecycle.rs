@@ -2,6 +2,7 @@
 //! and `note` for a remark in its journal.
 
 use super::{Ctx, Failure, Format, say};
+use crate::handoff::pdf::Paper;
 use crate::model::{Stage, stage_name};
 use crate::ops::assign::AssignSettings;
 use crate::ops::deliver::DeliverSettings;
@@ -28,6 +29,15 @@ pub struct DeliverArgs {
     /// Where it was handed over, when not the desk it was assigned to.
     #[arg(long)]
     pub desk: Option<String>,
+    /// The paper the sheet's PDF is printed on (the HTML prints on A4 and Letter alike).
+    #[arg(long, value_enum, default_value_t = PaperArg::A4)]
+    pub paper: PaperArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaperArg {
+    A4,
+    Letter,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,12 +80,16 @@ pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> 
     let settings = DeliverSettings {
         device: a.device,
         desk: a.desk,
+        paper: match a.paper {
+            PaperArg::A4 => Paper::A4,
+            PaperArg::Letter => Paper::Letter,
+        },
     };
     let d = ops_deliver::deliver(ctx, &settings)?;
     match ctx.format {
         Format::Json => println!(
             "{}",
-            serde_json::json!({"device": d.device, "assignee": d.person, "desk": d.desk, "at": d.at, "handoff_markdown": d.sheet_markdown, "handoff_html": d.sheet_html})
+            serde_json::json!({"device": d.device, "assignee": d.person, "desk": d.desk, "at": d.at, "handoff_markdown": d.sheet_markdown, "handoff_html": d.sheet_html, "handoff_pdf": d.sheet_pdf, "pdf_problem": d.pdf_problem, "guides": d.guides})
         ),
         Format::Text => {
             println!(
@@ -86,6 +100,12 @@ pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> 
             );
             println!("handoff sheet: {}", d.sheet_markdown.display());
             println!("handoff sheet: {}", d.sheet_html.display());
+            if let Some(pdf) = &d.sheet_pdf {
+                println!("handoff sheet: {}", pdf.display());
+            }
+            if let Some(why) = &d.pdf_problem {
+                eprintln!("warning: no PDF of the handoff sheet: {why}");
+            }
         }
     }
     Ok(ExitStatus::Success)

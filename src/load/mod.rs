@@ -6,6 +6,7 @@
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
 pub mod diag;
+mod guide;
 mod handlers;
 mod kinds;
 #[cfg(test)]
@@ -77,7 +78,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     let mut profiles = ProfileBuilder::default();
     let profile_yaml = yaml_files(root, "profiles", diags);
     for file in &profile_yaml {
-        profiles.add_file(file, &templates, diags);
+        profiles.add_file(file, &templates, root, diags);
     }
     for (file, value) in &profile_yaml {
         secrets::check_profile_refs(file, value, &inv.secrets, diags);
@@ -95,6 +96,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
         secrets: std::mem::take(&mut inv.secrets),
     };
     check_extends(&site, &profile_files, diags);
+    check_after_repair(&site, &profile_files, diags);
     handlers::check_notify(&site, &profile_files, diags);
     inv.apply_overrides(diags);
     for (device, file) in std::mem::take(&mut inv.devices).into_values() {
@@ -538,6 +540,7 @@ impl ProfileBuilder {
         &mut self,
         (file, value): &(SourceFile, serde_yaml::Value),
         templates: &Templates,
+        root: &Path,
         diags: &mut Diagnostics,
     ) {
         let Some(raw) = file.parse::<raw::ProfileFile>(value.clone(), "", diags) else {
@@ -553,7 +556,12 @@ impl ProfileBuilder {
             ));
             return;
         }
-        let (resources, vias) = resources::build(raw.resources, file, templates, diags);
+        let (resources, vias, resource_guides) =
+            resources::build(raw.resources, file, templates, root, diags);
+        let guide = raw
+            .guide
+            .map(|g| guide::build(g, "guide", file, root, diags))
+            .unwrap_or_default();
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
         let handlers = handlers::build(raw.handlers, file, diags);
@@ -573,6 +581,9 @@ impl ProfileBuilder {
             resources,
             handlers,
             verify,
+            guide,
+            resource_guides,
+            after_repair: raw.after_repair,
             maintenance_window,
             origin: file.origin("name"),
         };
@@ -606,6 +617,28 @@ fn window(
             };
             diags.push(file.diag(&at, msg));
             None
+        }
+    }
+}
+
+/// Every `after_repair` entry names a verify check of the profile's chain.
+fn check_after_repair(site: &Site, files: &HashMap<String, SourceFile>, diags: &mut Diagnostics) {
+    for p in site.profiles.values() {
+        let Some(file) = files.get(&p.name) else {
+            continue;
+        };
+        let checks: Vec<&str> = site
+            .profile_chain(&p.name)
+            .iter()
+            .flat_map(|q| q.verify.iter().map(|c| c.name.as_str()))
+            .collect();
+        for (i, name) in p.after_repair.iter().enumerate() {
+            if !checks.contains(&name.as_str()) {
+                diags.push(file.diag(
+                    &format!("after_repair[{i}]"),
+                    diag::unknown("verify check", name, &checks),
+                ));
+            }
         }
     }
 }

@@ -158,6 +158,12 @@ pub(super) struct ProfileFile {
     pub verify: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub maintenance_window: Option<RawWindow>,
+    /// Getting-started material (checked in `load::guide`).
+    #[serde(default)]
+    pub guide: Option<serde_yaml::Value>,
+    /// Verify checks (by name) to pass again after a repair.
+    #[serde(default)]
+    pub after_repair: Vec<String>,
 }
 
 /// A handler as written: a service and what to do to it (`restart` by default), or a
@@ -188,6 +194,13 @@ pub(super) struct RawResource {
     pub via: Option<String>,
     /// Handlers (by name) to run after the resources when this one changes.
     pub notify: Option<Vec<String>>,
+    /// Getting-started material about this resource (checked in `load::guide`, from the
+    /// raw value: a resource's own settings are built from this struct, its guide is not).
+    #[expect(
+        dead_code,
+        reason = "read from the raw value by `load::resources::build`"
+    )]
+    pub guide: Option<serde_yaml::Value>,
     // The kinds: exactly one must be present.
     pub file: Option<String>,
     pub directory: Option<String>,

@@ -8,7 +8,7 @@ use super::diag::Diagnostics;
 use super::kinds::{self, Cx};
 use super::locate::join_key;
 use super::raw::{RawCheck, RawResource};
-use crate::model::{Check, Resource};
+use crate::model::{Check, Resource, ResourceGuides};
 use crate::render::Templates;
 
 /// The kind keys, in the order they are listed in messages.
@@ -23,14 +23,17 @@ pub(super) fn build(
     raws: Vec<serde_yaml::Value>,
     file: &SourceFile,
     templates: &Templates,
+    root: &std::path::Path,
     diags: &mut Diagnostics,
-) -> (Vec<Resource>, Vec<(String, String, SourceFile)>) {
+) -> Built {
+    let mut guides: Vec<ResourceGuides> = Vec::new();
     let mut out: Vec<Resource> = Vec::new();
     let mut vias = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();
     for (i, value) in raws.into_iter().enumerate() {
         let path = format!("resources[{i}]");
         let present = present_keys(&value);
+        let guide = value.get("guide").cloned();
         let Some(raw) = file.parse::<RawResource>(value, &path, diags) else {
             continue;
         };
@@ -48,6 +51,16 @@ pub(super) fn build(
             continue;
         }
         names.insert(res.name.clone(), path.clone());
+        if let Some(g) = guide {
+            let built = super::guide::build(g, &join_key(&path, "guide"), file, root, diags);
+            if !built.is_empty() {
+                guides.push(ResourceGuides {
+                    resource: res.name.clone(),
+                    origin: res.origin.clone(),
+                    guides: built,
+                });
+            }
+        }
         if let Some(v) = &res.via
             && !v.contains("{{")
             && !v.contains("{%")
@@ -56,8 +69,16 @@ pub(super) fn build(
         }
         out.push(res);
     }
-    (out, vias)
+    (out, vias, guides)
 }
+
+/// A profile's resources, the plain-tag `via:` values to check once devices are known
+/// (value, key path, file), and the guides written on resources.
+pub(super) type Built = (
+    Vec<Resource>,
+    Vec<(String, String, SourceFile)>,
+    Vec<ResourceGuides>,
+);
 
 /// The keys written in a resource mapping, in order.
 fn present_keys(value: &serde_yaml::Value) -> Vec<String> {
@@ -108,10 +129,16 @@ fn build_one(
     let mut ok = true;
     for key in present {
         let k = key.as_str();
-        if k == kind || k == "name" || k == "via" || k == "notify" || allowed.contains(&k) {
+        if k == kind
+            || k == "name"
+            || k == "via"
+            || k == "notify"
+            || k == "guide"
+            || allowed.contains(&k)
+        {
             continue;
         }
-        let mut list = vec!["name", "via", "notify"];
+        let mut list = vec!["name", "via", "notify", "guide"];
         list.extend_from_slice(allowed);
         diags.push(file.diag(
             &join_key(path, k),

@@ -87,6 +87,9 @@ pub struct Person {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The language their handoff sheet is written in, where guides have it (`fr`, `pt-BR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// Where a device belongs.

@@ -5,6 +5,7 @@
 //! `resolve` turns them into concrete per-device work.
 
 mod device;
+mod guide;
 mod outcome;
 mod profile;
 mod secret;
@@ -12,6 +13,7 @@ mod stage;
 mod window;
 
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
+pub use guide::{Guide, GuideText, GuideView, Link, ResourceGuides};
 pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{
     Check, FileSource, Handler, HandlerAction, Profile, Resource, ResourceKind, ServiceState,

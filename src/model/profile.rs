@@ -28,6 +28,16 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<Handler>,
     pub verify: Vec<Check>,
+    /// Getting-started material for the person who receives a device of this profile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guide: Vec<super::Guide>,
+    /// Getting-started material for some of its resources (shown when a device got them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_guides: Vec<super::ResourceGuides>,
+    /// Verify checks (by name, of this profile's chain) that must pass again after a
+    /// repair: a device back from repair has them pending until a configure passes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_repair: Vec<String>,
     /// When a delivered device of this profile may be changed.
     #[serde(skip)]
     pub maintenance_window: Option<super::Window>,

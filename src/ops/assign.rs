@@ -113,6 +113,7 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             .email
             .clone()
             .or_else(|| same.and_then(|p| p.email.clone())),
+        language: same.and_then(|p| p.language.clone()),
     };
     let mut undo = UndoStack::new();
     let before = set_assignment(env, &d.tag, Some(assignment(&person, &s.desk)?))?;

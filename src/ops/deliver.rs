@@ -18,6 +18,8 @@ pub struct DeliverSettings {
     pub device: String,
     /// Where it was handed over, when not the desk it was assigned to.
     pub desk: Option<String>,
+    /// The paper the PDF of the sheet is printed on.
+    pub paper: handoff::pdf::Paper,
 }
 
 /// What was done.
@@ -30,6 +32,12 @@ pub struct Delivered {
     pub at: String,
     pub sheet_markdown: PathBuf,
     pub sheet_html: PathBuf,
+    /// The PDF beside the HTML, when a browser printed it.
+    pub sheet_pdf: Option<PathBuf>,
+    /// Why there is no PDF (the delivery itself is done).
+    pub pdf_problem: Option<String>,
+    /// The titles of the getting-started guides on the sheet.
+    pub guides: Vec<String>,
 }
 
 pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
@@ -60,22 +68,25 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         site = env.load_site()?;
     }
     let d = known_device(&site, &s.device)?;
-    let delivery = Delivery {
-        at: crate::store::now(),
-        by: env.operator.clone(),
-        desk: d.location.desk.clone(),
-    };
     // The sheet needs the device's variables, not its content: secrets stay stand-ins.
     let stand_ins = crate::secrets::Secrets::placeholders(&site);
     let resolved =
         crate::resolve::resolve_with(&site, &d.tag, &env.vars, &stand_ins).map_err(Error::Site)?;
+    let at = crate::store::now();
+    let tz = resolved.vars.get("timezone").and_then(|v| v.as_str());
+    let delivery = Delivery {
+        local: handoff::local_time(&at, tz),
+        at,
+        by: env.operator.clone(),
+        desk: d.location.desk.clone(),
+    };
     let sheet = handoff::render(&site, &resolved, &delivery).map_err(Error::BadInput)?;
     let dir = site.state_dir().join("handoff");
     let md = dir.join(format!("{}.md", d.tag));
     let html = dir.join(format!("{}.html", d.tag));
-    for (path, text) in [(&md, &sheet.markdown), (&html, &sheet.html)] {
+    let pdf = dir.join(format!("{}.pdf", d.tag));
+    for path in [&md, &html, &pdf] {
         let old = std::fs::read(path).ok();
-        owned::write_atomic(path, text.as_bytes())?;
         let path = path.clone();
         undo.push(move || {
             let _ = match old {
@@ -84,6 +95,14 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
             };
         });
     }
+    for (path, text) in [(&md, &sheet.markdown), (&html, &sheet.html)] {
+        owned::write_atomic(path, text.as_bytes())?;
+    }
+    // A sheet without its PDF is still a sheet: the reason is reported, not fatal.
+    let _ = std::fs::remove_file(&pdf);
+    let pdf_problem = handoff::pdf::print(&sheet.html, &pdf, s.paper)
+        .err()
+        .map(|e| e.to_string());
     let msg = format!(
         "delivered to {} at desk {}; handoff sheet {}",
         person.name,
@@ -105,5 +124,8 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         at: delivery.at,
         sheet_markdown: md,
         sheet_html: html,
+        sheet_pdf: pdf_problem.is_none().then_some(pdf),
+        pdf_problem,
+        guides: sheet.guides.iter().map(|g| g.title.clone()).collect(),
     })
 }

@@ -29,12 +29,12 @@ impl SiteCopy {
         site
     }
 
-    /// The repository's example site (profiles/, templates/, inventory/), without the
-    /// files a lab generated in it.
+    /// The repository's example site (profiles/, templates/, inventory/ and the guides'
+    /// images in guides/), without the files a lab generated in it.
     pub(crate) fn example() -> SiteCopy {
         let dir = tempdir();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for sub in ["profiles", "templates", "inventory"] {
+        for sub in ["profiles", "templates", "inventory", "guides"] {
             copy_dir(&repo.join(sub), &dir.path().join(sub));
         }
         SiteCopy { dir }
