@@ -212,3 +212,372 @@ fn a_guide_whose_image_is_missing_is_refused_where_it_is_written() {
     // Deliver refuses the same site before changing anything.
     site.test().args(["deliver", "LAP-0001"]).code(2);
 }
+
+/// A date `days` from today (this machine's calendar), as `YYYY-MM-DD`.
+fn date_in(days: i64) -> String {
+    let today = jiff::Zoned::now().date();
+    today
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .to_string()
+}
+
+fn row<'a>(rows: &'a serde_json::Value, tag: &str) -> &'a serde_json::Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["device"] == tag)
+        .unwrap_or_else(|| panic!("{tag} not in {rows}"))
+}
+
+fn devices(rows: &serde_json::Value) -> Vec<String> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["device"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn acceptance_return_repairs_and_warranty_are_on_record() {
+    let site = SiteCopy::example();
+    // Deliveries are due for acceptance at once; three laptops with a warranty on record.
+    site.edit(
+        "inventory/groups.yaml",
+        "  audit_due_days: 30\n",
+        "  audit_due_days: 30\n  accept_within_days: 0\n",
+    );
+    let soon = date_in(30);
+    let later = date_in(400);
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400002\n",
+        &format!(
+            "    serial: PF400002\n    purchase_date: 2024-05-02\n    warranty_until: {soon}\n    supplier: Lenovo Direct\n    order: PO-7781\n"
+        ),
+    );
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400004\n",
+        "    serial: PF400004\n    purchase_date: 2021-02-01\n    warranty_until: 2024-01-31\n    supplier: Dell\n",
+    );
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400005\n",
+        &format!("    serial: PF400005\n    warranty_until: {later}\n"),
+    );
+    let lab = LabSite::up(site);
+    for tag in ["LAP-0001", "LAP-0002"] {
+        lab.test().args(["configure", tag]).success();
+    }
+
+    // Acceptance of a device not delivered is refused, saying why.
+    lab.test()
+        .args(["accept", "LAP-0001", "--by", "Amira Haddad"])
+        .code(3)
+        .stderr_is("refused: LAP-0001 is not delivered (it is configured); only a device handed over with its sheet can be accepted: deskready deliver LAP-0001\n");
+    lab.test().args(["deliver", "LAP-0001"]).success();
+    lab.test()
+        .args(["deliver", "LAP-0002", "--accepted-by", "Bruno Costa"])
+        .success()
+        .stdout_has("accepted by Bruno Costa (sheet v1)\n");
+
+    let status = |args: &[&str]| {
+        let mut all = vec!["--format", "json", "status"];
+        all.extend_from_slice(args);
+        lab.test().args(all).success().json()
+    };
+    assert_eq!(devices(&status(&["--unaccepted"])), ["LAP-0001"]);
+    assert_eq!(
+        devices(&status(&["--unaccepted", "--older-than", "0d"])),
+        ["LAP-0001"]
+    );
+    assert!(devices(&status(&["--unaccepted", "--older-than", "7d"])).is_empty());
+    lab.test()
+        .args(["status", "--unaccepted", "--older-than", "a week"])
+        .code(2)
+        .stderr_has("`a week` is not a number of days; expected such as 7d, 2w or 90d");
+    let unaccepted = lab
+        .test()
+        .args(["status", "--unaccepted"])
+        .success()
+        .stdout();
+    assert!(
+        unaccepted.contains("LAP-0001  delivered  Amira Haddad  sheet v1 delivered 20")
+            && unaccepted.contains("(0 days ago), not accepted"),
+        "{unaccepted}"
+    );
+    let report = lab
+        .test()
+        .args(["--format", "json", "report"])
+        .success()
+        .json();
+    assert_eq!(
+        devices(&report["unaccepted"]),
+        ["LAP-0001"],
+        "{}",
+        report["unaccepted"]
+    );
+
+    // The person accepts, with a signature: digest and version on record.
+    lab.site.write("signature.png", "a scanned signature");
+    let sig = lab.site.file("signature.png");
+    let acc = lab
+        .test()
+        .args(["accept", "LAP-0001", "--by", "Amira Haddad", "--signature"])
+        .arg(&sig)
+        .success()
+        .stdout();
+    assert!(
+        acc.starts_with("LAP-0001: accepted by Amira Haddad (handoff sheet v1, sha256:"),
+        "{acc}"
+    );
+    assert!(
+        lab.site
+            .file(".deskready/handoff/LAP-0001.v1.signature.png")
+            .exists()
+    );
+    lab.test()
+        .args(["accept", "LAP-0001", "--by", "Amira Haddad"])
+        .code(3)
+        .stderr_has(
+            "refused: LAP-0001's handoff sheet v1 was already accepted by Amira Haddad at 20",
+        );
+    assert!(devices(&status(&["--unaccepted"])).is_empty());
+    let st = status(&[]);
+    assert_eq!(
+        row(&st, "LAP-0001")["handoff"]["accepted_by"],
+        "Amira Haddad"
+    );
+    assert_eq!(
+        row(&st, "LAP-0002")["handoff"]["accepted_by"],
+        "Bruno Costa"
+    );
+    let html_digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(lab.site.file(".deskready/handoff/LAP-0001.html")).unwrap(),
+        ))
+    };
+
+    // Given back, in a stated condition.
+    lab.test()
+        .args([
+            "return",
+            "LAP-0001",
+            "--by",
+            "Amira Haddad",
+            "--condition",
+            "scratched lid",
+        ])
+        .success()
+        .stdout_has("LAP-0001: returned by Amira Haddad, condition: scratched lid;");
+
+    // A malformed cost is refused and nothing changes; a full repair is on record.
+    lab.test()
+        .args(["repair", "LAP-0001", "--fault", "cracked hinge", "--cost", "120,50 EUR"])
+        .code(2)
+        .stderr_is("error: --cost: `120,50 EUR` is not a cost; expected an amount with at most two decimals and a currency code, such as `120.50 EUR`\n");
+    assert_eq!(row(&status(&[]), "LAP-0001")["stage"], "received");
+    lab.test()
+        .args([
+            "repair",
+            "LAP-0001",
+            "--fault",
+            "cracked hinge",
+            "--parts",
+            "hinge,screws",
+            "--ticket",
+            "DELL-4711",
+            "--rma",
+            "RMA-77",
+            "--cost",
+            "120.50 EUR",
+            "--technician",
+            "Sam Diaz",
+        ])
+        .success()
+        .stdout_is("LAP-0001: in-repair (was received): cracked hinge; parts: hinge, screws; ticket DELL-4711; RMA RMA-77; cost 120.50 EUR; technician Sam Diaz\n");
+    lab.test()
+        .args([
+            "receive",
+            "LAP-0001",
+            "--outcome",
+            "hinge replaced under warranty",
+        ])
+        .success();
+    let pending = [
+        "hostname is the asset tag",
+        "owner card names the assignee",
+        "git knows the engineer",
+    ];
+    assert_eq!(
+        row(&status(&[]), "LAP-0001")["checks_pending"],
+        serde_json::json!(pending)
+    );
+
+    let h = lab
+        .test()
+        .args(["--format", "json", "history", "LAP-0001"])
+        .success()
+        .json();
+    let handoff = &h["handoffs"][0];
+    assert_eq!(handoff["version"], 1);
+    assert_eq!(handoff["sheet_digest"], html_digest.as_str());
+    assert_eq!(handoff["accepted_by"], "Amira Haddad");
+    assert_eq!(handoff["signature_digest"].as_str().unwrap().len(), 64);
+    assert_eq!(handoff["returned_by"], "Amira Haddad");
+    assert_eq!(handoff["return_condition"], "scratched lid");
+    let repair = &h["repairs"][0];
+    assert_eq!(repair["fault"], "cracked hinge");
+    assert_eq!(repair["parts"], serde_json::json!(["hinge", "screws"]));
+    assert_eq!(
+        (repair["ticket"].as_str(), repair["rma"].as_str()),
+        (Some("DELL-4711"), Some("RMA-77"))
+    );
+    assert_eq!(
+        (repair["cost_minor"].as_i64(), repair["currency"].as_str()),
+        (Some(12050), Some("EUR"))
+    );
+    assert_eq!(repair["technician"], "Sam Diaz");
+    assert_eq!(repair["outcome"], "hinge replaced under warranty");
+    let kinds: Vec<&str> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .filter(|k| ["delivered", "accepted", "returned", "repair", "repaired"].contains(k))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["delivered", "accepted", "returned", "repair", "repaired"]
+    );
+
+    // The next configure runs the checks again; those that pass are done with.
+    lab.test().args(["configure", "LAP-0001"]).success();
+    assert!(
+        row(&status(&[]), "LAP-0001")
+            .get("checks_pending")
+            .is_none()
+    );
+    let text = lab.test().args(["history", "LAP-0001"]).success().stdout();
+    assert!(
+        text.contains("after-repair ") && text.contains("passed again after repair: hostname is the asset tag, owner card names the assignee, git knows the engineer"),
+        "{text}"
+    );
+    assert!(text.contains("\nrepairs:\nOPENED "), "{text}");
+    assert!(text.contains("hinge replaced under warranty"), "{text}");
+
+    // Warranty: expiring within 90 days, and out of warranty in the report.
+    assert_eq!(
+        devices(&status(&["--warranty-expiring", "90d"])),
+        ["LAP-0002"]
+    );
+    assert_eq!(
+        devices(&status(&["--warranty-expiring", "2w"])),
+        Vec::<String>::new()
+    );
+    let w = row(&status(&[]), "LAP-0002")["warranty"].clone();
+    assert_eq!(
+        (w["until"].as_str(), w["days_left"].as_i64()),
+        (Some(soon.as_str()), Some(30))
+    );
+    let text = lab
+        .test()
+        .args(["status", "--warranty-expiring", "90d"])
+        .success()
+        .stdout();
+    assert!(
+        text.contains(&format!("until {soon} (30 days left)")),
+        "{text}"
+    );
+    let report = lab
+        .test()
+        .args(["--format", "json", "report"])
+        .success()
+        .json();
+    assert_eq!(devices(&report["out_of_warranty"]), ["LAP-0004"]);
+    assert_eq!(report["out_of_warranty"][0]["warranty_until"], "2024-01-31");
+    assert_eq!(devices(&report["repairs"]), ["LAP-0001"]);
+    assert!(devices(&report["unaccepted"]).is_empty());
+    let html = lab.site.file("report.html");
+    lab.test().args(["report", "--html"]).arg(&html).success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    for id in [
+        "repairs",
+        "out-of-warranty",
+        "repairs-LAP-0001",
+        "no-unaccepted",
+    ] {
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "no {id} in the report"
+        );
+    }
+    assert!(page.contains("cost 120.50 EUR; technician Sam Diaz"));
+    let devs = lab
+        .test()
+        .args(["--format", "json", "devices"])
+        .success()
+        .json();
+    let d2 = devs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["tag"] == "LAP-0002")
+        .unwrap();
+    assert_eq!(
+        (d2["supplier"].as_str(), d2["order"].as_str()),
+        (Some("Lenovo Direct"), Some("PO-7781"))
+    );
+}
+
+#[test]
+fn bad_purchase_dates_are_refused_in_the_inventory_and_in_packing_lists() {
+    let site = SiteCopy::example();
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400002\n",
+        "    serial: PF400002\n    purchase_date: 2024-05-02\n    warranty_until: 2023-05-02\n",
+    );
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400004\n",
+        "    serial: PF400004\n    warranty_until: 31/01/2024\n",
+    );
+    let err = site.test().args(["validate"]).code(2).stderr();
+    assert!(
+        err.contains("devices.LAP-0002.warranty_until: the warranty ends (2023-05-02) before the device was bought (2024-05-02)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("devices.LAP-0004.warranty_until: `31/01/2024` is not a date; expected YYYY-MM-DD such as 2026-03-31"),
+        "{err}"
+    );
+    let site = SiteCopy::example();
+    site.write(
+        "delivery.csv",
+        "asset_tag,serial,model,kind,purchase_date,warranty_until,supplier,order\nLAP-0300,PF9,Dell Latitude 7450,laptop,2026-01-05,2029-01-04,Dell,PO-1\nLAP-0301,PF10,Dell Latitude 7450,laptop,2026-01-05,04/01/2029,Dell,PO-1\n",
+    );
+    let csv = site.file("delivery.csv").display().to_string();
+    site.test()
+        .args(["receive", "--csv", &csv])
+        .code(2)
+        .stderr_has(&format!("{csv}:3: column `warranty_until`: `04/01/2029` is not a date; expected YYYY-MM-DD such as 2026-03-31\n"));
+    site.write(
+        "delivery.csv",
+        "asset_tag,serial,model,kind,purchase_date,warranty_until,supplier,order\nLAP-0300,PF9,Dell Latitude 7450,laptop,2026-01-05,2029-01-04,Dell,PO-1\n",
+    );
+    site.test().args(["receive", "--csv", &csv]).success();
+    let received = site.read("inventory/received.yaml");
+    assert!(
+        received.contains("warranty_until: 2029-01-04") && received.contains("order: PO-1"),
+        "{received}"
+    );
+    let st = site
+        .test()
+        .args(["--format", "json", "status"])
+        .success()
+        .json();
+    assert_eq!(row(&st, "LAP-0300")["warranty"]["until"], "2029-01-04");
+}

@@ -48,7 +48,7 @@ fn unknown_key_suggests_the_close_one() {
     );
     assert_has(
         &errors_of(&site),
-        "inventory/laptops.yaml:30:5: devices.LAP-0003.profle: unknown key `profle`; did you mean `profile`? allowed: kind, model, serial, mac, ssh, uri, profile, assignee, location, groups, vars",
+        "inventory/laptops.yaml:30:5: devices.LAP-0003.profle: unknown key `profle`; did you mean `profile`? allowed: kind, model, serial, mac, ssh, uri, profile, assignee, location, groups, vars, purchase_date, warranty_until, supplier, order",
     );
 }
 

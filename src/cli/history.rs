@@ -19,6 +19,15 @@ pub struct StatusArgs {
     /// Only devices in this group.
     #[arg(long)]
     pub group: Option<String>,
+    /// Only delivered devices whose person has not accepted them (and their sheet) yet.
+    #[arg(long)]
+    pub unaccepted: bool,
+    /// With --unaccepted: delivered at least this long ago (`7d`, `2w`).
+    #[arg(long, value_name = "DAYS", requires = "unaccepted", value_parser = ops::days)]
+    pub older_than: Option<u32>,
+    /// Only devices whose warranty ends within this many days (`90d`).
+    #[arg(long, value_name = "DAYS", value_parser = ops::days)]
+    pub warranty_expiring: Option<u32>,
 }
 
 pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> {
@@ -30,6 +39,9 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 "device": h.device,
                 "stage": h.stage,
                 "history": h.entries,
+                "handoffs": h.handoffs,
+                "repairs": h.repairs,
+                "checks_pending": h.checks_pending,
             })
         ),
         Format::Text => {
@@ -46,6 +58,16 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 "{}",
                 crate::report::table::table_continued(&["WHEN", "BY", "WHAT", "DETAIL"], &table)
             );
+            if !h.repairs.is_empty() {
+                println!("\nrepairs:");
+                print!("{}", text::repairs(&h.repairs));
+            }
+            if !h.checks_pending.is_empty() {
+                println!(
+                    "\nto pass again after its repair (at the next configure): {}",
+                    h.checks_pending.join(", ")
+                );
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -55,6 +77,9 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
     let settings = StatusSettings {
         stage: a.stage,
         group: a.group,
+        unaccepted: a.unaccepted,
+        older_than_days: a.older_than,
+        warranty_expiring_days: a.warranty_expiring,
     };
     let rows = ops::status(ctx, &settings)?;
     match ctx.format {
@@ -62,9 +87,49 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
             "{}",
             serde_json::to_string(&rows).map_err(anyhow::Error::from)?
         ),
+        Format::Text if settings.unaccepted || settings.warranty_expiring_days.is_some() => {
+            print!("{}", desk_table(&rows))
+        }
         Format::Text => print!("{}", table(&rows)),
     }
     Ok(ExitStatus::Success)
+}
+
+/// `status --unaccepted` / `--warranty-expiring` as a table: the handoff and warranty.
+fn desk_table(rows: &[StatusRow]) -> String {
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let handoff = r.handoff.as_ref().map_or("-".to_string(), |h| {
+                let who = h
+                    .accepted_by
+                    .as_ref()
+                    .map_or("not accepted".to_string(), |b| format!("accepted by {b}"));
+                format!(
+                    "sheet v{} delivered {} ({} days ago), {who}",
+                    h.version, h.delivered_at, h.delivered_days_ago
+                )
+            });
+            let warranty = r.warranty.as_ref().map_or("-".to_string(), |w| {
+                if w.days_left < 0 {
+                    format!("ended {} ({} days ago)", w.until, -w.days_left)
+                } else {
+                    format!("until {} ({} days left)", w.until, w.days_left)
+                }
+            });
+            [
+                r.device.clone(),
+                r.stage.to_string(),
+                r.assignee.clone().unwrap_or_else(|| "-".into()),
+                handoff,
+                warranty,
+            ]
+        })
+        .collect();
+    super::table(
+        &["DEVICE", "STAGE", "ASSIGNEE", "HANDOFF", "WARRANTY"],
+        &cells,
+    )
 }
 
 /// `status` as a table: one row per device.

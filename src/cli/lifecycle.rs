@@ -1,12 +1,16 @@
-//! Moving a device through its life: `assign`, `deliver`, `return`, `repair`, `retire`,
-//! and `note` for a remark in its journal.
+//! Moving a device through its life: `assign`, `deliver`, `accept`, `return`, `repair`,
+//! `retire`, and `note` for a remark in its journal.
 
 use super::{Ctx, Failure, Format, say};
 use crate::handoff::pdf::Paper;
 use crate::model::{Stage, stage_name};
+use crate::ops::accept::AcceptSettings;
 use crate::ops::assign::AssignSettings;
 use crate::ops::deliver::DeliverSettings;
-use crate::ops::{ExitStatus, assign as ops_assign, deliver as ops_deliver, lifecycle as ops};
+use crate::ops::{
+    ExitStatus, accept as ops_accept, assign as ops_assign, deliver as ops_deliver,
+    lifecycle as ops,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct AssignArgs {
@@ -32,6 +36,54 @@ pub struct DeliverArgs {
     /// The paper the sheet's PDF is printed on (the HTML prints on A4 and Letter alike).
     #[arg(long, value_enum, default_value_t = PaperArg::A4)]
     pub paper: PaperArg,
+    /// The person received it and the sheet there and then: record their acceptance.
+    #[arg(long, value_name = "NAME")]
+    pub accepted_by: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AcceptArgs {
+    pub device: String,
+    /// Who received the device and its sheet.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// A scan or picture of their signature, kept beside the sheet.
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReturnArgs {
+    pub device: String,
+    /// Who handed it back (default: its assignee).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Its condition ("good", "cracked screen").
+    #[arg(long, value_name = "TEXT")]
+    pub condition: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    pub device: String,
+    /// What is wrong ("cracked hinge").
+    #[arg(long, alias = "reason", value_name = "TEXT")]
+    pub fault: String,
+    /// Parts replaced (comma-separated, or repeated).
+    #[arg(long, value_name = "PARTS")]
+    pub parts: Vec<String>,
+    /// The vendor's ticket.
+    #[arg(long, value_name = "ID")]
+    pub ticket: Option<String>,
+    /// The vendor's return authorisation (RMA).
+    #[arg(long, value_name = "ID")]
+    pub rma: Option<String>,
+    /// What it cost: an amount and a currency code, such as `120.50 EUR`.
+    #[arg(long, value_name = "AMOUNT CURRENCY")]
+    pub cost: Option<String>,
+    /// Who repairs it.
+    #[arg(long, value_name = "NAME")]
+    pub technician: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,11 +97,6 @@ pub struct ReasonArgs {
     pub device: String,
     #[arg(long)]
     pub reason: String,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DeviceArg {
-    pub device: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,12 +131,13 @@ pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> 
             PaperArg::A4 => Paper::A4,
             PaperArg::Letter => Paper::Letter,
         },
+        accepted_by: a.accepted_by,
     };
     let d = ops_deliver::deliver(ctx, &settings)?;
     match ctx.format {
         Format::Json => println!(
             "{}",
-            serde_json::json!({"device": d.device, "assignee": d.person, "desk": d.desk, "at": d.at, "handoff_markdown": d.sheet_markdown, "handoff_html": d.sheet_html, "handoff_pdf": d.sheet_pdf, "pdf_problem": d.pdf_problem, "guides": d.guides})
+            serde_json::json!({"device": d.device, "assignee": d.person, "desk": d.desk, "at": d.at, "handoff_markdown": d.sheet_markdown, "handoff_html": d.sheet_html, "handoff_pdf": d.sheet_pdf, "pdf_problem": d.pdf_problem, "guides": d.guides, "handoff": d.handoff})
         ),
         Format::Text => {
             println!(
@@ -103,6 +151,9 @@ pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> 
             if let Some(pdf) = &d.sheet_pdf {
                 println!("handoff sheet: {}", pdf.display());
             }
+            if let Some(by) = &d.handoff.accepted_by {
+                println!("accepted by {by} (sheet v{})", d.handoff.version);
+            }
             if let Some(why) = &d.pdf_problem {
                 eprintln!("warning: no PDF of the handoff sheet: {why}");
             }
@@ -111,9 +162,35 @@ pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> 
     Ok(ExitStatus::Success)
 }
 
+pub(super) fn accept(ctx: &Ctx, a: AcceptArgs) -> Result<ExitStatus, Failure> {
+    let settings = AcceptSettings {
+        device: a.device,
+        by: a.by,
+        signature: a.signature,
+    };
+    let done = ops_accept::accept(ctx, &settings)?;
+    let h = &done.handoff;
+    say(
+        ctx,
+        format!(
+            "{}: accepted by {} (handoff sheet v{}, sha256:{})",
+            h.device,
+            h.accepted_by.as_deref().unwrap_or("?"),
+            h.version,
+            &h.sheet_digest[..h.sheet_digest.len().min(12)]
+        ),
+        serde_json::json!({"device": h.device, "handoff": h, "signature": done.signature}),
+    );
+    Ok(ExitStatus::Success)
+}
+
 /// `return`: back from its user, ready for the next one.
-pub(super) fn give_back(ctx: &Ctx, a: DeviceArg) -> Result<ExitStatus, Failure> {
-    let r = ops::give_back(ctx, &a.device)?;
+pub(super) fn give_back(ctx: &Ctx, a: ReturnArgs) -> Result<ExitStatus, Failure> {
+    let hb = ops::Handback {
+        by: a.by,
+        condition: a.condition,
+    };
+    let r = ops::give_back_with(ctx, &a.device, &hb)?;
     let mut text = format!(
         "{}: {}; it is received again, ready for the next person",
         r.device, r.message
@@ -126,12 +203,33 @@ pub(super) fn give_back(ctx: &Ctx, a: DeviceArg) -> Result<ExitStatus, Failure> 
     say(
         ctx,
         text,
-        serde_json::json!({"device": r.device, "stage": "received", "assignment_cleared": r.assignment_cleared}),
+        serde_json::json!({"device": r.device, "stage": "received", "assignment_cleared": r.assignment_cleared, "returned_by": hb.by, "condition": hb.condition}),
     );
     Ok(ExitStatus::Success)
 }
 
-/// `repair` and `retire`: a move with a reason.
+/// `repair`: to in-repair with a repair record.
+pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<ExitStatus, Failure> {
+    let settings = ops::RepairSettings {
+        device: a.device,
+        fault: a.fault,
+        parts: a.parts,
+        ticket: a.ticket,
+        rma: a.rma,
+        cost: a.cost,
+        technician: a.technician,
+    };
+    let (from, message) = ops::repair(ctx, &settings)?;
+    let from = stage_name(from);
+    say(
+        ctx,
+        format!("{}: in-repair (was {from}): {message}", settings.device),
+        serde_json::json!({"device": settings.device, "stage": Stage::InRepair, "from": from, "repair": message}),
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `retire`: a move with a reason.
 pub(super) fn with_reason(ctx: &Ctx, a: ReasonArgs, to: Stage) -> Result<ExitStatus, Failure> {
     let from = stage_name(ops::with_reason(ctx, &a.device, to, &a.reason)?);
     say(

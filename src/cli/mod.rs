@@ -73,10 +73,12 @@ pub enum Command {
     Assign(lifecycle::AssignArgs),
     /// Hand a configured device to its person; writes their handoff sheet.
     Deliver(lifecycle::DeliverArgs),
+    /// Record that the person received a delivered device and its handoff sheet.
+    Accept(lifecycle::AcceptArgs),
     /// A delivered device comes back from its user, ready for the next one.
-    Return(lifecycle::DeviceArg),
-    /// Send a device to repair.
-    Repair(lifecycle::ReasonArgs),
+    Return(lifecycle::ReturnArgs),
+    /// Send a device to repair, with what is wrong and what the repair involves.
+    Repair(lifecycle::RepairArgs),
     /// Retire a device for good.
     Retire(lifecycle::ReasonArgs),
     /// Add a remark to a device's journal ("replaced the battery").
@@ -266,7 +268,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Assign(a) => lifecycle::assign(&ctx, a),
         Command::Deliver(a) => lifecycle::deliver(&ctx, a),
         Command::Return(a) => lifecycle::give_back(&ctx, a),
-        Command::Repair(a) => lifecycle::with_reason(&ctx, a, Stage::InRepair),
+        Command::Accept(a) => lifecycle::accept(&ctx, a),
+        Command::Repair(a) => lifecycle::repair(&ctx, a),
         Command::Retire(a) => lifecycle::with_reason(&ctx, a, Stage::Retired),
         Command::Note(a) => lifecycle::note(&ctx, a),
         Command::History(a) => history::history(&ctx, a),

@@ -32,6 +32,9 @@ pub struct Args {
     /// The profile to configure it with (needed before it can be configured).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Back from repair: what the repair came to ("hinge replaced").
+    #[arg(long, value_name = "TEXT", requires = "device")]
+    pub outcome: Option<String>,
 }
 
 pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
@@ -43,6 +46,7 @@ pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
         None => {
             let mut d = Delivered {
                 tag: args.device.clone().unwrap_or_default(),
+                outcome: args.outcome.clone(),
                 ..Default::default()
             };
             for (k, v) in [

@@ -317,6 +317,7 @@ impl InventoryBuilder {
                 self.settings = Some(crate::site::Settings {
                     audit_interval_days: interval.max(1),
                     audit_due_days: s.audit_due_days.unwrap_or(d.audit_due_days),
+                    accept_within_days: s.accept_within_days.unwrap_or(d.accept_within_days),
                 });
                 self.settings_file = Some(file.rel.clone());
             }
@@ -391,6 +392,12 @@ impl InventoryBuilder {
                 },
                 groups: d.groups,
                 vars: d.vars,
+                purchase: crate::model::Purchase {
+                    purchase_date: d.purchase_date,
+                    warranty_until: d.warranty_until,
+                    supplier: d.supplier,
+                    order: d.order,
+                },
                 origin: file.origin(&path),
             };
             self.devices.insert(tag, (device, file.clone()));
@@ -456,6 +463,14 @@ fn check_device_fields(d: &raw::RawDevice, path: &str, file: &SourceFile, diags:
         diags.push(file.diag(
             &join_key(path, "uri"),
             format!("`{uri}` is not an IPP URI; expected ipp://HOST[:PORT]/PATH or ipps://..."),
+        ));
+    }
+    if let (Some(bought), Some(until)) = (&d.purchase_date, &d.warranty_until)
+        && until < bought
+    {
+        diags.push(file.diag(
+            &join_key(path, "warranty_until"),
+            format!("the warranty ends ({until}) before the device was bought ({bought})"),
         ));
     }
     if d.kind == DeviceKind::Printer && d.ssh.is_some() {

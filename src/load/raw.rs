@@ -52,6 +52,9 @@ pub(super) struct RawSettings {
     /// `audit --due` lists devices due within this many days.
     #[serde(default)]
     pub audit_due_days: Option<u32>,
+    /// The report lists deliveries not accepted after this many days.
+    #[serde(default)]
+    pub accept_within_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +80,17 @@ pub(super) struct RawDevice {
     pub groups: Vec<String>,
     #[serde(default)]
     pub vars: Vars,
+    /// `YYYY-MM-DD`.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub purchase_date: Option<String>,
+    /// `YYYY-MM-DD`: the last day the maker repairs it under warranty.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub warranty_until: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub supplier: Option<String>,
+    /// The purchase order.
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub order: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -238,6 +252,19 @@ pub(super) struct RawResource {
 pub(super) struct RawCheck {
     pub name: String,
     pub command: String,
+}
+
+/// A date as `YYYY-MM-DD` text (YAML reads an unquoted date as text).
+fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(s) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match s.parse::<jiff::civil::Date>() {
+        Ok(date) if s.len() == 10 => Ok(Some(date.to_string())),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{s}` is not a date; expected YYYY-MM-DD such as 2026-03-31"
+        ))),
+    }
 }
 
 /// Accepts text or a number (`floor: 3`, `desk: 3-14`, `serial: 12345`) as text.

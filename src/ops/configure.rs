@@ -40,7 +40,34 @@ pub fn configure(
     ));
     store.transition(tag, Stage::Configuring, operator, None, &started)?;
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
-    let entries = journal_rows(&run, operator, run_id);
+    let mut entries = journal_rows(&run, operator, run_id);
+    // Checks its profile wants passed again after a repair: those that passed now are done.
+    let pending = store.checks_pending(tag)?;
+    let passed: Vec<String> = run
+        .verify
+        .iter()
+        .filter(|c| c.passed && pending.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    if !pending.is_empty() {
+        let left: Vec<&str> = pending
+            .iter()
+            .filter(|c| !passed.contains(c))
+            .map(String::as_str)
+            .collect();
+        let mut msg = if passed.is_empty() {
+            "no after-repair check passed".to_string()
+        } else {
+            format!("passed again after repair: {}", passed.join(", "))
+        };
+        if !left.is_empty() {
+            msg.push_str(&format!("; still to pass: {}", left.join(", ")));
+        }
+        entries.push(with_run(
+            Entry::new(tag, operator, "after-repair").message(msg),
+            run_id,
+        ));
+    }
     // A device configured at its desk (an upgrade in place) is delivered again.
     let done = if store.at_desk(tag)? {
         Stage::Delivered
@@ -52,6 +79,9 @@ pub fn configure(
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
     finish(store, tag, to, operator, error.as_deref(), &entries)?;
+    if !passed.is_empty() {
+        store.checks_passed(tag, &passed)?;
+    }
     Ok(run)
 }
 

@@ -20,6 +20,8 @@ pub struct DeliverSettings {
     pub desk: Option<String>,
     /// The paper the PDF of the sheet is printed on.
     pub paper: handoff::pdf::Paper,
+    /// The person received it and the sheet there and then (`--accepted-by NAME`).
+    pub accepted_by: Option<String>,
 }
 
 /// What was done.
@@ -38,6 +40,8 @@ pub struct Delivered {
     pub pdf_problem: Option<String>,
     /// The titles of the getting-started guides on the sheet.
     pub guides: Vec<String>,
+    /// The handoff on record: the sheet's version and digest, and its acceptance.
+    pub handoff: crate::store::Handoff,
 }
 
 pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
@@ -49,6 +53,14 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     if !Stage::can_move(from, Stage::Delivered) {
         return Err(MoveRefused::new(&d.tag, from, Stage::Delivered).into());
     }
+    let accepted_by = match s.accepted_by.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(Error::BadInput(
+                "--accepted-by needs the name of the person who received it".into(),
+            ));
+        }
+        other => other,
+    };
     let Some(person) = d.assignee.clone() else {
         return Err(Error::Refused(format!(
             "{} has no assignee; assign it first: deskready assign {} --to PERSON --desk DESK",
@@ -103,18 +115,33 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     let pdf_problem = handoff::pdf::print(&sheet.html, &pdf, s.paper)
         .err()
         .map(|e| e.to_string());
+    let digest = sheet_digest(&sheet.html);
+    let version = store.handoffs(&d.tag)?.len() + 1;
     let msg = format!(
-        "delivered to {} at desk {}; handoff sheet {}",
+        "delivered to {} at desk {}; handoff sheet {} (v{version}, {})",
         person.name,
         delivery.desk.as_deref().unwrap_or("?"),
-        md.display()
+        md.display(),
+        short(&digest)
     );
-    store.transition(
+    let mut rows = vec![Entry::new(&d.tag, &env.operator, "delivered").message(&msg)];
+    if let Some(by) = accepted_by {
+        rows.push(
+            Entry::new(&d.tag, &env.operator, "accepted")
+                .subject(format!("sheet v{version}"))
+                .message(format!(
+                    "accepted by {by} at delivery (sheet v{version}, {})",
+                    short(&digest)
+                )),
+        );
+    }
+    let handoff = store.deliver(
         &d.tag,
-        Stage::Delivered,
         &env.operator,
-        None,
-        &[Entry::new(&d.tag, &env.operator, "delivered").message(&msg)],
+        &person.name,
+        &digest,
+        accepted_by,
+        &rows,
     )?;
     undo.commit();
     Ok(Delivered {
@@ -127,5 +154,17 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         sheet_pdf: pdf_problem.is_none().then_some(pdf),
         pdf_problem,
         guides: sheet.guides.iter().map(|g| g.title.clone()).collect(),
+        handoff,
     })
+}
+
+/// SHA-256 of a sheet, hex: what an acceptance refers to.
+pub fn sheet_digest(html: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(html.as_bytes()))
+}
+
+/// `sha256:` and the first 12 hex digits of a digest, as the journal shows it.
+pub fn short(digest: &str) -> String {
+    format!("sha256:{}", &digest[..digest.len().min(12)])
 }

@@ -323,3 +323,25 @@ pub fn devices(devices: &[&Device]) -> String {
         &rows,
     )
 }
+
+/// A device's repair log as a table: opened, fault and details, closed, outcome.
+pub fn repairs(rs: &[crate::store::Repair]) -> String {
+    let rows: Vec<[String; 5]> = rs
+        .iter()
+        .map(|r| {
+            [
+                r.opened_at.clone(),
+                r.opened_by.clone(),
+                repair_details(&r.details),
+                r.closed_at.clone().unwrap_or_else(|| "open".into()),
+                r.outcome.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["OPENED", "BY", "REPAIR", "CLOSED", "OUTCOME"], &rows)
+}
+
+/// A repair's fault and what else is known, in one line.
+pub fn repair_details(r: &crate::store::NewRepair) -> String {
+    crate::ops::lifecycle::describe_repair(r)
+}
