@@ -211,6 +211,28 @@ fn a_guide_whose_image_is_missing_is_refused_where_it_is_written() {
     );
     // Deliver refuses the same site before changing anything.
     site.test().args(["deliver", "LAP-0001"]).code(2);
+    // A person's language is a language code.
+    let site = SiteCopy::example();
+    site.test()
+        .args(["assign", "LAP-0001", "--to", "Amira Haddad", "--desk", "3-01", "--language", "French"])
+        .code(2)
+        .stderr_has("--language: `French` is not a language code; expected one such as `fr`, `de` or `pt-BR`");
+    site.test()
+        .args([
+            "assign",
+            "LAP-0001",
+            "--to",
+            "Amira Haddad",
+            "--desk",
+            "3-01",
+            "--language",
+            "fr",
+        ])
+        .success();
+    assert!(
+        site.read("inventory/assignments.yaml")
+            .contains("language: fr")
+    );
 }
 
 /// A date `days` from today (this machine's calendar), as `YYYY-MM-DD`.

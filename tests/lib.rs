@@ -25,4 +25,5 @@ mod render;
 mod secrets;
 mod services;
 mod transport;
+mod tutorial;
 mod validate;

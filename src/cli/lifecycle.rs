@@ -25,6 +25,9 @@ pub struct AssignArgs {
     pub username: Option<String>,
     #[arg(long)]
     pub email: Option<String>,
+    /// The language of their handoff sheet, where its guides have it (`fr`, `pt-BR`).
+    #[arg(long, value_name = "CODE")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +116,7 @@ pub(super) fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
         desk: a.desk,
         username: a.username,
         email: a.email,
+        language: a.language,
     };
     let done = ops_assign::assign(ctx, &settings)?;
     say(

@@ -193,7 +193,7 @@ fn check_image(
 }
 
 /// `fr`, `deu`, `pt-BR`, `zh-Hant`: a primary code of 2-3 letters and optional subtags.
-fn is_language(code: &str) -> bool {
+pub(crate) fn is_language(code: &str) -> bool {
     let mut parts = code.split('-');
     let first = parts.next().unwrap_or_default();
     (2..=3).contains(&first.len())

@@ -6,7 +6,7 @@
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
 pub mod diag;
-mod guide;
+pub(crate) mod guide;
 mod handlers;
 mod kinds;
 #[cfg(test)]
@@ -463,6 +463,14 @@ fn check_device_fields(d: &raw::RawDevice, path: &str, file: &SourceFile, diags:
         diags.push(file.diag(
             &join_key(path, "uri"),
             format!("`{uri}` is not an IPP URI; expected ipp://HOST[:PORT]/PATH or ipps://..."),
+        ));
+    }
+    if let Some(lang) = d.assignee.as_ref().and_then(|a| a.language.as_deref())
+        && !guide::is_language(lang)
+    {
+        diags.push(file.diag(
+            &join_key(&join_key(path, "assignee"), "language"),
+            format!("`{lang}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"),
         ));
     }
     if let (Some(bought), Some(until)) = (&d.purchase_date, &d.warranty_until)

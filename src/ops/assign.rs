@@ -21,6 +21,8 @@ pub struct AssignSettings {
     /// Their login name (default: the one they had, else made from their name).
     pub username: Option<String>,
     pub email: Option<String>,
+    /// The language of their handoff sheet (default: the one they had).
+    pub language: Option<String>,
 }
 
 /// What was recorded.
@@ -100,6 +102,13 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             d.tag
         )));
     }
+    if let Some(l) = &s.language
+        && !crate::load::guide::is_language(l)
+    {
+        return Err(Error::BadInput(format!(
+            "--language: `{l}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"
+        )));
+    }
     // The same person keeps their login and email; a new person gets a login made up.
     let same = d.assignee.as_ref().filter(|p| p.name == s.to);
     let username = s.username.clone().unwrap_or_else(|| {
@@ -113,7 +122,10 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             .email
             .clone()
             .or_else(|| same.and_then(|p| p.email.clone())),
-        language: same.and_then(|p| p.language.clone()),
+        language: s
+            .language
+            .clone()
+            .or_else(|| same.and_then(|p| p.language.clone())),
     };
     let mut undo = UndoStack::new();
     let before = set_assignment(env, &d.tag, Some(assignment(&person, &s.desk)?))?;
