@@ -116,18 +116,13 @@ pub fn guides(
     out
 }
 
-/// Renders the sheet for `resolved`'s device. The context is the device's template
-/// context plus `delivery`, `software` (the packages its profile installs) and `files`
-/// (the files it manages).
-pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<Sheet, String> {
-    if !site.templates.exists(TEMPLATE) {
-        return Err(format!(
-            "the site has no templates/{TEMPLATE}; deliver renders the handoff sheet from it"
-        ));
-    }
-    let device = site
-        .device(&resolved.device)
-        .ok_or_else(|| format!("unknown device {}", resolved.device))?;
+/// The sheet's template context: the device's plus `delivery`, `software` and `files`.
+fn sheet_context(
+    site: &Site,
+    device: &crate::model::Device,
+    resolved: &Resolved,
+    delivery: &Delivery,
+) -> tera::Context {
     let mut ctx = resolve::context(site, device, &resolved.vars);
     ctx.insert("delivery", delivery);
     let software: Vec<&str> = resolved
@@ -148,6 +143,80 @@ pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<S
         })
         .collect();
     ctx.insert("files", &files);
+    ctx
+}
+
+/// Every guide `resolved`'s device would show, in every language it is written in,
+/// rendered for the device (with a stand-in delivery): each that does not render is a
+/// located problem ending in "(rendering for TAG)". For `validate`.
+pub fn guide_problems(site: &Site, resolved: &Resolved) -> Vec<crate::load::Diagnostic> {
+    let Some(device) = site.device(&resolved.device) else {
+        return Vec::new();
+    };
+    let delivery = Delivery {
+        at: "1970-01-01T00:00:00Z".into(),
+        local: "1970-01-01 00:00 UTC".into(),
+        by: "deskready".into(),
+        desk: device.location.desk.clone(),
+    };
+    let ctx = sheet_context(site, device, resolved, &delivery);
+    let mut languages: Vec<Option<&str>> = vec![None];
+    let chain: Vec<&crate::model::Profile> = resolved
+        .profiles
+        .iter()
+        .filter_map(|n| site.profiles.get(n))
+        .collect();
+    for p in &chain {
+        let all = p
+            .guide
+            .iter()
+            .chain(p.resource_guides.iter().flat_map(|r| r.guides.iter()));
+        for g in all {
+            for code in g.lang.keys() {
+                if !languages.contains(&Some(code.as_str())) {
+                    languages.push(Some(code.as_str()));
+                }
+            }
+        }
+    }
+    let mut out: Vec<crate::load::Diagnostic> = Vec::new();
+    for lang in languages {
+        for (v, _, origin) in guides(site, resolved, lang) {
+            for text in std::iter::once(&v.title).chain(v.steps.iter()) {
+                if let Err(e) = site.templates.render_str(text, &ctx) {
+                    let d = crate::load::Diagnostic {
+                        file: origin.file.clone(),
+                        line: origin.line,
+                        column: origin.column,
+                        path: origin.path.clone(),
+                        message: format!(
+                            "guide `{}`: {} (rendering for {})",
+                            v.title, e.message, device.tag
+                        ),
+                    };
+                    if !out.contains(&d) {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Renders the sheet for `resolved`'s device. The context is the device's template
+/// context plus `delivery`, `software` (the packages its profile installs) and `files`
+/// (the files it manages).
+pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<Sheet, String> {
+    if !site.templates.exists(TEMPLATE) {
+        return Err(format!(
+            "the site has no templates/{TEMPLATE}; deliver renders the handoff sheet from it"
+        ));
+    }
+    let device = site
+        .device(&resolved.device)
+        .ok_or_else(|| format!("unknown device {}", resolved.device))?;
+    let mut ctx = sheet_context(site, device, resolved, delivery);
     let language = device.assignee.as_ref().and_then(|a| a.language.as_deref());
     let mut sheet_guides = Vec::new();
     for (v, about, origin) in guides(site, resolved, language) {

@@ -189,6 +189,7 @@ fn a_guide_whose_image_is_missing_is_refused_where_it_is_written() {
         "after_repair: [hostname is the asset tag,",
         "after_repair: [hostname is the asset tga,",
     );
+
     let run = site.test().args(["validate"]).code(2);
     let err = run.stderr();
     let image = site.file("guides/gti.svg");
@@ -211,6 +212,19 @@ fn a_guide_whose_image_is_missing_is_refused_where_it_is_written() {
     );
     // Deliver refuses the same site before changing anything.
     site.test().args(["deliver", "LAP-0001"]).code(2);
+    // A guide's text is rendered for every device that shows it, in validate already.
+    let site = SiteCopy::example();
+    site.edit(
+        "profiles/laptop-engineering.yaml",
+        "Git already knows you as {{ assignee.email }}.",
+        "Git already knows you as {{ assignee.mail }}.",
+    );
+    let err = site.test().args(["validate"]).code(2).stderr();
+    assert!(
+        err.contains("error: profiles/laptop-engineering.yaml:15:5: resources[1].guide: guide `Git and the code server`: in `{{ assignee.mail }}`: field `mail` is not defined"),
+        "{err}"
+    );
+    assert!(err.contains("(rendering for LAP-0001 and 4 more)"), "{err}");
     // A person's language is a language code.
     let site = SiteCopy::example();
     site.test()

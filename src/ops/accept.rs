@@ -50,14 +50,21 @@ pub fn accept(env: &Env, s: &AcceptSettings) -> Result<Accepted, Error> {
     let store = env.open_store()?;
     let _held = hold(env, &store, &d.tag, Purpose::Accept)?;
     let stage = store.stage(&d.tag)?.map(|r| r.stage);
-    let latest = store.handoffs(&d.tag)?.pop();
-    let Some(h) =
-        latest.filter(|h| h.returned_at.is_none() && store.at_desk(&d.tag).unwrap_or(false))
-    else {
+    if !store.at_desk(&d.tag)? {
         return Err(Error::Refused(format!(
             "{} is not delivered (it is {}); only a device handed over with its sheet can be accepted: deskready deliver {}",
             d.tag,
             stage_name(stage),
+            d.tag
+        )));
+    }
+    let Some(h) = store
+        .handoffs(&d.tag)?
+        .pop()
+        .filter(|h| h.returned_at.is_none())
+    else {
+        return Err(Error::Refused(format!(
+            "{} has no handoff sheet on record (it was delivered by an older deskready); there is no sheet to accept",
             d.tag
         )));
     };

@@ -282,7 +282,7 @@ impl Store {
         self.transition_and(tag, Stage::Received, operator, None, entries, |tx, _| {
             if let Some(id) = latest_handoff_id(tx, tag)? {
                 tx.execute(
-                    "UPDATE handoffs SET returned_at = ?1, returned_by = ?2, return_condition = ?3 WHERE id = ?4",
+                    "UPDATE handoffs SET returned_at = ?1, returned_by = ?2, return_condition = ?3 WHERE id = ?4 AND returned_at IS NULL",
                     params![at, by, condition, id],
                 )?;
             }
