@@ -28,6 +28,8 @@ pub struct Delivery {
     pub local: String,
     pub by: String,
     pub desk: Option<String>,
+    /// The sheet's version: 1 for the device's first handoff, 2 for the next...
+    pub sheet_version: usize,
 }
 
 /// The sheet in both forms.
@@ -158,6 +160,7 @@ pub fn guide_problems(site: &Site, resolved: &Resolved) -> Vec<crate::load::Diag
         local: "1970-01-01 00:00 UTC".into(),
         by: "deskready".into(),
         desk: device.location.desk.clone(),
+        sheet_version: 1,
     };
     let ctx = sheet_context(site, device, resolved, &delivery);
     let mut languages: Vec<Option<&str>> = vec![None];

@@ -103,6 +103,10 @@ fn each_sheet_teaches_what_its_device_got_and_prints_to_a_pdf() {
         "{gs1}"
     );
     assert!(gs1.contains("![Printing](guides/printing.svg)"), "{gs1}");
+    assert!(
+        md1.contains("*Handoff sheet version 1 for LAP-0001.*"),
+        "{md1}"
+    );
     // The base laptop's sheet: no engineering material, and in French.
     let gs3 = getting_started(&lab.site.read(".deskready/handoff/LAP-0003.md"));
     assert_eq!(
@@ -356,6 +360,19 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
     );
 
     // The person accepts, with a signature: digest and version on record.
+    lab.test()
+        .args([
+            "accept",
+            "LAP-0001",
+            "--by",
+            "Amira Haddad",
+            "--signature",
+            "/nonexistent/sig.png",
+        ])
+        .code(2)
+        .stderr_has(
+            "error: cannot read the signature /nonexistent/sig.png: No such file or directory",
+        );
     lab.site.write("signature.png", "a scanned signature");
     let sig = lab.site.file("signature.png");
     let acc = lab

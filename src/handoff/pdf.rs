@@ -2,6 +2,7 @@
 //! on the paper asked for, under a time limit, with a profile directory of its own that is
 //! removed afterwards. Finds the browser on `PATH` (or `DESKREADY_BROWSER`); never prints.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -150,8 +151,6 @@ fn print_in(
     std::fs::rename(&out, pdf)?;
     Ok(())
 }
-
-use std::os::unix::process::CommandExt as _;
 
 /// A private directory under `dir` for one print.
 fn tempdir_in(dir: &Path) -> std::io::Result<PathBuf> {

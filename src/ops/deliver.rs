@@ -86,11 +86,14 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         crate::resolve::resolve_with(&site, &d.tag, &env.vars, &stand_ins).map_err(Error::Site)?;
     let at = crate::store::now();
     let tz = resolved.vars.get("timezone").and_then(|v| v.as_str());
+    // The lock is held: nobody else records a handoff of this device meanwhile.
+    let version = store.handoffs(&d.tag)?.len() + 1;
     let delivery = Delivery {
         local: handoff::local_time(&at, tz),
         at,
         by: env.operator.clone(),
         desk: d.location.desk.clone(),
+        sheet_version: version,
     };
     let sheet = handoff::render(&site, &resolved, &delivery).map_err(Error::BadInput)?;
     let dir = site.state_dir().join("handoff");
@@ -116,7 +119,6 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         .err()
         .map(|e| e.to_string());
     let digest = sheet_digest(&sheet.html);
-    let version = store.handoffs(&d.tag)?.len() + 1;
     let msg = format!(
         "delivered to {} at desk {}; handoff sheet {} (v{version}, {})",
         person.name,
