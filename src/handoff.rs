@@ -2,7 +2,7 @@
 //! `templates/handoff.md.tera` as Markdown, and as HTML made from that Markdown (print CSS
 //! for A4 and Letter, guide images embedded); [`pdf`] prints that HTML to a PDF. The
 //! getting-started section comes from the guides of what the device got ([`guides`]).
-//! Writes no file itself; `ops::deliver` does.
+//! Writes no sheet itself (`ops::deliver` does); only [`pdf::print`] writes its PDF.
 
 pub mod pdf;
 

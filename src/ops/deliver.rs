@@ -1,7 +1,8 @@
 //! `deliver`: hand a configured device to its person. Records a different desk than
-//! assigned, writes their handoff sheet (Markdown and HTML) and moves the device to
-//! `delivered` with its journal row; every step already done is undone, in one place (an
-//! [`UndoStack`]), when a later one fails. Never prints.
+//! assigned, writes their handoff sheet (Markdown, HTML and, when a browser can print it,
+//! PDF) and moves the device to `delivered` with its journal row and its handoff (the
+//! sheet's version and digest; accepted at once with `--accepted-by`); every step already
+//! done is undone, in one place (an [`UndoStack`]), when a later one fails. Never prints.
 
 use std::path::PathBuf;
 
