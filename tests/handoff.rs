@@ -317,10 +317,26 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
         .code(3)
         .stderr_is("refused: LAP-0001 is not delivered (it is configured); only a device handed over with its sheet can be accepted: deskready deliver LAP-0001\n");
     lab.test().args(["deliver", "LAP-0001"]).success();
+    // No browser that prints: the delivery happens all the same, and says why no PDF.
     lab.test()
+        .env("DESKREADY_BROWSER", "/bin/false")
         .args(["deliver", "LAP-0002", "--accepted-by", "Bruno Costa"])
         .success()
-        .stdout_has("accepted by Bruno Costa (sheet v1)\n");
+        .stdout_has("accepted by Bruno Costa (sheet v1)\n")
+        .stderr_is(
+            "warning: no PDF of the handoff sheet: /bin/false wrote no PDF (exit status: 1)\n",
+        );
+    assert!(!lab.site.file(".deskready/handoff/LAP-0002.pdf").exists());
+    assert!(lab.site.file(".deskready/handoff/LAP-0002.html").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(lab.site.file(".deskready/handoff"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".print-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the browser's work directories stay: {leftovers:?}"
+    );
 
     let status = |args: &[&str]| {
         let mut all = vec!["--format", "json", "status"];
