@@ -102,7 +102,10 @@ fn each_sheet_teaches_what_its_device_got_and_prints_to_a_pdf() {
         gs1.contains("Clone your team's projects from git.eng.example.org into /opt/engineering."),
         "{gs1}"
     );
-    assert!(gs1.contains("![Printing](guides/printing.svg)"), "{gs1}");
+    assert!(
+        gs1.contains("![Printing](templates/guides/printing.svg)"),
+        "{gs1}"
+    );
     assert!(
         md1.contains("*Handoff sheet version 1 for LAP-0001.*"),
         "{md1}"
@@ -125,7 +128,10 @@ fn each_sheet_teaches_what_its_device_got_and_prints_to_a_pdf() {
     assert!(!html.contains("<th></th>"), "an empty table header row");
     assert!(html.contains("<h3>Git and the code server</h3>"), "{html}");
     assert!(html.contains("src=\"data:image/svg+xml;base64,"), "{html}");
-    assert!(!html.contains("src=\"guides/"), "images are embedded");
+    assert!(
+        !html.contains("src=\"templates/guides/"),
+        "images are embedded"
+    );
     assert!(
         md1.contains(" Europe/London by test-csp |"),
         "handed over in the laptops' time zone: {md1}"
@@ -180,8 +186,8 @@ fn a_guide_whose_image_is_missing_is_refused_where_it_is_written() {
     let site = SiteCopy::example();
     site.edit(
         "profiles/laptop-engineering.yaml",
-        "image: guides/git.svg",
-        "image: guides/gti.svg",
+        "image: templates/guides/git.svg",
+        "image: templates/guides/gti.svg",
     );
     site.edit(
         "profiles/laptop-base.yaml",
@@ -196,10 +202,10 @@ fn a_guide_whose_image_is_missing_is_refused_where_it_is_written() {
 
     let run = site.test().args(["validate"]).code(2);
     let err = run.stderr();
-    let image = site.file("guides/gti.svg");
+    let image = site.file("templates/guides/gti.svg");
     assert!(
         err.contains(&format!(
-            "error: profiles/laptop-engineering.yaml:20:7: resources[1].guide.image: image `guides/gti.svg` does not exist in the site (looked for {})\n",
+            "error: profiles/laptop-engineering.yaml:20:7: resources[1].guide.image: image `templates/guides/gti.svg` does not exist in the site (looked for {})\n",
             image.display()
         )),
         "{err}"

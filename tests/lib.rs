@@ -9,19 +9,25 @@
 
 mod support;
 
+mod absent;
 mod atomic;
 mod audit;
 mod converge;
 mod device_faults;
+mod exit_codes;
 mod faults;
 mod faults_control;
 mod fleet;
 mod handoff;
+mod help;
+mod hooks;
 mod human_output;
+mod input;
 mod lifecycle;
 mod printers;
 mod printlab;
 mod render;
+mod screens;
 mod secrets;
 mod services;
 mod transport;

@@ -247,7 +247,7 @@ fn a_setting_that_does_not_go_with_the_kind() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, notify, guide, mode, owner, group",
+        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, notify, guide, mode, owner, group, state",
     );
 }
 

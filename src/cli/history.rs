@@ -3,11 +3,12 @@
 
 use super::{Ctx, Failure, Format};
 use crate::ops::ExitStatus;
-use crate::ops::history::{self as ops, StatusRow, StatusSettings};
+use crate::ops::history::{self as ops, StatusSettings};
 use crate::report::text;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
+    /// The asset tag of the device (also one retired and removed from the inventory).
     pub device: String,
 }
 
@@ -50,7 +51,7 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 .iter()
                 .map(|e| {
                     let (what, detail) = text::entry(e);
-                    [e.at.clone(), e.operator.clone(), what, detail]
+                    [crate::time::local(&e.at), e.operator.clone(), what, detail]
                 })
                 .collect();
             println!("{}: {}", h.device, h.stage);
@@ -88,78 +89,9 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
             serde_json::to_string(&rows).map_err(anyhow::Error::from)?
         ),
         Format::Text if settings.unaccepted || settings.warranty_expiring_days.is_some() => {
-            print!("{}", desk_table(&rows))
+            print!("{}", text::desk_status(&rows))
         }
-        Format::Text => print!("{}", table(&rows)),
+        Format::Text => print!("{}", text::status(&rows)),
     }
     Ok(ExitStatus::Success)
-}
-
-/// `status --unaccepted` / `--warranty-expiring` as a table: the handoff and warranty.
-fn desk_table(rows: &[StatusRow]) -> String {
-    let cells: Vec<[String; 5]> = rows
-        .iter()
-        .map(|r| {
-            let handoff = r.handoff.as_ref().map_or("-".to_string(), |h| {
-                let who = h
-                    .accepted_by
-                    .as_ref()
-                    .map_or("not accepted".to_string(), |b| format!("accepted by {b}"));
-                format!(
-                    "sheet v{} delivered {} ({} days ago), {who}",
-                    h.version, h.delivered_at, h.delivered_days_ago
-                )
-            });
-            let warranty = r.warranty.as_ref().map_or("-".to_string(), |w| {
-                if w.days_left < 0 {
-                    format!("ended {} ({} days ago)", w.until, -w.days_left)
-                } else {
-                    format!("until {} ({} days left)", w.until, w.days_left)
-                }
-            });
-            [
-                r.device.clone(),
-                r.stage.to_string(),
-                r.assignee.clone().unwrap_or_else(|| "-".into()),
-                handoff,
-                warranty,
-            ]
-        })
-        .collect();
-    super::table(
-        &["DEVICE", "STAGE", "ASSIGNEE", "HANDOFF", "WARRANTY"],
-        &cells,
-    )
-}
-
-/// `status` as a table: one row per device.
-fn table(rows: &[StatusRow]) -> String {
-    let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
-    let cells: Vec<[String; 6]> = rows
-        .iter()
-        .map(|r| {
-            let mut stage = r.stage.to_string();
-            if let Some(e) = &r.last_error {
-                stage.push_str(&format!(" ({})", crate::report::table::one_line(e)));
-            }
-            let next = r.maintenance_window.as_ref().and_then(|w| w.as_ref());
-            [
-                r.device.clone(),
-                stage,
-                dash(r.assignee.as_deref()),
-                r.location.clone(),
-                dash(r.last_change.as_deref()),
-                dash(next.map(|w| w.next.as_str())),
-            ]
-        })
-        .collect();
-    let header = [
-        "DEVICE",
-        "STAGE",
-        "ASSIGNEE",
-        "LOCATION",
-        "LAST CHANGE",
-        "NEXT WINDOW",
-    ];
-    super::table(&header, &cells)
 }

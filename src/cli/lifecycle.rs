@@ -1,12 +1,14 @@
 //! Moving a device through its life: `assign`, `deliver`, `accept`, `return`, `repair`,
 //! `retire`, and `note` for a remark in its journal.
 
+use super::converge::SshArgs;
 use super::{Ctx, Failure, Format, say};
 use crate::handoff::pdf::Paper;
 use crate::model::{Stage, stage_name};
 use crate::ops::accept::AcceptSettings;
 use crate::ops::assign::AssignSettings;
 use crate::ops::deliver::DeliverSettings;
+use crate::ops::hooks::HookSettings;
 use crate::ops::{
     ExitStatus, accept as ops_accept, assign as ops_assign, deliver as ops_deliver,
     lifecycle as ops,
@@ -14,15 +16,19 @@ use crate::ops::{
 
 #[derive(Debug, clap::Args)]
 pub struct AssignArgs {
+    /// The asset tag of the device.
     pub device: String,
-    /// The person's full name.
+    /// The person's full name (needed the first time; default: its assignee).
     #[arg(long = "to", value_name = "PERSON")]
-    pub to: String,
+    pub to: Option<String>,
+    /// The desk it goes to (needed the first time; default: its desk).
     #[arg(long)]
-    pub desk: String,
-    /// Their login name (default: first initial and last name, lowercase ASCII).
+    pub desk: Option<String>,
+    /// Their login name (default: the one they had, else the first initial and the last
+    /// name in lowercase ASCII, accents dropped: Léa Dubois-Ngata -> ldubois-ngata).
     #[arg(long)]
     pub username: Option<String>,
+    /// Their email address (given alone, it changes just the email).
     #[arg(long)]
     pub email: Option<String>,
     /// The language of their handoff sheet, where its guides have it (`fr`, `pt-BR`).
@@ -31,7 +37,18 @@ pub struct AssignArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  deskready set-profile LAP-0100 laptop-engineering")]
+pub struct SetProfileArgs {
+    /// The asset tag of a device in inventory/received.yaml.
+    pub device: String,
+    /// The profile to configure it with.
+    pub profile: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DeliverArgs {
+    /// The asset tag of the device (configured, with an assignee).
     pub device: String,
     /// Where it was handed over, when not the desk it was assigned to.
     #[arg(long)]
@@ -46,6 +63,7 @@ pub struct DeliverArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AcceptArgs {
+    /// The asset tag of the device (delivered).
     pub device: String,
     /// Who received the device and its sheet.
     #[arg(long, value_name = "NAME")]
@@ -57,6 +75,7 @@ pub struct AcceptArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReturnArgs {
+    /// The asset tag of the device (delivered).
     pub device: String,
     /// Who handed it back (default: its assignee).
     #[arg(long, value_name = "NAME")]
@@ -64,10 +83,17 @@ pub struct ReturnArgs {
     /// Its condition ("good", "cracked screen").
     #[arg(long, value_name = "TEXT")]
     pub condition: Option<String>,
+    /// Do not reach the device: record the return without running the profile's
+    /// `on_return` hooks there (journaled as skipped), for a device that cannot be reached.
+    #[arg(long)]
+    pub skip_device: bool,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RepairArgs {
+    /// The asset tag of the device.
     pub device: String,
     /// What is wrong ("cracked hinge").
     #[arg(long, alias = "reason", value_name = "TEXT")]
@@ -95,15 +121,25 @@ pub enum PaperArg {
     Letter,
 }
 
+/// `retire`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct ReasonArgs {
+pub struct RetireArgs {
+    /// The asset tag of the device.
     pub device: String,
+    /// Why, for the journal ("end of lease").
     #[arg(long)]
     pub reason: String,
+    /// Do not reach the device: record the retirement without running the profile's
+    /// `on_retire` hooks there (journaled as skipped), for a device that cannot be reached.
+    #[arg(long)]
+    pub skip_device: bool,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct NoteArgs {
+    /// The asset tag of the device.
     pub device: String,
     /// The remark ("replaced the battery").
     pub text: String,
@@ -123,6 +159,19 @@ pub(super) fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
         ctx,
         format!("{}: {}", done.device, done.message),
         serde_json::json!({"device": done.device, "assignee": done.person, "desk": done.desk}),
+    );
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn set_profile(ctx: &Ctx, a: SetProfileArgs) -> Result<ExitStatus, Failure> {
+    let done = crate::ops::profile::set_profile(ctx, &a.device, &a.profile)?;
+    say(
+        ctx,
+        match &done.was {
+            Some(was) => format!("{}: profile {} (was {was})", done.device, done.profile),
+            None => format!("{}: profile {}", done.device, done.profile),
+        },
+        serde_json::json!({"device": done.device, "profile": done.profile, "was": done.was}),
     );
     Ok(ExitStatus::Success)
 }
@@ -190,15 +239,23 @@ pub(super) fn accept(ctx: &Ctx, a: AcceptArgs) -> Result<ExitStatus, Failure> {
 
 /// `return`: back from its user, ready for the next one.
 pub(super) fn give_back(ctx: &Ctx, a: ReturnArgs) -> Result<ExitStatus, Failure> {
+    let hooks = HookSettings {
+        skip_device: a.skip_device,
+        ssh: a.ssh.settings(),
+    };
     let hb = ops::Handback {
         by: a.by,
         condition: a.condition,
     };
-    let r = ops::give_back_with(ctx, &a.device, &hb)?;
-    let mut text = format!(
+    let r = ops::give_back_with(ctx, &a.device, &hooks, &hb)?;
+    let mut text = String::new();
+    if let Some(h) = &r.hooks {
+        text.push_str(&format!("{}: {h}\n", r.device));
+    }
+    text.push_str(&format!(
         "{}: {}; it is received again, ready for the next person",
         r.device, r.message
-    );
+    ));
     if let Some(file) = &r.declared_in {
         text.push_str(&format!(
             "\nnote: its assignee is declared in {file}; change it there (or with deskready assign) before it goes out again"
@@ -207,7 +264,7 @@ pub(super) fn give_back(ctx: &Ctx, a: ReturnArgs) -> Result<ExitStatus, Failure>
     say(
         ctx,
         text,
-        serde_json::json!({"device": r.device, "stage": "received", "assignment_cleared": r.assignment_cleared, "returned_by": hb.by, "condition": hb.condition}),
+        serde_json::json!({"device": r.device, "stage": "received", "assignment_cleared": r.assignment_cleared, "returned_by": hb.by, "condition": hb.condition, "hooks": r.hooks}),
     );
     Ok(ExitStatus::Success)
 }
@@ -232,14 +289,33 @@ pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<ExitStatus, Failure> {
     );
     Ok(ExitStatus::Success)
 }
+/// `retire`: for good, after the profile's `on_retire` hooks ran on the device.
+pub(super) fn retire(ctx: &Ctx, a: RetireArgs) -> Result<ExitStatus, Failure> {
+    let hooks = HookSettings {
+        skip_device: a.skip_device,
+        ssh: a.ssh.settings(),
+    };
+    moved(ctx, &a.device, &a.reason, Stage::Retired, Some(&hooks))
+}
 
-/// `retire`: a move with a reason.
-pub(super) fn with_reason(ctx: &Ctx, a: ReasonArgs, to: Stage) -> Result<ExitStatus, Failure> {
-    let from = stage_name(ops::with_reason(ctx, &a.device, to, &a.reason)?);
+fn moved(
+    ctx: &Ctx,
+    device: &str,
+    reason: &str,
+    to: Stage,
+    hooks: Option<&HookSettings>,
+) -> Result<ExitStatus, Failure> {
+    let m = ops::with_reason(ctx, device, to, reason, hooks)?;
+    let from = stage_name(m.from);
+    let mut text = String::new();
+    if let Some(h) = &m.hooks {
+        text.push_str(&format!("{device}: {h}\n"));
+    }
+    text.push_str(&format!("{device}: {to} (was {from}): {reason}"));
     say(
         ctx,
-        format!("{}: {to} (was {from}): {}", a.device, a.reason),
-        serde_json::json!({"device": a.device, "stage": to, "from": from, "reason": a.reason}),
+        text,
+        serde_json::json!({"device": device, "stage": to, "from": from, "reason": reason, "hooks": m.hooks}),
     );
     Ok(ExitStatus::Success)
 }

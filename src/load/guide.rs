@@ -160,7 +160,7 @@ fn check_image(
     {
         diags.push(file.diag(
             path,
-            format!("`{img}` is not a path inside the site; write it relative to the site directory, such as guides/vpn.png"),
+            format!("`{img}` is not a path inside the site; write it relative to the site directory, such as templates/guides/vpn.png"),
         ));
         return false;
     }

@@ -5,6 +5,7 @@
 //! problem becomes a located [`Diagnostic`]; loading goes on past the first one so that a
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
+pub mod config;
 pub mod diag;
 pub(crate) mod guide;
 mod handlers;
@@ -12,6 +13,7 @@ mod kinds;
 #[cfg(test)]
 pub(crate) use kinds::keywords as kind_keywords;
 pub(crate) use kinds::package::bad_package_name;
+pub(crate) use kinds::user::{UserKey, bad_user};
 pub mod locate;
 mod raw;
 mod resources;
@@ -46,7 +48,7 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
-                dir,
+                format!("{dir}/"),
                 Pos { line: 0, col: 0 },
                 "",
                 format!(
@@ -580,11 +582,17 @@ impl ProfileBuilder {
             return;
         }
         let (resources, vias, resource_guides) =
-            resources::build(raw.resources, file, templates, root, diags);
+            resources::build("resources", raw.resources, file, templates, root, diags);
+        self.static_vias.extend(vias);
         let guide = raw
             .guide
             .map(|g| guide::build(g, "guide", file, root, diags))
             .unwrap_or_default();
+        let (on_return, vias, _) =
+            resources::build("on_return", raw.on_return, file, templates, root, diags);
+        self.static_vias.extend(vias);
+        let (on_retire, vias, _) =
+            resources::build("on_retire", raw.on_retire, file, templates, root, diags);
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
         let handlers = handlers::build(raw.handlers, file, diags);
@@ -607,6 +615,8 @@ impl ProfileBuilder {
             guide,
             resource_guides,
             after_repair: raw.after_repair,
+            on_return,
+            on_retire,
             maintenance_window,
             origin: file.origin("name"),
         };

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{DeviceKind, Person, ServiceState, SshAddress, Vars};
+use crate::model::{DeviceKind, Person, SshAddress, Vars};
 
 /// One file under `inventory/`. Sections are kept as raw mappings so that each entry is
 /// deserialised on its own and one bad device does not hide the errors of the next.
@@ -168,6 +168,12 @@ pub(super) struct ProfileFile {
     /// Kept raw: each handler is checked on its own (see [`RawHandler`]).
     #[serde(default)]
     pub handlers: Vec<serde_yaml::Value>,
+    /// What `return` does on the device: resources, kept raw like `resources`.
+    #[serde(default)]
+    pub on_return: Vec<serde_yaml::Value>,
+    /// What `retire` does on the device: resources, kept raw like `resources`.
+    #[serde(default)]
+    pub on_retire: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub verify: Vec<serde_yaml::Value>,
     #[serde(default)]
@@ -233,11 +239,14 @@ pub(super) struct RawResource {
     pub path: Option<String>,
     pub creates: Option<String>,
     pub unless: Option<String>,
-    pub state: Option<ServiceState>,
+    pub state: Option<RawState>,
     pub enabled: Option<bool>,
     pub comment: Option<String>,
     pub shell: Option<String>,
     pub groups: Option<Vec<String>>,
+    pub exact_groups: Option<bool>,
+    pub home: Option<String>,
+    pub remove_home: Option<bool>,
     pub uri: Option<String>,
     pub server: Option<String>,
     pub location: Option<String>,
@@ -245,6 +254,28 @@ pub(super) struct RawResource {
     pub shared: Option<bool>,
     pub options: Option<std::collections::BTreeMap<String, String>>,
     pub allowed_users: Option<Vec<String>>,
+}
+
+/// A resource's `state:`: `present` (the default) or `absent` for every kind that takes
+/// it; a service is `running`, `stopped` or `absent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawState {
+    Present,
+    Absent,
+    Running,
+    Stopped,
+}
+
+impl RawState {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            RawState::Present => "present",
+            RawState::Absent => "absent",
+            RawState::Running => "running",
+            RawState::Stopped => "stopped",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

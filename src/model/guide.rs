@@ -26,8 +26,8 @@ pub struct Guide {
     pub steps: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
-    /// An image file of the site, relative to its root (`guides/vpn.png`); checked to exist
-    /// when the site loads.
+    /// An image file of the site, relative to its root (`templates/guides/vpn.png`);
+    /// checked to exist when the site loads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Variants by language code (`fr`, `pt-BR`): what they set replaces the default.

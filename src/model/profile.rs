@@ -38,6 +38,13 @@ pub struct Profile {
     /// repair: a device back from repair has them pending until a configure passes them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub after_repair: Vec<String>,
+    /// What `return` does on the device (run over SSH before the device is recorded as
+    /// returned), as resources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on_return: Vec<Resource>,
+    /// What `retire` does on the device, as resources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on_retire: Vec<Resource>,
     /// When a delivered device of this profile may be changed.
     #[serde(skip)]
     pub maintenance_window: Option<super::Window>,
@@ -59,6 +66,10 @@ pub struct Resource {
     /// The handlers (by name) that run after the resources when this one changes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// `state: absent`: the thing must not exist on the device (a file, directory, line,
+    /// user, service unit or print queue is removed when it does).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub absent: bool,
     #[serde(skip)]
     pub origin: Origin,
     /// Where each key of the resource was written, for errors about one setting.
@@ -126,8 +137,19 @@ pub enum ResourceKind {
         comment: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         shell: Option<String>,
+        /// Supplementary groups the user is in.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         groups: Vec<String>,
+        /// With `groups`: the user is in no other supplementary group (others are
+        /// removed); without it, groups given by other means are kept.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        exact_groups: bool,
+        /// The home directory; an existing one is moved there (`usermod --move-home`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        home: Option<String>,
+        /// With `state: absent`: the home directory and mail spool go too.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        remove_home: bool,
     },
     /// A profile's handler, added to a device's resources after the profile's own: it runs
     /// when a resource notifying it changed in this run, or changed in an earlier run that

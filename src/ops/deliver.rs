@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::assign::{assignment, set_assignment, undo_assignment};
 use super::undo::UndoStack;
-use super::{Env, Error, hold, known_device};
+use super::{Env, Error, guard, hold, known_device};
 use crate::handoff::{self, Delivery};
 use crate::model::{MoveRefused, Person, Stage};
 use crate::owned;
@@ -74,11 +74,17 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         .desk
         .as_ref()
         .filter(|desk| d.location.desk.as_deref() != Some(desk.as_str()));
+    let checked = match new_desk {
+        Some(_) => guard::before(env, &site, &[&d.tag]),
+        None => guard::Before::default(),
+    };
     let mut site = site;
     if let Some(desk) = new_desk {
-        let before = set_assignment(env, &s.device, Some(assignment(&person, desk)?))?;
+        let desk = guard::one_line("desk", desk)?;
+        let before = set_assignment(env, &s.device, Some(assignment(&person, &desk)?))?;
         undo_assignment(&mut undo, env, before);
         site = env.load_site()?;
+        guard::still_render(env, &site, &[&s.device], &checked)?;
     }
     let d = known_device(&site, &s.device)?;
     // The sheet needs the device's variables, not its content: secrets stay stand-ins.

@@ -1,13 +1,17 @@
 //! The other stage moves and remarks: `return` (back from its user, who gave it back and
 //! in what condition, assignment cleared), `repair` (a repair record: fault, parts, ticket
-//! or RMA, cost, technician), `retire` (with a reason), and `note`. Every stage rule goes
-//! through `model::Stage` (via the store's checked transitions). Never prints.
+//! or RMA, cost, technician), `retire` (with a reason), and `note`. `return` and `retire`
+//! first run the profile's hooks on the device (`ops::hooks`), recorded with the move in
+//! one transaction. Every stage rule goes through `model::Stage` (via the store's checked
+//! transitions). Never prints.
 
 use super::assign::{set_assignment, undo_assignment};
+use super::hooks::{self, HookSettings};
 use super::undo::UndoStack;
 use super::{Env, Error, hold, known_anywhere, known_device};
-use crate::model::{Cost, Stage, stage_name};
+use crate::model::{Cost, Stage, check_move, stage_name};
 use crate::owned::ASSIGNMENTS;
+use crate::resolve::Hook;
 use crate::store::{Entry, NewRepair, Purpose};
 
 /// What `return` did.
@@ -20,6 +24,19 @@ pub struct Returned {
     pub assignment_cleared: bool,
     /// The assignee is declared in this hand-written file (not cleared by the tool).
     pub declared_in: Option<String>,
+    /// What the profile's `on_return` hooks did (or that they were skipped); None when it
+    /// has none.
+    pub hooks: Option<String>,
+}
+
+/// What `retire` (or `repair`) did.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The stage it came from.
+    pub from: Option<Stage>,
+    /// What the profile's `on_retire` hooks did (or that they were skipped); None when it
+    /// has none (and always for `repair`).
+    pub hooks: Option<String>,
 }
 
 /// Who gave a device back, and in what condition.
@@ -31,13 +48,20 @@ pub struct Handback {
     pub condition: Option<String>,
 }
 
-/// `return`: back from its user, ready for the next one.
-pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
-    give_back_with(env, device, &Handback::default())
+/// `return`: back from its user, ready for the next one, after the profile's `on_return`
+/// hooks ran on the device (or were skipped with `hooks.skip_device`).
+pub fn give_back(env: &Env, device: &str, hooks: &HookSettings) -> Result<Returned, Error> {
+    give_back_with(env, device, hooks, &Handback::default())
 }
 
-/// `return --by NAME --condition TEXT`.
-pub fn give_back_with(env: &Env, device: &str, hb: &Handback) -> Result<Returned, Error> {
+/// `return --by NAME --condition TEXT`: as [`give_back`], with who handed it back and in
+/// what condition (kept on its handoff).
+pub fn give_back_with(
+    env: &Env,
+    device: &str,
+    hooks: &HookSettings,
+    hb: &Handback,
+) -> Result<Returned, Error> {
     for (flag, v) in [("--by", &hb.by), ("--condition", &hb.condition)] {
         if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
             return Err(Error::BadInput(format!("{flag} needs some text")));
@@ -55,6 +79,9 @@ pub fn give_back_with(env: &Env, device: &str, hb: &Handback) -> Result<Returned
             stage_name(from)
         )));
     }
+    // On the device first (with the assignee still known to its templates): a device that
+    // cannot be reached, or a hook that fails, leaves the return unrecorded.
+    let done = hooks::run(env, &site, &store, &d.tag, Hook::Return, hooks)?;
     let mut undo = UndoStack::new();
     let before = set_assignment(env, &d.tag, None)?;
     let cleared = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok() != before;
@@ -71,12 +98,14 @@ pub fn give_back_with(env: &Env, device: &str, hb: &Handback) -> Result<Returned
     if cleared {
         message.push_str("; assignment cleared");
     }
+    let mut entries = done.entries;
+    entries.push(Entry::new(&d.tag, &env.operator, "returned").message(&message));
     store.give_back(
         &d.tag,
         &env.operator,
         &who,
         hb.condition.as_deref(),
-        &[Entry::new(&d.tag, &env.operator, "returned").message(&message)],
+        &entries,
     )?;
     undo.commit();
     Ok(Returned {
@@ -84,16 +113,20 @@ pub fn give_back_with(env: &Env, device: &str, hb: &Handback) -> Result<Returned
         message,
         assignment_cleared: cleared,
         declared_in: (!cleared && d.assignee.is_some()).then(|| d.origin.file.clone()),
+        hooks: done.summary,
     })
 }
 
-/// `repair` and `retire`: a move with a reason. Returns the stage it came from.
+/// `repair` and `retire`: a move with a reason. `retire` (given `hooks`) first runs the
+/// profile's `on_retire` hooks on the device (or records them skipped with
+/// `skip_device`).
 pub fn with_reason(
     env: &Env,
     device: &str,
     to: Stage,
     reason: &str,
-) -> Result<Option<Stage>, Error> {
+    hooks: Option<&HookSettings>,
+) -> Result<Moved, Error> {
     let site = env.load_site()?;
     let store = env.open_store()?;
     // A retired device may have left the inventory; its history stays.
@@ -104,13 +137,22 @@ pub fn with_reason(
         ("repair", Purpose::Repair)
     };
     let _held = hold(env, &store, device, purpose)?;
-    Ok(store.transition(
-        device,
-        to,
-        &env.operator,
-        None,
-        &[Entry::new(device, &env.operator, kind).message(reason)],
-    )?)
+    let done = match hooks {
+        Some(settings) if to == Stage::Retired => {
+            // A move the store would refuse runs no hook.
+            let from = store.stage(device)?.map(|r| r.stage);
+            check_move(device, from, to)?;
+            hooks::run(env, &site, &store, device, Hook::Retire, settings)?
+        }
+        _ => hooks::Hooks::default(),
+    };
+    let mut entries = done.entries;
+    entries.push(Entry::new(device, &env.operator, kind).message(reason));
+    let from = store.transition(device, to, &env.operator, None, &entries)?;
+    Ok(Moved {
+        from,
+        hooks: done.summary,
+    })
 }
 
 /// A repair as the CSP describes it on the command line.

@@ -125,7 +125,7 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
         .filter(|p| p.status != Due::Ok)
         .collect();
     Ok(FleetReport {
-        generated_at: now.to_string(),
+        generated_at: crate::time::rfc3339(now.as_second()),
         site: site.root.display().to_string(),
         stages: counts,
         drifted,

@@ -56,7 +56,7 @@ fn entry_rows(entries: &[Entry], with_device: bool) -> String {
         let _ = write!(
             s,
             "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.at),
+            esc(&crate::time::local(&e.at)),
             esc(&e.operator),
             esc(&what),
             esc(&detail)
@@ -96,7 +96,7 @@ pub fn html(r: &FleetReport) -> String {
          th{{background:#eef2f6}}.none{{color:#6b7585}}details{{margin:.3rem 0}}summary{{cursor:pointer}}</style></head><body>\
          <h1>Fleet report</h1><p class=\"none\">Site {} &middot; generated {}</p>",
         esc(&r.site),
-        esc(&r.generated_at)
+        esc(&crate::time::local(&r.generated_at))
     );
     b.push_str("<h2>Devices per stage</h2>");
     b.push_str(&chart(&r.stages));

@@ -14,6 +14,7 @@ mod pins;
 mod recover;
 mod resume;
 mod runs;
+mod transient;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -30,11 +30,11 @@ impl SiteCopy {
     }
 
     /// The repository's example site (profiles/, templates/, inventory/ and the guides'
-    /// images in guides/), without the files a lab generated in it.
+    /// images in templates/guides/), without the files a lab generated in it.
     pub(crate) fn example() -> SiteCopy {
         let dir = tempdir();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for sub in ["profiles", "templates", "inventory", "guides"] {
+        for sub in ["profiles", "templates", "inventory"] {
             copy_dir(&repo.join(sub), &dir.path().join(sub));
         }
         SiteCopy { dir }

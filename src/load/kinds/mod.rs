@@ -11,7 +11,7 @@ mod line;
 pub(crate) mod package;
 mod print_queue;
 pub(super) mod service;
-mod user;
+pub(super) mod user;
 
 use super::SourceFile;
 use super::diag::Diagnostics;
@@ -24,8 +24,11 @@ use crate::render::Templates;
 pub(super) struct Spec {
     /// The kind key (`file`, `print_queue`, ...).
     pub keyword: &'static str,
-    /// Settings allowed with it (besides `name` and `via`, allowed everywhere).
+    /// Settings allowed with it (besides `name`, `via` and `notify`, allowed everywhere).
     pub settings: &'static [&'static str],
+    /// Of those, the settings that still go with it under `state: absent`, besides `state`
+    /// itself (whether a kind takes `state` at all is its `settings`).
+    pub absent_settings: &'static [&'static str],
     /// Builds the kind from a resource whose keys were checked; reports what is wrong.
     pub build: fn(RawResource, &mut Cx<'_>) -> Option<ResourceKind>,
 }
@@ -63,6 +66,8 @@ pub(super) struct Cx<'a> {
     pub keyword: &'static str,
     /// The resource's `mode`, already checked.
     pub mode: Option<u32>,
+    /// `state: absent`: the thing is to be removed (settings that describe it were refused).
+    pub absent: bool,
 }
 
 impl Cx<'_> {

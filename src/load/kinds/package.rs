@@ -8,6 +8,7 @@ use crate::model::ResourceKind;
 pub(super) const SPEC: Spec = Spec {
     keyword: "package",
     settings: &[],
+    absent_settings: &[],
     build,
 };
 

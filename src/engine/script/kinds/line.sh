@@ -19,3 +19,20 @@ line_res() {
     rm -f "$t"; fail "$i" 1 "$T/e$i"
   fi
 }
+# line_absent I PATH LINE: PATH holds no line equal to LINE. A copy (keeping mode and
+# owner) gets every other line, then is synced and renamed over PATH.
+line_absent() {
+  i=$1; p=$2; l=$3
+  [ "$fix" != 1 ] || leftovers "$p"
+  if ! grep -qxF -e "$l" -- "$p" 2>/dev/null; then echo "@@R $i ok"; return 0; fi
+  stat_of "$p"; old "$i" "$p" "$size"
+  if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
+  tmpname "$p"
+  # grep says 1 when no line is left: the file becomes empty.
+  if { cp -p -- "$p" "$t" && { grep -vxF -e "$l" -- "$p" > "$t"; [ $? -le 1 ]; } &&
+       sync -- "$t" && mv -f -- "$t" "$p"; } 2>"$T/e$i"; then
+    echo "@@R $i changed"
+  else
+    rm -f "$t"; fail "$i" 1 "$T/e$i"
+  fi
+}

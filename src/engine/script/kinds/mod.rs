@@ -14,6 +14,7 @@ mod print_queue;
 mod service;
 mod user;
 
+use super::protocol::Observed;
 use super::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -54,6 +55,45 @@ pub trait Kind: Sync {
     fn digests_wanted(&self) -> bool {
         false
     }
+    /// What differs on the device, in a few words a CSP reads beside the resource's name
+    /// ("missing", "content", "mode 0644 → 0600", "no user ada (...)"), from what its
+    /// probe observed. Empty when nothing more than the diff can be said.
+    fn differs(&self, _r: &ResolvedResource, _obs: &Observed) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Metadata that differs from what the profile wants: `meta` is the device's
+/// `MODE OWNER GROUP` (an octal mode without leading zeros), the others are wanted values
+/// (`None` leaves it open). "mode 0644 → 0600", "owner root → ada", "group root → staff".
+fn meta_differs(
+    meta: &str,
+    mode: Option<u32>,
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Vec<String> {
+    let mut parts = meta.split(' ');
+    let (m, o, g) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let mut out = Vec::new();
+    if let Some(want) = mode {
+        let have = u32::from_str_radix(m, 8).ok();
+        if have != Some(want) {
+            let have = have.map_or_else(|| m.to_string(), |h| format!("{h:04o}"));
+            out.push(format!("mode {have} → {want:04o}"));
+        }
+    }
+    for (what, have, want) in [("owner", o, owner), ("group", g, group)] {
+        if let Some(want) = want
+            && have != want
+        {
+            out.push(format!("{what} {have} → {want}"));
+        }
+    }
+    out
 }
 
 /// The registry: the kind of a resource.
@@ -95,4 +135,47 @@ pub fn inline(content: &str) -> bool {
 /// An octal mode as the program compares and sets it (`640`), or '' for any.
 fn mode(m: Option<u32>) -> String {
     m.map(|m| format!("{m:o}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_differences_read_as_from_and_to() {
+        assert_eq!(
+            meta_differs("600 root root", Some(0o644), None, None),
+            ["mode 0600 → 0644"]
+        );
+        assert_eq!(
+            meta_differs("644 ada staff", Some(0o644), Some("root"), Some("root")),
+            ["owner ada → root", "group staff → root"]
+        );
+        assert!(meta_differs("644 root root", Some(0o644), Some("root"), None).is_empty());
+    }
+
+    #[test]
+    fn a_user_says_what_the_device_said_it_does() {
+        let r = crate::engine::testkit::resource(
+            "account",
+            ResourceKind::User {
+                user: "ada".into(),
+                comment: Some("Ada Lovelace".into()),
+                shell: Some("/bin/bash".into()),
+                groups: vec!["sudo".into()],
+                exact_groups: false,
+                home: None,
+                remove_home: false,
+            },
+        );
+        let said = Observed {
+            stderr: Some("would create user ada (shell /bin/bash, groups sudo)\n".into()),
+            ..Observed::default()
+        };
+        assert_eq!(
+            of(r.kind()).differs(&r, &said),
+            ["would create user ada (shell /bin/bash, groups sudo)"]
+        );
+        assert!(of(r.kind()).differs(&r, &Observed::default()).is_empty());
+    }
 }
