@@ -641,7 +641,7 @@ fn bad_purchase_dates_are_refused_in_the_inventory_and_in_packing_lists() {
         .stderr_has(&format!("{csv}:3: column `warranty_until`: `04/01/2029` is not a date; expected YYYY-MM-DD such as 2026-03-31\n"));
     site.write(
         "delivery.csv",
-        "asset_tag,serial,model,kind,purchase_date,warranty_until,supplier,order\nLAP-0300,PF9,Dell Latitude 7450,laptop,2026-01-05,2029-01-04,Dell,PO-1\n",
+        "asset_tag,serial,model,kind,purchase_date,warranty_until,supplier,order,profile,assignee,email,site,floor,desk\nLAP-0300,PF9,Dell Latitude 7450,laptop,2026-01-05,2029-01-04,Dell,PO-1,laptop-base,Ana Lima,ana@example.org,HQ,3,3-30\n",
     );
     site.test().args(["receive", "--csv", &csv]).success();
     let received = site.read("inventory/received.yaml");
