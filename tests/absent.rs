@@ -466,7 +466,7 @@ fn bad_users_and_states_are_located_validation_errors() {
         "resources[8].state: `state` does not go with a `command` resource",
         "resources[9].directory: `/` cannot be absent: name the directory to remove",
         "resources[10].state: unknown value `sleeping`; allowed: present, absent, running, stopped",
-        "profiles/laptop-base.yaml:77:5: on_return[1].notify: `on_return` runs no handlers",
+        "profiles/laptop-base.yaml:120:5: on_return[1].notify: `on_return` runs no handlers",
     ] {
         assert!(
             errors.iter().any(|e| e.contains(want)),

@@ -147,6 +147,24 @@ fn every_row_of_the_readme_exit_code_table_holds() {
         site.test().args(["configure", "LAP-0003"]),
         "configure, never received",
     );
+    expect(
+        2,
+        site.test().args([
+            "repair",
+            "LAP-0001",
+            "--fault",
+            "cracked hinge",
+            "--cost",
+            "120.50",
+        ]),
+        "repair, a cost without its currency",
+    );
+    expect(
+        3,
+        site.test()
+            .args(["accept", "LAP-0001", "--by", "Ada Lovelace"]),
+        "accept, not delivered",
+    );
     let store = Store::open(&site.file(".deskready")).unwrap();
     let mut seen = Entry::new("LAP-0001", "test-csp", "seen")
         .subject("at its place")

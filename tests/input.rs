@@ -141,7 +141,7 @@ fn a_packing_list_from_snipe_it_is_checked_dry_then_received() {
         );
     let written = site.read("inventory/received.yaml");
     assert!(
-        written.contains("LAP-0200:\n    kind: laptop\n    model: Dell Latitude 7450\n    serial: PF400200\n    profile: laptop-base\n    assignee:\n      name: Léa Dubois-Ngata\n      username: ldubois-ngata\n      email: lea@example.org\n    location:\n      site: HQ\n"),
+        written.contains("LAP-0200:\n    kind: laptop\n    model: Dell Latitude 7450\n    serial: PF400200\n    profile: laptop-base\n    purchase_date: 2026-11-01\n    assignee:\n      name: Léa Dubois-Ngata\n      username: ldubois-ngata\n      email: lea@example.org\n    location:\n      site: HQ\n"),
         "{written}"
     );
     site.test().arg("validate").success();

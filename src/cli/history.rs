@@ -20,6 +20,15 @@ pub struct StatusArgs {
     /// Only devices in this group.
     #[arg(long)]
     pub group: Option<String>,
+    /// Only delivered devices whose person has not accepted them (and their sheet) yet.
+    #[arg(long)]
+    pub unaccepted: bool,
+    /// With --unaccepted: delivered at least this long ago (`7d`, `2w`).
+    #[arg(long, value_name = "DAYS", requires = "unaccepted", value_parser = ops::days)]
+    pub older_than: Option<u32>,
+    /// Only devices whose warranty ends within this many days (`90d`).
+    #[arg(long, value_name = "DAYS", value_parser = ops::days)]
+    pub warranty_expiring: Option<u32>,
 }
 
 pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> {
@@ -31,6 +40,9 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 "device": h.device,
                 "stage": h.stage,
                 "history": h.entries,
+                "handoffs": h.handoffs,
+                "repairs": h.repairs,
+                "checks_pending": h.checks_pending,
             })
         ),
         Format::Text => {
@@ -47,6 +59,16 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 "{}",
                 crate::report::table::table_continued(&["WHEN", "BY", "WHAT", "DETAIL"], &table)
             );
+            if !h.repairs.is_empty() {
+                println!("\nrepairs:");
+                print!("{}", text::repairs(&h.repairs));
+            }
+            if !h.checks_pending.is_empty() {
+                println!(
+                    "\nto pass again after its repair (at the next configure): {}",
+                    h.checks_pending.join(", ")
+                );
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -56,6 +78,9 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
     let settings = StatusSettings {
         stage: a.stage,
         group: a.group,
+        unaccepted: a.unaccepted,
+        older_than_days: a.older_than,
+        warranty_expiring_days: a.warranty_expiring,
     };
     let rows = ops::status(ctx, &settings)?;
     match ctx.format {
@@ -63,6 +88,9 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
             "{}",
             serde_json::to_string(&rows).map_err(anyhow::Error::from)?
         ),
+        Format::Text if settings.unaccepted || settings.warranty_expiring_days.is_some() => {
+            print!("{}", text::desk_status(&rows))
+        }
         Format::Text => print!("{}", text::status(&rows)),
     }
     Ok(ExitStatus::Success)

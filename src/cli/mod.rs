@@ -25,7 +25,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::device::Mode;
 use crate::load::Diagnostics;
-use crate::model::Stage;
 use crate::ops::{self, Env, ExitStatus};
 pub(crate) use crate::report::table::table;
 
@@ -117,6 +116,7 @@ pub enum Command {
   deskready assign LAP-0003 --to 'Ada Lovelace' --desk 3-14 --email ada@example.org
   deskready assign LAP-0003 --email ada.lovelace@example.org   # just the email
   deskready assign LAP-0003 --desk 4-02                        # just the desk
+  deskready assign LAP-0003 --language fr                      # their sheet in French
 
 The devices are rendered with the new assignment first; what would break them is refused.")]
     Assign(lifecycle::AssignArgs),
@@ -126,18 +126,28 @@ The devices are rendered with the new assignment first; what would break them is
     /// Hand a configured device to its person; writes their handoff sheet.
     #[command(after_help = "Examples:
   deskready deliver LAP-0003
-  deskready deliver LAP-0003 --desk 4-02      # handed over somewhere else")]
+  deskready deliver LAP-0003 --desk 4-02      # handed over somewhere else
+  deskready deliver LAP-0003 --paper letter --accepted-by 'Ada Lovelace'")]
     Deliver(lifecycle::DeliverArgs),
+    /// Record that the person received a delivered device and its handoff sheet.
+    #[command(after_help = "Examples:
+  deskready accept LAP-0003 --by 'Ada Lovelace'
+  deskready accept LAP-0003 --by 'Ada Lovelace' --signature signed.png   # kept beside the sheet")]
+    Accept(lifecycle::AcceptArgs),
     /// A delivered device comes back from its user, ready for the next one.
     #[command(after_help = "Examples:
   deskready return LAP-0003
+  deskready return LAP-0003 --by 'Ada Lovelace' --condition 'scratched lid'
+  deskready return LAP-0003 --skip-device          # it cannot be reached: hooks skipped
   deskready receive --scan --returned < tags.txt   # many, with a scanner")]
-    Return(lifecycle::DeviceArg),
-    /// Send a device to repair.
+    Return(lifecycle::ReturnArgs),
+    /// Send a device to repair, with what is wrong and what the repair involves.
     #[command(after_help = "Examples:
-  deskready repair LAP-0003 --reason 'cracked hinge'
-  deskready receive LAP-0003                  # back from repair")]
-    Repair(lifecycle::ReasonArgs),
+  deskready repair LAP-0003 --fault 'cracked hinge'
+  deskready repair LAP-0003 --fault 'dead battery' --parts battery --rma RMA-5521 \\
+      --cost '120.50 EUR' --technician 'Dell on-site'
+  deskready receive LAP-0003 --outcome 'battery replaced'   # back from repair")]
+    Repair(lifecycle::RepairArgs),
     /// Retire a device for good.
     #[command(after_help = "Examples:
   deskready retire LAP-0003 --reason 'end of lease'
@@ -156,7 +166,9 @@ The devices are rendered with the new assignment first; what would break them is
     #[command(after_help = "Examples:
   deskready status
   deskready status --stage configure-failed
-  deskready status --group floor4")]
+  deskready status --group floor4
+  deskready status --unaccepted --older-than 7d
+  deskready status --warranty-expiring 90d")]
     Status(history::StatusArgs),
     /// Probe devices against their profiles and record the result (changes nothing); or,
     /// with --due / --overdue, list devices whose physical audit is near or past.
@@ -400,7 +412,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::SetProfile(a) => lifecycle::set_profile(&ctx, a),
         Command::Deliver(a) => lifecycle::deliver(&ctx, a),
         Command::Return(a) => lifecycle::give_back(&ctx, a),
-        Command::Repair(a) => lifecycle::with_reason(&ctx, a, Stage::InRepair),
+        Command::Accept(a) => lifecycle::accept(&ctx, a),
+        Command::Repair(a) => lifecycle::repair(&ctx, a),
         Command::Retire(a) => lifecycle::retire(&ctx, a),
         Command::Note(a) => lifecycle::note(&ctx, a),
         Command::History(a) => history::history(&ctx, a),

@@ -19,7 +19,8 @@ use crate::owned::RECEIVED;
   deskready receive --csv delivery.csv --dry-run   # check a packing list, write nothing
   deskready receive --csv delivery.csv             # receive it: every row, or none
   deskready receive --scan < tags.txt              # tags from a barcode scanner
-  deskready receive --scan --returned              # scanning laptops handed back by their users")]
+  deskready receive --scan --returned              # scanning laptops handed back by their users
+  deskready receive LAP-0003 --outcome 'hinge replaced'   # back from repair")]
 pub struct Args {
     /// The asset tag of the device received.
     pub device: Option<String>,
@@ -53,6 +54,9 @@ pub struct Args {
     /// declare).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Back from repair: what the repair came to ("hinge replaced").
+    #[arg(long, value_name = "TEXT", requires = "device")]
+    pub outcome: Option<String>,
 }
 
 pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
@@ -66,8 +70,10 @@ pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
             if args.returned && !args.dry_run && is_delivered(ctx, &tag)? {
                 return super::lifecycle::give_back(
                     ctx,
-                    super::lifecycle::DeviceArg {
+                    super::lifecycle::ReturnArgs {
                         device: tag,
+                        by: None,
+                        condition: None,
                         skip_device: false,
                         ssh: super::converge::SshArgs {
                             connect_timeout: 10,
@@ -78,6 +84,7 @@ pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
             }
             let mut d = Delivered {
                 tag,
+                outcome: args.outcome.clone(),
                 ..Default::default()
             };
             for (k, v) in [

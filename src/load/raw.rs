@@ -52,6 +52,9 @@ pub(super) struct RawSettings {
     /// `audit --due` lists devices due within this many days.
     #[serde(default)]
     pub audit_due_days: Option<u32>,
+    /// The report lists deliveries not accepted after this many days.
+    #[serde(default)]
+    pub accept_within_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +80,17 @@ pub(super) struct RawDevice {
     pub groups: Vec<String>,
     #[serde(default)]
     pub vars: Vars,
+    /// `YYYY-MM-DD`.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub purchase_date: Option<String>,
+    /// `YYYY-MM-DD`: the last day the maker repairs it under warranty.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub warranty_until: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub supplier: Option<String>,
+    /// The purchase order.
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub order: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -164,6 +178,12 @@ pub(super) struct ProfileFile {
     pub verify: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub maintenance_window: Option<RawWindow>,
+    /// Getting-started material (checked in `load::guide`).
+    #[serde(default)]
+    pub guide: Option<serde_yaml::Value>,
+    /// Verify checks (by name) to pass again after a repair.
+    #[serde(default)]
+    pub after_repair: Vec<String>,
 }
 
 /// A handler as written: a service and what to do to it (`restart` by default), or a
@@ -194,6 +214,13 @@ pub(super) struct RawResource {
     pub via: Option<String>,
     /// Handlers (by name) to run after the resources when this one changes.
     pub notify: Option<Vec<String>>,
+    /// Getting-started material about this resource (checked in `load::guide`, from the
+    /// raw value: a resource's own settings are built from this struct, its guide is not).
+    #[expect(
+        dead_code,
+        reason = "read from the raw value by `load::resources::build`"
+    )]
+    pub guide: Option<serde_yaml::Value>,
     // The kinds: exactly one must be present.
     pub file: Option<String>,
     pub directory: Option<String>,
@@ -295,6 +322,19 @@ impl RawState {
 pub(super) struct RawCheck {
     pub name: String,
     pub command: String,
+}
+
+/// A date as `YYYY-MM-DD` text (YAML reads an unquoted date as text).
+fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(s) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match s.parse::<jiff::civil::Date>() {
+        Ok(date) if s.len() == 10 => Ok(Some(date.to_string())),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{s}` is not a date; expected YYYY-MM-DD such as 2026-03-31"
+        ))),
+    }
 }
 
 /// Accepts text or a number (`floor: 3`, `desk: 3-14`, `serial: 12345`) as text.

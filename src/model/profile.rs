@@ -28,6 +28,16 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<Handler>,
     pub verify: Vec<Check>,
+    /// Getting-started material for the person who receives a device of this profile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guide: Vec<super::Guide>,
+    /// Getting-started material for some of its resources (shown when a device got them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_guides: Vec<super::ResourceGuides>,
+    /// Verify checks (by name, of this profile's chain) that must pass again after a
+    /// repair: a device back from repair has them pending until a configure passes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_repair: Vec<String>,
     /// What `return` does on the device (run over SSH before the device is recorded as
     /// returned), as resources.
     #[serde(skip_serializing_if = "Vec::is_empty")]

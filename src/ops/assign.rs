@@ -23,6 +23,8 @@ pub struct AssignSettings {
     /// Their login name (default: the one they had, else made from their name).
     pub username: Option<String>,
     pub email: Option<String>,
+    /// The language of their handoff sheet (default: the one they had).
+    pub language: Option<String>,
 }
 
 /// What was recorded.
@@ -140,9 +142,21 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
     if let Some(e) = &s.email {
         guard::email(e)?;
     }
-    if to.is_none() && desk.is_none() && s.username.is_none() && s.email.is_none() {
+    if let Some(l) = &s.language
+        && !crate::load::guide::is_language(l)
+    {
+        return Err(Error::BadInput(format!(
+            "--language: `{l}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"
+        )));
+    }
+    if to.is_none()
+        && desk.is_none()
+        && s.username.is_none()
+        && s.email.is_none()
+        && s.language.is_none()
+    {
         return Err(Error::BadInput(
-            "nothing to assign: give --to PERSON and --desk DESK, or one of --email, --username, --desk to change just that".into(),
+            "nothing to assign: give --to PERSON and --desk DESK, or one of --email, --username, --desk, --language to change just that".into(),
         ));
     }
     let site = env.load_site()?;
@@ -192,6 +206,10 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             .email
             .clone()
             .or_else(|| same.and_then(|p| p.email.clone())),
+        language: s
+            .language
+            .clone()
+            .or_else(|| same.and_then(|p| p.language.clone())),
     };
     let checked = guard::before(env, &site, &[&d.tag]);
     let mut undo = UndoStack::new();
@@ -210,6 +228,9 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
         }
         if let Some(k) = &s.desk {
             changed.push(format!("desk {k}"));
+        }
+        if let Some(l) = &s.language {
+            changed.push(format!("language {l}"));
         }
         format!(
             "assignment of {name} ({username}) updated: {}",

@@ -49,6 +49,34 @@ pub fn configure(
     moved.stage_from = Some(crate::model::stage_name(before.as_ref().map(|r| r.stage)).into());
     moved.stage_to = Some(Stage::Configuring.as_str().into());
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
+    let mut after_repair = None;
+    // Checks its profile wants passed again after a repair: those that passed now are done.
+    let pending = store.checks_pending(tag)?;
+    let passed: Vec<String> = run
+        .verify
+        .iter()
+        .filter(|c| c.passed && pending.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    if !pending.is_empty() {
+        let left: Vec<&str> = pending
+            .iter()
+            .filter(|c| !passed.contains(c))
+            .map(String::as_str)
+            .collect();
+        let mut msg = if passed.is_empty() {
+            "no after-repair check passed".to_string()
+        } else {
+            format!("passed again after repair: {}", passed.join(", "))
+        };
+        if !left.is_empty() {
+            msg.push_str(&format!("; still to pass: {}", left.join(", ")));
+        }
+        after_repair = Some(with_run(
+            Entry::new(tag, operator, "after-repair").message(msg),
+            run_id,
+        ));
+    }
     // A device configured at its desk (an upgrade in place) is delivered again.
     let done = if store.at_desk(tag)? {
         Stage::Delivered
@@ -61,6 +89,7 @@ pub fn configure(
     };
     if let Some(back) = before.as_ref().filter(|b| b.stage == to)
         && nothing_changed(&run)
+        && pending.is_empty()
     {
         let row = with_run(
             Entry::new(tag, operator, "configure").message(no_op_summary(&run)),
@@ -73,7 +102,11 @@ pub fn configure(
     }
     let mut entries = vec![started, moved];
     entries.extend(journal_rows(&run, operator, run_id));
+    entries.extend(after_repair);
     finish(store, tag, to, operator, error.as_deref(), &entries)?;
+    if !passed.is_empty() {
+        store.checks_passed(tag, &passed)?;
+    }
     Ok(run)
 }
 

@@ -3,6 +3,7 @@
 //! typed result or an [`Error`], owns its compensation (undo) and never prints; the CLI maps
 //! arguments to settings and renders results. Nothing here imports `crate::cli`.
 
+pub mod accept;
 pub mod assign;
 pub mod audit;
 pub mod configure;

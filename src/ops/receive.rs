@@ -82,7 +82,13 @@ pub fn one(env: &Env, mut d: Delivered, dry_run: bool) -> Result<Received, Error
         None => Some(hold(env, &store, &d.tag, Purpose::Receive)?),
         Some(_) => None,
     };
-    let problems = check(&site, &store, &d, &mut HashSet::new())?;
+    let mut problems = check(&site, &store, &d, &mut HashSet::new())?;
+    if d.outcome.is_some() && store.stage(&d.tag)?.map(|r| r.stage) != Some(Stage::InRepair) {
+        problems.push(Problem::input(format!(
+            "{} is not in repair; --outcome records what a repair came to",
+            d.tag
+        )));
+    }
     if !problems.is_empty() {
         return Err(failed(&problems, None));
     }
@@ -104,6 +110,10 @@ pub const COLUMNS: &[&str] = &[
     "floor",
     "profile",
     "uri",
+    "purchase_date",
+    "warranty_until",
+    "supplier",
+    "order",
 ];
 const REQUIRED: &[&str] = &["asset_tag", "serial", "model", "kind"];
 
@@ -273,6 +283,8 @@ pub fn kind_of(given: &str) -> Option<&'static str> {
 pub struct Delivered {
     pub tag: String,
     pub fields: BTreeMap<&'static str, String>,
+    /// Back from repair: what the repair came to ("hinge replaced").
+    pub outcome: Option<String>,
 }
 
 impl Delivered {
@@ -322,6 +334,15 @@ fn check(
     ];
     for e in typed.into_iter().flatten().filter_map(Result::err) {
         out.push(Problem::input(e.to_string()));
+    }
+    for col in ["purchase_date", "warranty_until"] {
+        if let Some(v) = d.get(col)
+            && (v.len() != 10 || v.parse::<jiff::civil::Date>().is_err())
+        {
+            out.push(Problem::input(format!(
+                "column `{col}`: `{v}` is not a date; expected YYYY-MM-DD such as 2026-03-31"
+            )));
+        }
     }
     if let Some(p) = d.get("profile")
         && !site.profiles.contains_key(p)
@@ -402,7 +423,18 @@ fn entry(d: &Delivered) -> Value {
     let mut put = |k: &str, v: Value| {
         m.insert(Value::String(k.into()), v);
     };
-    for k in ["kind", "model", "serial", "mac", "uri", "profile"] {
+    for k in [
+        "kind",
+        "model",
+        "serial",
+        "mac",
+        "uri",
+        "profile",
+        "purchase_date",
+        "warranty_until",
+        "supplier",
+        "order",
+    ] {
         if let Some(v) = d.get(k) {
             put(k, Value::String(v.into()));
         }
@@ -471,13 +503,30 @@ fn receive_all(
     if dry_run {
         return Ok(result); // the undo stack puts the inventory back
     }
+    // Devices back from repair: their repair is closed with its outcome, and the checks
+    // their profile wants passed again after a repair are pending.
+    let mut back = Vec::new();
+    for d in ds {
+        if store.stage(&d.tag)?.map(|r| r.stage) == Some(Stage::InRepair) {
+            back.push((d.tag.clone(), after_repair(site, &d.tag)));
+        }
+    }
     let moves: Vec<(String, Stage, Vec<Entry>)> = ds
         .iter()
         .map(|d| {
-            let facts: Vec<String> = ["serial", "model", "kind", "mac"]
-                .iter()
-                .filter_map(|k| d.get(k).map(|v| format!("{k} {v}")))
-                .collect();
+            let facts: Vec<String> = [
+                "serial",
+                "model",
+                "kind",
+                "mac",
+                "supplier",
+                "order",
+                "purchase_date",
+                "warranty_until",
+            ]
+            .iter()
+            .filter_map(|k| d.get(k).map(|v| format!("{k} {v}")))
+            .collect();
             let mut msg = if facts.is_empty() {
                 "received".to_string()
             } else {
@@ -486,16 +535,57 @@ fn receive_all(
             if site.device(&d.tag).is_none() {
                 msg.push_str(&format!(" (added to {RECEIVED})"));
             }
-            (
-                d.tag.clone(),
-                Stage::Received,
-                vec![Entry::new(&d.tag, &env.operator, "received").message(msg)],
-            )
+            let mut rows = vec![Entry::new(&d.tag, &env.operator, "received").message(msg)];
+            if let Some((_, checks)) = back.iter().find(|(t, _)| *t == d.tag) {
+                rows.push(
+                    Entry::new(&d.tag, &env.operator, "repaired")
+                        .message(repaired_message(d.outcome.as_deref(), checks)),
+                );
+            }
+            (d.tag.clone(), Stage::Received, rows)
         })
         .collect();
     store.transition_all(&moves, &env.operator)?;
     undo.commit();
+    for (tag, checks) in &back {
+        let outcome = ds
+            .iter()
+            .find(|d| d.tag == *tag)
+            .and_then(|d| d.outcome.as_deref());
+        store.close_repair(tag, &env.operator, outcome, checks)?;
+    }
     Ok(result)
+}
+
+/// The verify checks `tag`'s profile chain wants passed again after a repair.
+fn after_repair(site: &Site, tag: &str) -> Vec<String> {
+    let Some(profile) = site.device(tag).and_then(|d| d.profile.as_deref()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for p in site.profile_chain(profile) {
+        for c in &p.after_repair {
+            if !out.contains(c) {
+                out.push(c.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The journal's wording for a device back from repair.
+fn repaired_message(outcome: Option<&str>, checks: &[String]) -> String {
+    let mut m = format!(
+        "back from repair: {}",
+        outcome.unwrap_or("no outcome given")
+    );
+    if !checks.is_empty() {
+        m.push_str(&format!(
+            "; to pass again at the next configure: {}",
+            checks.join(", ")
+        ));
+    }
+    m
 }
 
 /// Receives a delivery's packing list: every device, or none when any row has a problem;
@@ -667,13 +757,19 @@ impl Scanner {
         if let Some(p) = problems.first() {
             return Ok(Err(p.clone()));
         }
-        store.transition(
-            tag,
-            Stage::Received,
-            &env.operator,
-            None,
-            &[Entry::new(tag, &env.operator, "received").message("received (scanned)")],
-        )?;
+        let from_repair = store.stage(tag)?.map(|r| r.stage) == Some(Stage::InRepair);
+        let checks = after_repair(site, tag);
+        let mut rows =
+            vec![Entry::new(tag, &env.operator, "received").message("received (scanned)")];
+        if from_repair {
+            rows.push(
+                Entry::new(tag, &env.operator, "repaired").message(repaired_message(None, &checks)),
+            );
+        }
+        store.transition(tag, Stage::Received, &env.operator, None, &rows)?;
+        if from_repair {
+            store.close_repair(tag, &env.operator, None, &checks)?;
+        }
         Ok(Ok(Scanned::Received))
     }
 }

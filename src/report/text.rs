@@ -488,6 +488,69 @@ pub fn devices(devices: &[&Device]) -> String {
     )
 }
 
+/// A device's repair log as a table: opened, fault and details, closed, outcome.
+pub fn repairs(rs: &[crate::store::Repair]) -> String {
+    let rows: Vec<[String; 5]> = rs
+        .iter()
+        .map(|r| {
+            [
+                crate::time::local(&r.opened_at),
+                r.opened_by.clone(),
+                repair_details(&r.details),
+                r.closed_at
+                    .as_deref()
+                    .map_or_else(|| "open".to_string(), crate::time::local),
+                r.outcome.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["OPENED", "BY", "REPAIR", "CLOSED", "OUTCOME"], &rows)
+}
+
+/// A repair's fault and what else is known, in one line.
+pub fn repair_details(r: &crate::store::NewRepair) -> String {
+    crate::ops::lifecycle::describe_repair(r)
+}
+
+/// `status --unaccepted` / `--warranty-expiring` as a table: the handoff and warranty.
+pub fn desk_status(rows: &[StatusRow]) -> String {
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let handoff = r.handoff.as_ref().map_or("-".to_string(), |h| {
+                let who = h
+                    .accepted_by
+                    .as_ref()
+                    .map_or("not accepted".to_string(), |b| format!("accepted by {b}"));
+                format!(
+                    "sheet v{} delivered {} ({} days ago), {who}",
+                    h.version,
+                    crate::time::local_at(&h.delivered_at),
+                    h.delivered_days_ago
+                )
+            });
+            let warranty = r.warranty.as_ref().map_or("-".to_string(), |w| {
+                if w.days_left < 0 {
+                    format!("ended {} ({} days ago)", w.until, -w.days_left)
+                } else {
+                    format!("until {} ({} days left)", w.until, w.days_left)
+                }
+            });
+            [
+                r.device.clone(),
+                r.stage.to_string(),
+                r.assignee.clone().unwrap_or_else(|| "-".into()),
+                handoff,
+                warranty,
+            ]
+        })
+        .collect();
+    table(
+        &["DEVICE", "STAGE", "ASSIGNEE", "HANDOFF", "WARRANTY"],
+        &cells,
+    )
+}
+
 /// How much of a device's last error `status` shows in its footnote.
 const STATUS_ERROR_CHARS: usize = 100;
 
