@@ -73,6 +73,25 @@ fn ints(v: &IppValue) -> Vec<i32> {
     }
 }
 
+/// How the engine asks printers about themselves: over IPP ([`Ipp`]), or a stand-in in
+/// tests. The engine reaches devices only through its transports and this seam.
+pub trait PrinterQuery: Send + Sync {
+    /// What the printer at `uri` says about itself, or why it did not answer.
+    fn ask(&self, uri: &str) -> Result<PrinterStatus, String>;
+}
+
+/// Asking over IPP (Get-Printer-Attributes), each printer within `timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ipp {
+    pub timeout: Duration,
+}
+
+impl PrinterQuery for Ipp {
+    fn ask(&self, uri: &str) -> Result<PrinterStatus, String> {
+        query(uri, self.timeout)
+    }
+}
+
 /// Asks the printer at `uri` (ipp:// or ipps://) for its state, within `timeout`.
 pub fn query(uri: &str, timeout: Duration) -> Result<PrinterStatus, String> {
     let parsed: Uri = uri

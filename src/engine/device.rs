@@ -133,6 +133,9 @@ pub struct Options {
     pub down_print_servers: Arc<Mutex<BTreeSet<String>>>,
     /// Hides the run's secret values in everything that comes back from devices.
     pub redactor: Redactor,
+    /// How printers are asked about themselves ([`crate::printer::Ipp`], within the
+    /// connect timeout).
+    pub printers: Arc<dyn crate::printer::PrinterQuery>,
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -164,17 +167,11 @@ pub fn target_of(site: &Site, tag: &str) -> Result<Target, String> {
     })
 }
 
-/// Plans or converges `resolved` on its device(s).
-pub fn run(
-    site: &Site,
-    resolved: &Resolved,
-    mode: Mode,
-    opts: &Options,
-    observe: &(dyn Fn(&str, Step) + Sync),
-) -> DeviceRun {
-    let started = Instant::now();
+/// A device's run before anything ran: every supported resource ok, the others
+/// unsupported.
+pub(super) fn initial_run(resolved: &Resolved, mode: Mode) -> DeviceRun {
     let tag = resolved.device.as_str();
-    let mut run = DeviceRun {
+    DeviceRun {
         device: tag.to_string(),
         mode,
         outcome: Outcome::Ok,
@@ -212,7 +209,20 @@ pub fn run(
         channels: 0,
         elapsed_ms: 0,
         problems: Problems::default(),
-    };
+    }
+}
+
+/// Plans or converges `resolved` on its device(s).
+pub fn run(
+    site: &Site,
+    resolved: &Resolved,
+    mode: Mode,
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> DeviceRun {
+    let started = Instant::now();
+    let tag = resolved.device.as_str();
+    let mut run = initial_run(resolved, mode);
 
     // Resources by the device they run on; the device itself first.
     let mut by_target: BTreeMap<(bool, String), Vec<(usize, &ResolvedResource)>> = BTreeMap::new();
@@ -251,7 +261,7 @@ pub fn run(
         && let Some((d, uri)) = printer
     {
         observe(tag, Step::Connecting);
-        match crate::printer::query(uri, opts.ssh.connect_timeout) {
+        match opts.printers.ask(uri) {
             Ok(status) => answered = Some(status),
             Err(e) => {
                 run.verify.push(no_ipp_answer(d, uri, &e));
@@ -339,6 +349,13 @@ pub fn run(
         run.verify.extend(checks);
     }
 
+    conclude(&mut run, unreachable);
+    run.elapsed_ms = started.elapsed().as_millis() as u64;
+    run
+}
+
+/// The run's problems from its failed resources and checks, and its outcome.
+pub(super) fn conclude(run: &mut DeviceRun, unreachable: bool) {
     for r in &run.resources {
         if r.status == Status::Failed {
             run.problems.push(Problem::ResourceFailed {
@@ -371,13 +388,11 @@ pub fn run(
     } else {
         Outcome::Ok
     };
-    run.elapsed_ms = started.elapsed().as_millis() as u64;
-    run
 }
 
 /// A printer asked over IPP: it answers, it is the model the inventory says; and with
 /// `--test-page`, a page printed through its queue completes.
-fn verify_printer(
+pub(super) fn verify_printer(
     site: &Site,
     resolved: &Resolved,
     d: &Device,
@@ -386,14 +401,13 @@ fn verify_printer(
     answered: Option<crate::printer::PrinterStatus>,
 ) -> Vec<CheckOutcome> {
     let mut out = Vec::new();
-    let status =
-        match answered.map_or_else(|| crate::printer::query(uri, opts.ssh.connect_timeout), Ok) {
-            Ok(s) => s,
-            Err(e) => {
-                out.push(no_ipp_answer(d, uri, &e));
-                return out;
-            }
-        };
+    let status = match answered.map_or_else(|| opts.printers.ask(uri), Ok) {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(no_ipp_answer(d, uri, &e));
+            return out;
+        }
+    };
     out.push(CheckOutcome {
         name: "printer answers over IPP".into(),
         passed: true,
@@ -419,7 +433,7 @@ fn verify_printer(
 }
 
 /// The failed check of a printer that does not answer over IPP.
-fn no_ipp_answer(d: &Device, uri: &str, e: &str) -> CheckOutcome {
+pub(super) fn no_ipp_answer(d: &Device, uri: &str, e: &str) -> CheckOutcome {
     CheckOutcome {
         name: "printer answers over IPP".into(),
         passed: false,
@@ -438,7 +452,11 @@ fn cups_of(items: &[(usize, &ResolvedResource)]) -> Option<String> {
 
 /// When `on` is a print server already found down in this rollout and `items` are only
 /// print queues there: the problem to report without connecting.
-fn known_down(on: &str, items: &[(usize, &ResolvedResource)], opts: &Options) -> Option<Problem> {
+pub(super) fn known_down(
+    on: &str,
+    items: &[(usize, &ResolvedResource)],
+    opts: &Options,
+) -> Option<Problem> {
     let all_queues = !items.is_empty()
         && items
             .iter()
@@ -456,7 +474,7 @@ fn known_down(on: &str, items: &[(usize, &ResolvedResource)], opts: &Options) ->
 
 /// Queues whose print server said its scheduler does not answer: not reached, one
 /// problem for the server, remembered for the rest of the rollout.
-fn note_down(
+pub(super) fn note_down(
     run: &mut DeviceRun,
     on: &str,
     items: &[(usize, &ResolvedResource)],
@@ -540,7 +558,7 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
     }
 }
 
-enum RunError {
+pub(super) enum RunError {
     /// Not connected, or the program could not be run.
     NotRun(Problem),
     /// Cut off while running (timed out, connection lost), or ended before its end (killed
@@ -549,16 +567,13 @@ enum RunError {
     Cut(Problem, Box<script::Report>, u32),
 }
 
-/// Connects to `on` and runs one script there; returns the report and channels used.
-fn run_on(
+/// Connects to `on`, trying again as the options say.
+pub(super) fn connect_to(
     site: &Site,
     on: &str,
-    phase: Phase,
-    items: &[(usize, &ResolvedResource)],
-    checks: &[(usize, &str)],
     opts: &Options,
     observe: &(dyn Fn(&str, Step) + Sync),
-) -> Result<(script::Report, u32), RunError> {
+) -> Result<(Box<dyn RemoteSession>, Target), RunError> {
     let target = target_of(site, on).map_err(|message| {
         RunError::NotRun(Problem::NoAddress {
             device: on.to_string(),
@@ -567,7 +582,7 @@ fn run_on(
     })?;
     observe(on, Step::Connecting);
     let mut attempt = 0;
-    let mut session: Box<dyn RemoteSession> = loop {
+    let session: Box<dyn RemoteSession> = loop {
         match opts
             .transport
             .connect(&target, &opts.ssh, opts.pins.as_ref())
@@ -581,6 +596,20 @@ fn run_on(
             Err(e) => return Err(RunError::NotRun(e.into())),
         }
     };
+    Ok((session, target))
+}
+
+/// Connects to `on` and runs one script there; returns the report and channels used.
+pub(super) fn run_on(
+    site: &Site,
+    on: &str,
+    phase: Phase,
+    items: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<(script::Report, u32), RunError> {
+    let (mut session, target) = connect_to(site, on, opts, observe)?;
     observe(
         on,
         if phase == Phase::Plan {
@@ -590,6 +619,17 @@ fn run_on(
         },
     );
     let script = script::build(phase, items, checks);
+    run_script(session.as_mut(), &target, on, &script, opts)
+}
+
+/// Runs `script` in `session` on `on`; returns the report and channels used.
+pub(super) fn run_script(
+    session: &mut dyn RemoteSession,
+    target: &Target,
+    on: &str,
+    script: &script::Script,
+    opts: &Options,
+) -> Result<(script::Report, u32), RunError> {
     let out = match session.run(
         &script.command_within(opts.ssh.command_timeout),
         &script.stdin,
@@ -640,14 +680,14 @@ fn run_on(
     Ok((report, session.channels_opened()))
 }
 
-fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
+pub(super) fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
     for (i, _) in items {
         run.resources[*i].status = Status::Unreached;
     }
 }
 
 /// Folds a script report into the resource outcomes, hiding secrets in what came back.
-fn absorb(
+pub(super) fn absorb(
     run: &mut DeviceRun,
     items: &[(usize, &ResolvedResource)],
     report: &script::Report,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use super::batch;
 use super::device::{self, DeviceRun, Mode, Options, Step};
 use crate::model::{Outcome, RunStatus};
 use crate::resolve::Resolved;
@@ -278,6 +279,23 @@ pub trait Bookkeeper: Send + Sync {
         settings: &Settings,
         observe: &(dyn Fn(&str, Step) + Sync),
     ) -> Result<DeviceRun, WorkError>;
+    /// Does the work of several printers whose work all runs on device `on` (see
+    /// [`batch::batch_key`]) together, over one connection and one program there;
+    /// blocking. One result per device, in the order given. By default one by one.
+    fn work_batch(
+        &self,
+        site: &Site,
+        on: &str,
+        resolved: &[&Resolved],
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Vec<Result<DeviceRun, WorkError>> {
+        let _ = on;
+        resolved
+            .iter()
+            .map(|r| self.work(site, r, settings, observe))
+            .collect()
+    }
     /// Records how a device ended (not started, refused, or its run's outcome).
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>);
 }
@@ -300,6 +318,19 @@ impl Bookkeeper for NoBooks {
             &settings.ssh,
             observe,
         ))
+    }
+    fn work_batch(
+        &self,
+        site: &Site,
+        on: &str,
+        resolved: &[&Resolved],
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Vec<Result<DeviceRun, WorkError>> {
+        batch::run(site, on, resolved, settings.mode, &settings.ssh, observe)
+            .into_iter()
+            .map(Ok)
+            .collect()
     }
     fn finished(&self, _: &str, _: Outcome, _: Option<&str>) {}
 }
@@ -347,15 +378,19 @@ pub async fn rollout(
         let allowed = settings.max_fail.map(|m| m.allowed(size));
         let mut tasks = tokio::task::JoinSet::new();
         let mut stop_rx = stop.tx.subscribe();
-        for job in batch {
+        for work in group_by_server(&site, batch) {
             if stop.reason().is_some() {
-                rows.push(not_started(&job, &events, books.as_ref()));
+                for job in work.jobs() {
+                    rows.push(not_started(job, &events, books.as_ref()));
+                }
                 continue;
             }
             let permit = tokio::select! {
                 p = sem.clone().acquire_owned() => p.expect("semaphore open"),
                 _ = stop_rx.wait_for(|r| r.is_some()) => {
-                    rows.push(not_started(&job, &events, books.as_ref()));
+                    for job in work.jobs() {
+                        rows.push(not_started(job, &events, books.as_ref()));
+                    }
                     continue;
                 }
             };
@@ -371,7 +406,10 @@ pub async fn rollout(
                 stop: stop.clone(),
             };
             tasks.spawn(async move {
-                ctx.run(job).await;
+                match work {
+                    Work::One(job) => ctx.run(job).await,
+                    Work::Together { on, jobs } => ctx.run_together(on, jobs).await,
+                }
                 drop(permit);
             });
         }
@@ -417,6 +455,53 @@ pub async fn rollout(
         elapsed_ms: started.elapsed().as_millis() as u64,
     });
     (rows, status)
+}
+
+/// What one task of a batch does: one device, or printers whose queues are all on one
+/// print server, together over one connection.
+enum Work {
+    One(Job),
+    Together { on: String, jobs: Vec<Job> },
+}
+
+impl Work {
+    fn jobs(&self) -> Vec<&Job> {
+        match self {
+            Work::One(j) => vec![j],
+            Work::Together { jobs, .. } => jobs.iter().collect(),
+        }
+    }
+}
+
+/// A batch's jobs as tasks: the printers free to go now whose work all runs on one print
+/// server as one task per print server (in the order of its first printer), every other
+/// device as its own.
+fn group_by_server(site: &Site, batch: Vec<Job>) -> Vec<Work> {
+    let mut out: Vec<Work> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = Default::default();
+    for job in batch {
+        let key = matches!(job.admission, Admission::Go)
+            .then(|| batch::batch_key(site, &job.resolved))
+            .flatten();
+        match key {
+            Some(on) => match at.get(&on) {
+                Some(&k) => {
+                    if let Work::Together { jobs, .. } = &mut out[k] {
+                        jobs.push(job);
+                    }
+                }
+                None => {
+                    at.insert(on.clone(), out.len());
+                    out.push(Work::Together {
+                        on,
+                        jobs: vec![job],
+                    });
+                }
+            },
+            None => out.push(Work::One(job)),
+        }
+    }
+    out
 }
 
 fn not_started(
@@ -480,6 +565,53 @@ impl TaskCtx {
             Some(why) => (Outcome::Refused, None, Some(why)),
             None => self.work(job).await,
         };
+        self.conclude(tag, started, outcome, run, error);
+    }
+
+    /// Runs printers whose work is all on `on` in one blocking task, over one connection.
+    async fn run_together(self, on: String, jobs: Vec<Job>) {
+        let started = Instant::now();
+        let tags: Vec<String> = jobs.iter().map(|j| j.resolved.device.clone()).collect();
+        let site = self.site.clone();
+        let books = self.books.clone();
+        let settings = self.settings.clone();
+        let events = self.events.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            let observe = move |device: &str, phase: Step| {
+                let _ = events.send(Event::Phase {
+                    device: device.to_string(),
+                    phase,
+                });
+            };
+            let resolved: Vec<&Resolved> = jobs.iter().map(|j| &j.resolved).collect();
+            books.work_batch(&site, &on, &resolved, &settings, &observe)
+        })
+        .await;
+        match res {
+            Ok(results) => {
+                for (tag, r) in tags.into_iter().zip(results) {
+                    let (outcome, run, error) = outcome_of(Ok(r));
+                    self.conclude(tag, started, outcome, run, error);
+                }
+            }
+            Err(e) => {
+                for tag in tags {
+                    let (outcome, run, error) = outcome_of(Err(e.to_string()));
+                    self.conclude(tag, started, outcome, run, error);
+                }
+            }
+        }
+    }
+
+    /// Records how device `tag` ended, counts it against the threshold and says so.
+    fn conclude(
+        &self,
+        tag: String,
+        started: Instant,
+        outcome: Outcome,
+        run: Option<DeviceRun>,
+        error: Option<String>,
+    ) {
         let row = RecapRow {
             device: tag.clone(),
             outcome,
@@ -530,24 +662,31 @@ impl TaskCtx {
             books.work(&site, &job.resolved, &settings, &observe)
         })
         .await;
-        match res {
-            Ok(Ok(run)) => {
-                // What one device's plan or audit calls changed, a rollout calls drift.
-                let recap = match (run.outcome, run.mode) {
-                    (Outcome::Changed, Mode::Plan | Mode::Audit) => Outcome::Drift,
-                    (o, _) => o,
-                };
-                let error = (!run.problems.is_empty()).then(|| run.problems.joined());
-                (recap, Some(run), error)
-            }
-            Ok(Err(WorkError::Refused(m))) => (Outcome::Refused, None, Some(m)),
-            Ok(Err(WorkError::Failed(m))) => (Outcome::Failed, None, Some(m)),
-            Err(e) => (
-                Outcome::Failed,
-                None,
-                Some(format!("the run panicked: {e}")),
-            ),
+        outcome_of(res.map_err(|e| e.to_string()))
+    }
+}
+
+/// A device's recap outcome, run and error from its work (or the panic that ended it).
+fn outcome_of(
+    res: Result<Result<DeviceRun, WorkError>, String>,
+) -> (Outcome, Option<DeviceRun>, Option<String>) {
+    match res {
+        Ok(Ok(run)) => {
+            // What one device's plan or audit calls changed, a rollout calls drift.
+            let recap = match (run.outcome, run.mode) {
+                (Outcome::Changed, Mode::Plan | Mode::Audit) => Outcome::Drift,
+                (o, _) => o,
+            };
+            let error = (!run.problems.is_empty()).then(|| run.problems.joined());
+            (recap, Some(run), error)
         }
+        Ok(Err(WorkError::Refused(m))) => (Outcome::Refused, None, Some(m)),
+        Ok(Err(WorkError::Failed(m))) => (Outcome::Failed, None, Some(m)),
+        Err(e) => (
+            Outcome::Failed,
+            None,
+            Some(format!("the run panicked: {e}")),
+        ),
     }
 }
 

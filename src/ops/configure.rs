@@ -30,8 +30,23 @@ pub fn configure(
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
     let tag = resolved.device.as_str();
+    let _lock = begin_configure(store, tag, operator, run_id, notes)?;
+    let run = device::run(site, resolved, Mode::Configure, opts, observe);
+    end_configure(store, &run, operator, run_id)?;
+    Ok(run)
+}
+
+/// Takes `tag`'s lock, checks its stage allows configuring and moves it to `configuring`
+/// with `notes`; the lock is held until the guard is dropped.
+fn begin_configure<'a>(
+    store: &'a Store,
+    tag: &str,
+    operator: &str,
+    run_id: Option<i64>,
+    notes: &[Entry],
+) -> Result<crate::store::LockGuard<'a>, StoreError> {
     // The lock first: a device being configured by another run is refused naming that run.
-    let _lock = store.lock(tag, &Holder::me(operator))?;
+    let lock = store.lock(tag, &Holder::me(operator))?;
     check_can_configure(store, tag)?;
     let mut started: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
     started.push(with_run(
@@ -39,8 +54,18 @@ pub fn configure(
         run_id,
     ));
     store.transition(tag, Stage::Configuring, operator, None, &started)?;
-    let run = device::run(site, resolved, Mode::Configure, opts, observe);
-    let entries = journal_rows(&run, operator, run_id);
+    Ok(lock)
+}
+
+/// Records a configure's run: its journal rows and the device's next stage.
+fn end_configure(
+    store: &Store,
+    run: &DeviceRun,
+    operator: &str,
+    run_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let tag = run.device.as_str();
+    let entries = journal_rows(run, operator, run_id);
     // A device configured at its desk (an upgrade in place) is delivered again.
     let done = if store.at_desk(tag)? {
         Stage::Delivered
@@ -51,8 +76,7 @@ pub fn configure(
         o if o.succeeded() => (done, None),
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
-    finish(store, tag, to, operator, error.as_deref(), &entries)?;
-    Ok(run)
+    finish(store, tag, to, operator, error.as_deref(), &entries)
 }
 
 /// Moves the configured device to `to` with its journal rows; when its stage moved under
@@ -166,6 +190,12 @@ pub fn audit(
         &Holder::doing(operator, crate::store::Purpose::Audit),
     )?;
     let run = device::run(site, resolved, Mode::Audit, opts, observe);
+    end_audit(store, &run, operator)?;
+    Ok(run)
+}
+
+/// Records an audit's result in the device's journal.
+fn end_audit(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreError> {
     let drifted: Vec<&str> = run
         .resources
         .iter()
@@ -199,8 +229,15 @@ pub fn audit(
     };
     store.record(&[Entry::new(&run.device, operator, "audit")
         .subject(result.as_str())
-        .message(message)])?;
-    Ok(run)
+        .message(message)])
+}
+
+fn work_error(e: StoreError) -> WorkError {
+    match e {
+        StoreError::Refused(m) => WorkError::Refused(m.to_string()),
+        e @ StoreError::Locked { .. } => WorkError::Refused(e.to_string()),
+        e => WorkError::Failed(e.to_string()),
+    }
 }
 
 /// The store's side of a rollout: each device's lock, stage and journal, and the run
@@ -245,11 +282,73 @@ impl Bookkeeper for Books {
                 observe,
             ),
         };
-        run.map_err(|e| match e {
-            StoreError::Refused(m) => WorkError::Refused(m.to_string()),
-            e @ StoreError::Locked { .. } => WorkError::Refused(e.to_string()),
-            e => WorkError::Failed(e.to_string()),
-        })
+        run.map_err(work_error)
+    }
+
+    fn work_batch(
+        &self,
+        site: &Site,
+        on: &str,
+        resolved: &[&Resolved],
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Vec<Result<DeviceRun, WorkError>> {
+        if settings.mode == Mode::Plan {
+            return NoBooks.work_batch(site, on, resolved, settings, observe);
+        }
+        // Every device's lock (and, for configure, its move to `configuring`) first; the
+        // ones refused are left out of the program.
+        let mut out: Vec<Option<Result<DeviceRun, WorkError>>> = Vec::new();
+        let mut locks = Vec::new();
+        let mut admitted: Vec<&Resolved> = Vec::new();
+        for r in resolved {
+            let tag = r.device.as_str();
+            let begun = match settings.mode {
+                Mode::Configure => begin_configure(
+                    &self.store,
+                    tag,
+                    &settings.operator,
+                    self.run_id,
+                    self.notes
+                        .get(tag)
+                        .map(std::slice::from_ref)
+                        .unwrap_or_default(),
+                ),
+                _ => self.store.lock(
+                    tag,
+                    &Holder::doing(&settings.operator, crate::store::Purpose::Audit),
+                ),
+            };
+            match begun {
+                Ok(lock) => {
+                    locks.push(lock);
+                    admitted.push(r);
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(work_error(e)))),
+            }
+        }
+        let mut runs =
+            crate::engine::batch::run(site, on, &admitted, settings.mode, &settings.ssh, observe)
+                .into_iter();
+        let results = out
+            .into_iter()
+            .map(|slot| match slot {
+                Some(refused) => refused,
+                None => {
+                    let run = runs.next().expect("one run per admitted device");
+                    let recorded = match settings.mode {
+                        Mode::Configure => {
+                            end_configure(&self.store, &run, &settings.operator, self.run_id)
+                        }
+                        _ => end_audit(&self.store, &run, &settings.operator),
+                    };
+                    recorded.map(|()| run).map_err(work_error)
+                }
+            })
+            .collect();
+        drop(locks);
+        results
     }
 
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>) {

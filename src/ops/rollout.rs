@@ -47,6 +47,9 @@ impl SshSettings {
             transport: Arc::new(crate::transport::Ssh),
             down_print_servers: Default::default(),
             redactor: crate::secrets::Redactor::none(),
+            printers: Arc::new(crate::printer::Ipp {
+                timeout: self.connect_timeout,
+            }),
         }
     }
 }

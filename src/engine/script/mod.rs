@@ -138,6 +138,34 @@ pub fn build(
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
 ) -> Script {
+    build_parts(phase, resources, checks, &[])
+}
+
+/// Builds one program for the resources of several devices on one device (a print
+/// server's queues for a batch of printers): `parts` are the devices' resources, each
+/// with an index unique in the program. One device's failed resource does not skip the
+/// others' (each part starts afresh).
+pub fn build_batch(phase: Phase, parts: &[Vec<(usize, &ResolvedResource)>]) -> Script {
+    let all: Vec<(usize, &ResolvedResource)> = parts.iter().flatten().copied().collect();
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for p in parts {
+        if at > 0 && !p.is_empty() {
+            starts.push(p[0].0);
+        }
+        at += p.len();
+    }
+    build_parts(phase, &all, &[], &starts)
+}
+
+/// [`build`], where the resources whose indices are in `starts` begin another device's
+/// part: `failed` is reset before them.
+fn build_parts(
+    phase: Phase,
+    resources: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    starts: &[usize],
+) -> Script {
     let mut w = Writer::new();
     let mut data = Vec::new();
     // Converge sends every file's new content after the program (resource i's at
@@ -209,6 +237,20 @@ pub fn build(
     if !stats.is_empty() {
         w.call("stats", stats);
     }
+    // Each kind's work before its steps, once, with all of its resources.
+    let mut kinds_seen: Vec<&'static str> = Vec::new();
+    for (_, r) in resources {
+        let kind = kinds::of(r.kind());
+        if kind.supported() && !kinds_seen.contains(&r.kind().keyword()) {
+            kinds_seen.push(r.kind().keyword());
+            let items: Vec<(usize, &ResolvedResource)> = resources
+                .iter()
+                .filter(|(_, x)| x.kind().keyword() == r.kind().keyword())
+                .copied()
+                .collect();
+            kind.write_begin(&mut w, &items);
+        }
+    }
     let mut pending = false;
     // A notifying file among the pending ones: its change is only known at the commit,
     // which then also settles whom it notifies (`notify_commit`, kinds/handler.sh).
@@ -229,6 +271,9 @@ pub fn build(
             pending = false;
             notifying = false;
         }
+        if starts.contains(i) {
+            w.raw("failed=0");
+        }
         w.comment(r.name());
         if !r.resource.notify.is_empty() {
             w.notifying(*i, &kinds::notify_markers(r));
@@ -247,6 +292,12 @@ pub fn build(
     }
     if pending {
         commit(&mut w, notifying);
+    }
+    for (_, r) in resources {
+        if let Some(k) = kinds_seen.iter().position(|k| *k == r.kind().keyword()) {
+            kinds_seen.remove(k);
+            kinds::of(r.kind()).write_end(&mut w);
+        }
     }
     if phase == Phase::Converge {
         for (j, cmd) in checks {

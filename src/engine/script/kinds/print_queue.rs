@@ -44,12 +44,15 @@ impl Kind for PrintQueue {
     fn tools(&self) -> &'static [&'static str] {
         &[
             "awk",
+            "cat",
             "flock",
             "lpadmin",
             "lpoptions",
             "lpstat",
+            "mv",
             "paste",
             "sed",
+            "sleep",
             "sort",
         ]
     }
@@ -89,6 +92,30 @@ impl Kind for PrintQueue {
         ];
         args.extend(options.iter().map(|(k, v)| format!("{k}={v}")));
         w.call("step pq_res", args);
+    }
+    fn write_begin(&self, w: &mut Writer, items: &[(usize, &ResolvedResource)]) {
+        for (i, r) in items {
+            let ResourceKind::PrintQueue {
+                queue,
+                server,
+                options,
+                ..
+            } = r.kind()
+            else {
+                continue;
+            };
+            let mut args = vec![
+                i.to_string(),
+                queue.clone(),
+                server.clone().unwrap_or_default(),
+            ];
+            args.extend(options.iter().map(|(k, v)| format!("{k}={v}")));
+            w.call("pq_pre", args);
+        }
+        w.raw("pq_pre_end");
+    }
+    fn write_end(&self, w: &mut Writer) {
+        w.raw("pq_end");
     }
     fn wanted(&self, r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {
         let ResourceKind::PrintQueue { queue, .. } = r.kind() else {

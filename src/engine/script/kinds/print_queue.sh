@@ -5,9 +5,35 @@ cups() { if [ -n "${cs:-}" ]; then CUPS_SERVER="$cs" "$@"; else "$@"; fi; }
 # pq_up: whether the scheduler (cupsd) of $cs answers; asked once per server and program,
 # so a dead print server costs one quick question, not an lpadmin retried until it gives up
 pq_up() {
-  case "${pq_seen:-}" in *"[$cs]=up"*) return 0 ;; *"[$cs]=down"*) return 1 ;; esac
-  if [ "$(cups lpstat -r 2>/dev/null)" = "scheduler is running" ]; then pq_seen="${pq_seen:-}[$cs]=up"; return 0; fi
-  pq_seen="${pq_seen:-}[$cs]=down"; return 1
+  case "${pq_dn:-}" in *"[$cs]"*) return 1 ;; esac
+  case "${pq_seen:-}" in *"[$cs]"*) return 0 ;; esac
+  if [ "$(cups lpstat -r 2>/dev/null)" = "scheduler is running" ]; then pq_seen="${pq_seen:-}[$cs]"; return 0; fi
+  pq_dn="${pq_dn:-}[$cs]"; return 1
+}
+# pq_gone: asks $cs's scheduler again (after a change failed); true, and remembered for
+# the rest of the program, when it no longer answers (cupsd died or was stopped)
+pq_gone() {
+  [ "$(cups lpstat -r 2>/dev/null)" = "scheduler is running" ] && return 1
+  pq_dn="${pq_dn:-}[$cs]"; return 0
+}
+# pq_known QUEUE: whether $cs has QUEUE, from one `lpstat -v` of all its queues per
+# program and server (asking CUPS for one missing queue costs a second of DNS-SD browsing)
+pq_known() {
+  if [ "${pq_lv:-}" != "[$cs]" ]; then cups lpstat -v > "$T/pv" 2>/dev/null; pq_lv="[$cs]"; fi
+  grep -qF "device for $1: " "$T/pv"
+}
+# pq_bg COMMAND...: runs COMMAND in the background, at most 16 at once (the queue reads
+# below mostly wait: each CUPS client browses DNS-SD for about a second)
+pq_bg() {
+  "$@" &
+  pq_pids="${pq_pids:-} $!"; pq_nb=$((${pq_nb:-0} + 1))
+  if [ "$pq_nb" -ge 16 ]; then pq_wait; fi
+}
+# pq_wait: waits for every background read started by pq_bg
+pq_wait() {
+  # shellcheck disable=SC2086 # a list of pids
+  [ -z "${pq_pids:-}" ] || wait $pq_pids
+  pq_pids=; pq_nb=0
 }
 # pq_state QUEUE KEY=VALUE...: the queue's settings as deskready compares them (each
 # option's KEY read back); fails when there is no such queue
@@ -28,6 +54,47 @@ pq_state() {
       printf 'option %s=%s\n' "$k" "$(printf '%s\n' "$pd" | sed -n "s/^$k\/[^:]*:.* \*\([^ ]*\).*/\1/p" | head -n 1)"
     done
   fi
+}
+# pq_pre I QUEUE SERVER KEY=VALUE...: starts reading queue I's settings as pq_state does,
+# in the background, into $T/s$i; or notes in $T/n$i that SERVER has no such queue.
+# Written before the queue steps, so that reading a batch of queues costs about one
+# client's time, not one per queue (see pq_bg).
+pq_pre() {
+  i=$1; q=$2; cs=$3; shift 3
+  pq_up || return 0
+  if ! pq_known "$q"; then : > "$T/n$i"; return 0; fi
+  pq_bg pq_read "$i" "$q" "$@"
+}
+pq_read() { i=$1; shift; pq_state "$@" > "$T/s$i.t" 2>/dev/null; mv -f "$T/s$i.t" "$T/s$i"; }
+# pq_pre_end: every read started by pq_pre has finished
+pq_pre_end() { pq_wait; }
+# pq_end: the queues changed by this program read back (in the background, see pq_check),
+# each one's result said; a failed one fails the program as a failed step does
+pq_end() {
+  pq_wait
+  for pi in ${pq_ck:-}; do
+    cat "$T/r$pi"
+    # shellcheck disable=SC2034
+    if grep -q "^@@R $pi failed" "$T/r$pi"; then failed=1; fi
+  done
+  pq_ck=
+}
+# pq_check I QUEUE HIDDEN URI WANT KEY=VALUE...: whether queue I, just changed, reads
+# back as WANT (cupsd may take a moment to show new defaults: asked up to 10 times, 0.5 s
+# apart); its result lines go to $T/r$i, said by pq_end
+pq_check() {
+  i=$1; q=$2; pq_hidden=$3; uri=$4; want=$5; shift 5; n=0
+  while :; do
+    pq_state "$q" "$@" > "$T/h$i" 2>/dev/null
+    [ "$(cat "$T/h$i")" != "$want" ] || { echo "@@R $i changed" > "$T/r$i"; return 0; }
+    n=$((n + 1)); [ "$n" -lt 10 ] || break; sleep 0.5
+  done
+  if [ "$pq_hidden" = 1 ]; then
+    { echo 'the print server did not keep these settings (sensitive: names only):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i" | sed 's/=.*//'; } > "$T/e$i"
+  else
+    { echo 'the print server did not keep these settings (wanted):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i"; } > "$T/e$i"
+  fi
+  fail "$i" 1 "$T/e$i" > "$T/r$i"
 }
 # pq_set KEY=VALUE...: applies the queue's settings ($q, $uri, $loc, $desc, $shared,
 # $allow) and these options in one lpadmin
@@ -52,13 +119,15 @@ pq_lock() {
 # pq_res I QUEUE SERVER URI LOCATION DESCRIPTION SHARED ALLOW WANT KEY=VALUE...: a print
 # queue on SERVER's cupsd ('' for the local one) whose settings read back as WANT.
 #
-# A new queue is created first and takes the printer's own capabilities (IPP
-# Everywhere: the printer must answer); settings are applied once its driver exists,
-# since lpadmin ignores driver options given with -m. A driver without the options asked
-# for (made while the printer was off) is made again. A busy cupsd answers "Service
-# Unavailable": every step is tried again, up to 20 times, 0.5 s apart, until the queue
-# reads back right. Queue changes on one print server take turns (flock): many `lpadmin
-# -m everywhere` at once were seen to stall cupsd for half a minute.
+# Its settings were read by pq_pre when the program has one (else here). A new queue is
+# created first and takes the printer's own capabilities (IPP Everywhere: the printer must
+# answer); settings are applied once its driver exists, since lpadmin ignores driver
+# options given with -m. A driver without the options asked for (made while the printer
+# was off) is made again. A busy cupsd answers "Service Unavailable": a change is tried
+# again, up to 20 times, 0.5 s apart, unless the scheduler is gone (then said once, and
+# every later queue on it skipped). Queue changes on one print server take turns (flock):
+# many `lpadmin -m everywhere` at once were seen to stall cupsd for half a minute. A
+# changed queue is read back in the background and its result said by pq_end.
 #
 # The lock file lives where only root can create names (see `pq_lock`): in a world-writable
 # directory (/tmp, and /run/lock, which Debian makes 1777) another user could hold it
@@ -69,7 +138,10 @@ pq_res() {
   # preamble's, read by step).
   # shellcheck disable=SC2034
   if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
-  have=$(pq_state "$q" "$@"); exists=$?
+  if [ -f "$T/n$i" ]; then have=; exists=1
+  elif [ -f "$T/s$i" ]; then have=$(cat "$T/s$i"); exists=0; [ -n "$have" ] || exists=1
+  else have=$(pq_state "$q" "$@"); exists=$?
+  fi
   if [ "$exists" = 0 ] && [ "$have" = "$want" ]; then echo "@@R $i ok"; return 0; fi
   # A sensitive queue (listed in $hidden; its uri may hold a password): only that its
   # settings differ, never what they were, and only the names of settings in errors.
@@ -79,32 +151,33 @@ pq_res() {
   fi
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   pq_lock || { fail "$i" 1 "$T/e$i"; return 0; }
+  remake=0
+  if [ "$exists" = 0 ] && printf '%s\n' "$have" | grep -q '^option [^=]*=$'; then remake=1; fi
   {
     flock 9; n=0
     while :; do
       rc=0
-      if ! cups lpstat -v "$q" >/dev/null 2>&1; then
+      if [ "$exists" != 0 ]; then
         cups lpadmin -p "$q" -E -v "$uri" -m everywhere </dev/null >/dev/null 2>"$T/e$i" || rc=$?
-      elif pq_state "$q" "$@" | grep -q '^option [^=]*=$'; then
+        [ "$rc" != 0 ] || exists=0
+      elif [ "$remake" = 1 ]; then
         cups lpadmin -p "$q" -v "$uri" -m everywhere </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+        [ "$rc" != 0 ] || remake=0
       fi
       [ "$rc" != 0 ] || pq_set "$@" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
-      [ "$rc" != 0 ] || [ "$(pq_state "$q" "$@")" != "$want" ] || break
+      [ "$rc" != 0 ] || break
+      if pq_gone; then break; fi
       n=$((n + 1)); [ "$n" -lt 20 ] || break; sleep 0.5
     done
   } 9>"$lk"
   if [ "$rc" != 0 ]; then
+    # shellcheck disable=SC2034
+    if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
     # lpadmin's own words about a sensitive queue, without the lines naming its uri
     if [ "$pq_hidden" = 1 ]; then grep -vF -e "$uri" "$T/e$i" > "$T/h$i"; cat "$T/h$i" > "$T/e$i"; fi
     fail "$i" "$rc" "$T/e$i"
-  elif [ "$(pq_state "$q" "$@")" = "$want" ]; then echo "@@R $i changed"
   else
-    pq_state "$q" "$@" > "$T/h$i"
-    if [ "$pq_hidden" = 1 ]; then
-      { echo 'the print server did not keep these settings (sensitive: names only):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i" | sed 's/=.*//'; } > "$T/e$i"
-    else
-      { echo 'the print server did not keep these settings (wanted):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i"; } > "$T/e$i"
-    fi
-    fail "$i" 1 "$T/e$i"
+    pq_ck="${pq_ck:-} $i"
+    pq_bg pq_check "$i" "$q" "$pq_hidden" "$uri" "$want" "$@"
   fi
 }
