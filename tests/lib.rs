@@ -19,6 +19,7 @@ mod fleet;
 mod human_output;
 mod lifecycle;
 mod printers;
+mod printfleet;
 mod printlab;
 mod render;
 mod secrets;

@@ -80,14 +80,19 @@ pq_end() {
   pq_ck=
 }
 # pq_check I QUEUE HIDDEN URI WANT KEY=VALUE...: whether queue I, just changed, reads
-# back as WANT (cupsd may take a moment to show new defaults: asked up to 10 times, 0.5 s
-# apart); its result lines go to $T/r$i, said by pq_end
+# back as WANT; run in the background, with the settings of pq_res ($loc, $desc, $shared,
+# $allow, $lk) as they were when it started. A driver's options were seen not to stick
+# when set right after the driver was made: they are set again (under the lock) until the
+# queue reads back right, up to 10 times 0.5 s apart. Its result lines go to $T/r$i, said
+# by pq_end.
 pq_check() {
   i=$1; q=$2; pq_hidden=$3; uri=$4; want=$5; shift 5; n=0
   while :; do
     pq_state "$q" "$@" > "$T/h$i" 2>/dev/null
     [ "$(cat "$T/h$i")" != "$want" ] || { echo "@@R $i changed" > "$T/r$i"; return 0; }
+    if pq_gone; then printf '@@PSDOWN %s\n@@R %s failed 1\n' "$i" "$i" > "$T/r$i"; return 0; fi
     n=$((n + 1)); [ "$n" -lt 10 ] || break; sleep 0.5
+    { flock 9; pq_set "$@" </dev/null >/dev/null 2>&1; } 9>"$lk"
   done
   if [ "$pq_hidden" = 1 ]; then
     { echo 'the print server did not keep these settings (sensitive: names only):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i" | sed 's/=.*//'; } > "$T/e$i"
