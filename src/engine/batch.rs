@@ -125,7 +125,7 @@ pub fn run(
     }
 
     // Each working device's resources, numbered uniquely in the one program.
-    let mut parts: Vec<Vec<(usize, &ResolvedResource)>> = Vec::new();
+    let mut parts: Vec<(String, Vec<(usize, &ResolvedResource)>)> = Vec::new();
     let mut owner: Vec<(usize, usize)> = Vec::new(); // program index -> (device, resource)
     let mut working = Vec::new();
     for (k, r) in devices.iter().enumerate() {
@@ -141,7 +141,14 @@ pub fn run(
         }
         if !part.is_empty() {
             working.push(k);
-            parts.push(part);
+            // The model the printer says it is (else the inventory's): one driver each.
+            let model = answered
+                .get(&k)
+                .map(|a| a.make_and_model.clone())
+                .filter(|m| !m.is_empty())
+                .or_else(|| site.device(&r.device).map(|d| d.model.clone()))
+                .unwrap_or_default();
+            parts.push((model, part));
         }
     }
     // The items of device k: (its own resource index, resource).
@@ -236,7 +243,8 @@ pub fn run(
             && let Some((d, uri)) = printers[k]
         {
             observe(&r.device, Step::Verifying);
-            let checks = verify_printer(site, r, d, uri, opts, answered.remove(&k));
+            let (checks, status) = verify_printer(site, r, d, uri, opts, answered.remove(&k));
+            runs[k].printer = status;
             if checks.first().is_some_and(|c| !c.passed) {
                 unreachable[k] = true;
             }

@@ -98,6 +98,9 @@ pub struct DeviceRun {
     /// What went wrong, when the outcome is failed or unreachable.
     #[serde(flatten)]
     pub problems: Problems,
+    /// What a printer said about itself over IPP (configure and audit of a printer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printer: Option<crate::printer::PrinterStatus>,
 }
 
 impl DeviceRun {
@@ -209,6 +212,7 @@ pub(super) fn initial_run(resolved: &Resolved, mode: Mode) -> DeviceRun {
         channels: 0,
         elapsed_ms: 0,
         problems: Problems::default(),
+        printer: None,
     }
 }
 
@@ -341,7 +345,8 @@ pub fn run(
 
     if !unreachable && let Some((d, uri)) = printer {
         observe(tag, Step::Verifying);
-        let checks = verify_printer(site, resolved, d, uri, opts, answered);
+        let (checks, status) = verify_printer(site, resolved, d, uri, opts, answered);
+        run.printer = status;
         // A printer that does not answer is unreachable, as a device that does not answer SSH.
         if checks.first().is_some_and(|c| !c.passed) {
             unreachable = true;
@@ -399,13 +404,13 @@ pub(super) fn verify_printer(
     uri: &str,
     opts: &Options,
     answered: Option<crate::printer::PrinterStatus>,
-) -> Vec<CheckOutcome> {
+) -> (Vec<CheckOutcome>, Option<crate::printer::PrinterStatus>) {
     let mut out = Vec::new();
     let status = match answered.map_or_else(|| opts.printers.ask(uri), Ok) {
         Ok(s) => s,
         Err(e) => {
             out.push(no_ipp_answer(d, uri, &e));
-            return out;
+            return (out, None);
         }
     };
     out.push(CheckOutcome {
@@ -429,7 +434,7 @@ pub(super) fn verify_printer(
     if opts.test_page && same {
         out.push(test_page(site, resolved, d, opts));
     }
-    out
+    (out, Some(status))
 }
 
 /// The failed check of a printer that does not answer over IPP.

@@ -65,6 +65,7 @@ fn end_configure(
     run_id: Option<i64>,
 ) -> Result<(), StoreError> {
     let tag = run.device.as_str();
+    observe(store, run, operator)?;
     let entries = journal_rows(run, operator, run_id);
     // A device configured at its desk (an upgrade in place) is delivered again.
     let done = if store.at_desk(tag)? {
@@ -194,8 +195,24 @@ pub fn audit(
     Ok(run)
 }
 
-/// Records an audit's result in the device's journal.
+/// Records what a printer said about itself during `run`, if it was asked.
+fn observe(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreError> {
+    let Some(p) = &run.printer else {
+        return Ok(());
+    };
+    let json = serde_json::to_string(p).unwrap_or_default();
+    store.observe_printer(
+        &run.device,
+        operator,
+        p.pages,
+        !p.attention().is_empty(),
+        &json,
+    )
+}
+
+/// Records an audit's result in the device's journal (and what a printer said).
 fn end_audit(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreError> {
+    observe(store, run, operator)?;
     let drifted: Vec<&str> = run
         .resources
         .iter()

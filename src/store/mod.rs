@@ -10,6 +10,7 @@
 mod damaged;
 mod locks;
 mod pins;
+mod printers;
 mod recover;
 mod resume;
 mod runs;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 pub use locks::{Holder, LockGuard, Purpose};
+pub use printers::PrinterObservation;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 
@@ -92,6 +94,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN start_time INTEGER;
     "#,
+    // 4: what printers said about themselves over time (store/printers.rs).
+    printers::MIGRATION,
 ];
 
 /// The schema version this build writes.

@@ -143,28 +143,26 @@ pub fn build(
 
 /// Builds one program for the resources of several devices on one device (a print
 /// server's queues for a batch of printers): `parts` are the devices' resources, each
-/// with an index unique in the program. One device's failed resource does not skip the
-/// others' (each part starts afresh).
-pub fn build_batch(phase: Phase, parts: &[Vec<(usize, &ResolvedResource)>]) -> Script {
-    let all: Vec<(usize, &ResolvedResource)> = parts.iter().flatten().copied().collect();
-    let mut starts = Vec::new();
-    let mut at = 0;
-    for p in parts {
-        if at > 0 && !p.is_empty() {
-            starts.push(p[0].0);
-        }
-        at += p.len();
-    }
+/// with an index unique in the program, and each device's model (`pq_model`, read by
+/// the print queue helpers to make one driver per model). One device's failed resource
+/// does not skip the others' (each part starts afresh).
+pub fn build_batch(phase: Phase, parts: &[(String, Vec<(usize, &ResolvedResource)>)]) -> Script {
+    let all: Vec<(usize, &ResolvedResource)> =
+        parts.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let starts: Vec<(usize, &str)> = parts
+        .iter()
+        .filter_map(|(model, p)| p.first().map(|(i, _)| (*i, model.as_str())))
+        .collect();
     build_parts(phase, &all, &[], &starts)
 }
 
 /// [`build`], where the resources whose indices are in `starts` begin another device's
-/// part: `failed` is reset before them.
+/// part (of that model): `failed` is reset before them.
 fn build_parts(
     phase: Phase,
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
-    starts: &[usize],
+    starts: &[(usize, &str)],
 ) -> Script {
     let mut w = Writer::new();
     let mut data = Vec::new();
@@ -271,8 +269,8 @@ fn build_parts(
             pending = false;
             notifying = false;
         }
-        if starts.contains(i) {
-            w.raw("failed=0");
+        if let Some((_, model)) = starts.iter().find(|(s, _)| s == i) {
+            w.raw("failed=0").var("pq_model", model);
         }
         w.comment(r.name());
         if !r.resource.notify.is_empty() {

@@ -45,6 +45,7 @@ impl Kind for PrintQueue {
         &[
             "awk",
             "cat",
+            "cksum",
             "flock",
             "lpadmin",
             "lpoptions",

@@ -101,10 +101,36 @@ pq_check() {
   fi
   fail "$i" 1 "$T/e$i" > "$T/r$i"
 }
-# pq_set KEY=VALUE...: applies the queue's settings ($q, $uri, $loc, $desc, $shared,
-# $allow) and these options in one lpadmin
+# pq_ppd: $pp = the IPP Everywhere PPD of printer model $pq_model (set by a batch's
+# program per printer), made once per program with cups-filters' `driverless` from the
+# first printer of that model ($uri) and reused for the others; '' when there is no model
+# or no driverless, or it failed (then `lpadmin -m everywhere` makes the driver). A queue
+# made from a PPD file takes every setting in one lpadmin, and cupsd does not ask the
+# printer itself: concurrent `-m everywhere` requests were seen to make CUPS 2.4.2's cupsd
+# read freed memory (valgrind) and crash.
+pq_ppd() {
+  pp=
+  [ -n "${pq_model:-}" ] || return 0
+  command -v driverless >/dev/null 2>&1 || return 0
+  pk=$(printf '%s' "$pq_model" | cksum | sed 's/ .*//')
+  [ ! -f "$T/m$pk.no" ] || return 0
+  if [ ! -f "$T/m$pk.ppd" ]; then
+    if driverless cat "$uri" > "$T/m$pk.t" 2>/dev/null && grep -q '^\*PPD-Adobe' "$T/m$pk.t"; then
+      mv -f "$T/m$pk.t" "$T/m$pk.ppd"
+    else
+      : > "$T/m$pk.no"; return 0
+    fi
+  fi
+  pp="$T/m$pk.ppd"
+}
+# pq_set KEY=VALUE... [LPADMIN-ARG...]: applies the queue's settings ($q, $uri, $loc,
+# $desc, $shared, $allow) and these options in one lpadmin, with any further arguments
 pq_set() {
-  for kv in "$@"; do shift; set -- "$@" -o "$kv"; done
+  for kv in "$@"; do
+    shift
+    case "$kv" in -*) set -- "$@" "$kv" ;; *) if [ "${pq_after:-}" = 1 ]; then set -- "$@" "$kv"; else set -- "$@" -o "$kv"; fi ;; esac
+    case "$kv" in -P) pq_after=1 ;; *) pq_after=0 ;; esac
+  done
   cups lpadmin -p "$q" -v "$uri" -L "$loc" -D "$desc" -o "printer-is-shared=$shared" "$@" -u "$allow"
 }
 # pq_lock: $lk = the lock file of queue changes on print server $cs ('' for this device's
@@ -162,7 +188,11 @@ pq_res() {
     flock 9; n=0
     while :; do
       rc=0
-      if [ "$exists" != 0 ]; then
+      if [ "$exists" != 0 ] || [ "$remake" = 1 ]; then pq_ppd; else pp=; fi
+      if [ -n "$pp" ]; then
+        pq_set "$@" -E -P "$pp" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+        if [ "$rc" = 0 ]; then exists=0; remake=0; break; fi
+      elif [ "$exists" != 0 ]; then
         cups lpadmin -p "$q" -E -v "$uri" -m everywhere </dev/null >/dev/null 2>"$T/e$i" || rc=$?
         [ "$rc" != 0 ] || exists=0
       elif [ "$remake" = 1 ]; then
