@@ -28,8 +28,11 @@ use super::slots::SLOT_DIR;
 
 /// Printer i of the lab in slot s listens on PRINTER_PORT_BASE + s*100 + i.
 pub const PRINTER_PORT_BASE: u16 = 20000;
-/// At most this many printers per lab (their ports must stay inside the slot's block).
-pub const MAX_PRINTERS: usize = 100;
+/// Printers of a lab with a port in the slot's block; any further ones get a port chosen
+/// by the system (an ephemeral one, outside every slot's block).
+pub(super) const BLOCK_PRINTERS: usize = 100;
+/// At most this many printers per lab.
+pub const MAX_PRINTERS: usize = 400;
 const IPPEVEPRINTER: &str = "ippeveprinter";
 const AVAHI_SOCKET: &str = "/run/avahi-daemon/socket";
 const DBUS_SOCKET: &str = "/run/dbus/system_bus_socket";
@@ -120,8 +123,7 @@ pub(super) fn validate_printers(printers: &[PrinterSpec]) -> Result<(), LabError
         return Err(LabError::BadPrinter {
             name: printers[MAX_PRINTERS].name.clone(),
             reason: format!(
-                "a lab holds at most {MAX_PRINTERS} printers ({} asked): each lab has a block \
-                 of {MAX_PRINTERS} ports",
+                "a lab holds at most {MAX_PRINTERS} printers ({} asked)",
                 printers.len()
             ),
         });
@@ -163,13 +165,23 @@ pub(super) fn validate_printers(printers: &[PrinterSpec]) -> Result<(), LabError
     Ok(())
 }
 
+/// A port free on 127.0.0.1 right now, chosen by the system.
+fn free_port() -> Option<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?;
+    l.local_addr().ok().map(|a| a.port())
+}
+
 /// The printers of the lab in `dir` holding `slot`, not started (pid 0).
 pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> Vec<LabPrinter> {
     printers
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let port = printer_port(slot, i);
+            let port = if i < BLOCK_PRINTERS {
+                printer_port(slot, i)
+            } else {
+                free_port().unwrap_or_else(|| printer_port(slot, i % BLOCK_PRINTERS))
+            };
             LabPrinter {
                 name: p.name.clone(),
                 make: p.make.clone(),
@@ -331,12 +343,12 @@ mod tests {
 
     #[test]
     fn too_many_printers_are_refused() {
-        let specs: Vec<PrinterSpec> = (0..101)
+        let specs: Vec<PrinterSpec> = (0..401)
             .map(|i| PrinterSpec::new(format!("p{i}"), "ACME", "M", "L"))
             .collect();
         let err = validate_printers(&specs).unwrap_err().to_string();
-        assert!(err.contains("at most 100 printers"), "{err}");
-        assert!(validate_printers(&specs[..100]).is_ok());
+        assert!(err.contains("at most 400 printers"), "{err}");
+        assert!(validate_printers(&specs[..400]).is_ok());
         let bad = [PrinterSpec::new("a b", "x", "y", "z")];
         assert!(validate_printers(&bad).is_err());
     }
