@@ -146,3 +146,88 @@ fn a_dead_printer_and_a_print_server_dying_mid_rollout_are_clear_fast_and_resuma
     );
     assert_eq!(queues(&lab), 30);
 }
+
+#[test]
+fn supply_levels_and_state_reasons_are_read_back_after_the_printer_changes_them() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let run = lab.run(&["configure", "PRN-0301", "PRN-0302"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    // Stock supplies: nothing needs attention.
+    let view = lab.run(&["--format", "json", "printers"]);
+    assert_eq!(view.code(), 0, "{}{}", view.stdout(), view.stderr());
+    let rows = view.json();
+    let row = |rows: &serde_json::Value, tag: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["tag"] == tag)
+            .cloned()
+            .unwrap()
+    };
+    let before = row(&rows, "PRN-0301");
+    assert_eq!(before["state"], "idle", "{before:#}");
+    let levels = |r: &serde_json::Value| -> Vec<(String, i64)> {
+        r["supplies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["level"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        levels(&before),
+        [
+            ("Toner Waste Tank".to_string(), 25),
+            ("Black Toner".into(), 75)
+        ]
+    );
+    // A printer never asked is listed as such.
+    assert!(row(&rows, "PRN-0303")["observed_at"].is_null());
+
+    // The waste tank fills up, the toner runs low: an audit reads it back.
+    lab.lab.set_supplies("PRN-0301", &[95, 5]).unwrap();
+    let audit = lab.run(&["audit", "PRN-0301"]);
+    assert_eq!(audit.code(), 0, "{}{}", audit.stdout(), audit.stderr());
+    let view = lab.run(&["--format", "json", "printers"]);
+    assert_eq!(view.code(), 6, "needs attention: {}", view.stdout());
+    let after = row(&view.json(), "PRN-0301");
+    assert_eq!(
+        levels(&after),
+        [
+            ("Toner Waste Tank".to_string(), 95),
+            ("Black Toner".into(), 5)
+        ]
+    );
+    let reasons: Vec<&str> = after["state_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"toner-low-report")
+            && reasons.contains(&"marker-waste-almost-full-report"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        after["attention"],
+        serde_json::json!(["Toner Waste Tank 95% full", "Black Toner low (5%)"])
+    );
+    assert_eq!(
+        row(&view.json(), "PRN-0302")["attention"],
+        serde_json::json!([])
+    );
+    let text = lab.run(&["printers"]);
+    assert_eq!(text.code(), 6);
+    assert!(
+        text.stdout()
+            .contains("Toner Waste Tank 95% full; Black Toner low (5%)"),
+        "{}",
+        text.stdout()
+    );
+}

@@ -10,6 +10,7 @@ mod devices;
 mod history;
 pub mod lab;
 mod lifecycle;
+mod printers;
 mod receive;
 mod rekey;
 mod render;
@@ -89,6 +90,9 @@ pub enum Command {
     /// with --due / --overdue, list devices whose physical audit is near or past. Exit code
     /// 0 clean, 4 drift, 5 a device could not be reached, 1 an audit failed.
     Audit(audit::AuditArgs),
+    /// Printers in service as they last said over IPP (audit them to ask): state, supply
+    /// levels, pages, firmware, serial. Exit code 6 when one needs attention.
+    Printers(printers::Args),
     /// Record that a CSP saw a device (at its desk, or --desk where it was instead).
     Seen(audit::SeenArgs),
     /// The fleet report: stages (chart), drift, physical audits due, activity, histories;
@@ -272,6 +276,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::History(a) => history::history(&ctx, a),
         Command::Status(a) => history::status(&ctx, a),
         Command::Audit(a) => audit::audit(&ctx, a),
+        Command::Printers(a) => printers::printers(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
     }?;

@@ -233,6 +233,43 @@ pub(super) fn spawn(procs: &Processes, p: &mut LabPrinter) -> Result<(), LabErro
     Ok(())
 }
 
+/// Sets the printer's supply levels through its web page (`GET /supplies?supply0=L...`).
+pub(super) fn set_supplies(p: &LabPrinter, levels: &[u8]) -> Result<(), LabError> {
+    use std::io::{Read, Write};
+    let query: Vec<String> = levels
+        .iter()
+        .enumerate()
+        .map(|(k, l)| format!("supply{k}={}", l.min(&100)))
+        .collect();
+    let what = || format!("setting the supplies of printer {}", p.name);
+    let fail = |detail: String| LabError::Command {
+        what: what(),
+        detail,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], p.port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| fail(e.to_string()))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| fail(e.to_string()))?;
+    write!(
+        s,
+        "GET /supplies?{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+        query.join("&"),
+        p.port
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "the printer answered: {}",
+            answer.lines().next().unwrap_or("nothing")
+        )))
+    }
+}
+
 /// Polls until each listed printer answers a Get-Printer-Attributes request.
 pub(super) fn wait(procs: &Processes, printers: &[&LabPrinter]) -> Result<(), LabError> {
     let timeout = Duration::from_secs(20).max(Duration::from_millis(200) * printers.len() as u32);
