@@ -350,6 +350,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             store: store.clone(),
             run_id: None,
             notes: Default::default(),
+            recheck: None,
         });
         let (rows, _) =
             fleet::rollout(site, books, jobs, settings, None, Stop::default(), tx).await;

@@ -131,6 +131,32 @@ fn a_dead_printer_and_a_print_server_dying_mid_rollout_are_clear_fast_and_resuma
         "cupsd killed: {changed} changed, {not_done} reported once as on a down print server, {after_kill:?} after the kill"
     );
 
+    // `lab status` shows the print server and every printer, up or down.
+    let status = lab.run(&["--format", "json", "lab", "status"]).json();
+    let up = |name: &str| {
+        status["print"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["running"].as_bool().unwrap())
+    };
+    assert_eq!(
+        up(&format!("{} cupsd", ps.device)),
+        Some(false),
+        "{status:#}"
+    );
+    assert_eq!(up("PRN-0301"), Some(true), "{status:#}");
+    if let Some(dead) = &dead {
+        assert_eq!(up(dead), Some(false), "{status:#}");
+    }
+    let text = lab.run(&["lab", "status"]).stdout();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&format!("{} cupsd", ps.device)) && l.ends_with("stopped")),
+        "{text}"
+    );
+
     // Both back: --resume finishes every printer that did not succeed, and only those.
     lab.lab.start_print_server().unwrap();
     if let Some(dead) = &dead {
@@ -230,4 +256,132 @@ fn supply_levels_and_state_reasons_are_read_back_after_the_printer_changes_them(
         "{}",
         text.stdout()
     );
+}
+
+#[test]
+fn a_retired_printers_queue_is_removed_and_a_returned_ones_disabled() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let run = lab.run(&["configure", "PRN-0301", "PRN-0302"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let ps = lab.lab.print_server.clone().expect("print server");
+    let lpstat = |args: &str| {
+        lab.ssh(
+            &ps.device,
+            &format!("CUPS_SERVER={} lpstat {args} 2>&1 || true", ps.address),
+        )
+    };
+    assert!(lpstat("-v").contains("device for floor3-bay1: "));
+
+    let retire = lab.run(&["retire", "PRN-0301", "--reason", "drum failed"]);
+    assert_eq!(retire.code(), 0, "{}{}", retire.stdout(), retire.stderr());
+    let v = lpstat("-v");
+    assert!(!v.contains("device for floor3-bay1: "), "{v}");
+    assert!(v.contains("device for floor3-bay2: "), "{v}");
+    let h = lab.run(&["--format", "json", "history", "PRN-0301"]).json();
+    let rows = h["history"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|e| e["kind"] == "queue"
+            && e["message"] == format!("removed queue floor3-bay1 on {}", ps.device)),
+        "{h:#}"
+    );
+
+    // Returned (after delivery): its queue stays, stopped and refusing jobs.
+    let assign = lab.run(&[
+        "assign",
+        "PRN-0302",
+        "--to",
+        "Floor 3 team",
+        "--desk",
+        "HQ-3-PRN",
+    ]);
+    assert_eq!(assign.code(), 0, "{}{}", assign.stdout(), assign.stderr());
+    let deliver = lab.run(&[
+        "--var",
+        "helpdesk_phone=x1234",
+        "--var",
+        "helpdesk_email=it@example.org",
+        "--var",
+        "spot=bay 0",
+        "deliver",
+        "PRN-0302",
+    ]);
+    assert_eq!(
+        deliver.code(),
+        0,
+        "{}{}",
+        deliver.stdout(),
+        deliver.stderr()
+    );
+    let back = lab.run(&["return", "PRN-0302"]);
+    assert_eq!(back.code(), 0, "{}{}", back.stdout(), back.stderr());
+    let p = lpstat("-p floor3-bay2");
+    assert!(p.contains("disabled"), "{p}");
+    let a = lpstat("-a floor3-bay2");
+    assert!(a.contains("not accepting"), "{a}");
+}
+
+#[test]
+fn a_print_server_in_service_outside_its_window_refuses_a_printer_rollout() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    // The print server is in service (delivered); the print-servers group's window is
+    // weekends 06:00-22:00, Europe/London: pinned closed below with a window that never
+    // contains now.
+    let run = lab.run(&["configure", "PS-0001"]);
+    assert!(run.code() == 0 || run.code() == 1, "{}", run.stderr());
+    let assign = lab.run(&["assign", "PS-0001", "--to", "IT team", "--desk", "HQ-1-SRV"]);
+    assert_eq!(assign.code(), 0, "{}{}", assign.stdout(), assign.stderr());
+    let deliver = lab.run(&[
+        "--var",
+        "helpdesk_phone=x1234",
+        "--var",
+        "helpdesk_email=it@example.org",
+        "--var",
+        "spot=bay 0",
+        "deliver",
+        "PS-0001",
+    ]);
+    assert_eq!(
+        deliver.code(),
+        0,
+        "{}{}",
+        deliver.stdout(),
+        deliver.stderr()
+    );
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+    let closed = now.date().yesterday().unwrap().weekday();
+    let day =
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][closed.to_monday_zero_offset() as usize];
+    lab.site.edit(
+        "inventory/groups.yaml",
+        r#"maintenance_window: { days: [sat, sun], start: "06:00", end: "22:00", timezone: Europe/London }"#,
+        &format!(r#"maintenance_window: {{ days: [{day}], start: "01:00", end: "01:01", timezone: UTC }}"#),
+    );
+    let refused = lab.run(&["--format", "json", "configure", "PRN-0301", "PRN-0302"]);
+    assert_ne!(refused.code(), 0, "{}", refused.stdout());
+    let results = done(&ndjson(&refused));
+    assert_eq!(
+        results,
+        [
+            ("PRN-0301".to_string(), "refused".to_string()),
+            ("PRN-0302".into(), "refused".into())
+        ]
+    );
+    assert!(
+        refused.stdout().contains(
+            "PRN-0301's queue is on print server PS-0001, which is in service (delivered) and outside its maintenance window"
+        ),
+        "{}",
+        refused.stdout()
+    );
+    assert_eq!(queues(&lab), 0, "nothing was changed on the print server");
+    // --now goes ahead, and says so in the printer's journal.
+    let now_run = lab.run(&["configure", "PRN-0301", "--now"]);
+    assert_eq!(
+        now_run.code(),
+        0,
+        "{}{}",
+        now_run.stdout(),
+        now_run.stderr()
+    );
+    assert_eq!(queues(&lab), 1);
 }

@@ -91,6 +91,9 @@ fn status_json(lab: &Lab) -> serde_json::Value {
             "full": d.full,
             "running": running.get(&d.name).copied().unwrap_or(false),
         })).collect::<Vec<_>>(),
+        "print": lab.print_status().into_iter().map(|(name, address, running)| serde_json::json!({
+            "name": name, "address": address, "running": running,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -117,6 +120,9 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
                         },
                     ]
                 })
+                .chain(lab.print_status().into_iter().map(|(name, address, up)| {
+                    [name, address, if up { "running" } else { "stopped" }.into()]
+                }))
                 .collect();
             print!("{}", super::table(&["DEVICE", "ADDRESS", "STATE"], &rows));
         }

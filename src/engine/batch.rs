@@ -50,8 +50,13 @@ pub fn batch_key(site: &Site, resolved: &Resolved) -> Option<String> {
 
 /// Asks every printer of `uris` over IPP at once (at most [`ASK_AT_ONCE`] at a time), each
 /// within `query`'s timeout.
-pub fn ask_all(query: &dyn PrinterQuery, uris: &[&str]) -> Vec<Result<PrinterStatus, String>> {
-    let mut out: Vec<Option<Result<PrinterStatus, String>>> = vec![None; uris.len()];
+#[allow(clippy::type_complexity)]
+pub fn ask_all(
+    query: &dyn PrinterQuery,
+    uris: &[&str],
+) -> Vec<(Result<PrinterStatus, String>, std::time::Duration)> {
+    let mut out: Vec<Option<(Result<PrinterStatus, String>, std::time::Duration)>> =
+        vec![None; uris.len()];
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots = std::sync::Mutex::new(&mut out);
     std::thread::scope(|s| {
@@ -60,14 +65,16 @@ pub fn ask_all(query: &dyn PrinterQuery, uris: &[&str]) -> Vec<Result<PrinterSta
                 loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(uri) = uris.get(k) else { break };
+                    let asked = Instant::now();
                     let answer = query.ask(uri);
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(answer);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[k] =
+                        Some((answer, asked.elapsed()));
                 }
             });
         }
     });
     out.into_iter()
-        .map(|a| a.unwrap_or_else(|| Err("not asked".into())))
+        .map(|a| a.unwrap_or_else(|| (Err("not asked".into()), Default::default())))
         .collect()
 }
 
@@ -106,7 +113,8 @@ pub fn run(
     let uris: Vec<&str> = asked.iter().map(|(_, u)| *u).collect();
     let answers = ask_all(opts.printers.as_ref(), &uris);
     let mut answered: BTreeMap<usize, PrinterStatus> = BTreeMap::new();
-    for ((k, uri), answer) in asked.iter().zip(answers) {
+    let mut took: BTreeMap<usize, u64> = BTreeMap::new();
+    for ((k, uri), (answer, elapsed)) in asked.iter().zip(answers) {
         match answer {
             Ok(status) => {
                 answered.insert(*k, status);
@@ -115,6 +123,8 @@ pub fn run(
                 let (d, _) = printers[*k].expect("asked");
                 runs[*k].verify.push(no_ipp_answer(d, uri, &e));
                 unreachable[*k] = true;
+                // Its own cost: the one question it did not answer.
+                took.insert(*k, elapsed.as_millis() as u64);
                 for r in &mut runs[*k].resources {
                     if r.status != Status::Unsupported {
                         r.status = Status::Unreached;
@@ -251,7 +261,10 @@ pub fn run(
             runs[k].verify.extend(checks);
         }
         conclude(&mut runs[k], unreachable[k]);
-        runs[k].elapsed_ms = started.elapsed().as_millis() as u64;
+        runs[k].elapsed_ms = took
+            .get(&k)
+            .copied()
+            .unwrap_or_else(|| started.elapsed().as_millis() as u64);
     }
     runs
 }

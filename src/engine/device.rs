@@ -563,6 +563,58 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
     }
 }
 
+/// A retired printer's queue removed (`remove`), or a returned one's disabled, on the print
+/// server its `print_queue` resource names: the queue, the print server, and what became
+/// of it; `None` when the device has no such resource.
+pub fn drop_queue(
+    site: &Site,
+    resolved: &Resolved,
+    remove: bool,
+    opts: &Options,
+) -> Option<(String, String, script::QueueDropped)> {
+    let (queue, server, on) = resolved.resources.iter().find_map(|r| match r.kind() {
+        ResourceKind::PrintQueue { queue, server, .. } => Some((
+            queue.clone(),
+            server.clone().unwrap_or_default(),
+            r.resource
+                .via
+                .clone()
+                .unwrap_or_else(|| resolved.device.clone()),
+        )),
+        _ => None,
+    })?;
+    let failed = |why: String| {
+        Some((
+            queue.clone(),
+            on.clone(),
+            script::QueueDropped::Failed { why },
+        ))
+    };
+    let target = match target_of(site, &on) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let mut session = match opts
+        .transport
+        .connect(&target, &opts.ssh, opts.pins.as_ref())
+    {
+        Ok(s) => s,
+        Err(e) => return failed(e.to_string()),
+    };
+    let program = script::queue_drop(&server, &queue, remove);
+    match session.run(
+        &program.command_within(opts.ssh.command_timeout),
+        &program.stdin,
+    ) {
+        Ok(out) => Some((
+            queue.clone(),
+            on.clone(),
+            script::QueueDropped::parse(&out.stdout),
+        )),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
 pub(super) enum RunError {
     /// Not connected, or the program could not be run.
     NotRun(Problem),

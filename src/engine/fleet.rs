@@ -298,6 +298,12 @@ pub trait Bookkeeper: Send + Sync {
     }
     /// Records how a device ended (not started, refused, or its run's outcome).
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>);
+    /// Whether `device` may still go, asked again before each batch after the first (a
+    /// maintenance window may have closed during a long rollout); `None`: as admitted.
+    fn admit(&self, device: &str) -> Option<Admission> {
+        let _ = device;
+        None
+    }
 }
 
 /// Bookkeeping that keeps nothing: a bare device run in the settings' mode.
@@ -363,7 +369,16 @@ pub async fn rollout(
     let mut threshold_tripped = false;
 
     for (index, size) in sizes.iter().copied().enumerate() {
-        let batch: Vec<Job> = jobs.by_ref().take(size).collect();
+        let mut batch: Vec<Job> = jobs.by_ref().take(size).collect();
+        if index > 0 {
+            for job in &mut batch {
+                if matches!(job.admission, Admission::Go)
+                    && let Some(a) = books.admit(&job.resolved.device)
+                {
+                    job.admission = a;
+                }
+            }
+        }
         if stop.reason().is_some() {
             for job in batch {
                 rows.push(not_started(&job, &events, books.as_ref()));
@@ -565,7 +580,7 @@ impl TaskCtx {
             Some(why) => (Outcome::Refused, None, Some(why)),
             None => self.work(job).await,
         };
-        self.conclude(tag, started, outcome, run, error);
+        self.conclude(tag, started, None, outcome, run, error);
     }
 
     /// Runs printers whose work is all on `on` in one blocking task, over one connection.
@@ -591,23 +606,28 @@ impl TaskCtx {
             Ok(results) => {
                 for (tag, r) in tags.into_iter().zip(results) {
                     let (outcome, run, error) = outcome_of(Ok(r));
-                    self.conclude(tag, started, outcome, run, error);
+                    // Its own time: a printer that did not answer was done long before
+                    // the print server's program.
+                    let own = run.as_ref().map(|r| r.elapsed_ms);
+                    self.conclude(tag, started, own, outcome, run, error);
                 }
             }
             Err(e) => {
                 for tag in tags {
                     let (outcome, run, error) = outcome_of(Err(e.to_string()));
-                    self.conclude(tag, started, outcome, run, error);
+                    self.conclude(tag, started, None, outcome, run, error);
                 }
             }
         }
     }
 
     /// Records how device `tag` ended, counts it against the threshold and says so.
+    #[allow(clippy::too_many_arguments)]
     fn conclude(
         &self,
         tag: String,
         started: Instant,
+        own_ms: Option<u64>,
         outcome: Outcome,
         run: Option<DeviceRun>,
         error: Option<String>,
@@ -618,7 +638,7 @@ impl TaskCtx {
             changed: run.as_ref().map_or(0, |r| {
                 r.count(device::Status::Changed) + r.count(device::Status::Drift)
             }),
-            elapsed_ms: started.elapsed().as_millis() as u64,
+            elapsed_ms: own_ms.unwrap_or_else(|| started.elapsed().as_millis() as u64),
             error,
             print_server_down: run.as_ref().and_then(|r| {
                 r.problems.iter().find_map(|p| match p {

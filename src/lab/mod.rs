@@ -158,6 +158,23 @@ impl Lab {
             .collect()
     }
 
+    /// The print side, one row each: the print server's cupsd (`<device> cupsd`, its
+    /// `HOST:PORT`) and every printer (its name and URI), and whether its process runs.
+    pub fn print_status(&self) -> Vec<(String, String, bool)> {
+        let mut out = Vec::new();
+        if let Some(ps) = &self.print_server {
+            out.push((
+                format!("{} cupsd", ps.device),
+                ps.address.clone(),
+                self.print_server_running(),
+            ));
+        }
+        for p in &self.printers {
+            out.push((p.name.clone(), p.uri.clone(), self.printer_running(&p.name)));
+        }
+        out
+    }
+
     /// Whether the device's sshd (light) or container (full) is running.
     fn is_running(&self, d: &LabDevice) -> bool {
         if d.full {

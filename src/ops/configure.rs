@@ -264,6 +264,9 @@ pub struct Books {
     pub run_id: Option<i64>,
     /// Rows to write when a device's configure starts, by tag.
     pub notes: std::collections::HashMap<String, Entry>,
+    /// Admits a device again before each batch after the first (maintenance windows).
+    #[allow(clippy::type_complexity)]
+    pub recheck: Option<Box<dyn Fn(&str) -> Option<crate::engine::fleet::Admission> + Send + Sync>>,
 }
 
 impl Bookkeeper for Books {
@@ -366,6 +369,10 @@ impl Bookkeeper for Books {
             .collect();
         drop(locks);
         results
+    }
+
+    fn admit(&self, device: &str) -> Option<crate::engine::fleet::Admission> {
+        self.recheck.as_ref().and_then(|f| f(device))
     }
 
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>) {

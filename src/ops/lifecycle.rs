@@ -47,13 +47,12 @@ pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
     if cleared {
         message.push_str("; assignment cleared");
     }
-    store.transition(
-        &d.tag,
-        Stage::Received,
-        &env.operator,
-        None,
-        &[Entry::new(&d.tag, &env.operator, "returned").message(&message)],
-    )?;
+    let mut rows = vec![Entry::new(&d.tag, &env.operator, "returned").message(&message)];
+    // A returned printer's queue stops taking jobs.
+    rows.extend(super::printer_queue::follow(
+        env, &site, &store, &d.tag, false,
+    )?);
+    store.transition(&d.tag, Stage::Received, &env.operator, None, &rows)?;
     undo.commit();
     Ok(Returned {
         device: d.tag.clone(),
@@ -80,13 +79,20 @@ pub fn with_reason(
         ("repair", Purpose::Repair)
     };
     let _held = hold(env, &store, device, purpose)?;
-    Ok(store.transition(
-        device,
-        to,
-        &env.operator,
-        None,
-        &[Entry::new(device, &env.operator, kind).message(reason)],
-    )?)
+    let mut rows = vec![Entry::new(device, &env.operator, kind).message(reason)];
+    let printer = site
+        .device(device)
+        .is_some_and(|d| d.kind == crate::model::DeviceKind::Printer);
+    if to == Stage::Retired && printer {
+        // Refused moves change nothing: the stage is checked before the queue goes.
+        crate::model::check_move(device, store.stage(device)?.map(|r| r.stage), to)
+            .map_err(|e| Error::Refused(e.to_string()))?;
+        // A retired printer's queue is removed from its print server.
+        rows.extend(super::printer_queue::follow(
+            env, &site, &store, device, true,
+        )?);
+    }
+    Ok(store.transition(device, to, &env.operator, None, &rows)?)
 }
 
 /// `note`: a remark in a device's journal.

@@ -11,6 +11,7 @@ mod error;
 pub mod history;
 pub mod lab;
 pub mod lifecycle;
+pub mod printer_queue;
 pub mod printers;
 pub mod receive;
 pub mod rekey;

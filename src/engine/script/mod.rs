@@ -23,7 +23,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub use kinds::{Content, queue_state};
-pub use protocol::{CheckResult, Observed, Report, TestPage, parse};
+pub use protocol::{CheckResult, Observed, QueueDropped, Report, TestPage, parse};
 use writer::Writer;
 
 use crate::model::ResourceKind;
@@ -124,6 +124,20 @@ pub fn test_page(server: &str, queue: &str, tag: &str) -> Script {
     let mut w = Writer::new();
     w.raw(WATCHDOG).raw(PREAMBLE);
     kinds::write_test_page(&mut w, server, queue, tag);
+    let text = w.finish();
+    Script {
+        stdin: text.clone().into_bytes(),
+        text,
+    }
+}
+
+/// The program that removes (`remove`) or disables `queue` on the cupsd at `server`, for a
+/// printer retired or returned; read with [`QueueDropped::parse`].
+pub fn queue_drop(server: &str, queue: &str, remove: bool) -> Script {
+    let mut w = Writer::new();
+    w.raw(WATCHDOG).raw(PREAMBLE);
+    kinds::write_queue_drop(&mut w, server, queue, remove);
+    w.raw("echo @@END");
     let text = w.finish();
     Script {
         stdin: text.clone().into_bytes(),

@@ -19,7 +19,7 @@ use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
 pub(crate) use handler::markers as notify_markers;
-pub use print_queue::{TEST_PAGE, queue_state, write_test_page};
+pub use print_queue::{TEST_PAGE, queue_state, write_queue_drop, write_test_page};
 
 /// What the engine needs of a resource kind.
 pub trait Kind: Sync {

@@ -140,3 +140,16 @@ pub fn write_test_page(w: &mut Writer, server: &str, queue: &str, tag: &str) {
         .var("cs", server)
         .call("test_page", [queue, tag]);
 }
+
+/// Writes the step that removes (`remove`) or disables `queue` on `server` ('' for the
+/// device's own cupsd); the program's start comes before. Read with
+/// [`crate::engine::script::protocol::QueueDropped`].
+pub fn write_queue_drop(w: &mut Writer, server: &str, queue: &str, remove: bool) {
+    w.raw(include_str!("print_queue.sh"))
+        .var("fix", "1")
+        .var("cs", server)
+        .call(
+            "pq_drop",
+            [queue, if remove { "remove" } else { "disable" }],
+        );
+}

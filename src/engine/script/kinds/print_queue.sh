@@ -16,18 +16,22 @@ pq_gone() {
   [ "$(cups lpstat -r 2>/dev/null)" = "scheduler is running" ] && return 1
   pq_dn="${pq_dn:-}[$cs]"; return 0
 }
-# pq_known QUEUE: whether $cs has QUEUE, from one `lpstat -v` of all its queues per
-# program and server (asking CUPS for one missing queue costs a second of DNS-SD browsing)
+# pq_known QUEUE: whether $cs has QUEUE, from one `lpstat -v` (and `lpstat -l -p`, read by
+# pq_state in pq_read) of all its queues per program and server (asking CUPS for one
+# missing queue costs a second of DNS-SD browsing)
 pq_known() {
-  if [ "${pq_lv:-}" != "[$cs]" ]; then cups lpstat -v > "$T/pv" 2>/dev/null; pq_lv="[$cs]"; fi
+  if [ "${pq_lv:-}" != "[$cs]" ]; then
+    cups lpstat -v > "$T/pv" 2>/dev/null; cups lpstat -l -p > "$T/pl" 2>/dev/null; pq_lv="[$cs]"
+  fi
   grep -qF "device for $1: " "$T/pv"
 }
-# pq_bg COMMAND...: runs COMMAND in the background, at most 16 at once (the queue reads
-# below mostly wait: each CUPS client browses DNS-SD for about a second)
+# pq_bg COMMAND...: runs COMMAND in the background, at most 24 at once (the queue reads
+# below mostly wait: each lpoptions browses DNS-SD for about a second; each also holds a
+# D-Bus connection to avahi, and D-Bus allows a user 256)
 pq_bg() {
   "$@" &
   pq_pids="${pq_pids:-} $!"; pq_nb=$((${pq_nb:-0} + 1))
-  if [ "$pq_nb" -ge 16 ]; then pq_wait; fi
+  if [ "$pq_nb" -ge 24 ]; then pq_wait; fi
 }
 # pq_wait: waits for every background read started by pq_bg
 pq_wait() {
@@ -38,9 +42,17 @@ pq_wait() {
 # pq_state QUEUE KEY=VALUE...: the queue's settings as deskready compares them (each
 # option's KEY read back); fails when there is no such queue
 pq_state() {
-  cups lpstat -v "$1" >/dev/null 2>&1 || return 1
-  printf 'uri=%s\n' "$(cups lpstat -v "$1" 2>/dev/null | sed -n 's/^device for [^:]*: //p')"
-  pl=$(cups lpstat -l -p "$1" 2>/dev/null)
+  if [ "${pq_snap:-0}" = 1 ]; then
+    # From the program's listing of every queue (pq_known), not a client per queue
+    pu=$(awk -v q="$1" 'index($0, "device for " q ": ") == 1 { print substr($0, length(q) + 14); exit }' "$T/pv")
+    [ -n "$pu" ] || return 1
+    pl=$(awk -v q="$1" '$1 == "printer" && $2 == q { f = 1; print; next } f && /^\t/ { print; next } { f = 0 }' "$T/pl")
+  else
+    cups lpstat -v "$1" >/dev/null 2>&1 || return 1
+    pu=$(cups lpstat -v "$1" 2>/dev/null | sed -n 's/^device for [^:]*: //p')
+    pl=$(cups lpstat -l -p "$1" 2>/dev/null)
+  fi
+  printf 'uri=%s\n' "$pu"
   printf 'location=%s\n' "$(printf '%s\n' "$pl" | sed -n 's/^\tLocation: //p')"
   printf 'description=%s\n' "$(printf '%s\n' "$pl" | sed -n 's/^\tDescription: //p')"
   po=" $(cups lpoptions -p "$1" 2>/dev/null) "
@@ -65,7 +77,7 @@ pq_pre() {
   if ! pq_known "$q"; then : > "$T/n$i"; return 0; fi
   pq_bg pq_read "$i" "$q" "$@"
 }
-pq_read() { i=$1; shift; pq_state "$@" > "$T/s$i.t" 2>/dev/null; mv -f "$T/s$i.t" "$T/s$i"; }
+pq_read() { i=$1; shift; pq_snap=1; pq_state "$@" > "$T/s$i.t" 2>/dev/null; mv -f "$T/s$i.t" "$T/s$i"; }
 # pq_pre_end: every read started by pq_pre has finished
 pq_pre_end() { pq_wait; }
 # pq_end: the queues changed by this program read back (in the background, see pq_check),
@@ -215,4 +227,17 @@ pq_res() {
     pq_ck="${pq_ck:-} $i"
     pq_bg pq_check "$i" "$q" "$pq_hidden" "$uri" "$want" "$@"
   fi
+}
+# pq_drop QUEUE remove|disable: a retired printer's queue removed from $cs, or a returned
+# one's stopped and refusing jobs; says `@@Q removed`, `@@Q disabled`, `@@Q absent` (no such
+# queue), `@@Q down` (the scheduler does not answer) or `@@Q failed BASE64-WHY`
+pq_drop() {
+  pq_up || { echo "@@Q down"; return 0; }
+  if ! pq_known "$1"; then echo "@@Q absent"; return 0; fi
+  if [ "$2" = remove ]; then
+    if out=$(cups lpadmin -x "$1" 2>&1); then echo "@@Q removed"; return 0; fi
+  elif out=$({ cups cupsdisable "$1" && cups cupsreject "$1"; } 2>&1); then
+    echo "@@Q disabled"; return 0
+  fi
+  echo "@@Q failed $(printf '%s' "$out" | base64 -w0)"
 }
