@@ -385,3 +385,31 @@ fn a_print_server_in_service_outside_its_window_refuses_a_printer_rollout() {
     );
     assert_eq!(queues(&lab), 1);
 }
+
+#[test]
+fn an_ipps_printer_is_asked_over_tls() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let uri = lab.lab.printer("PRN-0302").unwrap().uri.clone();
+    let tls = uri.replace("ipp://", "ipps://");
+    lab.site.edit(
+        "inventory/lab.generated.yaml",
+        &format!("uri: {uri}\n"),
+        &format!("uri: {tls}\n"),
+    );
+    let audit = lab.run(&["--format", "json", "audit", "PRN-0302"]);
+    let events = ndjson(&audit);
+    let done = events
+        .iter()
+        .find(|e| e["event"] == "done" && e["device"] == "PRN-0302")
+        .unwrap_or_else(|| panic!("{}{}", audit.stdout(), audit.stderr()));
+    assert_ne!(done["outcome"], "unreachable", "{done:#}");
+    let view = lab.run(&["--format", "json", "printers"]).json();
+    let row = view
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tag"] == "PRN-0302")
+        .unwrap()
+        .clone();
+    assert_eq!(row["state"], "idle", "{row:#}");
+}

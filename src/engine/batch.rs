@@ -268,3 +268,71 @@ pub fn run(
     }
     runs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Answers for `ipp://ok/...` URIs once several questions are open at once (or after
+    /// 5 s), and never for others.
+    struct Overlapping {
+        open: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl PrinterQuery for Overlapping {
+        fn ask(&self, uri: &str) -> Result<PrinterStatus, String> {
+            let n = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(n, Ordering::SeqCst);
+            let started = Instant::now();
+            while self.most.load(Ordering::SeqCst) < 8
+                && started.elapsed() < std::time::Duration::from_secs(5)
+            {
+                std::thread::yield_now();
+            }
+            self.open.fetch_sub(1, Ordering::SeqCst);
+            if !uri.starts_with("ipp://ok/") {
+                return Err("connection refused".into());
+            }
+            Ok(PrinterStatus {
+                state: "idle".into(),
+                state_reasons: vec![],
+                make_and_model: uri.into(),
+                location: String::new(),
+                supplies: vec![],
+                pages: None,
+                firmware: None,
+                serial: None,
+            })
+        }
+    }
+
+    #[test]
+    fn printers_are_asked_at_once_and_answers_keep_their_order() {
+        let q = Overlapping {
+            open: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        };
+        let uris: Vec<String> = (0..40)
+            .map(|i| {
+                if i == 7 {
+                    format!("ipp://dead/{i}")
+                } else {
+                    format!("ipp://ok/{i}")
+                }
+            })
+            .collect();
+        let refs: Vec<&str> = uris.iter().map(String::as_str).collect();
+        let answers = ask_all(&q, &refs);
+        assert!(q.most.load(Ordering::SeqCst) >= 8);
+        assert!(q.most.load(Ordering::SeqCst) <= ASK_AT_ONCE);
+        assert_eq!(answers.len(), 40);
+        for (i, (a, _)) in answers.iter().enumerate() {
+            match a {
+                Ok(s) => assert_eq!(s.make_and_model, uris[i]),
+                Err(_) => assert_eq!(i, 7),
+            }
+        }
+    }
+}

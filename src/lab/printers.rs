@@ -28,8 +28,8 @@ use super::slots::SLOT_DIR;
 
 /// Printer i of the lab in slot s listens on PRINTER_PORT_BASE + s*100 + i.
 pub const PRINTER_PORT_BASE: u16 = 20000;
-/// Printers of a lab with a port in the slot's block; any further ones get a port chosen
-/// by the system (an ephemeral one, outside every slot's block).
+/// Printers of a lab with a port in the slot's block; any further ones get a free port
+/// of [`EXTRA_PORTS`].
 pub(super) const BLOCK_PRINTERS: usize = 100;
 /// At most this many printers per lab.
 pub const MAX_PRINTERS: usize = 400;
@@ -165,14 +165,22 @@ pub(super) fn validate_printers(printers: &[PrinterSpec]) -> Result<(), LabError
     Ok(())
 }
 
-/// A port free on 127.0.0.1 right now, chosen by the system.
-fn free_port() -> Option<u16> {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?;
-    l.local_addr().ok().map(|a| a.port())
+/// Ports for printers beyond a slot's block: above the print servers' ports, below the
+/// system's ephemeral range (32768 and up, where outgoing connections take their ports).
+const EXTRA_PORTS: std::ops::Range<u16> = 30100..32768;
+
+/// A port of [`EXTRA_PORTS`] free on every address right now and not in `taken`, searched
+/// from a place that depends on the slot.
+fn extra_port(slot: u32, taken: &std::collections::HashSet<u16>) -> Option<u16> {
+    let span = (EXTRA_PORTS.end - EXTRA_PORTS.start) as u32;
+    (0..span)
+        .map(|k| EXTRA_PORTS.start + ((slot * 331 + k) % span) as u16)
+        .find(|p| !taken.contains(p) && std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
 }
 
 /// The printers of the lab in `dir` holding `slot`, not started (pid 0).
 pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> Vec<LabPrinter> {
+    let mut taken = std::collections::HashSet::new();
     printers
         .iter()
         .enumerate()
@@ -180,8 +188,9 @@ pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> V
             let port = if i < BLOCK_PRINTERS {
                 printer_port(slot, i)
             } else {
-                free_port().unwrap_or_else(|| printer_port(slot, i % BLOCK_PRINTERS))
+                extra_port(slot, &taken).unwrap_or_else(|| printer_port(slot, i % BLOCK_PRINTERS))
             };
+            taken.insert(port);
             LabPrinter {
                 name: p.name.clone(),
                 make: p.make.clone(),
