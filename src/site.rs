@@ -15,6 +15,9 @@ pub struct Settings {
     pub audit_interval_days: u32,
     /// How many days ahead `audit --due` looks (default 30).
     pub audit_due_days: u32,
+    /// A delivery whose person has not accepted it after this many days is listed in the
+    /// report (default 7).
+    pub accept_within_days: u32,
 }
 
 impl Default for Settings {
@@ -22,6 +25,7 @@ impl Default for Settings {
         Settings {
             audit_interval_days: 365,
             audit_due_days: 30,
+            accept_within_days: 7,
         }
     }
 }

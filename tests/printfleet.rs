@@ -133,19 +133,16 @@ fn a_dead_printer_and_a_print_server_dying_mid_rollout_are_clear_fast_and_resuma
 
     // `lab status` shows the print server and every printer, up or down.
     let status = lab.run(&["--format", "json", "lab", "status"]).json();
+    assert_eq!(status["print_server"]["device"], ps.device.as_str());
+    assert_eq!(status["print_server"]["up"], false, "{status:#}");
     let up = |name: &str| {
-        status["print"]
+        status["printers"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|p| p["name"] == name)
-            .map(|p| p["running"].as_bool().unwrap())
+            .find(|p| p["printer"] == name)
+            .map(|p| p["up"].as_bool().unwrap())
     };
-    assert_eq!(
-        up(&format!("{} cupsd", ps.device)),
-        Some(false),
-        "{status:#}"
-    );
     assert_eq!(up("PRN-0301"), Some(true), "{status:#}");
     if let Some(dead) = &dead {
         assert_eq!(up(dead), Some(false), "{status:#}");
@@ -153,7 +150,8 @@ fn a_dead_printer_and_a_print_server_dying_mid_rollout_are_clear_fast_and_resuma
     let text = lab.run(&["lab", "status"]).stdout();
     assert!(
         text.lines()
-            .any(|l| l.starts_with(&format!("{} cupsd", ps.device)) && l.ends_with("stopped")),
+            .any(|l| l.starts_with(&format!("{} cupsd", ps.device))
+                && l.ends_with("DOWN (print server)")),
         "{text}"
     );
 
@@ -261,7 +259,7 @@ fn supply_levels_and_state_reasons_are_read_back_after_the_printer_changes_them(
 #[test]
 fn a_retired_printers_queue_is_removed_and_a_returned_ones_disabled() {
     let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
-    let run = lab.run(&["configure", "PRN-0301", "PRN-0302"]);
+    let run = lab.run(&["configure", "PRN-0301", "PRN-0302", "PRN-0303"]);
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
     let ps = lab.lab.print_server.clone().expect("print server");
     let lpstat = |args: &str| {
@@ -271,18 +269,44 @@ fn a_retired_printers_queue_is_removed_and_a_returned_ones_disabled() {
         )
     };
     assert!(lpstat("-v").contains("device for floor3-bay1: "));
+    let history = |tag: &str| {
+        let h = lab.run(&["--format", "json", "history", tag]).json();
+        h["history"].as_array().unwrap().clone()
+    };
 
+    // The example profile's on_retire hook names the queue: the hook removes it, once,
+    // and deskready's own removal stays out of it.
     let retire = lab.run(&["retire", "PRN-0301", "--reason", "drum failed"]);
     assert_eq!(retire.code(), 0, "{}{}", retire.stdout(), retire.stderr());
+    assert!(
+        retire
+            .stdout()
+            .contains("on_retire on PRN-0301: 1 changed, 0 already done"),
+        "{}",
+        retire.stdout()
+    );
     let v = lpstat("-v");
     assert!(!v.contains("device for floor3-bay1: "), "{v}");
     assert!(v.contains("device for floor3-bay2: "), "{v}");
-    let h = lab.run(&["--format", "json", "history", "PRN-0301"]).json();
-    let rows = h["history"].as_array().unwrap();
+    let rows = history("PRN-0301");
+    assert!(!rows.iter().any(|e| e["kind"] == "queue"), "{rows:#?}");
+
+    // A profile without such a hook: deskready removes the queue itself.
+    lab.site.edit(
+        "profiles/printer-ipp.yaml",
+        "on_retire:\n  - name: queue\n    print_queue: '{{ device.queue }}'\n    via: '{{ print_server.tag }}'\n    server: '{{ print_server.vars.cups_server }}'\n    state: absent\n",
+        "",
+    );
+    let retire = lab.run(&["retire", "PRN-0303", "--reason", "fuser failed"]);
+    assert_eq!(retire.code(), 0, "{}{}", retire.stdout(), retire.stderr());
+    let v = lpstat("-v");
+    assert!(!v.contains("device for floor3-room: "), "{v}");
+    assert!(v.contains("device for floor3-bay2: "), "{v}");
+    let rows = history("PRN-0303");
     assert!(
         rows.iter().any(|e| e["kind"] == "queue"
-            && e["message"] == format!("removed queue floor3-bay1 on {}", ps.device)),
-        "{h:#}"
+            && e["message"] == format!("removed queue floor3-room on {}", ps.device)),
+        "{rows:#?}"
     );
 
     // Returned (after delivery): its queue stays, stopped and refusing jobs.

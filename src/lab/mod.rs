@@ -24,6 +24,7 @@ mod namespace;
 mod print_server;
 mod printers;
 mod process;
+mod reach;
 mod slots;
 mod sshd;
 mod state;
@@ -35,6 +36,7 @@ pub use printers::{
     LabPrinter, MAX_PRINTERS, PRINTER_PORT_BASE, PrinterSpec, answers_ipp, ensure_dnssd,
     printer_port,
 };
+pub use reach::answers;
 pub use slots::{MAX_DEVICES, device_host};
 pub use sshd::{LAB_PORT, LabDevice, LabDeviceSpec};
 
@@ -156,23 +158,6 @@ impl Lab {
             .iter()
             .map(|d| (d.name.clone(), self.is_running(d)))
             .collect()
-    }
-
-    /// The print side, one row each: the print server's cupsd (`<device> cupsd`, its
-    /// `HOST:PORT`) and every printer (its name and URI), and whether its process runs.
-    pub fn print_status(&self) -> Vec<(String, String, bool)> {
-        let mut out = Vec::new();
-        if let Some(ps) = &self.print_server {
-            out.push((
-                format!("{} cupsd", ps.device),
-                ps.address.clone(),
-                self.print_server_running(),
-            ));
-        }
-        for p in &self.printers {
-            out.push((p.name.clone(), p.uri.clone(), self.printer_running(&p.name)));
-        }
-        out
     }
 
     /// Whether the device's sshd (light) or container (full) is running.

@@ -1,7 +1,9 @@
 //! Configure as a lifecycle step, the store's side of a rollout ([`Books`]): check the stage
 //! allows it, hold the device's lock, move to `configuring`, converge, then move to
-//! `configured` or `configure-failed` together with one journal row per resource changed
-//! and per verify check (digests, never contents). Audits record their result the same way.
+//! `configured` or `configure-failed` together with the start, the move to `configuring`,
+//! one journal row per resource changed and per verify check (digests, never contents)
+//! and a summary; a run that changed nothing and found every check passing writes one
+//! summary row instead. Audits record their result the same way.
 
 use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
 use crate::engine::fleet::{Bookkeeper, NoBooks, Settings, WorkError};
@@ -30,10 +32,18 @@ pub fn configure(
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
     let tag = resolved.device.as_str();
-    let _lock = begin_configure(store, tag, operator, run_id, notes)?;
+    let (_lock, begun) = begin_configure(store, tag, operator, run_id, notes)?;
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
-    end_configure(store, &run, operator, run_id)?;
+    end_configure(store, &run, operator, run_id, begun)?;
     Ok(run)
+}
+
+/// A configure begun by [`begin_configure`]: the stage it left, and its start and move to
+/// `configuring`, journaled with the run's end.
+struct Begun {
+    before: Option<crate::store::StageRecord>,
+    started: Entry,
+    moved: Entry,
 }
 
 /// Takes `tag`'s lock, checks its stage allows configuring and moves it to `configuring`
@@ -44,29 +54,77 @@ fn begin_configure<'a>(
     operator: &str,
     run_id: Option<i64>,
     notes: &[Entry],
-) -> Result<crate::store::LockGuard<'a>, StoreError> {
+) -> Result<(crate::store::LockGuard<'a>, Begun), StoreError> {
     // The lock first: a device being configured by another run is refused naming that run.
     let lock = store.lock(tag, &Holder::me(operator))?;
     check_can_configure(store, tag)?;
-    let mut started: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
-    started.push(with_run(
+    // The move to `configuring` is journaled with the run's end (a process that dies
+    // meanwhile is recorded by the store's recovery), so that a run that changed nothing
+    // leaves one row, not a start, two stage moves, a row per check and a summary.
+    let notes: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
+    let started = with_run(
         Entry::new(tag, operator, "configure").message("configure started"),
         run_id,
-    ));
-    store.transition(tag, Stage::Configuring, operator, None, &started)?;
-    Ok(lock)
+    );
+    let before = store.enter_transient(tag, Stage::Configuring, &notes)?;
+    let mut moved = with_run(Entry::new(tag, operator, "stage"), run_id);
+    moved.at = started.at.clone();
+    moved.stage_from = Some(crate::model::stage_name(before.as_ref().map(|r| r.stage)).into());
+    moved.stage_to = Some(Stage::Configuring.as_str().into());
+    Ok((
+        lock,
+        Begun {
+            before,
+            started,
+            moved,
+        },
+    ))
 }
 
-/// Records a configure's run: its journal rows and the device's next stage.
+/// Records a configure's run: what a printer said, its journal rows, the checks passed
+/// after a repair and the device's next stage.
 fn end_configure(
     store: &Store,
     run: &DeviceRun,
     operator: &str,
     run_id: Option<i64>,
+    begun: Begun,
 ) -> Result<(), StoreError> {
     let tag = run.device.as_str();
+    let Begun {
+        before,
+        started,
+        moved,
+    } = begun;
     observe(store, run, operator)?;
-    let entries = journal_rows(run, operator, run_id);
+    let mut after_repair = None;
+    // Checks its profile wants passed again after a repair: those that passed now are done.
+    let pending = store.checks_pending(tag)?;
+    let passed: Vec<String> = run
+        .verify
+        .iter()
+        .filter(|c| c.passed && pending.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    if !pending.is_empty() {
+        let left: Vec<&str> = pending
+            .iter()
+            .filter(|c| !passed.contains(c))
+            .map(String::as_str)
+            .collect();
+        let mut msg = if passed.is_empty() {
+            "no after-repair check passed".to_string()
+        } else {
+            format!("passed again after repair: {}", passed.join(", "))
+        };
+        if !left.is_empty() {
+            msg.push_str(&format!("; still to pass: {}", left.join(", ")));
+        }
+        after_repair = Some(with_run(
+            Entry::new(tag, operator, "after-repair").message(msg),
+            run_id,
+        ));
+    }
     // A device configured at its desk (an upgrade in place) is delivered again.
     let done = if store.at_desk(tag)? {
         Stage::Delivered
@@ -77,7 +135,65 @@ fn end_configure(
         o if o.succeeded() => (done, None),
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
-    finish(store, tag, to, operator, error.as_deref(), &entries)
+    if let Some(back) = before.as_ref().filter(|b| b.stage == to)
+        && nothing_changed(run)
+        && pending.is_empty()
+    {
+        let row = with_run(
+            Entry::new(tag, operator, "configure").message(no_op_summary(run)),
+            run_id,
+        );
+        match store.restore_transient(tag, Stage::Configuring, back, &[row]) {
+            Err(StoreError::Refused(_)) => {}
+            other => return other,
+        }
+    }
+    let mut entries = vec![started, moved];
+    entries.extend(journal_rows(run, operator, run_id));
+    entries.extend(after_repair);
+    finish(store, tag, to, operator, error.as_deref(), &entries)?;
+    if !passed.is_empty() {
+        store.checks_passed(tag, &passed)?;
+    }
+    Ok(())
+}
+
+/// Whether a configure run changed nothing and found everything as wanted: no resource
+/// changed or failed, every check passed, no problem.
+fn nothing_changed(run: &DeviceRun) -> bool {
+    run.outcome == Outcome::Ok
+        && run.problems.is_empty()
+        && run
+            .resources
+            .iter()
+            .all(|r| !matches!(r.status, Status::Changed | Status::Failed))
+        && run.verify.iter().all(|c| c.passed)
+}
+
+/// The one journal row of a configure run that changed nothing: what it found, the checks
+/// that passed (by name), connections and channels.
+fn no_op_summary(run: &DeviceRun) -> String {
+    let checks = if run.verify.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} check{} passed: {}",
+            run.verify.len(),
+            if run.verify.len() == 1 { "" } else { "s" },
+            run.verify
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "configure ok: nothing changed ({} of {} resources as the profile says){checks}; {} connection(s), {} exec channel(s)",
+        run.count(Status::Ok),
+        run.resources.len(),
+        run.connections,
+        run.channels
+    )
 }
 
 /// Moves the configured device to `to` with its journal rows; when its stage moved under
@@ -127,6 +243,13 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
             _ => continue,
         };
         let mut msg = format!("{what} {} on {}", r.kind, r.on);
+        // What a change did, in the kind's words ("removed user bob", "stopped,
+        // disabled vpn"); a failure's message is the device's error output, not kept.
+        if r.status == Status::Changed
+            && let Some(m) = r.message.as_deref().filter(|m| !m.is_empty())
+        {
+            msg.push_str(&format!(": {}", m.replace('\n', " / ")));
+        }
         if let Some(m) = &r.meta_before {
             msg.push_str(&format!(" (was mode/owner/group {m})"));
         }
@@ -320,10 +443,11 @@ impl Bookkeeper for Books {
         // ones refused are left out of the program.
         let mut out: Vec<Option<Result<DeviceRun, WorkError>>> = Vec::new();
         let mut locks = Vec::new();
+        let mut begun: Vec<Option<Begun>> = Vec::new();
         let mut admitted: Vec<&Resolved> = Vec::new();
         for r in resolved {
             let tag = r.device.as_str();
-            let begun = match settings.mode {
+            let taken = match settings.mode {
                 Mode::Configure => begin_configure(
                     &self.store,
                     tag,
@@ -333,15 +457,20 @@ impl Bookkeeper for Books {
                         .get(tag)
                         .map(std::slice::from_ref)
                         .unwrap_or_default(),
-                ),
-                _ => self.store.lock(
-                    tag,
-                    &Holder::doing(&settings.operator, crate::store::Purpose::Audit),
-                ),
+                )
+                .map(|(lock, b)| (lock, Some(b))),
+                _ => self
+                    .store
+                    .lock(
+                        tag,
+                        &Holder::doing(&settings.operator, crate::store::Purpose::Audit),
+                    )
+                    .map(|lock| (lock, None)),
             };
-            match begun {
-                Ok(lock) => {
+            match taken {
+                Ok((lock, b)) => {
                     locks.push(lock);
+                    begun.push(b);
                     admitted.push(r);
                     out.push(None);
                 }
@@ -350,18 +479,19 @@ impl Bookkeeper for Books {
         }
         let mut runs =
             crate::engine::batch::run(site, on, &admitted, settings.mode, &settings.ssh, observe)
-                .into_iter();
+                .into_iter()
+                .zip(begun);
         let results = out
             .into_iter()
             .map(|slot| match slot {
                 Some(refused) => refused,
                 None => {
-                    let run = runs.next().expect("one run per admitted device");
-                    let recorded = match settings.mode {
-                        Mode::Configure => {
-                            end_configure(&self.store, &run, &settings.operator, self.run_id)
+                    let (run, begun) = runs.next().expect("one run per admitted device");
+                    let recorded = match begun {
+                        Some(b) => {
+                            end_configure(&self.store, &run, &settings.operator, self.run_id, b)
                         }
-                        _ => end_audit(&self.store, &run, &settings.operator),
+                        None => end_audit(&self.store, &run, &settings.operator),
                     };
                     recorded.map(|()| run).map_err(work_error)
                 }

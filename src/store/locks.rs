@@ -22,6 +22,7 @@ pub enum Purpose {
     Receive,
     Seen,
     Rekey,
+    Accept,
 }
 
 impl Purpose {
@@ -37,6 +38,7 @@ impl Purpose {
         Purpose::Receive,
         Purpose::Seen,
         Purpose::Rekey,
+        Purpose::Accept,
     ];
 
     /// The stored word (the command's name).
@@ -53,6 +55,7 @@ impl Purpose {
             Purpose::Receive => "receive",
             Purpose::Seen => "seen",
             Purpose::Rekey => "rekey",
+            Purpose::Accept => "accept",
         }
     }
 
@@ -80,6 +83,7 @@ impl Purpose {
             Purpose::Receive => "received",
             Purpose::Seen => "recorded as seen",
             Purpose::Rekey => "rekeyed",
+            Purpose::Accept => "recorded as accepted",
         }
     }
 }

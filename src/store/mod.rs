@@ -8,12 +8,14 @@
 //! as interrupted.
 
 mod damaged;
+mod desk;
 mod locks;
 mod pins;
 mod printers;
 mod recover;
 mod resume;
 mod runs;
+mod transient;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,6 +23,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
+pub use desk::{Handoff, NewRepair, Repair};
 pub use locks::{Holder, LockGuard, Purpose};
 pub use printers::PrinterObservation;
 pub use resume::LastConfigure;
@@ -94,7 +97,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN start_time INTEGER;
     "#,
-    // 4: what printers said about themselves over time (store/printers.rs).
+    // 4: handoffs (sheet, acceptance, return) and repairs.
+    desk::MIGRATION,
+    // 5: what printers said about themselves over time (store/printers.rs).
     printers::MIGRATION,
 ];
 
@@ -377,12 +382,27 @@ impl Store {
         error: Option<&str>,
         entries: &[Entry],
     ) -> Result<Option<Stage>, StoreError> {
+        self.transition_and(tag, to, operator, error, entries, |_, _| Ok(()))
+    }
+
+    /// [`Store::transition`], with `also` (given the stage it came from) done in the same
+    /// transaction.
+    fn transition_and(
+        &self,
+        tag: &str,
+        to: Stage,
+        operator: &str,
+        error: Option<&str>,
+        entries: &[Entry],
+        also: impl FnOnce(&Connection, Option<Stage>) -> rusqlite::Result<()>,
+    ) -> Result<Option<Stage>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let from = stage_of(&tx, tag)?.map(|r| r.stage);
         if !Stage::can_move(from, to) {
             return Err(StoreError::Refused(MoveRefused::new(tag, from, to)));
         }
+        also(&tx, from)?;
         let at = now();
         tx.execute(
             "INSERT INTO devices (tag, stage, since, last_error) VALUES (?1, ?2, ?3, ?4)
