@@ -616,14 +616,24 @@ impl TaskCtx {
         let settings = self.settings.clone();
         let events = self.events.clone();
         let server = on.clone();
+        let printers = tags.clone();
         let res = tokio::task::spawn_blocking(move || {
-            // Every printer's work is on the print server.
+            // Every printer's work is on the print server: a step of the print server's
+            // (connecting, applying) is each printer's, via the server, as a single
+            // printer's would be.
             let observe = move |device: &str, phase: Step| {
-                let _ = events.send(Event::Phase {
-                    device: device.to_string(),
-                    on: (device != server).then(|| server.clone()),
-                    phase,
-                });
+                let send = |device: &str| {
+                    let _ = events.send(Event::Phase {
+                        device: device.to_string(),
+                        on: Some(server.clone()),
+                        phase,
+                    });
+                };
+                if device == server {
+                    printers.iter().for_each(|p| send(p));
+                } else {
+                    send(device);
+                }
             };
             let resolved: Vec<&Resolved> = jobs.iter().map(|j| &j.resolved).collect();
             books.work_batch(&site, &on, &resolved, &settings, &observe)
