@@ -47,7 +47,7 @@ fn every_row_of_the_readme_exit_code_table_holds() {
     let codes = readme_codes();
     assert_eq!(
         codes.keys().copied().collect::<Vec<_>>(),
-        [0, 1, 2, 3, 4, 5, 130],
+        [0, 1, 2, 3, 4, 5, 6, 130],
         "{codes:?}"
     );
     let mut checked: BTreeMap<i32, Vec<String>> = BTreeMap::new();
@@ -180,6 +180,23 @@ fn every_row_of_the_readme_exit_code_table_holds() {
         4,
         site.test().args(["audit", "--due"]),
         "audit --due, one overdue",
+    );
+
+    expect(0, site.test().arg("printers"), "printers, none observed");
+    // What a printer said at its last audit: toner at 5 %.
+    store
+        .observe_printer(
+            "PRN-0301",
+            "test-csp",
+            Some(1200),
+            true,
+            r#"{"state":"idle","state_reasons":["none"],"make_and_model":"HP Color LaserJet Pro M454dw","location":"HQ floor 3","supplies":[{"name":"Black Toner","kind":"toner","level":5}]}"#,
+        )
+        .unwrap();
+    expect(
+        6,
+        site.test().arg("printers"),
+        "printers, one whose toner is low",
     );
 
     // On a lab: plan --exit-code, and Ctrl-C.

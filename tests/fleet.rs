@@ -333,6 +333,9 @@ fn wait_holds_a_device_until_its_window_opens() {
             transport: std::sync::Arc::new(deskready::transport::Ssh),
             down_print_servers: Default::default(),
             redactor: Default::default(),
+            printers: std::sync::Arc::new(deskready::printer::Ipp {
+                timeout: std::time::Duration::from_secs(5),
+            }),
         },
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -347,6 +350,7 @@ fn wait_holds_a_device_until_its_window_opens() {
             store: store.clone(),
             run_id: None,
             notes: Default::default(),
+            recheck: None,
         });
         let (rows, _) =
             fleet::rollout(site, books, jobs, settings, None, Stop::default(), tx).await;

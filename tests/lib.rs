@@ -26,6 +26,7 @@ mod input;
 mod lifecycle;
 mod packages;
 mod printers;
+mod printfleet;
 mod printlab;
 mod render;
 mod screens;

@@ -12,6 +12,7 @@ mod help;
 mod history;
 pub mod lab;
 mod lifecycle;
+mod printers;
 mod receive;
 mod rekey;
 mod render;
@@ -180,6 +181,15 @@ The devices are rendered with the new assignment first; what would break them is
 Exit codes: 0 clean, 4 drift (or an overdue physical audit), 5 a device could not be
 reached, 1 an audit failed.")]
     Audit(audit::AuditArgs),
+    /// Printers in service as they last said over IPP (audit them to ask): state, supply
+    /// levels, pages, firmware, serial. Exit code 6 when one needs attention.
+    #[command(after_help = "Examples:
+  deskready audit --group floor3-printers && deskready printers
+  deskready --format json printers     # supplies, pages in 30 days, what needs attention
+
+Exit codes: 0 nothing needs attention, 6 a printer needs attention (stopped, an error or
+warning, a supply low or a waste receptacle almost full).")]
+    Printers(printers::Args),
     /// Record that a CSP saw a device (at its desk, or --desk where it was instead).
     #[command(after_help = "Examples:
   deskready seen LAP-0003
@@ -419,6 +429,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::History(a) => history::history(&ctx, a),
         Command::Status(a) => history::status(&ctx, a),
         Command::Audit(a) => audit::audit(&ctx, a),
+        Command::Printers(a) => printers::printers(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::Completions(a) => help::completions(a),

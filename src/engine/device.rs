@@ -103,6 +103,9 @@ pub struct DeviceRun {
     /// What went wrong, when the outcome is failed or unreachable.
     #[serde(flatten)]
     pub problems: Problems,
+    /// What a printer said about itself over IPP (configure and audit of a printer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printer: Option<crate::printer::PrinterStatus>,
 }
 
 impl DeviceRun {
@@ -138,6 +141,9 @@ pub struct Options {
     pub down_print_servers: Arc<Mutex<BTreeSet<String>>>,
     /// Hides the run's secret values in everything that comes back from devices.
     pub redactor: Redactor,
+    /// How printers are asked about themselves ([`crate::printer::Ipp`], within the
+    /// connect timeout).
+    pub printers: Arc<dyn crate::printer::PrinterQuery>,
 }
 
 /// The SSH target of `tag`, or why there is none.
@@ -169,17 +175,11 @@ pub fn target_of(site: &Site, tag: &str) -> Result<Target, String> {
     })
 }
 
-/// Plans or converges `resolved` on its device(s).
-pub fn run(
-    site: &Site,
-    resolved: &Resolved,
-    mode: Mode,
-    opts: &Options,
-    observe: &(dyn Fn(&str, Step) + Sync),
-) -> DeviceRun {
-    let started = Instant::now();
+/// A device's run before anything ran: every supported resource ok, the others
+/// unsupported.
+pub(super) fn initial_run(resolved: &Resolved, mode: Mode) -> DeviceRun {
     let tag = resolved.device.as_str();
-    let mut run = DeviceRun {
+    DeviceRun {
         device: tag.to_string(),
         mode,
         outcome: Outcome::Ok,
@@ -218,7 +218,21 @@ pub fn run(
         channels: 0,
         elapsed_ms: 0,
         problems: Problems::default(),
-    };
+        printer: None,
+    }
+}
+
+/// Plans or converges `resolved` on its device(s).
+pub fn run(
+    site: &Site,
+    resolved: &Resolved,
+    mode: Mode,
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> DeviceRun {
+    let started = Instant::now();
+    let tag = resolved.device.as_str();
+    let mut run = initial_run(resolved, mode);
 
     // Resources by the device they run on; the device itself first.
     let mut by_target: BTreeMap<(bool, String), Vec<(usize, &ResolvedResource)>> = BTreeMap::new();
@@ -257,7 +271,7 @@ pub fn run(
         && let Some((d, uri)) = printer
     {
         observe(tag, Step::Connecting);
-        match crate::printer::query(uri, opts.ssh.connect_timeout) {
+        match opts.printers.ask(uri) {
             Ok(status) => answered = Some(status),
             Err(e) => {
                 run.verify.push(no_ipp_answer(d, uri, &e));
@@ -337,7 +351,8 @@ pub fn run(
 
     if !unreachable && let Some((d, uri)) = printer {
         observe(tag, Step::Verifying);
-        let checks = verify_printer(site, resolved, d, uri, opts, answered);
+        let (checks, status) = verify_printer(site, resolved, d, uri, opts, answered);
+        run.printer = status;
         // A printer that does not answer is unreachable, as a device that does not answer SSH.
         if checks.first().is_some_and(|c| !c.passed) {
             unreachable = true;
@@ -345,6 +360,13 @@ pub fn run(
         run.verify.extend(checks);
     }
 
+    conclude(&mut run, unreachable);
+    run.elapsed_ms = started.elapsed().as_millis() as u64;
+    run
+}
+
+/// The run's problems from its failed resources and checks, and its outcome.
+pub(super) fn conclude(run: &mut DeviceRun, unreachable: bool) {
     for r in &run.resources {
         if r.status == Status::Failed {
             run.problems.push(Problem::ResourceFailed {
@@ -377,29 +399,26 @@ pub fn run(
     } else {
         Outcome::Ok
     };
-    run.elapsed_ms = started.elapsed().as_millis() as u64;
-    run
 }
 
 /// A printer asked over IPP: it answers, it is the model the inventory says; and with
 /// `--test-page`, a page printed through its queue completes.
-fn verify_printer(
+pub(super) fn verify_printer(
     site: &Site,
     resolved: &Resolved,
     d: &Device,
     uri: &str,
     opts: &Options,
     answered: Option<crate::printer::PrinterStatus>,
-) -> Vec<CheckOutcome> {
+) -> (Vec<CheckOutcome>, Option<crate::printer::PrinterStatus>) {
     let mut out = Vec::new();
-    let status =
-        match answered.map_or_else(|| crate::printer::query(uri, opts.ssh.connect_timeout), Ok) {
-            Ok(s) => s,
-            Err(e) => {
-                out.push(no_ipp_answer(d, uri, &e));
-                return out;
-            }
-        };
+    let status = match answered.map_or_else(|| opts.printers.ask(uri), Ok) {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(no_ipp_answer(d, uri, &e));
+            return (out, None);
+        }
+    };
     out.push(CheckOutcome {
         name: "printer answers over IPP".into(),
         passed: true,
@@ -421,11 +440,11 @@ fn verify_printer(
     if opts.test_page && same {
         out.push(test_page(site, resolved, d, opts));
     }
-    out
+    (out, Some(status))
 }
 
 /// The failed check of a printer that does not answer over IPP.
-fn no_ipp_answer(d: &Device, uri: &str, e: &str) -> CheckOutcome {
+pub(super) fn no_ipp_answer(d: &Device, uri: &str, e: &str) -> CheckOutcome {
     CheckOutcome {
         name: "printer answers over IPP".into(),
         passed: false,
@@ -444,7 +463,11 @@ fn cups_of(items: &[(usize, &ResolvedResource)]) -> Option<String> {
 
 /// When `on` is a print server already found down in this rollout and `items` are only
 /// print queues there: the problem to report without connecting.
-fn known_down(on: &str, items: &[(usize, &ResolvedResource)], opts: &Options) -> Option<Problem> {
+pub(super) fn known_down(
+    on: &str,
+    items: &[(usize, &ResolvedResource)],
+    opts: &Options,
+) -> Option<Problem> {
     let all_queues = !items.is_empty()
         && items
             .iter()
@@ -462,7 +485,7 @@ fn known_down(on: &str, items: &[(usize, &ResolvedResource)], opts: &Options) ->
 
 /// Queues whose print server said its scheduler does not answer: not reached, one
 /// problem for the server, remembered for the rest of the rollout.
-fn note_down(
+pub(super) fn note_down(
     run: &mut DeviceRun,
     on: &str,
     items: &[(usize, &ResolvedResource)],
@@ -546,7 +569,59 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
     }
 }
 
-enum RunError {
+/// A retired printer's queue removed (`remove`), or a returned one's disabled, on the print
+/// server its `print_queue` resource names: the queue, the print server, and what became
+/// of it; `None` when the device has no such resource.
+pub fn drop_queue(
+    site: &Site,
+    resolved: &Resolved,
+    remove: bool,
+    opts: &Options,
+) -> Option<(String, String, script::QueueDropped)> {
+    let (queue, server, on) = resolved.resources.iter().find_map(|r| match r.kind() {
+        ResourceKind::PrintQueue { queue, server, .. } => Some((
+            queue.clone(),
+            server.clone().unwrap_or_default(),
+            r.resource
+                .via
+                .clone()
+                .unwrap_or_else(|| resolved.device.clone()),
+        )),
+        _ => None,
+    })?;
+    let failed = |why: String| {
+        Some((
+            queue.clone(),
+            on.clone(),
+            script::QueueDropped::Failed { why },
+        ))
+    };
+    let target = match target_of(site, &on) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let mut session = match opts
+        .transport
+        .connect(&target, &opts.ssh, opts.pins.as_ref())
+    {
+        Ok(s) => s,
+        Err(e) => return failed(e.to_string()),
+    };
+    let program = script::queue_drop(&server, &queue, remove);
+    match session.run(
+        &program.command_within(opts.ssh.command_timeout),
+        &program.stdin,
+    ) {
+        Ok(out) => Some((
+            queue.clone(),
+            on.clone(),
+            script::QueueDropped::parse(&out.stdout),
+        )),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+pub(super) enum RunError {
     /// Not connected, or the program could not be run.
     NotRun(Problem),
     /// Cut off while running (timed out, connection lost), or ended before its end (killed
@@ -555,16 +630,13 @@ enum RunError {
     Cut(Problem, Box<script::Report>, u32),
 }
 
-/// Connects to `on` and runs one script there; returns the report and channels used.
-fn run_on(
+/// Connects to `on`, trying again as the options say.
+pub(super) fn connect_to(
     site: &Site,
     on: &str,
-    phase: Phase,
-    items: &[(usize, &ResolvedResource)],
-    checks: &[(usize, &str)],
     opts: &Options,
     observe: &(dyn Fn(&str, Step) + Sync),
-) -> Result<(script::Report, u32), RunError> {
+) -> Result<(Box<dyn RemoteSession>, Target), RunError> {
     let target = target_of(site, on).map_err(|message| {
         RunError::NotRun(Problem::NoAddress {
             device: on.to_string(),
@@ -573,7 +645,7 @@ fn run_on(
     })?;
     observe(on, Step::Connecting);
     let mut attempt = 0;
-    let mut session: Box<dyn RemoteSession> = loop {
+    let session: Box<dyn RemoteSession> = loop {
         match opts
             .transport
             .connect(&target, &opts.ssh, opts.pins.as_ref())
@@ -587,6 +659,20 @@ fn run_on(
             Err(e) => return Err(RunError::NotRun(e.into())),
         }
     };
+    Ok((session, target))
+}
+
+/// Connects to `on` and runs one script there; returns the report and channels used.
+pub(super) fn run_on(
+    site: &Site,
+    on: &str,
+    phase: Phase,
+    items: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<(script::Report, u32), RunError> {
+    let (mut session, target) = connect_to(site, on, opts, observe)?;
     observe(
         on,
         if phase == Phase::Plan {
@@ -596,6 +682,17 @@ fn run_on(
         },
     );
     let script = script::build(phase, items, checks);
+    run_script(session.as_mut(), &target, on, &script, opts)
+}
+
+/// Runs `script` in `session` on `on`; returns the report and channels used.
+pub(super) fn run_script(
+    session: &mut dyn RemoteSession,
+    target: &Target,
+    on: &str,
+    script: &script::Script,
+    opts: &Options,
+) -> Result<(script::Report, u32), RunError> {
     let out = match session.run(
         &script.command_within(opts.ssh.command_timeout),
         &script.stdin,
@@ -646,14 +743,14 @@ fn run_on(
     Ok((report, session.channels_opened()))
 }
 
-fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
+pub(super) fn mark_unreached(run: &mut DeviceRun, items: &[(usize, &ResolvedResource)]) {
     for (i, _) in items {
         run.resources[*i].status = Status::Unreached;
     }
 }
 
 /// Folds a script report into the resource outcomes, hiding secrets in what came back.
-fn absorb(
+pub(super) fn absorb(
     run: &mut DeviceRun,
     items: &[(usize, &ResolvedResource)],
     report: &script::Report,

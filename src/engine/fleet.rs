@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use super::batch;
 use super::device::{self, DeviceRun, Mode, Options, Step};
 use crate::model::{Outcome, RunStatus};
 use crate::resolve::Resolved;
@@ -286,8 +287,31 @@ pub trait Bookkeeper: Send + Sync {
         settings: &Settings,
         observe: &(dyn Fn(&str, Step) + Sync),
     ) -> Result<DeviceRun, WorkError>;
+    /// Does the work of several printers whose work all runs on device `on` (see
+    /// [`batch::batch_key`]) together, over one connection and one program there;
+    /// blocking. One result per device, in the order given. By default one by one.
+    fn work_batch(
+        &self,
+        site: &Site,
+        on: &str,
+        resolved: &[&Resolved],
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Vec<Result<DeviceRun, WorkError>> {
+        let _ = on;
+        resolved
+            .iter()
+            .map(|r| self.work(site, r, settings, observe))
+            .collect()
+    }
     /// Records how a device ended (not started, refused, or its run's outcome).
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>);
+    /// Whether `device` may still go, asked again before each batch after the first (a
+    /// maintenance window may have closed during a long rollout); `None`: as admitted.
+    fn admit(&self, device: &str) -> Option<Admission> {
+        let _ = device;
+        None
+    }
 }
 
 /// Bookkeeping that keeps nothing: a bare device run in the settings' mode.
@@ -308,6 +332,19 @@ impl Bookkeeper for NoBooks {
             &settings.ssh,
             observe,
         ))
+    }
+    fn work_batch(
+        &self,
+        site: &Site,
+        on: &str,
+        resolved: &[&Resolved],
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Vec<Result<DeviceRun, WorkError>> {
+        batch::run(site, on, resolved, settings.mode, &settings.ssh, observe)
+            .into_iter()
+            .map(Ok)
+            .collect()
     }
     fn finished(&self, _: &str, _: Outcome, _: Option<&str>) {}
 }
@@ -340,7 +377,16 @@ pub async fn rollout(
     let mut threshold_tripped = false;
 
     for (index, size) in sizes.iter().copied().enumerate() {
-        let batch: Vec<Job> = jobs.by_ref().take(size).collect();
+        let mut batch: Vec<Job> = jobs.by_ref().take(size).collect();
+        if index > 0 {
+            for job in &mut batch {
+                if matches!(job.admission, Admission::Go)
+                    && let Some(a) = books.admit(&job.resolved.device)
+                {
+                    job.admission = a;
+                }
+            }
+        }
         if stop.reason().is_some() {
             for job in batch {
                 rows.push(not_started(&job, &events, books.as_ref()));
@@ -355,15 +401,19 @@ pub async fn rollout(
         let allowed = settings.max_fail.map(|m| m.allowed(size));
         let mut tasks = tokio::task::JoinSet::new();
         let mut stop_rx = stop.tx.subscribe();
-        for job in batch {
+        for work in group_by_server(&site, batch) {
             if stop.reason().is_some() {
-                rows.push(not_started(&job, &events, books.as_ref()));
+                for job in work.jobs() {
+                    rows.push(not_started(job, &events, books.as_ref()));
+                }
                 continue;
             }
             let permit = tokio::select! {
                 p = sem.clone().acquire_owned() => p.expect("semaphore open"),
                 _ = stop_rx.wait_for(|r| r.is_some()) => {
-                    rows.push(not_started(&job, &events, books.as_ref()));
+                    for job in work.jobs() {
+                        rows.push(not_started(job, &events, books.as_ref()));
+                    }
                     continue;
                 }
             };
@@ -379,7 +429,10 @@ pub async fn rollout(
                 stop: stop.clone(),
             };
             tasks.spawn(async move {
-                ctx.run(job).await;
+                match work {
+                    Work::One(job) => ctx.run(job).await,
+                    Work::Together { on, jobs } => ctx.run_together(on, jobs).await,
+                }
                 drop(permit);
             });
         }
@@ -425,6 +478,53 @@ pub async fn rollout(
         elapsed_ms: started.elapsed().as_millis() as u64,
     });
     (rows, status)
+}
+
+/// What one task of a batch does: one device, or printers whose queues are all on one
+/// print server, together over one connection.
+enum Work {
+    One(Job),
+    Together { on: String, jobs: Vec<Job> },
+}
+
+impl Work {
+    fn jobs(&self) -> Vec<&Job> {
+        match self {
+            Work::One(j) => vec![j],
+            Work::Together { jobs, .. } => jobs.iter().collect(),
+        }
+    }
+}
+
+/// A batch's jobs as tasks: the printers free to go now whose work all runs on one print
+/// server as one task per print server (in the order of its first printer), every other
+/// device as its own.
+fn group_by_server(site: &Site, batch: Vec<Job>) -> Vec<Work> {
+    let mut out: Vec<Work> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = Default::default();
+    for job in batch {
+        let key = matches!(job.admission, Admission::Go)
+            .then(|| batch::batch_key(site, &job.resolved))
+            .flatten();
+        match key {
+            Some(on) => match at.get(&on) {
+                Some(&k) => {
+                    if let Work::Together { jobs, .. } = &mut out[k] {
+                        jobs.push(job);
+                    }
+                }
+                None => {
+                    at.insert(on.clone(), out.len());
+                    out.push(Work::Together {
+                        on,
+                        jobs: vec![job],
+                    });
+                }
+            },
+            None => out.push(Work::One(job)),
+        }
+    }
+    out
 }
 
 /// Each resource of `run` that would change, changed or drifted, with what differs.
@@ -504,6 +604,71 @@ impl TaskCtx {
             Some(why) => (Outcome::Refused, None, Some(why)),
             None => self.work(job).await,
         };
+        self.conclude(tag, started, None, outcome, run, error);
+    }
+
+    /// Runs printers whose work is all on `on` in one blocking task, over one connection.
+    async fn run_together(self, on: String, jobs: Vec<Job>) {
+        let started = Instant::now();
+        let tags: Vec<String> = jobs.iter().map(|j| j.resolved.device.clone()).collect();
+        let site = self.site.clone();
+        let books = self.books.clone();
+        let settings = self.settings.clone();
+        let events = self.events.clone();
+        let server = on.clone();
+        let printers = tags.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            // Every printer's work is on the print server: a step of the print server's
+            // (connecting, applying) is each printer's, via the server, as a single
+            // printer's would be.
+            let observe = move |device: &str, phase: Step| {
+                let send = |device: &str| {
+                    let _ = events.send(Event::Phase {
+                        device: device.to_string(),
+                        on: Some(server.clone()),
+                        phase,
+                    });
+                };
+                if device == server {
+                    printers.iter().for_each(|p| send(p));
+                } else {
+                    send(device);
+                }
+            };
+            let resolved: Vec<&Resolved> = jobs.iter().map(|j| &j.resolved).collect();
+            books.work_batch(&site, &on, &resolved, &settings, &observe)
+        })
+        .await;
+        match res {
+            Ok(results) => {
+                for (tag, r) in tags.into_iter().zip(results) {
+                    let (outcome, run, error) = outcome_of(Ok(r));
+                    // Its own time: a printer that did not answer was done long before
+                    // the print server's program.
+                    let own = run.as_ref().map(|r| r.elapsed_ms);
+                    self.conclude(tag, started, own, outcome, run, error);
+                }
+            }
+            Err(e) => {
+                for tag in tags {
+                    let (outcome, run, error) = outcome_of(Err(e.to_string()));
+                    self.conclude(tag, started, None, outcome, run, error);
+                }
+            }
+        }
+    }
+
+    /// Records how device `tag` ended, counts it against the threshold and says so.
+    #[allow(clippy::too_many_arguments)]
+    fn conclude(
+        &self,
+        tag: String,
+        started: Instant,
+        own_ms: Option<u64>,
+        outcome: Outcome,
+        run: Option<DeviceRun>,
+        error: Option<String>,
+    ) {
         let row = RecapRow {
             device: tag.clone(),
             outcome,
@@ -511,7 +676,7 @@ impl TaskCtx {
                 r.count(device::Status::Changed) + r.count(device::Status::Drift)
             }),
             changes: run.as_ref().map_or_else(Vec::new, changes_of),
-            elapsed_ms: started.elapsed().as_millis() as u64,
+            elapsed_ms: own_ms.unwrap_or_else(|| started.elapsed().as_millis() as u64),
             error,
             print_server_down: run.as_ref().and_then(|r| {
                 r.problems.iter().find_map(|p| match p {
@@ -558,24 +723,31 @@ impl TaskCtx {
             books.work(&site, &job.resolved, &settings, &observe)
         })
         .await;
-        match res {
-            Ok(Ok(run)) => {
-                // What one device's plan or audit calls changed, a rollout calls drift.
-                let recap = match (run.outcome, run.mode) {
-                    (Outcome::Changed, Mode::Plan | Mode::Audit) => Outcome::Drift,
-                    (o, _) => o,
-                };
-                let error = (!run.problems.is_empty()).then(|| run.problems.joined());
-                (recap, Some(run), error)
-            }
-            Ok(Err(WorkError::Refused(m))) => (Outcome::Refused, None, Some(m)),
-            Ok(Err(WorkError::Failed(m))) => (Outcome::Failed, None, Some(m)),
-            Err(e) => (
-                Outcome::Failed,
-                None,
-                Some(format!("the run panicked: {e}")),
-            ),
+        outcome_of(res.map_err(|e| e.to_string()))
+    }
+}
+
+/// A device's recap outcome, run and error from its work (or the panic that ended it).
+fn outcome_of(
+    res: Result<Result<DeviceRun, WorkError>, String>,
+) -> (Outcome, Option<DeviceRun>, Option<String>) {
+    match res {
+        Ok(Ok(run)) => {
+            // What one device's plan or audit calls changed, a rollout calls drift.
+            let recap = match (run.outcome, run.mode) {
+                (Outcome::Changed, Mode::Plan | Mode::Audit) => Outcome::Drift,
+                (o, _) => o,
+            };
+            let error = (!run.problems.is_empty()).then(|| run.problems.joined());
+            (recap, Some(run), error)
         }
+        Ok(Err(WorkError::Refused(m))) => (Outcome::Refused, None, Some(m)),
+        Ok(Err(WorkError::Failed(m))) => (Outcome::Failed, None, Some(m)),
+        Err(e) => (
+            Outcome::Failed,
+            None,
+            Some(format!("the run panicked: {e}")),
+        ),
     }
 }
 

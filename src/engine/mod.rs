@@ -1,5 +1,6 @@
 //! Converging devices: probe, plan, apply and verify, over one connection per device.
 
+pub mod batch;
 pub mod device;
 pub mod fleet;
 pub mod problem;

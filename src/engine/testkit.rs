@@ -81,5 +81,8 @@ pub(crate) fn options(local: Arc<Local>, retries: u32) -> Options {
         transport: local,
         down_print_servers: Default::default(),
         redactor: crate::secrets::Redactor::none(),
+        printers: Arc::new(crate::printer::Ipp {
+            timeout: std::time::Duration::from_secs(2),
+        }),
     }
 }

@@ -299,6 +299,15 @@ impl Lab {
         printers::wait(&self.processes, &[&self.printers[i]])
     }
 
+    /// Sets printer `name`'s supply levels (percent, in the order it lists its supplies:
+    /// stock ippeveprinter has a waste toner tank, then black toner) through its
+    /// `/supplies` page, as a service engineer would; its state reasons follow
+    /// (`marker-waste-almost-full-report`, `toner-low-report`...).
+    pub fn set_supplies(&self, name: &str, levels: &[u8]) -> Result<(), LabError> {
+        let i = self.printer_index(name)?;
+        printers::set_supplies(&self.printers[i], levels)
+    }
+
     /// Stops the print server's cupsd (its scheduler no longer answers); its queues and
     /// configuration are kept.
     pub fn stop_print_server(&mut self) -> Result<(), LabError> {

@@ -28,8 +28,11 @@ use super::slots::SLOT_DIR;
 
 /// Printer i of the lab in slot s listens on PRINTER_PORT_BASE + s*100 + i.
 pub const PRINTER_PORT_BASE: u16 = 20000;
-/// At most this many printers per lab (their ports must stay inside the slot's block).
-pub const MAX_PRINTERS: usize = 100;
+/// Printers of a lab with a port in the slot's block; any further ones get a free port
+/// of [`EXTRA_PORTS`].
+pub(super) const BLOCK_PRINTERS: usize = 100;
+/// At most this many printers per lab.
+pub const MAX_PRINTERS: usize = 400;
 const IPPEVEPRINTER: &str = "ippeveprinter";
 const AVAHI_SOCKET: &str = "/run/avahi-daemon/socket";
 const DBUS_SOCKET: &str = "/run/dbus/system_bus_socket";
@@ -120,8 +123,7 @@ pub(super) fn validate_printers(printers: &[PrinterSpec]) -> Result<(), LabError
         return Err(LabError::BadPrinter {
             name: printers[MAX_PRINTERS].name.clone(),
             reason: format!(
-                "a lab holds at most {MAX_PRINTERS} printers ({} asked): each lab has a block \
-                 of {MAX_PRINTERS} ports",
+                "a lab holds at most {MAX_PRINTERS} printers ({} asked)",
                 printers.len()
             ),
         });
@@ -163,13 +165,32 @@ pub(super) fn validate_printers(printers: &[PrinterSpec]) -> Result<(), LabError
     Ok(())
 }
 
+/// Ports for printers beyond a slot's block: above the print servers' ports, below the
+/// system's ephemeral range (32768 and up, where outgoing connections take their ports).
+const EXTRA_PORTS: std::ops::Range<u16> = 30100..32768;
+
+/// A port of [`EXTRA_PORTS`] free on every address right now and not in `taken`, searched
+/// from a place that depends on the slot.
+fn extra_port(slot: u32, taken: &std::collections::HashSet<u16>) -> Option<u16> {
+    let span = (EXTRA_PORTS.end - EXTRA_PORTS.start) as u32;
+    (0..span)
+        .map(|k| EXTRA_PORTS.start + ((slot * 331 + k) % span) as u16)
+        .find(|p| !taken.contains(p) && std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
+}
+
 /// The printers of the lab in `dir` holding `slot`, not started (pid 0).
 pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> Vec<LabPrinter> {
+    let mut taken = std::collections::HashSet::new();
     printers
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let port = printer_port(slot, i);
+            let port = if i < BLOCK_PRINTERS {
+                printer_port(slot, i)
+            } else {
+                extra_port(slot, &taken).unwrap_or_else(|| printer_port(slot, i % BLOCK_PRINTERS))
+            };
+            taken.insert(port);
             LabPrinter {
                 name: p.name.clone(),
                 make: p.make.clone(),
@@ -219,6 +240,43 @@ pub(super) fn spawn(procs: &Processes, p: &mut LabPrinter) -> Result<(), LabErro
         format!("starting printer {} ({IPPEVEPRINTER})", p.name)
     })?;
     Ok(())
+}
+
+/// Sets the printer's supply levels through its web page (`GET /supplies?supply0=L...`).
+pub(super) fn set_supplies(p: &LabPrinter, levels: &[u8]) -> Result<(), LabError> {
+    use std::io::{Read, Write};
+    let query: Vec<String> = levels
+        .iter()
+        .enumerate()
+        .map(|(k, l)| format!("supply{k}={}", l.min(&100)))
+        .collect();
+    let what = || format!("setting the supplies of printer {}", p.name);
+    let fail = |detail: String| LabError::Command {
+        what: what(),
+        detail,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], p.port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| fail(e.to_string()))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| fail(e.to_string()))?;
+    write!(
+        s,
+        "GET /supplies?{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+        query.join("&"),
+        p.port
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "the printer answered: {}",
+            answer.lines().next().unwrap_or("nothing")
+        )))
+    }
 }
 
 /// Polls until each listed printer answers a Get-Printer-Attributes request.
@@ -331,12 +389,12 @@ mod tests {
 
     #[test]
     fn too_many_printers_are_refused() {
-        let specs: Vec<PrinterSpec> = (0..101)
+        let specs: Vec<PrinterSpec> = (0..401)
             .map(|i| PrinterSpec::new(format!("p{i}"), "ACME", "M", "L"))
             .collect();
         let err = validate_printers(&specs).unwrap_err().to_string();
-        assert!(err.contains("at most 100 printers"), "{err}");
-        assert!(validate_printers(&specs[..100]).is_ok());
+        assert!(err.contains("at most 400 printers"), "{err}");
+        assert!(validate_printers(&specs[..400]).is_ok());
         let bad = [PrinterSpec::new("a b", "x", "y", "z")];
         assert!(validate_printers(&bad).is_err());
     }

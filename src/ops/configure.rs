@@ -32,8 +32,31 @@ pub fn configure(
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<DeviceRun, StoreError> {
     let tag = resolved.device.as_str();
+    let (_lock, begun) = begin_configure(store, tag, operator, run_id, notes)?;
+    let run = device::run(site, resolved, Mode::Configure, opts, observe);
+    end_configure(store, &run, operator, run_id, begun)?;
+    Ok(run)
+}
+
+/// A configure begun by [`begin_configure`]: the stage it left, and its start and move to
+/// `configuring`, journaled with the run's end.
+struct Begun {
+    before: Option<crate::store::StageRecord>,
+    started: Entry,
+    moved: Entry,
+}
+
+/// Takes `tag`'s lock, checks its stage allows configuring and moves it to `configuring`
+/// with `notes`; the lock is held until the guard is dropped.
+fn begin_configure<'a>(
+    store: &'a Store,
+    tag: &str,
+    operator: &str,
+    run_id: Option<i64>,
+    notes: &[Entry],
+) -> Result<(crate::store::LockGuard<'a>, Begun), StoreError> {
     // The lock first: a device being configured by another run is refused naming that run.
-    let _lock = store.lock(tag, &Holder::me(operator))?;
+    let lock = store.lock(tag, &Holder::me(operator))?;
     check_can_configure(store, tag)?;
     // The move to `configuring` is journaled with the run's end (a process that dies
     // meanwhile is recorded by the store's recovery), so that a run that changed nothing
@@ -48,7 +71,32 @@ pub fn configure(
     moved.at = started.at.clone();
     moved.stage_from = Some(crate::model::stage_name(before.as_ref().map(|r| r.stage)).into());
     moved.stage_to = Some(Stage::Configuring.as_str().into());
-    let run = device::run(site, resolved, Mode::Configure, opts, observe);
+    Ok((
+        lock,
+        Begun {
+            before,
+            started,
+            moved,
+        },
+    ))
+}
+
+/// Records a configure's run: what a printer said, its journal rows, the checks passed
+/// after a repair and the device's next stage.
+fn end_configure(
+    store: &Store,
+    run: &DeviceRun,
+    operator: &str,
+    run_id: Option<i64>,
+    begun: Begun,
+) -> Result<(), StoreError> {
+    let tag = run.device.as_str();
+    let Begun {
+        before,
+        started,
+        moved,
+    } = begun;
+    observe(store, run, operator)?;
     let mut after_repair = None;
     // Checks its profile wants passed again after a repair: those that passed now are done.
     let pending = store.checks_pending(tag)?;
@@ -88,26 +136,26 @@ pub fn configure(
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
     if let Some(back) = before.as_ref().filter(|b| b.stage == to)
-        && nothing_changed(&run)
+        && nothing_changed(run)
         && pending.is_empty()
     {
         let row = with_run(
-            Entry::new(tag, operator, "configure").message(no_op_summary(&run)),
+            Entry::new(tag, operator, "configure").message(no_op_summary(run)),
             run_id,
         );
         match store.restore_transient(tag, Stage::Configuring, back, &[row]) {
             Err(StoreError::Refused(_)) => {}
-            other => return other.map(|()| run),
+            other => return other,
         }
     }
     let mut entries = vec![started, moved];
-    entries.extend(journal_rows(&run, operator, run_id));
+    entries.extend(journal_rows(run, operator, run_id));
     entries.extend(after_repair);
     finish(store, tag, to, operator, error.as_deref(), &entries)?;
     if !passed.is_empty() {
         store.checks_passed(tag, &passed)?;
     }
-    Ok(run)
+    Ok(())
 }
 
 /// Whether a configure run changed nothing and found everything as wanted: no resource
@@ -266,6 +314,28 @@ pub fn audit(
         &Holder::doing(operator, crate::store::Purpose::Audit),
     )?;
     let run = device::run(site, resolved, Mode::Audit, opts, observe);
+    end_audit(store, &run, operator)?;
+    Ok(run)
+}
+
+/// Records what a printer said about itself during `run`, if it was asked.
+fn observe(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreError> {
+    let Some(p) = &run.printer else {
+        return Ok(());
+    };
+    let json = serde_json::to_string(p).unwrap_or_default();
+    store.observe_printer(
+        &run.device,
+        operator,
+        p.pages,
+        !p.attention().is_empty(),
+        &json,
+    )
+}
+
+/// Records an audit's result in the device's journal (and what a printer said).
+fn end_audit(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreError> {
+    observe(store, run, operator)?;
     let drifted: Vec<&str> = run
         .resources
         .iter()
@@ -299,8 +369,15 @@ pub fn audit(
     };
     store.record(&[Entry::new(&run.device, operator, "audit")
         .subject(result.as_str())
-        .message(message)])?;
-    Ok(run)
+        .message(message)])
+}
+
+fn work_error(e: StoreError) -> WorkError {
+    match e {
+        StoreError::Refused(m) => WorkError::Refused(m.to_string()),
+        e @ StoreError::Locked { .. } => WorkError::Refused(e.to_string()),
+        e => WorkError::Failed(e.to_string()),
+    }
 }
 
 /// The store's side of a rollout: each device's lock, stage and journal, and the run
@@ -310,6 +387,9 @@ pub struct Books {
     pub run_id: Option<i64>,
     /// Rows to write when a device's configure starts, by tag.
     pub notes: std::collections::HashMap<String, Entry>,
+    /// Admits a device again before each batch after the first (maintenance windows).
+    #[allow(clippy::type_complexity)]
+    pub recheck: Option<Box<dyn Fn(&str) -> Option<crate::engine::fleet::Admission> + Send + Sync>>,
 }
 
 impl Bookkeeper for Books {
@@ -345,11 +425,84 @@ impl Bookkeeper for Books {
                 observe,
             ),
         };
-        run.map_err(|e| match e {
-            StoreError::Refused(m) => WorkError::Refused(m.to_string()),
-            e @ StoreError::Locked { .. } => WorkError::Refused(e.to_string()),
-            e => WorkError::Failed(e.to_string()),
-        })
+        run.map_err(work_error)
+    }
+
+    fn work_batch(
+        &self,
+        site: &Site,
+        on: &str,
+        resolved: &[&Resolved],
+        settings: &Settings,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Vec<Result<DeviceRun, WorkError>> {
+        if settings.mode == Mode::Plan {
+            return NoBooks.work_batch(site, on, resolved, settings, observe);
+        }
+        // Every device's lock (and, for configure, its move to `configuring`) first; the
+        // ones refused are left out of the program.
+        let mut out: Vec<Option<Result<DeviceRun, WorkError>>> = Vec::new();
+        let mut locks = Vec::new();
+        let mut begun: Vec<Option<Begun>> = Vec::new();
+        let mut admitted: Vec<&Resolved> = Vec::new();
+        for r in resolved {
+            let tag = r.device.as_str();
+            let taken = match settings.mode {
+                Mode::Configure => begin_configure(
+                    &self.store,
+                    tag,
+                    &settings.operator,
+                    self.run_id,
+                    self.notes
+                        .get(tag)
+                        .map(std::slice::from_ref)
+                        .unwrap_or_default(),
+                )
+                .map(|(lock, b)| (lock, Some(b))),
+                _ => self
+                    .store
+                    .lock(
+                        tag,
+                        &Holder::doing(&settings.operator, crate::store::Purpose::Audit),
+                    )
+                    .map(|lock| (lock, None)),
+            };
+            match taken {
+                Ok((lock, b)) => {
+                    locks.push(lock);
+                    begun.push(b);
+                    admitted.push(r);
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(work_error(e)))),
+            }
+        }
+        let mut runs =
+            crate::engine::batch::run(site, on, &admitted, settings.mode, &settings.ssh, observe)
+                .into_iter()
+                .zip(begun);
+        let results = out
+            .into_iter()
+            .map(|slot| match slot {
+                Some(refused) => refused,
+                None => {
+                    let (run, begun) = runs.next().expect("one run per admitted device");
+                    let recorded = match begun {
+                        Some(b) => {
+                            end_configure(&self.store, &run, &settings.operator, self.run_id, b)
+                        }
+                        None => end_audit(&self.store, &run, &settings.operator),
+                    };
+                    recorded.map(|()| run).map_err(work_error)
+                }
+            })
+            .collect();
+        drop(locks);
+        results
+    }
+
+    fn admit(&self, device: &str) -> Option<crate::engine::fleet::Admission> {
+        self.recheck.as_ref().and_then(|f| f(device))
     }
 
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>) {

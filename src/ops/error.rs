@@ -111,6 +111,8 @@ pub enum ExitStatus {
     Unreachable,
     /// A rollout was interrupted (Ctrl-C), as a shell reports a process ended by SIGINT.
     Interrupted,
+    /// `printers`: a printer needs attention (supplies low, a state reason).
+    NeedsAttention,
 }
 
 impl ExitStatus {
@@ -123,6 +125,7 @@ impl ExitStatus {
             ExitStatus::Refused => 3,
             ExitStatus::Drift => 4,
             ExitStatus::Unreachable => 5,
+            ExitStatus::NeedsAttention => 6,
             ExitStatus::Interrupted => 130,
         }
     }

@@ -140,7 +140,8 @@ fn printing(site: &Site, wanted: usize) -> Result<Printing, Error> {
                 "the site already has a device {tag}; extra lab printers are named LABP-0001 and up"
             )));
         }
-        let model = format!("LabJet {}", 100 + i);
+        // Four models, as an office buys printers by the dozen.
+        let model = format!("LabJet {}", 101 + (i - 1) % 4);
         let mut e = String::new();
         let _ = writeln!(e, "    kind: printer");
         let _ = writeln!(e, "    model: ACME {model}");

@@ -100,6 +100,15 @@ pub fn give_back_with(
     }
     let mut entries = done.entries;
     entries.push(Entry::new(&d.tag, &env.operator, "returned").message(&message));
+    // A returned printer's queue stops taking jobs (unless its on_return hooks see to it).
+    entries.extend(super::printer_queue::follow(
+        env,
+        &site,
+        &store,
+        &d.tag,
+        Hook::Return,
+        hooks.skip_device,
+    )?);
     store.give_back(
         &d.tag,
         &env.operator,
@@ -137,17 +146,31 @@ pub fn with_reason(
         ("repair", Purpose::Repair)
     };
     let _held = hold(env, &store, device, purpose)?;
+    if to == Stage::Retired {
+        // A move the store would refuse runs no hook and leaves the queue.
+        let from = store.stage(device)?.map(|r| r.stage);
+        check_move(device, from, to)?;
+    }
     let done = match hooks {
         Some(settings) if to == Stage::Retired => {
-            // A move the store would refuse runs no hook.
-            let from = store.stage(device)?.map(|r| r.stage);
-            check_move(device, from, to)?;
             hooks::run(env, &site, &store, device, Hook::Retire, settings)?
         }
         _ => hooks::Hooks::default(),
     };
     let mut entries = done.entries;
     entries.push(Entry::new(device, &env.operator, kind).message(reason));
+    if to == Stage::Retired {
+        // A retired printer's queue is removed from its print server (unless its
+        // on_retire hooks see to it).
+        entries.extend(super::printer_queue::follow(
+            env,
+            &site,
+            &store,
+            device,
+            Hook::Retire,
+            hooks.is_some_and(|h| h.skip_device),
+        )?);
+    }
     let from = store.transition(device, to, &env.operator, None, &entries)?;
     Ok(Moved {
         from,

@@ -14,6 +14,8 @@ pub mod history;
 pub mod hooks;
 pub mod lab;
 pub mod lifecycle;
+pub mod printer_queue;
+pub mod printers;
 pub mod profile;
 pub mod receive;
 pub mod rekey;

@@ -57,6 +57,9 @@ impl SshSettings {
             transport: Arc::new(crate::transport::Ssh),
             down_print_servers: Default::default(),
             redactor: crate::secrets::Redactor::none(),
+            printers: Arc::new(crate::printer::Ipp {
+                timeout: self.connect_timeout,
+            }),
         }
     }
 }
@@ -112,6 +115,8 @@ pub struct Rollout {
     /// Journal rows to write when a device's configure starts (under its lock): `--now`
     /// outside its maintenance window.
     notes: HashMap<String, Entry>,
+    /// A configure's settings, to admit devices again before each later batch.
+    converge: Option<ConvergeSettings>,
 }
 
 /// How a rollout ended.
@@ -206,6 +211,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         settings,
         run_id,
         notes,
+        converge: (s.mode == Mode::Configure).then(|| s.clone()),
     })))
 }
 
@@ -262,6 +268,7 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
         settings,
         run_id: None,
         notes: HashMap::new(),
+        converge: None,
     })
 }
 
@@ -309,13 +316,24 @@ impl Rollout {
         stop: Stop,
         events: mpsc::UnboundedSender<Event>,
     ) -> Result<Finished, Error> {
+        let site = Arc::new(self.site);
+        let recheck = self.converge.map(|s| {
+            let (site, store) = (site.clone(), self.store.clone());
+            let operator = self.settings.operator.clone();
+            Box::new(move |tag: &str| {
+                admission(&site, &store, tag, jiff::Timestamp::now(), &s, &operator)
+                    .ok()
+                    .map(|(a, _)| a)
+            }) as Box<dyn Fn(&str) -> Option<Admission> + Send + Sync>
+        });
         let books = Arc::new(super::configure::Books {
             store: self.store.clone(),
             run_id: self.run_id,
             notes: self.notes,
+            recheck,
         });
         let (rows, status) = fleet::rollout(
-            Arc::new(self.site),
+            site,
             books,
             self.jobs,
             self.settings,
@@ -367,20 +385,55 @@ fn admission(
     s: &ConvergeSettings,
     operator: &str,
 ) -> Result<(Admission, Option<Entry>), Error> {
-    if !store.at_desk(tag)? {
+    let device = site.device(tag).expect("selected from the site");
+    let (own, note) = admission_of(site, store, tag, tag, now, s, operator)?;
+    if !matches!(own, Admission::Go) || device.kind != crate::model::DeviceKind::Printer {
+        return Ok((own, note));
+    }
+    // A printer's queue is changed on its print server: that server's window too.
+    let Some(server) = site.print_server(device) else {
+        return Ok((own, note));
+    };
+    let (theirs, their_note) = admission_of(site, store, &server.tag, tag, now, s, operator)?;
+    Ok((theirs, note.or(their_note)))
+}
+
+/// Whether device `whose` (the device itself, or the print server its queue is on) lets
+/// `tag` be changed now: delivered devices (in service) only inside their maintenance
+/// window, unless `--now` (the note, written in `tag`'s journal) or `--wait`.
+fn admission_of(
+    site: &Site,
+    store: &Store,
+    whose: &str,
+    tag: &str,
+    now: jiff::Timestamp,
+    s: &ConvergeSettings,
+    operator: &str,
+) -> Result<(Admission, Option<Entry>), Error> {
+    if !store.at_desk(whose)? {
         return Ok((Admission::Go, None));
     }
-    let device = site.device(tag).expect("selected from the site");
+    let device = site.device(whose).expect("a device of the site");
     let Some((window, source)) = site.window_of(device) else {
         return Ok((Admission::Go, None));
+    };
+    let subject = if whose == tag {
+        format!("{tag} is at its desk (delivered) and")
+    } else {
+        format!("{tag}'s queue is on print server {whose}, which is in service (delivered) and")
     };
     if window.contains(now) {
         return Ok((Admission::Go, None));
     }
     let next = window.next_open(now);
     if s.now {
+        let whose_window = if whose == tag {
+            "its maintenance window".to_string()
+        } else {
+            format!("print server {whose}'s maintenance window")
+        };
         let note = Entry::new(tag, operator, "note").message(format!(
-            "changed outside its maintenance window ({}, from {source}) with --now",
+            "changed outside {whose_window} ({}, from {source}) with --now",
             window.describe()
         ));
         return Ok((Admission::Go, Some(note)));
@@ -390,7 +443,7 @@ fn admission(
             until: at.timestamp(),
         },
         (_, next) => Admission::Refuse(format!(
-            "{tag} is at its desk (delivered) and outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
+            "{subject} outside its maintenance window ({}, from {source}); it next opens {}; use --now to change it anyway, or --wait to wait for it",
             window.describe(),
             next.map_or("never".to_string(), |z| local_time(&z, &window.tz_name))
         )),

@@ -11,6 +11,7 @@ mod damaged;
 mod desk;
 mod locks;
 mod pins;
+mod printers;
 mod recover;
 mod resume;
 mod runs;
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 pub use desk::{Handoff, NewRepair, Repair};
 pub use locks::{Holder, LockGuard, Purpose};
+pub use printers::PrinterObservation;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 
@@ -97,6 +99,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 4: handoffs (sheet, acceptance, return) and repairs.
     desk::MIGRATION,
+    // 5: what printers said about themselves over time (store/printers.rs).
+    printers::MIGRATION,
 ];
 
 /// The schema version this build writes.

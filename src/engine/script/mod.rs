@@ -23,7 +23,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub use kinds::{Content, queue_state};
-pub use protocol::{CheckResult, Observed, Report, TestPage, parse};
+pub use protocol::{CheckResult, Observed, QueueDropped, Report, TestPage, parse};
 use writer::Writer;
 
 use crate::model::ResourceKind;
@@ -131,12 +131,52 @@ pub fn test_page(server: &str, queue: &str, tag: &str) -> Script {
     }
 }
 
+/// The program that removes (`remove`) or disables `queue` on the cupsd at `server`, for a
+/// printer retired or returned; read with [`QueueDropped::parse`].
+pub fn queue_drop(server: &str, queue: &str, remove: bool) -> Script {
+    let mut w = Writer::new();
+    w.raw(WATCHDOG).raw(PREAMBLE);
+    kinds::write_queue_drop(&mut w, server, queue, remove);
+    w.raw("echo @@END");
+    let text = w.finish();
+    Script {
+        stdin: text.clone().into_bytes(),
+        text,
+    }
+}
+
 /// Builds the program for `resources` (each with its index in the device's resource list)
 /// and, for converge, the verify `checks` (index, command).
 pub fn build(
     phase: Phase,
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
+) -> Script {
+    build_parts(phase, resources, checks, &[])
+}
+
+/// Builds one program for the resources of several devices on one device (a print
+/// server's queues for a batch of printers): `parts` are the devices' resources, each
+/// with an index unique in the program, and each device's model (`pq_model`, read by
+/// the print queue helpers to make one driver per model). One device's failed resource
+/// does not skip the others' (each part starts afresh).
+pub fn build_batch(phase: Phase, parts: &[(String, Vec<(usize, &ResolvedResource)>)]) -> Script {
+    let all: Vec<(usize, &ResolvedResource)> =
+        parts.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let starts: Vec<(usize, &str)> = parts
+        .iter()
+        .filter_map(|(model, p)| p.first().map(|(i, _)| (*i, model.as_str())))
+        .collect();
+    build_parts(phase, &all, &[], &starts)
+}
+
+/// [`build`], where the resources whose indices are in `starts` begin another device's
+/// part (of that model): `failed` is reset before them.
+fn build_parts(
+    phase: Phase,
+    resources: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    starts: &[(usize, &str)],
 ) -> Script {
     let mut w = Writer::new();
     let mut data = Vec::new();
@@ -210,6 +250,20 @@ pub fn build(
         w.call("sums", sums);
     }
     w.raw("}\nsnap");
+    // Each kind's work before its steps, once, with all of its resources.
+    let mut kinds_seen: Vec<&'static str> = Vec::new();
+    for (_, r) in resources {
+        let kind = kinds::of(r.kind());
+        if kind.supported() && !kinds_seen.contains(&r.kind().keyword()) {
+            kinds_seen.push(r.kind().keyword());
+            let items: Vec<(usize, &ResolvedResource)> = resources
+                .iter()
+                .filter(|(_, x)| x.kind().keyword() == r.kind().keyword())
+                .copied()
+                .collect();
+            kind.write_begin(&mut w, &items);
+        }
+    }
     let mut pending = false;
     // A notifying file among the pending ones: its change is only known at the commit,
     // which then also settles whom it notifies (`notify_commit`, kinds/handler.sh).
@@ -230,6 +284,9 @@ pub fn build(
             pending = false;
             notifying = false;
         }
+        if let Some((_, model)) = starts.iter().find(|(s, _)| s == i) {
+            w.raw("failed=0").var("pq_model", model);
+        }
         w.comment(r.name());
         if !r.resource.notify.is_empty() {
             w.notifying(*i, &kinds::notify_markers(r));
@@ -248,6 +305,12 @@ pub fn build(
     }
     if pending {
         commit(&mut w, notifying);
+    }
+    for (_, r) in resources {
+        if let Some(k) = kinds_seen.iter().position(|k| *k == r.kind().keyword()) {
+            kinds_seen.remove(k);
+            kinds::of(r.kind()).write_end(&mut w);
+        }
     }
     if phase == Phase::Converge {
         for (j, cmd) in checks {

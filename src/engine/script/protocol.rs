@@ -138,6 +138,43 @@ impl Line {
     }
 }
 
+/// What became of a retired or returned printer's queue (`@@Q ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueDropped {
+    Removed,
+    Disabled,
+    /// There was no such queue.
+    Absent,
+    /// The print server's scheduler does not answer.
+    ServerDown,
+    Failed {
+        why: String,
+    },
+}
+
+impl QueueDropped {
+    /// Reads the program's `@@Q` line; no line is a failure.
+    pub fn parse(stdout: &[u8]) -> QueueDropped {
+        let text = String::from_utf8_lossy(stdout);
+        let Some(line) = text.lines().find_map(|l| l.strip_prefix("@@Q ")) else {
+            return QueueDropped::Failed {
+                why: "the program said nothing about the queue".into(),
+            };
+        };
+        match line.split_once(' ').unwrap_or((line, "")) {
+            ("removed", _) => QueueDropped::Removed,
+            ("disabled", _) => QueueDropped::Disabled,
+            ("absent", _) => QueueDropped::Absent,
+            ("down", _) => QueueDropped::ServerDown,
+            (_, why) => QueueDropped::Failed {
+                why: base64::Engine::decode(&base64::engine::general_purpose::STANDARD, why.trim())
+                    .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                    .unwrap_or_default(),
+            },
+        }
+    }
+}
+
 impl TestPage {
     /// Reads a test page program's output; no answer reads as refused.
     pub fn parse(stdout: &[u8]) -> TestPage {

@@ -21,7 +21,7 @@ use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
 
 pub(crate) use handler::markers as notify_markers;
-pub use print_queue::{TEST_PAGE, queue_state, write_test_page};
+pub use print_queue::{TEST_PAGE, queue_state, write_queue_drop, write_test_page};
 
 /// What the engine needs of a resource kind.
 pub trait Kind: Sync {
@@ -46,6 +46,11 @@ pub trait Kind: Sync {
     /// Writes resource `i`'s step (probe, and fix when the program fixes), with where its
     /// content travels.
     fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, content: Content);
+    /// Writes what the program does once before the steps of this kind, given all of them
+    /// (print queues read their settings in parallel first).
+    fn write_begin(&self, _w: &mut Writer, _items: &[(usize, &ResolvedResource)]) {}
+    /// Writes what the program does once after the steps of this kind (before the checks).
+    fn write_end(&self, _w: &mut Writer) {}
     /// What a diff compares: the thing's label and the text the profile wants, given the
     /// text the device has. `None` for kinds without a diff.
     fn wanted(&self, _r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {

@@ -44,12 +44,16 @@ impl Kind for PrintQueue {
     fn tools(&self) -> &'static [&'static str] {
         &[
             "awk",
+            "cat",
+            "cksum",
             "flock",
             "lpadmin",
             "lpoptions",
             "lpstat",
+            "mv",
             "paste",
             "sed",
+            "sleep",
             "sort",
         ]
     }
@@ -103,6 +107,34 @@ impl Kind for PrintQueue {
         args.extend(options.iter().map(|(k, v)| format!("{k}={v}")));
         w.call("step pq_res", args);
     }
+    fn write_begin(&self, w: &mut Writer, items: &[(usize, &ResolvedResource)]) {
+        for (i, r) in items {
+            let ResourceKind::PrintQueue {
+                queue,
+                server,
+                options,
+                ..
+            } = r.kind()
+            else {
+                continue;
+            };
+            // An absent queue is asked about by its own step (pq_absent).
+            if r.resource.absent {
+                continue;
+            }
+            let mut args = vec![
+                i.to_string(),
+                queue.clone(),
+                server.clone().unwrap_or_default(),
+            ];
+            args.extend(options.iter().map(|(k, v)| format!("{k}={v}")));
+            w.call("pq_pre", args);
+        }
+        w.raw("pq_pre_end");
+    }
+    fn write_end(&self, w: &mut Writer) {
+        w.raw("pq_end");
+    }
     fn wanted(&self, r: &ResolvedResource, _old: Option<&str>) -> Option<(String, String)> {
         let ResourceKind::PrintQueue { queue, .. } = r.kind() else {
             return None;
@@ -127,4 +159,17 @@ pub fn write_test_page(w: &mut Writer, server: &str, queue: &str, tag: &str) {
         .var("fix", "0")
         .var("cs", server)
         .call("test_page", [queue, tag]);
+}
+
+/// Writes the step that removes (`remove`) or disables `queue` on `server` ('' for the
+/// device's own cupsd); the program's start comes before. Read with
+/// [`crate::engine::script::protocol::QueueDropped`].
+pub fn write_queue_drop(w: &mut Writer, server: &str, queue: &str, remove: bool) {
+    w.raw(include_str!("print_queue.sh"))
+        .var("fix", "1")
+        .var("cs", server)
+        .call(
+            "pq_drop",
+            [queue, if remove { "remove" } else { "disable" }],
+        );
 }
