@@ -419,7 +419,26 @@ impl Lab {
             return Err(e);
         }
         self.save()?;
-        printers::wait(&self.processes, &self.printers.iter().collect::<Vec<_>>())?;
+        // ippeveprinter sometimes fails to register with avahi when many printers start at
+        // once on a busy machine ("Unable to initialize DNS-SD", or avahi's D-Bus glue
+        // aborting): such a printer is started again, up to 3 times in all.
+        let mut again = 0;
+        loop {
+            match printers::wait(&self.processes, &self.printers.iter().collect::<Vec<_>>()) {
+                Err(LabError::PrinterExited { printer, log, .. })
+                    if again < 3 && (log.contains("DNS-SD") || log.contains("vahi")) =>
+                {
+                    again += 1;
+                    let i = self.printer_index(&printer)?;
+                    printers::spawn(&self.processes, &mut self.printers[i])?;
+                    self.save()?;
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         match &self.print_server {
             Some(server) => print_server::wait(&self.processes, server),
             None => Ok(()),
