@@ -9,6 +9,7 @@ mod converge;
 mod devices;
 mod history;
 pub mod lab;
+mod leases;
 mod lifecycle;
 mod receive;
 mod rekey;
@@ -94,6 +95,10 @@ pub enum Command {
     /// The fleet report: stages (chart), drift, physical audits due, activity, histories;
     /// as one self-contained HTML file (--html FILE) or JSON.
     Report(report::Args),
+    /// Lists who holds which device right now (leases: holder, machine, purpose, expiry).
+    Locks(leases::LocksArgs),
+    /// Breaks a device's lease on purpose (journaled with the reason).
+    Unlock(leases::UnlockArgs),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -274,6 +279,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Locks(a) => leases::locks(&ctx, a),
+        Command::Unlock(a) => leases::unlock(&ctx, a),
     }?;
     Ok(status.into())
 }

@@ -312,9 +312,15 @@ impl InventoryBuilder {
                         "the audit interval is at least 1 day",
                     ));
                 }
+                if let Some(url) = &s.store
+                    && let Some(why) = bad_store_setting(url)
+                {
+                    diags.push(file.diag("settings.store", why));
+                }
                 self.settings = Some(crate::site::Settings {
                     audit_interval_days: interval.max(1),
                     audit_due_days: s.audit_due_days.unwrap_or(d.audit_due_days),
+                    store: s.store.clone(),
                 });
                 self.settings_file = Some(file.rel.clone());
             }
@@ -426,6 +432,41 @@ impl InventoryBuilder {
             }
         }
     }
+}
+
+/// What is wrong with a site's `settings.store` (a PostgreSQL address without a password).
+fn bad_store_setting(url: &str) -> Option<String> {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return Some(
+            "a team store is named postgres://USER@HOST[:PORT]/DATABASE; without this setting the site keeps its store in .deskready/".into(),
+        );
+    };
+    let userinfo = rest.split('/').next().unwrap_or("");
+    if let Some((user, _)) = userinfo.split_once('@')
+        && user.contains(':')
+    {
+        return Some("the store address holds a password; remove it and give it in PGPASSWORD or a file named by DESKREADY_STORE_PASSWORD_FILE (the site's YAML is shared and reviewed)".into());
+    }
+    None
+}
+
+/// The site's `settings.store`, read without loading the whole site (the store is opened
+/// before the site is loaded). `None` when no inventory file sets it or a file is unreadable
+/// (loading the site reports that).
+pub fn store_setting(root: &Path) -> Option<String> {
+    let mut diags = Diagnostics::default();
+    yaml_files(root, "inventory", &mut diags)
+        .into_iter()
+        .find_map(|(_, v)| {
+            v.get("settings")?
+                .get("store")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .filter(|url| bad_store_setting(url).is_none())
 }
 
 /// Asset tags name files and journal rows: letters, digits, `.`, `_`, `-`.

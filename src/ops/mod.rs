@@ -10,6 +10,7 @@ pub mod deliver;
 mod error;
 pub mod history;
 pub mod lab;
+pub mod leases;
 pub mod lifecycle;
 pub mod receive;
 pub mod rekey;
@@ -51,7 +52,7 @@ impl Env {
     pub fn open_store(&self) -> Result<Arc<Store>, Error> {
         use crate::transport::HostKeyPins;
         let dir = crate::site::state_dir(&self.site_dir);
-        let store = Store::open(&dir)?;
+        let store = Store::open_at(&self.store_location()?)?;
         let legacy = dir.join("host_keys");
         if legacy.exists() {
             let file = crate::transport::FilePins::new(legacy.clone());
@@ -63,6 +64,16 @@ impl Env {
             std::fs::rename(&legacy, dir.join("host_keys.imported"))?;
         }
         Ok(Arc::new(store))
+    }
+}
+
+impl Env {
+    /// Where the site's store is: `DESKREADY_STORE`, else the site's `settings.store`, else
+    /// `.deskready/state.db`.
+    pub fn store_location(&self) -> Result<crate::store::Location, Error> {
+        let dir = crate::site::state_dir(&self.site_dir);
+        let setting = crate::load::store_setting(&self.site_dir);
+        Ok(crate::store::Location::choose(&dir, setting.as_deref())?)
     }
 }
 
