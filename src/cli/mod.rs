@@ -15,6 +15,7 @@ mod receive;
 mod rekey;
 mod render;
 mod report;
+mod store;
 mod validate;
 
 use std::path::PathBuf;
@@ -99,6 +100,12 @@ pub enum Command {
     Locks(leases::LocksArgs),
     /// Breaks a device's lease on purpose (journaled with the reason).
     Unlock(leases::UnlockArgs),
+    /// The state store itself: copy it to a team (PostgreSQL) store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Writes the store's receipts and assignments as inventory YAML (for review, or for
+    /// moving off a team store).
+    Export(store::ExportArgs),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -281,6 +288,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Report(a) => report::run(&ctx, a),
         Command::Locks(a) => leases::locks(&ctx, a),
         Command::Unlock(a) => leases::unlock(&ctx, a),
+        Command::Store(c) => store::run(&ctx, c),
+        Command::Export(a) => store::export(&ctx, a),
     }?;
     Ok(status.into())
 }

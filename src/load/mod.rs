@@ -39,9 +39,38 @@ pub fn load_site(root: &Path) -> Result<Site, Diagnostics> {
     }
 }
 
+/// Inventory documents kept outside the site's files: a team store's receipts and
+/// assignments, each loaded in place of the tool-owned inventory file it stands for.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    /// (the file it replaces, e.g. `inventory/received.yaml`; the name problems are
+    /// reported under; its YAML text).
+    pub docs: Vec<(String, String, String)>,
+}
+
+/// [`load_site`] with `overlay`'s documents in place of the files they stand for.
+pub fn load_site_over(root: &Path, overlay: &Overlay) -> Result<Site, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let site = load_site_inner(root, &mut diags, overlay);
+    if diags.is_empty() {
+        Ok(site)
+    } else {
+        Err(diags.sorted())
+    }
+}
+
 /// Loads as much of the site as is sound, adding every problem to `diags`. The site
 /// returned is usable for further checks (such as rendering) even when `diags` is not empty.
 pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
+    load_site_inner(root, diags, &Overlay::default())
+}
+
+/// [`load_site_with`] and an overlay.
+pub fn load_site_with_over(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> Site {
+    load_site_inner(root, diags, overlay)
+}
+
+fn load_site_inner(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> Site {
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
@@ -71,7 +100,12 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     }
 
     let mut inv = InventoryBuilder::default();
-    for file in yaml_files(root, "inventory", diags) {
+    let mut inventory = yaml_files(root, "inventory", diags);
+    inventory.retain(|(f, _)| !overlay.docs.iter().any(|(rel, _, _)| *rel == f.rel));
+    for (_, name, text) in &overlay.docs {
+        inventory.extend(parse_doc(name.clone(), text, diags));
+    }
+    for file in inventory {
         inv.add_file(&file, diags);
     }
     let mut profiles = ProfileBuilder::default();
@@ -206,44 +240,7 @@ fn yaml_files(
                 continue;
             }
         };
-        let index = match Index::build(&text) {
-            Ok(i) => i,
-            Err(e) => {
-                diags.push(Diagnostic::new(
-                    rel,
-                    e.pos,
-                    "",
-                    format!("malformed YAML: {}", e.message),
-                ));
-                continue;
-            }
-        };
-        let file = SourceFile {
-            rel,
-            index: std::sync::Arc::new(index),
-        };
-        match serde_yaml::from_str::<serde_yaml::Value>(&text) {
-            Ok(serde_yaml::Value::Null) => out.push((file, serde_yaml::Value::Null)),
-            Ok(v) => out.push((file, v)),
-            Err(e) => {
-                let pos = e
-                    .location()
-                    .map(|l| Pos {
-                        line: l.line(),
-                        col: l.column(),
-                    })
-                    .unwrap_or(Pos { line: 1, col: 1 });
-                diags.push(Diagnostic::new(
-                    &file.rel,
-                    pos,
-                    "",
-                    format!(
-                        "malformed YAML: {}",
-                        diag::rewrite_serde_message(&e.to_string())
-                    ),
-                ));
-            }
-        }
+        out.extend(parse_doc(rel, &text, diags));
     }
     out
 }
@@ -430,6 +427,53 @@ impl InventoryBuilder {
                     diags.push(file.diag(&path, diag::unknown("device", &tag, &t)));
                 }
             }
+        }
+    }
+}
+
+/// One YAML document named `rel`: where its keys stand, and its value; or its problem.
+fn parse_doc(
+    rel: String,
+    text: &str,
+    diags: &mut Diagnostics,
+) -> Option<(SourceFile, serde_yaml::Value)> {
+    let index = match Index::build(text) {
+        Ok(i) => i,
+        Err(e) => {
+            diags.push(Diagnostic::new(
+                rel,
+                e.pos,
+                "",
+                format!("malformed YAML: {}", e.message),
+            ));
+            return None;
+        }
+    };
+    let file = SourceFile {
+        rel,
+        index: std::sync::Arc::new(index),
+    };
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Null) => Some((file, serde_yaml::Value::Null)),
+        Ok(v) => Some((file, v)),
+        Err(e) => {
+            let pos = e
+                .location()
+                .map(|l| Pos {
+                    line: l.line(),
+                    col: l.column(),
+                })
+                .unwrap_or(Pos { line: 1, col: 1 });
+            diags.push(Diagnostic::new(
+                &file.rel,
+                pos,
+                "",
+                format!(
+                    "malformed YAML: {}",
+                    diag::rewrite_serde_message(&e.to_string())
+                ),
+            ));
+            None
         }
     }
 }

@@ -55,8 +55,8 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
         .filter(|desk| d.location.desk.as_deref() != Some(desk.as_str()));
     let mut site = site;
     if let Some(desk) = new_desk {
-        let before = set_assignment(env, &s.device, Some(assignment(&person, desk)?))?;
-        undo_assignment(&mut undo, env, before);
+        let (before, _) = set_assignment(env, &store, &s.device, Some(assignment(&person, desk)?))?;
+        undo_assignment(&mut undo, env, &store, before);
         site = env.load_site()?;
     }
     let d = known_device(&site, &s.device)?;

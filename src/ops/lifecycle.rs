@@ -6,7 +6,6 @@ use super::assign::{set_assignment, undo_assignment};
 use super::undo::UndoStack;
 use super::{Env, Error, hold, known_anywhere, known_device};
 use crate::model::{Stage, stage_name};
-use crate::owned::ASSIGNMENTS;
 use crate::store::{Entry, Purpose};
 
 /// What `return` did.
@@ -36,9 +35,8 @@ pub fn give_back(env: &Env, device: &str) -> Result<Returned, Error> {
         )));
     }
     let mut undo = UndoStack::new();
-    let before = set_assignment(env, &d.tag, None)?;
-    let cleared = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok() != before;
-    undo_assignment(&mut undo, env, before);
+    let (before, cleared) = set_assignment(env, &store, &d.tag, None)?;
+    undo_assignment(&mut undo, env, &store, before);
     let who = d
         .assignee
         .as_ref()

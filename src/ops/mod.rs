@@ -13,10 +13,12 @@ pub mod lab;
 pub mod leases;
 pub mod lifecycle;
 pub mod receive;
+pub mod records;
 pub mod rekey;
 pub mod report;
 pub mod rollout;
 pub mod select;
+pub mod store;
 pub mod undo;
 pub mod validate;
 
@@ -44,6 +46,11 @@ pub struct Env {
 impl Env {
     /// Loads the site or fails with every problem in it.
     pub fn load_site(&self) -> Result<Site, Error> {
+        // A team store keeps receipts and assignments itself: the site is loaded with them.
+        if matches!(self.store_location()?, crate::store::Location::Postgres(_)) {
+            let store = self.open_store()?;
+            return records::load_site(self, &store);
+        }
         crate::load::load_site(&self.site_dir).map_err(Error::Site)
     }
 

@@ -194,7 +194,17 @@ fn receive_all(env: &Env, site: &Site, store: &Store, ds: &[Delivered]) -> Resul
         .filter(|d| site.device(&d.tag).is_none())
         .collect();
     let mut undo = UndoStack::new();
-    if !new.is_empty() {
+    let mut receipts = Vec::new();
+    if !new.is_empty() && super::records::in_store(store) {
+        let entries: Vec<(String, Mapping)> = new
+            .iter()
+            .filter_map(|d| match entry(d) {
+                Value::Mapping(m) => Some((d.tag.clone(), m)),
+                _ => None,
+            })
+            .collect();
+        receipts = super::records::check_receipts(env, store, &entries)?;
+    } else if !new.is_empty() {
         let before = std::fs::read(env.site_dir.join(RECEIVED)).ok();
         let mut map = owned::read_section(&env.site_dir, RECEIVED, "devices");
         for d in &new {
@@ -216,7 +226,11 @@ fn receive_all(env: &Env, site: &Site, store: &Store, ds: &[Delivered]) -> Resul
                 format!("received: {}", facts.join(", "))
             };
             if site.device(&d.tag).is_none() {
-                msg.push_str(&format!(" (added to {RECEIVED})"));
+                if super::records::in_store(store) {
+                    msg.push_str(" (added to the team store's receipts)");
+                } else {
+                    msg.push_str(&format!(" (added to {RECEIVED})"));
+                }
             }
             (
                 d.tag.clone(),
@@ -225,7 +239,11 @@ fn receive_all(env: &Env, site: &Site, store: &Store, ds: &[Delivered]) -> Resul
             )
         })
         .collect();
-    store.transition_all(&moves, &env.operator)?;
+    if receipts.is_empty() {
+        store.transition_all(&moves, &env.operator)?;
+    } else {
+        store.receive_all(&moves, &receipts, &env.operator)?;
+    }
     undo.commit();
     Ok(Received {
         received: ds.iter().map(|d| d.tag.clone()).collect(),

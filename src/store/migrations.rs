@@ -80,6 +80,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE locks ADD COLUMN expires {int} NOT NULL DEFAULT 0;
     "#,
+    // 5: a team store's receipts (devices received that no hand-written file declares) and
+    // assignments (who a device is for, at which desk): each the YAML mapping the
+    // tool-owned inventory file would hold for that device.
+    r#"
+    CREATE TABLE receipts (
+        tag TEXT PRIMARY KEY,
+        entry TEXT NOT NULL,
+        at TEXT NOT NULL,
+        operator TEXT NOT NULL
+    );
+    CREATE TABLE assignments (
+        tag TEXT PRIMARY KEY,
+        entry TEXT NOT NULL,
+        at TEXT NOT NULL,
+        operator TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

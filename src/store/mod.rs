@@ -11,12 +11,14 @@
 
 #[cfg(test)]
 pub(crate) mod conformance;
+mod copy;
 mod damaged;
 mod db;
 mod location;
 mod locks;
 mod migrations;
 mod pins;
+mod records;
 mod recover;
 mod resume;
 mod runs;
@@ -25,11 +27,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use copy::TableCopy;
 pub use db::Backend;
 use db::{Db, Row, Tx, args};
 pub use location::{Location, PASSWORD_FILE_ENV, PgTarget, STORE_ENV, is_postgres_url, redact_url};
 pub use locks::{Holder, LEASE_SECS, LockGuard, Purpose, lease_secs};
 pub use migrations::SCHEMA_VERSION;
+pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 
