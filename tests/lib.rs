@@ -23,5 +23,6 @@ mod printlab;
 mod render;
 mod secrets;
 mod services;
+mod team;
 mod transport;
 mod validate;

@@ -39,7 +39,7 @@ pub(super) enum Value {
 }
 
 /// Something that can be a query parameter.
-pub(super) trait Arg {
+pub(super) trait Arg: Sync {
     fn value(&self) -> Value;
 }
 
@@ -275,6 +275,8 @@ struct Pg {
 enum Conn {
     Sqlite(rusqlite::Connection),
     Postgres(Box<Pg>),
+    /// Dropped (see `Drop for Db`).
+    Closed,
 }
 
 /// An open database: one connection, used by one query or transaction at a time.
@@ -428,10 +430,31 @@ impl Db {
         self.backend
     }
 
+    /// Runs `op` where the blocking PostgreSQL client may run: not on a thread inside an
+    /// async runtime (the client drives its own runtime, which cannot nest), so there on a
+    /// scoped thread of its own. SQLite runs anywhere.
+    fn off_runtime<T: Send>(&self, op: impl FnOnce() -> T + Send) -> T {
+        if self.backend == Backend::Postgres && tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| match s.spawn(op).join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+        } else {
+            op()
+        }
+    }
+
     /// Runs `f` in a write transaction: SQLite's `BEGIN IMMEDIATE` (one writer at a time),
     /// PostgreSQL's `SERIALIZABLE`, run again when the server reports a conflict with a
     /// concurrent transaction. `f` may run more than once; it must only use `tx`.
-    pub(super) fn write<T>(
+    pub(super) fn write<T: Send>(
+        &self,
+        f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.off_runtime(|| self.write_here(f))
+    }
+
+    fn write_here<T>(
         &self,
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -460,11 +483,19 @@ impl Db {
                     }
                 }
             }
+            Conn::Closed => unreachable!("a store is used only while it lives"),
         }
     }
 
     /// Runs `f` to read: a consistent view, no write lock taken.
-    pub(super) fn read<T>(
+    pub(super) fn read<T: Send>(
+        &self,
+        f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.off_runtime(|| self.read_here(f))
+    }
+
+    fn read_here<T>(
         &self,
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -479,6 +510,7 @@ impl Db {
                 Ok(out)
             }
             Conn::Postgres(pg) => pg_tx(pg, false, &mut f),
+            Conn::Closed => unreachable!("a store is used only while it lives"),
         }
     }
 
@@ -491,7 +523,23 @@ impl Db {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         match &*conn {
             Conn::Sqlite(c) => Some(f(c).map_err(StoreError::from)),
-            Conn::Postgres(_) => None,
+            Conn::Postgres(_) | Conn::Closed => None,
+        }
+    }
+}
+
+impl Drop for Db {
+    /// The PostgreSQL client owns a runtime of its own, which may not be dropped inside
+    /// another: off such a thread, it is closed on one of its own.
+    fn drop(&mut self) {
+        let conn = std::mem::replace(
+            self.conn.get_mut().unwrap_or_else(|e| e.into_inner()),
+            Conn::Closed,
+        );
+        if matches!(conn, Conn::Postgres(_)) && tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(move || drop(conn));
+            });
         }
     }
 }

@@ -119,13 +119,25 @@ impl PgTarget {
         &self.shown
     }
 
+    /// Connects (on a thread of its own when called inside an async runtime, which the
+    /// blocking client cannot nest in).
     pub(super) fn connect(&self) -> Result<postgres::Client, StoreError> {
-        self.config
-            .connect(postgres::NoTls)
-            .map_err(|source| StoreError::Connect {
-                store: self.shown.clone(),
-                source,
+        let connect = || {
+            self.config
+                .connect(postgres::NoTls)
+                .map_err(|source| StoreError::Connect {
+                    store: self.shown.clone(),
+                    source,
+                })
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| match s.spawn(connect).join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
             })
+        } else {
+            connect()
+        }
     }
 }
 

@@ -189,7 +189,14 @@ impl Holder {
     }
 }
 
+/// This machine's name in leases and runs: `DESKREADY_MACHINE` when set (machines that share
+/// a hostname, such as containers), else the kernel's hostname.
 pub(super) fn hostname() -> String {
+    if let Ok(m) = std::env::var("DESKREADY_MACHINE")
+        && !m.trim().is_empty()
+    {
+        return m.trim().to_string();
+    }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
