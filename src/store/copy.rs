@@ -107,8 +107,10 @@ fn digest(rows: &[Row]) -> String {
     hex::encode(h.finalize())
 }
 
+/// Every table's rows, from one snapshot (a write transaction, so that PostgreSQL reads
+/// them all at one point in time).
 fn read_all(store: &Store) -> Result<Vec<Vec<Row>>, StoreError> {
-    store.db.read(|tx| {
+    store.db.write(|tx| {
         TABLES
             .iter()
             .map(|(t, cols, key)| tx.query(&select(t, cols, key), args![]))

@@ -291,6 +291,11 @@ enum TxConn<'a> {
         tx: postgres::Transaction<'a>,
         statements: &'a mut HashMap<String, postgres::Statement>,
     },
+    /// Reads on a team store: each query on its own (one round trip each), no transaction.
+    PostgresRead {
+        client: &'a mut postgres::Client,
+        statements: &'a mut HashMap<String, postgres::Statement>,
+    },
 }
 
 /// Queries inside one transaction. Written once for both databases.
@@ -302,7 +307,7 @@ impl Tx<'_> {
     pub(super) fn backend(&self) -> Backend {
         match self.conn {
             TxConn::Sqlite(_) => Backend::Sqlite,
-            TxConn::Postgres { .. } => Backend::Postgres,
+            TxConn::Postgres { .. } | TxConn::PostgresRead { .. } => Backend::Postgres,
         }
     }
 
@@ -315,12 +320,9 @@ impl Tx<'_> {
                     args.iter().map(|a| sqlite_value(a.value())).collect();
                 Ok(stmt.execute(rusqlite::params_from_iter(values))? as u64)
             }
-            TxConn::Postgres { tx, statements } => {
-                let stmt = pg_prepare(tx, statements, sql)?;
-                let values: Vec<PgArg> = args.iter().map(|a| PgArg(a.value())).collect();
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                Ok(tx.execute(&stmt, &refs)?)
+            TxConn::Postgres { tx, statements } => pg_execute(tx, statements, sql, args),
+            TxConn::PostgresRead { client, statements } => {
+                pg_execute(*client, statements, sql, args)
             }
         }
     }
@@ -337,13 +339,8 @@ impl Tx<'_> {
                     stmt.query_map(rusqlite::params_from_iter(values), |r| sqlite_row(r, n))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             }
-            TxConn::Postgres { tx, statements } => {
-                let stmt = pg_prepare(tx, statements, sql)?;
-                let values: Vec<PgArg> = args.iter().map(|a| PgArg(a.value())).collect();
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                tx.query(&stmt, &refs)?.iter().map(pg_row).collect()
-            }
+            TxConn::Postgres { tx, statements } => pg_query(tx, statements, sql, args),
+            TxConn::PostgresRead { client, statements } => pg_query(*client, statements, sql, args),
         }
     }
 
@@ -377,21 +374,46 @@ impl Tx<'_> {
         match &mut self.conn {
             TxConn::Sqlite(c) => Ok(c.execute_batch(sql)?),
             TxConn::Postgres { tx, .. } => Ok(tx.batch_execute(sql)?),
+            TxConn::PostgresRead { client, .. } => Ok(client.batch_execute(sql)?),
         }
     }
 }
 
 fn pg_prepare(
-    tx: &mut postgres::Transaction<'_>,
+    c: &mut impl postgres::GenericClient,
     statements: &mut HashMap<String, postgres::Statement>,
     sql: &str,
 ) -> Result<postgres::Statement, StoreError> {
     if let Some(s) = statements.get(sql) {
         return Ok(s.clone());
     }
-    let s = tx.prepare(sql)?;
+    let s = c.prepare(sql)?;
     statements.insert(sql.to_string(), s.clone());
     Ok(s)
+}
+
+fn pg_execute(
+    c: &mut impl postgres::GenericClient,
+    statements: &mut HashMap<String, postgres::Statement>,
+    sql: &str,
+    args: Args<'_>,
+) -> Result<u64, StoreError> {
+    let stmt = pg_prepare(c, statements, sql)?;
+    let values: Vec<PgArg> = args.iter().map(|a| PgArg(a.value())).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+    Ok(c.execute(&stmt, &refs)?)
+}
+
+fn pg_query(
+    c: &mut impl postgres::GenericClient,
+    statements: &mut HashMap<String, postgres::Statement>,
+    sql: &str,
+    args: Args<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let stmt = pg_prepare(c, statements, sql)?;
+    let values: Vec<PgArg> = args.iter().map(|a| PgArg(a.value())).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+    c.query(&stmt, &refs)?.iter().map(pg_row).collect()
 }
 
 /// Whether a PostgreSQL error means "run the transaction again".
@@ -472,7 +494,7 @@ impl Db {
                 let mut attempt = 0u32;
                 loop {
                     attempt += 1;
-                    let r = pg_tx(pg, true, &mut f);
+                    let r = pg_tx(pg, &mut f);
                     match r {
                         Err(e) if attempt < 50 && retryable(&e) => {
                             // Let the other transaction finish; a little jitter apart.
@@ -487,7 +509,9 @@ impl Db {
         }
     }
 
-    /// Runs `f` to read: a consistent view, no write lock taken.
+    /// Runs `f` to read, taking no write lock: SQLite reads one snapshot; PostgreSQL runs
+    /// each query on its own (one round trip each), so a read of several queries may see
+    /// a write that lands between them: such a read goes through [`Db::write`].
     pub(super) fn read<T: Send>(
         &self,
         f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send,
@@ -509,7 +533,12 @@ impl Db {
                 tx.commit()?;
                 Ok(out)
             }
-            Conn::Postgres(pg) => pg_tx(pg, false, &mut f),
+            Conn::Postgres(pg) => {
+                let Pg { client, statements } = &mut **pg;
+                f(&mut Tx {
+                    conn: TxConn::PostgresRead { client, statements },
+                })
+            }
             Conn::Closed => unreachable!("a store is used only while it lives"),
         }
     }
@@ -546,19 +575,12 @@ impl Drop for Db {
 
 fn pg_tx<T>(
     pg: &mut Pg,
-    write: bool,
     f: &mut impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let level = if write {
-        postgres::IsolationLevel::Serializable
-    } else {
-        postgres::IsolationLevel::RepeatableRead
-    };
     let tx = pg
         .client
         .build_transaction()
-        .isolation_level(level)
-        .read_only(!write)
+        .isolation_level(postgres::IsolationLevel::Serializable)
         .start()?;
     let mut t = Tx {
         conn: TxConn::Postgres {
@@ -569,7 +591,7 @@ fn pg_tx<T>(
     let out = f(&mut t)?;
     match t.conn {
         TxConn::Postgres { tx, .. } => tx.commit()?,
-        TxConn::Sqlite(_) => unreachable!("a PostgreSQL transaction"),
+        _ => unreachable!("a PostgreSQL transaction"),
     }
     Ok(out)
 }
