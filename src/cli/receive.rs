@@ -8,7 +8,6 @@ use super::{Ctx, Failure, Format};
 use crate::model::DeviceKind;
 use crate::ops::ExitStatus;
 use crate::ops::receive::{self, Delivered, Received, Scanner};
-use crate::owned::RECEIVED;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["device", "csv", "scan"])))]
@@ -72,7 +71,7 @@ fn show(ctx: &Ctx, r: &Received) {
         Format::Text => {
             for tag in &r.received {
                 let note = if r.added.contains(tag) {
-                    format!(" (added to {RECEIVED})")
+                    format!(" (added to {})", r.added_to)
                 } else {
                     String::new()
                 };

@@ -22,6 +22,9 @@ use crate::store::{Entry, Holder, Purpose, Store};
 pub struct Received {
     pub received: Vec<String>,
     pub added: Vec<String>,
+    /// Where the added devices were recorded: `inventory/received.yaml`, or a team store's
+    /// receipts.
+    pub added_to: String,
 }
 
 /// Receives one device as described (`tag` and the columns given on the command line).
@@ -248,6 +251,11 @@ fn receive_all(env: &Env, site: &Site, store: &Store, ds: &[Delivered]) -> Resul
     Ok(Received {
         received: ds.iter().map(|d| d.tag.clone()).collect(),
         added: new.iter().map(|d| d.tag.clone()).collect(),
+        added_to: if super::records::in_store(store) {
+            "the team store's receipts".into()
+        } else {
+            RECEIVED.into()
+        },
     })
 }
 

@@ -78,6 +78,15 @@ fn overlay(store: &Store, changed: Option<(Record, &Change)>) -> Result<Overlay,
     Ok(Overlay { docs })
 }
 
+/// The overlay a team store's site loads with (empty for the embedded store).
+pub fn team_overlay(env: &Env) -> Result<Overlay, Error> {
+    if !matches!(env.store_location()?, crate::store::Location::Postgres(_)) {
+        return Ok(Overlay::default());
+    }
+    let store = env.open_store()?;
+    overlay(&store, None)
+}
+
 /// The site as a team store sees it: the store's receipts and assignments in place of the
 /// two files.
 pub fn load_site(env: &Env, store: &Store) -> Result<crate::site::Site, Error> {
