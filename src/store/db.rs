@@ -275,14 +275,22 @@ struct Pg {
 enum Conn {
     Sqlite(rusqlite::Connection),
     Postgres(Box<Pg>),
-    /// Dropped (see `Drop for Db`).
-    Closed,
 }
 
-/// An open database: one connection, used by one query or transaction at a time.
+/// Opens one more connection to a team store.
+pub(super) type Connect = Box<dyn Fn() -> Result<postgres::Client, StoreError> + Send + Sync>;
+
+/// How many connections a team store's process uses at most: a rollout's devices wait on
+/// the server's round trips, not on one another.
+const PG_CONNECTIONS: usize = 8;
+
+/// An open database. SQLite: one connection, used by one query or transaction at a time.
+/// PostgreSQL: up to [`PG_CONNECTIONS`], opened as concurrent calls need them.
 pub(super) struct Db {
-    conn: Mutex<Conn>,
+    /// Slot 0 is always open; the others are opened on demand (`None` until then).
+    conns: Vec<Mutex<Option<Conn>>>,
     backend: Backend,
+    connect: Option<Connect>,
 }
 
 enum TxConn<'a> {
@@ -433,19 +441,50 @@ fn retryable(e: &StoreError) -> bool {
 impl Db {
     pub(super) fn sqlite(conn: rusqlite::Connection) -> Db {
         Db {
-            conn: Mutex::new(Conn::Sqlite(conn)),
+            conns: vec![Mutex::new(Some(Conn::Sqlite(conn)))],
             backend: Backend::Sqlite,
+            connect: None,
         }
     }
 
-    pub(super) fn postgres(client: postgres::Client) -> Db {
+    pub(super) fn postgres(client: postgres::Client, connect: Connect) -> Db {
+        let mut conns = vec![Mutex::new(Some(Conn::Postgres(Box::new(Pg {
+            client,
+            statements: HashMap::new(),
+        }))))];
+        conns.extend((1..PG_CONNECTIONS).map(|_| Mutex::new(None)));
         Db {
-            conn: Mutex::new(Conn::Postgres(Box::new(Pg {
-                client,
-                statements: HashMap::new(),
-            }))),
+            conns,
             backend: Backend::Postgres,
+            connect: Some(connect),
         }
+    }
+
+    /// A connection for this call: a free open one, else a free slot opened now, else the
+    /// wait for one.
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Option<Conn>>, StoreError> {
+        let open = |g: &std::sync::MutexGuard<'_, Option<Conn>>| g.is_some();
+        for m in &self.conns {
+            if let Ok(g) = m.try_lock()
+                && open(&g)
+            {
+                return Ok(g);
+            }
+        }
+        if let Some(connect) = &self.connect {
+            for m in &self.conns {
+                if let Ok(mut g) = m.try_lock()
+                    && g.is_none()
+                {
+                    *g = Some(Conn::Postgres(Box::new(Pg {
+                        client: connect()?,
+                        statements: HashMap::new(),
+                    })));
+                    return Ok(g);
+                }
+            }
+        }
+        Ok(self.conns[0].lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub(super) fn backend(&self) -> Backend {
@@ -480,8 +519,11 @@ impl Db {
         &self,
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *conn {
+        let mut guard = self.conn()?;
+        let Some(conn) = guard.as_mut() else {
+            unreachable!("conn() gives an open connection")
+        };
+        match conn {
             Conn::Sqlite(c) => {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = f(&mut Tx {
@@ -505,7 +547,6 @@ impl Db {
                     }
                 }
             }
-            Conn::Closed => unreachable!("a store is used only while it lives"),
         }
     }
 
@@ -523,8 +564,11 @@ impl Db {
         &self,
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *conn {
+        let mut guard = self.conn()?;
+        let Some(conn) = guard.as_mut() else {
+            unreachable!("conn() gives an open connection")
+        };
+        match conn {
             Conn::Sqlite(c) => {
                 let tx = c.transaction()?;
                 let out = f(&mut Tx {
@@ -539,7 +583,6 @@ impl Db {
                     conn: TxConn::PostgresRead { client, statements },
                 })
             }
-            Conn::Closed => unreachable!("a store is used only while it lives"),
         }
     }
 
@@ -549,10 +592,10 @@ impl Db {
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Option<Result<T, StoreError>> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        match &*conn {
-            Conn::Sqlite(c) => Some(f(c).map_err(StoreError::from)),
-            Conn::Postgres(_) | Conn::Closed => None,
+        let guard = self.conns[0].lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(Conn::Sqlite(c)) => Some(f(c).map_err(StoreError::from)),
+            _ => None,
         }
     }
 }
@@ -561,13 +604,14 @@ impl Drop for Db {
     /// The PostgreSQL client owns a runtime of its own, which may not be dropped inside
     /// another: off such a thread, it is closed on one of its own.
     fn drop(&mut self) {
-        let conn = std::mem::replace(
-            self.conn.get_mut().unwrap_or_else(|e| e.into_inner()),
-            Conn::Closed,
-        );
-        if matches!(conn, Conn::Postgres(_)) && tokio::runtime::Handle::try_current().is_ok() {
+        let conns: Vec<Conn> = self
+            .conns
+            .iter_mut()
+            .filter_map(|m| m.get_mut().unwrap_or_else(|e| e.into_inner()).take())
+            .collect();
+        if self.backend == Backend::Postgres && tokio::runtime::Handle::try_current().is_ok() {
             std::thread::scope(|s| {
-                s.spawn(move || drop(conn));
+                s.spawn(move || drop(conns));
             });
         }
     }

@@ -240,8 +240,9 @@ impl Store {
             Location::Sqlite(dir) => Store::open(dir),
             Location::Postgres(pg) => {
                 let client = pg.connect()?;
+                let more = pg.clone();
                 let store = Store {
-                    db: std::sync::Arc::new(Db::postgres(client)),
+                    db: std::sync::Arc::new(Db::postgres(client, Box::new(move || more.connect()))),
                     path: PathBuf::new(),
                     shown: pg.shown().to_string(),
                     leases: locks::Leases::default(),
