@@ -71,7 +71,8 @@ pub fn physical(
             last_seen: last.map(|e| e.at.clone()),
             last_seen_note: last.and_then(|e| e.message.clone()),
             next_due: crate::time::rfc3339(due),
-            days_left: left.div_euclid(86_400),
+            // whole days, toward zero: 20 days and some seconds overdue is "overdue by 20 days"
+            days_left: left / 86_400,
             status,
         });
     }

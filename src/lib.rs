@@ -23,6 +23,7 @@ pub mod site;
 pub mod store;
 pub mod time;
 pub mod transport;
+pub mod words;
 
 #[cfg(test)]
 mod layers {

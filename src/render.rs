@@ -1,5 +1,6 @@
-//! The site's one Tera instance: every file under `templates/`, strict about undefined
-//! variables, plus inline strings of profiles rendered against the same context.
+//! The site's one Tera instance: every file under `templates/` (but `templates/guides/`,
+//! which holds the guides' images), strict about undefined variables, plus inline strings
+//! of profiles rendered against the same context.
 //!
 //! Errors carry the template, line and column, so a CSP sees `templates/user.conf.tera:3:8`
 //! rather than a Rust backtrace. This module does not decide what goes into a context;
@@ -40,7 +41,8 @@ impl std::fmt::Debug for Templates {
 }
 
 impl Templates {
-    /// Loads every file under `dir` (named by its path relative to `dir`, with `/`).
+    /// Loads every file under `dir` (named by its path relative to `dir`, with `/`), but
+    /// those under its [`GUIDE_IMAGES`] directory, which are pictures, not templates.
     /// Returns the templates that parsed, and one error per template that did not.
     pub fn load(dir: &Path) -> (Templates, Vec<TemplateError>) {
         let mut errors = Vec::new();
@@ -159,6 +161,9 @@ fn shell_tera() -> tera::Tera {
     t
 }
 
+/// The directory of `templates/` that holds the guides' images (not templates).
+pub const GUIDE_IMAGES: &str = "guides";
+
 fn collect_files(
     root: &Path,
     dir: &Path,
@@ -171,6 +176,9 @@ fn collect_files(
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            if dir == root && entry.file_name() == GUIDE_IMAGES {
+                continue;
+            }
             collect_files(root, &path, out, errors);
             continue;
         }

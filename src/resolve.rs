@@ -59,8 +59,11 @@ impl ResolvedResource {
     pub fn kind(&self) -> &ResourceKind {
         &self.resource.kind
     }
-    /// A file's rendered content.
+    /// A file's rendered content (none for a file to remove).
     pub fn content(&self) -> Option<&str> {
+        if self.resource.absent {
+            return None;
+        }
         match &self.resource.kind {
             ResourceKind::File {
                 source: FileSource::Content(c),
@@ -105,6 +108,49 @@ pub fn resolve_with(
     cli_vars: &Vars,
     secrets: &Secrets,
 ) -> Result<Resolved, Diagnostics> {
+    resolve_part(site, tag, cli_vars, secrets, None)
+}
+
+/// A profile's hooks: what a lifecycle move does on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// `on_return`, run by `return`.
+    Return,
+    /// `on_retire`, run by `retire`.
+    Retire,
+}
+
+impl Hook {
+    /// The profile key that lists the hook's resources.
+    pub fn key(self) -> &'static str {
+        match self {
+            Hook::Return => "on_return",
+            Hook::Retire => "on_retire",
+        }
+    }
+}
+
+/// `tag`'s `hook` resources (its profile chain's `on_return` or `on_retire`, merged by
+/// name like resources) as the resources of a [`Resolved`], with no handlers and no
+/// verify checks. The profile's `requires` are not asked for (a returned device may have
+/// lost its desk); a hook that uses a missing value fails to render, located.
+pub fn resolve_hook(
+    site: &Site,
+    tag: &str,
+    hook: Hook,
+    cli_vars: &Vars,
+    secrets: &Secrets,
+) -> Result<Resolved, Diagnostics> {
+    resolve_part(site, tag, cli_vars, secrets, Some(hook))
+}
+
+fn resolve_part(
+    site: &Site,
+    tag: &str,
+    cli_vars: &Vars,
+    secrets: &Secrets,
+    hook: Option<Hook>,
+) -> Result<Resolved, Diagnostics> {
     let mut diags = Diagnostics::default();
     let Some(device) = site.device(tag) else {
         let tags: Vec<&str> = site.devices.keys().map(String::as_str).collect();
@@ -131,7 +177,7 @@ pub fn resolve_with(
     let mut vars = merged_vars(site, device);
     vars.extend(cli_vars.clone());
 
-    for p in &chain {
+    for p in chain.iter().filter(|_| hook.is_none()) {
         for input in &p.requires {
             if let Some(what) = missing_input(device, &vars, input) {
                 diags.push(at(
@@ -153,7 +199,12 @@ pub fn resolve_with(
     let mut resources: Vec<ResolvedResource> = Vec::new();
     let mut verify: Vec<Check> = Vec::new();
     for p in &chain {
-        for res in &p.resources {
+        let list = match hook {
+            None => &p.resources,
+            Some(Hook::Return) => &p.on_return,
+            Some(Hook::Retire) => &p.on_retire,
+        };
+        for res in list {
             if let Some(rr) = render_resource(&r, res, &mut diags) {
                 match resources
                     .iter_mut()
@@ -164,7 +215,7 @@ pub fn resolve_with(
                 }
             }
         }
-        for c in &p.verify {
+        for c in p.verify.iter().filter(|_| hook.is_none()) {
             r.sensitive.set(false);
             let command = r.field(&c.origin, "command", &c.command, &mut diags);
             let check = Check {
@@ -181,7 +232,7 @@ pub fn resolve_with(
     }
     // Handlers last: a child's handler replaces its parent's of the same name.
     let mut handlers: Vec<ResolvedResource> = Vec::new();
-    for p in &chain {
+    for p in chain.iter().filter(|_| hook.is_none()) {
         for h in &p.handlers {
             let rr = render_handler(&r, h, &mut diags);
             match handlers
@@ -431,6 +482,7 @@ fn render_handler(rn: &Renderer, h: &Handler, diags: &mut Diagnostics) -> Resolv
             },
             via: None,
             notify: Vec::new(),
+            absent: false,
             origin: h.origin.clone(),
             key_origins: Default::default(),
         },
@@ -516,9 +568,71 @@ fn render_resource(
             creates: creates.as_deref().and_then(|c| f("creates", c)),
             unless: unless.as_deref().and_then(|u| f("unless", u)),
         },
-        ResourceKind::Package { package } => ResourceKind::Package {
+        ResourceKind::Package {
+            package,
+            state,
+            version,
+            deb,
+            preseed,
+            purge,
+            index_max_age,
+        } => ResourceKind::Package {
             package: f("package", package).unwrap_or_default(),
+            state: *state,
+            version: version.as_deref().and_then(|v| f("version", v)),
+            deb: deb.as_ref().map(|d| crate::model::Deb {
+                url: f("deb", &d.url).unwrap_or_default(),
+                sha256: f("sha256", &d.sha256)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+            }),
+            preseed: preseed.iter().filter_map(|l| f("preseed", l)).collect(),
+            purge: *purge,
+            index_max_age: *index_max_age,
         },
+        ResourceKind::AptSource {
+            apt_source,
+            state,
+            uris,
+            suites,
+            components,
+            architectures,
+            key,
+            fingerprint,
+        } => {
+            let mut words = |key: &str, list: &[String]| -> Vec<String> {
+                list.iter()
+                    .filter_map(|w| f(key, w))
+                    .flat_map(|w| w.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                    .collect()
+            };
+            let (uris, suites) = (words("uris", uris), words("suites", suites));
+            let components = words("components", components);
+            let architectures = words("architectures", architectures);
+            let key = match key {
+                // Sent as it is: a key is data, never a template.
+                crate::model::AptKey::File(t) => crate::model::AptKey::Text(
+                    site.templates.source(t).unwrap_or_default().to_string(),
+                ),
+                crate::model::AptKey::Url(u) => {
+                    crate::model::AptKey::Url(f("key_url", u).unwrap_or_default())
+                }
+                crate::model::AptKey::Text(t) => crate::model::AptKey::Text(t.clone()),
+            };
+            ResourceKind::AptSource {
+                apt_source: f("apt_source", apt_source).unwrap_or_default(),
+                state: *state,
+                uris,
+                suites,
+                components,
+                architectures,
+                key,
+                fingerprint: fingerprint
+                    .as_deref()
+                    .and_then(|x| f("fingerprint", x))
+                    .map(|x| crate::load::normal_fingerprint(&x).unwrap_or(x)),
+            }
+        }
         ResourceKind::Service {
             service,
             state,
@@ -533,11 +647,17 @@ fn render_resource(
             comment,
             shell,
             groups,
+            exact_groups,
+            home,
+            remove_home,
         } => ResourceKind::User {
             user: f("user", user).unwrap_or_default(),
             comment: comment.as_deref().and_then(|c| f("comment", c)),
             shell: shell.as_deref().and_then(|s| f("shell", s)),
             groups: groups.iter().filter_map(|g| f("groups", g)).collect(),
+            exact_groups: *exact_groups,
+            home: home.as_deref().and_then(|h| f("home", h)),
+            remove_home: *remove_home,
         },
         ResourceKind::PrintQueue {
             queue,
@@ -584,11 +704,19 @@ fn render_resource(
         let msg = format!("`{path}` is not an absolute path; paths on a device start with /");
         diags.push(rendered_diag(&r.origin_of(key), msg, &device.tag));
     }
-    if let ResourceKind::Package { package } = &kind
-        && diags.len() == before
-        && let Some(msg) = crate::load::bad_package_name(package)
+    if diags.len() == before
+        && let Some((key, msg)) = crate::load::rendered_problem(&kind)
     {
-        diags.push(rendered_diag(&r.origin_of("package"), msg, &device.tag));
+        diags.push(rendered_diag(&r.origin_of(key), msg, &device.tag));
+    }
+    if diags.len() == before {
+        for (key, msg) in crate::load::bad_user(&kind) {
+            let key = match key {
+                crate::load::UserKey::Plain(k) => k,
+                crate::load::UserKey::Group(_) => "groups",
+            };
+            diags.push(rendered_diag(&r.origin_of(key), msg, &device.tag));
+        }
     }
     let via = match &r.via {
         None => None,
@@ -634,6 +762,7 @@ fn render_resource(
             kind,
             via,
             notify: r.notify.clone(),
+            absent: r.absent,
             origin: r.origin.clone(),
             key_origins: r.key_origins.clone(),
         },
@@ -756,6 +885,48 @@ verify:
             "{e}"
         );
         assert!(e.contains("secret.psk"), "{e}");
+    }
+
+    #[test]
+    fn a_rendered_user_is_checked_and_hooks_resolve_apart_from_resources() {
+        const P: &str = "name: p\nrequires: [desk]\nresources:\n  - user: \"{{ vars.who }}\"\n    shell: \"{{ vars.sh }}\"\non_return:\n  - user: gone\n    state: absent\n    remove_home: true\n";
+        let dev = |desk: &str| {
+            format!(
+                "devices:\n  LAP-1:\n    kind: laptop\n    model: M\n    profile: p\n{desk}    vars: {{ who: \"Bad Name\", sh: \"/bin/ba sh\" }}\n"
+            )
+        };
+        let (_d, site) = site(&[("inventory/i.yaml", &dev("")), ("profiles/p.yaml", P)]);
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is missing required input `desk`"), "{e}");
+        // The hook needs no `desk` and carries none of the resources.
+        let h = resolve_hook(&site, "LAP-1", Hook::Return, &Vars::new(), &Secrets::none()).unwrap();
+        assert_eq!(h.resources.len(), 1);
+        assert!(h.resources[0].resource.absent);
+        assert_eq!(h.resources[0].name(), "user gone");
+        assert!(h.verify.is_empty());
+        let none =
+            resolve_hook(&site, "LAP-1", Hook::Retire, &Vars::new(), &Secrets::none()).unwrap();
+        assert!(none.resources.is_empty());
+
+        let (_d2, site) = self::site(&[
+            ("inventory/i.yaml", &dev("    location: { desk: \"1\" }\n")),
+            ("profiles/p.yaml", P),
+        ]);
+        let e = resolve(&site, "LAP-1", &Vars::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("profiles/p.yaml:4:5: resources[0].user: `Bad Name` is not a user name: it must start with a lower case letter or `_` (rendering for LAP-1)"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "resources[0].shell: `/bin/ba sh` is not a login shell: it holds whitespace"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

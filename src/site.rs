@@ -19,6 +19,9 @@ pub struct Settings {
     /// the embedded store in `.deskready/`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// A delivery whose person has not accepted it after this many days is listed in the
+    /// report (default 7).
+    pub accept_within_days: u32,
 }
 
 impl Default for Settings {
@@ -27,6 +30,7 @@ impl Default for Settings {
             audit_interval_days: 365,
             audit_due_days: 30,
             store: None,
+            accept_within_days: 7,
         }
     }
 }

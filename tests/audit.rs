@@ -107,8 +107,10 @@ fn physical_audits_due_and_overdue_follow_the_site_interval() {
         .map(|p| (p["device"].as_str().unwrap(), p["status"].as_str().unwrap()))
         .collect();
     assert_eq!(listed, [("LAP-0001", "overdue"), ("LAP-0002", "due")]);
-    let overdue = lab.run(&["audit", "--overdue"]);
+    // An overdue audit is a finding (exit 4, as drift is), for cron and monitors.
+    let overdue = lab.test().args(["audit", "--overdue"]).code(4);
     let out = overdue.stdout();
+    lab.test().args(["audit", "--due"]).code(4);
     assert!(out.contains("LAP-0001  overdue by 20 days"), "{out}");
     assert!(!out.contains("LAP-0002"), "{out}");
     // Seeing it now clears it; seeing it elsewhere says so.
@@ -117,7 +119,9 @@ fn physical_audits_due_and_overdue_follow_the_site_interval() {
         .output()
         .stdout_is("LAP-0001: seen at desk 4-10; it belongs at desk 3-01\n");
     assert!(
-        !lab.run(&["audit", "--overdue"])
+        !lab.test()
+            .args(["audit", "--overdue"])
+            .success()
             .stdout()
             .contains("LAP-0001")
     );
@@ -126,7 +130,7 @@ fn physical_audits_due_and_overdue_follow_the_site_interval() {
         .test()
         .args(["seen", "--scan"])
         .stdin("LAP-0002\nLAP-0999\n")
-        .code(1)
+        .code(2)
         .stdout_is("LAP-0002: seen at its desk 3-02\n");
     assert!(
         scan.stderr()

@@ -80,12 +80,12 @@ fn the_threshold_stops_new_batches_and_resume_finishes_only_the_rest() {
     ]);
     assert_eq!(run.code(), 1);
     let out = run.stdout();
-    assert!(out.contains("batch 1: 1 devices\n"), "{out}");
+    assert!(out.contains("batch 1: 1 device\n"), "{out}");
     assert!(
         !out.contains("batch 2:"),
         "no batch after the threshold: {out}"
     );
-    assert!(out.contains("stopped: 1 devices failed in batch 1, more than the 0 allowed by --max-fail; no further device was started"), "{out}");
+    assert!(out.contains("stopped: 1 device failed in batch 1, more than the 0 allowed by --max-fail; no further device was started"), "{out}");
     assert!(
         out.contains(
             "10 devices: 0 ok, 0 changed, 0 failed, 1 unreachable, 0 refused, 9 not started"

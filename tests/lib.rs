@@ -9,20 +9,29 @@
 
 mod support;
 
+mod absent;
 mod atomic;
 mod audit;
 mod converge;
 mod device_faults;
+mod exit_codes;
 mod faults;
 mod faults_control;
 mod fleet;
+mod handoff;
+mod help;
+mod hooks;
 mod human_output;
+mod input;
 mod lifecycle;
+mod packages;
 mod printers;
 mod printlab;
 mod render;
+mod screens;
 mod secrets;
 mod services;
 mod team;
 mod transport;
+mod tutorial;
 mod validate;

@@ -43,7 +43,7 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
     assert_eq!(one.stdout(), "LAP-0001 received\n");
     lab.site.write(
         "delivery.csv",
-        "asset_tag,serial,model,kind,mac,assignee,desk,profile\nLAP-0002,PF400002,Lenovo ThinkPad T14 Gen 5,laptop,8c:16:45:2a:0b:02,,,\nLAP-0100,PF400100,Dell Latitude 7450,laptop,8c:16:45:2a:0b:64,Kai Nakamura,3-20,laptop-base\n",
+        "asset_tag,serial,model,kind,mac,assignee,email,site,desk,floor,profile\nLAP-0002,PF400002,Lenovo ThinkPad T14 Gen 5,laptop,8c:16:45:2a:0b:02,,,,,,\nLAP-0100,PF400100,Dell Latitude 7450,laptop,8c:16:45:2a:0b:64,Kai Nakamura,knakamura@example.org,HQ,3-20,3,laptop-base\n",
     );
     let csv = lab.run(&[
         "receive",
@@ -56,7 +56,7 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
         "LAP-0002 received\nLAP-0100 received (added to inventory/received.yaml)\n"
     );
     let scan = lab.run_stdin(&["receive", "--scan"], "LAP-0003\n\nLAP-0004\nLAP-0999\n");
-    assert_eq!(scan.code(), 1, "one tag was unknown");
+    assert_eq!(scan.code(), 2, "one tag was unknown: bad input");
     assert_eq!(scan.stdout(), "LAP-0003 received\nLAP-0004 received\n");
     assert!(
         scan.stderr()

@@ -144,7 +144,7 @@ fn a_queue_changed_by_hand_is_found_by_plan_and_fixed_by_configure() {
     assert!(
         lab.run(&["plan", "--all", "--limit", PRINTERS])
             .stdout()
-            .contains("6 devices: 6 ok, 0 changed, 0 failed")
+            .contains("6 devices: 0 would change, 6 nothing to change (")
     );
 }
 

@@ -24,7 +24,7 @@ fn the_example_site_is_valid() {
     let run = site.test().arg("validate").success();
     assert_eq!(
         run.stdout().trim_end().rsplit_once(": ").unwrap().1,
-        "17 devices, 4 profiles, 7 templates"
+        "17 devices, 5 profiles, 9 templates"
     );
 }
 
@@ -48,7 +48,7 @@ fn unknown_key_suggests_the_close_one() {
     );
     assert_has(
         &errors_of(&site),
-        "inventory/laptops.yaml:30:5: devices.LAP-0003.profle: unknown key `profle`; did you mean `profile`? allowed: kind, model, serial, mac, ssh, uri, profile, assignee, location, groups, vars",
+        "inventory/laptops.yaml:30:5: devices.LAP-0003.profle: unknown key `profle`; did you mean `profile`? allowed: kind, model, serial, mac, ssh, uri, profile, assignee, location, groups, vars, purchase_date, warranty_until, supplier, order",
     );
 }
 
@@ -119,7 +119,7 @@ fn unknown_profile() {
     );
     assert_has(
         &errors_of(&site),
-        "inventory/laptops.yaml:30:5: devices.LAP-0003.profile: unknown profile `laptop-engineer`; did you mean `laptop-engineering`? allowed: laptop-base, laptop-engineering, print-server, printer-ipp",
+        "inventory/laptops.yaml:30:5: devices.LAP-0003.profile: unknown profile `laptop-engineer`; did you mean `laptop-engineering`? allowed: laptop-base, laptop-engineering, laptop-vpn, print-server, printer-ipp",
     );
 }
 
@@ -247,7 +247,7 @@ fn a_setting_that_does_not_go_with_the_kind() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, notify, mode, owner, group",
+        "profiles/laptop-base.yaml:23:5: resources[1].creates: `creates` does not go with a `directory` resource; allowed with `directory`: name, via, notify, guide, mode, owner, group, state",
     );
 }
 
@@ -261,7 +261,7 @@ fn a_resource_with_two_kinds() {
     );
     assert_has(
         &errors_of(&site),
-        "profiles/laptop-base.yaml:48:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
+        "profiles/laptop-base.yaml:76:5: resources[9].service: a resource has one kind, but this one has both `package` and `service`; split it in two",
     );
 }
 

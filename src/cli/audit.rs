@@ -63,7 +63,12 @@ pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
             crate::report::err(&format!("error: {e}\n"));
         }
     } else if ctx.format == Format::Text {
-        crate::report::out(&crate::report::recap(&done.rows, elapsed));
+        crate::report::out(&crate::report::recap(
+            crate::engine::device::Mode::Audit,
+            done.status,
+            &done.rows,
+            elapsed,
+        ));
     }
     if done.status == crate::model::RunStatus::Interrupted {
         return Ok(ExitStatus::Interrupted);
@@ -86,7 +91,7 @@ fn physical(ctx: &Ctx, overdue_only: bool) -> Result<ExitStatus, Failure> {
             text::physical_audits(&due.audits, due.interval_days, overdue_only)
         ),
     }
-    Ok(ExitStatus::Success)
+    Ok(due.status())
 }
 
 pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
@@ -102,7 +107,8 @@ pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
         );
         return Ok(ExitStatus::Success);
     }
-    let mut failed = 0;
+    // The exit status is the worst class met: failed 1, else bad input 2, else refused 3.
+    let mut met = Vec::new();
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.map_err(anyhow::Error::from)?;
         let tag = line.trim();
@@ -113,9 +119,16 @@ pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
             Ok(msg) => println!("{tag}: {msg}"),
             Err(e) => {
                 eprintln!("line {}: {e}", n + 1);
-                failed += 1;
+                met.push(e.exit_status());
             }
         }
     }
-    Ok(ExitStatus::from_ok(failed == 0))
+    Ok([
+        ExitStatus::Failed,
+        ExitStatus::BadInput,
+        ExitStatus::Refused,
+    ]
+    .into_iter()
+    .find(|s| met.contains(s))
+    .unwrap_or(ExitStatus::Success))
 }

@@ -43,7 +43,65 @@ impl Selection {
     }
 }
 
+/// `plan`: what configure would change; only the options that mean something for it.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  deskready plan LAP-0003                      # one device, with diffs
+  deskready plan --group floor4                # a floor
+  deskready plan --all --exit-code             # in CI: exit 4 when anything would change
+
+Exit codes: 0 nothing failed; with --exit-code, 0 nothing would change and 4 something
+would (1 already means the work failed, so 4 is used, as for audit's drift).")]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Exit 4 when something would change, 0 when nothing would (as `git diff
+    /// --exit-code` does, with 4 because 1 means the work failed).
+    #[arg(long)]
+    pub exit_code: bool,
+    /// How many devices at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub parallel: usize,
+    /// Try a device again this many times when it cannot be reached (not for other errors).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub retries: u32,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+impl PlanArgs {
+    /// The settings of a rollout that plans: no batches, threshold, windows or test pages.
+    fn into_args(self) -> Args {
+        Args {
+            select: self.select,
+            resume: false,
+            parallel: self.parallel,
+            batch: Vec::new(),
+            max_fail: None,
+            retries: self.retries,
+            now: false,
+            wait: false,
+            test_page: false,
+            ssh: self.ssh,
+        }
+    }
+}
+
+/// `plan --exit-code`: nothing failed, but something would change.
+pub(super) fn plan(ctx: &Ctx, a: PlanArgs) -> Result<ExitStatus, Failure> {
+    let exit_code = a.exit_code;
+    run_with(ctx, a.into_args(), Mode::Plan, exit_code)
+}
+
+/// `configure`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  deskready configure LAP-0003                           # one device
+  deskready configure --group floor4 --batch 1,5,25% --max-fail 10%
+  deskready configure --resume                           # redo what did not succeed
+  deskready configure --group print-servers --wait       # in their maintenance window
+
+Nothing is changed by `deskready plan` (there is no --dry-run): run it first to see the diffs.")]
 pub struct Args {
     #[command(flatten)]
     pub select: Selection,
@@ -99,6 +157,11 @@ impl SshArgs {
 }
 
 pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failure> {
+    run_with(ctx, args, mode, false)
+}
+
+/// A rollout; with `exit_code` (plan), a pending change is exit 4 ([`ExitStatus::Drift`]).
+fn run_with(ctx: &Ctx, args: Args, mode: Mode, exit_code: bool) -> Result<ExitStatus, Failure> {
     let settings = ConvergeSettings {
         mode,
         selection: args.select.settings(),
@@ -131,12 +194,36 @@ pub(super) fn run(ctx: &Ctx, args: Args, mode: Mode) -> Result<ExitStatus, Failu
         } else if let Some(e) = &row.error {
             report::err(&format!("error: {e}\n"));
         }
-        return Ok(ended(&done, row.outcome.succeeded()));
+        return Ok(pending(
+            ended(&done, row.outcome.succeeded()),
+            exit_code,
+            rows,
+        ));
     }
     if ctx.format == Format::Text {
-        report::out(&report::recap(rows, elapsed));
+        report::out(&report::recap(mode, done.status, rows, elapsed));
     }
-    Ok(ended(&done, rows.iter().all(|r| r.outcome.succeeded())))
+    Ok(pending(
+        ended(&done, rows.iter().all(|r| r.outcome.succeeded())),
+        exit_code,
+        rows,
+    ))
+}
+
+/// `--exit-code`: a successful plan with something to change ends [`ExitStatus::Drift`].
+fn pending(
+    status: ExitStatus,
+    exit_code: bool,
+    rows: &[crate::engine::fleet::RecapRow],
+) -> ExitStatus {
+    let changes = rows
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Changed | Outcome::Drift));
+    if exit_code && status == ExitStatus::Success && changes {
+        ExitStatus::Drift
+    } else {
+        status
+    }
 }
 
 /// The exit status of a rollout: interrupted (Ctrl-C) over the devices' outcomes.
@@ -180,15 +267,18 @@ pub(super) fn execute(
     };
     let (done, kept) = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let display_task = tokio::spawn(report::consume(display, rx, text::device_run));
+        let screen = report::Screen::default();
+        let display_task = tokio::spawn(report::consume(display, rx, screen.clone()));
         let stop = Stop::default();
         // What Ctrl-C does is said with the progress: on standard output as text, on
         // standard error beside NDJSON.
-        let say: fn(&str) = match ctx.format {
-            Format::Text => report::out,
-            Format::Json => report::err,
-        };
-        let ctrl_c = tokio::spawn(on_ctrl_c(sigint, stop.clone(), rollout.aborter(), say));
+        let ctrl_c = tokio::spawn(on_ctrl_c(
+            sigint,
+            stop.clone(),
+            rollout.aborter(),
+            screen,
+            ctx.format == Format::Json,
+        ));
         let result = rollout.run(stop, tx).await;
         ctrl_c.abort();
         let kept = display_task.await.unwrap_or_default();
@@ -201,7 +291,20 @@ pub(super) fn execute(
 ///
 /// One SIGINT stream is listened to from before the rollout starts, so that no Ctrl-C is
 /// lost between the first and the second.
-async fn on_ctrl_c(mut sigint: Signal, stop: Stop, aborter: Aborter, say: fn(&str)) {
+async fn on_ctrl_c(
+    mut sigint: Signal,
+    stop: Stop,
+    aborter: Aborter,
+    screen: report::Screen,
+    json: bool,
+) {
+    let say = |text: &str| {
+        if json {
+            screen.say_err(text);
+        } else {
+            screen.say(text);
+        }
+    };
     if sigint.recv().await.is_none() {
         return;
     }
@@ -225,6 +328,7 @@ async fn on_ctrl_c(mut sigint: Signal, stop: Stop, aborter: Aborter, say: fn(&st
     // it not (a device stuck outside any session), record the abort and end anyway.
     std::thread::spawn(move || {
         std::thread::sleep(ABORT_GRACE);
+        screen.clear();
         let reason = "aborted by a second Ctrl-C while it ran: the controller ended without waiting for it; what it changed is not recorded";
         if let Err(e) = aborter.abort(reason) {
             report::err(&format!("error: recording the abort: {e}\n"));

@@ -3,11 +3,12 @@
 
 use super::{Ctx, Failure, Format};
 use crate::ops::ExitStatus;
-use crate::ops::history::{self as ops, StatusRow, StatusSettings};
+use crate::ops::history::{self as ops, StatusSettings};
 use crate::report::text;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
+    /// The asset tag of the device (also one retired and removed from the inventory).
     pub device: String,
 }
 
@@ -19,6 +20,15 @@ pub struct StatusArgs {
     /// Only devices in this group.
     #[arg(long)]
     pub group: Option<String>,
+    /// Only delivered devices whose person has not accepted them (and their sheet) yet.
+    #[arg(long)]
+    pub unaccepted: bool,
+    /// With --unaccepted: delivered at least this long ago (`7d`, `2w`).
+    #[arg(long, value_name = "DAYS", requires = "unaccepted", value_parser = ops::days)]
+    pub older_than: Option<u32>,
+    /// Only devices whose warranty ends within this many days (`90d`).
+    #[arg(long, value_name = "DAYS", value_parser = ops::days)]
+    pub warranty_expiring: Option<u32>,
 }
 
 pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> {
@@ -30,6 +40,9 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 "device": h.device,
                 "stage": h.stage,
                 "history": h.entries,
+                "handoffs": h.handoffs,
+                "repairs": h.repairs,
+                "checks_pending": h.checks_pending,
             })
         ),
         Format::Text => {
@@ -38,7 +51,7 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 .iter()
                 .map(|e| {
                     let (what, detail) = text::entry(e);
-                    [e.at.clone(), e.operator.clone(), what, detail]
+                    [crate::time::local(&e.at), e.operator.clone(), what, detail]
                 })
                 .collect();
             println!("{}: {}", h.device, h.stage);
@@ -46,6 +59,16 @@ pub(super) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitStatus, Failure> 
                 "{}",
                 crate::report::table::table_continued(&["WHEN", "BY", "WHAT", "DETAIL"], &table)
             );
+            if !h.repairs.is_empty() {
+                println!("\nrepairs:");
+                print!("{}", text::repairs(&h.repairs));
+            }
+            if !h.checks_pending.is_empty() {
+                println!(
+                    "\nto pass again after its repair (at the next configure): {}",
+                    h.checks_pending.join(", ")
+                );
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -55,6 +78,9 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
     let settings = StatusSettings {
         stage: a.stage,
         group: a.group,
+        unaccepted: a.unaccepted,
+        older_than_days: a.older_than,
+        warranty_expiring_days: a.warranty_expiring,
     };
     let rows = ops::status(ctx, &settings)?;
     match ctx.format {
@@ -62,39 +88,10 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
             "{}",
             serde_json::to_string(&rows).map_err(anyhow::Error::from)?
         ),
-        Format::Text => print!("{}", table(&rows)),
+        Format::Text if settings.unaccepted || settings.warranty_expiring_days.is_some() => {
+            print!("{}", text::desk_status(&rows))
+        }
+        Format::Text => print!("{}", text::status(&rows)),
     }
     Ok(ExitStatus::Success)
-}
-
-/// `status` as a table: one row per device.
-fn table(rows: &[StatusRow]) -> String {
-    let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
-    let cells: Vec<[String; 6]> = rows
-        .iter()
-        .map(|r| {
-            let mut stage = r.stage.to_string();
-            if let Some(e) = &r.last_error {
-                stage.push_str(&format!(" ({})", crate::report::table::one_line(e)));
-            }
-            let next = r.maintenance_window.as_ref().and_then(|w| w.as_ref());
-            [
-                r.device.clone(),
-                stage,
-                dash(r.assignee.as_deref()),
-                r.location.clone(),
-                dash(r.last_change.as_deref()),
-                dash(next.map(|w| w.next.as_str())),
-            ]
-        })
-        .collect();
-    let header = [
-        "DEVICE",
-        "STAGE",
-        "ASSIGNEE",
-        "LOCATION",
-        "LAST CHANGE",
-        "NEXT WINDOW",
-    ];
-    super::table(&header, &cells)
 }

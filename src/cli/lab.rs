@@ -11,10 +11,18 @@ use crate::ops::lab::{self, GENERATED};
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
     /// Start one simulated device (a real sshd) per SSH device of the site.
+    #[command(after_help = "Examples:
+  deskready lab up
+  deskready lab up --devices 50                # and 50 extra LAB-nnnn laptops
+  deskready lab up --printers 6 --full 1       # print server, printers, one full device")]
     Up(UpArgs),
     /// Show the lab's devices and whether each is running.
+    #[command(after_help = "Examples:
+  deskready lab status")]
     Status,
     /// Stop every process the lab started and remove its inventory file.
+    #[command(after_help = "Examples:
+  deskready lab down")]
     Down,
 }
 
@@ -61,8 +69,8 @@ fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {
         Format::Json => println!("{}", status_json(&lab)),
         Format::Text => {
             println!(
-                "lab up: {} devices in {} (operator key {})",
-                lab.devices.len(),
+                "lab up: {} in {} (operator key {})",
+                crate::words::count(lab.devices.len(), "device"),
                 lab.dir.display(),
                 lab.key_file.display()
             );
@@ -91,6 +99,16 @@ fn status_json(lab: &Lab) -> serde_json::Value {
             "full": d.full,
             "running": running.get(&d.name).copied().unwrap_or(false),
         })).collect::<Vec<_>>(),
+        "print_server": lab.print_server.as_ref().map(|ps| serde_json::json!({
+            "device": ps.device,
+            "address": ps.address,
+            "up": crate::lab::answers(&ps.address),
+        })),
+        "printers": lab.printers.iter().map(|p| serde_json::json!({
+            "printer": p.name,
+            "uri": p.uri,
+            "up": crate::lab::answers(&format!("127.0.0.1:{}", p.port)),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -118,6 +136,26 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
                     ]
                 })
                 .collect();
+            let mut rows = rows;
+            let state =
+                |up: bool, what: &str| format!("{} ({what})", if up { "running" } else { "DOWN" });
+            if let Some(ps) = &lab.print_server {
+                rows.push([
+                    format!("{} cupsd", ps.device),
+                    ps.address.clone(),
+                    state(crate::lab::answers(&ps.address), "print server"),
+                ]);
+            }
+            for p in &lab.printers {
+                rows.push([
+                    p.name.clone(),
+                    p.uri.clone(),
+                    state(
+                        crate::lab::answers(&format!("127.0.0.1:{}", p.port)),
+                        "printer",
+                    ),
+                ]);
+            }
             print!("{}", super::table(&["DEVICE", "ADDRESS", "STATE"], &rows));
         }
     }
@@ -127,7 +165,10 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
 fn down(ctx: &Ctx) -> Result<ExitCode, Failure> {
     let n = lab::down(ctx)?;
     if ctx.format == Format::Text {
-        println!("lab down: {n} devices stopped; {GENERATED} removed");
+        println!(
+            "lab down: {} stopped; {GENERATED} removed",
+            crate::words::count(n, "device")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

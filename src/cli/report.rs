@@ -29,7 +29,11 @@ pub(super) fn run(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
                 .filter(|(_, n)| *n > 0)
                 .map(|(s, n)| format!("{n} {s}"))
                 .collect();
-            println!("{} devices: {}", report.devices.len(), stages.join(", "));
+            println!(
+                "{}: {}",
+                crate::words::count(report.devices.len(), "device"),
+                stages.join(", ")
+            );
             println!(
                 "{} drifted at their last audit; {} physical audits due or overdue",
                 report.drifted.len(),

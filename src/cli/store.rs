@@ -9,6 +9,8 @@ use crate::ops::{ExitStatus, records, store};
 pub enum StoreCommand {
     /// Copies every row of the site's store into an empty PostgreSQL database (a team
     /// store), verified by counts and digests, and says how to switch to it.
+    #[command(after_help = "Examples:
+  PGPASSWORD=... deskready store copy --to postgres://deskready@db.example.org/deskready")]
     Copy(CopyArgs),
 }
 

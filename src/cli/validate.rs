@@ -25,11 +25,11 @@ pub(super) fn run(ctx: &Ctx, args: Args) -> Result<ExitStatus, Failure> {
                 })
             ),
             Format::Text => println!(
-                "site {} is valid: {} devices, {} profiles, {} templates",
+                "site {} is valid: {}, {}, {}",
                 ctx.site_dir.display(),
-                site.devices.len(),
-                site.profiles.len(),
-                site.templates.names().count()
+                crate::words::count(site.devices.len(), "device"),
+                crate::words::count(site.profiles.len(), "profile"),
+                crate::words::count(site.templates.names().count(), "template")
             ),
         }
         return Ok(ExitStatus::Success);

@@ -53,7 +53,12 @@ pub struct ResourceOutcome {
     /// The device the resource is applied on.
     pub on: String,
     pub status: Status,
-    /// Unified diff, for files and lines that differ.
+    /// What differs, in a few words each ("missing", "content", "mode 0644 → 0600"),
+    /// when it drifted or changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differs: Vec<String>,
+    /// Unified diff, for files and lines whose content differs (a new file's against
+    /// `/dev/null`); none when only metadata differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
     /// sha256 of the content before and after (files), never the content itself.
@@ -190,6 +195,7 @@ pub fn run(
                 } else {
                     Status::Unsupported
                 },
+                differs: Vec::new(),
                 diff: None,
                 old_digest: None,
                 new_digest: r
@@ -495,7 +501,7 @@ fn test_page(site: &Site, resolved: &Resolved, d: &Device, opts: &Options) -> Ch
         output: Some(msg),
     };
     let Some((queue, server, on)) = resolved.resources.iter().find_map(|r| match r.kind() {
-        ResourceKind::PrintQueue { queue, server, .. } => Some((
+        ResourceKind::PrintQueue { queue, server, .. } if !r.resource.absent => Some((
             queue.clone(),
             server.clone().unwrap_or_default(),
             r.resource.via.clone()?,
@@ -666,6 +672,13 @@ fn absorb(
         if let Some(stderr) = &obs.stderr {
             out.message = Some(redactor.redact(stderr));
         }
+        if matches!(out.status, Status::Drift | Status::Changed) {
+            out.differs = script::kinds::of(r.kind())
+                .differs(r, obs)
+                .iter()
+                .map(|d| redactor.redact(d))
+                .collect();
+        }
         if r.sensitive {
             // Never fetched, never digested: only whether the content differs.
             out.diff = obs.differs.then(|| SENSITIVE_CHANGE.to_string());
@@ -675,7 +688,7 @@ fn absorb(
         if matches!(out.status, Status::Drift | Status::Changed) {
             let (diff, new_text) = match summary_of(r, obs) {
                 Some(line) => (Some(line), None),
-                None => diff_of(r, obs.old.as_deref()),
+                None => diff_of(r, obs),
             };
             out.diff = diff.map(|d| redactor.redact(&d));
             if let Some(old) = &obs.old {
@@ -725,21 +738,35 @@ fn summary_of(r: &ResolvedResource, obs: &script::Observed) -> Option<String> {
 }
 
 /// A unified diff between what the device has and what the profile wants, and the
-/// content the profile wants.
-fn diff_of(r: &ResolvedResource, old: Option<&[u8]>) -> (Option<String>, Option<String>) {
-    let old_text = old.map(|o| String::from_utf8_lossy(o).into_owned());
+/// content the profile wants. A thing the device does not have is diffed against
+/// `/dev/null`; one whose content is as wanted (only its metadata differs: the device
+/// sent metadata but no content) has no diff.
+fn diff_of(r: &ResolvedResource, obs: &script::Observed) -> (Option<String>, Option<String>) {
+    let old_text = obs
+        .old
+        .as_deref()
+        .map(|o| String::from_utf8_lossy(o).into_owned());
     let Some((path, new_text)) = script::kinds::of(r.kind()).wanted(r, old_text.as_deref()) else {
         return (None, None);
     };
+    let sent_content = obs.old.is_some() || obs.before.is_some();
+    if obs.meta.is_some() && !sent_content {
+        return (None, Some(new_text)); // metadata only
+    }
+    let from = if obs.meta.is_none() && !sent_content {
+        "/dev/null".to_string()
+    } else {
+        format!("{path} (on device)")
+    };
     let old_text = old_text.unwrap_or_default();
     if old_text == new_text {
-        return (None, Some(new_text)); // metadata only
+        return (None, Some(new_text));
     }
     let diff = similar::TextDiff::from_lines(&old_text, &new_text);
     let unified = diff
         .unified_diff()
         .context_radius(3)
-        .header(&format!("{path} (on device)"), &format!("{path} (profile)"))
+        .header(&from, &format!("{path} (profile)"))
         .to_string();
     (Some(unified), Some(new_text))
 }
@@ -815,6 +842,37 @@ mod tests {
         assert_eq!(plan.outcome, Outcome::Ok);
         assert_eq!(plan.count(Status::Ok), 1);
         assert_eq!(local.connects("LAP-1"), 2);
+    }
+
+    #[test]
+    fn a_mode_only_change_has_no_diff_and_a_new_file_is_diffed_against_dev_null() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let site = testkit::site(dir.path(), &["LAP-1"]);
+        let local = Arc::new(Local::in_root(dir.path()));
+        let opts = testkit::options(local, 0);
+        let kept = dir.path().join("kept");
+        std::fs::write(&kept, "same\n").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut mode_only = testkit::file(&kept, "same\n");
+        if let ResourceKind::File { mode, .. } = &mut mode_only.resource.kind {
+            *mode = Some(0o644);
+        }
+        let new = dir.path().join("new");
+        let work = testkit::resolved("LAP-1", vec![mode_only, testkit::file(&new, "hello\n")]);
+
+        let plan = run(&site, &work, Mode::Plan, &opts, &quiet);
+        let (m, n) = (&plan.resources[0], &plan.resources[1]);
+        assert_eq!(m.status, Status::Drift);
+        assert_eq!(m.differs, ["mode 0600 → 0644"]);
+        assert_eq!(m.diff, None);
+        assert_eq!(n.differs, ["missing"]);
+        let diff = n.diff.as_deref().unwrap();
+        assert!(
+            diff.starts_with(&format!("--- /dev/null\n+++ {} (profile)\n", new.display())),
+            "{diff}"
+        );
+        assert!(diff.ends_with("+hello\n"), "{diff}");
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub struct RecapRow {
     pub device: String,
     pub outcome: Outcome,
     pub changed: usize,
+    /// Each resource that would change, changed or drifted, with what differs
+    /// ("owner card: content").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -149,6 +153,10 @@ pub enum Event {
     },
     Phase {
         device: String,
+        /// The device the work is on, when another (`via:`, such as a printer's print
+        /// server).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        on: Option<String>,
         phase: Step,
     },
     Done {
@@ -419,6 +427,21 @@ pub async fn rollout(
     (rows, status)
 }
 
+/// Each resource of `run` that would change, changed or drifted, with what differs.
+fn changes_of(run: &DeviceRun) -> Vec<String> {
+    run.resources
+        .iter()
+        .filter(|r| matches!(r.status, device::Status::Changed | device::Status::Drift))
+        .map(|r| {
+            if r.differs.is_empty() {
+                r.name.clone()
+            } else {
+                format!("{}: {}", r.name, r.differs.join(", "))
+            }
+        })
+        .collect()
+}
+
 fn not_started(
     job: &Job,
     events: &mpsc::UnboundedSender<Event>,
@@ -428,6 +451,7 @@ fn not_started(
         device: job.resolved.device.clone(),
         outcome: Outcome::NotStarted,
         changed: 0,
+        changes: Vec::new(),
         elapsed_ms: 0,
         error: None,
         print_server_down: None,
@@ -486,6 +510,7 @@ impl TaskCtx {
             changed: run.as_ref().map_or(0, |r| {
                 r.count(device::Status::Changed) + r.count(device::Status::Drift)
             }),
+            changes: run.as_ref().map_or_else(Vec::new, changes_of),
             elapsed_ms: started.elapsed().as_millis() as u64,
             error,
             print_server_down: run.as_ref().and_then(|r| {
@@ -502,7 +527,8 @@ impl TaskCtx {
                 && n > a
             {
                 self.stop.request(format!(
-                    "{n} devices failed in batch {}, more than the {a} allowed by --max-fail; no further device was started",
+                    "{} failed in batch {}, more than the {a} allowed by --max-fail; no further device was started",
+                    crate::words::count(n, "device"),
                     self.batch
                 ));
             }
@@ -520,10 +546,12 @@ impl TaskCtx {
         let books = self.books.clone();
         let settings = self.settings.clone();
         let events = self.events.clone();
+        let tag = job.resolved.device.clone();
         let res = tokio::task::spawn_blocking(move || {
-            let observe = move |device: &str, phase: Step| {
+            let observe = move |on: &str, phase: Step| {
                 let _ = events.send(Event::Phase {
-                    device: device.to_string(),
+                    device: tag.clone(),
+                    on: (on != tag).then(|| on.to_string()),
                     phase,
                 });
             };
@@ -679,7 +707,7 @@ mod tests {
             .count();
         assert_eq!(batches, 1);
         assert!(events.iter().any(|e| matches!(e, Event::Stopped { reason }
-            if reason == "1 devices failed in batch 1, more than the 0 allowed by --max-fail; no further device was started")));
+            if reason == "1 device failed in batch 1, more than the 0 allowed by --max-fail; no further device was started")));
     }
 
     #[tokio::test]

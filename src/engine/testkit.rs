@@ -34,6 +34,7 @@ pub(crate) fn resource(name: &str, kind: ResourceKind) -> ResolvedResource {
             kind,
             via: None,
             notify: Vec::new(),
+            absent: false,
             origin: Origin::default(),
             key_origins: Default::default(),
         },

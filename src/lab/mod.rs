@@ -26,6 +26,7 @@ mod namespace;
 mod print_server;
 mod printers;
 mod process;
+mod reach;
 mod slots;
 mod sshd;
 mod state;
@@ -38,6 +39,7 @@ pub use printers::{
     LabPrinter, MAX_PRINTERS, PRINTER_PORT_BASE, PrinterSpec, answers_ipp, ensure_dnssd,
     printer_port,
 };
+pub use reach::answers;
 pub use slots::{MAX_DEVICES, device_host};
 pub use sshd::{LAB_PORT, LabDevice, LabDeviceSpec};
 

@@ -39,7 +39,12 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.line == 0 {
+            // About a whole file or directory (one that is missing): no position to give.
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
@@ -102,18 +107,41 @@ pub fn did_you_mean<'a>(
 /// "unknown X `w`; did you mean `y`? allowed: a, b, c"
 pub fn unknown(what: &str, word: &str, allowed: &[&str]) -> String {
     let mut msg = format!("unknown {what} `{word}`");
-    if let Some(s) = did_you_mean(word, allowed.iter().copied()) {
+    let suggestion = did_you_mean(word, allowed.iter().copied());
+    if let Some(s) = suggestion {
         msg.push_str(&format!("; did you mean `{s}`?"));
     } else {
         msg.push(';');
     }
     if allowed.is_empty() {
         msg.push_str(&format!(" no {what}s are defined"));
+    } else if allowed.len() > LISTED {
+        // A long list (every asset tag of a fleet) helps nobody: the nearest few do.
+        let mut ranked: Vec<(usize, &str)> = allowed
+            .iter()
+            .filter(|c| Some(**c) != suggestion)
+            .map(|c| (strsim::levenshtein(word, c), *c))
+            .collect();
+        ranked.sort();
+        let closest: Vec<&str> = suggestion
+            .into_iter()
+            .chain(ranked.iter().map(|(_, c)| *c))
+            .take(CLOSEST)
+            .collect();
+        msg.push_str(&format!(
+            " allowed (the {CLOSEST} closest of {}): {}, ...",
+            allowed.len(),
+            closest.join(", ")
+        ));
     } else {
         msg.push_str(&format!(" allowed: {}", allowed.join(", ")));
     }
     msg
 }
+
+/// Up to this many allowed values are listed in full; beyond, the closest few.
+const LISTED: usize = 20;
+const CLOSEST: usize = 8;
 
 /// Rewrites a serde error message into deskready's words: unknown keys and variants get
 /// "did you mean" and the allowed list, Rust type names become plain words.
@@ -186,6 +214,19 @@ mod tests {
     fn far_words_get_no_suggestion() {
         let m = rewrite_serde_message("unknown variant `zzz`, expected `laptop` or `printer`");
         assert_eq!(m, "unknown value `zzz`; allowed: laptop, printer");
+    }
+
+    #[test]
+    fn long_lists_show_the_closest_few() {
+        let tags: Vec<String> = (1..=38).map(|n| format!("LAP-{n:04}")).collect();
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let m = unknown("device", "LAP-0390", &tags);
+        assert!(
+            m.starts_with("unknown device `LAP-0390`; did you mean `LAP-00"),
+            "{m}"
+        );
+        assert!(m.contains(" allowed (the 8 closest of 38): LAP-00"), "{m}");
+        assert_eq!(m.matches("LAP-").count(), 1 + 1 + 8, "{m}");
     }
 
     #[test]

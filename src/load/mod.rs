@@ -5,12 +5,16 @@
 //! problem becomes a located [`Diagnostic`]; loading goes on past the first one so that a
 //! CSP sees them all at once. Nothing here touches a device or the state store.
 
+pub mod config;
 pub mod diag;
+pub(crate) mod guide;
 mod handlers;
 mod kinds;
+pub(crate) use kinds::apt_source::normal_fingerprint;
 #[cfg(test)]
 pub(crate) use kinds::keywords as kind_keywords;
-pub(crate) use kinds::package::bad_package_name;
+pub(crate) use kinds::rendered_problem;
+pub(crate) use kinds::user::{UserKey, bad_user};
 pub mod locate;
 mod raw;
 mod resources;
@@ -74,7 +78,7 @@ fn load_site_inner(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> S
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
-                dir,
+                format!("{dir}/"),
                 Pos { line: 0, col: 0 },
                 "",
                 format!(
@@ -111,7 +115,7 @@ fn load_site_inner(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> S
     let mut profiles = ProfileBuilder::default();
     let profile_yaml = yaml_files(root, "profiles", diags);
     for file in &profile_yaml {
-        profiles.add_file(file, &templates, diags);
+        profiles.add_file(file, &templates, root, diags);
     }
     for (file, value) in &profile_yaml {
         secrets::check_profile_refs(file, value, &inv.secrets, diags);
@@ -129,6 +133,7 @@ fn load_site_inner(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> S
         secrets: std::mem::take(&mut inv.secrets),
     };
     check_extends(&site, &profile_files, diags);
+    check_after_repair(&site, &profile_files, diags);
     handlers::check_notify(&site, &profile_files, diags);
     inv.apply_overrides(diags);
     for (device, file) in std::mem::take(&mut inv.devices).into_values() {
@@ -318,6 +323,7 @@ impl InventoryBuilder {
                     audit_interval_days: interval.max(1),
                     audit_due_days: s.audit_due_days.unwrap_or(d.audit_due_days),
                     store: s.store.clone(),
+                    accept_within_days: s.accept_within_days.unwrap_or(d.accept_within_days),
                 });
                 self.settings_file = Some(file.rel.clone());
             }
@@ -392,6 +398,12 @@ impl InventoryBuilder {
                 },
                 groups: d.groups,
                 vars: d.vars,
+                purchase: crate::model::Purchase {
+                    purchase_date: d.purchase_date,
+                    warranty_until: d.warranty_until,
+                    supplier: d.supplier,
+                    order: d.order,
+                },
                 origin: file.origin(&path),
             };
             self.devices.insert(tag, (device, file.clone()));
@@ -541,6 +553,22 @@ fn check_device_fields(d: &raw::RawDevice, path: &str, file: &SourceFile, diags:
             format!("`{uri}` is not an IPP URI; expected ipp://HOST[:PORT]/PATH or ipps://..."),
         ));
     }
+    if let Some(lang) = d.assignee.as_ref().and_then(|a| a.language.as_deref())
+        && !guide::is_language(lang)
+    {
+        diags.push(file.diag(
+            &join_key(&join_key(path, "assignee"), "language"),
+            format!("`{lang}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"),
+        ));
+    }
+    if let (Some(bought), Some(until)) = (&d.purchase_date, &d.warranty_until)
+        && until < bought
+    {
+        diags.push(file.diag(
+            &join_key(path, "warranty_until"),
+            format!("the warranty ends ({until}) before the device was bought ({bought})"),
+        ));
+    }
     if d.kind == DeviceKind::Printer && d.ssh.is_some() {
         diags.push(file.diag(
             &join_key(path, "ssh"),
@@ -623,6 +651,7 @@ impl ProfileBuilder {
         &mut self,
         (file, value): &(SourceFile, serde_yaml::Value),
         templates: &Templates,
+        root: &Path,
         diags: &mut Diagnostics,
     ) {
         let Some(raw) = file.parse::<raw::ProfileFile>(value.clone(), "", diags) else {
@@ -638,7 +667,18 @@ impl ProfileBuilder {
             ));
             return;
         }
-        let (resources, vias) = resources::build(raw.resources, file, templates, diags);
+        let (resources, vias, resource_guides) =
+            resources::build("resources", raw.resources, file, templates, root, diags);
+        self.static_vias.extend(vias);
+        let guide = raw
+            .guide
+            .map(|g| guide::build(g, "guide", file, root, diags))
+            .unwrap_or_default();
+        let (on_return, vias, _) =
+            resources::build("on_return", raw.on_return, file, templates, root, diags);
+        self.static_vias.extend(vias);
+        let (on_retire, vias, _) =
+            resources::build("on_retire", raw.on_retire, file, templates, root, diags);
         self.static_vias.extend(vias);
         let verify = resources::build_checks(raw.verify, file, diags);
         let handlers = handlers::build(raw.handlers, file, diags);
@@ -658,6 +698,11 @@ impl ProfileBuilder {
             resources,
             handlers,
             verify,
+            guide,
+            resource_guides,
+            after_repair: raw.after_repair,
+            on_return,
+            on_retire,
             maintenance_window,
             origin: file.origin("name"),
         };
@@ -691,6 +736,28 @@ fn window(
             };
             diags.push(file.diag(&at, msg));
             None
+        }
+    }
+}
+
+/// Every `after_repair` entry names a verify check of the profile's chain.
+fn check_after_repair(site: &Site, files: &HashMap<String, SourceFile>, diags: &mut Diagnostics) {
+    for p in site.profiles.values() {
+        let Some(file) = files.get(&p.name) else {
+            continue;
+        };
+        let checks: Vec<&str> = site
+            .profile_chain(&p.name)
+            .iter()
+            .flat_map(|q| q.verify.iter().map(|c| c.name.as_str()))
+            .collect();
+        for (i, name) in p.after_repair.iter().enumerate() {
+            if !checks.contains(&name.as_str()) {
+                diags.push(file.diag(
+                    &format!("after_repair[{i}]"),
+                    diag::unknown("verify check", name, &checks),
+                ));
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{DeviceKind, Person, ServiceState, SshAddress, Vars};
+use crate::model::{DeviceKind, Person, SshAddress, Vars};
 
 /// One file under `inventory/`. Sections are kept as raw mappings so that each entry is
 /// deserialised on its own and one bad device does not hide the errors of the next.
@@ -55,6 +55,9 @@ pub(super) struct RawSettings {
     /// A team's shared store: `postgres://USER@HOST[:PORT]/DATABASE`, never a password.
     #[serde(default)]
     pub store: Option<String>,
+    /// The report lists deliveries not accepted after this many days.
+    #[serde(default)]
+    pub accept_within_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +83,17 @@ pub(super) struct RawDevice {
     pub groups: Vec<String>,
     #[serde(default)]
     pub vars: Vars,
+    /// `YYYY-MM-DD`.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub purchase_date: Option<String>,
+    /// `YYYY-MM-DD`: the last day the maker repairs it under warranty.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub warranty_until: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub supplier: Option<String>,
+    /// The purchase order.
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub order: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -157,10 +171,22 @@ pub(super) struct ProfileFile {
     /// Kept raw: each handler is checked on its own (see [`RawHandler`]).
     #[serde(default)]
     pub handlers: Vec<serde_yaml::Value>,
+    /// What `return` does on the device: resources, kept raw like `resources`.
+    #[serde(default)]
+    pub on_return: Vec<serde_yaml::Value>,
+    /// What `retire` does on the device: resources, kept raw like `resources`.
+    #[serde(default)]
+    pub on_retire: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub verify: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub maintenance_window: Option<RawWindow>,
+    /// Getting-started material (checked in `load::guide`).
+    #[serde(default)]
+    pub guide: Option<serde_yaml::Value>,
+    /// Verify checks (by name) to pass again after a repair.
+    #[serde(default)]
+    pub after_repair: Vec<String>,
 }
 
 /// A handler as written: a service and what to do to it (`restart` by default), or a
@@ -191,6 +217,13 @@ pub(super) struct RawResource {
     pub via: Option<String>,
     /// Handlers (by name) to run after the resources when this one changes.
     pub notify: Option<Vec<String>>,
+    /// Getting-started material about this resource (checked in `load::guide`, from the
+    /// raw value: a resource's own settings are built from this struct, its guide is not).
+    #[expect(
+        dead_code,
+        reason = "read from the raw value by `load::resources::build`"
+    )]
+    pub guide: Option<serde_yaml::Value>,
     // The kinds: exactly one must be present.
     pub file: Option<String>,
     pub directory: Option<String>,
@@ -200,6 +233,7 @@ pub(super) struct RawResource {
     pub service: Option<String>,
     pub user: Option<String>,
     pub print_queue: Option<String>,
+    pub apt_source: Option<String>,
     // Settings.
     pub template: Option<String>,
     pub content: Option<String>,
@@ -209,11 +243,14 @@ pub(super) struct RawResource {
     pub path: Option<String>,
     pub creates: Option<String>,
     pub unless: Option<String>,
-    pub state: Option<ServiceState>,
+    pub state: Option<RawState>,
     pub enabled: Option<bool>,
     pub comment: Option<String>,
     pub shell: Option<String>,
     pub groups: Option<Vec<String>>,
+    pub exact_groups: Option<bool>,
+    pub home: Option<String>,
+    pub remove_home: Option<bool>,
     pub uri: Option<String>,
     pub server: Option<String>,
     pub location: Option<String>,
@@ -221,6 +258,66 @@ pub(super) struct RawResource {
     pub shared: Option<bool>,
     pub options: Option<std::collections::BTreeMap<String, String>>,
     pub allowed_users: Option<Vec<String>>,
+    /// Kept raw: a version YAML reads as a number (`1.10`) is refused, not rounded.
+    pub version: Option<serde_yaml::Value>,
+    pub deb: Option<String>,
+    pub sha256: Option<String>,
+    pub preseed: Option<Vec<String>>,
+    pub purge: Option<bool>,
+    /// A duration (`30m`, `6h`, `1d`) or a number of seconds.
+    pub index_max_age: Option<serde_yaml::Value>,
+    pub uris: Option<Words>,
+    pub suites: Option<Words>,
+    pub components: Option<Words>,
+    pub architectures: Option<Words>,
+    pub key: Option<String>,
+    pub key_url: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+/// A list of words, written as YAML list or as one text of words separated by spaces
+/// (the way deb822 writes them: `suites: bookworm bookworm-updates`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a word, words separated by spaces, or a list of words"
+)]
+pub(crate) enum Words {
+    One(String),
+    List(Vec<String>),
+}
+
+impl Words {
+    pub(crate) fn into_vec(self) -> Vec<String> {
+        match self {
+            // Split once rendered (by resolve): an expression holds spaces of its own.
+            Words::One(s) if s.contains("{{") || s.contains("{%") => vec![s],
+            Words::One(s) => s.split_whitespace().map(str::to_string).collect(),
+            Words::List(l) => l,
+        }
+    }
+}
+
+/// A resource's `state:`: `present` (the default) or `absent` for every kind that takes
+/// it; a service is `running`, `stopped` or `absent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawState {
+    Present,
+    Absent,
+    Running,
+    Stopped,
+}
+
+impl RawState {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            RawState::Present => "present",
+            RawState::Absent => "absent",
+            RawState::Running => "running",
+            RawState::Stopped => "stopped",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +325,19 @@ pub(super) struct RawResource {
 pub(super) struct RawCheck {
     pub name: String,
     pub command: String,
+}
+
+/// A date as `YYYY-MM-DD` text (YAML reads an unquoted date as text).
+fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(s) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match s.parse::<jiff::civil::Date>() {
+        Ok(date) if s.len() == 10 => Ok(Some(date.to_string())),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{s}` is not a date; expected YYYY-MM-DD such as 2026-03-31"
+        ))),
+    }
 }
 
 /// Accepts text or a number (`floor: 3`, `desk: 3-14`, `serial: 12345`) as text.

@@ -7,8 +7,8 @@ use super::SourceFile;
 use super::diag::Diagnostics;
 use super::kinds::{self, Cx};
 use super::locate::join_key;
-use super::raw::{RawCheck, RawResource};
-use crate::model::{Check, Resource};
+use super::raw::{RawCheck, RawResource, RawState};
+use crate::model::{Check, Resource, ResourceGuides};
 use crate::render::Templates;
 
 /// The kind keys, in the order they are listed in messages.
@@ -16,21 +16,42 @@ fn kind_keys() -> Vec<&'static str> {
     kinds::ALL.iter().map(|k| k.keyword).collect()
 }
 
-/// Builds the resources of one profile file. Also returns `via:` values that are plain
-/// device tags (no template expressions), with their key path, to check against the
-/// inventory once it is loaded.
+/// Builds the resources under `section` (`resources`, `on_return`, `on_retire`) of one
+/// profile file. Also returns `via:` values that are plain device tags (no template
+/// expressions), with their key path, to check against the inventory once it is loaded.
+/// A hook (`on_return`, `on_retire`) notifies no handler (handlers belong to configure)
+/// and has no guide (guides are for what a device got).
 pub(super) fn build(
+    section: &str,
     raws: Vec<serde_yaml::Value>,
     file: &SourceFile,
     templates: &Templates,
+    root: &std::path::Path,
     diags: &mut Diagnostics,
-) -> (Vec<Resource>, Vec<(String, String, SourceFile)>) {
+) -> Built {
+    let mut guides: Vec<ResourceGuides> = Vec::new();
     let mut out: Vec<Resource> = Vec::new();
     let mut vias = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();
     for (i, value) in raws.into_iter().enumerate() {
-        let path = format!("resources[{i}]");
+        let path = format!("{section}[{i}]");
         let present = present_keys(&value);
+        if section != "resources" {
+            for key in ["notify", "guide"] {
+                if present.iter().any(|k| k == key) {
+                    diags.push(file.diag(
+                        &join_key(&path, key),
+                        format!(
+                            "`{section}` runs no handlers and shows no guide; `{key}` goes with a resource under `resources`"
+                        ),
+                    ));
+                }
+            }
+            if present.iter().any(|k| k == "notify" || k == "guide") {
+                continue;
+            }
+        }
+        let guide = value.get("guide").cloned();
         let Some(raw) = file.parse::<RawResource>(value, &path, diags) else {
             continue;
         };
@@ -48,6 +69,16 @@ pub(super) fn build(
             continue;
         }
         names.insert(res.name.clone(), path.clone());
+        if let Some(g) = guide {
+            let built = super::guide::build(g, &join_key(&path, "guide"), file, root, diags);
+            if !built.is_empty() {
+                guides.push(ResourceGuides {
+                    resource: res.name.clone(),
+                    origin: res.origin.clone(),
+                    guides: built,
+                });
+            }
+        }
         if let Some(v) = &res.via
             && !v.contains("{{")
             && !v.contains("{%")
@@ -56,8 +87,16 @@ pub(super) fn build(
         }
         out.push(res);
     }
-    (out, vias)
+    (out, vias, guides)
 }
+
+/// A profile's resources, the plain-tag `via:` values to check once devices are known
+/// (value, key path, file), and the guides written on resources.
+pub(super) type Built = (
+    Vec<Resource>,
+    Vec<(String, String, SourceFile)>,
+    Vec<ResourceGuides>,
+);
 
 /// The keys written in a resource mapping, in order.
 fn present_keys(value: &serde_yaml::Value) -> Vec<String> {
@@ -108,10 +147,16 @@ fn build_one(
     let mut ok = true;
     for key in present {
         let k = key.as_str();
-        if k == kind || k == "name" || k == "via" || k == "notify" || allowed.contains(&k) {
+        if k == kind
+            || k == "name"
+            || k == "via"
+            || k == "notify"
+            || k == "guide"
+            || allowed.contains(&k)
+        {
             continue;
         }
-        let mut list = vec!["name", "via", "notify"];
+        let mut list = vec!["name", "via", "notify", "guide"];
         list.extend_from_slice(allowed);
         diags.push(file.diag(
             &join_key(path, k),
@@ -132,20 +177,62 @@ fn build_one(
             return None;
         }
     };
+    let state = r.state;
+    let absent = state == Some(RawState::Absent);
+    if let Some(st) = state {
+        let service = kind == "service";
+        let fits = match st {
+            RawState::Absent => true,
+            RawState::Present => !service,
+            RawState::Running | RawState::Stopped => service,
+        };
+        if !fits {
+            let allowed = if service {
+                "running (the default), stopped or absent"
+            } else {
+                "present (the default) or absent"
+            };
+            diags.push(file.diag(
+                &join_key(path, "state"),
+                format!(
+                    "a `{kind}` resource cannot be `{}`; its state is {allowed}",
+                    st.word()
+                ),
+            ));
+            return None;
+        }
+    }
     let name = r.name.clone();
     let via = r.via.clone();
     let notify = r.notify.clone().unwrap_or_default();
-    let kind = (spec.build)(
-        r,
-        &mut Cx {
-            path,
-            file,
-            templates,
-            diags,
-            keyword: kind,
-            mode,
-        },
-    )?;
+    let mut cx = Cx {
+        path,
+        file,
+        templates,
+        diags,
+        keyword: kind,
+        mode,
+        absent,
+    };
+    if absent {
+        // What only describes a thing that exists has no meaning for one to remove.
+        if let Some(k) = present.iter().find(|k| {
+            let k = k.as_str();
+            k != "state" && spec.settings.contains(&k) && !spec.absent_settings.contains(&k)
+        }) {
+            let mut list = vec!["name", "via", "notify", "state"];
+            list.extend(spec.absent_settings);
+            cx.error(
+                k,
+                format!(
+                    "`{k}` does not go with `state: absent`; allowed with an absent `{kind}`: {}",
+                    list.join(", ")
+                ),
+            );
+            return None;
+        }
+    }
+    let kind = (spec.build)(r, &mut cx)?;
     let name = name.unwrap_or_else(|| format!("{} {}", kind.keyword(), kind.target()));
     let key_origins = present
         .iter()
@@ -156,6 +243,7 @@ fn build_one(
         kind,
         via,
         notify,
+        absent,
         origin: file.origin(path),
         key_origins,
     })

@@ -87,6 +87,9 @@ pub struct Person {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The language their handoff sheet is written in, where guides have it (`fr`, `pt-BR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// Where a device belongs.
@@ -137,8 +140,25 @@ pub struct Device {
     pub location: Location,
     pub groups: Vec<String>,
     pub vars: Vars,
+    /// When and where it was bought, and until when the maker repairs it for free.
+    #[serde(flatten)]
+    pub purchase: Purchase,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// A device's purchase: every field optional; dates are `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Purchase {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warranty_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    /// The purchase order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
 }
 
 /// A named set of devices with variables of its own.

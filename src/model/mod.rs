@@ -4,17 +4,22 @@
 //! Nothing here reads files or talks to devices; `load` builds these from YAML and
 //! `resolve` turns them into concrete per-device work.
 
+mod cost;
 mod device;
+mod guide;
 mod outcome;
 mod profile;
 mod secret;
 mod stage;
 mod window;
 
-pub use device::{Address, Device, DeviceKind, Group, Location, Person, SshAddress};
+pub use cost::Cost;
+pub use device::{Address, Device, DeviceKind, Group, Location, Person, Purchase, SshAddress};
+pub use guide::{Guide, GuideText, GuideView, Link, ResourceGuides};
 pub use outcome::{AuditResult, Due, Outcome, ResourceStatus, RunStatus, UnknownWord};
 pub use profile::{
-    Check, FileSource, Handler, HandlerAction, Profile, Resource, ResourceKind, ServiceState,
+    AptKey, Check, Deb, FileSource, Handler, HandlerAction, Presence, Profile, Resource,
+    ResourceKind, ServiceState,
 };
 pub use secret::{
     DEFAULT_COMMAND_TIMEOUT, Secret, SecretSource, secret_references, valid_secret_name,

@@ -28,6 +28,23 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<Handler>,
     pub verify: Vec<Check>,
+    /// Getting-started material for the person who receives a device of this profile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guide: Vec<super::Guide>,
+    /// Getting-started material for some of its resources (shown when a device got them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_guides: Vec<super::ResourceGuides>,
+    /// Verify checks (by name, of this profile's chain) that must pass again after a
+    /// repair: a device back from repair has them pending until a configure passes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_repair: Vec<String>,
+    /// What `return` does on the device (run over SSH before the device is recorded as
+    /// returned), as resources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on_return: Vec<Resource>,
+    /// What `retire` does on the device, as resources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on_retire: Vec<Resource>,
     /// When a delivered device of this profile may be changed.
     #[serde(skip)]
     pub maintenance_window: Option<super::Window>,
@@ -49,6 +66,10 @@ pub struct Resource {
     /// The handlers (by name) that run after the resources when this one changes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// `state: absent`: the thing must not exist on the device (a file, directory, line,
+    /// user, service unit or print queue is removed when it does).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub absent: bool,
     #[serde(skip)]
     pub origin: Origin,
     /// Where each key of the resource was written, for errors about one setting.
@@ -101,8 +122,43 @@ pub enum ResourceKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         unless: Option<String>,
     },
+    /// A Debian package installed (at a pinned `version`, or from a `.deb` checked by its
+    /// sha256), or removed.
     Package {
         package: String,
+        state: Presence,
+        /// The exact version wanted (`1.2.3-1`, as dpkg spells it); any when `None`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        /// A `.deb` downloaded and checked against its sha256 instead of the package index.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deb: Option<Deb>,
+        /// debconf answers (`debconf-set-selections` lines) given before installing.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        preseed: Vec<String>,
+        /// With `state: absent`: its configuration files go too (`apt-get purge`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        purge: bool,
+        /// Seconds after which the package index is refreshed (`apt-get update`) before an
+        /// install.
+        index_max_age: u64,
+    },
+    /// An apt source in deb822 form (`/etc/apt/sources.list.d/NAME.sources`) with its
+    /// maker's signing key in `/etc/apt/keyrings/NAME.gpg` (`Signed-By`).
+    AptSource {
+        apt_source: String,
+        state: Presence,
+        uris: Vec<String>,
+        suites: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        components: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        architectures: Vec<String>,
+        key: AptKey,
+        /// The signing key's fingerprint (hex), checked on the device before the key is
+        /// installed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
     },
     Service {
         service: String,
@@ -116,8 +172,19 @@ pub enum ResourceKind {
         comment: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         shell: Option<String>,
+        /// Supplementary groups the user is in.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         groups: Vec<String>,
+        /// With `groups`: the user is in no other supplementary group (others are
+        /// removed); without it, groups given by other means are kept.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        exact_groups: bool,
+        /// The home directory; an existing one is moved there (`usermod --move-home`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        home: Option<String>,
+        /// With `state: absent`: the home directory and mail spool go too.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        remove_home: bool,
     },
     /// A profile's handler, added to a device's resources after the profile's own: it runs
     /// when a resource notifying it changed in this run, or changed in an earlier run that
@@ -156,6 +223,7 @@ impl ResourceKind {
             ResourceKind::Line { .. } => "line",
             ResourceKind::Command { .. } => "command",
             ResourceKind::Package { .. } => "package",
+            ResourceKind::AptSource { .. } => "apt_source",
             ResourceKind::Service { .. } => "service",
             ResourceKind::User { .. } => "user",
             ResourceKind::PrintQueue { .. } => "print_queue",
@@ -170,7 +238,8 @@ impl ResourceKind {
             | ResourceKind::Directory { path, .. }
             | ResourceKind::Line { path, .. } => path,
             ResourceKind::Command { command, .. } => command,
-            ResourceKind::Package { package } => package,
+            ResourceKind::Package { package, .. } => package,
+            ResourceKind::AptSource { apt_source, .. } => apt_source,
             ResourceKind::Service { service, .. } => service,
             ResourceKind::User { user, .. } => user,
             ResourceKind::PrintQueue { queue, .. } => queue,
@@ -187,6 +256,34 @@ pub enum FileSource {
     Template(String),
     /// Inline content (itself a Tera template).
     Content(String),
+}
+
+/// Whether a thing is there or not (`state: present|absent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// A `.deb` file from its maker: where to download it and its sha256 (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deb {
+    pub url: String,
+    pub sha256: String,
+}
+
+/// Where an apt source's signing key comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AptKey {
+    /// A file under `templates/` (an ASCII-armored key), sent as it is, never rendered.
+    File(String),
+    /// The key's text, once resolved from [`AptKey::File`].
+    Text(String),
+    /// Downloaded by the device; its fingerprint must be the pinned one.
+    Url(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

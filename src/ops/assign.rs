@@ -7,20 +7,24 @@ use serde_yaml::Mapping;
 
 use super::records::Before;
 use super::undo::UndoStack;
-use super::{Env, Error, hold, known_device};
+use super::{Env, Error, guard, hold, known_device};
 use crate::model::{Person, Stage};
 use crate::store::{Entry, Purpose, Store};
 
-/// Who gets the device, and where.
-#[derive(Debug, Clone)]
+/// Who gets the device, and where. Every field left out keeps what the device has: with
+/// only `email`, just the email of its assignee changes.
+#[derive(Debug, Clone, Default)]
 pub struct AssignSettings {
     pub device: String,
-    /// The person's full name.
-    pub to: String,
-    pub desk: String,
+    /// The person's full name (default: its assignee's).
+    pub to: Option<String>,
+    /// Default: the device's desk.
+    pub desk: Option<String>,
     /// Their login name (default: the one they had, else made from their name).
     pub username: Option<String>,
     pub email: Option<String>,
+    /// The language of their handoff sheet (default: the one they had).
+    pub language: Option<String>,
 }
 
 /// What was recorded.
@@ -33,23 +37,57 @@ pub struct Assigned {
     pub message: String,
 }
 
-/// "Ada Lovelace" -> "alovelace".
-pub fn default_username(name: &str) -> String {
-    let words: Vec<String> = name
+/// A login made from a person's name: the first letter of the first name and the whole
+/// last name, lowercase ASCII, accents dropped, hyphens kept ("Ada Lovelace" ->
+/// "alovelace", "Léa Dubois-Ngata" -> "ldubois-ngata"). `None` when the name has no
+/// letters to make one of (a name in a non-Latin script: give `--username`).
+pub fn default_username(name: &str) -> Option<String> {
+    let words: Vec<String> = ascii_fold(name)
         .split_whitespace()
         .map(|w| {
-            w.chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_lowercase()
+            let w: String = w
+                .to_ascii_lowercase()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            w.trim_matches('-').to_string()
         })
-        .filter(|w| !w.is_empty())
+        .filter(|w| w.chars().any(|c| c.is_ascii_lowercase()))
         .collect();
-    match words.as_slice() {
-        [] => "user".into(),
+    let login = match words.as_slice() {
+        [] => return None,
         [one] => one.clone(),
         [first, .., last] => format!("{}{last}", &first[..1]),
+    };
+    let login: String = login
+        .trim_start_matches(|c: char| !c.is_ascii_lowercase())
+        .chars()
+        .take(32)
+        .collect();
+    Some(login.trim_end_matches('-').to_string())
+}
+
+/// `name` in ASCII letters where it has Latin ones: accents dropped (NFD, then the
+/// combining marks left out) and the letters that do not decompose spelled out.
+fn ascii_fold(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let mut out = String::new();
+    for c in name.nfd().filter(|c| !is_combining_mark(*c)) {
+        match c {
+            'ß' => out.push_str("ss"),
+            'æ' | 'Æ' => out.push_str("ae"),
+            'œ' | 'Œ' => out.push_str("oe"),
+            'ø' | 'Ø' => out.push('o'),
+            'ł' | 'Ł' => out.push('l'),
+            'đ' | 'Đ' | 'ð' | 'Ð' => out.push('d'),
+            'þ' | 'Þ' => out.push_str("th"),
+            'ı' => out.push('i'),
+            '\u{2010}' | '\u{2011}' | '\u{2013}' => out.push('-'),
+            c => out.push(c),
+        }
     }
+    out
 }
 
 /// The assignment override of `person` at `desk`.
@@ -83,6 +121,38 @@ pub(super) fn undo_assignment<'a>(
 }
 
 pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
+    let to =
+        s.to.as_deref()
+            .map(|n| guard::one_line("name", n))
+            .transpose()?;
+    let desk = s
+        .desk
+        .as_deref()
+        .map(|d| guard::one_line("desk", d))
+        .transpose()?;
+    if let Some(u) = &s.username {
+        guard::username(u)?;
+    }
+    if let Some(e) = &s.email {
+        guard::email(e)?;
+    }
+    if let Some(l) = &s.language
+        && !crate::load::guide::is_language(l)
+    {
+        return Err(Error::BadInput(format!(
+            "--language: `{l}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"
+        )));
+    }
+    if to.is_none()
+        && desk.is_none()
+        && s.username.is_none()
+        && s.email.is_none()
+        && s.language.is_none()
+    {
+        return Err(Error::BadInput(
+            "nothing to assign: give --to PERSON and --desk DESK, or one of --email, --username, --desk, --language to change just that".into(),
+        ));
+    }
     let site = env.load_site()?;
     let d = known_device(&site, &s.device)?;
     let store = env.open_store()?;
@@ -94,30 +164,100 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             d.tag
         )));
     }
+    let Some(name) = to
+        .clone()
+        .or_else(|| d.assignee.as_ref().map(|p| p.name.clone()))
+    else {
+        return Err(Error::BadInput(format!(
+            "{} has no assignee yet; give --to PERSON (and --desk DESK)",
+            d.tag
+        )));
+    };
+    let Some(desk) = desk.clone().or_else(|| d.location.desk.clone()) else {
+        return Err(Error::BadInput(format!(
+            "{} has no desk yet; give --desk DESK",
+            d.tag
+        )));
+    };
     // The same person keeps their login and email; a new person gets a login made up.
-    let same = d.assignee.as_ref().filter(|p| p.name == s.to);
-    let username = s.username.clone().unwrap_or_else(|| {
-        same.and_then(|p| p.username.clone())
-            .unwrap_or_else(|| default_username(&s.to))
-    });
+    let same = d.assignee.as_ref().filter(|p| p.name == name);
+    let username = match s
+        .username
+        .clone()
+        .or_else(|| same.and_then(|p| p.username.clone()))
+    {
+        Some(u) => u,
+        None => default_username(&name).ok_or_else(|| {
+            Error::BadInput(format!(
+                "cannot make a login from {name:?}; give one with --username"
+            ))
+        })?,
+    };
     let person = Person {
-        name: s.to.clone(),
+        name: name.clone(),
         username: Some(username.clone()),
         email: s
             .email
             .clone()
             .or_else(|| same.and_then(|p| p.email.clone())),
+        language: s
+            .language
+            .clone()
+            .or_else(|| same.and_then(|p| p.language.clone())),
     };
+    let checked = guard::before(env, &site, &[&d.tag]);
     let mut undo = UndoStack::new();
-    let (before, _) = set_assignment(env, &store, &d.tag, Some(assignment(&person, &s.desk)?))?;
+    let (before, _) = set_assignment(env, &store, &d.tag, Some(assignment(&person, &desk)?))?;
     undo_assignment(&mut undo, env, &store, before);
-    let message = format!("assigned to {} ({username}), desk {}", s.to, s.desk);
+    guard::still_render(env, &env.load_site()?, &[&d.tag], &checked)?;
+    let message = if to.is_some() {
+        format!("assigned to {name} ({username}), desk {desk}")
+    } else {
+        let mut changed = Vec::new();
+        if let Some(e) = &s.email {
+            changed.push(format!("email {e}"));
+        }
+        if let Some(u) = &s.username {
+            changed.push(format!("username {u}"));
+        }
+        if let Some(k) = &s.desk {
+            changed.push(format!("desk {k}"));
+        }
+        if let Some(l) = &s.language {
+            changed.push(format!("language {l}"));
+        }
+        format!(
+            "assignment of {name} ({username}) updated: {}",
+            changed.join(", ")
+        )
+    };
     store.record(&[Entry::new(&d.tag, &env.operator, "assigned").message(&message)])?;
     undo.commit();
     Ok(Assigned {
         device: d.tag.clone(),
         person,
-        desk: s.desk.clone(),
+        desk,
         message,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_username;
+
+    #[test]
+    fn logins_from_names() {
+        for (name, login) in [
+            ("Ada Lovelace", Some("alovelace")),
+            ("Léa Dubois-Ngata", Some("ldubois-ngata")),
+            ("Émile Zola", Some("ezola")),
+            ("Jürgen Großmann", Some("jgrossmann")),
+            ("Søren Kierkegaard", Some("skierkegaard")),
+            ("Cher", Some("cher")),
+            ("Zoë", Some("zoe")),
+            ("王伟", None),
+        ] {
+            assert_eq!(default_username(name).as_deref(), login, "{name}");
+        }
+    }
 }

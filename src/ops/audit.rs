@@ -47,6 +47,22 @@ pub fn due(env: &Env, overdue_only: bool) -> Result<Due, Error> {
     })
 }
 
+impl Due {
+    /// Overdue physical audits are a finding, as drift is: exit 4 when any device listed
+    /// is past its audit, so that cron and monitors notice.
+    pub fn status(&self) -> ExitStatus {
+        if self
+            .audits
+            .iter()
+            .any(|(p, _)| p.status == AuditDue::Overdue)
+        {
+            ExitStatus::Drift
+        } else {
+            ExitStatus::Success
+        }
+    }
+}
+
 /// What a drift audit's device results mean: failed (or refused) over unreachable over
 /// drift over clean.
 pub fn drift_status(rows: &[RecapRow]) -> ExitStatus {

@@ -1,7 +1,9 @@
 //! Configure as a lifecycle step, the store's side of a rollout ([`Books`]): check the stage
 //! allows it, hold the device's lock, move to `configuring`, converge, then move to
-//! `configured` or `configure-failed` together with one journal row per resource changed
-//! and per verify check (digests, never contents). Audits record their result the same way.
+//! `configured` or `configure-failed` together with the start, the move to `configuring`,
+//! one journal row per resource changed and per verify check (digests, never contents)
+//! and a summary; a run that changed nothing and found every check passing writes one
+//! summary row instead. Audits record their result the same way.
 
 use crate::engine::device::{self, DeviceRun, Mode, Options, Outcome, Status, Step};
 use crate::engine::fleet::{Bookkeeper, NoBooks, Settings, WorkError};
@@ -33,14 +35,48 @@ pub fn configure(
     // The lock first: a device being configured by another run is refused naming that run.
     let _lock = store.lock(tag, &Holder::me(operator))?;
     check_can_configure(store, tag)?;
-    let mut started: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
-    started.push(with_run(
+    // The move to `configuring` is journaled with the run's end (a process that dies
+    // meanwhile is recorded by the store's recovery), so that a run that changed nothing
+    // leaves one row, not a start, two stage moves, a row per check and a summary.
+    let notes: Vec<Entry> = notes.iter().map(|n| with_run(n.clone(), run_id)).collect();
+    let started = with_run(
         Entry::new(tag, operator, "configure").message("configure started"),
         run_id,
-    ));
-    store.transition(tag, Stage::Configuring, operator, None, &started)?;
+    );
+    let before = store.enter_transient(tag, Stage::Configuring, &notes)?;
+    let mut moved = with_run(Entry::new(tag, operator, "stage"), run_id);
+    moved.at = started.at.clone();
+    moved.stage_from = Some(crate::model::stage_name(before.as_ref().map(|r| r.stage)).into());
+    moved.stage_to = Some(Stage::Configuring.as_str().into());
     let run = device::run(site, resolved, Mode::Configure, opts, observe);
-    let entries = journal_rows(&run, operator, run_id);
+    let mut after_repair = None;
+    // Checks its profile wants passed again after a repair: those that passed now are done.
+    let pending = store.checks_pending(tag)?;
+    let passed: Vec<String> = run
+        .verify
+        .iter()
+        .filter(|c| c.passed && pending.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    if !pending.is_empty() {
+        let left: Vec<&str> = pending
+            .iter()
+            .filter(|c| !passed.contains(c))
+            .map(String::as_str)
+            .collect();
+        let mut msg = if passed.is_empty() {
+            "no after-repair check passed".to_string()
+        } else {
+            format!("passed again after repair: {}", passed.join(", "))
+        };
+        if !left.is_empty() {
+            msg.push_str(&format!("; still to pass: {}", left.join(", ")));
+        }
+        after_repair = Some(with_run(
+            Entry::new(tag, operator, "after-repair").message(msg),
+            run_id,
+        ));
+    }
     // A device configured at its desk (an upgrade in place) is delivered again.
     let done = if store.at_desk(tag)? {
         Stage::Delivered
@@ -54,6 +90,22 @@ pub fn configure(
     // How the device ended in its run, written with its stage and journal.
     let problems = (!run.problems.is_empty()).then(|| run.problems.joined());
     let settled = run_id.map(|id| (id, run.outcome, problems.as_deref()));
+    if let Some(back) = before.as_ref().filter(|b| b.stage == to)
+        && nothing_changed(&run)
+        && pending.is_empty()
+    {
+        let row = with_run(
+            Entry::new(tag, operator, "configure").message(no_op_summary(&run)),
+            run_id,
+        );
+        match store.restore_transient(tag, Stage::Configuring, back, &[row], settled) {
+            Err(StoreError::Refused(_)) => {}
+            other => return other.map(|()| run),
+        }
+    }
+    let mut entries = vec![started, moved];
+    entries.extend(journal_rows(&run, operator, run_id));
+    entries.extend(after_repair);
     finish(
         store,
         tag,
@@ -63,7 +115,48 @@ pub fn configure(
         &entries,
         settled,
     )?;
+    if !passed.is_empty() {
+        store.checks_passed(tag, &passed)?;
+    }
     Ok(run)
+}
+
+/// Whether a configure run changed nothing and found everything as wanted: no resource
+/// changed or failed, every check passed, no problem.
+fn nothing_changed(run: &DeviceRun) -> bool {
+    run.outcome == Outcome::Ok
+        && run.problems.is_empty()
+        && run
+            .resources
+            .iter()
+            .all(|r| !matches!(r.status, Status::Changed | Status::Failed))
+        && run.verify.iter().all(|c| c.passed)
+}
+
+/// The one journal row of a configure run that changed nothing: what it found, the checks
+/// that passed (by name), connections and channels.
+fn no_op_summary(run: &DeviceRun) -> String {
+    let checks = if run.verify.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} check{} passed: {}",
+            run.verify.len(),
+            if run.verify.len() == 1 { "" } else { "s" },
+            run.verify
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "configure ok: nothing changed ({} of {} resources as the profile says){checks}; {} connection(s), {} exec channel(s)",
+        run.count(Status::Ok),
+        run.resources.len(),
+        run.connections,
+        run.channels
+    )
 }
 
 /// Moves the configured device to `to` with its journal rows and (with `settled`: run, outcome,
@@ -119,6 +212,13 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
             _ => continue,
         };
         let mut msg = format!("{what} {} on {}", r.kind, r.on);
+        // What a change did, in the kind's words ("removed user bob", "stopped,
+        // disabled vpn"); a failure's message is the device's error output, not kept.
+        if r.status == Status::Changed
+            && let Some(m) = r.message.as_deref().filter(|m| !m.is_empty())
+        {
+            msg.push_str(&format!(": {}", m.replace('\n', " / ")));
+        }
         if let Some(m) = &r.meta_before {
             msg.push_str(&format!(" (was mode/owner/group {m})"));
         }

@@ -17,6 +17,13 @@ pub enum Error {
     /// The site files have problems; nothing was changed.
     #[error("{0}")]
     Site(Diagnostics),
+    /// An edit of the site would leave devices that rendered unable to render (the
+    /// problems name the template, the line and what is missing); nothing was changed.
+    #[error("this would leave {} unable to render; nothing was changed", devices.join(", "))]
+    WouldBreak {
+        devices: Vec<String>,
+        problems: Diagnostics,
+    },
     /// An illegal stage move; nothing was changed.
     #[error(transparent)]
     Move(#[from] MoveRefused),
@@ -69,7 +76,7 @@ impl Error {
     /// The class of this failure, as an exit status.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Error::BadInput(_) | Error::Site(_) => ExitStatus::BadInput,
+            Error::BadInput(_) | Error::Site(_) | Error::WouldBreak { .. } => ExitStatus::BadInput,
             Error::Move(_)
             | Error::Refused(_)
             | Error::Store(StoreError::Refused(_) | StoreError::Locked { .. }) => {
@@ -97,7 +104,8 @@ pub enum ExitStatus {
     BadInput,
     /// The device's state does not allow it; nothing was changed.
     Refused,
-    /// `audit`: a device drifted from its profile.
+    /// A device is not as it should be: `audit` found drift or an overdue physical
+    /// audit; `plan --exit-code` found something to change.
     Drift,
     /// `audit`: a device could not be reached.
     Unreachable,

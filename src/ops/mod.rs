@@ -3,15 +3,19 @@
 //! typed result or an [`Error`], owns its compensation (undo) and never prints; the CLI maps
 //! arguments to settings and renders results. Nothing here imports `crate::cli`.
 
+pub mod accept;
 pub mod assign;
 pub mod audit;
 pub mod configure;
 pub mod deliver;
 mod error;
+pub mod guard;
 pub mod history;
+pub mod hooks;
 pub mod lab;
 pub mod leases;
 pub mod lifecycle;
+pub mod profile;
 pub mod receive;
 pub mod records;
 pub mod rekey;

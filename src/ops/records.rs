@@ -93,26 +93,32 @@ pub fn load_site(env: &Env, store: &Store) -> Result<crate::site::Site, Error> {
     crate::load::load_site_over(&env.site_dir, &overlay(store, None)?).map_err(Error::Site)
 }
 
-/// Checks the site still loads with `change` applied to a team store's `record`.
-fn check(env: &Env, store: &Store, record: Record, change: &Change) -> Result<(), Error> {
+/// Checks the site still loads with `change` applied to a team store's `record`; the site
+/// as it would be.
+fn check(
+    env: &Env,
+    store: &Store,
+    record: Record,
+    change: &Change,
+) -> Result<crate::site::Site, Error> {
     crate::load::load_site_over(&env.site_dir, &overlay(store, Some((record, change)))?)
-        .map(|_| ())
         .map_err(Error::Site)
 }
 
 /// Checks that the new devices `receipts` (tag, inventory entry) load, for a team store;
-/// their rows as the store keeps them.
+/// the site as it would be with them (for `guard::still_render`), and their rows as the
+/// store keeps them.
 pub(super) fn check_receipts(
     env: &Env,
     store: &Store,
     receipts: &[(String, Mapping)],
-) -> Result<Vec<(String, String)>, Error> {
+) -> Result<(crate::site::Site, Vec<(String, String)>), Error> {
     let change: Vec<(String, Option<Mapping>)> = receipts
         .iter()
         .map(|(t, m)| (t.clone(), Some(m.clone())))
         .collect();
-    check(env, store, Record::Receipt, &change)?;
-    receipts
+    let site = check(env, store, Record::Receipt, &change)?;
+    let rows = receipts
         .iter()
         .map(|(t, m)| {
             Ok((
@@ -120,7 +126,45 @@ pub(super) fn check_receipts(
                 serde_yaml::to_string(&Value::Mapping(m.clone()))?,
             ))
         })
-        .collect()
+        .collect::<Result<_, Error>>()?;
+    Ok((site, rows))
+}
+
+/// `tag`'s receipt in a team store, as its inventory mapping (`None`: it has none).
+pub(super) fn receipt(store: &Store, tag: &str) -> Result<Option<Mapping>, Error> {
+    let rows = store.records(Record::Receipt)?;
+    match rows.into_iter().find(|(t, _)| t == tag) {
+        Some((_, entry)) => match serde_yaml::from_str(&entry)? {
+            Value::Mapping(m) => Ok(Some(m)),
+            _ => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Sets `tag`'s receipt in a team store to `entry`, checking the site still loads with it;
+/// the site as it is then (for `guard::still_render`) and the row it had, for
+/// [`restore_receipt`].
+pub(super) fn set_receipt(
+    env: &Env,
+    store: &Store,
+    tag: &str,
+    entry: Mapping,
+) -> Result<(crate::site::Site, Option<String>), Error> {
+    let site = check(
+        env,
+        store,
+        Record::Receipt,
+        &[(tag.to_string(), Some(entry.clone()))],
+    )?;
+    let text = serde_yaml::to_string(&Value::Mapping(entry))?;
+    let row = store.set_record(Record::Receipt, tag, Some(&text), &env.operator, &[])?;
+    Ok((site, row))
+}
+
+/// Puts a team store's receipt back as it was.
+pub(super) fn restore_receipt(env: &Env, store: &Store, tag: &str, row: Option<String>) {
+    let _ = store.set_record(Record::Receipt, tag, row.as_deref(), &env.operator, &[]);
 }
 
 /// What an assignment looked like before an edit, to put it back.

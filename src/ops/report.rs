@@ -1,6 +1,7 @@
 //! The fleet report's data: devices per stage, devices that drifted at their last audit,
-//! physical audits due and overdue, recent activity, and every device's history, gathered
-//! once from the site and the state store. Rendering (HTML) lives in `report::fleet`.
+//! physical audits due and overdue, deliveries not accepted in time, repairs, devices out
+//! of warranty, recent activity, and every device's history, gathered once from the site
+//! and the state store. Rendering (HTML) lives in `report::fleet`.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 use crate::audit::{PhysicalAudit, physical};
 use crate::model::{AuditResult, Due, Stage, stage_name};
 use crate::site::Site;
-use crate::store::{Entry, Store, StoreError};
+use crate::store::{Entry, Handoff, Repair, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetReport {
@@ -21,9 +22,28 @@ pub struct FleetReport {
     pub drifted: Vec<Entry>,
     /// Physical audits due soon or overdue.
     pub physical_audits: Vec<PhysicalAudit>,
+    /// Delivered devices whose person has not accepted them within the site's
+    /// `accept_within_days`.
+    pub unaccepted: Vec<Handoff>,
+    pub accept_within_days: u32,
+    /// Every repair on record, by device.
+    pub repairs: Vec<Repair>,
+    /// Devices whose warranty has ended (`warranty_until` before today).
+    pub out_of_warranty: Vec<OutOfWarranty>,
     /// The newest journal rows over all devices.
     pub recent: Vec<Entry>,
     pub devices: Vec<DeviceReport>,
+}
+
+/// A device whose warranty has ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutOfWarranty {
+    pub device: String,
+    pub warranty_until: String,
+    pub days_ago: i64,
+    pub stage: String,
+    pub supplier: Option<String>,
+    pub order: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +53,10 @@ pub struct DeviceReport {
     pub stage: String,
     pub assignee: Option<String>,
     pub location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warranty_until: Option<String>,
     pub history: Vec<Entry>,
+    pub repairs: Vec<Repair>,
 }
 
 /// Gathers the report.
@@ -48,10 +71,25 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
         .map(|s| (s.to_string(), 0))
         .collect();
     let mut devices = Vec::new();
+    let today = now.to_zoned(jiff::tz::TimeZone::system()).date();
+    let mut out_of_warranty = Vec::new();
     for d in site.devices.values() {
         let stage = stage_name(stages.get(&d.tag).copied());
         if let Some(c) = counts.iter_mut().find(|(s, _)| s == stage) {
             c.1 += 1;
+        }
+        if let Some(until) = &d.purchase.warranty_until
+            && let Some(left) = super::history::days_until(until, today)
+            && left < 0
+        {
+            out_of_warranty.push(OutOfWarranty {
+                device: d.tag.clone(),
+                warranty_until: until.clone(),
+                days_ago: -left,
+                stage: stage.to_string(),
+                supplier: d.purchase.supplier.clone(),
+                order: d.purchase.order.clone(),
+            });
         }
         devices.push(DeviceReport {
             device: d.tag.clone(),
@@ -59,9 +97,24 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
             stage: stage.to_string(),
             assignee: d.assignee.as_ref().map(|a| a.name.clone()),
             location: d.location.describe(),
+            warranty_until: d.purchase.warranty_until.clone(),
             history: store.history(&d.tag)?,
+            repairs: store.repairs(&d.tag)?,
         });
     }
+    let within = i64::from(site.settings.accept_within_days);
+    let unaccepted = store
+        .latest_handoffs()?
+        .into_iter()
+        .filter(|h| {
+            h.accepted_at.is_none()
+                && h.returned_at.is_none()
+                && stages.get(&h.device) == Some(&Stage::Delivered)
+                && h.delivered_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| (now.as_second() - t.as_second()) >= within * 86_400)
+        })
+        .collect();
     let drifted = store
         .latest_of_kind("audit")?
         .into_iter()
@@ -72,11 +125,15 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
         .filter(|p| p.status != Due::Ok)
         .collect();
     Ok(FleetReport {
-        generated_at: now.to_string(),
+        generated_at: crate::time::rfc3339(now.as_second()),
         site: site.root.display().to_string(),
         stages: counts,
         drifted,
         physical_audits,
+        unaccepted,
+        accept_within_days: site.settings.accept_within_days,
+        repairs: store.all_repairs()?,
+        out_of_warranty,
         recent: store.recent(30)?,
         devices,
     })

@@ -32,6 +32,16 @@ pub struct SshSettings {
     pub command_timeout: Duration,
 }
 
+impl Default for SshSettings {
+    /// The command line's defaults: 10 s to connect, 600 s for a device's run.
+    fn default() -> Self {
+        SshSettings {
+            connect_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
 impl SshSettings {
     /// Connection options, pinning host keys in `store`.
     pub fn options(&self, store: Arc<Store>) -> Options {

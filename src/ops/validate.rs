@@ -39,16 +39,22 @@ pub fn validate(env: &Env, fetch_secrets: bool) -> (Site, Diagnostics) {
     let mut per_device: BTreeMap<(String, usize, usize, String, String), Vec<String>> =
         BTreeMap::new();
     for tag in site.devices.keys() {
-        if let Err(ds) = crate::resolve::resolve_with(&site, tag, &env.vars, &stand_ins) {
-            for d in ds.0 {
-                let suffix = format!(" (rendering for {tag})");
-                match d.message.strip_suffix(&suffix) {
-                    Some(msg) => per_device
-                        .entry((d.file, d.line, d.column, d.path, msg.to_string()))
-                        .or_default()
-                        .push(tag.clone()),
-                    None => diags.push(d),
-                }
+        let problems = match crate::resolve::resolve_with(&site, tag, &env.vars, &stand_ins) {
+            Err(ds) => ds.0,
+            // A device handed to a person: its sheet's guides must render too.
+            Ok(resolved) if site.devices[tag].assignee.is_some() => {
+                crate::handoff::guide_problems(&site, &resolved)
+            }
+            Ok(_) => Vec::new(),
+        };
+        for d in problems {
+            let suffix = format!(" (rendering for {tag})");
+            match d.message.strip_suffix(&suffix) {
+                Some(msg) => per_device
+                    .entry((d.file, d.line, d.column, d.path, msg.to_string()))
+                    .or_default()
+                    .push(tag.clone()),
+                None => diags.push(d),
             }
         }
     }

@@ -56,10 +56,30 @@ fn entry_rows(entries: &[Entry], with_device: bool) -> String {
         let _ = write!(
             s,
             "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.at),
+            esc(&crate::time::local(&e.at)),
             esc(&e.operator),
             esc(&what),
             esc(&detail)
+        );
+    }
+    s
+}
+
+fn repair_rows(repairs: &[crate::store::Repair], with_device: bool) -> String {
+    let mut s = String::new();
+    for r in repairs {
+        s.push_str("<tr>");
+        if with_device {
+            let _ = write!(s, "<td><a href=\"#dev-{0}\">{0}</a></td>", esc(&r.device));
+        }
+        let _ = write!(
+            s,
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.opened_at),
+            esc(&r.opened_by),
+            esc(&super::text::repair_details(&r.details)),
+            esc(r.closed_at.as_deref().unwrap_or("open")),
+            esc(r.outcome.as_deref().unwrap_or("-"))
         );
     }
     s
@@ -76,7 +96,7 @@ pub fn html(r: &FleetReport) -> String {
          th{{background:#eef2f6}}.none{{color:#6b7585}}details{{margin:.3rem 0}}summary{{cursor:pointer}}</style></head><body>\
          <h1>Fleet report</h1><p class=\"none\">Site {} &middot; generated {}</p>",
         esc(&r.site),
-        esc(&r.generated_at)
+        esc(&crate::time::local(&r.generated_at))
     );
     b.push_str("<h2>Devices per stage</h2>");
     b.push_str(&chart(&r.stages));
@@ -103,6 +123,62 @@ pub fn html(r: &FleetReport) -> String {
                 esc(p.status.as_str()),
                 esc(&p.next_due),
                 esc(p.last_seen.as_deref().unwrap_or("never"))
+            );
+        }
+        b.push_str("</table>");
+    }
+
+    let _ = write!(
+        b,
+        "<h2>Not accepted after {} day{}</h2>",
+        r.accept_within_days,
+        if r.accept_within_days == 1 { "" } else { "s" }
+    );
+    if r.unaccepted.is_empty() {
+        b.push_str(
+            "<p class=\"none\" id=\"no-unaccepted\">Every delivery was accepted in time.</p>",
+        );
+    } else {
+        b.push_str("<table id=\"unaccepted\"><tr><th>Device</th><th>Person</th><th>Delivered</th><th>By</th><th>Sheet</th></tr>");
+        for h in &r.unaccepted {
+            let _ = write!(
+                b,
+                "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>v{4} sha256:{5}</td></tr>",
+                esc(&h.device),
+                esc(&h.person),
+                esc(&h.delivered_at),
+                esc(&h.delivered_by),
+                h.version,
+                esc(&h.sheet_digest[..h.sheet_digest.len().min(12)])
+            );
+        }
+        b.push_str("</table>");
+    }
+
+    b.push_str("<h2>Repairs</h2>");
+    if r.repairs.is_empty() {
+        b.push_str("<p class=\"none\" id=\"no-repairs\">No repair on record.</p>");
+    } else {
+        b.push_str("<table id=\"repairs\"><tr><th>Device</th><th>Opened</th><th>By</th><th>Repair</th><th>Closed</th><th>Outcome</th></tr>");
+        b.push_str(&repair_rows(&r.repairs, true));
+        b.push_str("</table>");
+    }
+
+    b.push_str("<h2>Out of warranty</h2>");
+    if r.out_of_warranty.is_empty() {
+        b.push_str("<p class=\"none\" id=\"no-out-of-warranty\">No device is out of warranty.</p>");
+    } else {
+        b.push_str("<table id=\"out-of-warranty\"><tr><th>Device</th><th>Stage</th><th>Warranty ended</th><th>Supplier</th><th>Order</th></tr>");
+        for w in &r.out_of_warranty {
+            let _ = write!(
+                b,
+                "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2} ({3} days ago)</td><td>{4}</td><td>{5}</td></tr>",
+                esc(&w.device),
+                esc(&w.stage),
+                esc(&w.warranty_until),
+                w.days_ago,
+                esc(w.supplier.as_deref().unwrap_or("-")),
+                esc(w.order.as_deref().unwrap_or("-"))
             );
         }
         b.push_str("</table>");
@@ -138,6 +214,15 @@ pub fn html(r: &FleetReport) -> String {
         } else {
             b.push_str("<table><tr><th>When</th><th>By</th><th>What</th><th>Detail</th></tr>");
             b.push_str(&entry_rows(&d.history, false));
+            b.push_str("</table>");
+        }
+        if !d.repairs.is_empty() {
+            let _ = write!(
+                b,
+                "<table id=\"repairs-{}\"><tr><th>Opened</th><th>By</th><th>Repair</th><th>Closed</th><th>Outcome</th></tr>",
+                esc(&d.device)
+            );
+            b.push_str(&repair_rows(&d.repairs, false));
             b.push_str("</table>");
         }
         b.push_str("</details>");

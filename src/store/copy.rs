@@ -70,6 +70,46 @@ const TABLES: &[(&str, &[&str], &str)] = &[
     ),
     ("receipts", &["tag", "entry", "at", "operator"], "tag"),
     ("assignments", &["tag", "entry", "at", "operator"], "tag"),
+    (
+        "handoffs",
+        &[
+            "id",
+            "tag",
+            "version",
+            "delivered_at",
+            "delivered_by",
+            "person",
+            "sheet_digest",
+            "accepted_at",
+            "accepted_by",
+            "signature_digest",
+            "returned_at",
+            "returned_by",
+            "return_condition",
+        ],
+        "id",
+    ),
+    (
+        "repairs",
+        &[
+            "id",
+            "tag",
+            "opened_at",
+            "opened_by",
+            "fault",
+            "parts",
+            "ticket",
+            "rma",
+            "cost_minor",
+            "currency",
+            "technician",
+            "closed_at",
+            "closed_by",
+            "outcome",
+            "checks_pending",
+        ],
+        "id",
+    ),
 ];
 
 /// One table as copied.
@@ -237,6 +277,17 @@ mod tests {
             &[],
         )
         .unwrap();
+        s.send_to_repair(
+            "LAP-05",
+            "ana",
+            &crate::store::NewRepair {
+                fault: "hinge".into(),
+                cost_minor: Some(12050),
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap();
         let _held = s.lock("LAP-03", &Holder::me("ana")).unwrap();
         let t = to.open();
         let report = s.copy_to(&t).unwrap();
@@ -245,19 +296,22 @@ mod tests {
             rows,
             [
                 ("devices", 30),
-                ("journal", 60),
+                ("journal", 61),
                 ("locks", 1),
                 ("host_keys", 1),
                 ("runs", 1),
                 ("run_devices", 2),
                 ("receipts", 0),
-                ("assignments", 1)
+                ("assignments", 1),
+                ("handoffs", 0),
+                ("repairs", 1)
             ]
         );
         assert_eq!(t.history("LAP-07").unwrap(), s.history("LAP-07").unwrap());
+        assert_eq!(t.repairs("LAP-05").unwrap(), s.repairs("LAP-05").unwrap());
         // New rows continue the ids copied.
         t.record(&[Entry::new("LAP-00", "bo", "note")]).unwrap();
-        assert_eq!(t.recent(1).unwrap()[0].id, Some(61));
+        assert_eq!(t.recent(1).unwrap()[0].id, Some(62));
         assert!(t.start_run("configure", "bo", &[]).unwrap() > run);
         // A second copy into a store that has rows is refused.
         let err = s.copy_to(&t).unwrap_err().to_string();

@@ -39,6 +39,7 @@ pub enum Purpose {
     Receive,
     Seen,
     Rekey,
+    Accept,
 }
 
 impl Purpose {
@@ -54,6 +55,7 @@ impl Purpose {
         Purpose::Receive,
         Purpose::Seen,
         Purpose::Rekey,
+        Purpose::Accept,
     ];
 
     /// The stored word (the command's name).
@@ -70,6 +72,7 @@ impl Purpose {
             Purpose::Receive => "receive",
             Purpose::Seen => "seen",
             Purpose::Rekey => "rekey",
+            Purpose::Accept => "accept",
         }
     }
 
@@ -97,6 +100,7 @@ impl Purpose {
             Purpose::Receive => "received",
             Purpose::Seen => "recorded as seen",
             Purpose::Rekey => "rekeyed",
+            Purpose::Accept => "recorded as accepted",
         }
     }
 }

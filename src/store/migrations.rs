@@ -97,6 +97,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         operator TEXT NOT NULL
     );
     "#,
+    // 6: handoffs (sheet, acceptance, return) and repairs.
+    super::desk::MIGRATION,
 ];
 
 /// The schema version this build writes.

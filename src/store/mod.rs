@@ -14,6 +14,7 @@ pub(crate) mod conformance;
 mod copy;
 mod damaged;
 mod db;
+mod desk;
 mod location;
 mod locks;
 mod migrations;
@@ -22,6 +23,7 @@ mod records;
 mod recover;
 mod resume;
 mod runs;
+mod transient;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,7 @@ use serde::Serialize;
 pub use copy::TableCopy;
 pub use db::Backend;
 use db::{Db, Row, Tx, args};
+pub use desk::{Handoff, NewRepair, Repair};
 pub use location::{Location, PASSWORD_FILE_ENV, PgTarget, STORE_ENV, is_postgres_url, redact_url};
 pub use locks::{Holder, LEASE_SECS, LockGuard, Purpose, lease_secs};
 pub use migrations::SCHEMA_VERSION;
@@ -371,6 +374,29 @@ impl Store {
                 runs::set_run_device(tx, run, tag, outcome, error)?;
             }
             Ok(from)
+        })
+    }
+
+    /// [`Store::transition`], with `also` (given the stage it came from, once the move is
+    /// known to be legal) done in the same transaction; returns what `also` returned. Like
+    /// every write, `also` may run more than once, so it only touches `tx`.
+    fn transition_and<T: Send>(
+        &self,
+        tag: &str,
+        to: Stage,
+        operator: &str,
+        error: Option<&str>,
+        entries: &[Entry],
+        mut also: impl FnMut(&mut Tx<'_>, Option<Stage>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.db.write(|tx| {
+            let from = stage_of(tx, tag)?.map(|r| r.stage);
+            if !Stage::can_move(from, to) {
+                return Err(StoreError::Refused(MoveRefused::new(tag, from, to)));
+            }
+            let out = also(tx, from)?;
+            move_one(tx, tag, to, operator, error, entries)?;
+            Ok(out)
         })
     }
 

@@ -192,6 +192,27 @@ fn release_in(
     if holder.purpose == Purpose::Configure
         && rec.as_ref().map(|r| r.stage) == Some(Stage::Configuring)
     {
+        // A configure journals its start with its end (`transient.rs`): the start of one
+        // that died is written here, when the lease was taken.
+        let last: Option<String> = tx
+            .query_opt(
+                "SELECT stage_to FROM journal WHERE tag = $1 AND kind = 'stage' ORDER BY id DESC LIMIT 1",
+                args![tag],
+            )?
+            .map(|r| r.get::<Option<String>>(0))
+            .transpose()?
+            .flatten();
+        if last.as_deref() != Some(Stage::Configuring.as_str()) {
+            let mut started = Entry::new(tag, &holder.operator, "configure");
+            started.at.clone_from(&holder.since);
+            started.message = Some("configure started".into());
+            insert_entry(tx, &started)?;
+            let mut moved = Entry::new(tag, &holder.operator, "stage");
+            moved.at.clone_from(&holder.since);
+            moved.stage_from = Some(last.unwrap_or_else(|| "expected".into()));
+            moved.stage_to = Some(Stage::Configuring.as_str().into());
+            insert_entry(tx, &moved)?;
+        }
         let at = now();
         tx.execute(
             "UPDATE devices SET stage = $2, since = $3, last_error = $4 WHERE tag = $1",

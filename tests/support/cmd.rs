@@ -18,6 +18,8 @@ pub(crate) struct Test {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     env: Vec<(OsString, OsString)>,
+    /// Run on a pseudo-terminal (util-linux `script`), 120 columns wide.
+    terminal: bool,
 }
 
 impl Default for Test {
@@ -33,6 +35,7 @@ impl Test {
             args: Vec::new(),
             stdin: None,
             env: vec![("DESKREADY_OPERATOR".into(), "test-csp".into())],
+            terminal: false,
         }
     }
 
@@ -68,6 +71,14 @@ impl Test {
         self
     }
 
+    /// Runs it on a pseudo-terminal (standard input, output and error all on it, 120
+    /// columns by 40 lines, `TERM=xterm`), through util-linux's `script`: what a CSP at a
+    /// terminal sees, on standard output (with `\r\n` line ends; see [`Run::screen`]).
+    pub(crate) fn terminal(mut self) -> Test {
+        self.terminal = true;
+        self.env("TERM", "xterm")
+    }
+
     /// The command line, for failure messages.
     fn shown(&self) -> String {
         let mut s = String::from("deskready");
@@ -79,13 +90,32 @@ impl Test {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_deskready"));
+        let mut c = if self.terminal {
+            let mut line = format!(
+                "stty cols 120 rows 40 2>/dev/null; exec {}",
+                quote(env!("CARGO_BIN_EXE_deskready"))
+            );
+            for a in &self.args {
+                line.push(' ');
+                line.push_str(&quote(&a.to_string_lossy()));
+            }
+            let mut c = Command::new("script");
+            c.args(["-qfec", &line, "/dev/null"]);
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_deskready"))
+        };
+        if self.terminal {
+            c.env_remove("NO_COLOR");
+        }
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("DESKREADY_") {
                 c.env_remove(k);
             }
         }
-        c.args(&self.args);
+        if !self.terminal {
+            c.args(&self.args);
+        }
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -202,6 +232,117 @@ impl Test {
     }
 }
 
+/// What a terminal shows after `raw` output, as text: a small terminal that knows what
+/// progress bars use (carriage return, new line, cursor up and down, erase line, erase
+/// to the end of the screen); colour sequences are kept with the character they precede,
+/// other sequences dropped. Every line ever shown stays (as in scrollback), bars that were
+/// erased do not.
+pub(crate) fn screen(raw: &str) -> String {
+    const COLUMNS: usize = 120;
+    let mut lines: Vec<Vec<String>> = vec![Vec::new()];
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut sgr = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => col = 0,
+            '\n' => {
+                row += 1;
+                if lines.len() <= row {
+                    lines.push(Vec::new());
+                }
+            }
+            '\x1b' if chars.peek() == Some(&'[') => {
+                chars.next();
+                let mut params = String::new();
+                let mut fin = ' ';
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        fin = c;
+                        break;
+                    }
+                    params.push(c);
+                }
+                let n = params.parse::<usize>().unwrap_or(1).max(1);
+                match fin {
+                    'A' => row = row.saturating_sub(n),
+                    'B' => {
+                        row += n;
+                        while lines.len() <= row {
+                            lines.push(Vec::new());
+                        }
+                    }
+                    'G' => col = n - 1,
+                    'K' if params == "2" => lines[row].clear(),
+                    'K' => lines[row].truncate(col),
+                    'J' => {
+                        lines[row].truncate(col);
+                        lines.truncate(row + 1);
+                    }
+                    'm' => sgr.push_str(&format!("\x1b[{params}m")),
+                    _ => {}
+                }
+            }
+            c => {
+                // A line wraps at the terminal's width (as `stty cols` set it).
+                if col >= COLUMNS {
+                    row += 1;
+                    col = 0;
+                    if lines.len() <= row {
+                        lines.push(Vec::new());
+                    }
+                }
+                let line = &mut lines[row];
+                while line.len() < col {
+                    line.push(" ".into());
+                }
+                let cell = format!("{}{c}", std::mem::take(&mut sgr));
+                if col < line.len() {
+                    line[col] = cell;
+                } else {
+                    line.push(cell);
+                }
+                col += 1;
+            }
+        }
+    }
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(line.concat().trim_end());
+        out.push('\n');
+    }
+    if !sgr.is_empty() {
+        out.push_str(&sgr);
+    }
+    out
+}
+
+/// `text` without colour sequences.
+pub(crate) fn plain(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("\x1b[") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('m') {
+            Some(j) if after[..j].chars().all(|c| c.is_ascii_digit() || c == ';') => {
+                rest = &after[j + 1..];
+            }
+            _ => {
+                out.push_str("\x1b[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` as one single-quoted shell word.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// What a finished run printed, and how it ended.
 pub(crate) struct Run {
     pub output: std::process::Output,
@@ -216,6 +357,13 @@ impl Run {
 
     pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// What a run on a terminal ([`Test::terminal`]) showed: its output with `\n` line
+    /// ends and the carriage returns and erased lines of redrawn progress bars removed
+    /// (colour sequences are kept).
+    pub(crate) fn screen(&self) -> String {
+        screen(&self.stdout())
     }
 
     pub(crate) fn stderr(&self) -> String {

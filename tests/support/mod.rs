@@ -1,6 +1,7 @@
 //! The one support module of the integration tests: running the real `deskready` binary
 //! ([`Test`]), copies of the example site ([`SiteCopy`]), labs that are always taken down
-//! ([`TestLab`], [`LabSite`]), SSH into lab devices ([`ssh`]), faults injected into one
+//! ([`TestLab`], [`LabSite`]), a signed apt repository served on a loopback address
+//! ([`aptrepo`]), SSH into lab devices ([`ssh`]), faults injected into one
 //! device ([`faults`]), processes ([`procs`]) and polling for a condition ([`wait_until`]).
 //!
 //! It must not reach into the library beyond what the tests already use (the lab and the
@@ -8,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod aptrepo;
 pub(crate) mod cmd;
 pub(crate) mod faults;
 pub(crate) mod lab;

@@ -29,8 +29,8 @@ impl SiteCopy {
         site
     }
 
-    /// The repository's example site (profiles/, templates/, inventory/), without the
-    /// files a lab generated in it.
+    /// The repository's example site (profiles/, templates/, inventory/ and the guides'
+    /// images in templates/guides/), without the files a lab generated in it.
     pub(crate) fn example() -> SiteCopy {
         let dir = tempdir();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -60,6 +60,8 @@ fn filters(site: &Path) -> Vec<(String, &'static str)> {
         // Processes and content digests (rendered content carries lab addresses).
         (r"\bpid \d+".into(), "pid [PID]"),
         (r"\bsha256 [0-9a-f]{12}".into(), "sha256 [DIGEST]"),
+        // A handoff sheet's digest (the sheet carries the time it was handed over).
+        (r"\bsha256:[0-9a-f]{12}".into(), "sha256:[DIGEST]"),
         // What a file the device shares with this machine was before (the host's own).
         (r"\(was mode/owner/group [^)]*\)".into(), "(was [MODE])"),
         (r"-> [0-9a-f]{12}\]".into(), "-> [DIGEST]]"),

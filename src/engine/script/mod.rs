@@ -57,10 +57,10 @@ impl Dialect {
     /// Posix: always under `sh -c '…'`, with no single quote inside, so whatever root's
     /// login shell is (sh, bash, csh, fish) it passes the text to `sh` untouched. That
     /// `sh` makes the program's private directory (`mktemp -d`, mode 0700, holding its pid
-    /// in `pid`, which `exec` keeps), reads the whole of stdin ONCE (`cat`) into `program`
-    /// there, and runs it with the directory as `$1` and the deadline as `$2`: no tool ever
-    /// reads the channel's stdin, so a shell and tools that read ahead on a pipe (busybox)
-    /// work.
+    /// in `pid`), reads the whole of stdin ONCE (`cat`) into `program` there, and runs it
+    /// in the same shell (`.`: no second shell started) with the directory as `$1` and the
+    /// deadline as `$2`: no tool ever reads the channel's stdin, so a shell and tools that
+    /// read ahead on a pipe (busybox) work.
     pub fn bootstrap_within(self, _len: usize, timeout: Duration) -> String {
         let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
         match self {
@@ -97,7 +97,7 @@ impl Script {
 /// [watchdog](watchdog.sh) enforces (0: none).
 pub const BOOTSTRAP: &str = "sh -c 'd=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && \
 trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP INT PIPE TERM && \
-echo $$ > \"$d/pid\" && cat > \"$d/program\" && exec sh \"$d/program\" \"$d\" {T}'";
+echo $$ > \"$d/pid\" && cat > \"$d/program\" && set -- \"$d\" {T} && . \"$d/program\"'";
 
 /// The first lines of every program: run the rest in a process group of its own and kill
 /// that group when the deadline passes or the SSH session goes away.
@@ -189,12 +189,10 @@ pub fn build(
         }
     }
     w.call("need", tools);
-    // Before anything is read or changed: the whole of stdin arrived.
-    w.var("sealed", &seal).raw(
-        "[ \"$(tail -c ${#sealed} \"$T/program\")\" = \"$sealed\" ] || { echo '@@STAGE short'; exit 98; }",
-    );
     // Every path's digest and metadata, read once for all resources, so a resource that
-    // is already right costs no process on the device.
+    // is already right costs no process on the device. The same `stat` checks first,
+    // before anything is read or changed, that the whole of stdin arrived: the program's
+    // file has the size sent (written once the program is whole, see SIZE_MARK).
     let sums: Vec<&str> = resources
         .iter()
         .filter_map(|(_, r)| kinds::of(r.kind()).digest_path(r))
@@ -203,12 +201,15 @@ pub fn build(
         .iter()
         .filter_map(|(_, r)| kinds::of(r.kind()).stat_path(r))
         .collect();
+    // `snap` is also called again after a step that may have made or removed files of
+    // later resources (a package installing its config files); its size check holds then
+    // too, the program's file being the same.
+    w.raw("snap() {");
+    w.call("stats", std::iter::once(SIZE_MARK).chain(stats));
     if !sums.is_empty() {
         w.call("sums", sums);
     }
-    if !stats.is_empty() {
-        w.call("stats", stats);
-    }
+    w.raw("}\nsnap");
     let mut pending = false;
     // A notifying file among the pending ones: its change is only known at the commit,
     // which then also settles whom it notifies (`notify_commit`, kinds/handler.sh).
@@ -256,14 +257,25 @@ pub fn build(
     // The data follows the program in the same file: the shell must stop here.
     w.raw("echo @@END\nexit 0");
     let text = w.finish();
+    let size = text.len() + data.len() + seal.len();
+    let text = text.replacen(
+        &format!("stats '{SIZE_MARK}'"),
+        &format!("stats '{size:0width$}'", width = SIZE_MARK.len()),
+        1,
+    );
     let mut all = text.clone().into_bytes();
     all.extend_from_slice(&data);
     all.extend_from_slice(seal.as_bytes());
     Script { text, stdin: all }
 }
 
+/// Stands in the program for the size of all it is sent (program, data and seal), which
+/// is only known once the program is whole; replaced by the size, zero-padded to the same
+/// width, so the size does not change the size. `test -eq` reads it as decimal.
+const SIZE_MARK: &str = "000000000000";
+
 /// What the preamble itself runs.
-const PREAMBLE_TOOLS: [&str; 5] = ["base64", "grep", "rm", "tail", "wc"];
+const PREAMBLE_TOOLS: [&str; 6] = ["base64", "grep", "rm", "stat", "tail", "wc"];
 
 #[cfg(test)]
 mod tests {
@@ -472,6 +484,57 @@ mod tests {
             std::fs::read_to_string(format!("{d}/b-list")).unwrap(),
             "y = 2\nx = 1\n"
         );
+    }
+
+    #[test]
+    fn a_line_is_found_whether_its_file_is_small_or_large_and_its_end_unended() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let line = |name: &str| {
+            testkit::resource(
+                name,
+                ResourceKind::Line {
+                    path: format!("{d}/{name}"),
+                    line: "  x = \\1 ".into(),
+                },
+            )
+        };
+        let big = "# filler line\n".repeat(2000);
+        let cases = [
+            // (name, before, after)
+            ("unended", "a\n  x = \\1 ".to_string(), None),
+            ("ended", "  x = \\1 \na\n".to_string(), None),
+            (
+                "near",
+                "x = \\1\n  x = \\1\n".to_string(),
+                Some("x = \\1\n  x = \\1\n  x = \\1 \n"),
+            ),
+            ("big", format!("{big}  x = \\1 "), None),
+            ("bigmiss", format!("{big}b"), Some("")),
+        ];
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            for (name, before, _) in &cases {
+                std::fs::write(format!("{d}/{name}"), before).unwrap();
+            }
+            let rs: Vec<_> = cases.iter().map(|(n, _, _)| line(n)).collect();
+            let rep = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(
+                statuses(&rep),
+                [S::Ok, S::Ok, S::Changed, S::Ok, S::Changed],
+                "{rep:?}"
+            );
+            for (name, before, after) in &cases {
+                let now = std::fs::read_to_string(format!("{d}/{name}")).unwrap();
+                match after {
+                    None => assert_eq!(&now, before, "{name}"),
+                    Some("") => assert_eq!(now, format!("{before}\n  x = \\1 \n"), "{name}"),
+                    Some(a) => assert_eq!(&now, a, "{name}"),
+                }
+            }
+        }
     }
 
     #[test]
@@ -793,6 +856,25 @@ mod tests {
                 "pkg",
                 ResourceKind::Package {
                     package: "tree".into(),
+                    state: crate::model::Presence::Present,
+                    version: Some("2.1.0-1".into()),
+                    deb: None,
+                    preseed: vec!["tree tree/x string it's $(here)".into()],
+                    purge: false,
+                    index_max_age: 3600,
+                },
+            ),
+            testkit::resource(
+                "source",
+                ResourceKind::AptSource {
+                    apt_source: "acme".into(),
+                    state: crate::model::Presence::Present,
+                    uris: vec!["http://127.0.0.1:1/acme".into()],
+                    suites: vec!["stable".into()],
+                    components: vec!["main".into()],
+                    architectures: Vec::new(),
+                    key: crate::model::AptKey::Url("http://127.0.0.1:1/key.asc".into()),
+                    fingerprint: Some("A".repeat(40)),
                 },
             ),
             testkit::resource(
@@ -802,6 +884,9 @@ mod tests {
                     comment: Some("Ana O'Neil".into()),
                     shell: Some("/bin/bash".into()),
                     groups: vec!["users".into(), "lp".into()],
+                    exact_groups: false,
+                    home: Some("/home/ana".into()),
+                    remove_home: false,
                 },
             ),
             testkit::resource(
@@ -898,6 +983,59 @@ mod tests {
         assert!(text.contains(&quote("Ana O'Neil")), "{text}");
         assert!(text.contains(&quote("x = `y`")), "{text}");
         assert!(text.contains(&quote("media=iso_a4_210x297mm")), "{text}");
+    }
+
+    #[test]
+    fn absent_files_directories_and_lines_are_removed_once_and_plan_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("gone.conf"), "x\n").unwrap();
+        std::fs::create_dir_all(d.join("olddir/sub")).unwrap();
+        std::fs::write(d.join("olddir/sub/f"), "y").unwrap();
+        std::fs::write(d.join("list"), "keep\ndrop\nkeep too\ndrop\n").unwrap();
+        let absent = |mut r: ResolvedResource| {
+            r.resource.absent = true;
+            r
+        };
+        let p = |n: &str| d.join(n).display().to_string();
+        let rs = vec![
+            absent(testkit::file(&d.join("gone.conf"), "")),
+            absent(testkit::resource(
+                "dir",
+                ResourceKind::Directory {
+                    path: p("olddir"),
+                    mode: None,
+                    owner: None,
+                    group: None,
+                },
+            )),
+            absent(testkit::resource(
+                "line",
+                ResourceKind::Line {
+                    path: p("list"),
+                    line: "drop".into(),
+                },
+            )),
+            absent(testkit::file(&d.join("never-there"), "")),
+        ];
+        let plan = run(Phase::Plan, &rs, &[]);
+        let st: Vec<S> = (0..4).map(|i| plan.resources[&i].status).collect();
+        assert_eq!(st, [S::Drift, S::Drift, S::Drift, S::Ok]);
+        assert_eq!(
+            plan.resources[&0].stderr.as_deref(),
+            Some(format!("would remove {}", p("gone.conf")).as_str())
+        );
+        assert!(d.join("gone.conf").exists() && d.join("olddir/sub/f").exists());
+        let fix = run(Phase::Converge, &rs, &[]);
+        let st: Vec<S> = (0..4).map(|i| fix.resources[&i].status).collect();
+        assert_eq!(st, [S::Changed, S::Changed, S::Changed, S::Ok]);
+        assert!(!d.join("gone.conf").exists() && !d.join("olddir").exists());
+        assert_eq!(
+            std::fs::read_to_string(d.join("list")).unwrap(),
+            "keep\nkeep too\n"
+        );
+        let again = run(Phase::Converge, &rs, &[]);
+        assert!((0..4).all(|i| again.resources[&i].status == S::Ok));
     }
 
     #[test]

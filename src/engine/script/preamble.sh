@@ -21,13 +21,6 @@ else
   T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { echo '@@FATAL mktemp'; exit 97; }
   echo $$ > "$T/pid"
 fi
-# alive PID: the process runs (a zombie, killed but not yet reaped, does not)
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  [ -r "/proc/$1/stat" ] || return 0
-  read -r st < "/proc/$1/stat" || return 1
-  st=${st##*) }; [ "${st%% *}" != Z ]
-}
 # A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
 # next program on the device removes those whose program is gone (ours only: owned by
 # root, not a link).
@@ -43,6 +36,7 @@ done
 # do the temp files beside targets that a cut write leaves.
 t=; np=0
 gone() {
+  [ -z "$wd_dog" ] || kill "$wd_dog" 2>/dev/null
   rm -rf "$T"
   if [ -n "$t" ] && [ -e "$t" ]; then rm -f -- "$t"; fi
   gt=
@@ -66,10 +60,19 @@ need() {
 # sums PATH...: every path's sha256, read once for all resources (errors kept: a path
 # that exists but has no sum is reported by its resource)
 sums() { sha256sum -- "$@" > "$T/sums" 2> "$T/sums.err"; }
-# stats PATH...: every path's mode, owner, group and size (of what a symbolic link
-# points to), read once for all resources
-stats() { stat -L -c '%a %U %G %s %n' -- "$@" > "$T/stats" 2> "$T/stats.err"; }
+# stats SIZE PATH...: every path's mode, owner, group and size (of what a symbolic link
+# points to), read once for all resources, and before anything is read or changed,
+# that the program's own file (its first line) is SIZE bytes: the whole of stdin arrived
+stats() {
+  z=$1; shift
+  stat -L -c '%a %U %G %s %n' -- "$T/program" "$@" > "$T/stats" 2> "$T/stats.err"
+  sz=; read -r _ _ _ sz _ < "$T/stats" || :
+  [ "${sz:-0}" -eq "$z" ] || { echo '@@STAGE short'; exit 98; }
+}
 : > "$T/sums"; : > "$T/stats"; : > "$T/sums.err"; : > "$T/stats.err"
+# snap (defined by each program, which calls it first): `stats` and `sums` of every path
+# the program reads, called again after a step that may have made or removed files other
+# resources manage
 # sum_of PATH: $got = PATH's sha256 when the program started ('' when it did not exist)
 sum_of() { got=; while read -r h n; do if [ "$n" = "$1" ]; then got=$h; return 0; fi; done < "$T/sums"; }
 # stat_of PATH: $got = "MODE OWNER GROUP" and $size, when the program started ('' if none)
@@ -115,6 +118,8 @@ tmpname() {
 }
 # fail I RC ERRFILE: resource I failed with exit code RC; ERRFILE's tail says why
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
+# note I TEXT: resource I's message (what it would do or did), sent whether or not it fails
+note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
 # done_with I RC: resource I changed when RC is 0, else failed with its stderr
 done_with() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else fail "$1" "$2" "$T/e$1"; fi; }
 # step KIND I ARG...: resource I of KIND, or skipped once an earlier one failed

@@ -7,6 +7,7 @@ use crate::model::ResourceKind;
 pub(super) const SPEC: Spec = Spec {
     keyword: "command",
     settings: &["creates", "unless"],
+    absent_settings: &[],
     build,
 };
 

@@ -1,4 +1,5 @@
-//! `file`: a path, `template` (a file under templates/) or `content`, mode, owner, group.
+//! `file`: a path, `template` (a file under templates/) or `content`, mode, owner, group;
+//! or `state: absent` and only the path.
 
 use super::{Cx, Spec};
 use crate::load::diag;
@@ -7,12 +8,15 @@ use crate::model::{FileSource, ResourceKind};
 
 pub(super) const SPEC: Spec = Spec {
     keyword: "file",
-    settings: &["template", "content", "mode", "owner", "group"],
+    settings: &["template", "content", "mode", "owner", "group", "state"],
+    absent_settings: &[],
     build,
 };
 
 fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
     let source = match (r.template, r.content) {
+        // A file to remove has no content (`template` and `content` were refused).
+        _ if cx.absent => FileSource::Content(String::new()),
         (Some(t), None) => {
             if cx.templates.is_broken(&t) {
                 return None; // its syntax error is already reported

@@ -6,7 +6,8 @@ use crate::model::ResourceKind;
 
 pub(super) const SPEC: Spec = Spec {
     keyword: "line",
-    settings: &["path"],
+    settings: &["path", "state"],
+    absent_settings: &["path"],
     build,
 };
 

@@ -4,6 +4,7 @@
 //! stay in `load/resources.rs`. The engine's side of a kind is `engine/script/kinds/`;
 //! load never imports it.
 
+pub(crate) mod apt_source;
 mod command;
 mod directory;
 mod file;
@@ -11,21 +12,24 @@ mod line;
 pub(crate) mod package;
 mod print_queue;
 pub(super) mod service;
-mod user;
+pub(super) mod user;
 
 use super::SourceFile;
 use super::diag::Diagnostics;
 use super::locate::join_key;
 use super::raw::RawResource;
-use crate::model::ResourceKind;
+use crate::model::{Presence, ResourceKind};
 use crate::render::Templates;
 
 /// One resource kind as load sees it.
 pub(super) struct Spec {
     /// The kind key (`file`, `print_queue`, ...).
     pub keyword: &'static str,
-    /// Settings allowed with it (besides `name` and `via`, allowed everywhere).
+    /// Settings allowed with it (besides `name`, `via` and `notify`, allowed everywhere).
     pub settings: &'static [&'static str],
+    /// Of those, the settings that still go with it under `state: absent`, besides `state`
+    /// itself (whether a kind takes `state` at all is its `settings`).
+    pub absent_settings: &'static [&'static str],
     /// Builds the kind from a resource whose keys were checked; reports what is wrong.
     pub build: fn(RawResource, &mut Cx<'_>) -> Option<ResourceKind>,
 }
@@ -40,7 +44,54 @@ pub(super) const ALL: &[Spec] = &[
     service::SPEC,
     user::SPEC,
     print_queue::SPEC,
+    apt_source::SPEC,
 ];
+
+/// What is wrong with a resource once its template expressions are rendered, checked the
+/// way written text is checked when the site loads (the key it is about, and why): a
+/// package name or version apt-get could misread, an apt source name apt would ignore,
+/// a fingerprint, sha256 or URL that is not one.
+pub(crate) fn rendered_problem(kind: &ResourceKind) -> Option<(&'static str, String)> {
+    match kind {
+        ResourceKind::Package {
+            package,
+            version,
+            deb,
+            ..
+        } => package::bad_package_name(package)
+            .map(|m| ("package", m))
+            .or_else(|| {
+                let v = version.as_deref()?;
+                let why = package::bad_version(v)?;
+                Some(("version", format!("`{v}` is not a Debian version: {why}")))
+            })
+            .or_else(|| Some(("deb", package::bad_url(&deb.as_ref()?.url)?)))
+            .or_else(|| Some(("sha256", package::bad_sha256(&deb.as_ref()?.sha256)?))),
+        ResourceKind::AptSource {
+            apt_source,
+            uris,
+            key,
+            fingerprint,
+            ..
+        } => apt_source::bad_source_name(apt_source)
+            .map(|m| ("apt_source", m))
+            .or_else(|| {
+                let f = fingerprint.as_deref()?;
+                apt_source::normal_fingerprint(f)
+                    .is_none()
+                    .then(|| ("fingerprint", format!("`{f}` is not a key fingerprint")))
+            })
+            .or_else(|| {
+                uris.iter()
+                    .find_map(|u| Some(("uris", package::bad_url(u)?)))
+            })
+            .or_else(|| match key {
+                crate::model::AptKey::Url(u) => Some(("key_url", package::bad_url(u)?)),
+                _ => None,
+            }),
+        _ => None,
+    }
+}
 
 /// Every kind's key, in the registry's order.
 #[cfg(test)]
@@ -63,6 +114,8 @@ pub(super) struct Cx<'a> {
     pub keyword: &'static str,
     /// The resource's `mode`, already checked.
     pub mode: Option<u32>,
+    /// `state: absent`: the thing is to be removed (settings that describe it were refused).
+    pub absent: bool,
 }
 
 impl Cx<'_> {
@@ -83,6 +136,16 @@ impl Cx<'_> {
             self.error("", msg);
         }
         value
+    }
+
+    /// Whether the resource is to be there or not, for a kind that keeps it (its `state`,
+    /// checked with every kind's in `load/resources.rs`).
+    pub(super) fn presence(&self) -> Presence {
+        if self.absent {
+            Presence::Absent
+        } else {
+            Presence::Present
+        }
     }
 
     /// Paths on a device are absolute (or a template expression that renders to one).

@@ -1,5 +1,6 @@
 //! `print_queue`: a queue name, its printer's `uri` (required), the print server, and
-//! its settings; option names are checked (they reach lpadmin and a sed pattern).
+//! its settings; option names are checked (they reach lpadmin and a sed pattern). An
+//! absent queue (`state: absent`) needs only its name and print server.
 
 use super::{Cx, Spec};
 use crate::load::locate::join_key;
@@ -16,7 +17,9 @@ pub(super) const SPEC: Spec = Spec {
         "shared",
         "options",
         "allowed_users",
+        "state",
     ],
+    absent_settings: &["server"],
     build,
 };
 
@@ -40,9 +43,15 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
         return None;
     }
     let queue = r.print_queue?;
+    // A queue to remove needs only its name (and its print server).
+    let uri = if cx.absent {
+        String::new()
+    } else {
+        cx.need(r.uri, "uri")?
+    };
     Some(ResourceKind::PrintQueue {
         queue,
-        uri: cx.need(r.uri, "uri")?,
+        uri,
         server: r.server,
         location: r.location,
         description: r.description,

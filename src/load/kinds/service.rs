@@ -1,14 +1,16 @@
 //! `service`: a service, its state (running by default) and whether it starts at boot
-//! (left as it is unless `enabled` is given). The unit's name is a word (`ssh`,
+//! (left as it is unless `enabled` is given); or `state: absent`: stopped, disabled, and
+//! its unit file removed when it is a local one (see `engine/script/kinds/service.sh`). The unit's name is a word (`ssh`,
 //! `vpn.service`, or a template expression), never an option or a path.
 
 use super::{Cx, Spec};
-use crate::load::raw::RawResource;
+use crate::load::raw::{RawResource, RawState};
 use crate::model::{ResourceKind, ServiceState};
 
 pub(super) const SPEC: Spec = Spec {
     keyword: "service",
     settings: &["state", "enabled"],
+    absent_settings: &[],
     build,
 };
 
@@ -23,7 +25,11 @@ fn build(r: RawResource, cx: &mut Cx<'_>) -> Option<ResourceKind> {
     }
     Some(ResourceKind::Service {
         service,
-        state: r.state.unwrap_or(ServiceState::Running),
+        state: match r.state {
+            Some(RawState::Stopped) => ServiceState::Stopped,
+            // Absent (kept apart, on the resource) or running.
+            _ => ServiceState::Running,
+        },
         enabled: r.enabled,
     })
 }

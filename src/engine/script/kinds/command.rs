@@ -1,6 +1,7 @@
 //! `command`: a command run unless `creates` exists or `unless` succeeds.
 
 use super::{Content, Kind};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::writer::Writer;
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -29,5 +30,18 @@ impl Kind for Command {
             args.extend(["unless", u.as_str()]);
         }
         w.call("step command_res", args);
+    }
+    fn differs(&self, r: &ResolvedResource, _obs: &Observed) -> Vec<String> {
+        let ResourceKind::Command {
+            creates, unless, ..
+        } = r.kind()
+        else {
+            return Vec::new();
+        };
+        vec![match (creates, unless) {
+            (Some(c), _) => format!("{c} does not exist, so the command runs"),
+            (None, Some(u)) => format!("`{u}` fails, so the command runs"),
+            (None, None) => "the command runs every time".into(),
+        }]
     }
 }

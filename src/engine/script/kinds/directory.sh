@@ -15,3 +15,19 @@ dir_res() {
     fail "$i" 1 "$T/e$i"
   fi
 }
+# dir_absent I PATH: no directory at PATH: one there is removed with everything in it;
+# anything else there (a file, a symbolic link) is refused, and so is / itself
+dir_absent() {
+  i=$1; p=$2
+  if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "@@R $i ok"; return 0; fi
+  if [ -L "$p" ] || [ ! -d "$p" ] || [ "$p" = / ]; then
+    printf '%s is not a directory deskready removes (a file, a link, or /)\n' "$p" > "$T/e$i"
+    fail "$i" 1 "$T/e$i"; return 0
+  fi
+  if [ "$fix" != 1 ]; then note "$i" "would remove directory $p and everything in it"; echo "@@R $i drift"; return 0; fi
+  if rm -rf -- "$p" 2>"$T/e$i"; then
+    note "$i" "removed directory $p and everything in it"; echo "@@R $i changed"
+  else
+    fail "$i" 1 "$T/e$i"
+  fi
+}

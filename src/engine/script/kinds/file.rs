@@ -1,8 +1,9 @@
 //! `file`: a file's content (sent after the program), mode, owner and group; the diff
-//! compares its content. A target that is a symbolic link owned by root is written
+//! compares its content; or no file at all (`state: absent`). A target that is a symbolic link owned by root is written
 //! through (see `file.sh`).
 
-use super::{Content, Kind, mode};
+use super::{Content, Kind, meta_differs, mode};
+use crate::engine::script::protocol::Observed;
 use crate::engine::script::{digest, writer::Writer};
 use crate::model::ResourceKind;
 use crate::resolve::ResolvedResource;
@@ -18,6 +19,7 @@ impl Kind for File {
             "head",
             "mv",
             "readlink",
+            "rm",
             "sha256sum",
             "stat",
             "sync",
@@ -27,7 +29,8 @@ impl Kind for File {
         include_str!("file.sh")
     }
     fn digest_path<'a>(&self, r: &'a ResolvedResource) -> Option<&'a str> {
-        self.stat_path(r)
+        // A file to remove is not read.
+        self.stat_path(r).filter(|_| !r.resource.absent)
     }
     fn stat_path<'a>(&self, r: &'a ResolvedResource) -> Option<&'a str> {
         match r.kind() {
@@ -46,6 +49,10 @@ impl Kind for File {
         else {
             return;
         };
+        if r.resource.absent {
+            w.call("step file_absent", [i.to_string().as_str(), path]);
+            return;
+        }
         let sum = digest(r.content().unwrap_or_default().as_bytes());
         let text = r.content().unwrap_or_default();
         let (offset, len) = match content {
@@ -73,5 +80,27 @@ impl Kind for File {
             ResourceKind::File { path, .. } => Some((path.clone(), r.content()?.to_string())),
             _ => None,
         }
+    }
+    fn differs(&self, r: &ResolvedResource, obs: &Observed) -> Vec<String> {
+        let ResourceKind::File {
+            mode, owner, group, ..
+        } = r.kind()
+        else {
+            return Vec::new();
+        };
+        let Some(meta) = &obs.meta else {
+            return vec!["missing".into()];
+        };
+        let mut out = Vec::new();
+        if obs.old.is_some() || obs.before.is_some() || obs.differs {
+            out.push("content".into());
+        }
+        out.extend(meta_differs(
+            meta,
+            *mode,
+            owner.as_deref(),
+            group.as_deref(),
+        ));
+        out
     }
 }

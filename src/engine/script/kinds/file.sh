@@ -70,3 +70,20 @@ file_res() {
       fi; } 2> "$T/e$i"; then echo "@@R $i changed"; else fail "$i" 1 "$T/e$i"; fi
   fi
 }
+# file_absent I PATH: nothing at PATH (a file or a symbolic link is removed, then its
+# directory synced); a directory there is refused: it is not a file to remove
+file_absent() {
+  i=$1; p=$2
+  if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "@@R $i ok"; return 0; fi
+  if [ -d "$p" ] && [ ! -L "$p" ]; then
+    printf '%s is a directory, not a file: a file resource does not remove it (a directory resource does)\n' "$p" > "$T/e$i"
+    fail "$i" 1 "$T/e$i"; return 0
+  fi
+  if [ "$fix" != 1 ]; then note "$i" "would remove $p"; echo "@@R $i drift"; return 0; fi
+  d=${p%/*}; [ -n "$d" ] || d=/
+  if rm -f -- "$p" 2>"$T/e$i" && sync -- "$d" 2>>"$T/e$i"; then
+    note "$i" "removed $p"; echo "@@R $i changed"
+  else
+    fail "$i" 1 "$T/e$i"
+  fi
+}

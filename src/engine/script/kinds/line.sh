@@ -1,19 +1,56 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2154 # fix, failed, got, size, t: set by the preamble and its helpers
+# line_in PATH LINE: li=1 when PATH has a line equal to LINE, else 0; le=1 when PATH is
+# missing, empty or ends with a newline, 0 when its last line is not ended, '' when not
+# known. A small file (its size read by the program's one `stat`) is read by the shell
+# itself, so a line already there costs no process; a large one by grep.
+line_in() {
+  li=0; le=1
+  stat_of "$1"
+  [ -n "$got" ] || return 0
+  if [ "$size" -gt 16384 ]; then
+    le=; if grep -qxF -e "$2" -- "$1" 2>/dev/null; then li=1; fi; return 0
+  fi
+  x=
+  # `read` fails at the end; a last line without its newline is read all the same
+  while IFS= read -r x || { [ -n "$x" ] && le=0; }; do
+    [ "$x" != "$2" ] || li=1
+    x=
+  done < "$1"
+}
 # line_res I PATH LINE: PATH holds LINE. A copy (keeping mode and owner) gets its last
 # line ended and LINE added, then is synced and renamed over PATH. Temp files that
 # cut-off runs left beside PATH are removed whenever the program fixes.
 line_res() {
   i=$1; p=$2; l=$3
   [ "$fix" != 1 ] || leftovers "$p"
-  if grep -qxF -e "$l" -- "$p" 2>/dev/null; then echo "@@R $i ok"; return 0; fi
+  line_in "$p" "$l"
+  if [ "$li" = 1 ]; then echo "@@R $i ok"; return 0; fi
   stat_of "$p"; old "$i" "$p" "$size"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
   # $(...) drops a trailing newline: a last byte that is not one needs one added.
   if { { [ ! -e "$p" ] || cp -p -- "$p" "$t"; } &&
-       { [ ! -s "$t" ] || [ -z "$(tail -c 1 -- "$t")" ] || echo >> "$t"; } &&
+       { [ "$le" = 1 ] || [ ! -s "$t" ] || { [ -z "$le" ] && [ -z "$(tail -c 1 -- "$t")" ]; } || echo >> "$t"; } &&
        printf '%s\n' "$l" >> "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>"$T/e$i"; then
+    echo "@@R $i changed"
+  else
+    rm -f "$t"; fail "$i" 1 "$T/e$i"
+  fi
+}
+# line_absent I PATH LINE: PATH holds no line equal to LINE. A copy (keeping mode and
+# owner) gets every other line, then is synced and renamed over PATH.
+line_absent() {
+  i=$1; p=$2; l=$3
+  [ "$fix" != 1 ] || leftovers "$p"
+  line_in "$p" "$l"
+  if [ "$li" = 0 ]; then echo "@@R $i ok"; return 0; fi
+  stat_of "$p"; old "$i" "$p" "$size"
+  if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
+  tmpname "$p"
+  # grep says 1 when no line is left: the file becomes empty.
+  if { cp -p -- "$p" "$t" && { grep -vxF -e "$l" -- "$p" > "$t"; [ $? -le 1 ]; } &&
+       sync -- "$t" && mv -f -- "$t" "$p"; } 2>"$T/e$i"; then
     echo "@@R $i changed"
   else
     rm -f "$t"; fail "$i" 1 "$T/e$i"

@@ -58,6 +58,19 @@ impl Kind for PrintQueue {
     }
     fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let kind = r.kind();
+        if let ResourceKind::PrintQueue { queue, server, .. } = kind
+            && r.resource.absent
+        {
+            w.call(
+                "step pq_absent",
+                [
+                    i.to_string().as_str(),
+                    queue,
+                    server.as_deref().unwrap_or_default(),
+                ],
+            );
+            return;
+        }
         let ResourceKind::PrintQueue {
             queue,
             uri,
@@ -94,6 +107,9 @@ impl Kind for PrintQueue {
         let ResourceKind::PrintQueue { queue, .. } = r.kind() else {
             return None;
         };
+        if r.resource.absent {
+            return None;
+        }
         Some((
             format!("print queue {queue}"),
             format!("{}\n", queue_state(r.kind()).unwrap_or_default()),

@@ -108,3 +108,23 @@ pq_res() {
     fail "$i" 1 "$T/e$i"
   fi
 }
+# pq_absent I QUEUE SERVER: no queue QUEUE on SERVER's cupsd ('' for this device's); a
+# busy cupsd is asked again, as pq_res does
+pq_absent() {
+  i=$1; q=$2; cs=$3
+  # shellcheck disable=SC2034
+  if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
+  if ! cups lpstat -v "$q" >/dev/null 2>&1; then echo "@@R $i ok"; return 0; fi
+  if [ "$fix" != 1 ]; then note "$i" "would remove print queue $q"; echo "@@R $i drift"; return 0; fi
+  pq_lock || { fail "$i" 1 "$T/e$i"; return 0; }
+  {
+    flock 9; n=0
+    while :; do
+      rc=0; cups lpadmin -x "$q" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
+      cups lpstat -v "$q" >/dev/null 2>&1 || { rc=0; break; }
+      n=$((n + 1)); [ "$n" -lt 20 ] || break; sleep 0.5
+    done
+  } 9>"$lk"
+  [ "$rc" != 0 ] || ! cups lpstat -v "$q" >/dev/null 2>&1 || { echo "the print server still has queue $q" >> "$T/e$i"; rc=1; }
+  if [ "$rc" = 0 ]; then note "$i" "removed print queue $q"; echo "@@R $i changed"; else fail "$i" "$rc" "$T/e$i"; fi
+}

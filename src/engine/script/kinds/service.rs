@@ -1,5 +1,6 @@
 //! `service`: a service running or stopped, and started at boot or not, through systemd
-//! where PID 1 is systemd, else Debian's `service` and `update-rc.d` (see `service.sh`).
+//! where PID 1 is systemd, else Debian's `service` and `update-rc.d` (see `service.sh`);
+//! or absent: stopped, disabled, and its unit file removed when it is a local one.
 
 use super::{Content, Kind};
 use crate::engine::script::writer::Writer;
@@ -21,6 +22,10 @@ impl Kind for Service {
         else {
             return;
         };
+        if r.resource.absent {
+            w.call("step service_absent", [i.to_string().as_str(), service]);
+            return;
+        }
         let state = match state {
             ServiceState::Running => "running",
             ServiceState::Stopped => "stopped",

@@ -68,3 +68,46 @@ svc_words() {
   done
   printf '%s' "$w"
 }
+# svc_local_file UNIT: the file of UNIT when it is a local one deskready may remove (under
+# /etc/systemd/system, from no package); '' for a unit a package ships (under /lib or
+# /usr/lib: it goes with its package) or one without a file
+svc_local_file() {
+  f=$(systemctl show -p FragmentPath --value "$1" 2>/dev/null)
+  case $f in /etc/systemd/system/*) ;; *) return 0 ;; esac
+  if [ -f "$f" ] && [ ! -L "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1; then printf '%s' "$f"; fi
+}
+# svc_dangling UNIT: the links under /etc/systemd/system that would still start UNIT at
+# boot though its unit file is gone (removed by an earlier resource): `systemctl disable`
+# cannot find the unit to remove them
+svc_dangling() {
+  case $1 in *.*) n=$1 ;; *) n=$1.service ;; esac
+  for l in /etc/systemd/system/*.wants/"$n" /etc/systemd/system/*.requires/"$n"; do
+    if [ -L "$l" ] && [ ! -e "$l" ]; then printf '%s\n' "$l"; fi
+  done
+}
+# service_absent I UNIT: UNIT stopped, not started at boot, and its unit file removed when
+# it is a local one (see svc_local_file), then systemd reloaded
+service_absent() {
+  i=$1; u=$2; todo=; uf=; dl=
+  if svc_active "$u"; then todo=stop; fi
+  if svc_enabled "$u"; then todo="$todo disable"
+  elif svc_systemd; then dl=$(svc_dangling "$u"); [ -z "$dl" ] || todo="$todo disable"; fi
+  if svc_systemd; then uf=$(svc_local_file "$u"); fi
+  if [ -z "$todo" ] && [ -z "$uf" ]; then echo "@@R $i ok"; return 0; fi
+  m=$(svc_words "$todo"); [ -z "$m" ] || m="$m $u"; [ -z "$uf" ] || m="${m:+$m and }remove $uf"
+  if [ "$fix" != 1 ]; then note "$i" "would $m"; echo "@@R $i drift"; return 0; fi
+  for a in $todo; do
+    if [ "$a" = disable ] && [ -n "$dl" ]; then
+      printf '%s\n' "$dl" | while IFS= read -r l; do rm -f -- "$l"; done
+      systemctl daemon-reload </dev/null >/dev/null 2>"$T/e$i" || { fail "$i" 1 "$T/e$i"; return 0; }
+    else
+      svc_do "$i" "$u" "$a" || return 0
+    fi
+  done
+  if [ -n "$uf" ]; then
+    { rm -f -- "$uf" && systemctl daemon-reload && { systemctl reset-failed "$u" 2>/dev/null; :; }; } </dev/null >/dev/null 2>"$T/e$i" || { fail "$i" 1 "$T/e$i"; return 0; }
+  fi
+  m=$(svc_words "$todo" ed); [ -z "$m" ] || m="$m $u"; [ -z "$uf" ] || m="${m:+$m and }removed $uf"
+  note "$i" "$m"
+  echo "@@R $i changed"
+}
