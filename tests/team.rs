@@ -95,7 +95,8 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
     assert!(history.contains("ana"), "{history}");
 
     // A device no file declares, received by bo: a receipt in the store, no YAML written.
-    bo.run(&[
+    // One that would not render (no profile) is refused as a file's receipt is.
+    let new = [
         "receive",
         "LAP-9001",
         "--serial",
@@ -104,8 +105,20 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
         "ThinkPad T14",
         "--kind",
         "laptop",
-    ]);
+    ];
+    let refused = bo.test().args(new).output();
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("LAP-9001 has no profile"),
+        "{}",
+        refused.stderr()
+    );
+    assert_eq!(stage_of(&ana, "LAP-9001"), None);
+    bo.run(&[&new[..], &["--profile", "laptop-base"]].concat());
     assert!(!other.path().join("inventory/received.yaml").exists());
+    // Its profile changed by the other CSP, in the store's receipt.
+    ana.run(&["set-profile", "LAP-9001", "laptop-engineering"]);
+    assert!(!lab.site.file("inventory/received.yaml").exists());
     let devices = ana.json(&["devices"]);
     assert!(
         devices
@@ -208,7 +221,9 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
     bo.run(&["export", "--dir", out.path().to_str().unwrap()]);
     let received = std::fs::read_to_string(out.path().join("inventory/received.yaml")).unwrap();
     assert!(
-        received.contains("LAP-9001") && received.contains("SN9001"),
+        received.contains("LAP-9001")
+            && received.contains("SN9001")
+            && received.contains("laptop-engineering"),
         "{received}"
     );
     let assigned = std::fs::read_to_string(out.path().join("inventory/assignments.yaml")).unwrap();
