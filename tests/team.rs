@@ -96,17 +96,19 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
 
     // A device no file declares, received by bo: a receipt in the store, no YAML written.
     // One that would not render (no profile) is refused as a file's receipt is.
-    let new = [
-        "receive",
-        "LAP-9001",
-        "--serial",
-        "SN9001",
-        "--model",
-        "ThinkPad T14",
-        "--kind",
-        "laptop",
-    ];
-    let refused = bo.test().args(new).output();
+    let refused = bo
+        .test()
+        .args([
+            "receive",
+            "LAP-9001",
+            "--serial",
+            "SN9001",
+            "--model",
+            "ThinkPad T14",
+            "--kind",
+            "laptop",
+        ])
+        .output();
     assert_eq!(refused.code(), 2, "{}", refused.stderr());
     assert!(
         refused.stderr().contains("LAP-9001 has no profile"),
@@ -114,7 +116,15 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
         refused.stderr()
     );
     assert_eq!(stage_of(&ana, "LAP-9001"), None);
-    bo.run(&[&new[..], &["--profile", "laptop-base"]].concat());
+    let csv = other.path().join("delivery.csv");
+    std::fs::write(
+        &csv,
+        "asset_tag,serial,model,kind,profile,assignee,email,site,floor,desk
+         LAP-9001,SN9001,ThinkPad T14,laptop,laptop-base,Ana Lima,ana@example.org,HQ,3,3-30
+",
+    )
+    .unwrap();
+    bo.run(&["receive", "--csv", csv.to_str().unwrap()]);
     assert!(!other.path().join("inventory/received.yaml").exists());
     // Its profile changed by the other CSP, in the store's receipt.
     ana.run(&["set-profile", "LAP-9001", "laptop-engineering"]);
