@@ -8,11 +8,12 @@ as_root() {
 # Debian packages: the lab's real devices (OpenSSH), print server (CUPS) and printers
 # (ippeveprinter, which needs avahi and dbus), busybox and csh (a device whose /bin/sh is
 # busybox, a root whose login shell is csh), full lab devices (systemd-nspawn over a
-# debootstrapped base root), the signed apt repository tests build for full devices
-# (dpkg-deb, apt-ftparchive from apt-utils, gpg), a headless browser for the report test
-# and handoff PDFs (chromium) and poppler-utils to check those PDFs (pdftotext, pdftoppm),
-# plus what ssh2's C library builds with.
-DESKREADY_PACKAGES="shellcheck busybox-static csh openssh-server openssh-client sudo chromium poppler-utils cups cups-client cups-ipp-utils avahi-daemon dbus systemd-container debootstrap apt-utils gnupg libssl-dev pkg-config gcc make ca-certificates curl"
+# debootstrapped base root), PostgreSQL (the team store's tests start private clusters),
+# the signed apt repository tests build for full devices (dpkg-deb, apt-ftparchive from
+# apt-utils, gpg), a headless browser for the report test and handoff PDFs (chromium) and
+# poppler-utils to check those PDFs (pdftotext, pdftoppm), plus what ssh2's C library
+# builds with.
+DESKREADY_PACKAGES="shellcheck postgresql busybox-static csh openssh-server openssh-client sudo chromium poppler-utils cups cups-client cups-ipp-utils avahi-daemon dbus systemd-container debootstrap apt-utils gnupg libssl-dev pkg-config gcc make ca-certificates curl"
 
 ensure_packages() {
     local missing=()

@@ -15,6 +15,10 @@ pub struct Settings {
     pub audit_interval_days: u32,
     /// How many days ahead `audit --due` looks (default 30).
     pub audit_due_days: u32,
+    /// A team's shared PostgreSQL store (`postgres://USER@HOST/DB`, no password); `None`:
+    /// the embedded store in `.deskready/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// A delivery whose person has not accepted it after this many days is listed in the
     /// report (default 7).
     pub accept_within_days: u32,
@@ -25,6 +29,7 @@ impl Default for Settings {
         Settings {
             audit_interval_days: 365,
             audit_due_days: 30,
+            store: None,
             accept_within_days: 7,
         }
     }

@@ -32,6 +32,7 @@ mod render;
 mod screens;
 mod secrets;
 mod services;
+mod team;
 mod transport;
 mod tutorial;
 mod validate;

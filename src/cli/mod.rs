@@ -11,12 +11,14 @@ mod devices;
 mod help;
 mod history;
 pub mod lab;
+mod leases;
 mod lifecycle;
 mod printers;
 mod receive;
 mod rekey;
 mod render;
 mod report;
+mod store;
 mod validate;
 
 use std::path::PathBuf;
@@ -202,6 +204,26 @@ warning, a supply low or a waste receptacle almost full).")]
   deskready report --html fleet.html
   deskready --format json report")]
     Report(report::Args),
+    /// Lists who holds which device right now (leases: holder, machine, purpose, expiry).
+    #[command(after_help = "Examples:
+  deskready locks
+  deskready --format json locks")]
+    Locks(leases::LocksArgs),
+    /// Breaks a device's lease on purpose (journaled with the reason).
+    #[command(after_help = "Examples:
+  deskready unlock LAP-0042 --reason \"the laptop that held it crashed\"")]
+    Unlock(leases::UnlockArgs),
+    /// The state store itself: copy it to a team (PostgreSQL) store.
+    #[command(subcommand)]
+    #[command(after_help = "Examples:
+  deskready store copy --to postgres://deskready@db.example.org/deskready")]
+    Store(store::StoreCommand),
+    /// Writes the store's receipts and assignments as inventory YAML (for review, or for
+    /// moving off a team store).
+    #[command(after_help = "Examples:
+  deskready export
+  deskready export --dir /tmp/review")]
+    Export(store::ExportArgs),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     #[command(after_help = "Examples:
@@ -432,6 +454,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Printers(a) => printers::printers(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Locks(a) => leases::locks(&ctx, a),
+        Command::Unlock(a) => leases::unlock(&ctx, a),
+        Command::Store(c) => store::run(&ctx, c),
+        Command::Export(a) => store::export(&ctx, a),
         Command::Completions(a) => help::completions(a),
         Command::Man(a) => help::man(a),
     }?;

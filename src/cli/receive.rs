@@ -8,7 +8,6 @@ use super::{Ctx, Failure, Format};
 use crate::model::DeviceKind;
 use crate::ops::ExitStatus;
 use crate::ops::receive::{self, Delivered, Received, Scanned, Scanner};
-use crate::owned::RECEIVED;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["device", "csv", "scan"])))]
@@ -123,8 +122,8 @@ fn show(ctx: &Ctx, r: &Received) {
             };
             for tag in &r.received {
                 let note = match (r.added.contains(tag), r.dry_run) {
-                    (true, false) => format!(" (added to {RECEIVED})"),
-                    (true, true) => format!(" (would be added to {RECEIVED})"),
+                    (true, false) => format!(" (added to {})", r.added_to),
+                    (true, true) => format!(" (would be added to {})", r.added_to),
                     (false, _) => String::new(),
                 };
                 println!("{tag} {verb}{note}");

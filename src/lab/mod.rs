@@ -17,7 +17,9 @@
 //! - `slots`: address slots, device addresses.
 //! - `process`: spawning with a log, waiting until ready, wait-then-kill, `/proc`.
 //! - `error`: [`LabError`].
+//! - `database`: a private PostgreSQL cluster ([`Cluster`]); imports nothing of the lab.
 
+mod database;
 mod error;
 mod full;
 mod namespace;
@@ -29,6 +31,7 @@ mod slots;
 mod sshd;
 mod state;
 
+pub use database::{Cluster, ClusterError};
 pub use error::LabError;
 pub use full::{BASE_ENV, DEFAULT_BASE};
 pub use print_server::{PRINT_SERVER_PORT_BASE, PrintServer, print_server_port};

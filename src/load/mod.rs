@@ -43,9 +43,38 @@ pub fn load_site(root: &Path) -> Result<Site, Diagnostics> {
     }
 }
 
+/// Inventory documents kept outside the site's files: a team store's receipts and
+/// assignments, each loaded in place of the tool-owned inventory file it stands for.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    /// (the file it replaces, e.g. `inventory/received.yaml`; the name problems are
+    /// reported under; its YAML text).
+    pub docs: Vec<(String, String, String)>,
+}
+
+/// [`load_site`] with `overlay`'s documents in place of the files they stand for.
+pub fn load_site_over(root: &Path, overlay: &Overlay) -> Result<Site, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let site = load_site_inner(root, &mut diags, overlay);
+    if diags.is_empty() {
+        Ok(site)
+    } else {
+        Err(diags.sorted())
+    }
+}
+
 /// Loads as much of the site as is sound, adding every problem to `diags`. The site
 /// returned is usable for further checks (such as rendering) even when `diags` is not empty.
 pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
+    load_site_inner(root, diags, &Overlay::default())
+}
+
+/// [`load_site_with`] and an overlay.
+pub fn load_site_with_over(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> Site {
+    load_site_inner(root, diags, overlay)
+}
+
+fn load_site_inner(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> Site {
     for dir in ["inventory", "profiles"] {
         if !root.join(dir).is_dir() {
             diags.push(Diagnostic::new(
@@ -75,7 +104,12 @@ pub fn load_site_with(root: &Path, diags: &mut Diagnostics) -> Site {
     }
 
     let mut inv = InventoryBuilder::default();
-    for file in yaml_files(root, "inventory", diags) {
+    let mut inventory = yaml_files(root, "inventory", diags);
+    inventory.retain(|(f, _)| !overlay.docs.iter().any(|(rel, _, _)| *rel == f.rel));
+    for (_, name, text) in &overlay.docs {
+        inventory.extend(parse_doc(name.clone(), text, diags));
+    }
+    for file in inventory {
         inv.add_file(&file, diags);
     }
     let mut profiles = ProfileBuilder::default();
@@ -211,44 +245,7 @@ fn yaml_files(
                 continue;
             }
         };
-        let index = match Index::build(&text) {
-            Ok(i) => i,
-            Err(e) => {
-                diags.push(Diagnostic::new(
-                    rel,
-                    e.pos,
-                    "",
-                    format!("malformed YAML: {}", e.message),
-                ));
-                continue;
-            }
-        };
-        let file = SourceFile {
-            rel,
-            index: std::sync::Arc::new(index),
-        };
-        match serde_yaml::from_str::<serde_yaml::Value>(&text) {
-            Ok(serde_yaml::Value::Null) => out.push((file, serde_yaml::Value::Null)),
-            Ok(v) => out.push((file, v)),
-            Err(e) => {
-                let pos = e
-                    .location()
-                    .map(|l| Pos {
-                        line: l.line(),
-                        col: l.column(),
-                    })
-                    .unwrap_or(Pos { line: 1, col: 1 });
-                diags.push(Diagnostic::new(
-                    &file.rel,
-                    pos,
-                    "",
-                    format!(
-                        "malformed YAML: {}",
-                        diag::rewrite_serde_message(&e.to_string())
-                    ),
-                ));
-            }
-        }
+        out.extend(parse_doc(rel, &text, diags));
     }
     out
 }
@@ -317,9 +314,15 @@ impl InventoryBuilder {
                         "the audit interval is at least 1 day",
                     ));
                 }
+                if let Some(url) = &s.store
+                    && let Some(why) = bad_store_setting(url)
+                {
+                    diags.push(file.diag("settings.store", why));
+                }
                 self.settings = Some(crate::site::Settings {
                     audit_interval_days: interval.max(1),
                     audit_due_days: s.audit_due_days.unwrap_or(d.audit_due_days),
+                    store: s.store.clone(),
                     accept_within_days: s.accept_within_days.unwrap_or(d.accept_within_days),
                 });
                 self.settings_file = Some(file.rel.clone());
@@ -438,6 +441,88 @@ impl InventoryBuilder {
             }
         }
     }
+}
+
+/// One YAML document named `rel`: where its keys stand, and its value; or its problem.
+fn parse_doc(
+    rel: String,
+    text: &str,
+    diags: &mut Diagnostics,
+) -> Option<(SourceFile, serde_yaml::Value)> {
+    let index = match Index::build(text) {
+        Ok(i) => i,
+        Err(e) => {
+            diags.push(Diagnostic::new(
+                rel,
+                e.pos,
+                "",
+                format!("malformed YAML: {}", e.message),
+            ));
+            return None;
+        }
+    };
+    let file = SourceFile {
+        rel,
+        index: std::sync::Arc::new(index),
+    };
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Null) => Some((file, serde_yaml::Value::Null)),
+        Ok(v) => Some((file, v)),
+        Err(e) => {
+            let pos = e
+                .location()
+                .map(|l| Pos {
+                    line: l.line(),
+                    col: l.column(),
+                })
+                .unwrap_or(Pos { line: 1, col: 1 });
+            diags.push(Diagnostic::new(
+                &file.rel,
+                pos,
+                "",
+                format!(
+                    "malformed YAML: {}",
+                    diag::rewrite_serde_message(&e.to_string())
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// What is wrong with a site's `settings.store` (a PostgreSQL address without a password).
+fn bad_store_setting(url: &str) -> Option<String> {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return Some(
+            "a team store is named postgres://USER@HOST[:PORT]/DATABASE; without this setting the site keeps its store in .deskready/".into(),
+        );
+    };
+    let userinfo = rest.split('/').next().unwrap_or("");
+    if let Some((user, _)) = userinfo.split_once('@')
+        && user.contains(':')
+    {
+        return Some("the store address holds a password; remove it and give it in PGPASSWORD or a file named by DESKREADY_STORE_PASSWORD_FILE (the site's YAML is shared and reviewed)".into());
+    }
+    None
+}
+
+/// The site's `settings.store`, read without loading the whole site (the store is opened
+/// before the site is loaded). `None` when no inventory file sets it or a file is unreadable
+/// (loading the site reports that).
+pub fn store_setting(root: &Path) -> Option<String> {
+    let mut diags = Diagnostics::default();
+    yaml_files(root, "inventory", &mut diags)
+        .into_iter()
+        .find_map(|(_, v)| {
+            v.get("settings")?
+                .get("store")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .filter(|url| bad_store_setting(url).is_none())
 }
 
 /// Asset tags name files and journal rows: letters, digits, `.`, `_`, `-`.

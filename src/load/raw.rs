@@ -52,6 +52,9 @@ pub(super) struct RawSettings {
     /// `audit --due` lists devices due within this many days.
     #[serde(default)]
     pub audit_due_days: Option<u32>,
+    /// A team's shared store: `postgres://USER@HOST[:PORT]/DATABASE`, never a password.
+    #[serde(default)]
+    pub store: Option<String>,
     /// The report lists deliveries not accepted after this many days.
     #[serde(default)]
     pub accept_within_days: Option<u32>,

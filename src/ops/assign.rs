@@ -1,15 +1,15 @@
 //! `assign`: record who a device is for and at which desk, in the tool-owned
-//! `inventory/assignments.yaml` (checked by loading the site) and the journal; the file is
-//! put back when the journal cannot be written. Also owns editing that file for deliver and
-//! return. Never prints.
+//! `inventory/assignments.yaml` (or a team store's assignments; checked by loading the
+//! site) and the journal; the assignment is put back when the journal cannot be written.
+//! Also owns editing assignments for deliver and return. Never prints.
 
-use serde_yaml::{Mapping, Value};
+use serde_yaml::Mapping;
 
+use super::records::Before;
 use super::undo::UndoStack;
 use super::{Env, Error, guard, hold, known_device};
 use crate::model::{Person, Stage};
-use crate::owned::{self, ASSIGNMENTS};
-use crate::store::{Entry, Purpose};
+use crate::store::{Entry, Purpose, Store};
 
 /// Who gets the device, and where. Every field left out keeps what the device has: with
 /// only `email`, just the email of its assignee changes.
@@ -98,32 +98,26 @@ pub(super) fn assignment(person: &Person, desk: &str) -> Result<Mapping, Error> 
     Ok(m)
 }
 
-/// Writes `tag`'s assignment override (or removes it when `assignment` is None), checking
-/// the site still loads. Returns the old file's bytes, to put back if a later step fails.
+/// Writes `tag`'s assignment override (or removes it when `assignment` is None) where the
+/// store keeps assignments (see [`super::records`]), checking the site still loads. Returns
+/// what it was, to put back if a later step fails, and whether anything changed.
 pub(super) fn set_assignment(
     env: &Env,
+    store: &Store,
     tag: &str,
     assignment: Option<Mapping>,
-) -> Result<Option<Vec<u8>>, Error> {
-    let before = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok();
-    let mut map = owned::read_section(&env.site_dir, ASSIGNMENTS, "overrides");
-    match assignment {
-        Some(a) => {
-            map.insert(Value::String(tag.into()), Value::Mapping(a));
-        }
-        None => {
-            if map.remove(tag).is_none() {
-                return Ok(before);
-            }
-        }
-    }
-    owned::edit_checked(&env.site_dir, ASSIGNMENTS, &owned::render("overrides", map))?;
-    Ok(before)
+) -> Result<(Before, bool), Error> {
+    super::records::set_assignment(env, store, tag, assignment)
 }
 
-/// Registers putting the assignments file back to `before`.
-pub(super) fn undo_assignment<'a>(undo: &mut UndoStack<'a>, env: &'a Env, before: Option<Vec<u8>>) {
-    undo.push(move || owned::restore(&env.site_dir, ASSIGNMENTS, before));
+/// Registers putting the assignment back to `before`.
+pub(super) fn undo_assignment<'a>(
+    undo: &mut UndoStack<'a>,
+    env: &'a Env,
+    store: &'a Store,
+    before: Before,
+) {
+    undo.push(move || super::records::restore_assignment(env, store, before));
 }
 
 pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
@@ -213,8 +207,8 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
     };
     let checked = guard::before(env, &site, &[&d.tag]);
     let mut undo = UndoStack::new();
-    let before = set_assignment(env, &d.tag, Some(assignment(&person, &desk)?))?;
-    undo_assignment(&mut undo, env, before);
+    let (before, _) = set_assignment(env, &store, &d.tag, Some(assignment(&person, &desk)?))?;
+    undo_assignment(&mut undo, env, &store, before);
     guard::still_render(env, &env.load_site()?, &[&d.tag], &checked)?;
     let message = if to.is_some() {
         format!("assigned to {name} ({username}), desk {desk}")

@@ -135,6 +135,9 @@ fn end_configure(
         o if o.succeeded() => (done, None),
         _ => (Stage::ConfigureFailed, Some(run.problems.joined())),
     };
+    // How the device ended in its run, written with its stage and journal.
+    let problems = (!run.problems.is_empty()).then(|| run.problems.joined());
+    let settled = run_id.map(|id| (id, run.outcome, problems.as_deref()));
     if let Some(back) = before.as_ref().filter(|b| b.stage == to)
         && nothing_changed(run)
         && pending.is_empty()
@@ -143,7 +146,7 @@ fn end_configure(
             Entry::new(tag, operator, "configure").message(no_op_summary(run)),
             run_id,
         );
-        match store.restore_transient(tag, Stage::Configuring, back, &[row]) {
+        match store.restore_transient(tag, Stage::Configuring, back, &[row], settled) {
             Err(StoreError::Refused(_)) => {}
             other => return other,
         }
@@ -151,7 +154,15 @@ fn end_configure(
     let mut entries = vec![started, moved];
     entries.extend(journal_rows(run, operator, run_id));
     entries.extend(after_repair);
-    finish(store, tag, to, operator, error.as_deref(), &entries)?;
+    finish(
+        store,
+        tag,
+        to,
+        operator,
+        error.as_deref(),
+        &entries,
+        settled,
+    )?;
     if !passed.is_empty() {
         store.checks_passed(tag, &passed)?;
     }
@@ -196,11 +207,12 @@ fn no_op_summary(run: &DeviceRun) -> String {
     )
 }
 
-/// Moves the configured device to `to` with its journal rows; when its stage moved under
-/// the run (which the device's lock keeps other commands from doing, but a store edited
-/// by hand or an older deskready may), the rows are recorded all the same, with a row
-/// saying where the device was left, and the refusal is returned: what the run changed on
-/// the device is never lost from its journal.
+/// Moves the configured device to `to` with its journal rows and (with `settled`: run, outcome,
+/// error) its run's row, in one transaction; when its stage moved under the run (which the
+/// device's lease keeps other commands from doing, but a store edited by hand or an older
+/// deskready may), the rows are recorded all the same, with a row saying where the device
+/// was left and the run's row saying it was refused, and the refusal is returned: what the
+/// run changed on the device is never lost from its journal.
 fn finish(
     store: &Store,
     tag: &str,
@@ -208,8 +220,9 @@ fn finish(
     operator: &str,
     error: Option<&str>,
     entries: &[Entry],
+    settled: Option<(i64, Outcome, Option<&str>)>,
 ) -> Result<(), StoreError> {
-    match store.transition(tag, to, operator, error, entries) {
+    match store.transition_with(tag, to, operator, error, entries, settled) {
         Err(StoreError::Refused(refused)) => {
             let run_id = entries.iter().find_map(|e| e.run_id);
             let mut rows = entries.to_vec();
@@ -220,7 +233,11 @@ fn finish(
                 )),
                 run_id,
             ));
-            store.record(&rows)?;
+            let why = refused.to_string();
+            store.record_with(
+                &rows,
+                settled.map(|(id, _, _)| (id, tag, Outcome::Refused, Some(why.as_str()))),
+            )?;
             Err(StoreError::Refused(refused))
         }
         other => other.map(|_| ()),
@@ -505,9 +522,11 @@ impl Bookkeeper for Books {
         self.recheck.as_ref().and_then(|f| f(device))
     }
 
+    /// A device whose work ran had its run row written with its stage and journal; this
+    /// records the others (not started, refused, bookkeeping failed).
     fn finished(&self, device: &str, outcome: Outcome, error: Option<&str>) {
         if let Some(id) = self.run_id {
-            let _ = self.store.record_run_device(id, device, outcome, error);
+            let _ = self.store.settle_run_device(id, device, outcome, error);
         }
     }
 }
@@ -532,7 +551,16 @@ mod tests {
             .unwrap();
         let mut changed = Entry::new("LAP-1", "ana", "resource").subject("file /etc/x");
         changed.run_id = Some(7);
-        let err = finish(&store, "LAP-1", Stage::Configured, "ana", None, &[changed]).unwrap_err();
+        let err = finish(
+            &store,
+            "LAP-1",
+            Stage::Configured,
+            "ana",
+            None,
+            &[changed],
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(err, StoreError::Refused(_)), "{err}");
         let h = store.history("LAP-1").unwrap();
         let tail: Vec<(&str, Option<&str>, Option<i64>)> = h

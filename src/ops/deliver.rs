@@ -81,8 +81,9 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     let mut site = site;
     if let Some(desk) = new_desk {
         let desk = guard::one_line("desk", desk)?;
-        let before = set_assignment(env, &s.device, Some(assignment(&person, &desk)?))?;
-        undo_assignment(&mut undo, env, before);
+        let (before, _) =
+            set_assignment(env, &store, &s.device, Some(assignment(&person, &desk)?))?;
+        undo_assignment(&mut undo, env, &store, before);
         site = env.load_site()?;
         guard::still_render(env, &site, &[&s.device], &checked)?;
     }

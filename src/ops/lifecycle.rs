@@ -10,7 +10,6 @@ use super::hooks::{self, HookSettings};
 use super::undo::UndoStack;
 use super::{Env, Error, hold, known_anywhere, known_device};
 use crate::model::{Cost, Stage, check_move, stage_name};
-use crate::owned::ASSIGNMENTS;
 use crate::resolve::Hook;
 use crate::store::{Entry, NewRepair, Purpose};
 
@@ -83,9 +82,8 @@ pub fn give_back_with(
     // cannot be reached, or a hook that fails, leaves the return unrecorded.
     let done = hooks::run(env, &site, &store, &d.tag, Hook::Return, hooks)?;
     let mut undo = UndoStack::new();
-    let before = set_assignment(env, &d.tag, None)?;
-    let cleared = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok() != before;
-    undo_assignment(&mut undo, env, before);
+    let (before, cleared) = set_assignment(env, &store, &d.tag, None)?;
+    undo_assignment(&mut undo, env, &store, before);
     let who = hb.by.clone().unwrap_or_else(|| {
         d.assignee
             .as_ref()

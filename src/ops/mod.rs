@@ -13,15 +13,18 @@ pub mod guard;
 pub mod history;
 pub mod hooks;
 pub mod lab;
+pub mod leases;
 pub mod lifecycle;
 pub mod printer_queue;
 pub mod printers;
 pub mod profile;
 pub mod receive;
+pub mod records;
 pub mod rekey;
 pub mod report;
 pub mod rollout;
 pub mod select;
+pub mod store;
 pub mod undo;
 pub mod validate;
 
@@ -49,6 +52,11 @@ pub struct Env {
 impl Env {
     /// Loads the site or fails with every problem in it.
     pub fn load_site(&self) -> Result<Site, Error> {
+        // A team store keeps receipts and assignments itself: the site is loaded with them.
+        if matches!(self.store_location()?, crate::store::Location::Postgres(_)) {
+            let store = self.open_store()?;
+            return records::load_site(self, &store);
+        }
         crate::load::load_site(&self.site_dir).map_err(Error::Site)
     }
 
@@ -57,7 +65,7 @@ impl Env {
     pub fn open_store(&self) -> Result<Arc<Store>, Error> {
         use crate::transport::HostKeyPins;
         let dir = crate::site::state_dir(&self.site_dir);
-        let store = Store::open(&dir)?;
+        let store = Store::open_at(&self.store_location()?)?;
         let legacy = dir.join("host_keys");
         if legacy.exists() {
             let file = crate::transport::FilePins::new(legacy.clone());
@@ -69,6 +77,16 @@ impl Env {
             std::fs::rename(&legacy, dir.join("host_keys.imported"))?;
         }
         Ok(Arc::new(store))
+    }
+}
+
+impl Env {
+    /// Where the site's store is: `DESKREADY_STORE`, else the site's `settings.store`, else
+    /// `.deskready/state.db`.
+    pub fn store_location(&self) -> Result<crate::store::Location, Error> {
+        let dir = crate::site::state_dir(&self.site_dir);
+        let setting = crate::load::store_setting(&self.site_dir);
+        Ok(crate::store::Location::choose(&dir, setting.as_deref())?)
     }
 }
 

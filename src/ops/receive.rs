@@ -25,6 +25,9 @@ use crate::store::{Entry, Holder, Purpose, Store};
 pub struct Received {
     pub received: Vec<String>,
     pub added: Vec<String>,
+    /// Where the added devices were recorded: `inventory/received.yaml`, or a team store's
+    /// receipts.
+    pub added_to: String,
     /// Nothing was written: everything was checked as if for real.
     pub dry_run: bool,
 }
@@ -482,7 +485,21 @@ fn receive_all(
         .filter(|d| site.device(&d.tag).is_none())
         .collect();
     let mut undo = UndoStack::new();
-    if !new.is_empty() {
+    let mut receipts = Vec::new();
+    if !new.is_empty() && super::records::in_store(store) {
+        let entries: Vec<(String, Mapping)> = new
+            .iter()
+            .filter_map(|d| match entry(d) {
+                Value::Mapping(m) => Some((d.tag.clone(), m)),
+                _ => None,
+            })
+            .collect();
+        let (after, rows) = super::records::check_receipts(env, store, &entries)?;
+        // As for the file: a new device must render as it was described.
+        let tags: Vec<&str> = new.iter().map(|d| d.tag.as_str()).collect();
+        guard::still_render(env, &after, &tags, &guard::Before::default())?;
+        receipts = rows;
+    } else if !new.is_empty() {
         let before = std::fs::read(env.site_dir.join(RECEIVED)).ok();
         let mut map = owned::read_section(&env.site_dir, RECEIVED, "devices");
         for d in &new {
@@ -498,6 +515,11 @@ fn receive_all(
     let result = Received {
         received: ds.iter().map(|d| d.tag.clone()).collect(),
         added: new.iter().map(|d| d.tag.clone()).collect(),
+        added_to: if super::records::in_store(store) {
+            "the team store's receipts".into()
+        } else {
+            RECEIVED.into()
+        },
         dry_run,
     };
     if dry_run {
@@ -533,7 +555,11 @@ fn receive_all(
                 format!("received: {}", facts.join(", "))
             };
             if site.device(&d.tag).is_none() {
-                msg.push_str(&format!(" (added to {RECEIVED})"));
+                if super::records::in_store(store) {
+                    msg.push_str(" (added to the team store's receipts)");
+                } else {
+                    msg.push_str(&format!(" (added to {RECEIVED})"));
+                }
             }
             let mut rows = vec![Entry::new(&d.tag, &env.operator, "received").message(msg)];
             if let Some((_, checks)) = back.iter().find(|(t, _)| *t == d.tag) {
@@ -545,7 +571,11 @@ fn receive_all(
             (d.tag.clone(), Stage::Received, rows)
         })
         .collect();
-    store.transition_all(&moves, &env.operator)?;
+    if receipts.is_empty() {
+        store.transition_all(&moves, &env.operator)?;
+    } else {
+        store.receive_all(&moves, &receipts, &env.operator)?;
+    }
     undo.commit();
     for (tag, checks) in &back {
         let outcome = ds

@@ -17,7 +17,17 @@ use crate::site::Site;
 /// Also returns the site as loaded (complete when there are no problems).
 pub fn validate(env: &Env, fetch_secrets: bool) -> (Site, Diagnostics) {
     let mut diags = Diagnostics::default();
-    let site = crate::load::load_site_with(&env.site_dir, &mut diags);
+    // A team store's receipts and assignments are part of the site.
+    let overlay = super::records::team_overlay(env).unwrap_or_else(|e| {
+        diags.push(crate::load::Diagnostic::new(
+            "",
+            crate::model::Pos { line: 0, col: 0 },
+            "",
+            format!("cannot read the team store's receipts and assignments: {e}"),
+        ));
+        crate::load::Overlay::default()
+    });
+    let site = crate::load::load_site_with_over(&env.site_dir, &mut diags, &overlay);
     if fetch_secrets && let Err(e) = Secrets::fetch(&site, site.secrets.keys().map(String::as_str))
     {
         for d in Diagnostics::from(e).0 {

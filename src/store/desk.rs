@@ -1,21 +1,22 @@
 //! The person at the desk, on record: each handoff (the sheet's version and digest, who
 //! accepted it and when, who gave the device back and in what condition) and each repair
 //! (fault, parts, vendor ticket or RMA, cost, technician, outcome, and the checks still to
-//! pass after it). Plain portable SQL; the stage moves and journal rows that go with these
-//! are written in the same transaction by the callers in `store`.
+//! pass after it). Plain portable SQL against `db::Tx` (both backends); the stage moves
+//! and journal rows that go with these are written in the same transaction by the callers
+//! in `store`. Its tables are migration 6 (`migrations.rs`).
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::db::{Row, Tx, args};
 use super::{Entry, Store, StoreError, insert_entry, now};
 use crate::model::Stage;
 
-/// Migration 4.
+/// Migration 6: handoffs (sheet, acceptance, return) and repairs.
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE handoffs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id {id},
         tag TEXT NOT NULL,
-        version INTEGER NOT NULL,
+        version {int} NOT NULL,
         delivered_at TEXT NOT NULL,
         delivered_by TEXT NOT NULL,
         person TEXT NOT NULL,
@@ -29,7 +30,7 @@ pub(super) const MIGRATION: &str = r#"
     );
     CREATE INDEX handoffs_tag ON handoffs (tag, id);
     CREATE TABLE repairs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id {id},
         tag TEXT NOT NULL,
         opened_at TEXT NOT NULL,
         opened_by TEXT NOT NULL,
@@ -37,7 +38,7 @@ pub(super) const MIGRATION: &str = r#"
         parts TEXT,
         ticket TEXT,
         rma TEXT,
-        cost_minor INTEGER,
+        cost_minor {int},
         currency TEXT,
         technician TEXT,
         closed_at TEXT,
@@ -99,7 +100,7 @@ pub struct Repair {
 
 const HANDOFF_COLUMNS: &str = "tag, version, delivered_at, delivered_by, person, sheet_digest, accepted_at, accepted_by, signature_digest, returned_at, returned_by, return_condition";
 
-fn handoff_row(r: &rusqlite::Row) -> rusqlite::Result<Handoff> {
+fn handoff_row(r: &Row) -> Result<Handoff, StoreError> {
     Ok(Handoff {
         device: r.get(0)?,
         version: r.get(1)?,
@@ -132,7 +133,7 @@ fn joined(v: &[String]) -> Option<String> {
     (!v.is_empty()).then(|| v.join("\n"))
 }
 
-fn repair_row(r: &rusqlite::Row) -> rusqlite::Result<Repair> {
+fn repair_row(r: &Row) -> Result<Repair, StoreError> {
     Ok(Repair {
         device: r.get(0)?,
         opened_at: r.get(1)?,
@@ -153,20 +154,54 @@ fn repair_row(r: &rusqlite::Row) -> rusqlite::Result<Repair> {
     })
 }
 
-fn latest_handoff_id(conn: &Connection, tag: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT MAX(id) FROM handoffs WHERE tag = ?1",
-        params![tag],
-        |r| r.get(0),
+fn latest_handoff_id(tx: &mut Tx<'_>, tag: &str) -> Result<Option<i64>, StoreError> {
+    tx.query_one::<Option<i64>>("SELECT MAX(id) FROM handoffs WHERE tag = $1", args![tag])
+}
+
+fn open_repair_id(tx: &mut Tx<'_>, tag: &str) -> Result<Option<i64>, StoreError> {
+    tx.query_one::<Option<i64>>(
+        "SELECT MAX(id) FROM repairs WHERE tag = $1 AND closed_at IS NULL",
+        args![tag],
     )
 }
 
-fn open_repair_id(conn: &Connection, tag: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT MAX(id) FROM repairs WHERE tag = ?1 AND closed_at IS NULL",
-        params![tag],
-        |r| r.get(0),
-    )
+fn handoffs_where(
+    tx: &mut Tx<'_>,
+    filter: &str,
+    tag: Option<&str>,
+) -> Result<Vec<Handoff>, StoreError> {
+    let sql = format!("SELECT {HANDOFF_COLUMNS} FROM handoffs {filter}");
+    let rows = match tag {
+        Some(t) => tx.query(&sql, args![t])?,
+        None => tx.query(&sql, args![])?,
+    };
+    rows.iter().map(handoff_row).collect()
+}
+
+fn repairs_where(
+    tx: &mut Tx<'_>,
+    filter: &str,
+    tag: Option<&str>,
+) -> Result<Vec<Repair>, StoreError> {
+    let sql = format!("SELECT {REPAIR_COLUMNS} FROM repairs {filter}");
+    let rows = match tag {
+        Some(t) => tx.query(&sql, args![t])?,
+        None => tx.query(&sql, args![])?,
+    };
+    rows.iter().map(repair_row).collect()
+}
+
+/// The checks pending after `tag`'s last closed repair, with that repair's id.
+fn last_closed_pending(
+    tx: &mut Tx<'_>,
+    tag: &str,
+) -> Result<Option<(i64, Option<String>)>, StoreError> {
+    tx.query_opt(
+        "SELECT id, checks_pending FROM repairs WHERE tag = $1 AND closed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+        args![tag],
+    )?
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .transpose()
 }
 
 impl Store {
@@ -184,13 +219,9 @@ impl Store {
         entries: &[Entry],
     ) -> Result<Handoff, StoreError> {
         let at = now();
-        let mut made = None;
         self.transition_and(tag, Stage::Delivered, operator, None, entries, |tx, _| {
-            let version: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM handoffs WHERE tag = ?1",
-                params![tag],
-                |r| r.get(0),
-            )?;
+            let version: i64 =
+                tx.query_one("SELECT COUNT(*) FROM handoffs WHERE tag = $1", args![tag])?;
             let h = Handoff {
                 device: tag.to_string(),
                 version: version + 1,
@@ -206,33 +237,28 @@ impl Store {
                 return_condition: None,
             };
             tx.execute(
-                &format!("INSERT INTO handoffs ({HANDOFF_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, NULL)"),
-                params![h.device, h.version, h.delivered_at, h.delivered_by, h.person, h.sheet_digest, h.accepted_at, h.accepted_by],
+                &format!("INSERT INTO handoffs ({HANDOFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, NULL)"),
+                args![h.device, h.version, h.delivered_at, h.delivered_by, h.person, h.sheet_digest, h.accepted_at, h.accepted_by],
             )?;
-            made = Some(h);
-            Ok(())
-        })?;
-        Ok(made.expect("recorded in the transaction"))
+            Ok(h)
+        })
     }
 
     /// Every handoff of `tag`, oldest first.
     pub fn handoffs(&self, tag: &str) -> Result<Vec<Handoff>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE tag = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![tag], handoff_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db
+            .read(|tx| handoffs_where(tx, "WHERE tag = $1 ORDER BY id", Some(tag)))
     }
 
     /// The newest handoff of every device that has one, by tag.
     pub fn latest_handoffs(&self) -> Result<Vec<Handoff>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id IN (SELECT MAX(id) FROM handoffs GROUP BY tag) ORDER BY tag"
-        ))?;
-        let rows = stmt.query_map([], handoff_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db.read(|tx| {
+            handoffs_where(
+                tx,
+                "WHERE id IN (SELECT MAX(id) FROM handoffs GROUP BY tag) ORDER BY tag",
+                None,
+            )
+        })
     }
 
     /// Records that the newest handoff of `tag` was accepted by `by` (with the signature's
@@ -245,27 +271,22 @@ impl Store {
         signature_digest: Option<&str>,
         entry: &Entry,
     ) -> Result<Option<Handoff>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let Some(id) = latest_handoff_id(&tx, tag)? else {
-            return Ok(None);
-        };
-        let n = tx.execute(
-            "UPDATE handoffs SET accepted_at = ?1, accepted_by = ?2, signature_digest = ?3
-             WHERE id = ?4 AND accepted_at IS NULL AND returned_at IS NULL",
-            params![entry.at, by, signature_digest, id],
-        )?;
-        if n == 0 {
-            return Ok(None);
-        }
-        insert_entry(&tx, entry)?;
-        let h = tx.query_row(
-            &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"),
-            params![id],
-            handoff_row,
-        )?;
-        tx.commit()?;
-        Ok(Some(h))
+        self.db.write(|tx| {
+            let Some(id) = latest_handoff_id(tx, tag)? else {
+                return Ok(None);
+            };
+            let n = tx.execute(
+                "UPDATE handoffs SET accepted_at = $1, accepted_by = $2, signature_digest = $3
+                 WHERE id = $4 AND accepted_at IS NULL AND returned_at IS NULL",
+                args![entry.at, by, signature_digest, id],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            insert_entry(tx, entry)?;
+            let h = handoffs_where(tx, &format!("WHERE id = {id}"), None)?;
+            Ok(h.into_iter().next())
+        })
     }
 
     /// Moves a delivered `tag` back to received, recording on its newest handoff who gave
@@ -279,14 +300,14 @@ impl Store {
         entries: &[Entry],
     ) -> Result<Option<Stage>, StoreError> {
         let at = now();
-        self.transition_and(tag, Stage::Received, operator, None, entries, |tx, _| {
+        self.transition_and(tag, Stage::Received, operator, None, entries, |tx, from| {
             if let Some(id) = latest_handoff_id(tx, tag)? {
                 tx.execute(
-                    "UPDATE handoffs SET returned_at = ?1, returned_by = ?2, return_condition = ?3 WHERE id = ?4 AND returned_at IS NULL",
-                    params![at, by, condition, id],
+                    "UPDATE handoffs SET returned_at = $1, returned_by = $2, return_condition = $3 WHERE id = $4 AND returned_at IS NULL",
+                    args![at, by, condition, id],
                 )?;
             }
-            Ok(())
+            Ok(from)
         })
     }
 
@@ -299,10 +320,10 @@ impl Store {
         entries: &[Entry],
     ) -> Result<Option<Stage>, StoreError> {
         let at = now();
-        self.transition_and(tag, Stage::InRepair, operator, None, entries, |tx, _| {
+        self.transition_and(tag, Stage::InRepair, operator, None, entries, |tx, from| {
             tx.execute(
-                &format!("INSERT INTO repairs ({REPAIR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL, NULL, NULL)"),
-                params![
+                &format!("INSERT INTO repairs ({REPAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL)"),
+                args![
                     tag,
                     at,
                     operator,
@@ -315,7 +336,7 @@ impl Store {
                     repair.technician
                 ],
             )?;
-            Ok(())
+            Ok(from)
         })
     }
 
@@ -328,93 +349,66 @@ impl Store {
         outcome: Option<&str>,
         checks: &[String],
     ) -> Result<Option<Repair>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let Some(id) = open_repair_id(&tx, tag)? else {
-            return Ok(None);
-        };
-        tx.execute(
-            "UPDATE repairs SET closed_at = ?1, closed_by = ?2, outcome = ?3, checks_pending = ?4 WHERE id = ?5",
-            params![now(), operator, outcome, joined(checks), id],
-        )?;
-        let r = tx.query_row(
-            &format!("SELECT {REPAIR_COLUMNS} FROM repairs WHERE id = ?1"),
-            params![id],
-            repair_row,
-        )?;
-        tx.commit()?;
-        Ok(Some(r))
+        let at = now();
+        self.db.write(|tx| {
+            let Some(id) = open_repair_id(tx, tag)? else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE repairs SET closed_at = $1, closed_by = $2, outcome = $3, checks_pending = $4 WHERE id = $5",
+                args![at, operator, outcome, joined(checks), id],
+            )?;
+            let r = repairs_where(tx, &format!("WHERE id = {id}"), None)?;
+            Ok(r.into_iter().next())
+        })
     }
 
     /// The checks `tag` must still pass after its last repair.
     pub fn checks_pending(&self, tag: &str) -> Result<Vec<String>, StoreError> {
-        let pending: Option<Option<String>> = self
-            .conn()
-            .query_row(
-                "SELECT checks_pending FROM repairs WHERE tag = ?1 AND closed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-                params![tag],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(list(pending.flatten()))
+        let row = self.db.read(|tx| last_closed_pending(tx, tag))?;
+        Ok(list(row.and_then(|(_, p)| p)))
     }
 
     /// Records that `passed` of the checks pending after `tag`'s last repair passed; the
     /// rest stay pending. Returns what is still pending.
     pub fn checks_passed(&self, tag: &str, passed: &[String]) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let row: Option<(i64, Option<String>)> = tx
-            .query_row(
-                "SELECT id, checks_pending FROM repairs WHERE tag = ?1 AND closed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-                params![tag],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((id, pending)) = row else {
-            return Ok(Vec::new());
-        };
-        let left: Vec<String> = list(pending)
-            .into_iter()
-            .filter(|c| !passed.contains(c))
-            .collect();
-        tx.execute(
-            "UPDATE repairs SET checks_pending = ?1 WHERE id = ?2",
-            params![joined(&left), id],
-        )?;
-        tx.commit()?;
-        Ok(left)
+        self.db.write(|tx| {
+            let Some((id, pending)) = last_closed_pending(tx, tag)? else {
+                return Ok(Vec::new());
+            };
+            let left: Vec<String> = list(pending)
+                .into_iter()
+                .filter(|c| !passed.contains(c))
+                .collect();
+            tx.execute(
+                "UPDATE repairs SET checks_pending = $1 WHERE id = $2",
+                args![joined(&left), id],
+            )?;
+            Ok(left)
+        })
     }
 
     /// Every repair of `tag`, oldest first.
     pub fn repairs(&self, tag: &str) -> Result<Vec<Repair>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {REPAIR_COLUMNS} FROM repairs WHERE tag = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![tag], repair_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db
+            .read(|tx| repairs_where(tx, "WHERE tag = $1 ORDER BY id", Some(tag)))
     }
 
     /// Every repair of every device, by device then oldest first.
     pub fn all_repairs(&self) -> Result<Vec<Repair>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {REPAIR_COLUMNS} FROM repairs ORDER BY tag, id"
-        ))?;
-        let rows = stmt.query_map([], repair_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db
+            .read(|tx| repairs_where(tx, "ORDER BY tag, id", None))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance::both;
 
-    #[test]
-    fn a_handoff_is_versioned_accepted_once_and_closed_by_its_return() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+    both! {
+    fn a_handoff_is_versioned_accepted_once_and_closed_by_its_return(fx: &Fixture) {
+        let s = fx.open();
         for st in [Stage::Received, Stage::Configuring, Stage::Configured] {
             s.transition("LAP-1", st, "ana", None, &[]).unwrap();
         }
@@ -430,11 +424,11 @@ mod tests {
         assert_eq!(hs[0].return_condition.as_deref(), Some("scratched lid"));
         assert_eq!(s.stage("LAP-1").unwrap().unwrap().stage, Stage::Received);
     }
+    }
 
-    #[test]
-    fn a_repair_is_opened_closed_and_its_checks_cleared() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+    both! {
+    fn a_repair_is_opened_closed_and_its_checks_cleared(fx: &Fixture) {
+        let s = fx.open();
         s.transition("LAP-1", Stage::Received, "ana", None, &[])
             .unwrap();
         let r = NewRepair {
@@ -454,5 +448,6 @@ mod tests {
         assert_eq!(s.checks_pending("LAP-1").unwrap(), checks);
         assert_eq!(s.checks_passed("LAP-1", &["a".into()]).unwrap(), ["b"]);
         assert_eq!(s.all_repairs().unwrap()[0].checks_pending, ["b"]);
+    }
     }
 }

@@ -1,110 +1,48 @@
-//! The state store: what happened to every device (stage, journal, locks, host keys, runs),
-//! in SQLite at `.deskready/state.db`. This module is the only one that names rusqlite, so a
-//! shared server database can take its place later for teams.
+//! The state store: what happened to every device (stage, journal, leases, host keys,
+//! runs). Two backends behind one [`Store`]: embedded SQLite at `.deskready/state.db` (one
+//! CSP, the default) and a shared PostgreSQL database (a team), chosen by [`Location`].
+//! Store methods are written once, in portable SQL, against `db::Tx`; this module and its
+//! files are the only ones that name rusqlite or postgres.
 //!
 //! Every stage change and its journal rows are written in one transaction. Opening the store
-//! refuses a damaged file before anything is written to it, migrates an older schema, turns
-//! devices whose configure died into `configure-failed` and closes runs whose process is gone
-//! as interrupted.
+//! refuses a damaged SQLite file before anything is written to it, migrates an older schema,
+//! turns devices whose configure died into `configure-failed` and closes runs whose process
+//! is gone as interrupted.
 
+#[cfg(test)]
+pub(crate) mod conformance;
+mod copy;
 mod damaged;
+mod db;
 mod desk;
+mod location;
 mod locks;
+mod migrations;
 mod pins;
 mod printers;
+mod records;
 mod recover;
 mod resume;
 mod runs;
 mod transient;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
+pub use copy::TableCopy;
+pub use db::Backend;
+use db::{Db, Row, Tx, args};
 pub use desk::{Handoff, NewRepair, Repair};
-pub use locks::{Holder, LockGuard, Purpose};
+pub use location::{Location, PASSWORD_FILE_ENV, PgTarget, STORE_ENV, is_postgres_url, redact_url};
+pub use locks::{Holder, LEASE_SECS, LockGuard, Purpose, lease_secs};
+pub use migrations::SCHEMA_VERSION;
 pub use printers::PrinterObservation;
+pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 
 use crate::model::{MoveRefused, Stage};
-
-/// Schema migrations, in order; `PRAGMA user_version` counts how many were applied.
-const MIGRATIONS: &[&str] = &[
-    // 1: stages, journal, locks, host keys.
-    r#"
-    CREATE TABLE devices (
-        tag TEXT PRIMARY KEY,
-        stage TEXT NOT NULL,
-        since TEXT NOT NULL,
-        last_error TEXT
-    );
-    CREATE TABLE journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        tag TEXT NOT NULL,
-        at TEXT NOT NULL,
-        operator TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        stage_from TEXT,
-        stage_to TEXT,
-        subject TEXT,
-        old_digest TEXT,
-        new_digest TEXT,
-        message TEXT
-    );
-    CREATE INDEX journal_tag ON journal (tag, id);
-    CREATE TABLE locks (
-        tag TEXT PRIMARY KEY,
-        operator TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        start_time INTEGER NOT NULL,
-        since TEXT NOT NULL
-    );
-    CREATE TABLE host_keys (
-        tag TEXT PRIMARY KEY,
-        key_type TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        pinned_at TEXT NOT NULL
-    );
-    "#,
-    // 2: rollouts as runs, and which run wrote a journal row.
-    r#"
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        command TEXT NOT NULL,
-        operator TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        status TEXT NOT NULL
-    );
-    CREATE TABLE run_devices (
-        run_id INTEGER NOT NULL REFERENCES runs (id),
-        tag TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        error TEXT,
-        PRIMARY KEY (run_id, tag)
-    );
-    ALTER TABLE journal ADD COLUMN run_id INTEGER;
-    "#,
-    // 3: what a lock's holder is doing, and which process owns a run (so that a run whose
-    // process is gone can be closed as interrupted).
-    r#"
-    ALTER TABLE locks ADD COLUMN purpose TEXT NOT NULL DEFAULT 'configure';
-    ALTER TABLE runs ADD COLUMN host TEXT;
-    ALTER TABLE runs ADD COLUMN pid INTEGER;
-    ALTER TABLE runs ADD COLUMN start_time INTEGER;
-    "#,
-    // 4: handoffs (sheet, acceptance, return) and repairs.
-    desk::MIGRATION,
-    // 5: what printers said about themselves over time (store/printers.rs).
-    printers::MIGRATION,
-];
-
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -121,6 +59,22 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: usize },
     #[error("state store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A PostgreSQL store's query or connection failed.
+    #[error("state store: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// Cannot connect to a PostgreSQL store (`store` is its address without a password).
+    #[error("cannot connect to the state store {store}: {source}")]
+    Connect {
+        store: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// The store's address or credentials are unusable.
+    #[error("state store: {0}")]
+    Setting(String),
+    /// A stored value could not be read as what its column holds.
+    #[error("state store: column {index}: {why}")]
+    Column { index: usize, why: String },
     /// An illegal stage move.
     #[error(transparent)]
     Refused(#[from] crate::model::MoveRefused),
@@ -214,23 +168,31 @@ pub struct StageRecord {
 
 /// The state store of one site.
 pub struct Store {
-    conn: Mutex<Connection>,
+    db: std::sync::Arc<Db>,
+    /// The SQLite file, or an empty path for PostgreSQL.
     path: PathBuf,
+    /// Where it is, for messages (a PostgreSQL address never shows its password).
+    shown: String,
+    leases: locks::Leases,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store").field("at", &self.shown).finish()
     }
 }
 
 /// The current time, RFC 3339 in UTC with seconds.
 pub fn now() -> String {
-    let secs = std::time::SystemTime::now()
+    crate::time::rfc3339(unix_now())
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    crate::time::rfc3339(secs)
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -251,7 +213,7 @@ impl Store {
             },
             other => other,
         };
-        let conn = Connection::open(&path).map_err(open_err)?;
+        let conn = rusqlite::Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -261,8 +223,10 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         let store = Store {
-            conn: Mutex::new(conn),
+            db: std::sync::Arc::new(Db::sqlite(conn)),
+            shown: path.display().to_string(),
             path: path.clone(),
+            leases: locks::Leases::default(),
         };
         let sound = |r: Result<(), StoreError>| match r {
             Err(StoreError::Sql(e)) => Err(damaged(e)),
@@ -274,96 +238,106 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store at `location`: SQLite as [`Store::open`], or a PostgreSQL database
+    /// (migrated and recovered the same way).
+    pub fn open_at(location: &Location) -> Result<Store, StoreError> {
+        match location {
+            Location::Sqlite(dir) => Store::open(dir),
+            Location::Postgres(pg) => {
+                let client = pg.connect()?;
+                let more = pg.clone();
+                let store = Store {
+                    db: std::sync::Arc::new(Db::postgres(client, Box::new(move || more.connect()))),
+                    path: PathBuf::new(),
+                    shown: pg.shown().to_string(),
+                    leases: locks::Leases::default(),
+                };
+                store.migrate()?;
+                store.recover_interrupted()?;
+                store.close_dead_runs()?;
+                Ok(store)
+            }
+        }
+    }
+
+    /// The SQLite file (empty for a PostgreSQL store).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Where the store is, for messages: the SQLite file, or the PostgreSQL address without
+    /// its password.
+    pub fn describe(&self) -> &str {
+        &self.shown
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
     }
 
     /// Applies the migrations this database has not seen, each in its own transaction.
     fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let version = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        let version = self.schema_version()?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
-                path: self.path.clone(),
+                path: PathBuf::from(&self.shown),
                 found: version,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-            // Another process may have migrated while this one waited for the lock.
-            let now = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-            if now > i {
-                continue;
-            }
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+        for n in version + 1..=SCHEMA_VERSION {
+            self.db.write(|tx| migrations::apply(tx, n))?;
         }
         Ok(())
     }
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<usize, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)
+        self.db.write(migrations::version)
     }
 
-    /// Runs `PRAGMA integrity_check`; `ok` when the file is sound.
+    /// SQLite's `PRAGMA integrity_check`; `ok` when the file is sound. A PostgreSQL store
+    /// answers `ok` when it answers at all (the server keeps its own files sound).
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        match self
+            .db
+            .with_sqlite(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+        {
+            Some(r) => r,
+            None => self.db.read(|tx| {
+                tx.query_one::<i64>("SELECT 1", args![])
+                    .map(|_| "ok".into())
+            }),
+        }
     }
 
     pub fn stage(&self, tag: &str) -> Result<Option<StageRecord>, StoreError> {
-        let conn = self.conn();
-        Ok(stage_of(&conn, tag)?)
+        self.db.read(|tx| stage_of(tx, tag))
     }
 
     /// Whether the device is at its person's desk: delivered, and not returned, sent to
     /// repair or retired since (whatever configure runs did in between).
     pub fn at_desk(&self, tag: &str) -> Result<bool, StoreError> {
-        let last: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT stage_to FROM journal WHERE tag = ?1 AND kind = 'stage'
-                 AND stage_to IN ('delivered', 'received', 'in-repair', 'retired')
-                 ORDER BY id DESC LIMIT 1",
-                params![tag],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(last.as_deref() == Some("delivered"))
+        self.db.read(|tx| at_desk(tx, tag))
     }
 
     /// Every recorded device's stage.
     pub fn stages(&self) -> Result<Vec<(String, StageRecord)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT tag, stage, since, last_error FROM devices ORDER BY tag")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT tag, stage, since, last_error FROM devices ORDER BY tag",
+                args![],
+            )
         })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (tag, stage, since, last_error) = row?;
+        for r in rows {
+            let stage: String = r.get(1)?;
             if let Some(stage) = Stage::parse(&stage) {
                 out.push((
-                    tag,
+                    r.get(0)?,
                     StageRecord {
                         stage,
-                        since,
-                        last_error,
+                        since: r.get(2)?,
+                        last_error: r.get(3)?,
                     },
                 ));
             }
@@ -382,45 +356,50 @@ impl Store {
         error: Option<&str>,
         entries: &[Entry],
     ) -> Result<Option<Stage>, StoreError> {
-        self.transition_and(tag, to, operator, error, entries, |_, _| Ok(()))
+        self.transition_with(tag, to, operator, error, entries, None)
     }
 
-    /// [`Store::transition`], with `also` (given the stage it came from) done in the same
-    /// transaction.
-    fn transition_and(
+    /// [`Store::transition`], also recording how the device ended in its run (`run`'s
+    /// device row) in the same transaction.
+    pub fn transition_with(
         &self,
         tag: &str,
         to: Stage,
         operator: &str,
         error: Option<&str>,
         entries: &[Entry],
-        also: impl FnOnce(&Connection, Option<Stage>) -> rusqlite::Result<()>,
+        run_device: Option<(i64, crate::model::Outcome, Option<&str>)>,
     ) -> Result<Option<Stage>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let from = stage_of(&tx, tag)?.map(|r| r.stage);
-        if !Stage::can_move(from, to) {
-            return Err(StoreError::Refused(MoveRefused::new(tag, from, to)));
-        }
-        also(&tx, from)?;
-        let at = now();
-        tx.execute(
-            "INSERT INTO devices (tag, stage, since, last_error) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tag) DO UPDATE SET stage = ?2, since = ?3, last_error = ?4",
-            params![tag, to.as_str(), at, error],
-        )?;
-        for e in entries {
-            insert_entry(&tx, e)?;
-        }
-        let mut row = Entry::new(tag, operator, "stage");
-        row.at = at;
-        row.stage_from = Some(crate::model::stage_name(from).to_string());
-        row.stage_to = Some(to.as_str().to_string());
-        row.message = error.map(str::to_string);
-        row.run_id = entries.iter().find_map(|e| e.run_id);
-        insert_entry(&tx, &row)?;
-        tx.commit()?;
-        Ok(from)
+        self.db.write(|tx| {
+            let from = move_one(tx, tag, to, operator, error, entries)?;
+            if let Some((run, outcome, error)) = run_device {
+                runs::set_run_device(tx, run, tag, outcome, error)?;
+            }
+            Ok(from)
+        })
+    }
+
+    /// [`Store::transition`], with `also` (given the stage it came from, once the move is
+    /// known to be legal) done in the same transaction; returns what `also` returned. Like
+    /// every write, `also` may run more than once, so it only touches `tx`.
+    fn transition_and<T: Send>(
+        &self,
+        tag: &str,
+        to: Stage,
+        operator: &str,
+        error: Option<&str>,
+        entries: &[Entry],
+        mut also: impl FnMut(&mut Tx<'_>, Option<Stage>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.db.write(|tx| {
+            let from = stage_of(tx, tag)?.map(|r| r.stage);
+            if !Stage::can_move(from, to) {
+                return Err(StoreError::Refused(MoveRefused::new(tag, from, to)));
+            }
+            let out = also(tx, from)?;
+            move_one(tx, tag, to, operator, error, entries)?;
+            Ok(out)
+        })
     }
 
     /// Moves several devices in one transaction: all of them, or none when any move is
@@ -430,138 +409,203 @@ impl Store {
         moves: &[(String, Stage, Vec<Entry>)],
         operator: &str,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let at = now();
-        for (tag, to, entries) in moves {
-            let from = stage_of(&tx, tag)?.map(|r| r.stage);
-            if !Stage::can_move(from, *to) {
-                return Err(StoreError::Refused(MoveRefused::new(tag, from, *to)));
+        self.db.write(|tx| {
+            for (tag, to, entries) in moves {
+                move_one(tx, tag, *to, operator, None, entries)?;
             }
-            tx.execute(
-                "INSERT INTO devices (tag, stage, since, last_error) VALUES (?1, ?2, ?3, NULL)
-                 ON CONFLICT (tag) DO UPDATE SET stage = ?2, since = ?3, last_error = NULL",
-                params![tag, to.as_str(), at],
-            )?;
-            for e in entries {
-                insert_entry(&tx, e)?;
-            }
-            let mut row = Entry::new(tag, operator, "stage");
-            row.at = at.clone();
-            row.stage_from = Some(crate::model::stage_name(from).to_string());
-            row.stage_to = Some(to.as_str().to_string());
-            insert_entry(&tx, &row)?;
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Appends rows to journals (one transaction).
     pub fn record(&self, entries: &[Entry]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for e in entries {
-            insert_entry(&tx, e)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.db.write(|tx| insert_entries(tx, entries))
+    }
+
+    /// [`Store::record`], also recording how the device ended in its run, in the same
+    /// transaction.
+    pub fn record_with(
+        &self,
+        entries: &[Entry],
+        run_device: Option<(i64, &str, crate::model::Outcome, Option<&str>)>,
+    ) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            insert_entries(tx, entries)?;
+            if let Some((run, tag, outcome, error)) = run_device {
+                runs::set_run_device(tx, run, tag, outcome, error)?;
+            }
+            Ok(())
+        })
     }
 
     /// A device's journal, oldest first.
     pub fn history(&self, tag: &str) -> Result<Vec<Entry>, StoreError> {
-        self.query_entries("WHERE tag = ?1 ORDER BY id", params![tag])
+        self.query_entries("WHERE tag = $1 ORDER BY id", args![tag])
     }
 
     /// The newest `limit` rows over all devices, newest first.
     pub fn recent(&self, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.query_entries("ORDER BY id DESC LIMIT ?1", params![limit as i64])
+        self.query_entries("ORDER BY id DESC LIMIT $1", args![limit as i64])
     }
 
     /// The newest row of `kind` for each device.
     pub fn latest_of_kind(&self, kind: &str) -> Result<Vec<Entry>, StoreError> {
         self.query_entries(
-            "WHERE id IN (SELECT MAX(id) FROM journal WHERE kind = ?1 GROUP BY tag) ORDER BY tag",
-            params![kind],
+            "WHERE id IN (SELECT MAX(id) FROM journal WHERE kind = $1 GROUP BY tag) ORDER BY tag",
+            args![kind],
         )
     }
 
-    fn query_entries(
-        &self,
-        tail: &str,
-        p: impl rusqlite::Params,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let conn = self.conn();
-        let sql = format!(
-            "SELECT id, tag, at, operator, kind, stage_from, stage_to, subject, old_digest, new_digest, message, run_id FROM journal {tail}"
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(p, |r| {
-            Ok(Entry {
-                id: r.get(0)?,
-                tag: r.get(1)?,
-                at: r.get(2)?,
-                operator: r.get(3)?,
-                kind: r.get(4)?,
-                stage_from: r.get(5)?,
-                stage_to: r.get(6)?,
-                subject: r.get(7)?,
-                old_digest: r.get(8)?,
-                new_digest: r.get(9)?,
-                message: r.get(10)?,
-                run_id: r.get(11)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    fn query_entries(&self, tail: &str, args: &[&dyn db::Arg]) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM journal {tail}");
+        let rows = self.db.read(|tx| tx.query(&sql, args))?;
+        rows.iter().map(entry_of).collect()
     }
 
     /// When each device was first received.
     pub fn received_times(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        self.pairs(
             "SELECT tag, MIN(at) FROM journal WHERE kind = 'stage' AND stage_to = 'received' GROUP BY tag",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
     }
 
     /// The time of the newest journal row of each device.
     pub fn last_changes(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT tag, MAX(at) FROM journal GROUP BY tag")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.pairs("SELECT tag, MAX(at) FROM journal GROUP BY tag")
+    }
+
+    fn pairs(&self, sql: &str) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows = self.db.read(|tx| tx.query(sql, args![]))?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
     }
 }
 
-fn stage_of(conn: &Connection, tag: &str) -> rusqlite::Result<Option<StageRecord>> {
-    conn.query_row(
-        "SELECT stage, since, last_error FROM devices WHERE tag = ?1",
-        params![tag],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        },
-    )
-    .optional()
-    .map(|o| {
-        o.and_then(|(stage, since, last_error)| {
-            Stage::parse(&stage).map(|stage| StageRecord {
-                stage,
-                since,
-                last_error,
-            })
-        })
+/// The journal's columns, in the order [`entry_of`] reads them.
+const ENTRY_COLUMNS: &str = "id, tag, at, operator, kind, stage_from, stage_to, subject, old_digest, new_digest, message, run_id";
+
+fn entry_of(r: &Row) -> Result<Entry, StoreError> {
+    Ok(Entry {
+        id: r.get(0)?,
+        tag: r.get(1)?,
+        at: r.get(2)?,
+        operator: r.get(3)?,
+        kind: r.get(4)?,
+        stage_from: r.get(5)?,
+        stage_to: r.get(6)?,
+        subject: r.get(7)?,
+        old_digest: r.get(8)?,
+        new_digest: r.get(9)?,
+        message: r.get(10)?,
+        run_id: r.get(11)?,
     })
 }
 
-fn insert_entry(conn: &Connection, e: &Entry) -> rusqlite::Result<()> {
-    conn.execute(
+/// One device's move with its rows (see [`Store::transition`]), in the caller's transaction.
+fn move_one(
+    tx: &mut Tx<'_>,
+    tag: &str,
+    to: Stage,
+    operator: &str,
+    error: Option<&str>,
+    entries: &[Entry],
+) -> Result<Option<Stage>, StoreError> {
+    let from = stage_of(tx, tag)?.map(|r| r.stage);
+    if !Stage::can_move(from, to) {
+        return Err(StoreError::Refused(MoveRefused::new(tag, from, to)));
+    }
+    let at = now();
+    tx.execute(
+        "INSERT INTO devices (tag, stage, since, last_error) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tag) DO UPDATE SET stage = excluded.stage, since = excluded.since, last_error = excluded.last_error",
+        args![tag, to.as_str(), at, error],
+    )?;
+    insert_entries(tx, entries)?;
+    let mut row = Entry::new(tag, operator, "stage");
+    row.at = at;
+    row.stage_from = Some(crate::model::stage_name(from).to_string());
+    row.stage_to = Some(to.as_str().to_string());
+    row.message = error.map(str::to_string);
+    row.run_id = entries.iter().find_map(|e| e.run_id);
+    insert_entry(tx, &row)?;
+    Ok(from)
+}
+
+fn at_desk(tx: &mut Tx<'_>, tag: &str) -> Result<bool, StoreError> {
+    let last: Option<String> = tx
+        .query_opt(
+            "SELECT stage_to FROM journal WHERE tag = $1 AND kind = 'stage'
+             AND stage_to IN ('delivered', 'received', 'in-repair', 'retired')
+             ORDER BY id DESC LIMIT 1",
+            args![tag],
+        )?
+        .map(|r| r.get(0))
+        .transpose()?;
+    Ok(last.as_deref() == Some("delivered"))
+}
+
+fn stage_of(tx: &mut Tx<'_>, tag: &str) -> Result<Option<StageRecord>, StoreError> {
+    let Some(r) = tx.query_opt(
+        "SELECT stage, since, last_error FROM devices WHERE tag = $1",
+        args![tag],
+    )?
+    else {
+        return Ok(None);
+    };
+    let stage: String = r.get(0)?;
+    Ok(Stage::parse(&stage).map(|stage| StageRecord {
+        stage,
+        since: r.get(1).unwrap_or_default(),
+        last_error: r.get(2).unwrap_or_default(),
+    }))
+}
+
+/// Journal rows in as few statements as may be: one multi-row `INSERT` per 100 rows (one
+/// round trip to a team store instead of one per row).
+fn insert_entries(tx: &mut Tx<'_>, entries: &[Entry]) -> Result<(), StoreError> {
+    const COLUMNS: usize = 11;
+    for chunk in entries.chunks(100) {
+        if let [one] = chunk {
+            insert_entry(tx, one)?;
+            continue;
+        }
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let marks: Vec<String> = (1..=COLUMNS)
+                    .map(|c| format!("${}", r * COLUMNS + c))
+                    .collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO journal (tag, at, operator, kind, stage_from, stage_to, subject, old_digest, new_digest, message, run_id) VALUES {}",
+            rows.join(", ")
+        );
+        let mut args: Vec<&dyn db::Arg> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for e in chunk {
+            args.extend([
+                &e.tag as &dyn db::Arg,
+                &e.at,
+                &e.operator,
+                &e.kind,
+                &e.stage_from,
+                &e.stage_to,
+                &e.subject,
+                &e.old_digest,
+                &e.new_digest,
+                &e.message,
+                &e.run_id,
+            ]);
+        }
+        tx.execute(&sql, &args)?;
+    }
+    Ok(())
+}
+
+fn insert_entry(tx: &mut Tx<'_>, e: &Entry) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO journal (tag, at, operator, kind, stage_from, stage_to, subject, old_digest, new_digest, message, run_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        args![
             e.tag,
             e.at,
             e.operator,
@@ -579,18 +623,45 @@ fn insert_entry(conn: &Connection, e: &Entry) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
+impl Store {
+    /// Runs one statement in a write transaction; its rows (tests reach under the API).
+    fn sql(&self, sql: &str, args: &[&dyn db::Arg]) -> Vec<Row> {
+        self.db.write(|tx| tx.query(sql, args)).unwrap()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance::both;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        (dir, s)
+    both! {
+    fn many_journal_rows_are_written_in_order_with_every_field(fx: &Fixture) {
+        let s = fx.open();
+        let rows: Vec<Entry> = (0..250)
+            .map(|i| {
+                let mut e = Entry::new("LAP-1", "ana", "resource")
+                    .subject(format!("file /etc/{i}"))
+                    .digests((i % 2 == 0).then(|| format!("old{i}")), Some(format!("new{i}")))
+                    .message("it's \"quoted\" $1 ?1");
+                e.run_id = (i % 3 == 0).then_some(i64::from(i));
+                e
+            })
+            .collect();
+        s.record(&rows).unwrap();
+        let got = s.history("LAP-1").unwrap();
+        assert_eq!(got.len(), 250);
+        for (g, want) in got.iter().zip(&rows) {
+            let mut g = g.clone();
+            g.id = None;
+            assert_eq!(&g, want);
+        }
+    }
     }
 
-    #[test]
-    fn moves_are_checked_and_journaled_together() {
-        let (_d, s) = store();
+    both! {
+    fn moves_are_checked_and_journaled_together(fx: &Fixture) {
+        let s = fx.open();
         assert_eq!(
             s.transition("LAP-1", Stage::Received, "ana", None, &[])
                 .unwrap(),
@@ -616,10 +687,11 @@ mod tests {
         assert_eq!(s.stage("LAP-1").unwrap().unwrap().stage, Stage::Configuring);
         assert_eq!(s.integrity_check().unwrap(), "ok");
     }
+    }
 
-    #[test]
-    fn a_live_lock_is_refused_and_a_dead_one_taken_over() {
-        let (_d, s) = store();
+    both! {
+    fn a_live_lock_is_refused_and_a_dead_one_taken_over(fx: &Fixture) {
+        let s = fx.open();
         let me = Holder::me("ana");
         let guard = s.lock("LAP-1", &me).unwrap();
         let err = s
@@ -664,12 +736,10 @@ mod tests {
             start_time: 1,
             ..Holder::me("cy")
         };
-        s.conn()
-            .execute(
-                "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params!["LAP-2", dead.operator, dead.host, dead.pid, 1, dead.since],
-            )
-            .unwrap();
+        s.sql(
+            "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES ($1, $2, $3, $4, $5, $6)",
+            args!["LAP-2", dead.operator, dead.host, dead.pid, 1i64, dead.since],
+        );
         let _g = s.lock("LAP-2", &me).unwrap();
         let h = s.history("LAP-2").unwrap();
         assert_eq!(h[0].kind, "lock");
@@ -680,24 +750,22 @@ mod tests {
                 .starts_with("took over the lock left by cy on ")
         );
     }
+    }
 
-    #[test]
-    fn an_interrupted_configure_becomes_configure_failed_on_open() {
-        let dir = tempfile::tempdir().unwrap();
+    both! {
+    fn an_interrupted_configure_becomes_configure_failed_on_open(fx: &Fixture) {
         {
-            let s = Store::open(dir.path()).unwrap();
+            let s = fx.open();
             s.transition("LAP-1", Stage::Received, "ana", None, &[])
                 .unwrap();
             s.transition("LAP-1", Stage::Configuring, "ana", None, &[])
                 .unwrap();
-            s.conn()
-                .execute(
-                    "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES ('LAP-1', 'ana', ?1, 999999999, 1, '2026-11-24T00:00:00Z')",
-                    params![hostname_for_tests()],
-                )
-                .unwrap();
+            s.sql(
+                "INSERT INTO locks (tag, operator, host, pid, start_time, since) VALUES ('LAP-1', 'ana', $1, 999999999, 1, '2026-11-24T00:00:00Z')",
+                args![hostname_for_tests()],
+            );
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = fx.open();
         let rec = s.stage("LAP-1").unwrap().unwrap();
         assert_eq!(rec.stage, Stage::ConfigureFailed);
         assert_eq!(
@@ -705,6 +773,7 @@ mod tests {
             Some(format!("the configure run by ana (pid 999999999 on {}, started 2026-11-24T00:00:00Z) was interrupted before it finished", hostname_for_tests()).as_str())
         );
         assert!(s.locks().unwrap().is_empty());
+    }
     }
 
     fn hostname_for_tests() -> String {
@@ -715,8 +784,12 @@ mod tests {
     fn an_older_schema_is_migrated_on_open_and_keeps_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let c = Connection::open(dir.path().join("state.db")).unwrap();
-            c.execute_batch(MIGRATIONS[0]).unwrap();
+            let c = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
+            c.execute_batch(&migrations::dialect(
+                migrations::MIGRATIONS[0],
+                Backend::Sqlite,
+            ))
+            .unwrap();
             c.pragma_update(None, "user_version", 1).unwrap();
             c.execute(
                 "INSERT INTO journal (tag, at, operator, kind, message) VALUES ('LAP-9', '2026-01-01T00:00:00Z', 'old', 'note', 'from v1')",
@@ -729,16 +802,14 @@ mod tests {
         let h = s.history("LAP-9").unwrap();
         assert_eq!(h[0].message.as_deref(), Some("from v1"));
         assert_eq!(h[0].run_id, None);
-        s.conn()
-            .execute("INSERT INTO runs (command, operator, started_at, status) VALUES ('configure', 'x', 'now', 'running')", [])
-            .unwrap();
+        s.sql("INSERT INTO runs (command, operator, started_at, status) VALUES ('configure', 'x', 'now', 'running')", args![]);
     }
 
     #[test]
     fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let c = Connection::open(dir.path().join("state.db")).unwrap();
+            let c = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
             c.pragma_update(None, "user_version", 99).unwrap();
         }
         let err = Store::open(dir.path()).unwrap_err().to_string();

@@ -1,14 +1,13 @@
 //! Pinned SSH host keys, kept in the state store.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::args;
 use super::{Entry, Store, StoreError, insert_entry, now};
 use crate::transport::{HostKeyPins, Pin, TransportError};
 
-fn pins_error(e: rusqlite::Error) -> TransportError {
+fn pins_error(e: StoreError) -> TransportError {
     TransportError::PinsIo {
         action: "use",
-        path: "state.db".into(),
+        path: "state store".into(),
         source: std::io::Error::other(e.to_string()),
     }
 }
@@ -17,34 +16,36 @@ impl Store {
     /// Pins `pin` for `device` in place of any earlier pin and writes `entry`, in one
     /// transaction: a rekey either happened completely or not at all.
     pub fn replace_pin(&self, device: &str, pin: &Pin, entry: &Entry) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tag) DO UPDATE SET key_type = ?2, fingerprint = ?3, pinned_at = ?4",
-            params![device, pin.key_type, pin.fingerprint, now()],
-        )?;
-        insert_entry(&tx, entry)?;
-        tx.commit()?;
-        Ok(())
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tag) DO UPDATE SET key_type = excluded.key_type, fingerprint = excluded.fingerprint, pinned_at = excluded.pinned_at",
+                args![device, pin.key_type, pin.fingerprint, now()],
+            )?;
+            insert_entry(tx, entry)
+        })
     }
 }
 
 impl HostKeyPins for Store {
     fn pinned(&self, device: &str) -> Result<Option<Pin>, TransportError> {
-        self.conn()
-            .query_row(
-                "SELECT key_type, fingerprint FROM host_keys WHERE tag = ?1",
-                params![device],
-                |r| {
-                    Ok(Pin {
-                        key_type: r.get(0)?,
-                        fingerprint: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(pins_error)
+        let row = self
+            .db
+            .read(|tx| {
+                tx.query_opt(
+                    "SELECT key_type, fingerprint FROM host_keys WHERE tag = $1",
+                    args![device],
+                )
+            })
+            .map_err(pins_error)?;
+        row.map(|r| {
+            Ok(Pin {
+                key_type: r.get(0)?,
+                fingerprint: r.get(1)?,
+            })
+        })
+        .transpose()
+        .map_err(pins_error)
     }
 
     /// First contact: pins `pin` unless `device` already has a pin, which stays (many
@@ -52,12 +53,14 @@ impl HostKeyPins for Store {
     /// is another key, refuses with [`TransportError::HostKeyChanged`] (its `address`
     /// empty: the caller knows it). Only [`Store::replace_pin`] replaces a pin.
     fn pin(&self, device: &str, pin: &Pin) -> Result<(), TransportError> {
-        self.conn()
-            .execute(
-                "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tag) DO NOTHING",
-                params![device, pin.key_type, pin.fingerprint, now()],
-            )
+        self.db
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO host_keys (tag, key_type, fingerprint, pinned_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tag) DO NOTHING",
+                    args![device, pin.key_type, pin.fingerprint, now()],
+                )
+            })
             .map_err(pins_error)?;
         match self.pinned(device)? {
             Some(kept) if kept != *pin => Err(TransportError::HostKeyChanged {
@@ -71,8 +74,8 @@ impl HostKeyPins for Store {
     }
 
     fn forget(&self, device: &str) -> Result<(), TransportError> {
-        self.conn()
-            .execute("DELETE FROM host_keys WHERE tag = ?1", params![device])
+        self.db
+            .write(|tx| tx.execute("DELETE FROM host_keys WHERE tag = $1", args![device]))
             .map(|_| ())
             .map_err(pins_error)
     }
@@ -81,11 +84,11 @@ impl HostKeyPins for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance::both;
 
-    #[test]
-    fn a_first_contact_pin_never_replaces_another() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+    both! {
+    fn a_first_contact_pin_never_replaces_another(fx: &Fixture) {
+        let store = fx.open();
         let key = |n: u32| Pin {
             key_type: "ssh-ed25519".into(),
             fingerprint: format!("SHA256:key{n}"),
@@ -118,11 +121,11 @@ mod tests {
         assert!(store.pin("PS-0001", &other).is_err());
         assert_eq!(store.pinned("PS-0001").unwrap(), Some(kept));
     }
+    }
 
-    #[test]
-    fn replacing_a_pin_writes_it_and_its_journal_row_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+    both! {
+    fn replacing_a_pin_writes_it_and_its_journal_row_together(fx: &Fixture) {
+        let store = fx.open();
         let old = Pin {
             key_type: "ssh-ed25519".into(),
             fingerprint: "SHA256:old".into(),
@@ -138,5 +141,6 @@ mod tests {
         let history = store.history("LAP-0001").unwrap();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].kind, "rekey");
+    }
     }
 }

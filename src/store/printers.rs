@@ -3,20 +3,21 @@
 //! and whether it needed attention as columns. Owns its table and migration; knows nothing
 //! of IPP (the caller serialises what the printer said).
 
-use rusqlite::params;
 use serde::Serialize;
 
+use super::db::args;
 use super::{Store, StoreError, now};
 
-/// The table's migration (one step of [`super::MIGRATIONS`]); plain portable SQL.
+/// The table's migration (one step of `migrations::MIGRATIONS`); portable SQL, `{id}` and
+/// `{int}` put in each backend's words.
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE printer_observations (
-        id INTEGER PRIMARY KEY,
+        id {id},
         tag TEXT NOT NULL,
         at TEXT NOT NULL,
         operator TEXT NOT NULL,
-        pages INTEGER,
-        attention INTEGER NOT NULL,
+        pages {int},
+        attention {int} NOT NULL,
         status TEXT NOT NULL
     );
     CREATE INDEX printer_observations_tag ON printer_observations (tag, id);
@@ -46,30 +47,36 @@ impl Store {
         attention: bool,
         status: &str,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO printer_observations (tag, at, operator, pages, attention, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![tag, now(), operator, pages, attention as i64, status],
-        )?;
-        Ok(())
+        let (at, attention) = (now(), i64::from(attention));
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO printer_observations (tag, at, operator, pages, attention, status) VALUES ($1, $2, $3, $4, $5, $6)",
+                args![tag, at, operator, pages, attention, status],
+            )?;
+            Ok(())
+        })
     }
 
     /// Every observation of printer `tag`, oldest first.
     pub fn printer_observations(&self, tag: &str) -> Result<Vec<PrinterObservation>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT tag, at, operator, pages, attention, status FROM printer_observations WHERE tag = ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map(params![tag], |r| {
-            Ok(PrinterObservation {
-                tag: r.get(0)?,
-                at: r.get(1)?,
-                operator: r.get(2)?,
-                pages: r.get(3)?,
-                attention: r.get::<_, i64>(4)? != 0,
-                status: r.get(5)?,
+        self.db.read(|tx| {
+            tx.query(
+                "SELECT tag, at, operator, pages, attention, status FROM printer_observations WHERE tag = $1 ORDER BY id",
+                args![tag],
+            )?
+            .into_iter()
+            .map(|r| {
+                Ok(PrinterObservation {
+                    tag: r.get(0)?,
+                    at: r.get(1)?,
+                    operator: r.get(2)?,
+                    pages: r.get(3)?,
+                    attention: r.get::<i64>(4)? != 0,
+                    status: r.get(5)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
+        })
     }
 }
 

@@ -1,8 +1,7 @@
 //! Each device's last configure outcome, over every run: what `configure --resume` works
 //! from (not "the last run"). Reads only.
 
-use rusqlite::params;
-
+use super::db::args;
 use super::runs::{DeviceOutcome, PENDING};
 use super::{RunStatus, Store, StoreError};
 use crate::model::Outcome;
@@ -28,35 +27,38 @@ impl Store {
     /// Every device's newest configure outcome, by tag. A device still pending in a run
     /// that is running (another live process) is counted by its earlier runs.
     pub fn last_configures(&self) -> Result<Vec<LastConfigure>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "WITH settled AS (
-                 SELECT d.run_id, d.tag, d.outcome FROM run_devices d JOIN runs r ON r.id = d.run_id
-                 WHERE r.command = ?1 AND NOT (d.outcome = ?2 AND r.status = ?3)
-             )
-             SELECT s.tag, s.outcome, s.run_id FROM settled s
-             WHERE s.run_id = (SELECT MAX(run_id) FROM settled t WHERE t.tag = s.tag)
-             ORDER BY s.tag",
-        )?;
-        let rows = stmt.query_map(params!["configure", PENDING, RunStatus::Running], |r| {
-            Ok(LastConfigure {
-                device: r.get(0)?,
-                outcome: r.get::<_, DeviceOutcome>(1)?.0,
-                run: r.get(2)?,
-            })
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "WITH settled AS (
+                     SELECT d.run_id, d.tag, d.outcome FROM run_devices d JOIN runs r ON r.id = d.run_id
+                     WHERE r.command = $1 AND NOT (d.outcome = $2 AND r.status = $3)
+                 )
+                 SELECT s.tag, s.outcome, s.run_id FROM settled s
+                 WHERE s.run_id = (SELECT MAX(run_id) FROM settled t WHERE t.tag = s.tag)
+                 ORDER BY s.tag",
+                args!["configure", PENDING, RunStatus::Running],
+            )
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.iter()
+            .map(|r| {
+                Ok(LastConfigure {
+                    device: r.get(0)?,
+                    outcome: r.get::<DeviceOutcome>(1)?.0,
+                    run: r.get(2)?,
+                })
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance::both;
 
-    #[test]
-    fn the_newest_settled_outcome_of_each_device_counts() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+    both! {
+    fn the_newest_settled_outcome_of_each_device_counts(fx: &Fixture) {
+        let s = fx.open();
         let tags = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
         let a = s
             .start_run("configure", "ana", &tags(&["A", "B", "C"]))
@@ -90,5 +92,6 @@ mod tests {
                 ("C", Some(Outcome::Ok), true)
             ]
         );
+    }
     }
 }
