@@ -239,3 +239,82 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
     let assigned = std::fs::read_to_string(out.path().join("inventory/assignments.yaml")).unwrap();
     assert!(assigned.contains("Ada Lovelace"), "{assigned}");
 }
+
+#[test]
+fn a_site_moves_to_a_team_store_with_every_row_and_its_setting_names_no_password() {
+    let cluster = Cluster::start().unwrap();
+    let url = cluster.url();
+    let site = SiteCopy::example();
+    // One CSP on the embedded store: a receipt, an assignment, a note.
+    site.run(&[
+        "receive",
+        "LAP-9001",
+        "--serial",
+        "SN9001",
+        "--model",
+        "ThinkPad T14",
+        "--kind",
+        "laptop",
+    ]);
+    site.run(&[
+        "assign",
+        "LAP-9001",
+        "--to",
+        "Ada Lovelace",
+        "--desk",
+        "4-12",
+        "--email",
+        "ada@example.org",
+    ]);
+    site.run(&["note", "LAP-9001", "sticker on the lid"]);
+    assert!(site.file("inventory/received.yaml").exists());
+
+    let copied = site.run(&["store", "copy", "--to", &url]).stdout();
+    assert!(copied.contains("every row is there"), "{copied}");
+    assert!(copied.contains(&format!("store: {url}")), "{copied}");
+    let again = site
+        .test()
+        .args(["store", "copy", "--to", &url])
+        .failure()
+        .stderr();
+    assert!(again.contains("is not empty"), "{again}");
+
+    // The site switches by its setting; the two files are no longer read.
+    let groups = site.read("inventory/groups.yaml");
+    let with_store = |url: &str| {
+        groups.replacen(
+            "settings:\n",
+            &format!("settings:\n  store: \"{url}\"\n"),
+            1,
+        )
+    };
+    site.write("inventory/groups.yaml", &with_store(&url));
+    std::fs::remove_file(site.file("inventory/received.yaml")).unwrap();
+    std::fs::remove_file(site.file("inventory/assignments.yaml")).unwrap();
+    let history = site.run(&["history", "LAP-9001"]).stdout();
+    for word in ["received", "assigned", "sticker on the lid"] {
+        assert!(history.contains(word), "{word} in {history}");
+    }
+    let devices = site
+        .test()
+        .args(["--format", "json", "devices"])
+        .success()
+        .json();
+    let dev = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["tag"] == "LAP-9001")
+        .cloned()
+        .unwrap();
+    assert!(dev.to_string().contains("Ada Lovelace"), "{dev}");
+
+    // A password in the site's setting is refused, and never shown.
+    site.write(
+        "inventory/groups.yaml",
+        &with_store("postgres://deskready:hunter2@db.example/fleet"),
+    );
+    let err = site.test().args(["validate"]).failure().stderr();
+    assert!(err.contains("holds a password"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}

@@ -84,8 +84,20 @@ impl Env {
     /// Where the site's store is: `DESKREADY_STORE`, else the site's `settings.store`, else
     /// `.deskready/state.db`.
     pub fn store_location(&self) -> Result<crate::store::Location, Error> {
+        // The site's setting, read once per process and site (every command asks for it
+        // several times; reading it parses the inventory files).
+        static SETTINGS: std::sync::Mutex<
+            Option<std::collections::HashMap<PathBuf, Option<String>>>,
+        > = std::sync::Mutex::new(None);
+        let setting = {
+            let mut cache = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+            cache
+                .get_or_insert_with(Default::default)
+                .entry(self.site_dir.clone())
+                .or_insert_with(|| crate::load::store_setting(&self.site_dir))
+                .clone()
+        };
         let dir = crate::site::state_dir(&self.site_dir);
-        let setting = crate::load::store_setting(&self.site_dir);
         Ok(crate::store::Location::choose(&dir, setting.as_deref())?)
     }
 }
