@@ -245,17 +245,17 @@ fn a_site_moves_to_a_team_store_with_every_row_and_its_setting_names_no_password
     let cluster = Cluster::start().unwrap();
     let url = cluster.url();
     let site = SiteCopy::example();
-    // One CSP on the embedded store: a receipt, an assignment, a note.
-    site.run(&[
-        "receive",
-        "LAP-9001",
-        "--serial",
-        "SN9001",
-        "--model",
-        "ThinkPad T14",
-        "--kind",
-        "laptop",
-    ]);
+    // One CSP on the embedded store: a receipt (a new device must render, so it comes
+    // with its person and place), an assignment, a note.
+    let csv = site.path().join("delivery.csv");
+    std::fs::write(
+        &csv,
+        "asset_tag,serial,model,kind,profile,assignee,email,site,floor,desk
+         LAP-9001,SN9001,ThinkPad T14,laptop,laptop-base,Ana Lima,ana@example.org,HQ,3,3-30
+",
+    )
+    .unwrap();
+    site.run(&["receive", "--csv", csv.to_str().unwrap()]);
     site.run(&[
         "assign",
         "LAP-9001",
