@@ -172,8 +172,18 @@ fn a_scheduled_configure_outside_the_window_is_refused_and_reported() {
         "{}",
         ran.stderr()
     );
+    // The rollout recorded its run, with the device refused: linked to the job.
+    let run = lab.store().last_run("configure").unwrap().unwrap();
+    assert_eq!(
+        run.devices,
+        [(
+            "LAP-0003".to_string(),
+            Some(deskready::model::Outcome::Refused)
+        )]
+    );
     assert!(
-        ran.stdout().ends_with("job 1: refused (exit 3)\n"),
+        ran.stdout()
+            .ends_with(&format!("job 1: refused (exit 3, run {})\n", run.id)),
         "{}",
         ran.stdout()
     );
@@ -181,6 +191,7 @@ fn a_scheduled_configure_outside_the_window_is_refused_and_reported() {
     let last = &listed[0]["last_run"];
     assert_eq!(last["outcome"], "refused", "{listed:?}");
     assert_eq!(last["exit_code"], 3);
+    assert_eq!(last["run_id"], run.id);
     assert!(
         last["message"]
             .as_str()
