@@ -321,6 +321,37 @@ fn a_job_is_timed_by_its_window_or_a_weekly_time() {
     assert_eq!((local.hour(), local.minute()), (22, 0));
     assert!(due_at > jiff::Timestamp::now());
     assert!(due_at < jiff::Timestamp::now() + jiff::SignedDuration::from_hours(7 * 24 + 1));
+    // The site's default time zone (deskready.yaml), checked like any default.
+    site.write(
+        "deskready.yaml",
+        "defaults:\n  timezone: America/New_York\n",
+    );
+    let daily = site
+        .test()
+        .args([
+            "--format",
+            "json",
+            "schedule",
+            "add",
+            "audit --all",
+            "--every",
+            "03:00",
+        ])
+        .success()
+        .json();
+    assert_eq!(daily["timezone"], "America/New_York");
+    assert!(
+        daily["due_local"]
+            .as_str()
+            .unwrap()
+            .ends_with(" 03:00 America/New_York")
+    );
+    site.write("deskready.yaml", "defaults:\n  timezone: Mars/Olympus\n");
+    site.test()
+        .args(["schedule", "list"])
+        .code(2)
+        .stderr_has("error: deskready.yaml:2:3: defaults.timezone: invalid value 'Mars/Olympus' for '--timezone <ZONE>': unknown time zone `Mars/Olympus`");
+    std::fs::remove_file(site.file("deskready.yaml")).unwrap();
     let text = site.test().args(["schedule", "list"]).success().stdout();
     assert!(text.contains("audit --group floor3"), "{text}");
     assert!(text.contains("every sat 22:00"), "{text}");

@@ -345,13 +345,12 @@ fn next_due(job: &Schedule, now: Timestamp) -> Option<i64> {
 pub fn run_due(env: &Env, s: &RunSettings, on: &mut dyn FnMut(JobEvent)) -> Result<Ran, Error> {
     let store = env.open_store()?;
     let me = Holder::me(&env.operator);
+    store.close_dead_job_runs(&me.host)?;
     let mut ran = Ran::default();
     loop {
         let now = Timestamp::now();
         let next = move |job: &Schedule| next_due(job, now);
-        let Some(Claimed { schedule, run }) =
-            store.claim_due(now.as_second(), &me.host, me.pid, &next)?
-        else {
+        let Some(Claimed { schedule, run }) = store.claim_due(now.as_second(), &me, &next)? else {
             break;
         };
         if run.outcome == JobOutcome::Missed {

@@ -38,6 +38,7 @@ pub(super) const MIGRATION: &str = r#"
         finished_at TEXT,
         host TEXT NOT NULL,
         pid {int} NOT NULL,
+        start_time {int} NOT NULL,
         outcome TEXT NOT NULL,
         exit_code {int},
         run_id {int},
@@ -268,11 +269,11 @@ impl Store {
     pub fn claim_due(
         &self,
         now_secs: i64,
-        host: &str,
-        pid: u32,
+        me: &super::Holder,
         next: &(dyn Fn(&Schedule) -> Option<i64> + Sync),
     ) -> Result<Option<Claimed>, StoreError> {
         let started = now();
+        let (host, pid) = (me.host.as_str(), me.pid);
         self.db.write(|tx| {
             let Some(row) = tx.query_opt(
                 &format!(
@@ -308,8 +309,8 @@ impl Store {
                 (JobOutcome::Running, None, None)
             };
             let id: i64 = tx.query_one(
-                "INSERT INTO schedule_runs (schedule_id, due, started_at, finished_at, host, pid, outcome, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                args![schedule.id, due, started, finished, host, i64::from(pid), outcome, message],
+                "INSERT INTO schedule_runs (schedule_id, due, started_at, finished_at, host, pid, start_time, outcome, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                args![schedule.id, due, started, finished, host, i64::from(pid), me.start_time, outcome, message],
             )?;
             schedule.due = following;
             let run = JobRun {
@@ -347,6 +348,35 @@ impl Store {
             )
         })?;
         Ok(())
+    }
+
+    /// Ends the runs still `running` on machine `host` whose scheduler process is gone (it
+    /// was killed, the machine rebooted): `failed`, saying so. Returns how many.
+    pub fn close_dead_job_runs(&self, host: &str) -> Result<usize, StoreError> {
+        let running = self.db.read(|tx| {
+            tx.query(
+                "SELECT id, pid, start_time FROM schedule_runs WHERE host = $1 AND outcome = $2",
+                args![host, JobOutcome::Running],
+            )
+        })?;
+        let mut closed = 0;
+        for r in &running {
+            let (id, pid, start): (i64, u32, u64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if super::locks::start_time(pid) == Some(start) {
+                continue;
+            }
+            let message = format!(
+                "its scheduler (pid {pid} on {host}) ended while the job ran; how the job ended is not known"
+            );
+            let finished = now();
+            closed += self.db.write(|tx| {
+                tx.execute(
+                    "UPDATE schedule_runs SET outcome = $2, finished_at = $3, message = $4 WHERE id = $1 AND outcome = $5",
+                    args![id, JobOutcome::Failed, finished, message, JobOutcome::Running],
+                )
+            })? as usize;
+        }
+        Ok(closed)
     }
 
     /// The rollout runs process `pid` on machine `host` started at or after `since` (RFC
@@ -387,6 +417,14 @@ mod tests {
         }
     }
 
+    fn machine(host: &str, pid: u32) -> crate::store::Holder {
+        crate::store::Holder {
+            host: host.into(),
+            pid,
+            ..crate::store::Holder::me("ana")
+        }
+    }
+
     both! {
     fn a_job_due_is_claimed_once_and_its_end_recorded(fx: &Fixture) {
         let s = fx.open();
@@ -394,18 +432,18 @@ mod tests {
         let weekly = s.add_schedule(&job(2000, Some("sat 22:00"))).unwrap();
         let never = |_: &Schedule| None;
         // Nothing is due before its time.
-        assert!(s.claim_due(999, "m1", 1, &never).unwrap().is_none());
-        let c = s.claim_due(1500, "m1", 1, &never).unwrap().unwrap();
+        assert!(s.claim_due(999, &machine("m1", 1), &never).unwrap().is_none());
+        let c = s.claim_due(1500, &machine("m1", 1), &never).unwrap().unwrap();
         assert_eq!((c.schedule.id, c.run.outcome, c.run.due), (once, JobOutcome::Running, 1000));
         assert_eq!(c.schedule.argv, ["configure", "--group", "floor3"]);
         // Claimed: no one else gets it.
-        assert!(s.claim_due(1500, "m2", 2, &never).unwrap().is_none());
+        assert!(s.claim_due(1500, &machine("m2", 2), &never).unwrap().is_none());
         s.finish_job_run(c.run.id, JobOutcome::Succeeded, Some(0), Some(7), None).unwrap();
         // A recurring job moves on to its next time.
         let next = |_: &Schedule| Some(9000);
-        let c = s.claim_due(2100, "m2", 2, &next).unwrap().unwrap();
+        let c = s.claim_due(2100, &machine("m2", 2), &next).unwrap().unwrap();
         assert_eq!(c.schedule.id, weekly);
-        assert!(s.claim_due(8999, "m1", 1, &next).unwrap().is_none());
+        assert!(s.claim_due(8999, &machine("m1", 1), &next).unwrap().is_none());
         s.finish_job_run(c.run.id, JobOutcome::Refused, Some(3), None, Some("outside")).unwrap();
         let all = s.schedules().unwrap();
         assert_eq!(all.len(), 2);
@@ -415,7 +453,7 @@ mod tests {
         assert_eq!(all[1].due, Some(9000));
         assert_eq!(all[1].last.as_ref().unwrap().outcome, JobOutcome::Refused);
         // Long past its grace: recorded missed, not for running.
-        let c = s.claim_due(9000 + 3601, "m1", 1, &next).unwrap().unwrap();
+        let c = s.claim_due(9000 + 3601, &machine("m1", 1), &next).unwrap().unwrap();
         assert_eq!(c.run.outcome, JobOutcome::Missed);
         assert!(c.run.finished_at.is_some());
         assert_eq!(s.schedule_runs(weekly).unwrap().len(), 2);
@@ -437,7 +475,7 @@ mod tests {
                     let store = fx.open();
                     scope.spawn(move || {
                         store
-                            .claim_due(1000, &format!("m{i}"), i, &|_: &Schedule| None)
+                            .claim_due(1000, &machine(&format!("m{i}"), i), &|_: &Schedule| None)
                             .unwrap()
                             .is_some()
                     })
@@ -447,6 +485,25 @@ mod tests {
         });
         assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{claims:?}");
         assert_eq!(s.schedule_runs(id).unwrap().len(), 1);
+    }
+    }
+
+    both! {
+    fn a_run_whose_scheduler_is_gone_is_closed_failed(fx: &Fixture) {
+        let s = fx.open();
+        let id = s.add_schedule(&job(1000, None)).unwrap();
+        let me = crate::store::Holder::me("ana");
+        let gone = crate::store::Holder { start_time: me.start_time + 1, ..me.clone() };
+        s.claim_due(1000, &gone, &|_: &Schedule| None).unwrap().unwrap();
+        let other = s.add_schedule(&job(1000, None)).unwrap();
+        s.claim_due(1000, &me, &|_: &Schedule| None).unwrap().unwrap();
+        // Another machine's runs are its own to close.
+        assert_eq!(s.close_dead_job_runs("elsewhere").unwrap(), 0);
+        assert_eq!(s.close_dead_job_runs(&me.host).unwrap(), 1);
+        let run = &s.schedule_runs(id).unwrap()[0];
+        assert_eq!(run.outcome, JobOutcome::Failed);
+        assert!(run.message.as_deref().unwrap().contains("ended while the job ran"), "{run:?}");
+        assert_eq!(s.schedule_runs(other).unwrap()[0].outcome, JobOutcome::Running, "this process is alive");
     }
     }
 
