@@ -276,6 +276,9 @@ fn a_job_is_timed_by_its_window_or_a_weekly_time() {
         added["window"],
         "sat,sun 06:00-22:00 Europe/London (from group print-servers)"
     );
+    // It may start late while the window is open (16 hours, less a minute, at most).
+    let grace = added["grace_secs"].as_i64().unwrap();
+    assert!((60..=16 * 3600 - 60).contains(&grace), "{added}");
     // Due when the window next opens (now, when it is open).
     let due_at: jiff::Timestamp = added["due"].as_str().unwrap().parse().unwrap();
     let local = due_at.to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap());
@@ -411,4 +414,55 @@ fn install_writes_a_timer_and_service_systemd_accepts() {
         line.contains(&format!("*/5 * * * * csp cd '{site_path}' && ")),
         "{line}"
     );
+}
+
+#[test]
+fn a_job_found_later_than_its_grace_is_missed_not_run() {
+    let site = SiteCopy::example();
+    let added = site
+        .test()
+        .args([
+            "--format",
+            "json",
+            "schedule",
+            "add",
+            "configure LAP-0003",
+            "--at",
+            "now",
+            "--grace",
+            "0s",
+        ])
+        .success()
+        .json();
+    let due: jiff::Timestamp = added["due"].as_str().unwrap().parse().unwrap();
+    // The scheduler comes by after the due time (and its grace of nothing) has passed.
+    crate::support::wait_until(
+        "a second past its due time",
+        std::time::Duration::from_secs(5),
+        || (jiff::Timestamp::now() > due + jiff::SignedDuration::from_secs(1)).then_some(()),
+    );
+    let ran = site.test().args(["schedule", "run"]).success().stdout();
+    assert!(
+        ran.starts_with("job 1: deskready configure LAP-0003: missed: due "),
+        "{ran}"
+    );
+    assert!(
+        ran.contains("more than its grace (0 s) ago: not run"),
+        "{ran}"
+    );
+    let listed = jobs(site.test());
+    assert_eq!(listed[0]["last_run"]["outcome"], "missed");
+    assert!(listed[0]["last_run"]["exit_code"].is_null());
+    assert!(listed[0]["due"].is_null());
+    // Nothing ran: no configure run, and nothing is due any more.
+    let status = site
+        .test()
+        .args(["--format", "json", "status"])
+        .success()
+        .json();
+    assert!(!status.to_string().contains("configured"), "{status}");
+    site.test()
+        .args(["schedule", "run"])
+        .success()
+        .stdout_is("no job is due\n");
 }

@@ -28,7 +28,8 @@ Times: `now`; `22:00` (the next 22:00: today if still ahead, else tomorrow); `sa
 (the next Saturday at 22:00: today if it is Saturday before 22:00, else the coming one;
 `sat,sun 06:00` the next of either); `2026-11-28 22:00`. They are read in --timezone, else
 the site's default (deskready.yaml `defaults: timezone:`), else this machine's zone.
-A job may run at most --grace late (default 1h); later it is recorded missed, not run.")]
+A job may start at most --grace late (default 1h; --in-window: while its window is open);
+later it is recorded missed, not run.")]
     Add(AddArgs),
     /// Lists the jobs: id, command, when, next due, last run and how it ended.
     #[command(after_help = "Examples:
@@ -77,9 +78,10 @@ pub struct AddArgs {
     /// machine's.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub timezone: Option<String>,
-    /// How late the job may still start (`30m`, `2h`, `1d`); later it is missed.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_grace)]
-    pub grace: i64,
+    /// How late the job may still start (`30m`, `2h`, `1d`); later it is missed. Default:
+    /// 1h; with --in-window, while the window is open.
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+    pub grace: Option<i64>,
 }
 
 #[derive(Debug, clap::Args)]

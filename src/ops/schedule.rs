@@ -55,8 +55,9 @@ pub struct AddSettings {
     pub timing: Timing,
     /// The time zone its times are read in (IANA); `None`: this machine's.
     pub timezone: Option<String>,
-    /// Seconds it may start late.
-    pub grace: i64,
+    /// Seconds it may start late; `None`: an hour ([`DEFAULT_GRACE_SECS`]), or for
+    /// `--in-window` as long as the window stays open.
+    pub grace: Option<i64>,
 }
 
 /// A job added.
@@ -112,6 +113,7 @@ pub fn add(env: &Env, s: &AddSettings) -> Result<Added, Error> {
         }
         site = Some(loaded);
     }
+    let mut grace = s.grace.unwrap_or(DEFAULT_GRACE_SECS);
     let (due, timezone, every, written, window) = match &s.timing {
         Timing::At(at) => {
             let when = When::parse(at).map_err(bad)?;
@@ -158,6 +160,13 @@ pub fn add(env: &Env, s: &AddSettings) -> Result<Added, Error> {
                 ))
             })?;
             let described = format!("{} (from {source})", window.describe());
+            if s.grace.is_none()
+                && let Some((_, closes)) = window.open_at(open.timestamp())
+            {
+                // Late, but while the window is still open (a minute to spare), is in time.
+                grace =
+                    (closes.timestamp().as_second() - open.timestamp().as_second() - 60).max(60);
+            }
             (
                 open.timestamp(),
                 window.tz_name.clone(),
@@ -174,7 +183,7 @@ pub fn add(env: &Env, s: &AddSettings) -> Result<Added, Error> {
         written,
         every,
         timezone,
-        grace: s.grace,
+        grace,
         due: due.as_second(),
         operator: env.operator.clone(),
     })?;
