@@ -246,6 +246,10 @@ fn check(line: &str) -> Result<(Vec<String>, String, Option<Selection>), Failure
             "format",
             "a job writes in the format `schedule run` is given",
         ),
+        (
+            "operator",
+            "a job runs as the CSP who scheduled it (`schedule add --operator`)",
+        ),
     ] {
         if matches.value_source(id) == Some(ValueSource::CommandLine) {
             return Err(refuse(format!("--{id} is not for a job: {why}")));
@@ -548,5 +552,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--site is not for a job"), "{e}");
+        let e = check("configure --all --operator bo")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--operator is not for a job"), "{e}");
     }
 }
