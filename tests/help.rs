@@ -162,7 +162,7 @@ fn site_defaults_apply_and_their_mistakes_are_located() {
     );
     site.test().arg("devices").code(2).stderr_is(
         "error: deskready.yaml:2:3: defaults.parallel: invalid value 'lots' for '--parallel <N>': invalid digit found in string\n\
-         error: deskready.yaml:3:3: defaults.paralel: unknown option `paralel`; did you mean `parallel`? allowed: format, parallel, retries, batch, max-fail, connect-timeout, command-timeout\n\
+         error: deskready.yaml:3:3: defaults.paralel: unknown option `paralel`; did you mean `parallel`? allowed: format, parallel, retries, batch, max-fail, connect-timeout, command-timeout, timezone\n\
          error: deskready.yaml:4:3: defaults.batch: `x` is not a number of devices (5) or a percentage (25%)\n\
          3 problems in the site; nothing was changed\n",
     );

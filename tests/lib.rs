@@ -29,6 +29,7 @@ mod printers;
 mod printfleet;
 mod printlab;
 mod render;
+mod schedule;
 mod screens;
 mod secrets;
 mod services;

@@ -22,6 +22,7 @@ pub(super) const OPTIONS: &[&str] = &[
     "max-fail",
     "connect-timeout",
     "command-timeout",
+    "timezone",
 ];
 
 /// The site directory the command line names (`--site`, else `$DESKREADY_SITE`, else

@@ -18,6 +18,7 @@ mod receive;
 mod rekey;
 mod render;
 mod report;
+mod schedule;
 mod store;
 mod validate;
 
@@ -224,6 +225,14 @@ warning, a supply low or a waste receptacle almost full).")]
   deskready export
   deskready export --dir /tmp/review")]
     Export(store::ExportArgs),
+    /// Jobs that run a deskready command later: after hours, at weekends, in a maintenance
+    /// window (add, list, remove; run what is due; install a systemd timer or cron file).
+    #[command(subcommand)]
+    #[command(after_help = "Examples:
+  deskready schedule add \"upgrade --group floor3 --security-only\" --at \"sat 22:00\"
+  deskready schedule list
+  deskready schedule install     # a systemd timer that runs `deskready schedule run`")]
+    Schedule(schedule::ScheduleCommand),
     /// Simulated devices on this machine: real sshd per device, for demos and tests.
     #[command(subcommand)]
     #[command(after_help = "Examples:
@@ -458,6 +467,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Unlock(a) => leases::unlock(&ctx, a),
         Command::Store(c) => store::run(&ctx, c),
         Command::Export(a) => store::export(&ctx, a),
+        Command::Schedule(c) => schedule::run(&ctx, c),
         Command::Completions(a) => help::completions(a),
         Command::Man(a) => help::man(a),
     }?;

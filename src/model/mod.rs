@@ -11,6 +11,7 @@ mod outcome;
 mod profile;
 mod secret;
 mod stage;
+mod when;
 mod window;
 
 pub use cost::Cost;
@@ -25,6 +26,7 @@ pub use secret::{
     DEFAULT_COMMAND_TIMEOUT, Secret, SecretSource, secret_references, valid_secret_name,
 };
 pub use stage::{MoveRefused, Stage, check_move, refusal, stage_name};
+pub use when::{When, WhenError, time_zone};
 pub use window::{DAYS as WINDOW_DAYS, Window, WindowError, local as local_time};
 
 /// Free variables: YAML values keyed by name, merged by precedence.

@@ -46,7 +46,7 @@ pub struct Window {
 /// Day names as written in profiles.
 pub const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-fn weekday(s: &str) -> Option<Weekday> {
+pub(super) fn weekday(s: &str) -> Option<Weekday> {
     let s = s.to_ascii_lowercase();
     let short = s.get(..3)?;
     let full = [

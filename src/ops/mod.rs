@@ -23,6 +23,7 @@ pub mod records;
 pub mod rekey;
 pub mod report;
 pub mod rollout;
+pub mod schedule;
 pub mod select;
 pub mod store;
 pub mod undo;

@@ -110,6 +110,40 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "id",
     ),
+    (
+        "schedules",
+        &[
+            "id",
+            "argv",
+            "command",
+            "written",
+            "every",
+            "timezone",
+            "grace",
+            "due",
+            "operator",
+            "created_at",
+        ],
+        "id",
+    ),
+    (
+        "schedule_runs",
+        &[
+            "id",
+            "schedule_id",
+            "due",
+            "started_at",
+            "finished_at",
+            "host",
+            "pid",
+            "start_time",
+            "outcome",
+            "exit_code",
+            "run_id",
+            "message",
+        ],
+        "id",
+    ),
 ];
 
 /// One table as copied.
@@ -288,6 +322,17 @@ mod tests {
             &[],
         )
         .unwrap();
+        s.add_schedule(&crate::store::NewSchedule {
+            argv: vec!["audit".into(), "--all".into()],
+            command: "audit".into(),
+            written: "every sun 03:00".into(),
+            every: Some("sun 03:00".into()),
+            timezone: "UTC".into(),
+            grace: 3600,
+            due: 1_800_000_000,
+            operator: "ana".into(),
+        })
+        .unwrap();
         let _held = s.lock("LAP-03", &Holder::me("ana")).unwrap();
         let t = to.open();
         let report = s.copy_to(&t).unwrap();
@@ -304,7 +349,9 @@ mod tests {
                 ("receipts", 0),
                 ("assignments", 1),
                 ("handoffs", 0),
-                ("repairs", 1)
+                ("repairs", 1),
+                ("schedules", 1),
+                ("schedule_runs", 0)
             ]
         );
         assert_eq!(t.history("LAP-07").unwrap(), s.history("LAP-07").unwrap());
