@@ -163,6 +163,35 @@ pub(super) fn new_devices(dir: &Path, slot: u32, specs: &[LabDeviceSpec]) -> Vec
         .collect()
 }
 
+/// How many user (and group) ids each light device has to itself.
+const IDS_PER_DEVICE: u64 = 20;
+
+/// The host's `login.defs` with the user and group id range of the light device at `host`
+/// (`127.(100+slot).(i/250).(1+i%250)`): a range no other light device on this machine
+/// uses. Light devices share the host's process table, and `userdel` refuses an account
+/// while any process with its uid runs; with one range for all, one lab's processes of
+/// uid 1000 would block another lab's account removal.
+fn own_ids(host_defs: &str, host: &str) -> String {
+    const KEYS: [&str; 4] = ["UID_MIN", "UID_MAX", "GID_MIN", "GID_MAX"];
+    let octets: Vec<u64> = host.split('.').filter_map(|o| o.parse().ok()).collect();
+    let n = match octets[..] {
+        [_, a, b, c] => a.saturating_sub(100) * 1000 + (b * 250 + c.saturating_sub(1)) % 1000,
+        _ => 0,
+    };
+    let first = 10_000 + n * IDS_PER_DEVICE;
+    let last = first + IDS_PER_DEVICE - 1;
+    let mut out: String = host_defs
+        .lines()
+        .filter(|l| !KEYS.contains(&l.split_whitespace().next().unwrap_or("")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!(
+        "# deskready lab: this device's own id range\n\
+         UID_MIN {first}\nUID_MAX {last}\nGID_MIN {first}\nGID_MAX {last}\n"
+    ));
+    out
+}
+
 /// Installs openssh-server when sshd is missing; creates the directories sshd and the
 /// namespaces need on the host.
 pub(super) fn prepare_host() -> Result<(), LabError> {
@@ -206,6 +235,9 @@ pub(super) fn prepare(key_file: &Path, devices: &[&LabDevice]) -> Result<(), Lab
             .map_err(io_err("write", &fstab))?;
         let cfg = sshd_dir.join("sshd_config");
         fs::write(&cfg, sshd_config(d)).map_err(io_err("write", &cfg))?;
+        let defs = d.dir.join("upper/etc/login.defs");
+        let host_defs = fs::read_to_string("/etc/login.defs").unwrap_or_default();
+        fs::write(&defs, own_ids(&host_defs, &d.host)).map_err(io_err("write", &defs))?;
         let key = d.host_key_file();
         if !key.exists() || !key.with_extension("pub").exists() {
             let _ = fs::remove_file(&key);
@@ -400,6 +432,19 @@ fn ensure_sshd() -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_light_device_has_user_ids_of_its_own() {
+        let defs = "MAIL_DIR /var/mail\nUID_MIN\t\t\t 1000\nUID_MAX\t60000\nGID_MIN 1000\n";
+        let a = own_ids(defs, "127.101.0.1");
+        assert!(a.contains("MAIL_DIR /var/mail\n"), "{a}");
+        assert!(!a.contains("1000\n"), "the host's range is gone: {a}");
+        assert!(a.contains("UID_MIN 30000\nUID_MAX 30019\n"), "{a}");
+        let b = own_ids(defs, "127.101.0.2");
+        assert!(b.contains("UID_MIN 30020\n"), "{b}");
+        let c = own_ids(defs, "127.102.0.1");
+        assert!(c.contains("UID_MIN 50000\n"), "{c}");
+    }
 
     #[test]
     fn rejects_bad_names() {
