@@ -32,6 +32,7 @@ mod render;
 mod screens;
 mod secrets;
 mod services;
+mod software;
 mod team;
 mod transport;
 mod tutorial;

@@ -24,6 +24,7 @@ pub mod rekey;
 pub mod report;
 pub mod rollout;
 pub mod select;
+pub mod software;
 pub mod store;
 pub mod undo;
 pub mod validate;

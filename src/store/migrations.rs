@@ -101,6 +101,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::desk::MIGRATION,
     // 7: what printers said about themselves over time.
     super::printers::MIGRATION,
+    // 8: software snapshots and the upgrades devices have waiting.
+    super::software::MIGRATION,
 ];
 
 /// The schema version this build writes.

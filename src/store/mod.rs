@@ -24,6 +24,7 @@ mod records;
 mod recover;
 mod resume;
 mod runs;
+mod software;
 mod transient;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use printers::PrinterObservation;
 pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
+pub use software::{PendingRecord, SoftwareSnapshot};
 
 use crate::model::{MoveRefused, Stage};
 
