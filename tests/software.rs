@@ -26,6 +26,8 @@ fn acme_repo(lab: &TestLab) -> AptRepo {
                 Pkg::new("acme-tool", "1.0-1"),
                 Pkg::new("acme-extra", "1.0-1"),
                 Pkg::new("acme-extra", "1.1-1"),
+                Pkg::new("acme-flaky", "1.0-1"),
+                flaky("1.1-1"),
             ],
         )
         .suite(
@@ -35,6 +37,18 @@ fn acme_repo(lab: &TestLab) -> AptRepo {
         )
         .on(&host)
         .serve()
+}
+
+/// acme-flaky at `version`, whose configuration fails the first time on a device (its
+/// `postinst` exits 1 once), leaving dpkg half-done.
+fn flaky(version: &str) -> Pkg {
+    let mut p = Pkg::new("acme-flaky", version);
+    p.postinst = Some(
+        "#!/bin/sh\nif [ \"$1\" = configure ] && [ ! -e /var/lib/acme-flaky-failed ]; then\n\
+         touch /var/lib/acme-flaky-failed; echo 'acme-flaky: cannot configure' >&2; exit 1\nfi\nexit 0\n"
+            .into(),
+    );
+    p
 }
 
 /// Points device `tag` at `repo` alone (by hand, as a CSP would) and installs acme-tool
@@ -317,6 +331,47 @@ fn software_is_listed_upgrades_are_found_and_rolled_out_in_batches() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<table id=\"software\">"), "{page}");
     assert!(page.contains("id=\"upgrades-summary\""), "{page}");
+
+    // An upgrade that fails leaves dpkg healthy, and says so; --resume redoes it.
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q acme-flaky=1.0-1 >/dev/null",
+    );
+    let failed = site
+        .test()
+        .args(["upgrade", &a, "--packages", "acme-flaky"])
+        .code(1);
+    assert!(
+        failed
+            .stdout()
+            .contains("FAILED: apt-get upgrade failed on ")
+            && failed
+                .stdout()
+                .contains("dpkg was mended (dpkg --configure -a)"),
+        "{}",
+        failed.stdout()
+    );
+    assert_eq!(lab.ssh(&a, "dpkg --audit"), "", "dpkg is healthy");
+    assert_eq!(version_of(&lab, &a, "acme-flaky"), "1.1-1");
+    let journal = site.test().args(["history", &a]).success();
+    assert!(
+        journal
+            .stdout()
+            .contains("the upgrade left dpkg half-done (")
+            && journal
+                .stdout()
+                .contains("upgraded acme-flaky 1.0-1 → 1.1-1"),
+        "{}",
+        journal.stdout()
+    );
+    site.test()
+        .args(["upgrade", "--resume"])
+        .success()
+        .stdout_has("nothing to upgrade");
+    site.test()
+        .args(["upgrade", "--resume"])
+        .success()
+        .stdout_has("nothing to resume");
 
     // A delivered device is upgraded only in its maintenance window.
     site.test().args(["configure", &b]).success();
