@@ -309,6 +309,16 @@ fn software_is_listed_upgrades_are_found_and_rolled_out_in_batches() {
         "{}",
         inv.stdout()
     );
+    // Looked at again: nothing changed, and no second copy of the same list is kept.
+    let store = deskready::store::Store::open(&site.file(".deskready")).unwrap();
+    let kept = store.software_snapshots(&a, 10).unwrap().len();
+    site.test()
+        .args(["software", &a])
+        .success()
+        .stdout_has(" packages; nothing changed since the last inventory (");
+    assert_eq!(store.software_snapshots(&a, 10).unwrap().len(), kept);
+    assert_eq!(kept, 3, "the first list, the one by hand, the one upgraded");
+
     // The report's software section: per package, how many devices and which versions.
     let report = site
         .test()

@@ -285,10 +285,16 @@ fn inventory_one(
     let entry = Entry::new(&tag, &env.operator, "software")
         .subject("inventory")
         .message(msg);
-    let json = serde_json::to_string(&row.packages).unwrap_or_else(|_| "[]".into());
-    store
-        .record_software(&tag, &env.operator, &json, &[entry])
-        .map_err(se)?;
+    // A list the same as the last one is not stored again: the snapshots are the device's
+    // software as it changed, and the journal row says when it was looked at.
+    if row.previous_at.is_some() && row.changes.is_empty() {
+        store.record(&[entry]).map_err(se)?;
+    } else {
+        let json = serde_json::to_string(&row.packages).unwrap_or_else(|_| "[]".into());
+        store
+            .record_software(&tag, &env.operator, &json, &[entry])
+            .map_err(se)?;
+    }
     Ok(())
 }
 
