@@ -620,11 +620,18 @@ impl Bookkeeper for UpgradeBooks {
             .map_err(work_error)?;
         // Only a device in use: not one never received, in repair or retired.
         let stage = self.store.stage(tag).map_err(work_error)?.map(|r| r.stage);
-        if matches!(stage, None | Some(Stage::InRepair | Stage::Retired)) {
-            return Err(WorkError::Refused(format!(
-                "{tag} is {}: only a device in use is upgraded",
-                crate::model::stage_name(stage)
-            )));
+        match stage {
+            None => {
+                return Err(WorkError::Refused(format!(
+                    "{tag} has not been received: receive it first (only a device in use is upgraded)"
+                )));
+            }
+            Some(s @ (Stage::InRepair | Stage::Retired)) => {
+                return Err(WorkError::Refused(format!(
+                    "{tag} is {s}: only a device in use is upgraded"
+                )));
+            }
+            Some(_) => {}
         }
         let started = std::time::Instant::now();
         let done = engine::upgrade(site, tag, &self.what, &settings.ssh, observe);
