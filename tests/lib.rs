@@ -33,6 +33,7 @@ mod schedule;
 mod screens;
 mod secrets;
 mod services;
+mod software;
 mod team;
 mod transport;
 mod tutorial;

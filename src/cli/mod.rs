@@ -19,6 +19,7 @@ mod rekey;
 mod render;
 mod report;
 mod schedule;
+mod software;
 mod store;
 mod validate;
 
@@ -193,6 +194,15 @@ reached, 1 an audit failed.")]
 Exit codes: 0 nothing needs attention, 6 a printer needs attention (stopped, an error or
 warning, a supply low or a waste receptacle almost full).")]
     Printers(printers::Args),
+    /// What is installed on devices (name, version, architecture, origin), stored as a
+    /// snapshot, with what changed since the last one and whether deskready did it.
+    Software(software::SoftwareArgs),
+    /// The upgrades waiting on devices, which are security updates, and how old each
+    /// package index is (refreshed only with --refresh).
+    Upgrades(software::UpgradesArgs),
+    /// Upgrade devices' packages as a rollout (batches, --max-fail, --resume, windows);
+    /// every version change journaled.
+    Upgrade(software::UpgradeArgs),
     /// Record that a CSP saw a device (at its desk, or --desk where it was instead).
     #[command(after_help = "Examples:
   deskready seen LAP-0003
@@ -462,6 +472,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Audit(a) => audit::audit(&ctx, a),
         Command::Printers(a) => printers::printers(&ctx, a),
         Command::Seen(a) => audit::seen(&ctx, a),
+        Command::Software(a) => software::software(&ctx, a),
+        Command::Upgrades(a) => software::upgrades(&ctx, a),
+        Command::Upgrade(a) => software::upgrade(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::Locks(a) => leases::locks(&ctx, a),
         Command::Unlock(a) => leases::unlock(&ctx, a),

@@ -31,6 +31,9 @@ pub enum Mode {
     Configure,
     /// Probe and report (like plan), ask printers over IPP, record the result.
     Audit,
+    /// Upgrade the device's packages (`engine::software`; its run lists each package
+    /// version changed as a resource).
+    Upgrade,
 }
 
 pub use super::problem::{Problem, Problems, is_connection_failure};

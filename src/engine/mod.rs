@@ -5,5 +5,6 @@ pub mod device;
 pub mod fleet;
 pub mod problem;
 pub mod script;
+pub mod software;
 #[cfg(test)]
 mod testkit;

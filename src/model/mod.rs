@@ -10,6 +10,7 @@ mod guide;
 mod outcome;
 mod profile;
 mod secret;
+mod software;
 mod stage;
 mod when;
 mod window;
@@ -24,6 +25,10 @@ pub use profile::{
 };
 pub use secret::{
     DEFAULT_COMMAND_TIMEOUT, Secret, SecretSource, secret_references, valid_secret_name,
+};
+pub use software::{
+    Change as SoftwareChange, Package, Pending, changes as software_changes, check_package_name,
+    compare_versions,
 };
 pub use stage::{MoveRefused, Stage, check_move, refusal, stage_name};
 pub use when::{When, WhenError, time_zone};

@@ -418,8 +418,8 @@ impl Bookkeeper for Books {
         observe: &(dyn Fn(&str, Step) + Sync),
     ) -> Result<DeviceRun, WorkError> {
         let run = match settings.mode {
-            // A plan keeps no books.
-            Mode::Plan => return NoBooks.work(site, resolved, settings, observe),
+            // A plan keeps no books; an upgrade keeps its own (`ops::software`).
+            Mode::Plan | Mode::Upgrade => return NoBooks.work(site, resolved, settings, observe),
             Mode::Configure => configure(
                 &self.store,
                 site,

@@ -25,6 +25,7 @@ pub mod report;
 pub mod rollout;
 pub mod schedule;
 pub mod select;
+pub mod software;
 pub mod store;
 pub mod undo;
 pub mod validate;

@@ -33,6 +33,8 @@ pub struct FleetReport {
     /// The newest journal rows over all devices.
     pub recent: Vec<Entry>,
     pub devices: Vec<DeviceReport>,
+    /// Every package over the fleet and the upgrades waiting (`software`, `upgrades`).
+    pub software: super::software::SoftwareReport,
 }
 
 /// A device whose warranty has ended.
@@ -136,5 +138,6 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
         out_of_warranty,
         recent: store.recent(30)?,
         devices,
+        software: super::software::report(site, store)?,
     })
 }

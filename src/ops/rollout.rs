@@ -117,6 +117,9 @@ pub struct Rollout {
     notes: HashMap<String, Entry>,
     /// A configure's settings, to admit devices again before each later batch.
     converge: Option<ConvergeSettings>,
+    /// The store's side of a rollout that keeps books of its own (an upgrade); else a
+    /// configure's or an audit's [`super::configure::Books`].
+    books: Option<Arc<dyn fleet::Bookkeeper>>,
 }
 
 /// How a rollout ended.
@@ -202,7 +205,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
     };
     let run_id = match s.mode {
         Mode::Configure => Some(store.start_run("configure", &env.operator, &tags)?),
-        Mode::Plan | Mode::Audit => None,
+        Mode::Plan | Mode::Audit | Mode::Upgrade => None,
     };
     Ok(Prepared::Ready(Box::new(Rollout {
         site,
@@ -212,6 +215,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         run_id,
         notes,
         converge: (s.mode == Mode::Configure).then(|| s.clone()),
+        books: None,
     })))
 }
 
@@ -269,7 +273,30 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
         run_id: None,
         notes: HashMap::new(),
         converge: None,
+        books: None,
     })
+}
+
+/// A rollout whose devices' work and records are `books`' (an upgrade): `jobs` already
+/// admitted, `run_id` its run record.
+pub(super) fn with_books(
+    site: Site,
+    store: Arc<Store>,
+    jobs: Vec<Job>,
+    settings: Settings,
+    run_id: Option<i64>,
+    books: Arc<dyn fleet::Bookkeeper>,
+) -> Rollout {
+    Rollout {
+        site,
+        store,
+        jobs,
+        settings,
+        run_id,
+        notes: HashMap::new(),
+        converge: None,
+        books: Some(books),
+    }
 }
 
 /// Gives up a rollout at once (a second Ctrl-C), in the record: see [`Store::abandon`].
@@ -326,12 +353,15 @@ impl Rollout {
                     .map(|(a, _)| a)
             }) as Box<dyn Fn(&str) -> Option<Admission> + Send + Sync>
         });
-        let books = Arc::new(super::configure::Books {
-            store: self.store.clone(),
-            run_id: self.run_id,
-            notes: self.notes,
-            recheck,
-        });
+        let books: Arc<dyn fleet::Bookkeeper> = match self.books {
+            Some(books) => books,
+            None => Arc::new(super::configure::Books {
+                store: self.store.clone(),
+                run_id: self.run_id,
+                notes: self.notes,
+                recheck,
+            }),
+        };
         let (rows, status) = fleet::rollout(
             site,
             books,
@@ -377,7 +407,7 @@ pub fn resolve_all(
 /// Whether `tag` may be changed now: delivered devices only inside their maintenance
 /// window, unless `--now` (with the journal row that says so, written when its configure
 /// starts) or `--wait`.
-fn admission(
+pub(super) fn admission(
     site: &Site,
     store: &Store,
     tag: &str,

@@ -184,6 +184,8 @@ pub fn html(r: &FleetReport) -> String {
         b.push_str("</table>");
     }
 
+    b.push_str(&super::software::html_section(&r.software));
+
     b.push_str("<h2>Recent activity</h2><table id=\"recent\"><tr><th>Device</th><th>When</th><th>By</th><th>What</th><th>Detail</th></tr>");
     b.push_str(&entry_rows(&r.recent, true));
     b.push_str("</table>");

@@ -162,7 +162,7 @@ fn start_line(
     run_id: Option<i64>,
 ) -> String {
     let verb = verb(mode);
-    let batches = if batches.len() > 1 || (mode == Mode::Configure && !batches.is_empty()) {
+    let batches = if batches.len() > 1 || (rolls_out(mode) && !batches.is_empty()) {
         format!(
             " in {} batch{} ({})",
             batches.len(),
@@ -231,7 +231,7 @@ fn lines(e: &Event, mode: Mode) {
             ..
         } => start_line(mode, *devices, batches, *parallel, *run_id),
         Event::Batch { index, size } => {
-            if mode != Mode::Configure {
+            if !rolls_out(mode) {
                 return;
             }
             format!("batch {index}: {}", devices_word(*size))
@@ -284,7 +284,13 @@ fn verb(mode: Mode) -> &'static str {
         Mode::Plan => "plan",
         Mode::Configure => "configure",
         Mode::Audit => "audit",
+        Mode::Upgrade => "upgrade",
     }
+}
+
+/// A rollout that changes devices in batches (and can be resumed): configure, upgrade.
+fn rolls_out(mode: Mode) -> bool {
+    matches!(mode, Mode::Configure | Mode::Upgrade)
 }
 
 /// Writes `text` to standard output and flushes it; a closed or failing output is ignored
@@ -320,7 +326,7 @@ pub fn recap(mode: Mode, status: RunStatus, rows: &[RecapRow], elapsed_ms: u64) 
             let detail = match (&r.error, mode) {
                 (Some(e), _) => e.clone(),
                 (None, Mode::Plan | Mode::Audit) => changes_cell(&r.changes),
-                (None, Mode::Configure) => String::new(),
+                (None, Mode::Configure | Mode::Upgrade) => String::new(),
             };
             [
                 r.device.clone(),
@@ -337,7 +343,7 @@ pub fn recap(mode: Mode, status: RunStatus, rows: &[RecapRow], elapsed_ms: u64) 
     let secs = elapsed_ms as f64 / 1000.0;
     let n = devices_word(rows.len());
     out.push_str(&match mode {
-        Mode::Configure => format!(
+        Mode::Configure | Mode::Upgrade => format!(
             "{n}: {} ok, {} changed, {}{} failed, {} unreachable, {} refused, {} not started ({secs:.1}s)\n",
             t.ok,
             t.changed,
@@ -382,7 +388,7 @@ pub fn recap(mode: Mode, status: RunStatus, rows: &[RecapRow], elapsed_ms: u64) 
         out.push('\n');
     }
     let undone = rows.iter().filter(|r| !r.outcome.succeeded()).count();
-    if mode == Mode::Configure && undone > 0 {
+    if rolls_out(mode) && undone > 0 {
         let why = match status {
             RunStatus::Interrupted => "the run was interrupted: ",
             RunStatus::Stopped => "the run stopped: ",
@@ -394,7 +400,8 @@ pub fn recap(mode: Mode, status: RunStatus, rows: &[RecapRow], elapsed_ms: u64) 
             format!("the {undone} devices")
         };
         out.push_str(&format!(
-            "{why}`deskready configure --resume` redoes {which} that did not succeed\n"
+            "{why}`deskready {} --resume` redoes {which} that did not succeed\n",
+            verb(mode)
         ));
     }
     out
@@ -430,6 +437,7 @@ fn result_word(mode: Mode, o: Outcome) -> &'static str {
     }
 }
 pub mod fleet;
+pub mod software;
 pub mod style;
 pub mod table;
 pub mod text;

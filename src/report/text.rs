@@ -27,7 +27,7 @@ pub const FOLD_DIFF_LINES: usize = 12;
 pub fn device_compact(run: &DeviceRun, line: &str) -> String {
     let mut out = format!("{line}\n");
     let fold = match run.mode {
-        Mode::Configure => Some(0),
+        Mode::Configure | Mode::Upgrade => Some(0),
         Mode::Plan | Mode::Audit => Some(FOLD_DIFF_LINES),
     };
     out.push_str(&resources(run, fold));
@@ -47,7 +47,7 @@ fn detail(out: &mut String, text: &str, fold: Option<usize>, device: &str, mode:
         let see = match mode {
             Mode::Plan => format!(" (`deskready plan {device}` shows them all)"),
             Mode::Audit => format!(" (`deskready audit {device}` shows them all)"),
-            Mode::Configure => String::new(),
+            Mode::Configure | Mode::Upgrade => String::new(),
         };
         out.push_str(&format!(
             "               {}\n",
@@ -166,6 +166,16 @@ fn summary(run: &DeviceRun) -> String {
             format!("changed {} of {n} resources", run.count(Status::Changed))
         }
         (Mode::Configure, _) => format!(
+            "FAILED: {}",
+            run.problems
+                .first()
+                .map_or_else(|| "see above".to_string(), ToString::to_string)
+        ),
+        (Mode::Upgrade, Outcome::Ok) => "nothing to upgrade".to_string(),
+        (Mode::Upgrade, Outcome::Changed) => {
+            format!("{} changed", crate::words::count(n, "package version"))
+        }
+        (Mode::Upgrade, _) => format!(
             "FAILED: {}",
             run.problems
                 .first()

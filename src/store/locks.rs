@@ -40,6 +40,8 @@ pub enum Purpose {
     Seen,
     Rekey,
     Accept,
+    Software,
+    Upgrade,
 }
 
 impl Purpose {
@@ -56,6 +58,8 @@ impl Purpose {
         Purpose::Seen,
         Purpose::Rekey,
         Purpose::Accept,
+        Purpose::Software,
+        Purpose::Upgrade,
     ];
 
     /// The stored word (the command's name).
@@ -73,6 +77,8 @@ impl Purpose {
             Purpose::Seen => "seen",
             Purpose::Rekey => "rekey",
             Purpose::Accept => "accept",
+            Purpose::Software => "software",
+            Purpose::Upgrade => "upgrade",
         }
     }
 
@@ -101,6 +107,8 @@ impl Purpose {
             Purpose::Seen => "recorded as seen",
             Purpose::Rekey => "rekeyed",
             Purpose::Accept => "recorded as accepted",
+            Purpose::Software => "inventoried",
+            Purpose::Upgrade => "upgraded",
         }
     }
 }

@@ -103,6 +103,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::printers::MIGRATION,
     // 8: scheduled jobs and their runs.
     super::schedules::MIGRATION,
+    // 9: software snapshots and the upgrades devices have waiting.
+    super::software::MIGRATION,
 ];
 
 /// The schema version this build writes.

@@ -25,6 +25,7 @@ mod recover;
 mod resume;
 mod runs;
 mod schedules;
+mod software;
 mod transient;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 pub use schedules::{Claimed, JobOutcome, JobRun, NewSchedule, Schedule};
+pub use software::{PendingRecord, SoftwareSnapshot};
 
 use crate::model::{MoveRefused, Stage};
 

@@ -39,6 +39,8 @@ pub(crate) struct Pkg {
     pub files: Vec<(String, String, u32)>,
     /// Which of its files are configuration files (dpkg keeps local changes).
     pub conffiles: Vec<String>,
+    /// Its `postinst` maintainer script, when it has one.
+    pub postinst: Option<String>,
 }
 
 impl Pkg {
@@ -53,6 +55,7 @@ impl Pkg {
                 0o644,
             )],
             conffiles: Vec::new(),
+            postinst: None,
         }
     }
 
@@ -332,6 +335,11 @@ fn build_deb(p: &Pkg, work: &Path, deb: &Path) {
         ),
     )
     .unwrap();
+    if let Some(script) = &p.postinst {
+        let f = tree.join("DEBIAN/postinst");
+        std::fs::write(&f, script).unwrap();
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
     if !p.conffiles.is_empty() {
         std::fs::write(tree.join("DEBIAN/conffiles"), p.conffiles.join("\n") + "\n").unwrap();
     }

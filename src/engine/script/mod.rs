@@ -16,6 +16,7 @@
 
 pub mod kinds;
 pub mod protocol;
+pub mod software;
 pub mod writer;
 
 use std::time::Duration;
