@@ -173,6 +173,7 @@ pub fn work(
     let lease = crate::store::lease_secs();
     let site = std::sync::Mutex::new(Arc::new(env.load_site()?));
     let finished = AtomicBool::new(false);
+    let halted = AtomicBool::new(false);
     let summary = std::sync::Mutex::new(WorkerSummary::default());
     let worker = Worker {
         env,
@@ -180,6 +181,30 @@ pub fn work(
         me: &me,
         site: &site,
         on,
+    };
+    let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
+    let take_jobs = || -> Result<(), Error> {
+        while !stopped() {
+            match store.claim(&me, lease)? {
+                Some(c) => {
+                    if let Some(row) = worker.run(c)? {
+                        let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+                        sum.jobs += 1;
+                        sum.failed += usize::from(row.outcome.counts_as_failure());
+                    }
+                }
+                None => {
+                    if s.until_empty && store.jobs_left()? == 0 {
+                        break;
+                    }
+                    let until = Instant::now() + s.poll;
+                    while Instant::now() < until && !stopped() {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+        }
+        Ok(())
     };
     std::thread::scope(|scope| {
         // Claims are renewed every third of the lease time while the worker runs.
@@ -197,27 +222,12 @@ pub fn work(
         let handles: Vec<_> = (0..s.parallel.max(1))
             .map(|_| {
                 scope.spawn(|| -> Result<(), Error> {
-                    while !stop.load(Ordering::SeqCst) {
-                        match store.claim(&me, lease)? {
-                            Some(c) => {
-                                if let Some(row) = worker.run(c)? {
-                                    let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
-                                    sum.jobs += 1;
-                                    sum.failed += usize::from(row.outcome.counts_as_failure());
-                                }
-                            }
-                            None => {
-                                if s.until_empty && store.jobs_left()? == 0 {
-                                    break;
-                                }
-                                let until = Instant::now() + s.poll;
-                                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                                    std::thread::sleep(Duration::from_millis(50));
-                                }
-                            }
-                        }
+                    // A thread that fails (the store gone) ends the others' taking too.
+                    let r = take_jobs();
+                    if r.is_err() {
+                        halted.store(true, Ordering::SeqCst);
                     }
-                    Ok(())
+                    r
                 })
             })
             .collect();
