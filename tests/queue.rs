@@ -352,6 +352,23 @@ fn one_worker_on_the_sqlite_store_and_resume_from_a_queued_run() {
         .json();
     assert_eq!(queued["devices"], 3, "{queued}");
     let run = queued["run_id"].as_i64().unwrap();
+    // Followed, then left with Ctrl-C before any worker came: the jobs stay queued.
+    let mut following = fleet
+        .cmd("ana", "desk")
+        .args(["configure", "--watch", &run.to_string()])
+        .spawn();
+    following.wait_for_line(Duration::from_secs(30), |l| l.contains("by workers"));
+    following.signal(libc::SIGINT);
+    let left = following.wait();
+    assert_eq!(left.code(), 130, "{}{}", left.stdout(), left.stderr());
+    assert!(
+        left.stdout().contains(&format!(
+            "Ctrl-C: no longer following run {run}; its 3 jobs left stay queued for the workers"
+        )),
+        "{}",
+        left.stdout()
+    );
+    assert_eq!(fleet.store().jobs_left().unwrap(), 3);
     let worker = fleet.worker("desk", &[]).wait();
     assert_eq!(worker.code(), 1, "a job failed: {}", worker.stdout());
     assert!(
