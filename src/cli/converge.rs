@@ -82,6 +82,9 @@ impl PlanArgs {
             now: false,
             wait: false,
             test_page: false,
+            queue: false,
+            detach: false,
+            watch: None,
             ssh: self.ssh,
         }
     }
@@ -100,6 +103,9 @@ pub(super) fn plan(ctx: &Ctx, a: PlanArgs) -> Result<ExitStatus, Failure> {
   deskready configure --group floor4 --batch 1,5,25% --max-fail 10%
   deskready configure --resume                           # redo what did not succeed
   deskready configure --group print-servers --wait       # in their maintenance window
+  deskready configure --all --queue --max-fail 5         # jobs for `deskready worker`s
+  deskready configure --all --queue --detach             # queue them and leave
+  deskready configure --watch 12                         # follow queued run 12
 
 Nothing is changed by `deskready plan` (there is no --dry-run): run it first to see the diffs.")]
 pub struct Args {
@@ -132,6 +138,16 @@ pub struct Args {
     /// job completes.
     #[arg(long)]
     pub test_page: bool,
+    /// Put one job per device into the store for `deskready worker`s (on any machine with
+    /// this store) to take, then follow the run until every job is done.
+    #[arg(long)]
+    pub queue: bool,
+    /// With --queue: do not follow the run; print its number and leave.
+    #[arg(long, requires = "queue")]
+    pub detach: bool,
+    /// Follow queued run RUN until every job is done, then print its recap.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["queue", "resume"])]
+    pub watch: Option<i64>,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -175,6 +191,12 @@ fn run_with(ctx: &Ctx, args: Args, mode: Mode, exit_code: bool) -> Result<ExitSt
         test_page: args.test_page,
         ssh: args.ssh.settings(),
     };
+    if let Some(run) = args.watch {
+        return super::queue::watch(ctx, run);
+    }
+    if args.queue {
+        return super::queue::enqueue(ctx, &settings, args.detach);
+    }
     let rollout = match rollout::converge(ctx, &settings)? {
         Prepared::NothingToResume => {
             println!("nothing to resume: the last configure of every device succeeded");

@@ -14,6 +14,7 @@ pub mod lab;
 mod leases;
 mod lifecycle;
 mod printers;
+mod queue;
 mod receive;
 mod rekey;
 mod render;
@@ -224,6 +225,15 @@ warning, a supply low or a waste receptacle almost full).")]
     #[command(after_help = "Examples:
   deskready unlock LAP-0042 --reason \"the laptop that held it crashed\"")]
     Unlock(leases::UnlockArgs),
+    /// Take jobs of queued rollouts (`configure --queue`) from the store and run them.
+    #[command(after_help = "Examples:
+  deskready worker                      # take queued jobs until Ctrl-C
+  deskready worker --parallel 16        # 16 devices at once on this machine
+  deskready worker --until-empty        # from cron or a test: end when no job is left
+
+Run it on any number of machines that reach the devices and share the store. Exit codes:
+0 every job it ran succeeded, 1 one failed, 130 interrupted (Ctrl-C).")]
+    Worker(queue::WorkerArgs),
     /// The state store itself: copy it to a team (PostgreSQL) store.
     #[command(subcommand)]
     #[command(after_help = "Examples:
@@ -479,6 +489,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Locks(a) => leases::locks(&ctx, a),
         Command::Unlock(a) => leases::unlock(&ctx, a),
         Command::Store(c) => store::run(&ctx, c),
+        Command::Worker(a) => queue::worker(&ctx, a),
         Command::Export(a) => store::export(&ctx, a),
         Command::Schedule(c) => schedule::run(&ctx, c),
         Command::Completions(a) => help::completions(a),

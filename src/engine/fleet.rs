@@ -113,15 +113,15 @@ pub enum Admission {
     Refuse(String),
 }
 
-/// One line of the recap.
-#[derive(Debug, Clone, Serialize)]
+/// One line of the recap (read back from a queued run's jobs, too).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RecapRow {
     pub device: String,
     pub outcome: Outcome,
     pub changed: usize,
     /// Each resource that would change, changed or drifted, with what differs
     /// ("owner card: content").
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +142,7 @@ pub enum Event {
         run_id: Option<i64>,
         devices: usize,
         batches: Vec<usize>,
+        /// Devices at once (0: a queued run, worked on by its workers).
         parallel: usize,
     },
     Batch {
@@ -669,22 +670,8 @@ impl TaskCtx {
         run: Option<DeviceRun>,
         error: Option<String>,
     ) {
-        let row = RecapRow {
-            device: tag.clone(),
-            outcome,
-            changed: run.as_ref().map_or(0, |r| {
-                r.count(device::Status::Changed) + r.count(device::Status::Drift)
-            }),
-            changes: run.as_ref().map_or_else(Vec::new, changes_of),
-            elapsed_ms: own_ms.unwrap_or_else(|| started.elapsed().as_millis() as u64),
-            error,
-            print_server_down: run.as_ref().and_then(|r| {
-                r.problems.iter().find_map(|p| match p {
-                    device::Problem::PrintServerDown { server, .. } => Some(server.clone()),
-                    _ => None,
-                })
-            }),
-        };
+        let elapsed_ms = own_ms.unwrap_or_else(|| started.elapsed().as_millis() as u64);
+        let row = row_of(&tag, elapsed_ms, outcome, run.as_ref(), error);
         self.books.finished(&tag, outcome, row.error.as_deref());
         if outcome.counts_as_failure() {
             let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
@@ -725,6 +712,48 @@ impl TaskCtx {
         .await;
         outcome_of(res.map_err(|e| e.to_string()))
     }
+}
+
+/// The recap row of device `tag` that ended `outcome` with `run` (when it ran).
+fn row_of(
+    tag: &str,
+    elapsed_ms: u64,
+    outcome: Outcome,
+    run: Option<&DeviceRun>,
+    error: Option<String>,
+) -> RecapRow {
+    RecapRow {
+        device: tag.to_string(),
+        outcome,
+        changed: run.map_or(0, |r| {
+            r.count(device::Status::Changed) + r.count(device::Status::Drift)
+        }),
+        changes: run.map_or_else(Vec::new, changes_of),
+        elapsed_ms,
+        error,
+        print_server_down: run.and_then(|r| {
+            r.problems.iter().find_map(|p| match p {
+                device::Problem::PrintServerDown { server, .. } => Some(server.clone()),
+                _ => None,
+            })
+        }),
+    }
+}
+
+/// The recap row of one device's `work` done outside a fleet (a worker's job), as a
+/// rollout would show it, and its run when it ran.
+pub fn recap_of(
+    tag: &str,
+    elapsed_ms: u64,
+    work: Result<DeviceRun, WorkError>,
+) -> (RecapRow, Option<DeviceRun>) {
+    let (outcome, run, error) = outcome_of(Ok(work));
+    (row_of(tag, elapsed_ms, outcome, run.as_ref(), error), run)
+}
+
+/// The recap row of device `tag` that did not run: refused (`why`) or not started.
+pub fn recap_without_run(tag: &str, outcome: Outcome, why: Option<String>) -> RecapRow {
+    row_of(tag, 0, outcome, None, why)
 }
 
 /// A device's recap outcome, run and error from its work (or the panic that ended it).

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod printer_queue;
 pub mod printers;
 pub mod profile;
+pub mod queue;
 pub mod receive;
 pub mod records;
 pub mod rekey;

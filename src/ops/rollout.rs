@@ -133,44 +133,10 @@ pub struct Finished {
 pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Error> {
     let site = env.load_site()?;
     let store = env.open_store()?;
-    let mut tags = s.selection.tags(&site)?;
-    if s.resume {
-        if s.mode == Mode::Plan {
-            return Err(Error::BadInput("--resume goes with configure".into()));
-        }
-        let last = store.last_configures()?;
-        if last.is_empty() {
-            return Err(Error::BadInput(
-                "there is no earlier configure run to resume".into(),
-            ));
-        }
-        let redo = to_resume(&site, &store, &last)?;
-        if tags.is_empty() {
-            tags = redo;
-        } else {
-            tags.retain(|t| redo.contains(t));
-        }
-        if tags.is_empty() {
-            return Ok(Prepared::NothingToResume);
-        }
-    }
-    if tags.is_empty() {
-        return Err(Error::BadInput(
-            "no devices selected: name devices, or use --group, --all or --resume".into(),
-        ));
-    }
-    let batches: Vec<Size> = s
-        .batches
-        .iter()
-        .map(|b| Size::parse(b))
-        .collect::<Result<_, _>>()
-        .map_err(Error::BadInput)?;
-    let max_fail = s
-        .max_fail
-        .as_deref()
-        .map(MaxFail::parse)
-        .transpose()
-        .map_err(|e| Error::BadInput(format!("--max-fail {e}")))?;
+    let Some(tags) = selected(&site, &store, s)? else {
+        return Ok(Prepared::NothingToResume);
+    };
+    let (batches, max_fail) = rules(s)?;
 
     let (resolved, secrets) = resolve_all(env, &site, &tags)?;
     let now = jiff::Timestamp::now();
@@ -217,6 +183,59 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         converge: (s.mode == Mode::Configure).then(|| s.clone()),
         books: None,
     })))
+}
+
+/// The devices a configure (or plan) works on: those selected, or with `--resume` those
+/// to redo among them; `None`: `--resume` found nothing to redo.
+pub(super) fn selected(
+    site: &Site,
+    store: &Store,
+    s: &ConvergeSettings,
+) -> Result<Option<Vec<String>>, Error> {
+    let mut tags = s.selection.tags(site)?;
+    if s.resume {
+        if s.mode == Mode::Plan {
+            return Err(Error::BadInput("--resume goes with configure".into()));
+        }
+        let last = store.last_configures()?;
+        if last.is_empty() {
+            return Err(Error::BadInput(
+                "there is no earlier configure run to resume".into(),
+            ));
+        }
+        let redo = to_resume(site, store, &last)?;
+        if tags.is_empty() {
+            tags = redo;
+        } else {
+            tags.retain(|t| redo.contains(t));
+        }
+        if tags.is_empty() {
+            return Ok(None);
+        }
+    }
+    if tags.is_empty() {
+        return Err(Error::BadInput(
+            "no devices selected: name devices, or use --group, --all or --resume".into(),
+        ));
+    }
+    Ok(Some(tags))
+}
+
+/// The batch sizes and failure threshold as written, checked.
+pub(super) fn rules(s: &ConvergeSettings) -> Result<(Vec<Size>, Option<MaxFail>), Error> {
+    let batches: Vec<Size> = s
+        .batches
+        .iter()
+        .map(|b| Size::parse(b))
+        .collect::<Result<_, _>>()
+        .map_err(Error::BadInput)?;
+    let max_fail = s
+        .max_fail
+        .as_deref()
+        .map(MaxFail::parse)
+        .transpose()
+        .map_err(|e| Error::BadInput(format!("--max-fail {e}")))?;
+    Ok((batches, max_fail))
 }
 
 /// What `--resume` redoes: every device of the site whose last configure (in whichever run)

@@ -176,8 +176,14 @@ fn start_line(
     } else {
         String::new()
     };
+    // A queued run's devices are worked on by its workers, at their own pace.
+    let pace = if parallel == 0 {
+        "by workers".to_string()
+    } else {
+        format!("{parallel} at a time")
+    };
     format!(
-        "{verb}: {}{batches}, {parallel} at a time{}",
+        "{verb}: {}{batches}, {pace}{}",
         devices_word(devices),
         run_id.map(|r| format!(", run {r}")).unwrap_or_default()
     )

@@ -173,6 +173,22 @@ pub(super) use args;
 
 type Args<'a> = &'a [&'a dyn Arg];
 
+/// A query in `backend`'s words: `{skip_locked}`, written after a `SELECT` that claims a
+/// row, is PostgreSQL's `FOR UPDATE SKIP LOCKED` (rows other transactions hold are passed
+/// over) and nothing on SQLite (whose write transaction already excludes every other
+/// writer).
+fn spelled(sql: &str, backend: Backend) -> std::borrow::Cow<'_, str> {
+    const SKIP_LOCKED: &str = "{skip_locked}";
+    if !sql.contains(SKIP_LOCKED) {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let word = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+    };
+    std::borrow::Cow::Owned(sql.replace(SKIP_LOCKED, word))
+}
+
 /// `$1` parameters as SQLite's `?1` (outside quoted text).
 fn sqlite_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -321,6 +337,7 @@ impl Tx<'_> {
 
     /// Runs a statement; returns the number of rows it changed.
     pub(super) fn execute(&mut self, sql: &str, args: Args<'_>) -> Result<u64, StoreError> {
+        let sql = &*spelled(sql, self.backend());
         match &mut self.conn {
             TxConn::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
@@ -337,6 +354,7 @@ impl Tx<'_> {
 
     /// Every row of a query.
     pub(super) fn query(&mut self, sql: &str, args: Args<'_>) -> Result<Vec<Row>, StoreError> {
+        let sql = &*spelled(sql, self.backend());
         match &mut self.conn {
             TxConn::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
@@ -643,6 +661,16 @@ fn pg_tx<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_locked_is_spelled_per_database() {
+        let sql = "SELECT tag FROM t LIMIT 1 {skip_locked}";
+        assert_eq!(spelled(sql, Backend::Sqlite), "SELECT tag FROM t LIMIT 1 ");
+        assert_eq!(
+            spelled(sql, Backend::Postgres),
+            "SELECT tag FROM t LIMIT 1 FOR UPDATE SKIP LOCKED"
+        );
+    }
 
     #[test]
     fn dollar_parameters_become_sqlite_numbered_ones_outside_quotes() {

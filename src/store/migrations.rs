@@ -1,6 +1,7 @@
 //! The store's schema, as numbered migrations shared by both databases. Each is portable
 //! SQL with two words filled in per database: `{id}` (an auto-numbered key) and `{int}` (a
-//! 64-bit integer column). SQLite counts the migrations applied in `PRAGMA user_version`;
+//! 64-bit integer column). A query (not a migration) may also hold `{skip_locked}`, spelled
+//! per database by `db.rs`. SQLite counts the migrations applied in `PRAGMA user_version`;
 //! PostgreSQL in the one-row table `deskready_schema`. A new topic's tables are one more
 //! entry at the end; an entry once released is never edited.
 //!
@@ -105,6 +106,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::schedules::MIGRATION,
     // 9: software snapshots and the upgrades devices have waiting.
     super::software::MIGRATION,
+    // 10: queued rollouts shared by workers.
+    super::queue::MIGRATION,
 ];
 
 /// The schema version this build writes.

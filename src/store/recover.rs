@@ -43,11 +43,12 @@ impl Store {
     /// Runs left `running` by a process that is gone are closed as interrupted (their
     /// devices keep the outcomes recorded; the others stay pending, which `--resume`
     /// redoes). A run from before runs named their process is closed when none of its
-    /// devices is locked.
+    /// devices is locked. A queued run belongs to its workers, not to the process that
+    /// queued it: it ends with its last job (`queue.rs`).
     pub(super) fn close_dead_runs(&self) -> Result<(), StoreError> {
         let running = self.db.read(|tx| {
             tx.query(
-                "SELECT id, host, pid, start_time FROM runs WHERE status = $1 ORDER BY id",
+                "SELECT id, host, pid, start_time FROM runs WHERE status = $1 AND id NOT IN (SELECT run_id FROM queued_runs) ORDER BY id",
                 args![RunStatus::Running],
             )
         })?;

@@ -1,0 +1,277 @@
+//! Rollouts shared by several machines at the edge: `deskready worker` (arguments to
+//! `ops::queue::work`, its events printed, Ctrl-C), and following a queued run
+//! (`configure --queue`, `configure --watch RUN`): the store polled, its progress and recap
+//! shown through the rollout's own display, Ctrl-C leaving the jobs queued.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::{Ctx, Failure, Format};
+use crate::engine::device::Mode;
+use crate::engine::fleet::{Event, Totals};
+use crate::ops::ExitStatus;
+use crate::ops::queue::{self, Enqueued, Watch, WorkerEvent, WorkerSettings};
+use crate::ops::rollout::ConvergeSettings;
+use crate::report::{self, Display};
+
+/// `deskready worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// How many devices at once on this machine.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub parallel: usize,
+    /// End when every job of every queued run is done (for tests and cron), instead of
+    /// waiting for more.
+    #[arg(long)]
+    pub until_empty: bool,
+}
+
+/// How often the store is asked for news.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Takes queued jobs until Ctrl-C (or, with `--until-empty`, until none is left). Exit
+/// code 1 when a job it ran failed, 130 after Ctrl-C.
+pub(super) fn worker(ctx: &Ctx, a: WorkerArgs) -> Result<ExitStatus, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let json = ctx.format == Format::Json;
+    listen_for_ctrl_c(stop.clone(), json)?;
+    let settings = WorkerSettings {
+        parallel: a.parallel.max(1),
+        until_empty: a.until_empty,
+        poll: POLL,
+    };
+    if !json {
+        println!(
+            "worker: taking queued jobs, {} at a time{}",
+            settings.parallel,
+            if a.until_empty {
+                " until none is left"
+            } else {
+                " (Ctrl-C to stop)"
+            }
+        );
+    }
+    let on = |e: WorkerEvent| {
+        if json {
+            report::out(&format!(
+                "{}\n",
+                serde_json::to_string(&e).unwrap_or_default()
+            ));
+            return;
+        }
+        let line = match &e {
+            WorkerEvent::Took {
+                run_id,
+                device,
+                taken_over: Some(from),
+            } => format!(
+                "run {run_id}: {device} taken over from {from}, whose claim expired without a renewal"
+            ),
+            WorkerEvent::Took { .. } => return,
+            WorkerEvent::Deferred {
+                run_id,
+                device,
+                until,
+            } => format!(
+                "run {run_id}: {device} waits for its maintenance window (opens {}); back in the queue",
+                crate::time::local_at(until)
+            ),
+            WorkerEvent::Done { run_id, row } => format!(
+                "run {run_id}: {} {}{}",
+                row.device,
+                row.outcome,
+                row.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        };
+        report::out(&format!("{line}\n"));
+    };
+    let summary = queue::work(ctx, &settings, &stop, &on)?;
+    if json {
+        report::out(&format!(
+            "{}\n",
+            serde_json::json!({ "event": "worker_finish", "jobs": summary.jobs, "failed": summary.failed })
+        ));
+    } else {
+        println!(
+            "worker: {} run, {} failed",
+            crate::words::count(summary.jobs, "job"),
+            summary.failed
+        );
+    }
+    if stop.load(Ordering::SeqCst) {
+        return Ok(ExitStatus::Interrupted);
+    }
+    Ok(ExitStatus::from_ok(summary.failed == 0))
+}
+
+/// Ctrl-C once: take no further job, let the running ones finish. Twice: end now (the
+/// claims and leases of the jobs under way expire and other workers take them over).
+fn listen_for_ctrl_c(stop: Arc<AtomicBool>, json: bool) -> Result<(), Failure> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut sigint = {
+        let _runtime = rt.enter();
+        signal(SignalKind::interrupt()).map_err(anyhow::Error::from)?
+    };
+    let say = move |text: &str| {
+        if json {
+            report::err(text);
+        } else {
+            report::out(text);
+        }
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            if sigint.recv().await.is_none() {
+                return;
+            }
+            stop.store(true, Ordering::SeqCst);
+            say("Ctrl-C: no further job will be taken; the running ones finish (press Ctrl-C again to end now: their devices are taken over by other workers once their leases expire)\n");
+            if sigint.recv().await.is_some() {
+                std::process::exit(i32::from(ExitStatus::Interrupted.code()));
+            }
+        });
+    });
+    Ok(())
+}
+
+/// `configure --queue`: queues the run, then follows it unless `detach`.
+pub(super) fn enqueue(
+    ctx: &Ctx,
+    settings: &ConvergeSettings,
+    detach: bool,
+) -> Result<ExitStatus, Failure> {
+    let (run_id, devices, batches) = match queue::enqueue(ctx, settings)? {
+        Enqueued::NothingToResume => {
+            println!("nothing to resume: the last configure of every device succeeded");
+            return Ok(ExitStatus::Success);
+        }
+        Enqueued::Queued {
+            run_id,
+            devices,
+            batches,
+        } => (run_id, devices, batches),
+    };
+    if detach {
+        match ctx.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::json!({ "queued": true, "run_id": run_id, "devices": devices, "batches": batches })
+            ),
+            Format::Text => println!(
+                "queued run {run_id}: {}; `deskready worker` on any machine with this store takes them; follow it with `deskready configure --watch {run_id}`",
+                crate::words::count(devices, "device")
+            ),
+        }
+        return Ok(ExitStatus::Success);
+    }
+    follow(ctx, Watch::new(ctx, run_id)?)
+}
+
+/// `configure --watch RUN`.
+pub(super) fn watch(ctx: &Ctx, run_id: i64) -> Result<ExitStatus, Failure> {
+    follow(ctx, Watch::new(ctx, run_id)?)
+}
+
+/// Shows a queued run's progress as its workers report it in the store, until its last job
+/// is done; then its recap, with a rollout's exit code. Ctrl-C stops following it and
+/// leaves its jobs queued.
+fn follow(ctx: &Ctx, watch: Watch) -> Result<ExitStatus, Failure> {
+    // SAFETY: setting a signal's disposition to "ignore" has no handler to race with.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let json = ctx.format == Format::Json;
+    let display = Display::choose(json, false);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut sigint = {
+        let _runtime = rt.enter();
+        signal(SignalKind::interrupt()).map_err(anyhow::Error::from)?
+    };
+    let run_id = watch.run_id();
+    let ended = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let screen = report::Screen::default();
+        let display_task = tokio::spawn(report::consume(display, rx, screen.clone()));
+        let mut shown: HashSet<String> = HashSet::new();
+        let mut started = false;
+        loop {
+            let p = watch.poll()?;
+            if !started {
+                let _ = tx.send(Event::Start {
+                    mode: Mode::Configure,
+                    run_id: Some(run_id),
+                    devices: p.devices,
+                    batches: p.batches.clone(),
+                    parallel: 0,
+                });
+                started = true;
+            }
+            for row in &p.rows {
+                if shown.insert(row.device.clone()) {
+                    let _ = tx.send(Event::Done {
+                        row: row.clone(),
+                        run: None,
+                    });
+                }
+            }
+            if let Some(status) = p.ended {
+                if let Some(reason) = &p.stopped {
+                    let _ = tx.send(Event::Stopped {
+                        reason: reason.clone(),
+                    });
+                }
+                let mut totals = Totals::default();
+                p.rows.iter().for_each(|r| totals.add(r.outcome));
+                let _ = tx.send(Event::Finish {
+                    status,
+                    totals,
+                    elapsed_ms: watch.elapsed_ms(),
+                });
+                drop(tx);
+                let _ = display_task.await;
+                return Ok::<_, Failure>(Some((p, status)));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = sigint.recv() => {
+                    let left = p.devices - p.rows.len();
+                    let text = format!(
+                        "Ctrl-C: no longer following run {run_id}; its {} left stay queued for the workers (follow it again with `deskready configure --watch {run_id}`)\n",
+                        crate::words::count(left, "job")
+                    );
+                    if json { screen.say_err(&text) } else { screen.say(&text) }
+                    drop(tx);
+                    let _ = display_task.await;
+                    return Ok(None);
+                }
+            }
+        }
+    })?;
+    let Some((p, status)) = ended else {
+        return Ok(ExitStatus::Interrupted);
+    };
+    if !json {
+        report::out(&report::recap(
+            Mode::Configure,
+            status,
+            &p.rows,
+            watch.elapsed_ms(),
+        ));
+    }
+    Ok(ExitStatus::from_ok(
+        p.rows.iter().all(|r| r.outcome.succeeded()),
+    ))
+}

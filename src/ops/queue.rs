@@ -1,0 +1,475 @@
+//! Rollouts shared by several machines: `configure --queue` checks and queues one job per
+//! device in the store ([`enqueue`]); `deskready worker` on any number of machines takes
+//! jobs and runs each with the normal rollout rules ([`work`]: the run's batches, its
+//! `--max-fail` threshold counted over every worker's results, maintenance windows
+//! (`--now`, `--wait`), the device's lease); the command that queued it, or a later one,
+//! follows the run's progress from the store ([`Watch`]). A worker renews its claims while
+//! it runs; one that dies leaves its jobs to be taken over once its claims and leases
+//! expire. Never prints, handles no signal: a worker stops taking jobs when told.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+use super::configure::Books;
+use super::rollout::{self, ConvergeSettings, SshSettings};
+use crate::engine::device::{Mode, Step};
+use crate::engine::fleet::{self, Admission, Bookkeeper, RecapRow, Settings};
+use crate::model::{Outcome, RunStatus};
+use crate::site::Site;
+use crate::store::{Claim, Holder, Purpose, QueueJob, Store};
+
+/// The settings a queued run keeps for its workers: a configure's, as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Stored {
+    batches: Vec<String>,
+    max_fail: Option<String>,
+    retries: u32,
+    now: bool,
+    wait: bool,
+    test_page: bool,
+    connect_timeout_secs: u64,
+    command_timeout_secs: u64,
+}
+
+impl Stored {
+    fn of(s: &ConvergeSettings) -> Stored {
+        Stored {
+            batches: s.batches.clone(),
+            max_fail: s.max_fail.clone(),
+            retries: s.retries,
+            now: s.now,
+            wait: s.wait,
+            test_page: s.test_page,
+            connect_timeout_secs: s.ssh.connect_timeout.as_secs(),
+            command_timeout_secs: s.ssh.command_timeout.as_secs(),
+        }
+    }
+
+    fn converge(&self) -> ConvergeSettings {
+        ConvergeSettings {
+            mode: Mode::Configure,
+            selection: Default::default(),
+            resume: false,
+            parallel: 1,
+            batches: self.batches.clone(),
+            max_fail: self.max_fail.clone(),
+            retries: self.retries,
+            now: self.now,
+            wait: self.wait,
+            test_page: self.test_page,
+            ssh: SshSettings {
+                connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+                command_timeout: Duration::from_secs(self.command_timeout_secs),
+            },
+        }
+    }
+}
+
+/// What queueing did.
+pub enum Enqueued {
+    /// `--resume`: the last configure of every (selected) device succeeded.
+    NothingToResume,
+    /// The run's id, its devices and the size of each batch.
+    Queued {
+        run_id: i64,
+        devices: usize,
+        batches: Vec<usize>,
+    },
+}
+
+/// Queues a configure (`s`, whose `parallel` is the workers' own): selects the devices as
+/// a configure does (`--resume` included), resolves every one (a template error or a
+/// secret that cannot be fetched stops all before anything is queued), checks the batches
+/// and threshold, and starts the run with one job per device.
+pub fn enqueue(env: &super::Env, s: &ConvergeSettings) -> Result<Enqueued, Error> {
+    if s.mode != Mode::Configure {
+        return Err(Error::BadInput("--queue goes with configure".into()));
+    }
+    let site = env.load_site()?;
+    let store = env.open_store()?;
+    let Some(tags) = rollout::selected(&site, &store, s)? else {
+        return Ok(Enqueued::NothingToResume);
+    };
+    let (batches, _) = rollout::rules(s)?;
+    rollout::resolve_all(env, &site, &tags)?;
+    let sizes = fleet::batch_sizes(tags.len(), &batches);
+    let mut jobs = Vec::with_capacity(tags.len());
+    let mut tags = tags.into_iter();
+    for (i, size) in sizes.iter().enumerate() {
+        jobs.extend(
+            tags.by_ref()
+                .take(*size)
+                .map(|tag| QueueJob { tag, batch: i + 1 }),
+        );
+    }
+    let settings = serde_json::to_string(&Stored::of(s)).expect("settings serialise");
+    let run_id = store.enqueue(&env.operator, &jobs, &settings)?;
+    Ok(Enqueued::Queued {
+        run_id,
+        devices: jobs.len(),
+        batches: sizes,
+    })
+}
+
+/// `deskready worker`.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs at once.
+    pub parallel: usize,
+    /// End when every job of every queued run is done, instead of waiting for more.
+    pub until_empty: bool,
+    /// How often to look for a job when none could be taken.
+    pub poll: Duration,
+}
+
+/// What a worker is doing, as it happens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WorkerEvent {
+    /// It took a job; `taken_over`: from this worker, whose claim expired.
+    Took {
+        run_id: i64,
+        device: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        taken_over: Option<String>,
+    },
+    /// The device's maintenance window is closed: the job goes back to the queue until then.
+    Deferred {
+        run_id: i64,
+        device: String,
+        until: String,
+    },
+    /// A job ended.
+    Done {
+        run_id: i64,
+        #[serde(flatten)]
+        row: RecapRow,
+    },
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerSummary {
+    pub jobs: usize,
+    /// The jobs that ended failed, unreachable or refused.
+    pub failed: usize,
+}
+
+/// Takes and runs queued jobs, `s.parallel` at once, until `stop` is set (or, with
+/// `until_empty`, no job is left), telling `on` what happens.
+pub fn work(
+    env: &super::Env,
+    s: &WorkerSettings,
+    stop: &AtomicBool,
+    on: &(dyn Fn(WorkerEvent) + Sync),
+) -> Result<WorkerSummary, Error> {
+    let store = env.open_store()?;
+    let me = Holder::doing(&env.operator, Purpose::Configure);
+    let lease = crate::store::lease_secs();
+    let site = std::sync::Mutex::new(Arc::new(env.load_site()?));
+    let finished = AtomicBool::new(false);
+    let halted = AtomicBool::new(false);
+    let summary = std::sync::Mutex::new(WorkerSummary::default());
+    let worker = Worker {
+        env,
+        store: &store,
+        me: &me,
+        site: &site,
+        on,
+    };
+    let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
+    let take_jobs = || -> Result<(), Error> {
+        while !stopped() {
+            match store.claim(&me, lease)? {
+                Some(c) => {
+                    if let Some(row) = worker.run(c)? {
+                        let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+                        sum.jobs += 1;
+                        sum.failed += usize::from(row.outcome.counts_as_failure());
+                    }
+                }
+                None => {
+                    if s.until_empty && store.jobs_left()? == 0 {
+                        break;
+                    }
+                    let until = Instant::now() + s.poll;
+                    while Instant::now() < until && !stopped() {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        // Claims are renewed every third of the lease time while the worker runs.
+        scope.spawn(|| {
+            let every = Duration::from_millis((lease * 1000 / 3).max(200) as u64);
+            let mut last = Instant::now();
+            while !finished.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+                if last.elapsed() >= every {
+                    let _ = store.renew_claims(&me, crate::store::unix_now() + lease);
+                    last = Instant::now();
+                }
+            }
+        });
+        let handles: Vec<_> = (0..s.parallel.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), Error> {
+                    // A thread that fails (the store gone) ends the others' taking too.
+                    let r = take_jobs();
+                    if r.is_err() {
+                        halted.store(true, Ordering::SeqCst);
+                    }
+                    r
+                })
+            })
+            .collect();
+        let results: Vec<Result<(), Error>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        finished.store(true, Ordering::SeqCst);
+        results.into_iter().collect::<Result<(), Error>>()
+    })?;
+    Ok(summary.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// What every job of a worker shares.
+struct Worker<'a> {
+    env: &'a super::Env,
+    store: &'a Arc<Store>,
+    me: &'a Holder,
+    site: &'a std::sync::Mutex<Arc<Site>>,
+    on: &'a (dyn Fn(WorkerEvent) + Sync),
+}
+
+impl Worker<'_> {
+    /// The site, loaded again when it does not declare `tag` (a device received since, in a
+    /// team store).
+    fn site_for(&self, tag: &str) -> Result<Arc<Site>, Error> {
+        let mut site = self.site.lock().unwrap_or_else(|e| e.into_inner());
+        if site.device(tag).is_none() {
+            *site = Arc::new(self.env.load_site()?);
+        }
+        Ok(site.clone())
+    }
+
+    /// Runs job `c` under the run's settings and records it; `None`: it went back to the
+    /// queue (its window is closed).
+    fn run(&self, c: Claim) -> Result<Option<RecapRow>, Error> {
+        let started = Instant::now();
+        let (run_id, tag) = (c.run_id, c.tag.clone());
+        (self.on)(WorkerEvent::Took {
+            run_id,
+            device: tag.clone(),
+            taken_over: c.taken_over.clone(),
+        });
+        let stored: Stored = serde_json::from_str(&c.settings).map_err(|e| {
+            Error::BadInput(format!(
+                "queued run {run_id} has settings this deskready cannot read: {e}"
+            ))
+        })?;
+        let cs = stored.converge();
+        let (_, max_fail) = rollout::rules(&cs)?;
+        let books = Books {
+            store: self.store.clone(),
+            run_id: Some(run_id),
+            notes: HashMap::new(),
+            recheck: None,
+        };
+        let row = match self.prepare(&c, &cs) {
+            Err(why) => fleet::recap_without_run(&tag, Outcome::Failed, Some(why.to_string())),
+            Ok(Prepared::Refused(why)) => {
+                fleet::recap_without_run(&tag, Outcome::Refused, Some(why))
+            }
+            Ok(Prepared::Deferred(until)) => {
+                self.store.defer(run_id, &tag, self.me, until.as_second())?;
+                (self.on)(WorkerEvent::Deferred {
+                    run_id,
+                    device: tag,
+                    until: until.to_string(),
+                });
+                return Ok(None);
+            }
+            Ok(Prepared::Go(ready)) => {
+                let Ready {
+                    site,
+                    resolved,
+                    settings,
+                    note,
+                } = *ready;
+                let books = Books {
+                    store: self.store.clone(),
+                    run_id: Some(run_id),
+                    notes: note.map(|n| (tag.clone(), n)).into_iter().collect(),
+                    recheck: None,
+                };
+                let observe = |_: &str, _: Step| {};
+                let work = books.work(&site, &resolved, &settings, &observe);
+                let elapsed = started.elapsed().as_millis() as u64;
+                fleet::recap_of(&tag, elapsed, work).0
+            }
+        };
+        // A device row written with its work is kept; this settles the others.
+        books.finished(&tag, row.outcome, row.error.as_deref());
+        let reason = |n: usize| {
+            format!(
+                "{} failed in batch {}, more than the {} allowed by --max-fail; no further device was started",
+                crate::words::count(n, "device"),
+                c.batch,
+                max_fail.map_or(0, |m| m.allowed(c.batch_size))
+            )
+        };
+        let threshold = max_fail.map(|m| m.allowed(c.batch_size));
+        let recap = serde_json::to_string(&row).expect("a recap row serialises");
+        self.store.complete(
+            run_id,
+            &tag,
+            self.me,
+            row.outcome.counts_as_failure(),
+            &recap,
+            threshold.map(|a| (a, &reason as &(dyn Fn(usize) -> String + Sync))),
+        )?;
+        (self.on)(WorkerEvent::Done {
+            run_id,
+            row: row.clone(),
+        });
+        Ok(Some(row))
+    }
+
+    /// Resolves job `c`'s device and admits it by its maintenance window.
+    fn prepare(&self, c: &Claim, cs: &ConvergeSettings) -> Result<Prepared, Error> {
+        let site = self.site_for(&c.tag)?;
+        if site.device(&c.tag).is_none() {
+            return Ok(Prepared::Refused(format!(
+                "{} is not a device of this worker's site",
+                c.tag
+            )));
+        }
+        let (mut resolved, secrets) =
+            rollout::resolve_all(self.env, &site, std::slice::from_ref(&c.tag))?;
+        let (admission, note) = rollout::admission(
+            &site,
+            self.store,
+            &c.tag,
+            jiff::Timestamp::now(),
+            cs,
+            &c.operator,
+        )?;
+        match admission {
+            Admission::Go => {}
+            Admission::Refuse(why) => return Ok(Prepared::Refused(why)),
+            Admission::WaitUntil { until } => return Ok(Prepared::Deferred(until)),
+        }
+        let mut ssh = cs.ssh.options(self.store.clone());
+        ssh.retries = cs.retries;
+        ssh.test_page = cs.test_page;
+        ssh.redactor = secrets.redactor();
+        let settings = Settings {
+            mode: Mode::Configure,
+            parallel: 1,
+            batches: Vec::new(),
+            max_fail: None,
+            operator: c.operator.clone(),
+            ssh,
+        };
+        Ok(Prepared::Go(Box::new(Ready {
+            site,
+            resolved: resolved.remove(0),
+            settings,
+            note,
+        })))
+    }
+}
+
+/// A job ready to run, or why not.
+enum Prepared {
+    Go(Box<Ready>),
+    Refused(String),
+    Deferred(jiff::Timestamp),
+}
+
+/// A job's device resolved and admitted, with the settings to run it.
+struct Ready {
+    site: Arc<Site>,
+    resolved: crate::resolve::Resolved,
+    settings: Settings,
+    note: Option<crate::store::Entry>,
+}
+
+/// Follows a queued run from the store.
+pub struct Watch {
+    store: Arc<Store>,
+    run_id: i64,
+    started: Instant,
+}
+
+/// Where a watched run stands: every row done so far (not started ones included), its
+/// batches and devices, why it stopped and how it ended (`None`: still running).
+pub struct Progress {
+    pub run_id: i64,
+    pub devices: usize,
+    pub batches: Vec<usize>,
+    pub rows: Vec<RecapRow>,
+    pub stopped: Option<String>,
+    pub ended: Option<RunStatus>,
+}
+
+impl Watch {
+    /// Watches queued run `run_id`, refused when there is no such run.
+    pub fn new(env: &super::Env, run_id: i64) -> Result<Watch, Error> {
+        let store = env.open_store()?;
+        if store.queue_progress(run_id)?.is_none() {
+            return Err(Error::BadInput(format!(
+                "there is no queued run {run_id} in the store"
+            )));
+        }
+        Ok(Watch {
+            store,
+            run_id,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    /// How long it has been watched, milliseconds.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Where the run stands now.
+    pub fn poll(&self) -> Result<Progress, Error> {
+        let p = self
+            .store
+            .queue_progress(self.run_id)?
+            .ok_or_else(|| Error::BadInput(format!("queued run {} is gone", self.run_id)))?;
+        let rows = p
+            .done
+            .iter()
+            .map(|(tag, recap)| {
+                recap
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str::<RecapRow>(r).ok())
+                    .unwrap_or_else(|| fleet::recap_without_run(tag, Outcome::NotStarted, None))
+            })
+            .collect();
+        Ok(Progress {
+            run_id: p.run_id,
+            devices: p.devices,
+            batches: p.batches,
+            rows,
+            stopped: p.stopped,
+            ended: (p.status != RunStatus::Running).then_some(p.status),
+        })
+    }
+}

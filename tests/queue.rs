@@ -1,0 +1,408 @@
+//! Rollouts shared by several machines: `configure --queue` puts one job per device into
+//! the store and `deskready worker` processes (each its own "machine" through
+//! `DESKREADY_MACHINE`) take them, against real lab devices and a real PostgreSQL cluster
+//! (or the SQLite store). Each device is configured exactly once, by counting the journal
+//! and the run's device rows; a worker killed mid-job loses nothing once its lease
+//! expires; the threshold stops the queue for every worker; `--resume` works from a
+//! queued run.
+
+use std::time::Duration;
+
+use deskready::lab::{Cluster, Lab};
+use deskready::model::{Outcome, Stage};
+use deskready::store::{Location, RunStatus, Store};
+
+use crate::support::{LabSite, Running, SiteCopy, Test, TestLab, wait_until};
+
+/// The example site with `extra` lab laptops (LAB-0001, ...), every one received, against
+/// the store at `store` (`None`: the site's SQLite store).
+struct Fleet {
+    lab: LabSite,
+    store: Option<String>,
+}
+
+impl Fleet {
+    fn up(site: SiteCopy, extra: usize, store: Option<String>) -> Fleet {
+        let mut up = site
+            .test()
+            .args(["lab", "up", "--devices", &extra.to_string()]);
+        if let Some(url) = &store {
+            up = up.env("DESKREADY_STORE", url);
+        }
+        up.success();
+        let lab = Lab::load(&site.path().join(".deskready/lab")).unwrap_or_else(|e| {
+            let _ = site.run(&["lab", "down"]);
+            panic!("lab state: {e}")
+        });
+        let fleet = Fleet {
+            lab: LabSite {
+                lab: TestLab::adopt(lab),
+                site,
+            },
+            store,
+        };
+        fleet
+            .cmd("csp", "desk")
+            .args(["receive", "--scan"])
+            .stdin(fleet.tags(extra).join("\n"))
+            .success();
+        fleet
+    }
+
+    fn tags(&self, n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("LAB-{i:04}")).collect()
+    }
+
+    /// `deskready` as `operator` on machine `machine`, with 3-second leases.
+    fn cmd(&self, operator: &str, machine: &str) -> Test {
+        let t = self
+            .lab
+            .test()
+            .env("DESKREADY_OPERATOR", operator)
+            .env("DESKREADY_MACHINE", machine)
+            .env("DESKREADY_LEASE_SECS", "3");
+        match &self.store {
+            Some(url) => t.env("DESKREADY_STORE", url),
+            None => t,
+        }
+    }
+
+    /// A worker on machine `machine` that ends when no job is left.
+    fn worker(&self, machine: &str, extra: &[&str]) -> Running {
+        self.cmd("worker", machine)
+            .args(["worker", "--until-empty", "--parallel", "8"])
+            .args(extra)
+            .spawn()
+    }
+
+    fn store(&self) -> Store {
+        match &self.store {
+            Some(url) => Store::open_at(&Location::postgres(url).unwrap()).unwrap(),
+            None => self.lab.store(),
+        }
+    }
+
+    /// How many times `tag`'s journal says a configure of run `run` started, and how many
+    /// of its rows run `run` wrote.
+    fn configures(&self, store: &Store, tag: &str, run: i64) -> (usize, usize) {
+        let h = store.history(tag).unwrap();
+        let started = h
+            .iter()
+            .filter(|e| e.kind == "configure" && e.message.as_deref() == Some("configure started"))
+            .count();
+        let of_run = h.iter().filter(|e| e.run_id == Some(run)).count();
+        (started, of_run)
+    }
+}
+
+/// The number of jobs a worker said it ran ("worker: 37 jobs run, 0 failed").
+fn jobs_run(out: &str) -> usize {
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("worker: ")
+                .and_then(|l| l.split_once(" job"))
+                .and_then(|(n, _)| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no summary in\n{out}"))
+}
+
+/// The run number in "queued run 7: ..." or the start line "..., run 7".
+fn run_of(out: &str) -> i64 {
+    let after = out
+        .split("run ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no run in\n{out}"));
+    after
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn two_workers_share_a_hundred_device_rollout_each_device_configured_once() {
+    let cluster = Cluster::start().unwrap();
+    let fleet = Fleet::up(SiteCopy::example(), 100, Some(cluster.url()));
+    let tags = fleet.tags(100);
+    let mut starter = fleet
+        .cmd("ana", "ana-laptop")
+        .args(["configure", "--all", "--limit", "LAB-*", "--queue"])
+        .spawn();
+    let first = starter.wait_for_line(Duration::from_secs(60), |l| l.contains("run "));
+    assert!(
+        first.contains("configure: 100 devices in 1 batch (100), by workers"),
+        "{first}"
+    );
+    let run = run_of(&first);
+    let a = fleet.worker("worker-a", &[]);
+    let b = fleet.worker("worker-b", &[]);
+    let (a, b) = (a.wait(), b.wait());
+    let started = starter.wait();
+    assert_eq!(
+        started.code(),
+        0,
+        "{}\n{}",
+        started.stdout(),
+        started.stderr()
+    );
+    assert_eq!(a.code(), 0, "{}{}", a.stdout(), a.stderr());
+    assert_eq!(b.code(), 0, "{}{}", b.stdout(), b.stderr());
+    // Both took jobs, and between them every one, once.
+    let (ja, jb) = (jobs_run(&a.stdout()), jobs_run(&b.stdout()));
+    assert!(ja > 0 && jb > 0, "a ran {ja}, b ran {jb}");
+    assert_eq!(ja + jb, 100);
+    // The starting command's recap lists all 100.
+    let out = started.stdout();
+    for t in &tags {
+        assert!(out.contains(&format!("\n{t}  changed ")), "{t} in\n{out}");
+    }
+    assert!(
+        out.contains(
+            "100 devices: 0 ok, 100 changed, 0 failed, 0 unreachable, 0 refused, 0 not started"
+        ),
+        "{out}"
+    );
+    // The record: the run completed, every device's row, one configure each, tied to it.
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!((last.id, last.status), (run, RunStatus::Completed));
+    assert_eq!(last.devices.len(), 100);
+    assert!(
+        last.devices
+            .iter()
+            .all(|(_, o)| *o == Some(Outcome::Changed)),
+        "{:?}",
+        last.devices
+    );
+    for t in &tags {
+        let (started, of_run) = fleet.configures(&store, t, run);
+        assert_eq!(started, 1, "{t} configured {started} times");
+        assert!(of_run >= 3, "{t}: {of_run} rows of run {run}");
+        assert_eq!(store.stage(t).unwrap().unwrap().stage, Stage::Configured);
+    }
+    assert!(store.locks().unwrap().is_empty());
+    assert_eq!(store.jobs_left().unwrap(), 0);
+}
+
+#[test]
+fn a_worker_killed_mid_job_loses_nothing_its_device_is_taken_over_after_its_lease() {
+    let cluster = Cluster::start().unwrap();
+    let fleet = Fleet::up(SiteCopy::slow_example(), 4, Some(cluster.url()));
+    let queued = fleet
+        .cmd("ana", "ana-laptop")
+        .args([
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+        ])
+        .success();
+    let out = queued.stdout();
+    assert!(out.starts_with("queued run "), "{out}");
+    let run = run_of(&out);
+    // A worker whose device's first step sleeps: killed while it configures LAB-0001.
+    let a = fleet
+        .cmd("worker", "worker-a")
+        .args(["--var", "nap=60", "worker", "--parallel", "1"])
+        .spawn();
+    wait_until(
+        "LAB-0001 to be configuring",
+        Duration::from_secs(60),
+        || {
+            fleet
+                .store()
+                .stage("LAB-0001")
+                .unwrap()
+                .is_some_and(|r| r.stage == Stage::Configuring)
+                .then_some(())
+        },
+    );
+    a.kill();
+    // Another machine's worker takes the rest at once, and LAB-0001 once its lease expired.
+    let b = fleet.worker("worker-b", &["--var", "nap=0"]).wait();
+    assert_eq!(b.code(), 0, "{}{}", b.stdout(), b.stderr());
+    assert_eq!(jobs_run(&b.stdout()), 4, "{}", b.stdout());
+    assert!(
+        b.stdout().contains(&format!(
+            "run {run}: LAB-0001 taken over from worker on worker-a (pid"
+        )),
+        "{}",
+        b.stdout()
+    );
+    // Followed afterwards: the whole run, as a rollout's recap.
+    let watched = fleet
+        .cmd("ana", "ana-laptop")
+        .args(["configure", "--watch", &run.to_string()])
+        .success();
+    let out = watched.stdout();
+    assert!(
+        out.contains(
+            "4 devices: 0 ok, 4 changed, 0 failed, 0 unreachable, 0 refused, 0 not started"
+        ),
+        "{out}"
+    );
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!(last.status, RunStatus::Completed);
+    assert!(
+        last.devices
+            .iter()
+            .all(|(_, o)| *o == Some(Outcome::Changed)),
+        "{:?}",
+        last.devices
+    );
+    for t in fleet.tags(4) {
+        assert_eq!(store.stage(&t).unwrap().unwrap().stage, Stage::Configured);
+    }
+    // The killed worker's configure is in LAB-0001's journal, failed when its lease expired,
+    // then the one that finished it.
+    let h = store.history("LAB-0001").unwrap();
+    assert!(
+        h.iter().any(|e| e.kind == "stage"
+            && e.stage_to.as_deref() == Some("configure-failed")
+            && e.message
+                .as_deref()
+                .is_some_and(|m| m.contains("stopped renewing its lease"))),
+        "{h:#?}"
+    );
+    assert_eq!(fleet.configures(&store, "LAB-0001", run).0, 2);
+    for t in ["LAB-0002", "LAB-0003", "LAB-0004"] {
+        assert_eq!(fleet.configures(&store, t, run).0, 1, "{t}");
+    }
+}
+
+#[test]
+fn the_threshold_stops_the_queue_for_every_worker() {
+    let cluster = Cluster::start().unwrap();
+    let mut fleet = Fleet::up(SiteCopy::example(), 6, Some(cluster.url()));
+    fleet.lab.lab.stop_device("LAB-0002").unwrap();
+    let mut starter = fleet
+        .cmd("ana", "ana-laptop")
+        .args([
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--batch",
+            "2",
+            "--max-fail",
+            "0",
+            "--connect-timeout",
+            "3",
+        ])
+        .spawn();
+    starter.wait_for_line(Duration::from_secs(60), |l| l.contains("run "));
+    let a = fleet.worker("worker-a", &[]);
+    let b = fleet.worker("worker-b", &[]);
+    let (a, b) = (a.wait(), b.wait());
+    let started = starter.wait();
+    let out = started.stdout();
+    assert_eq!(started.code(), 1, "{out}{}", started.stderr());
+    assert!(
+        out.contains("1 device failed in batch 1, more than the 0 allowed by --max-fail; no further device was started"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "6 devices: 0 ok, 1 changed, 0 failed, 1 unreachable, 0 refused, 4 not started"
+        ),
+        "{out}"
+    );
+    // Neither worker started a device of a later batch.
+    assert_eq!(jobs_run(&a.stdout()) + jobs_run(&b.stdout()), 2);
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!(last.status, RunStatus::Stopped);
+    for t in ["LAB-0003", "LAB-0004", "LAB-0005", "LAB-0006"] {
+        assert_eq!(
+            store.stage(t).unwrap().unwrap().stage,
+            Stage::Received,
+            "{t}"
+        );
+        assert!(
+            last.devices
+                .contains(&(t.to_string(), Some(Outcome::NotStarted)))
+        );
+    }
+}
+
+#[test]
+fn one_worker_on_the_sqlite_store_and_resume_from_a_queued_run() {
+    let mut fleet = Fleet::up(SiteCopy::example(), 3, None);
+    fleet.lab.lab.stop_device("LAB-0003").unwrap();
+    let queued = fleet
+        .cmd("ana", "desk")
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+            "--connect-timeout",
+            "3",
+        ])
+        .success()
+        .json();
+    assert_eq!(queued["devices"], 3, "{queued}");
+    let run = queued["run_id"].as_i64().unwrap();
+    // Followed, then left with Ctrl-C before any worker came: the jobs stay queued.
+    let mut following = fleet
+        .cmd("ana", "desk")
+        .args(["configure", "--watch", &run.to_string()])
+        .spawn();
+    following.wait_for_line(Duration::from_secs(30), |l| l.contains("by workers"));
+    following.signal(libc::SIGINT);
+    let left = following.wait();
+    assert_eq!(left.code(), 130, "{}{}", left.stdout(), left.stderr());
+    assert!(
+        left.stdout().contains(&format!(
+            "Ctrl-C: no longer following run {run}; its 3 jobs left stay queued for the workers"
+        )),
+        "{}",
+        left.stdout()
+    );
+    assert_eq!(fleet.store().jobs_left().unwrap(), 3);
+    let worker = fleet.worker("desk", &[]).wait();
+    assert_eq!(worker.code(), 1, "a job failed: {}", worker.stdout());
+    assert!(
+        worker
+            .stdout()
+            .contains(&format!("run {run}: LAB-0003 unreachable")),
+        "{}",
+        worker.stdout()
+    );
+    let watched = fleet
+        .cmd("ana", "desk")
+        .args(["configure", "--watch", &run.to_string()])
+        .output();
+    assert_eq!(watched.code(), 1);
+    assert!(
+        watched
+            .stdout()
+            .contains("3 devices: 0 ok, 2 changed, 0 failed, 1 unreachable"),
+        "{}",
+        watched.stdout()
+    );
+    // --resume redoes what the queued run did not finish, like any run's.
+    fleet.lab.lab.start_device("LAB-0003").unwrap();
+    let resumed = fleet
+        .cmd("ana", "desk")
+        .args(["--format", "json", "configure", "--resume"])
+        .success();
+    let events = crate::support::ndjson(&resumed);
+    assert_eq!(
+        crate::support::done(&events),
+        [("LAB-0003".to_string(), "changed".to_string())]
+    );
+    let store = fleet.store();
+    for t in fleet.tags(3) {
+        assert_eq!(store.stage(&t).unwrap().unwrap().stage, Stage::Configured);
+    }
+}
