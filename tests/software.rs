@@ -5,7 +5,8 @@
 //! installed by hand; `upgrades` finds the newer versions, flags the security one and
 //! refreshes the index only with `--refresh`; `upgrade` moves the devices in batches with
 //! every change journaled, and a second run changes nothing; a delivered device outside
-//! its maintenance window is refused.
+//! its maintenance window is refused. A scheduled upgrade due now runs once from `schedule
+//! run`, and is refused outside its window like one run by hand.
 
 use std::collections::BTreeSet;
 
@@ -254,11 +255,27 @@ fn software_is_listed_upgrades_are_found_and_rolled_out_in_batches() {
         .code(4)
         .stdout_has(&format!("2 with security updates ({a}, {b})"));
 
-    // Security updates only, on one device.
+    // Security updates only, on one device: a scheduled job due now, run once.
     site.test()
-        .args(["upgrade", &a, "--security-only"])
+        .args([
+            "schedule",
+            "add",
+            &format!("upgrade {a} --security-only"),
+            "--at",
+            "now",
+        ])
+        .success();
+    let ran = site.test().args(["schedule", "run"]).success();
+    assert!(
+        ran.stdout().contains("upgraded acme-tool 1.0-1 → 1.0-2")
+            && ran.stdout().contains("job 1: succeeded (exit 0, run "),
+        "{}",
+        ran.stdout()
+    );
+    site.test()
+        .args(["schedule", "run"])
         .success()
-        .stdout_has("upgraded acme-tool 1.0-1 → 1.0-2");
+        .stdout_is("no job is due\n");
     assert_eq!(version_of(&lab, &a, "acme-tool"), "1.0-2");
     assert_eq!(version_of(&lab, &a, "acme-extra"), "1.0-1");
 
@@ -394,6 +411,22 @@ fn software_is_listed_upgrades_are_found_and_rolled_out_in_batches() {
         "{}",
         refused.stderr()
     );
+    // Scheduled, it is refused the same way, and the schedule says so.
+    site.test()
+        .args(["schedule", "add", &format!("upgrade {b}"), "--at", "now"])
+        .success();
+    let ran = site.test().args(["schedule", "run"]).code(3);
+    assert!(
+        ran.stdout().contains("job 2: refused (exit 3, run "),
+        "{}",
+        ran.stdout()
+    );
+    let listed = site
+        .test()
+        .args(["--format", "json", "schedule", "list"])
+        .success()
+        .json();
+    assert_eq!(listed[1]["last_run"]["outcome"], "refused", "{listed}");
 }
 
 #[test]

@@ -144,6 +144,50 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "id",
     ),
+    (
+        "printer_observations",
+        &[
+            "id",
+            "tag",
+            "at",
+            "operator",
+            "pages",
+            "attention",
+            "status",
+        ],
+        "id",
+    ),
+    (
+        "software_snapshots",
+        &["id", "tag", "at", "operator", "packages"],
+        "id",
+    ),
+    (
+        "software_pending",
+        &["tag", "at", "index_age", "pending"],
+        "tag",
+    ),
+    ("queued_runs", &["run_id", "settings", "stopped"], "run_id"),
+    (
+        "queue_jobs",
+        &[
+            "run_id",
+            "tag",
+            "seq",
+            "batch",
+            "state",
+            "not_before",
+            "worker",
+            "host",
+            "pid",
+            "start_time",
+            "expires",
+            "failed",
+            "recap",
+            "done_at",
+        ],
+        "run_id, tag",
+    ),
 ];
 
 /// One table as copied.
@@ -273,6 +317,55 @@ mod tests {
     use crate::transport::{HostKeyPins, Pin};
 
     #[test]
+    fn the_copy_knows_every_table_and_column_of_the_schema() {
+        use crate::store::db::args;
+        let f = Fixture::sqlite();
+        let s = f.open();
+        let schema: Vec<(String, Vec<String>)> =
+            s.db.read(|tx| {
+                let tables: Vec<String> = tx
+                    .query(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' \
+                         AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                        args![],
+                    )?
+                    .into_iter()
+                    .map(|r| r.get::<String>(0))
+                    .collect::<Result<_, _>>()?;
+                let mut out = Vec::new();
+                for t in tables {
+                    let cols = tx
+                        .query(
+                            &format!("SELECT name FROM pragma_table_info('{t}')"),
+                            args![],
+                        )?
+                        .into_iter()
+                        .map(|r| r.get::<String>(0))
+                        .collect::<Result<_, _>>()?;
+                    out.push((t, cols));
+                }
+                Ok(out)
+            })
+            .unwrap();
+        let mut known: Vec<(String, Vec<String>)> = super::TABLES
+            .iter()
+            .map(|(t, cols, _)| (t.to_string(), cols.iter().map(|c| c.to_string()).collect()))
+            .collect();
+        known.sort();
+        let mut schema = schema;
+        for (_, cols) in schema.iter_mut() {
+            cols.sort();
+        }
+        for (_, cols) in known.iter_mut() {
+            cols.sort();
+        }
+        assert_eq!(
+            known, schema,
+            "store copy must carry every table and column"
+        );
+    }
+
+    #[test]
     fn a_sqlite_store_copied_to_postgres_has_every_row() {
         let from = Fixture::sqlite();
         let to = Fixture::postgres();
@@ -351,7 +444,12 @@ mod tests {
                 ("handoffs", 0),
                 ("repairs", 1),
                 ("schedules", 1),
-                ("schedule_runs", 0)
+                ("schedule_runs", 0),
+                ("printer_observations", 0),
+                ("software_snapshots", 0),
+                ("software_pending", 0),
+                ("queued_runs", 0),
+                ("queue_jobs", 0)
             ]
         );
         assert_eq!(t.history("LAP-07").unwrap(), s.history("LAP-07").unwrap());
