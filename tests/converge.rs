@@ -294,7 +294,27 @@ fn a_changed_host_key_is_refused_until_rekey() {
     let prefix = format!("host key of LAP-0006 at {addr} changed: pinned {old}, presented SHA256:");
     assert!(err.starts_with(&prefix), "{err}");
     assert!(err.ends_with("; if the device was reinstalled on purpose, accept the new key with `deskready rekey LAP-0006`"), "{err}");
-    let rekey = lab.run(&["rekey", "LAP-0006"]);
+    // A fingerprint other than the one the device has: refused, the old pin stays.
+    let wrong = format!("SHA256:{}", "A".repeat(43));
+    let refused = lab.run(&["rekey", "LAP-0006", "--fingerprint", &wrong]);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused
+            .stderr()
+            .contains(&format!("not the {wrong} given; nothing was pinned")),
+        "{}",
+        refused.stderr()
+    );
+    assert_eq!(
+        lab.run(&["configure", "LAP-0006"]).code(),
+        1,
+        "still refused"
+    );
+    let bad = lab.run(&["rekey", "LAP-0006", "--fingerprint", "abc"]);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr());
+    // The fingerprint read on the device itself: accepted.
+    let new = ssh::fingerprint(&key);
+    let rekey = lab.run(&["rekey", "LAP-0006", "--fingerprint", &new]);
     assert_eq!(rekey.code(), 0, "{}", rekey.stderr());
     assert!(
         rekey.stdout().contains(&format!("(was {old})")),

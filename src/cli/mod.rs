@@ -113,7 +113,11 @@ pub enum Command {
     Configure(converge::Args),
     /// Accept a device's new SSH host key on purpose (after a reinstall).
     #[command(after_help = "Examples:
-  deskready rekey LAP-0003")]
+  deskready rekey LAP-0003
+  deskready rekey LAP-0003 --fingerprint SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8
+
+The fingerprint is the one the device itself shows on its console:
+  ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")]
     Rekey(rekey::Args),
     /// Accept delivered hardware: one device, a packing list (--csv) or scanned tags (--scan).
     Receive(receive::Args),

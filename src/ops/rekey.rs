@@ -3,7 +3,9 @@
 //! The old pin stays in force until the new key is proven: the connection uses a pin store
 //! that trusts nothing and only notes the key presented; after the session is established
 //! (authenticated), the pin is replaced and the journal row written in one transaction. A
-//! crash in between leaves the old pin, never "trust any key". Never prints.
+//! crash in between leaves the old pin, never "trust any key". With the fingerprint read on
+//! the device's console, a key that does not have it is refused and nothing changes.
+//! Never prints.
 
 use std::sync::Mutex;
 
@@ -16,6 +18,9 @@ use crate::transport::{HostKeyPins, Pin, Session, TransportError};
 pub struct RekeySettings {
     pub device: String,
     pub ssh: SshSettings,
+    /// The fingerprint the CSP read on the device itself (`SHA256:…`, as `ssh-keygen -lf`
+    /// prints it); the key presented must have it, or nothing is pinned.
+    pub fingerprint: Option<String>,
 }
 
 /// The key given up, and the key pinned now.
@@ -56,6 +61,18 @@ pub fn rekey(env: &Env, s: &RekeySettings) -> Result<Rekeyed, Error> {
     let session = Session::connect(&target, &opts.ssh, &presented)?;
     let new = session.host_key().clone();
     drop(session);
+    if let Some(expected) = &s.fingerprint
+        && expected.trim() != new.fingerprint
+    {
+        return Err(Error::Refused(format!(
+            "{} presented host key {} {}, not the {} given; nothing was pinned (the \
+                 connection may not reach the device you think)",
+            s.device,
+            new.key_type,
+            new.fingerprint,
+            expected.trim()
+        )));
+    }
     let entry = Entry::new(&s.device, &env.operator, "rekey").message(format!(
         "accepted host key {} {} (was {})",
         new.key_type,
