@@ -101,6 +101,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::desk::MIGRATION,
     // 7: what printers said about themselves over time.
     super::printers::MIGRATION,
+    // 8: the queue deskready last left in place for each printer (a renamed queue moves).
+    super::printers::QUEUES_MIGRATION,
 ];
 
 /// The schema version this build writes.
