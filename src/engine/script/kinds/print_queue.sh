@@ -41,12 +41,13 @@ pq_sn() {
 }
 # pq_list: $T/pi$sn = every queue of $cs (name, device-uri, location, info, sharing, users
 # allowed, its own URI) from ONE CUPS-Get-Printers request with ipptool (cups-ipp-utils),
-# which browses no DNS-SD; fails without ipptool, for a server named by a socket path, or
-# when the request fails (then the queues are read with lpstat and lpoptions)
+# which browses no DNS-SD; fails without ipptool or curl (which fetches the PPDs, see
+# pq_bulk), for a server named by a socket path, or when the request fails (then the
+# queues are read with lpstat and lpoptions)
 pq_list() {
   pq_sn
   case "${cs:-}" in */*) return 1 ;; esac
-  command -v ipptool >/dev/null 2>&1 || return 1
+  command -v ipptool >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || return 1
   # shellcheck disable=SC2016 # $user: ipptool's variable
   [ -f "$T/gp.test" ] || printf '%s\n' '{' 'OPERATION CUPS-Get-Printers' 'GROUP operation-attributes-tag' \
     'ATTR charset attributes-charset utf-8' 'ATTR naturalLanguage attributes-natural-language en' \
@@ -75,7 +76,7 @@ pq_keys() { ks=; for kv in "$@"; do ks="$ks ${kv%%=*}"; done; ks=${ks# }; }
 pq_bulk() {
   pq_pass=$((${pq_pass:-0} + 1)); mkdir "$T/pd$pq_pass"
   awk -v mode=urls -v T="$T" -v D="$T/pd$pq_pass" "$pq_awk" "$1" > "$T/pu" 2>/dev/null || :
-  if [ -s "$T/pu" ] && command -v curl >/dev/null 2>&1; then curl -sfk -K "$T/pu" >/dev/null 2>&1 || :; fi
+  if [ -s "$T/pu" ]; then curl -sfk -K "$T/pu" >/dev/null 2>&1 || :; fi
   awk -v mode="$2" -v T="$T" -v D="$T/pd$pq_pass" "$pq_awk" "$1"
 }
 # The bulk reader (awk). A queue I's state, as pq_state writes it, from its server's
@@ -106,7 +107,8 @@ function keep(f,   k) {
     k = f SUBSEP g["printer-name"]; has[k] = 1
     uri[k] = g["device-uri"]; loc[k] = g["printer-location"]; info[k] = g["printer-info"]
     shared[k] = (g["printer-is-shared"] == "true") ? "true" : "false"
-    users[k] = g["requesting-user-name-allowed"]; self[k] = g["printer-uri-supported"]
+    users[k] = g["requesting-user-name-allowed"]
+    self[k] = g["printer-uri-supported"]; sub(/,.*/, "", self[k])
   }
   split("", g)
 }
