@@ -34,7 +34,7 @@ pq_known() {
 pq_sn() {
   sn=0
   while [ "$sn" -lt "${pq_ns:-0}" ]; do
-    sn=$((sn + 1)); eval "pk_c=\$pq_s$sn"
+    sn=$((sn + 1)); pk_c=; eval "pk_c=\$pq_s$sn"
     [ "$pk_c" != "$cs" ] || return 0
   done
   pq_ns=$((${pq_ns:-0} + 1)); sn=$pq_ns; eval "pq_s$sn=\$cs"
