@@ -437,3 +437,147 @@ fn an_ipps_printer_is_asked_over_tls() {
         .clone();
     assert_eq!(row["state"], "idle", "{row:#}");
 }
+
+/// The requests the print server's cupsd logged so far, one per line (the lab's cupsd logs
+/// every request: `AccessLogLevel all`).
+fn cupsd_requests(lab: &LabSite) -> Vec<String> {
+    let ps = lab.lab.print_server.as_ref().expect("print server");
+    std::fs::read_to_string(ps.dir.join("log/access_log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_rerun_reads_every_queue_in_one_request_and_changes_none() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 20);
+    let first = lab.run(&["configure", "--all", "--limit", PRINTERS]);
+    assert_eq!(first.code(), 0, "{}{}", first.stdout(), first.stderr());
+    let (logins, requests) = (print_server_logins(&lab), cupsd_requests(&lab).len());
+    let again = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+    ]);
+    assert_eq!(again.code(), 0, "{}{}", again.stdout(), again.stderr());
+    let results = done(&ndjson(&again));
+    assert_eq!(results.len(), 20);
+    assert!(results.iter().all(|(_, o)| o == "ok"), "{results:?}");
+    let sessions = print_server_logins(&lab) - logins;
+    assert_eq!(sessions, 1);
+    // Per program on the print server: ONE CUPS-Get-Printers for every queue's settings,
+    // and the queues' PPDs (driver options) over one connection; no queue changed, and no
+    // CUPS client per queue.
+    let new = cupsd_requests(&lab)[requests..].to_vec();
+    let count = |what: &str| new.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(count("CUPS-Get-Printers"), sessions, "{new:#?}");
+    let ppds = new
+        .iter()
+        .filter(|l| l.contains("\"GET /printers/") && l.contains(".ppd HTTP/"))
+        .count();
+    assert!(ppds <= 20, "{new:#?}");
+    assert_eq!(new.len(), sessions + ppds, "{new:#?}");
+    assert_eq!(count("CUPS-Add-Modify-Printer"), 0, "{new:#?}");
+    assert_eq!(count("CUPS-Delete-Printer"), 0, "{new:#?}");
+}
+
+#[test]
+fn a_renamed_queue_moves_and_the_floors_laptops_follow() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let ps = lab.lab.print_server.clone().expect("print server");
+    let lpstat_v = || {
+        lab.ssh(
+            &ps.device,
+            &format!("CUPS_SERVER={} lpstat -v 2>&1 || true", ps.address),
+        )
+    };
+    let run = lab.run(&["configure", "PRN-0301", "PRN-0302", "LAP-0002"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let uri = lab
+        .lab
+        .printers
+        .iter()
+        .find(|p| p.name == "PRN-0301")
+        .expect("PRN-0301 simulated")
+        .uri
+        .clone();
+    assert!(
+        lpstat_v().contains(&format!("device for floor3-bay1: {uri}\n")),
+        "{}",
+        lpstat_v()
+    );
+    let listed = || lab.ssh("LAP-0002", "cat /etc/deskready/printers.conf");
+    assert!(listed().contains("queue floor3-bay1  #"), "{}", listed());
+
+    // Renamed in the inventory: the next rollout makes the new queue and removes the old.
+    lab.site.edit(
+        "inventory/printers.yaml",
+        "queue: floor3-bay1,",
+        "queue: floor3-north,",
+    );
+    let plan = lab.run(&["plan", "PRN-0301"]);
+    assert!(
+        plan.stdout()
+            .contains("would remove print queue floor3-bay1"),
+        "{}",
+        plan.stdout()
+    );
+    assert!(lpstat_v().contains("device for floor3-bay1: "));
+    let run = lab.run(&["configure", "--all", "--limit", PRINTERS]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let v = lpstat_v();
+    assert!(!v.contains("device for floor3-bay1: "), "{v}");
+    assert!(
+        v.contains(&format!("device for floor3-north: {uri}\n")),
+        "{v}"
+    );
+    assert!(v.contains("device for floor3-bay2: "), "{v}");
+    let h = lab.run(&["--format", "json", "history", "PRN-0301"]).json();
+    let rows = h["history"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|e| e["kind"] == "queue"
+            && e["subject"] == "floor3-north"
+            && e["message"]
+                == format!(
+                    "moved queue floor3-bay1 on {0} to floor3-north on {0}",
+                    ps.device
+                )),
+        "{rows:#?}"
+    );
+
+    // Done once: the re-run changes nothing and journals no second move.
+    let again = lab.run(&[
+        "--format",
+        "json",
+        "configure",
+        "--all",
+        "--limit",
+        PRINTERS,
+    ]);
+    assert_eq!(again.code(), 0, "{}{}", again.stdout(), again.stderr());
+    assert!(
+        done(&ndjson(&again)).iter().all(|(_, o)| o == "ok"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(lpstat_v(), v);
+    let h = lab.run(&["--format", "json", "history", "PRN-0301"]).json();
+    let moves = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "queue")
+        .count();
+    assert_eq!(moves, 1);
+
+    // The floor's laptops list the printers by queue: a re-render follows the rename.
+    let run = lab.run(&["configure", "LAP-0002"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let l = listed();
+    assert!(l.contains("queue floor3-north  #"), "{l}");
+    assert!(!l.contains("floor3-bay1"), "{l}");
+}

@@ -5,6 +5,9 @@
 //! without authentication. Owns [`PrintServer`], cupsd's configuration and runtime
 //! directories, and starting cupsd and waiting until it serves.
 //!
+//! cupsd logs every request it serves in `log/access_log` (`AccessLogLevel all`), so that
+//! tests can count what a rollout asked it.
+//!
 //! Its configuration sits under `<lab>/print/`, which is on cupsd's command line: that is
 //! how the lab tells its own cupsd from others' (stopping is the lab's, with the printers).
 //! Does not record anything (the caller saves the lab's state); imports no lab file but
@@ -256,6 +259,7 @@ fn cupsd_conf(address: &str, port: u16) -> String {
          Listen 127.0.0.1:{port}\n\
          ServerAlias *\n\
          LogLevel info\n\
+         AccessLogLevel all\n\
          MaxLogSize 0\n\
          WebInterface No\n\
          Browsing No\n\

@@ -432,7 +432,17 @@ impl Bookkeeper for Books {
                     .map(std::slice::from_ref)
                     .unwrap_or_default(),
                 observe,
-            ),
+            )
+            .and_then(|run| {
+                super::printer_queue::settle(
+                    &self.store,
+                    resolved,
+                    &run,
+                    &settings.operator,
+                    self.run_id,
+                )?;
+                Ok(run)
+            }),
             Mode::Audit => audit(
                 &self.store,
                 site,
@@ -497,16 +507,26 @@ impl Bookkeeper for Books {
         let mut runs =
             crate::engine::batch::run(site, on, &admitted, settings.mode, &settings.ssh, observe)
                 .into_iter()
-                .zip(begun);
+                .zip(begun)
+                .zip(admitted.iter().copied());
         let results = out
             .into_iter()
             .map(|slot| match slot {
                 Some(refused) => refused,
                 None => {
-                    let (run, begun) = runs.next().expect("one run per admitted device");
+                    let ((run, begun), r) = runs.next().expect("one run per admitted device");
                     let recorded = match begun {
                         Some(b) => {
                             end_configure(&self.store, &run, &settings.operator, self.run_id, b)
+                                .and_then(|()| {
+                                    super::printer_queue::settle(
+                                        &self.store,
+                                        r,
+                                        &run,
+                                        &settings.operator,
+                                        self.run_id,
+                                    )
+                                })
                         }
                         None => end_audit(&self.store, &run, &settings.operator),
                     };

@@ -6,14 +6,23 @@
 //! `on_return`, run by `ops::hooks`) name the printer's queue, they own it and this does
 //! nothing (the hooks' own rules apply: an unreachable print server refuses the move
 //! unless `--skip-device`). With `--skip-device` nothing is reached: the row says the
-//! queue was left. Never prints.
+//! queue was left.
+//!
+//! A queue renamed in the inventory (its `queue` variable, or the print server it is on)
+//! moves: the store remembers the queue each configure left in place for a printer
+//! (`Store::printer_queue`); a rollout whose printer wants another queue gets one more
+//! step after its queue's, removing the old queue (`state: absent`, skipped when the new
+//! queue could not be made), and once both are done the move is one journal row (`queue`)
+//! and the new name is remembered. Never prints.
 
 use super::{Env, Error};
+use crate::engine::device::{DeviceRun, Status};
 use crate::engine::script::QueueDropped;
 use crate::model::{DeviceKind, ResourceKind};
 use crate::resolve::{Hook, resolve_hook};
+use crate::resolve::{Resolved, ResolvedResource};
 use crate::site::Site;
-use crate::store::{Entry, Store};
+use crate::store::{Entry, PrinterQueue, Store, StoreError};
 
 /// The journal row of what became of printer `tag`'s queue on `hook`'s move (`Retire`
 /// removes it, `Return` disables it); `None` for a device that is not a printer with a
@@ -66,6 +75,9 @@ pub fn follow(
     else {
         return Ok(None);
     };
+    if remove && matches!(what, QueueDropped::Removed | QueueDropped::Absent) {
+        store.forget_printer_queue(tag)?;
+    }
     let message = match what {
         QueueDropped::Removed => format!("removed queue {queue} on {on}"),
         QueueDropped::Disabled => format!("disabled queue {queue} on {on} (it refuses jobs)"),
@@ -97,4 +109,105 @@ fn queue_of(resolved: &crate::resolve::Resolved) -> Option<(String, String)> {
         )),
         _ => None,
     })
+}
+
+/// The name of the step removing a printer's old queue, after its queue resource `name`.
+fn old_queue_step(name: &str, old: &str) -> String {
+    format!("{name} (old name {old})")
+}
+
+/// The printer's own queue resource among `resolved`'s: a present print queue made on
+/// another device (`via:`); its index, and the queue as it is wanted.
+fn wanted_queue(resolved: &Resolved) -> Option<(usize, PrinterQueue)> {
+    resolved
+        .resources
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| match (r.kind(), &r.resource.via) {
+            (ResourceKind::PrintQueue { queue, server, .. }, Some(via)) if !r.resource.absent => {
+                Some((
+                    i,
+                    PrinterQueue {
+                        via: via.clone(),
+                        server: server.clone().unwrap_or_default(),
+                        queue: queue.clone(),
+                    },
+                ))
+            }
+            _ => None,
+        })
+}
+
+/// Gives each printer of `resolved` whose queue is no longer the one the store remembers
+/// for it (renamed, or on another print server) a step removing the old queue, right
+/// after its queue's step.
+pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<(), Error> {
+    for r in resolved.iter_mut() {
+        if site.device(&r.device).map(|d| d.kind) != Some(DeviceKind::Printer) {
+            continue;
+        }
+        let Some((i, want)) = wanted_queue(r) else {
+            continue;
+        };
+        let Some(old) = store.printer_queue(&r.device)? else {
+            continue;
+        };
+        if old == want {
+            continue;
+        }
+        let mut gone: ResolvedResource = r.resources[i].clone();
+        if let ResourceKind::PrintQueue { queue, server, .. } = &mut gone.resource.kind {
+            queue.clone_from(&old.queue);
+            *server = (!old.server.is_empty()).then(|| old.server.clone());
+        }
+        gone.resource.name = old_queue_step(r.resources[i].name(), &old.queue);
+        gone.resource.via = Some(old.via.clone());
+        gone.resource.absent = true;
+        gone.resource.notify.clear();
+        r.resources.insert(i + 1, gone);
+    }
+    Ok(())
+}
+
+/// After printer `resolved`'s configure `run`: remembers its queue when the queue's step
+/// ended as wanted on a reached print server, and, when an old queue was to go and is
+/// gone, journals the move (`queue`). An old queue still there keeps the old name
+/// remembered, so that the next rollout removes it.
+pub fn settle(
+    store: &Store,
+    resolved: &Resolved,
+    run: &DeviceRun,
+    operator: &str,
+    run_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let Some((i, want)) = wanted_queue(resolved) else {
+        return Ok(());
+    };
+    let done = |k: usize| {
+        run.resources
+            .get(k)
+            .is_some_and(|o| matches!(o.status, Status::Ok | Status::Changed))
+    };
+    if !done(i) || !run.problems.is_empty() {
+        return Ok(());
+    }
+    let old = store.printer_queue(&resolved.device)?;
+    if let Some(old) = old.filter(|o| *o != want) {
+        let step = old_queue_step(resolved.resources[i].name(), &old.queue);
+        let Some(k) = run.resources.iter().position(|o| o.name == step) else {
+            return Ok(());
+        };
+        if !done(k) {
+            return Ok(());
+        }
+        let mut row = Entry::new(&resolved.device, operator, "queue")
+            .subject(&want.queue)
+            .message(format!(
+                "moved queue {} on {} to {} on {}",
+                old.queue, old.via, want.queue, want.via
+            ));
+        row.run_id = run_id;
+        store.record(&[row])?;
+    }
+    store.set_printer_queue(&resolved.device, &want)
 }

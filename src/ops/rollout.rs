@@ -138,7 +138,9 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
     };
     let (batches, max_fail) = rules(s)?;
 
-    let (resolved, secrets) = resolve_all(env, &site, &tags)?;
+    let (mut resolved, secrets) = resolve_all(env, &site, &tags)?;
+    // A printer whose queue was renamed: its old queue goes after the new one is made.
+    super::printer_queue::renames(&site, &store, &mut resolved)?;
     let now = jiff::Timestamp::now();
     let mut jobs = Vec::new();
     let mut notes = HashMap::new();

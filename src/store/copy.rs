@@ -158,6 +158,11 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         "id",
     ),
     (
+        "printer_queues",
+        &["tag", "via", "server", "queue", "at"],
+        "tag",
+    ),
+    (
         "software_snapshots",
         &["id", "tag", "at", "operator", "packages"],
         "id",
@@ -446,6 +451,7 @@ mod tests {
                 ("schedules", 1),
                 ("schedule_runs", 0),
                 ("printer_observations", 0),
+                ("printer_queues", 0),
                 ("software_snapshots", 0),
                 ("software_pending", 0),
                 ("queued_runs", 0),

@@ -108,6 +108,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::software::MIGRATION,
     // 10: queued rollouts shared by workers.
     super::queue::MIGRATION,
+    // 11: the queue deskready last left in place for each printer (a renamed queue moves).
+    super::printers::QUEUES_MIGRATION,
 ];
 
 /// The schema version this build writes.

@@ -40,7 +40,7 @@ pub use desk::{Handoff, NewRepair, Repair};
 pub use location::{Location, PASSWORD_FILE_ENV, PgTarget, STORE_ENV, is_postgres_url, redact_url};
 pub use locks::{Holder, LEASE_SECS, LockGuard, Purpose, lease_secs};
 pub use migrations::SCHEMA_VERSION;
-pub use printers::PrinterObservation;
+pub use printers::{PrinterObservation, PrinterQueue};
 pub use queue::{Claim, QueueJob, QueueProgress};
 pub use records::Record;
 pub use resume::LastConfigure;

@@ -1235,6 +1235,8 @@ mod tests {
                     "case $1 in -r) echo 'scheduler is running' ;; -v) echo \"device for $2: ipp://admin:old-pw@10.0.0.9/ipp/print\" ;; esac",
                 ),
                 ("lpoptions", ":"),
+                // No bulk listing: the queue is read with lpstat as above.
+                ("ipptool", "exit 1"),
                 (
                     "lpadmin",
                     "[ -e \"${0%/*}/kept\" ] && exit 0; echo \"lpadmin: bad uri: $*\" >&2; echo 'lpadmin: try again' >&2; exit 1",

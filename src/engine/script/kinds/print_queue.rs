@@ -126,6 +126,7 @@ impl Kind for PrintQueue {
                 i.to_string(),
                 queue.clone(),
                 server.clone().unwrap_or_default(),
+                queue_state(r.kind()).unwrap_or_default(),
             ];
             args.extend(options.iter().map(|(k, v)| format!("{k}={v}")));
             w.call("pq_pre", args);

@@ -16,15 +16,152 @@ pq_gone() {
   [ "$(cups lpstat -r 2>/dev/null)" = "scheduler is running" ] && return 1
   pq_dn="${pq_dn:-}[$cs]"; return 0
 }
-# pq_known QUEUE: whether $cs has QUEUE, from one `lpstat -v` (and `lpstat -l -p`, read by
-# pq_state in pq_read) of all its queues per program and server (asking CUPS for one
-# missing queue costs a second of DNS-SD browsing)
+# pq_known QUEUE: whether $cs has QUEUE, from one listing of all its queues per program and
+# server: one CUPS-Get-Printers (pq_listed) where ipptool is installed, else one `lpstat -v`
+# (and `lpstat -l -p`, read by pq_state in pq_read); asking CUPS for one missing queue
+# costs a second of DNS-SD browsing
 pq_known() {
+  if pq_listed; then
+    awk -v q="$1" -v f="$T/pi$sn" "$pq_awk" /dev/null 2>/dev/null | grep -q .
+    return
+  fi
   if [ "${pq_lv:-}" != "[$cs]" ]; then
     cups lpstat -v > "$T/pv" 2>/dev/null; cups lpstat -l -p > "$T/pl" 2>/dev/null; pq_lv="[$cs]"
   fi
   grep -qF "device for $1: " "$T/pv"
 }
+# pq_sn: $sn = the number of print server $cs in this program (its listing is $T/pi$sn)
+pq_sn() {
+  sn=0
+  while [ "$sn" -lt "${pq_ns:-0}" ]; do
+    sn=$((sn + 1)); pk_c=; eval "pk_c=\$pq_s$sn"
+    [ "$pk_c" != "$cs" ] || return 0
+  done
+  pq_ns=$((${pq_ns:-0} + 1)); sn=$pq_ns; eval "pq_s$sn=\$cs"
+}
+# pq_list: $T/pi$sn = every queue of $cs (name, device-uri, location, info, sharing, users
+# allowed, its own URI) from ONE CUPS-Get-Printers request with ipptool (cups-ipp-utils),
+# which browses no DNS-SD; fails without ipptool or curl (which fetches the PPDs, see
+# pq_bulk), for a server named by a socket path, or when the request fails (then the
+# queues are read with lpstat and lpoptions)
+pq_list() {
+  pq_sn
+  case "${cs:-}" in */*) return 1 ;; esac
+  command -v ipptool >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || return 1
+  # shellcheck disable=SC2016 # $user: ipptool's variable
+  [ -f "$T/gp.test" ] || printf '%s\n' '{' 'OPERATION CUPS-Get-Printers' 'GROUP operation-attributes-tag' \
+    'ATTR charset attributes-charset utf-8' 'ATTR naturalLanguage attributes-natural-language en' \
+    'ATTR name requesting-user-name $user' \
+    'ATTR keyword requested-attributes printer-name,device-uri,printer-location,printer-info,printer-is-shared,requesting-user-name-allowed,printer-uri-supported' \
+    'STATUS successful-ok' 'STATUS client-error-not-found' '}' > "$T/gp.test"
+  ipptool -tv "ipp://${cs:-localhost}/" "$T/gp.test" > "$T/pi$sn.t" 2>/dev/null || return 1
+  mv -f "$T/pi$sn.t" "$T/pi$sn"
+}
+# pq_listed: whether $cs's queues are read in bulk (pq_list, taken once per program and
+# server); $sn is its number
+pq_listed() {
+  pq_sn
+  case "${pq_lok:-}" in *"[$sn]"*) return 0 ;; esac
+  case "${pq_lno:-}" in *"[$sn]"*) return 1 ;; esac
+  if pq_list; then pq_lok="${pq_lok:-}[$sn]"; return 0; fi
+  pq_lno="${pq_lno:-}[$sn]"; return 1
+}
+# pq_keys KEY=VALUE...: $ks = the KEYs, space-separated
+pq_keys() { ks=; for kv in "$@"; do ks="$ks ${kv%%=*}"; done; ks=${ks# }; }
+# pq_bulk FILE MODE: one pass over the queues listed in FILE ("I<TAB>QUEUE<TAB>LISTING<TAB>KEYS"
+# lines), with one curl fetching the PPDs (driver options) of all those that have options
+# (at the URI cupsd gives for the queue, as lpoptions -l does; into a directory of this
+# pass's own), then one awk computing every
+# queue's state as pq_state does (see pq_awk's MODE)
+pq_bulk() {
+  pq_pass=$((${pq_pass:-0} + 1)); mkdir "$T/pd$pq_pass"
+  awk -v mode=urls -v T="$T" -v D="$T/pd$pq_pass" "$pq_awk" "$1" > "$T/pu" 2>/dev/null || :
+  if [ -s "$T/pu" ]; then curl -sfk -K "$T/pu" >/dev/null 2>&1 || :; fi
+  awk -v mode="$2" -v T="$T" -v D="$T/pd$pq_pass" "$pq_awk" "$1"
+}
+# The bulk reader (awk). A queue I's state, as pq_state writes it, from its server's
+# listing and its PPD ($T/dI): mode `pre` writes it to $T/sI (or notes a missing queue in
+# $T/nI) and marks $T/pkI when it equals $T/pwI (what the queue should be); mode `check`
+# writes it to $T/hI and prints "I ok" or "I bad", keeping the bad lines in $T/pc.n; mode
+# `urls` prints curl's config fetching the PPDs; with -v q=QUEUE -v f=LISTING, prints
+# QUEUE when the listing has it.
+# shellcheck disable=SC2016 # awk's program
+pq_awk='
+function load(f,   line, name, v, rest) {
+  if (f in loaded) return
+  loaded[f] = 1; on = 0; split("", g)
+  while ((getline line < f) > 0) {
+    if (!on) { if (line ~ /^ *status-code = /) on = 1; continue }
+    if (line ~ /^ *-- separator --$/) { keep(f); continue }
+    if (line ~ /^ *[a-z-]+ \([^)]*\) =( |$)/) {
+      rest = line; sub(/^ */, "", rest); name = rest; sub(/ .*/, "", name)
+      v = rest; sub(/^[^=]*= ?/, "", v)
+      if (rest ~ /^[a-z-]+ \(no-value\)/) v = ""
+      g[name] = v
+    }
+  }
+  keep(f); close(f)
+}
+function keep(f,   k) {
+  if ("printer-name" in g) {
+    k = f SUBSEP g["printer-name"]; has[k] = 1
+    uri[k] = g["device-uri"]; loc[k] = g["printer-location"]; info[k] = g["printer-info"]
+    shared[k] = (g["printer-is-shared"] == "true") ? "true" : "false"
+    users[k] = g["requesting-user-name-allowed"]
+    self[k] = g["printer-uri-supported"]; sub(/,.*/, "", self[k])
+  }
+  split("", g)
+}
+function sorted(list,   n, a, i, j, t, out) {
+  n = split(list, a, ",")
+  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+  out = ""
+  for (i = 1; i <= n; i++) if (a[i] != "" && a[i] != "(all)") out = out (out == "" ? "" : ",") a[i]
+  return out
+}
+function ppd(file,   line, k, v) {
+  split("", ui); split("", dflt)
+  while ((getline line < file) > 0) {
+    sub(/\r$/, "", line)
+    if (line ~ /^\*OpenUI \*/) { k = substr(line, 10); sub(/[\/:].*/, "", k); ui[k] = 1 }
+    else if (line ~ /^\*Default[^:]*:/) {
+      k = substr(line, 9); sub(/:.*/, "", k); v = line; sub(/^[^:]*: */, "", v); sub(/[ \t]+$/, "", v); dflt[k] = v
+    }
+  }
+  close(file)
+}
+function wanted(file,   line, w, n) {
+  w = ""; n = 0
+  while ((getline line < file) > 0) { w = w (n++ ? "\n" : "") line }
+  close(file); return w
+}
+BEGIN { FS = "\t"; if (q != "") { load(f); if ((f SUBSEP q) in has) print q; exit } }
+{
+  i = $1; k = $3 SUBSEP $2; load($3)
+  if (mode == "urls") {
+    if ((k in has) && $4 != "" && self[k] != "") {
+      u = self[k] ".ppd"; sub(/^ipps:/, "https:", u); sub(/^ipp:/, "http:", u)
+      gsub(/\\/, "\\\\", u); gsub(/"/, "\\\"", u)
+      printf "url = \"%s\"\noutput = \"%s/d%s\"\n", u, D, i
+    }
+    next
+  }
+  if (!(k in has)) {
+    if (mode == "pre") { printf "" > (T "/n" i); close(T "/n" i) } else { print i " gone"; print > (T "/pc.n") }
+    next
+  }
+  s = "uri=" uri[k] "\nlocation=" loc[k] "\ndescription=" info[k] "\nshared=" shared[k] "\nallowed_users=" sorted(users[k])
+  if ($4 != "") {
+    ppd(D "/d" i); n = split($4, ks, " ")
+    for (j = 1; j <= n; j++) s = s "\noption " ks[j] "=" ((ks[j] in ui) ? dflt[ks[j]] : "")
+  }
+  out = T ((mode == "pre") ? "/s" : "/h") i
+  print s > out; close(out)
+  same = (s == wanted(T "/pw" i))
+  if (mode == "pre") { if (same) { printf "" > (T "/pk" i); close(T "/pk" i) } }
+  else if (same) print i " ok"
+  else { print i " bad"; print > (T "/pc.n") }
+}'
 # pq_bg COMMAND...: runs COMMAND in the background, at most 24 at once (the queue reads
 # below mostly wait: each lpoptions browses DNS-SD for about a second; each also holds a
 # D-Bus connection to avahi, and D-Bus allows a user 256)
@@ -67,23 +204,93 @@ pq_state() {
     done
   fi
 }
-# pq_pre I QUEUE SERVER KEY=VALUE...: starts reading queue I's settings as pq_state does,
-# in the background, into $T/s$i; or notes in $T/n$i that SERVER has no such queue.
-# Written before the queue steps, so that reading a batch of queues costs about one
-# client's time, not one per queue (see pq_bg).
+# pq_pre I QUEUE SERVER WANT KEY=VALUE...: starts reading queue I's settings as pq_state
+# does: noted for one bulk read of all the program's queues (pq_listed; WANT kept in $T/pwI,
+# compared there), else in the background into $T/sI; or notes in $T/nI that SERVER has no
+# such queue. Written before the queue steps, so that reading a batch of queues costs one
+# request, or about one client's time, not one per queue (see pq_bg).
 pq_pre() {
-  i=$1; q=$2; cs=$3; shift 3
+  i=$1; q=$2; cs=$3; want=$4; shift 4
   pq_up || return 0
+  if pq_listed; then
+    pq_keys "$@"; printf '%s\n' "$want" > "$T/pw$i"
+    printf '%s\t%s\t%s\t%s\n' "$i" "$q" "$T/pi$sn" "$ks" >> "$T/pq"
+    return 0
+  fi
   if ! pq_known "$q"; then : > "$T/n$i"; return 0; fi
   pq_bg pq_read "$i" "$q" "$@"
 }
 pq_read() { i=$1; shift; pq_snap=1; pq_state "$@" > "$T/s$i.t" 2>/dev/null; mv -f "$T/s$i.t" "$T/s$i"; }
 # pq_pre_end: every read started by pq_pre has finished
-pq_pre_end() { pq_wait; }
+pq_pre_end() {
+  pq_wait
+  if [ -f "$T/pq" ]; then pq_bulk "$T/pq" pre; fi
+}
+# pq_recheck: the queues this program changed, noted by pq_res in $T/pc, read back in bulk
+# (a fresh listing of their servers, their PPDs) until each reads back as wanted: a queue
+# that does not is set again (under the lock) up to 10 times 0.5 s apart, as pq_check does;
+# each one's result said
+# shellcheck disable=SC2120 # sets its own positional parameters
+pq_recheck() {
+  n=0
+  while [ -s "$T/pc" ]; do
+    k=0; while [ "$k" -lt "${pq_ns:-0}" ]; do
+      k=$((k + 1)); eval "cs=\$pq_s$k"
+      case "${pq_lok:-}" in *"[$k]"*) pq_list || : ;; esac
+    done
+    rm -f "$T/pc.n"
+    pq_bulk "$T/pc" check > "$T/pr"
+    while read -r pi how; do
+      [ "$how" != ok ] || echo "@@R $pi changed"
+    done < "$T/pr"
+    if [ -f "$T/pc.n" ]; then mv -f "$T/pc.n" "$T/pc"; else : > "$T/pc"; fi
+    [ -s "$T/pc" ] || break
+    n=$((n + 1))
+    # shellcheck disable=SC2034 # the rest of the line
+    while read -r pi pq_rest; do
+      eval "set -- \$pq_a$pi"
+      i=$1; q=$2; cs=$3; uri=$4; loc=$5; desc=$6; shared=$7; allow=$8; want=$9; shift 9
+      if pq_gone || [ "$n" -ge 10 ]; then continue; fi
+      pq_lock || continue
+      { flock 9; pq_set "$@" </dev/null >/dev/null 2>&1; } 9>"$lk"
+    done < "$T/pc"
+    [ "$n" -lt 10 ] || break
+    if pq_gone; then break; fi
+    sleep 0.5
+  done
+  [ -s "$T/pc" ] || return 0
+  # shellcheck disable=SC2034 # the rest of the line
+  while read -r pi pq_rest; do
+    eval "set -- \$pq_a$pi"
+    i=$1; q=$2; cs=$3; want=$9
+    # shellcheck disable=SC2034
+    if pq_gone; then printf '@@PSDOWN %s\n@@R %s failed 1\n' "$i" "$i"; failed=1; continue; fi
+    [ -f "$T/h$i" ] || : > "$T/h$i"
+    pq_hidden=0; case "$hidden" in *" $i "*) pq_hidden=1 ;; esac
+    if [ "$pq_hidden" = 1 ]; then
+      { echo 'the print server did not keep these settings (sensitive: names only):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i" | sed 's/=.*//'; } > "$T/e$i"
+    else
+      { echo 'the print server did not keep these settings (wanted):'; printf '%s\n' "$want" | grep -vxF -f "$T/h$i"; } > "$T/e$i"
+    fi
+    fail "$i" 1 "$T/e$i"
+  done < "$T/pc"
+}
+# pq_keep I ARG...: remembers ARGs for queue I (read back by pq_recheck), quoted for the
+# shell with builtins only
+pq_keep() {
+  pk_i=$1; shift; pk_s=
+  for a in "$@"; do
+    pk_r=
+    while :; do case $a in *\'*) pk_r="$pk_r${a%%\'*}'\\''"; a=${a#*\'} ;; *) break ;; esac; done
+    pk_s="$pk_s '$pk_r$a'"
+  done
+  eval "pq_a$pk_i=\$pk_s"
+}
 # pq_end: the queues changed by this program read back (in the background, see pq_check),
 # each one's result said; a failed one fails the program as a failed step does
 pq_end() {
   pq_wait
+  if [ -s "$T/pc" ]; then pq_recheck; fi
   for pi in ${pq_ck:-}; do
     cat "$T/r$pi"
     # shellcheck disable=SC2034
@@ -181,6 +388,7 @@ pq_res() {
   # preamble's, read by step).
   # shellcheck disable=SC2034
   if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
+  if [ -f "$T/pk$i" ]; then echo "@@R $i ok"; return 0; fi
   if [ -f "$T/n$i" ]; then have=; exists=1
   elif [ -f "$T/s$i" ]; then have=$(cat "$T/s$i"); exists=0; [ -n "$have" ] || exists=1
   else have=$(pq_state "$q" "$@"); exists=$?
@@ -223,6 +431,11 @@ pq_res() {
     # lpadmin's own words about a sensitive queue, without the lines naming its uri
     if [ "$pq_hidden" = 1 ]; then grep -vF -e "$uri" "$T/e$i" > "$T/h$i"; cat "$T/h$i" > "$T/e$i"; fi
     fail "$i" "$rc" "$T/e$i"
+  elif pq_listed; then
+    # read back in bulk with the program's other changed queues, by pq_end
+    pq_keep "$i" "$i" "$q" "$cs" "$uri" "$loc" "$desc" "$shared" "$allow" "$want" "$@"
+    pq_keys "$@"; printf '%s\n' "$want" > "$T/pw$i"
+    printf '%s\t%s\t%s\t%s\n' "$i" "$q" "$T/pi$sn" "$ks" >> "$T/pc"
   else
     pq_ck="${pq_ck:-} $i"
     pq_bg pq_check "$i" "$q" "$pq_hidden" "$uri" "$want" "$@"
@@ -241,23 +454,27 @@ pq_drop() {
   fi
   echo "@@Q failed $(printf '%s' "$out" | base64 -w0)"
 }
+# pq_still QUEUE: whether $cs has QUEUE right now (a fresh listing, or lpstat)
+pq_still() {
+  if pq_listed && pq_list; then pq_known "$1"; else cups lpstat -v "$1" >/dev/null 2>&1; fi
+}
 # pq_absent I QUEUE SERVER: no queue QUEUE on SERVER's cupsd ('' for this device's); a
 # busy cupsd is asked again, as pq_res does
 pq_absent() {
   i=$1; q=$2; cs=$3
   # shellcheck disable=SC2034
   if ! pq_up; then echo "@@PSDOWN $i"; echo "@@R $i failed 1"; failed=1; return 0; fi
-  if ! cups lpstat -v "$q" >/dev/null 2>&1; then echo "@@R $i ok"; return 0; fi
+  if ! pq_known "$q"; then echo "@@R $i ok"; return 0; fi
   if [ "$fix" != 1 ]; then note "$i" "would remove print queue $q"; echo "@@R $i drift"; return 0; fi
   pq_lock || { fail "$i" 1 "$T/e$i"; return 0; }
   {
     flock 9; n=0
     while :; do
       rc=0; cups lpadmin -x "$q" </dev/null >/dev/null 2>"$T/e$i" || rc=$?
-      cups lpstat -v "$q" >/dev/null 2>&1 || { rc=0; break; }
+      pq_still "$q" || { rc=0; break; }
       n=$((n + 1)); [ "$n" -lt 20 ] || break; sleep 0.5
     done
   } 9>"$lk"
-  [ "$rc" != 0 ] || ! cups lpstat -v "$q" >/dev/null 2>&1 || { echo "the print server still has queue $q" >> "$T/e$i"; rc=1; }
+  [ "$rc" != 0 ] || ! pq_still "$q" || { echo "the print server still has queue $q" >> "$T/e$i"; rc=1; }
   if [ "$rc" = 0 ]; then note "$i" "removed print queue $q"; echo "@@R $i changed"; else fail "$i" "$rc" "$T/e$i"; fi
 }
