@@ -311,6 +311,21 @@ impl Lab {
         printers::set_supplies(&self.printers[i], levels)
     }
 
+    /// Restarts printer `name` serving these extra attributes (ATTR lines of ipptool's
+    /// `--ippserver` format: page counters, firmware, serial, `marker-*`) instead of the
+    /// ones it served, as a printer that printed, was updated or was replaced would; no
+    /// lines makes it a stock printer again. Same port, same spool; waits until it answers.
+    pub fn set_printer_attrs(&mut self, name: &str, lines: &[String]) -> Result<(), LabError> {
+        let i = self.printer_index(name)?;
+        let p = &self.printers[i];
+        let spec = PrinterSpec::new(&p.name, &p.make, &p.model, &p.location)
+            .with_attrs(lines.iter().cloned());
+        printers::validate_printers(std::slice::from_ref(&spec))?;
+        self.stop_printer(name)?;
+        self.printers[i].attrs = spec.attrs;
+        self.start_printer(name)
+    }
+
     /// Stops the print server's cupsd (its scheduler no longer answers); its queues and
     /// configuration are kept.
     pub fn stop_print_server(&mut self) -> Result<(), LabError> {
