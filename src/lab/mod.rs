@@ -305,7 +305,9 @@ impl Lab {
     /// Sets printer `name`'s supply levels (percent, in the order it lists its supplies:
     /// stock ippeveprinter has a waste toner tank, then black toner) through its
     /// `/supplies` page, as a service engineer would; its state reasons follow
-    /// (`marker-waste-almost-full-report`, `toner-low-report`...).
+    /// (`marker-waste-almost-full-report`, `toner-low-report`...). A printer with extra
+    /// attributes ([`Lab::set_printer_attrs`]) serves only the supplies its lines give:
+    /// its page accepts the levels and changes nothing it serves.
     pub fn set_supplies(&self, name: &str, levels: &[u8]) -> Result<(), LabError> {
         let i = self.printer_index(name)?;
         printers::set_supplies(&self.printers[i], levels)
