@@ -305,10 +305,27 @@ impl Lab {
     /// Sets printer `name`'s supply levels (percent, in the order it lists its supplies:
     /// stock ippeveprinter has a waste toner tank, then black toner) through its
     /// `/supplies` page, as a service engineer would; its state reasons follow
-    /// (`marker-waste-almost-full-report`, `toner-low-report`...).
+    /// (`marker-waste-almost-full-report`, `toner-low-report`...). A printer with extra
+    /// attributes ([`Lab::set_printer_attrs`]) serves only the supplies its lines give:
+    /// its page accepts the levels and changes nothing it serves.
     pub fn set_supplies(&self, name: &str, levels: &[u8]) -> Result<(), LabError> {
         let i = self.printer_index(name)?;
         printers::set_supplies(&self.printers[i], levels)
+    }
+
+    /// Restarts printer `name` serving these extra attributes (ATTR lines of ipptool's
+    /// `--ippserver` format: page counters, firmware, serial, `marker-*`) instead of the
+    /// ones it served, as a printer that printed, was updated or was replaced would; no
+    /// lines makes it a stock printer again. Same port, same spool; waits until it answers.
+    pub fn set_printer_attrs(&mut self, name: &str, lines: &[String]) -> Result<(), LabError> {
+        let i = self.printer_index(name)?;
+        let p = &self.printers[i];
+        let spec = PrinterSpec::new(&p.name, &p.make, &p.model, &p.location)
+            .with_attrs(lines.iter().cloned());
+        printers::validate_printers(std::slice::from_ref(&spec))?;
+        self.stop_printer(name)?;
+        self.printers[i].attrs = spec.attrs;
+        self.start_printer(name)
     }
 
     /// Stops the print server's cupsd (its scheduler no longer answers); its queues and

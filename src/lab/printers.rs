@@ -4,6 +4,14 @@
 //! Owns [`PrinterSpec`], [`LabPrinter`], printer names and ports, starting printers and
 //! waiting until they answer IPP, and DNS-SD ([`ensure_dnssd`]).
 //!
+//! A printer with extra attributes ([`PrinterSpec::with_attrs`]: page counters, firmware,
+//! a serial in its device id, `marker-*`) is started with an attributes file (`-a`, ATTR
+//! lines in ipptool's `--ippserver` format). ippeveprinter then takes the whole printer
+//! description from that file and refuses `-2`, `-M` and `-m`: the file is what a stock
+//! `ippeveprinter -2` describes ([`BASE_ATTRS`]), its make and model, and the extra lines.
+//! Such a printer serves no `printer-supply` unless its lines give one (so `marker-*` lines
+//! make a printer with only those), and its `/supplies` page does not change what it serves.
+//!
 //! ippeveprinter cannot run without DNS-SD ("Unable to initialize DNS-SD", `-r off` does not
 //! help), so the lab starts the system D-Bus daemon and avahi-daemon when they are not
 //! running. Those two are machine services: started once, shared by every lab, and never
@@ -36,6 +44,9 @@ pub const MAX_PRINTERS: usize = 400;
 const IPPEVEPRINTER: &str = "ippeveprinter";
 const AVAHI_SOCKET: &str = "/run/avahi-daemon/socket";
 const DBUS_SOCKET: &str = "/run/dbus/system_bus_socket";
+/// What a stock `ippeveprinter -2` describes about itself (media, sides, resolutions...),
+/// for printers started with an attributes file.
+const BASE_ATTRS: &str = include_str!("ippeveprinter-base.conf");
 
 /// A printer to simulate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +55,10 @@ pub struct PrinterSpec {
     pub make: String,
     pub model: String,
     pub location: String,
+    /// Extra attributes it serves, as ATTR lines of ipptool's `--ippserver` format
+    /// (`ATTR integer printer-impressions-completed 1234`); none for a stock printer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<String>,
 }
 
 impl PrinterSpec {
@@ -58,7 +73,14 @@ impl PrinterSpec {
             make: make.into(),
             model: model.into(),
             location: location.into(),
+            attrs: Vec::new(),
         }
+    }
+
+    /// The same printer serving these extra ATTR lines too (see the module header).
+    pub fn with_attrs<S: Into<String>>(mut self, lines: impl IntoIterator<Item = S>) -> Self {
+        self.attrs = lines.into_iter().map(Into::into).collect();
+        self
     }
 }
 
@@ -75,6 +97,9 @@ pub struct LabPrinter {
     /// Where the printer keeps the documents of every job it received (`-k`).
     pub spool: PathBuf,
     pub pid: u32,
+    /// Extra ATTR lines it serves (none for a stock printer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<String>,
 }
 
 impl LabPrinter {
@@ -103,6 +128,55 @@ impl LabPrinter {
             .unwrap_or_default();
         files.sort();
         files
+    }
+
+    /// The attributes file it is started with when it has extra attributes.
+    pub fn attrs_file(&self) -> PathBuf {
+        self.dir().join("attrs.conf")
+    }
+
+    /// The attributes file's text: the stock description, its make and model, its extra
+    /// lines. A line of the stock description or the make and model is left out when an
+    /// extra line gives the same attribute.
+    fn attrs_text(&self) -> String {
+        let name = |line: &str| line.split_whitespace().nth(2).map(str::to_string);
+        let given: std::collections::HashSet<String> =
+            self.attrs.iter().filter_map(|l| name(l)).collect();
+        let quoted = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut out = String::new();
+        let mut skipping = false;
+        for line in BASE_ATTRS.lines() {
+            if line.starts_with("ATTR ") {
+                skipping = name(line).is_some_and(|n| given.contains(&n));
+            }
+            if !skipping {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        let own = [
+            (
+                "printer-make-and-model",
+                format!("{} {}", self.make, self.model),
+            ),
+            (
+                "printer-device-id",
+                format!("MFG:{};MDL:{};CMD:PWG,URF;", self.make, self.model),
+            ),
+        ];
+        for (attr, value) in own {
+            if !given.contains(attr) {
+                out.push_str(&format!(
+                    "ATTR textWithoutLanguage {attr} {}\n",
+                    quoted(&value)
+                ));
+            }
+        }
+        for line in &self.attrs {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
     }
 
     /// The printer's key among the lab's processes.
@@ -155,6 +229,20 @@ pub(super) fn validate_printers(printers: &[PrinterSpec]) -> Result<(), LabError
                 });
             }
         }
+        for line in &p.attrs {
+            if !line.starts_with("ATTR ")
+                || line.split_whitespace().count() < 4
+                || line.chars().any(char::is_control)
+            {
+                return Err(LabError::BadPrinter {
+                    name: p.name.clone(),
+                    reason: format!(
+                        "`{line}` is not one `ATTR type name value` line of ipptool's \
+                         --ippserver format"
+                    ),
+                });
+            }
+        }
         if !seen.insert(p.name.as_str()) {
             return Err(LabError::BadPrinter {
                 name: p.name.clone(),
@@ -204,6 +292,7 @@ pub(super) fn new_printers(dir: &Path, slot: u32, printers: &[PrinterSpec]) -> V
                     .join(&p.name)
                     .join("spool"),
                 pid: 0,
+                attrs: p.attrs.clone(),
             }
         })
         .collect()
@@ -220,18 +309,20 @@ pub(super) fn spawn(procs: &Processes, p: &mut LabPrinter) -> Result<(), LabErro
             port: p.port,
         });
     }
-    // -2: two-sided printing supported, like the office printers it stands for (the
-    // queue's PPD gets a Duplex option, `sides-supported` lists two-sided-*).
     let mut cmd = Command::new(IPPEVEPRINTER);
-    cmd.arg("-2")
-        .arg("-k")
-        .arg("-d")
-        .arg(&p.spool)
-        .arg("-M")
-        .arg(&p.make)
-        .arg("-m")
-        .arg(&p.model)
-        .arg("-l")
+    cmd.arg("-k").arg("-d").arg(&p.spool);
+    if p.attrs.is_empty() {
+        // -2: two-sided printing supported, like the office printers it stands for (the
+        // queue's PPD gets a Duplex option, `sides-supported` lists two-sided-*).
+        cmd.arg("-2").arg("-M").arg(&p.make).arg("-m").arg(&p.model);
+    } else {
+        // The attributes file describes the whole printer (two-sided too); ippeveprinter
+        // refuses -2, -M and -m with it.
+        let file = p.attrs_file();
+        fs::write(&file, p.attrs_text()).map_err(io_err("write", &file))?;
+        cmd.arg("-a").arg(&file);
+    }
+    cmd.arg("-l")
         .arg(&p.location)
         .arg("-p")
         .arg(p.port.to_string())
@@ -397,5 +488,36 @@ mod tests {
         assert!(validate_printers(&specs[..400]).is_ok());
         let bad = [PrinterSpec::new("a b", "x", "y", "z")];
         assert!(validate_printers(&bad).is_err());
+    }
+
+    #[test]
+    fn extra_attributes_follow_the_stock_description_and_replace_its_lines() {
+        let spec = PrinterSpec::new("p1", "ACME", "LabJet \"9\"", "L").with_attrs([
+            "ATTR integer printer-impressions-completed 1234",
+            "ATTR textWithoutLanguage printer-device-id \"MFG:ACME;MDL:LabJet;SN:X1;\"",
+        ]);
+        assert!(validate_printers(std::slice::from_ref(&spec)).is_ok());
+        let p = &new_printers(Path::new("/lab"), 0, &[spec])[0];
+        assert_eq!(
+            p.attrs_file(),
+            Path::new("/lab/print/printers/p1/attrs.conf")
+        );
+        let text = p.attrs_text();
+        assert!(text.contains("ATTR keyword sides-supported "), "{text}");
+        assert!(
+            text.contains(
+                "ATTR textWithoutLanguage printer-make-and-model \"ACME LabJet \\\"9\\\"\"\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches(" printer-device-id ").count(), 1, "{text}");
+        assert!(text.ends_with("SN:X1;\"\n"), "{text}");
+        assert!(!text.contains("printer-supply "), "{text}");
+
+        let bad = PrinterSpec::new("p2", "ACME", "M", "L").with_attrs(["integer x 1"]);
+        assert!(validate_printers(&[bad]).is_err());
+        let two = PrinterSpec::new("p2", "ACME", "M", "L")
+            .with_attrs(["ATTR integer x 1\nATTR integer y 2"]);
+        assert!(validate_printers(&[two]).is_err());
     }
 }
