@@ -4,7 +4,8 @@
 # programs call) no longer can
 # The watchdog: the first lines of every program deskready runs on a device. Run with
 # DIR and SECS as its arguments (see BOOTSTRAP; DIR is the program's temp directory, and
-# the program is DIR/program), it makes
+# the program is DIR/program; DIR is empty when the program runs straight from stdin
+# and makes its directory itself when it needs one), it makes
 # sure that the program and everything it starts (commands, sleeps, package managers)
 # end once the SSH session it runs under goes away (a timeout, a Ctrl-C or a dropped
 # connection on the controller's side closes it) or SECS + 2 seconds have passed (0: no
@@ -73,7 +74,16 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
     while [ "$wn" -lt 10 ] && alive "$1"; do
       sleep 0.1; wn=$((wn + 1))
     done
-    case $4 in */deskready.*) rm -rf -- "$4" ;; esac
+    case $4 in
+      */deskready.*) rm -rf -- "$4" ;;
+      # a directory the program made itself (its `tdir`): the one holding LEADER's pid
+      '') for wd_d in "${TMPDIR:-/tmp}"/deskready.*; do
+            if [ -d "$wd_d" ] && [ ! -L "$wd_d" ] && [ -O "$wd_d" ] && [ -f "$wd_d/pid" ]; then
+              wd_p=; read -r wd_p < "$wd_d/pid" || :
+              [ "$wd_p" != "$1" ] || rm -rf -- "$wd_d"
+            fi
+          done ;;
+    esac
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
   }
   wd_session
