@@ -61,12 +61,14 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
   # when it is in the group). Once it has begun, it finishes even when the program ends
   # meanwhile (the program then stops it with TERM, which it ignores by then).
   wd_watch() {
-    wn=0
+    # the first beat is 2 s, then 1 s: a program that ends within 2 s (most) costs one
+    # `sleep`
+    wn=0; wb=2
     while kill -0 "$2" 2>/dev/null; do
       # LEADER ended by itself (its stop for the watch can come too early to be seen)
       alive "$1" || return 0
       if [ "$3" -gt 0 ] && [ "$wn" -ge $(($3 + 2)) ]; then break; fi
-      sleep 1; wn=$((wn + 1))
+      sleep "$wb"; wn=$((wn + wb)); wb=1
     done
     trap '' TERM
     kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null

@@ -51,12 +51,12 @@ file_res() {
         umask "$u"; xm= ;;
       *) xm=$cm ;;
     esac
-    # (errors in $e: a command substitution, a fork but no file)
-    if e=$( { if [ "$7" = - ]; then printf '%s' "$9" > "$t"; else tail -c "$7" -- "$prog" | head -c "$8" > "$t"; fi &&
-         { [ -z "$xm" ] || chmod "$xm" "$t"; } &&
-         { [ "${co:-root}:${cg:-root}" = root:root ] || chown "${co:-root}:${cg:-root}" "$t"; }; } 2>&1); then
+    # A write that fails is tried once more in a command substitution, for its errors
+    # (no file for them, and no fork when it works).
+    if file_write "$7" "$8" "$xm" "${co:-root}:${cg:-root}" "${9:-}" 2>/dev/null; then
       umask 022; pend "$i" "$t" "$w"
     else
+      e=$(file_write "$7" "$8" "$xm" "${co:-root}:${cg:-root}" "${9:-}" 2>&1)
       umask 022; rm -f -- "$t"
       failt "$i" 1 "could not write $p: ${e:-write error}"
     fi
@@ -67,6 +67,14 @@ file_res() {
       elif [ -n "$group" ]; then chgrp -- "$group" "$w"
       fi; } 2>&1); then echo "@@R $i changed"; else failt "$i" 1 "$e"; fi
   fi
+}
+# file_write FROM_END LENGTH XMODE OWNER:GROUP CONTENT: the new content into $t (CONTENT
+# itself when FROM_END is `-`), then its mode (when XMODE is not empty: the umask gave
+# it otherwise) and owner (when not root's)
+file_write() {
+  if [ "$1" = - ]; then printf '%s' "$5" > "$t"; else tail -c "$1" -- "$prog" | head -c "$2" > "$t"; fi &&
+    { [ -z "$3" ] || chmod "$3" "$t"; } &&
+    { [ "$4" = root:root ] || chown "$4" "$t"; }
 }
 # file_absent I PATH: nothing at PATH (a file or a symbolic link is removed, then its
 # directory synced); a directory there is refused: it is not a file to remove
