@@ -272,6 +272,18 @@ fn a_cut_run_leaves_no_staged_secret_on_the_device() {
     });
     assert_eq!(files_holding(&tmp, SECRET), Vec::<String>::new());
     assert_ne!(running.kill().code(), 0);
+    // The directory it made for its command's output goes with it.
+    wait_until(
+        "the cut program's directory removed",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_dir(&tmp)
+                .unwrap()
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().starts_with("deskready."))
+                .then_some(())
+        },
+    );
 
     // A secret's file large enough to be staged: its content is in the device's temp
     // directory while the program runs.
