@@ -185,12 +185,14 @@ commit() {
   [ "$np" -gt 0 ] || return 0
   set --; k=1
   while [ "$k" -le "$np" ]; do eval "set -- \"\$@\" \"\$pt$k\""; k=$((k + 1)); done
-  se=$(sync -- "$@" 2>&1); sr=$?
+  # Errors are read (a command substitution, a fork) only from a second try when one
+  # fails: a sync or a rename tried again fails again the same way.
+  sr=0; sync -- "$@" 2>/dev/null || { se=$(sync -- "$@" 2>&1); sr=$?; }
   set --; k=1
   while [ "$k" -le "$np" ]; do
     eval "ci=\$pi$k; ct=\$pt$k; cp=\$pp$k"
     # shellcheck disable=SC2154 # ci, ct, cp: set by the eval above
-    if [ "$sr" = 0 ] && me=$(mv -f -- "$ct" "$cp" 2>&1); then
+    if [ "$sr" = 0 ] && { mv -f -- "$ct" "$cp" 2>/dev/null || me=$(mv -f -- "$ct" "$cp" 2>&1); }; then
       echo "@@R $ci changed"; cd=${cp%/*}; set -- "$@" "${cd:-/}"
     else
       rm -f -- "$ct"; [ "$sr" = 0 ] || me=$se; failt "$ci" 1 "$me"

@@ -9,7 +9,9 @@ dir_res() {
   if [ "$dd" = 0 ]; then echo "@@R $i ok"; return 0; fi
   [ -n "$m" ] && echo "@@M $i $m"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
-  if e=$(install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>&1); then
+  # (its errors read from a second try, only when it fails)
+  if install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>/dev/null ||
+    e=$(install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>&1); then
     echo "@@R $i changed"
   else
     failt "$i" 1 "$e"

@@ -37,7 +37,9 @@ line_res() {
   tmpname "$p"
   if [ "$lk" = 1 ] && { [ -z "$got" ] || [ "$got" = "644 root root" ]; }; then
     [ "$le" = 1 ] || [ -z "$lc" ] || lc=$lc$nl
-    e=$( { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 )
+    # (its errors read from a second try, only when it fails)
+    { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>/dev/null ||
+      e=$( { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 )
   else
     # $(...) drops a trailing newline: a last byte that is not one needs one added.
     e=$( { { [ ! -e "$p" ] || cp -p -- "$p" "$t"; } &&
