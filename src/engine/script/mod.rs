@@ -243,7 +243,9 @@ fn build_parts(
                     | ResourceKind::Directory { .. }
             )
     }) {
-        w.raw("tdir");
+        // (and those kinds may change any file: a line is copied, not written from what
+        // the snapshot saw)
+        w.raw("tdir\nran=1");
     }
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
@@ -637,6 +639,48 @@ mod tests {
         let led = run_unstaged(&rs, false, &tmp);
         assert_eq!(statuses(&led), [S::Ok, S::Ok, S::Ok, S::Ok, S::Changed]);
         assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn lines_after_a_write_or_a_command_keep_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let list = format!("{d}/list");
+        let line = |n: &str, l: &str| {
+            testkit::resource(
+                n,
+                ResourceKind::Line {
+                    path: list.clone(),
+                    line: l.into(),
+                },
+            )
+        };
+        // Two lines into a file that does not exist when the program starts.
+        let rs = vec![line("a", "keep me"), line("b", "add me")];
+        assert_eq!(statuses(&run(Phase::Converge, &rs, &[])), [S::Changed; 2]);
+        assert_eq!(std::fs::read_to_string(&list).unwrap(), "keep me\nadd me\n");
+        // A command changes the file's mode before a line is added: the mode stays.
+        let rs = vec![
+            testkit::resource(
+                "cmd",
+                ResourceKind::Command {
+                    command: format!("chmod 600 {}", quote(&list)),
+                    creates: None,
+                    unless: None,
+                },
+            ),
+            line("c", "third"),
+        ];
+        assert_eq!(statuses(&run(Phase::Converge, &rs, &[])), [S::Changed; 2]);
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            "keep me\nadd me\nthird\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&list).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

@@ -62,6 +62,10 @@ trap 'gone; trap - EXIT; exit 141' PIPE
 trap 'gone; trap - EXIT; exit 143' TERM
 hidden=
 failed=0
+# What may have changed since the snapshot (`snap`): `touched`, the paths this program
+# wrote or removed (one a line, between newlines); `ran`, 1 once a profile command ran
+# (it may have changed anything)
+touched=$nl; ran=0
 
 # need TOOL...: every tool this program runs is there, or it says which are missing
 # (`@@NEED TOOL...`) and stops before changing anything
@@ -193,7 +197,7 @@ commit() {
     eval "ci=\$pi$k; ct=\$pt$k; cp=\$pp$k"
     # shellcheck disable=SC2154 # ci, ct, cp: set by the eval above
     if [ "$sr" = 0 ] && { mv -f -- "$ct" "$cp" 2>/dev/null || me=$(mv -f -- "$ct" "$cp" 2>&1); }; then
-      echo "@@R $ci changed"; cd=${cp%/*}; set -- "$@" "${cd:-/}"
+      echo "@@R $ci changed"; touched=$touched$cp$nl; cd=${cp%/*}; set -- "$@" "${cd:-/}"
     else
       rm -f -- "$ct"; [ "$sr" = 0 ] || me=$se; failt "$ci" 1 "$me"
     fi

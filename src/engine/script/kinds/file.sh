@@ -87,7 +87,7 @@ file_absent() {
   if [ "$fix" != 1 ]; then note "$i" "would remove $p"; echo "@@R $i drift"; return 0; fi
   d=${p%/*}; [ -n "$d" ] || d=/
   if e=$( { rm -f -- "$p" && sync -- "$d"; } 2>&1); then
-    note "$i" "removed $p"; echo "@@R $i changed"
+    touched=$touched$p$nl; note "$i" "removed $p"; echo "@@R $i changed"
   else
     failt "$i" 1 "$e"
   fi

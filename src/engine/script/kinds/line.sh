@@ -24,9 +24,10 @@ line_in() {
 }
 # line_res I PATH LINE: PATH holds LINE. A copy (keeping mode and owner) gets its last
 # line ended and LINE added, then is synced and renamed over PATH. A small file of root's
-# with mode 0644 (or none yet) is written by the shell from what it read; any other is
-# copied with `cp -p`. Temp files that cut-off runs left beside PATH are removed whenever
-# the program fixes.
+# with mode 0644 (or none, then or now) is written by the shell from what it read, when
+# nothing may have changed it since the snapshot (no command ran, this program did not
+# write it); any other is copied with `cp -p`. Temp files that cut-off runs left beside
+# PATH are removed whenever the program fixes.
 line_res() {
   i=$1; p=$2; l=$3
   [ "$fix" != 1 ] || leftovers "$p"
@@ -35,7 +36,8 @@ line_res() {
   stat_of "$p"; old "$i" "$p" "$size"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
-  if [ "$lk" = 1 ] && { [ -z "$got" ] || [ "$got" = "644 root root" ]; }; then
+  if [ "$lk" = 1 ] && [ "$ran" = 0 ] && { [ "$got" = "644 root root" ] || { [ -z "$got" ] && [ ! -e "$p" ]; }; } &&
+    case $touched in *"$nl$p$nl"*) false ;; *) true ;; esac; then
     [ "$le" = 1 ] || [ -z "$lc" ] || lc=$lc$nl
     # (its errors read from a second try, only when it fails)
     { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>/dev/null ||
@@ -48,7 +50,7 @@ line_res() {
   fi
   # shellcheck disable=SC2181 # the status of the assignment's command substitution
   if [ $? = 0 ]; then
-    echo "@@R $i changed"
+    touched=$touched$p$nl; echo "@@R $i changed"
   else
     rm -f "$t"; failt "$i" 1 "$e"
   fi
@@ -66,7 +68,7 @@ line_absent() {
   # grep says 1 when no line is left: the file becomes empty.
   if e=$( { cp -p -- "$p" "$t" && { grep -vxF -e "$l" -- "$p" > "$t"; [ $? -le 1 ]; } &&
        sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 ); then
-    echo "@@R $i changed"
+    touched=$touched$p$nl; echo "@@R $i changed"
   else
     rm -f "$t"; failt "$i" 1 "$e"
   fi
