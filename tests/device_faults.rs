@@ -203,6 +203,49 @@ fn a_device_without_sha256sum_gets_one_error_naming_it_and_no_change() {
     assert_eq!(staging_left(&lab), Vec::<String>::new());
 }
 
+/// Sets (`+i`) or clears (`-i`) the immutable attribute of a host path: an immutable
+/// directory takes no new entry, not even root's.
+fn chattr(path: &std::path::Path, flag: &str) {
+    let st = std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "chattr {flag} {}", path.display());
+}
+
+#[test]
+fn a_run_that_writes_nothing_makes_nothing_in_the_devices_temp_directory() {
+    let lab = lab_with(
+        &format!(
+            "  - directory: /srv/app\n{}  - name: stamp\n    command: date > /srv/app/stamp\n    \
+             creates: /srv/app/stamp\n  - line: \"x = 1\"\n    path: /srv/app/list\n",
+            file_resource("/srv/app/app.conf", "small\n", "    mode: \"0640\"\n")
+        ),
+        "  - name: the file is there\n    command: grep -q small /srv/app/app.conf\n",
+    );
+    ok(&lab.run(&["configure", TAG]));
+    assert_eq!(staging_left(&lab), Vec::<String>::new());
+    // From here on the device's /tmp takes no new entry: a run that needed a staging
+    // directory would fail.
+    let tmp = lab.host_path(TAG, "/tmp");
+    chattr(&tmp, "+i");
+    let plan = lab.run(&["plan", TAG]);
+    let again = lab.run(&["configure", TAG]);
+    chattr(&tmp, "-i");
+    ok(&plan);
+    ok(&again);
+    assert!(
+        again.stdout().contains("nothing changed"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.host_path(TAG, "/srv/app/list")).unwrap(),
+        "x = 1\n"
+    );
+}
+
 #[test]
 fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
     let lab = lab_with(

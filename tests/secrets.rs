@@ -252,6 +252,50 @@ fn a_cut_run_leaves_no_staged_secret_on_the_device() {
     let (_keys, file) = secret_file();
     let mut lab = LabSite::up(site_with_secret(&file));
     let tmp = lab.host_path("LAP-0002", "/tmp");
+
+    // A program that stages nothing (the secret's file is small: its program carries it)
+    // runs straight from its channel: the secret is never written to the device's temp
+    // directory, even while the program runs.
+    let running = lab
+        .test()
+        .args(["--var", "pause=60", "configure", "LAP-0002"])
+        .spawn();
+    let sshd = lab.lab.device("LAP-0002").unwrap().pid;
+    wait_until("the paused step to start", Duration::from_secs(30), || {
+        descendants(sshd)
+            .iter()
+            .any(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c == "sleep\x0060\x00")
+            })
+            .then_some(())
+    });
+    assert_eq!(files_holding(&tmp, SECRET), Vec::<String>::new());
+    assert_ne!(running.kill().code(), 0);
+    // The directory it made for its command's output goes with it.
+    wait_until(
+        "the cut program's directory removed",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_dir(&tmp)
+                .unwrap()
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().starts_with("deskready."))
+                .then_some(())
+        },
+    );
+
+    // A secret's file large enough to be staged: its content is in the device's temp
+    // directory while the program runs.
+    let filler: String = (0..3000)
+        .map(|n| format!("# filler line {n:>40}\n"))
+        .collect();
+    lab.site.write(
+        "templates/wifi.conf.tera",
+        &format!(
+            "{filler}network={{\n  ssid=\"office\"\n  psk=\"{{{{ secret.wifi_psk }}}}\"\n}}\n"
+        ),
+    );
     let gone = |what: &str| {
         wait_until(what, Duration::from_secs(30), || {
             files_holding(&tmp, SECRET).is_empty().then_some(())

@@ -49,23 +49,28 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The exec command that runs a program sent first on stdin (of `_len` bytes: the
-    /// Posix bootstrap does not need it, since it reads all of stdin and the program finds
-    /// its data from the end); its [watchdog](watchdog.sh) kills it and everything it
-    /// started once `timeout` (rounded up to seconds, plus a 2 s grace) has passed or its
-    /// SSH session goes away. `Duration::ZERO`: no deadline.
+    /// The exec command that runs a program sent first on stdin, followed by the contents
+    /// it stages when `staged` (the program finds them from the end); its
+    /// [watchdog](watchdog.sh) kills it and everything it started once `timeout` (rounded
+    /// up to seconds, plus a 2 s grace) has passed or its SSH session goes away.
+    /// `Duration::ZERO`: no deadline.
     ///
     /// Posix: always under `sh -c '…'`, with no single quote inside, so whatever root's
-    /// login shell is (sh, bash, csh, fish) it passes the text to `sh` untouched. That
-    /// `sh` makes the program's private directory (`mktemp -d`, mode 0700, holding its pid
-    /// in `pid`), reads the whole of stdin ONCE (`cat`) into `program` there, and runs it
-    /// in the same shell (`.`: no second shell started) with the directory as `$1` and the
+    /// login shell is (sh, bash, csh, fish) it passes the text to `sh` untouched. A program
+    /// that stages nothing, when that `sh` leads its process group (as under sshd) and
+    /// stdin is a pipe, is run straight from stdin (`. /dev/stdin`: no process, no file;
+    /// the program is one compound command, so the shell parses all of it before running
+    /// any, and a program cut short runs nothing). Otherwise that `sh` makes the
+    /// program's private directory (`mktemp -d`, mode 0700, holding its pid in `pid`),
+    /// reads the whole of stdin ONCE (`cat`) into `program` there, and runs it in the
+    /// same shell (`.`: no second shell started) with the directory as `$1` and the
     /// deadline as `$2`: no tool ever reads the channel's stdin, so a shell and tools that
     /// read ahead on a pipe (busybox) work.
-    pub fn bootstrap_within(self, _len: usize, timeout: Duration) -> String {
+    pub fn bootstrap_within(self, staged: bool, timeout: Duration) -> String {
         let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
         match self {
-            Dialect::Posix => BOOTSTRAP.replace("{T}", &secs.to_string()),
+            Dialect::Posix if staged => BOOTSTRAP.replace("{T}", &secs.to_string()),
+            Dialect::Posix => BOOTSTRAP_DIRECT.replace("{T}", &secs.to_string()),
         }
     }
 }
@@ -85,9 +90,17 @@ impl Script {
     /// The exec command that runs this program and kills it (its whole process group on
     /// the device) once `timeout` has passed; see [`Dialect::bootstrap_within`].
     pub fn command_within(&self, timeout: Duration) -> String {
-        Dialect::Posix.bootstrap_within(self.text.len(), timeout)
+        Dialect::Posix.bootstrap_within(self.staged(), timeout)
+    }
+
+    /// Whether contents follow the program on stdin (more than the program and its seal).
+    pub fn staged(&self) -> bool {
+        self.stdin.len() > self.text.len() + SEAL_LEN
     }
 }
+
+/// The length of the seal that ends a built program's stdin: `@@DATA ` and a sha256 in hex.
+const SEAL_LEN: usize = 7 + 64;
 
 /// The exec command that runs a [`Script`] (see [`Dialect::bootstrap_within`]). The
 /// program travels on stdin because an exec request is limited to a few tens of kilobytes,
@@ -99,6 +112,21 @@ impl Script {
 pub const BOOTSTRAP: &str = "sh -c 'd=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && \
 trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP INT PIPE TERM && \
 echo $$ > \"$d/pid\" && cat > \"$d/program\" && set -- \"$d\" {T} && . \"$d/program\"'";
+
+/// [`BOOTSTRAP`], but a program with nothing staged whose shell leads its process group
+/// (field 5 of `/proc/$$/stat`, after the name) and whose stdin is a pipe runs straight
+/// from stdin, with no directory (`$1` empty; see the preamble's `tdir`).
+pub const BOOTSTRAP_DIRECT: &str = "sh -c 'x=; read -r x 2>/dev/null < /proc/$$/stat; x=${x##*) }; \
+set -- $x; if [ -p /dev/stdin ] && [ \"${3:-}\" = $$ ]; then set -- \"\" {T}; . /dev/stdin; exit; fi; \
+d=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && \
+trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP INT PIPE TERM && \
+echo $$ > \"$d/pid\" && cat > \"$d/program\" && set -- \"$d\" {T} && . \"$d/program\"'";
+
+/// What every program starts with: one compound command (`{`, closed at its end), so that
+/// a shell reading it from a pipe runs none of it before it has all of it; the lint
+/// settings before it cover all of it.
+const OPEN: &str = "# shellcheck shell=sh\n\
+# shellcheck disable=SC2034,SC2317 # variables the kinds' helpers read; helpers only some programs call\n{";
 
 /// The first lines of every program: run the rest in a process group of its own and kill
 /// that group when the deadline passes or the SSH session goes away.
@@ -123,8 +151,9 @@ pub fn supported(kind: &ResourceKind) -> bool {
 /// or a dropped connection ends its waiting on the device too.
 pub fn test_page(server: &str, queue: &str, tag: &str) -> Script {
     let mut w = Writer::new();
-    w.raw(WATCHDOG).raw(PREAMBLE);
+    w.raw(OPEN).raw(WATCHDOG).raw(PREAMBLE).raw("tdir");
     kinds::write_test_page(&mut w, server, queue, tag);
+    w.raw("}");
     let text = w.finish();
     Script {
         stdin: text.clone().into_bytes(),
@@ -136,9 +165,9 @@ pub fn test_page(server: &str, queue: &str, tag: &str) -> Script {
 /// printer retired or returned; read with [`QueueDropped::parse`].
 pub fn queue_drop(server: &str, queue: &str, remove: bool) -> Script {
     let mut w = Writer::new();
-    w.raw(WATCHDOG).raw(PREAMBLE);
+    w.raw(OPEN).raw(WATCHDOG).raw(PREAMBLE).raw("tdir");
     kinds::write_queue_drop(&mut w, server, queue, remove);
-    w.raw("echo @@END");
+    w.raw("echo @@END\n}");
     let text = w.finish();
     Script {
         stdin: text.clone().into_bytes(),
@@ -197,8 +226,28 @@ fn build_parts(
     }
     // The seal ends what is sent: a transfer cut short does not end with it.
     let seal = format!("@@DATA {}", digest(&data));
+    // One compound command: a shell reading it from a pipe runs none of it before it
+    // has all of it.
+    w.raw(OPEN);
     w.raw(WATCHDOG);
     w.raw(PREAMBLE);
+    // The kinds that leave nothing in a private directory unless they must (file, line,
+    // command, directory, with no handlers to notify) let it be made lazily; any other
+    // makes it now.
+    if resources.iter().any(|(_, r)| {
+        !r.resource.notify.is_empty()
+            || !matches!(
+                r.kind(),
+                ResourceKind::File { .. }
+                    | ResourceKind::Line { .. }
+                    | ResourceKind::Command { .. }
+                    | ResourceKind::Directory { .. }
+            )
+    }) {
+        // (and those kinds may change any file: a line is copied, not written from what
+        // the snapshot saw)
+        w.raw("tdir\nran=1");
+    }
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
     for (_, r) in resources {
@@ -319,7 +368,7 @@ fn build_parts(
         }
     }
     // The data follows the program in the same file: the shell must stop here.
-    w.raw("echo @@END\nexit 0");
+    w.raw("echo @@END\nexit 0\n}");
     let text = w.finish();
     let size = text.len() + data.len() + seal.len();
     let text = text.replacen(
@@ -361,15 +410,35 @@ mod tests {
         )
     }
 
-    /// Runs `script`'s command in a local shell, the way the device's shell runs it, with
-    /// its deadline `timeout` and the directory `bin` first on `PATH` (stand-ins for
-    /// commands).
+    /// Runs `script`'s command in a local shell, the way the device's shell runs it
+    /// (leading a process group of its own, as under sshd), with its deadline `timeout`
+    /// and the directory `bin` first on `PATH` (stand-ins for commands).
     fn exec(
         script: &Script,
         timeout: Duration,
         bin: Option<&std::path::Path>,
     ) -> std::process::Output {
-        let mut cmd = std::process::Command::new("sh");
+        exec_as(script, timeout, bin, true, None)
+    }
+
+    /// [`exec`], with the shell leading a process group of its own or not (as under a
+    /// login shell that forks), and `tmpdir` as `TMPDIR` when given.
+    fn exec_as(
+        script: &Script,
+        timeout: Duration,
+        bin: Option<&std::path::Path>,
+        lead: bool,
+        tmpdir: Option<&std::path::Path>,
+    ) -> std::process::Output {
+        use std::os::unix::process::CommandExt;
+        // A login shell that runs `sh -c …` by exec (bash), or one that forks (dash).
+        let mut cmd = std::process::Command::new(if lead { "bash" } else { "sh" });
+        if lead {
+            cmd.process_group(0);
+        }
+        if let Some(t) = tmpdir {
+            cmd.env("TMPDIR", t);
+        }
         cmd.arg("-c")
             .arg(script.command_within(timeout))
             .stdin(std::process::Stdio::piped())
@@ -487,6 +556,152 @@ mod tests {
         let second = run(Phase::Converge, &rs, &[]);
         assert_eq!(statuses(&second), [S::Ok; 4]);
         assert_eq!(std::fs::metadata(&conf).unwrap().modified().unwrap(), mtime);
+    }
+
+    /// A profile with nothing staged (small text files, a line, a guarded command, a
+    /// directory, a check).
+    fn unstaged(d: &str) -> Vec<ResolvedResource> {
+        vec![
+            testkit::resource(
+                "dir",
+                ResourceKind::Directory {
+                    path: format!("{d}/etc"),
+                    mode: Some(0o755),
+                    owner: None,
+                    group: None,
+                },
+            ),
+            file(&format!("{d}/etc/a.conf"), "a = 1\n", Some(0o640)),
+            file(&format!("{d}/etc/b.conf"), "b = 2\n", None),
+            testkit::resource(
+                "cmd",
+                ResourceKind::Command {
+                    command: format!("echo hi > {}", quote(&format!("{d}/made"))),
+                    creates: Some(format!("{d}/made")),
+                    unless: None,
+                },
+            ),
+            testkit::resource(
+                "line",
+                ResourceKind::Line {
+                    path: format!("{d}/etc/list"),
+                    line: "x = 1".into(),
+                },
+            ),
+        ]
+    }
+
+    /// Runs a program built from `rs` with a check, from a shell that leads its group
+    /// or not, with `TMPDIR` at `tmp`.
+    fn run_unstaged(rs: &[ResolvedResource], lead: bool, tmp: &std::path::Path) -> Report {
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[(0, "test -n x")]);
+        assert!(!script.staged());
+        let out = exec_as(&script, Duration::from_secs(60), None, lead, Some(tmp));
+        let rep = parse(&out.stdout);
+        assert!(rep.complete, "{}", String::from_utf8_lossy(&out.stdout));
+        rep
+    }
+
+    #[test]
+    fn a_run_that_writes_nothing_makes_no_directory_on_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let rs = unstaged(&d);
+        // The program's temp directory cannot be made: only a run that needs none ends.
+        let nowhere = dir.path().join("no-such-tmp");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let first = run_unstaged(&rs, true, &tmp);
+        assert_eq!(statuses(&first), [S::Changed; 5]);
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        let again = run_unstaged(&rs, true, &nowhere);
+        assert_eq!(statuses(&again), [S::Ok; 5]);
+        assert!(again.checks[&0].passed);
+        assert!(!nowhere.exists());
+        // Changing a file and the line needs no directory either (no command runs).
+        std::fs::write(format!("{d}/etc/b.conf"), "b = 3\n").unwrap();
+        std::fs::write(format!("{d}/etc/list"), "y = 2").unwrap();
+        let fixed = run_unstaged(&rs, true, &nowhere);
+        assert_eq!(
+            statuses(&fixed),
+            [S::Ok, S::Ok, S::Changed, S::Ok, S::Changed]
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/etc/list")).unwrap(),
+            "y = 2\nx = 1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/etc/b.conf")).unwrap(),
+            "b = 2\n"
+        );
+        // A shell that does not lead its group runs the program from a file, as before.
+        std::fs::write(format!("{d}/etc/list"), "").unwrap();
+        let led = run_unstaged(&rs, false, &tmp);
+        assert_eq!(statuses(&led), [S::Ok, S::Ok, S::Ok, S::Ok, S::Changed]);
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn lines_after_a_write_or_a_command_keep_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let list = format!("{d}/list");
+        let line = |n: &str, l: &str| {
+            testkit::resource(
+                n,
+                ResourceKind::Line {
+                    path: list.clone(),
+                    line: l.into(),
+                },
+            )
+        };
+        // Two lines into a file that does not exist when the program starts.
+        let rs = vec![line("a", "keep me"), line("b", "add me")];
+        assert_eq!(statuses(&run(Phase::Converge, &rs, &[])), [S::Changed; 2]);
+        assert_eq!(std::fs::read_to_string(&list).unwrap(), "keep me\nadd me\n");
+        // A command changes the file's mode before a line is added: the mode stays.
+        let rs = vec![
+            testkit::resource(
+                "cmd",
+                ResourceKind::Command {
+                    command: format!("chmod 600 {}", quote(&list)),
+                    creates: None,
+                    unless: None,
+                },
+            ),
+            line("c", "third"),
+        ];
+        assert_eq!(statuses(&run(Phase::Converge, &rs, &[])), [S::Changed; 2]);
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            "keep me\nadd me\nthird\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&list).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_program_cut_short_on_stdin_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let rs = unstaged(&d);
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let cut = Script {
+            text: script.text.clone(),
+            stdin: script.stdin[..script.text.len() - 40].to_vec(),
+        };
+        let out = exec(&cut, Duration::ZERO, None);
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("@@"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!dir.path().join("etc").exists());
     }
 
     #[test]
@@ -665,12 +880,14 @@ mod tests {
 
     #[test]
     fn the_bootstrap_passes_any_login_shell_untouched() {
-        let b = Dialect::Posix.bootstrap_within(123, Duration::ZERO);
-        let inner = b
-            .strip_prefix("sh -c '")
-            .and_then(|r| r.strip_suffix('\''))
-            .unwrap_or_else(|| panic!("not under sh -c '…': {b}"));
-        assert!(!inner.contains(['\'', '\n', '!']), "{b}");
+        for staged in [false, true] {
+            let b = Dialect::Posix.bootstrap_within(staged, Duration::ZERO);
+            let inner = b
+                .strip_prefix("sh -c '")
+                .and_then(|r| r.strip_suffix('\''))
+                .unwrap_or_else(|| panic!("not under sh -c '…': {b}"));
+            assert!(!inner.contains(['\'', '\n', '!']), "{b}");
+        }
     }
 
     #[test]

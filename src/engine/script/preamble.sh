@@ -6,21 +6,34 @@
 # (the resources whose content is sensitive, as " I J ") after it, and checks that it
 # was sent whole.
 #
-# The bootstrap (see `Dialect::bootstrap_within`) read the channel's whole stdin ONCE into
-# "$1/program", a regular file in the program's private directory $1 (mode 0700, holding
-# its pid): this program, then the staged contents, then a seal (`@@DATA` and their
-# sha256). The program runs from that file, and the kinds carve each content out of it by
-# its distance from the end: no tool ever reads stdin, so shells and tools that read ahead
-# on a pipe (busybox) work.
+# The bootstrap (see `Dialect::bootstrap_within`) either runs the program straight from
+# the channel's stdin (a program sent with no data, whose shell leads its process group:
+# the program is one compound command, parsed whole before any of it runs, so a program
+# cut short runs nothing), or read the channel's whole stdin ONCE into "$1/program", a
+# regular file in the program's private directory $1 (mode 0700, holding its pid): this
+# program, then the staged contents, then a seal (`@@DATA` and their sha256). The program
+# then runs from that file, and the kinds carve each content out of it by its distance
+# from the end: no tool ever reads stdin, so shells and tools that read ahead on a pipe
+# (busybox) work.
+#
+# Without a directory from the bootstrap ($1 empty or absent), the program makes its
+# private directory $T only when something needs it (`tdir`): a run that finds nothing to
+# change, or changes only what the shell and the tools' own output can carry, leaves no
+# trace in the device's temp directory.
 set -u
 umask 022
 export LC_ALL=C
-if [ $# -ge 1 ]; then
-  T=$1
-else
-  T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { echo '@@FATAL mktemp'; exit 97; }
+T=; prog=
+if [ $# -ge 1 ] && [ -n "$1" ]; then T=$1; prog=$T/program; fi
+# tdir: $T exists (made now, in this shell, when it does not yet)
+tdir() {
+  [ -z "$T" ] || return 0
+  T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { T=; echo '@@FATAL mktemp'; exit 97; }
   echo $$ > "$T/pid"
-fi
+}
+# nl: a newline, for splitting the tools' output into lines
+nl='
+'
 # A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
 # next program on the device removes those whose program is gone (ours only: owned by
 # root, not a link).
@@ -37,7 +50,7 @@ done
 t=; np=0
 gone() {
   [ -z "$wd_dog" ] || kill "$wd_dog" 2>/dev/null
-  rm -rf "$T"
+  [ -z "$T" ] || rm -rf -- "$T"
   if [ -n "$t" ] && [ -e "$t" ]; then rm -f -- "$t"; fi
   gt=
   while [ "$np" -gt 0 ]; do eval "gt=\$pt$np"; [ ! -e "$gt" ] || rm -f -- "$gt"; np=$((np - 1)); done
@@ -49,6 +62,10 @@ trap 'gone; trap - EXIT; exit 141' PIPE
 trap 'gone; trap - EXIT; exit 143' TERM
 hidden=
 failed=0
+# What may have changed since the snapshot (`snap`): `touched`, the paths this program
+# wrote or removed (one a line, between newlines); `ran`, 1 once a profile command ran
+# (it may have changed anything)
+touched=$nl; ran=0
 
 # need TOOL...: every tool this program runs is there, or it says which are missing
 # (`@@NEED TOOL...`) and stops before changing anything
@@ -57,36 +74,55 @@ need() {
   for x in "$@"; do command -v "$x" >/dev/null 2>&1 || nm="$nm $x"; done
   [ -z "$nm" ] || { echo "@@NEED$nm"; exit 96; }
 }
-# sums PATH...: every path's sha256, read once for all resources (errors kept: a path
-# that exists but has no sum is reported by its resource)
-sums() { sha256sum -- "$@" > "$T/sums" 2> "$T/sums.err"; }
+# sums PATH...: every path's sha256, read once for all resources into $sv (lines of
+# sha256sum's output and its errors: a path that exists but has no sum is reported by its
+# resource); paths that do not exist are not read (no sha256sum at all when none does)
+sums() {
+  for qx in "$@"; do shift; if [ -e "$qx" ] || [ -L "$qx" ]; then set -- "$@" "$qx"; fi; done
+  sv=
+  [ $# = 0 ] || sv=$(sha256sum -- "$@" 2>&1)
+}
 # stats SIZE PATH...: every path's mode, owner, group and size (of what a symbolic link
-# points to), read once for all resources, and before anything is read or changed,
-# that the program's own file (its first line) is SIZE bytes: the whole of stdin arrived
+# points to), read once for all resources into $st (lines of stat's output and its
+# errors), and before anything is read or changed, when the program runs from its file,
+# that the file is SIZE bytes: the whole of stdin arrived
 stats() {
   z=$1; shift
-  stat -L -c '%a %U %G %s %n' -- "$T/program" "$@" > "$T/stats" 2> "$T/stats.err"
-  sz=; read -r _ _ _ sz _ < "$T/stats" || :
-  [ "${sz:-0}" -eq "$z" ] || { echo '@@STAGE short'; exit 98; }
+  st=$(stat -L -c '%a %U %G %s %n' -- ${prog:+"$prog"} "$@" 2>&1)
+  [ -z "$prog" ] || { stat_of "$prog"; [ "${size:-0}" -eq "$z" ] || { echo '@@STAGE short'; exit 98; }; }
 }
-: > "$T/sums"; : > "$T/stats"; : > "$T/sums.err"; : > "$T/stats.err"
+sv=; st=
 # snap (defined by each program, which calls it first): `stats` and `sums` of every path
 # the program reads, called again after a step that may have made or removed files other
 # resources manage
 # sum_of PATH: $got = PATH's sha256 when the program started ('' when it did not exist)
-sum_of() { got=; while read -r h n; do if [ "$n" = "$1" ]; then got=$h; return 0; fi; done < "$T/sums"; }
+sum_of() {
+  got=; set -f; qoi=$IFS; IFS=$nl
+  for ql in $sv; do
+    qh=${ql%% *}
+    case $qh in sha256sum:* | '') continue ;; esac
+    if [ "${ql#*  }" = "$1" ]; then got=$qh; break; fi
+  done
+  IFS=$qoi; set +f
+}
 # stat_of PATH: $got = "MODE OWNER GROUP" and $size, when the program started ('' if none)
 stat_of() {
-  got=; size=0
-  while read -r a u g z n; do if [ "$n" = "$1" ]; then got="$a $u $g"; size=$z; return 0; fi; done < "$T/stats"
+  got=; size=0; set -f; qoi=$IFS; IFS=$nl
+  for ql in $st; do
+    qa=${ql%% *}
+    case $qa in *[!0-7]* | '') continue ;; esac
+    qr=${ql#* }; qu=${qr%% *}; qr=${qr#* }; qg=${qr%% *}; qr=${qr#* }
+    if [ "${qr#* }" = "$1" ]; then got="$qa $qu $qg"; size=${qr%% *}; break; fi
+  done
+  IFS=$qoi; set +f
 }
 # unread I PATH TOOL: resource I failed: PATH exists, but TOOL could not read it
 unread() {
-  { printf '%s could not read %s' "$3" "$2"
-    if [ "$3" = sha256sum ]; then e=$T/sums.err; else e=$T/stats.err; fi
-    if grep -F -- "$2" "$e" > "$T/u$1" 2>/dev/null; then printf ': '; cat "$T/u$1"; else echo; fi
-  } > "$T/e$1"
-  fail "$1" 1 "$T/e$1"
+  if [ "$3" = sha256sum ]; then qe=$sv; else qe=$st; fi
+  qm=; set -f; qoi=$IFS; IFS=$nl
+  for ql in $qe; do case $ql in "$3:"*"$2"*) qm="$qm$ql$nl" ;; esac; done
+  IFS=$qoi; set +f
+  if [ -n "$qm" ]; then failt "$1" 1 "$3 could not read $2: $qm"; else failt "$1" 1 "$3 could not read $2"; fi
 }
 # meta_is "MODE OWNER GROUP" MODE OWNER GROUP: whether read metadata is as wanted; an
 # empty wanted value matches anything, empty metadata matches nothing
@@ -118,10 +154,16 @@ tmpname() {
 }
 # fail I RC ERRFILE: resource I failed with exit code RC; ERRFILE's tail says why
 fail() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail -n 20 "$3" | base64 -w0; echo; failed=1; }
+# failt I RC TEXT: resource I failed with exit code RC; TEXT's tail says why
+failt() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail20 "$3"; echo; failed=1; }
+# tail20 TEXT: the last 20 lines of TEXT, base64 (nothing for no text)
+tail20() { [ -z "$1" ] || printf '%s\n' "$1" | tail -n 20 | base64 -w0; }
 # note I TEXT: resource I's message (what it would do or did), sent whether or not it fails
 note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
 # done_with I RC: resource I changed when RC is 0, else failed with its stderr
 done_with() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else fail "$1" "$2" "$T/e$1"; fi; }
+# done_witht I RC TEXT: resource I changed when RC is 0, else failed with TEXT (its stderr)
+done_witht() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else failt "$1" "$2" "$3"; fi; }
 # step KIND I ARG...: resource I of KIND, or skipped once an earlier one failed
 step() { if [ "$failed" = 1 ]; then echo "@@R $2 skipped"; else "$@"; fi; }
 # profile COMMAND: runs a command of the profile (a command, a guard, a check) in a
@@ -130,9 +172,10 @@ profile() { (set +u; eval "$1"); }
 # check J COMMAND: verify check J, once every resource is done and none failed
 check() {
   [ "$failed" = 0 ] || return 0
-  profile "$2" </dev/null >"$T/v$1" 2>&1; rc=$?
+  # (`profile`, inlined: the command substitution is the subshell)
+  o=$(set +u; eval "$2" </dev/null 2>&1); rc=$?
   if [ "$rc" = 0 ]; then echo "@@V $1 pass"; else
-    echo "@@V $1 fail $rc"; printf '@@VE %s ' "$1"; tail -n 20 "$T/v$1" | base64 -w0; echo
+    echo "@@V $1 fail $rc"; printf '@@VE %s ' "$1"; tail20 "$o"; echo
   fi
 }
 
@@ -146,15 +189,17 @@ commit() {
   [ "$np" -gt 0 ] || return 0
   set --; k=1
   while [ "$k" -le "$np" ]; do eval "set -- \"\$@\" \"\$pt$k\""; k=$((k + 1)); done
-  sync -- "$@" 2> "$T/sync"; sr=$?
+  # Errors are read (a command substitution, a fork) only from a second try when one
+  # fails: a sync or a rename tried again fails again the same way.
+  sr=0; sync -- "$@" 2>/dev/null || { se=$(sync -- "$@" 2>&1); sr=$?; }
   set --; k=1
   while [ "$k" -le "$np" ]; do
     eval "ci=\$pi$k; ct=\$pt$k; cp=\$pp$k"
     # shellcheck disable=SC2154 # ci, ct, cp: set by the eval above
-    if [ "$sr" = 0 ] && mv -f -- "$ct" "$cp" 2> "$T/e$ci"; then
-      echo "@@R $ci changed"; cd=${cp%/*}; set -- "$@" "${cd:-/}"
+    if [ "$sr" = 0 ] && { mv -f -- "$ct" "$cp" 2>/dev/null || me=$(mv -f -- "$ct" "$cp" 2>&1); }; then
+      echo "@@R $ci changed"; touched=$touched$cp$nl; cd=${cp%/*}; set -- "$@" "${cd:-/}"
     else
-      rm -f -- "$ct"; [ "$sr" = 0 ] || cat "$T/sync" > "$T/e$ci"; fail "$ci" 1 "$T/e$ci"
+      rm -f -- "$ct"; [ "$sr" = 0 ] || me=$se; failt "$ci" 1 "$me"
     fi
     k=$((k + 1))
   done

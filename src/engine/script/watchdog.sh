@@ -4,7 +4,8 @@
 # programs call) no longer can
 # The watchdog: the first lines of every program deskready runs on a device. Run with
 # DIR and SECS as its arguments (see BOOTSTRAP; DIR is the program's temp directory, and
-# the program is DIR/program), it makes
+# the program is DIR/program; DIR is empty when the program runs straight from stdin
+# and makes its directory itself when it needs one), it makes
 # sure that the program and everything it starts (commands, sleeps, package managers)
 # end once the SSH session it runs under goes away (a timeout, a Ctrl-C or a dropped
 # connection on the controller's side closes it) or SECS + 2 seconds have passed (0: no
@@ -60,12 +61,14 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
   # when it is in the group). Once it has begun, it finishes even when the program ends
   # meanwhile (the program then stops it with TERM, which it ignores by then).
   wd_watch() {
-    wn=0
+    # the first beat is 2 s, then 1 s: a program that ends within 2 s (most) costs one
+    # `sleep`
+    wn=0; wb=2
     while kill -0 "$2" 2>/dev/null; do
       # LEADER ended by itself (its stop for the watch can come too early to be seen)
       alive "$1" || return 0
       if [ "$3" -gt 0 ] && [ "$wn" -ge $(($3 + 2)) ]; then break; fi
-      sleep 1; wn=$((wn + 1))
+      sleep "$wb"; wn=$((wn + wb)); wb=1
     done
     trap '' TERM
     kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
@@ -73,7 +76,16 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
     while [ "$wn" -lt 10 ] && alive "$1"; do
       sleep 0.1; wn=$((wn + 1))
     done
-    case $4 in */deskready.*) rm -rf -- "$4" ;; esac
+    case $4 in
+      */deskready.*) rm -rf -- "$4" ;;
+      # a directory the program made itself (its `tdir`): the one holding LEADER's pid
+      '') for wd_d in "${TMPDIR:-/tmp}"/deskready.*; do
+            if [ -d "$wd_d" ] && [ ! -L "$wd_d" ] && [ -O "$wd_d" ] && [ -f "$wd_d/pid" ]; then
+              wd_p=; read -r wd_p < "$wd_d/pid" || :
+              [ "$wd_p" != "$1" ] || rm -rf -- "$wd_d"
+            fi
+          done ;;
+    esac
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
   }
   wd_session

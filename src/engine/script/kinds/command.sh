@@ -14,5 +14,8 @@ command_res() {
   done
   if [ "$done" = 0 ]; then echo "@@R $i ok"; return 0; fi
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
-  profile "$cmd" </dev/null >/dev/null 2>"$T/e$i"; done_with "$i" $?
+  # its stderr into a file, not a pipe: a daemon it starts may keep stderr open
+  # shellcheck disable=SC2034 # ran: read by the line kind
+  ran=1
+  tdir; profile "$cmd" </dev/null >/dev/null 2>"$T/e$i"; done_with "$i" $?
 }

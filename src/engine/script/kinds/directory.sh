@@ -9,10 +9,12 @@ dir_res() {
   if [ "$dd" = 0 ]; then echo "@@R $i ok"; return 0; fi
   [ -n "$m" ] && echo "@@M $i $m"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
-  if install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>"$T/e$i"; then
+  # (its errors read from a second try, only when it fails)
+  if install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>/dev/null ||
+    e=$(install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>&1); then
     echo "@@R $i changed"
   else
-    fail "$i" 1 "$T/e$i"
+    failt "$i" 1 "$e"
   fi
 }
 # dir_absent I PATH: no directory at PATH: one there is removed with everything in it;
@@ -21,13 +23,12 @@ dir_absent() {
   i=$1; p=$2
   if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "@@R $i ok"; return 0; fi
   if [ -L "$p" ] || [ ! -d "$p" ] || [ "$p" = / ]; then
-    printf '%s is not a directory deskready removes (a file, a link, or /)\n' "$p" > "$T/e$i"
-    fail "$i" 1 "$T/e$i"; return 0
+    failt "$i" 1 "$p is not a directory deskready removes (a file, a link, or /)"; return 0
   fi
   if [ "$fix" != 1 ]; then note "$i" "would remove directory $p and everything in it"; echo "@@R $i drift"; return 0; fi
-  if rm -rf -- "$p" 2>"$T/e$i"; then
+  if e=$(rm -rf -- "$p" 2>&1); then
     note "$i" "removed directory $p and everything in it"; echo "@@R $i changed"
   else
-    fail "$i" 1 "$T/e$i"
+    failt "$i" 1 "$e"
   fi
 }

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # fix, failed, got, size, t, T: set by the preamble and its helpers
+# shellcheck disable=SC2154 # fix, failed, got, size, t, prog: set by the preamble and its helpers
 # file_res I PATH SHA256 MODE OWNER GROUP FROM_END LENGTH [CONTENT]: a file whose content
 # (its sha256 given) is the LENGTH bytes that start FROM_END bytes before the end of what
 # the program was sent, or CONTENT itself when FROM_END is `-` (small text, written by
@@ -26,11 +26,9 @@ file_res() {
   if [ -L "$p" ]; then
     lo=$(stat -c %U -- "$p" 2>&1)
     if [ "$lo" != root ]; then
-      printf '%s is a symbolic link owned by %s, not root: deskready does not write through it\n' "$p" "$lo" > "$T/e$i"
-      fail "$i" 1 "$T/e$i"; return 0
+      failt "$i" 1 "$p is a symbolic link owned by $lo, not root: deskready does not write through it"; return 0
     fi
-    w=$(readlink -f -- "$p" 2> "$T/e$i")
-    [ -n "$w" ] || { fail "$i" 1 "$T/e$i"; return 0; }
+    if ! w=$(readlink -f -- "$p" 2>&1) || [ -z "$w" ]; then failt "$i" 1 "$w"; return 0; fi
   fi
   if [ "$h" = "$3" ]; then c=0; else c=1; fi
   md=0
@@ -53,22 +51,30 @@ file_res() {
         umask "$u"; xm= ;;
       *) xm=$cm ;;
     esac
-    if { if [ "$7" = - ]; then printf '%s' "$9" > "$t"; else tail -c "$7" -- "$T/program" | head -c "$8" > "$t"; fi &&
-         { [ -z "$xm" ] || chmod "$xm" "$t"; } &&
-         { [ "${co:-root}:${cg:-root}" = root:root ] || chown "${co:-root}:${cg:-root}" "$t"; }; } 2> "$T/e$i"; then
+    # A write that fails is tried once more in a command substitution, for its errors
+    # (no file for them, and no fork when it works).
+    if file_write "$7" "$8" "$xm" "${co:-root}:${cg:-root}" "${9:-}" 2>/dev/null; then
       umask 022; pend "$i" "$t" "$w"
     else
+      e=$(file_write "$7" "$8" "$xm" "${co:-root}:${cg:-root}" "${9:-}" 2>&1)
       umask 022; rm -f -- "$t"
-      { printf 'could not write %s: ' "$p"; if [ -s "$T/e$i" ]; then cat "$T/e$i"; else echo 'write error'; fi; } > "$T/x$i"
-      fail "$i" 1 "$T/x$i"
+      failt "$i" 1 "could not write $p: ${e:-write error}"
     fi
   else
-    if { { [ -z "$mode" ] || chmod -- "$mode" "$w"; } &&
+    if e=$( { { [ -z "$mode" ] || chmod -- "$mode" "$w"; } &&
       if [ -n "$owner" ] && [ -n "$group" ]; then chown -- "$owner:$group" "$w"
       elif [ -n "$owner" ]; then chown -- "$owner" "$w"
       elif [ -n "$group" ]; then chgrp -- "$group" "$w"
-      fi; } 2> "$T/e$i"; then echo "@@R $i changed"; else fail "$i" 1 "$T/e$i"; fi
+      fi; } 2>&1); then echo "@@R $i changed"; else failt "$i" 1 "$e"; fi
   fi
+}
+# file_write FROM_END LENGTH XMODE OWNER:GROUP CONTENT: the new content into $t (CONTENT
+# itself when FROM_END is `-`), then its mode (when XMODE is not empty: the umask gave
+# it otherwise) and owner (when not root's)
+file_write() {
+  if [ "$1" = - ]; then printf '%s' "$5" > "$t"; else tail -c "$1" -- "$prog" | head -c "$2" > "$t"; fi &&
+    { [ -z "$3" ] || chmod "$3" "$t"; } &&
+    { [ "$4" = root:root ] || chown "$4" "$t"; }
 }
 # file_absent I PATH: nothing at PATH (a file or a symbolic link is removed, then its
 # directory synced); a directory there is refused: it is not a file to remove
@@ -76,14 +82,13 @@ file_absent() {
   i=$1; p=$2
   if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo "@@R $i ok"; return 0; fi
   if [ -d "$p" ] && [ ! -L "$p" ]; then
-    printf '%s is a directory, not a file: a file resource does not remove it (a directory resource does)\n' "$p" > "$T/e$i"
-    fail "$i" 1 "$T/e$i"; return 0
+    failt "$i" 1 "$p is a directory, not a file: a file resource does not remove it (a directory resource does)"; return 0
   fi
   if [ "$fix" != 1 ]; then note "$i" "would remove $p"; echo "@@R $i drift"; return 0; fi
   d=${p%/*}; [ -n "$d" ] || d=/
-  if rm -f -- "$p" 2>"$T/e$i" && sync -- "$d" 2>>"$T/e$i"; then
-    note "$i" "removed $p"; echo "@@R $i changed"
+  if e=$( { rm -f -- "$p" && sync -- "$d"; } 2>&1); then
+    touched=$touched$p$nl; note "$i" "removed $p"; echo "@@R $i changed"
   else
-    fail "$i" 1 "$T/e$i"
+    failt "$i" 1 "$e"
   fi
 }

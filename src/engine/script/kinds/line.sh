@@ -3,11 +3,13 @@
 # line_in PATH LINE: li=1 when PATH has a line equal to LINE, else 0; le=1 when PATH is
 # missing, empty or ends with a newline, 0 when its last line is not ended, '' when not
 # known. A small file (its size read by the program's one `stat`) is read by the shell
-# itself, so a line already there costs no process; a large one by grep.
+# itself, so a line already there costs no process; a large one by grep. lc: the small
+# file's content as read, lk=1 when that is all of it, byte for byte (no NUL in it).
 line_in() {
-  li=0; le=1
+  li=0; le=1; lc=; lk=1
   stat_of "$1"
   [ -n "$got" ] || return 0
+  lk=0
   if [ "$size" -gt 16384 ]; then
     le=; if grep -qxF -e "$2" -- "$1" 2>/dev/null; then li=1; fi; return 0
   fi
@@ -15,12 +17,17 @@ line_in() {
   # `read` fails at the end; a last line without its newline is read all the same
   while IFS= read -r x || { [ -n "$x" ] && le=0; }; do
     [ "$x" != "$2" ] || li=1
+    if [ "$le" = 1 ]; then lc=$lc$x$nl; else lc=$lc$x; fi
     x=
   done < "$1"
+  [ "${#lc}" != "$size" ] || lk=1
 }
 # line_res I PATH LINE: PATH holds LINE. A copy (keeping mode and owner) gets its last
-# line ended and LINE added, then is synced and renamed over PATH. Temp files that
-# cut-off runs left beside PATH are removed whenever the program fixes.
+# line ended and LINE added, then is synced and renamed over PATH. A small file of root's
+# with mode 0644 (or none, then or now) is written by the shell from what it read, when
+# nothing may have changed it since the snapshot (no command ran, this program did not
+# write it); any other is copied with `cp -p`. Temp files that cut-off runs left beside
+# PATH are removed whenever the program fixes.
 line_res() {
   i=$1; p=$2; l=$3
   [ "$fix" != 1 ] || leftovers "$p"
@@ -29,13 +36,23 @@ line_res() {
   stat_of "$p"; old "$i" "$p" "$size"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
-  # $(...) drops a trailing newline: a last byte that is not one needs one added.
-  if { { [ ! -e "$p" ] || cp -p -- "$p" "$t"; } &&
-       { [ "$le" = 1 ] || [ ! -s "$t" ] || { [ -z "$le" ] && [ -z "$(tail -c 1 -- "$t")" ]; } || echo >> "$t"; } &&
-       printf '%s\n' "$l" >> "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>"$T/e$i"; then
-    echo "@@R $i changed"
+  if [ "$lk" = 1 ] && [ "$ran" = 0 ] && { [ "$got" = "644 root root" ] || { [ -z "$got" ] && [ ! -e "$p" ]; }; } &&
+    case $touched in *"$nl$p$nl"*) false ;; *) true ;; esac; then
+    [ "$le" = 1 ] || [ -z "$lc" ] || lc=$lc$nl
+    # (its errors read from a second try, only when it fails)
+    { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>/dev/null ||
+      e=$( { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 )
   else
-    rm -f "$t"; fail "$i" 1 "$T/e$i"
+    # $(...) drops a trailing newline: a last byte that is not one needs one added.
+    e=$( { { [ ! -e "$p" ] || cp -p -- "$p" "$t"; } &&
+       { [ "$le" = 1 ] || [ ! -s "$t" ] || { [ -z "$le" ] && [ -z "$(tail -c 1 -- "$t")" ]; } || echo >> "$t"; } &&
+       printf '%s\n' "$l" >> "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 )
+  fi
+  # shellcheck disable=SC2181 # the status of the assignment's command substitution
+  if [ $? = 0 ]; then
+    touched=$touched$p$nl; echo "@@R $i changed"
+  else
+    rm -f "$t"; failt "$i" 1 "$e"
   fi
 }
 # line_absent I PATH LINE: PATH holds no line equal to LINE. A copy (keeping mode and
@@ -49,10 +66,10 @@ line_absent() {
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
   # grep says 1 when no line is left: the file becomes empty.
-  if { cp -p -- "$p" "$t" && { grep -vxF -e "$l" -- "$p" > "$t"; [ $? -le 1 ]; } &&
-       sync -- "$t" && mv -f -- "$t" "$p"; } 2>"$T/e$i"; then
-    echo "@@R $i changed"
+  if e=$( { cp -p -- "$p" "$t" && { grep -vxF -e "$l" -- "$p" > "$t"; [ $? -le 1 ]; } &&
+       sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 ); then
+    touched=$touched$p$nl; echo "@@R $i changed"
   else
-    rm -f "$t"; fail "$i" 1 "$T/e$i"
+    rm -f "$t"; failt "$i" 1 "$e"
   fi
 }
