@@ -443,3 +443,144 @@ fn package_names_are_checked_before_anything_runs() {
         run.stderr()
     );
 }
+
+/// acme-slow at `version`, whose configuration waits while /run/acme-slow-hold exists, so
+/// that an upgrade to it is cut off half-way.
+fn slow(version: &str) -> Pkg {
+    let mut p = Pkg::new("acme-slow", version);
+    p.postinst =
+        Some("#!/bin/sh\nwhile [ -e /run/acme-slow-hold ]; do sleep 0.2; done\nexit 0\n".into());
+    p
+}
+
+/// Lets acme-slow's configuration go on on `tag`, and waits until dpkg has ended (an upgrade
+/// cut off does not stop the dpkg apt started: it goes on in a session of its own).
+fn release_slow(lab: &TestLab, tag: &str) {
+    lab.ssh(tag, "rm -f /run/acme-slow-hold");
+    let done = crate::support::poll(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || {
+            let said = lab.ssh(
+                tag,
+                "cat /proc/[0-9]*/comm 2>/dev/null | grep -qx -e dpkg -e apt-get && echo busy; true",
+            );
+            said.trim().is_empty().then_some(())
+        },
+    );
+    assert!(done.is_some(), "dpkg still runs on {tag}");
+}
+
+/// `tag`'s journal rows of its upgrades' version changes.
+fn version_rows(site: &SiteCopy, tag: &str) -> Vec<String> {
+    software_rows(site, tag)
+        .into_iter()
+        .filter(|m| m.starts_with("upgraded "))
+        .collect()
+}
+
+#[test]
+fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
+    let lab = TestLab::full("SX", 1);
+    let a = lab.name(0);
+    let host = lab.device(&a).unwrap().host.clone();
+    let repo = AptRepo::builder()
+        .suite(
+            "stable",
+            "Acme",
+            vec![Pkg::new("acme-slow", "1.0-1"), slow("1.1-1")],
+        )
+        .suite(
+            "stable-security",
+            "Acme Security",
+            vec![Pkg::new("acme-tool", "1.0-1")],
+        )
+        .on(&host)
+        .serve();
+    point_at(&lab, &a, &repo);
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q acme-slow=1.0-1 >/dev/null",
+    );
+    let site = site_of(&lab);
+    site.test().args(["software", &a]).success();
+
+    // The upgrade's program is killed at its deadline while acme-slow is configured.
+    lab.ssh(&a, "touch /run/acme-slow-hold");
+    let cut = site
+        .test()
+        .args([
+            "upgrade",
+            &a,
+            "--packages",
+            "acme-slow",
+            "--command-timeout",
+            "15",
+        ])
+        .code(1);
+    assert!(cut.stdout().contains("FAILED"), "{}", cut.stdout());
+    assert_eq!(
+        version_of(&lab, &a, "acme-slow"),
+        "1.1-1",
+        "unpacked before the cut"
+    );
+    release_slow(&lab, &a);
+
+    // The next inventory finds the change, and it is the cut-off run's.
+    let inv = site.test().args(["software", &a]).success();
+    assert!(
+        inv.stdout()
+            .contains("  upgraded acme-slow 1.0-1 → 1.1-1 (by deskready upgrade (run 1, "),
+        "{}",
+        inv.stdout()
+    );
+    assert_eq!(
+        version_rows(&site, &a),
+        ["upgraded acme-slow 1.0-1 → 1.1-1"]
+    );
+    site.test()
+        .args(["history", &a])
+        .success()
+        .stdout_has("upgrade interrupted: run 1 was cut off before its end (started ");
+
+    // The next upgrade mends dpkg and journals nothing twice.
+    site.test()
+        .args(["upgrade", &a, "--packages", "acme-slow"])
+        .success();
+    assert_eq!(lab.ssh(&a, "dpkg --audit"), "", "dpkg is healthy");
+    assert_eq!(
+        version_rows(&site, &a),
+        ["upgraded acme-slow 1.0-1 → 1.1-1"]
+    );
+
+    // Cut off again, the next upgrade journals it first.
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades acme-slow=1.0-1 >/dev/null",
+    );
+    site.test().args(["software", &a]).success();
+    lab.ssh(&a, "touch /run/acme-slow-hold");
+    site.test()
+        .args([
+            "upgrade",
+            &a,
+            "--packages",
+            "acme-slow",
+            "--command-timeout",
+            "15",
+        ])
+        .code(1);
+    release_slow(&lab, &a);
+    site.test()
+        .args(["upgrade", &a, "--packages", "acme-slow"])
+        .success();
+    let rows = version_rows(&site, &a);
+    assert_eq!(
+        rows,
+        [
+            "upgraded acme-slow 1.0-1 → 1.1-1",
+            "upgraded acme-slow 1.0-1 → 1.1-1"
+        ],
+        "the second cut-off run's change, journaled once"
+    );
+}

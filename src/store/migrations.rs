@@ -108,6 +108,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::software::MIGRATION,
     // 10: queued rollouts shared by workers.
     super::queue::MIGRATION,
+    // 11: upgrades started and not yet settled.
+    super::software::MIGRATION_MARKS,
 ];
 
 /// The schema version this build writes.

@@ -61,6 +61,14 @@ pub fn read(what: Read) -> Script {
     })
 }
 
+/// The program that lists the installed packages as dpkg has them (tag `now`); read back
+/// with [`parse`].
+pub fn listing() -> Script {
+    program(|w| {
+        w.call("sw_list", ["now", "0"]);
+    })
+}
+
 /// The program that upgrades; read back with [`parse`].
 pub fn upgrade(what: &Upgrade) -> Script {
     program(|w| match what {
