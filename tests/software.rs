@@ -583,4 +583,52 @@ fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
         ],
         "the second cut-off run's change, journaled once"
     );
+
+    // Another apt at work on the device (dpkg's lock held): the upgrade fails naming it,
+    // mends nothing under it and changes nothing.
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades acme-slow=1.0-1 >/dev/null",
+    );
+    lab.ssh(
+        &a,
+        "touch /run/acme-slow-hold && (DEBIAN_FRONTEND=noninteractive setsid apt-get install -y -q acme-slow=1.1-1 \
+         </dev/null >/dev/null 2>&1 &)",
+    );
+    let busy = crate::support::poll(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || {
+            let s = lab.ssh(
+                &a,
+                "cat /proc/[0-9]*/comm 2>/dev/null | grep -x acme-slow.posti; true",
+            );
+            (!s.trim().is_empty()).then_some(())
+        },
+    );
+    assert!(busy.is_some(), "the other apt did not start");
+    let before = version_rows(&site, &a).len();
+    let held = site
+        .test()
+        .args(["upgrade", &a, "--packages", "acme-slow"])
+        .code(1);
+    assert!(
+        held.stdout().contains("It is held by process ")
+            && held
+                .stdout()
+                .contains("dpkg is busy: another process holds its lock")
+            && !held.stdout().contains("half-done"),
+        "{}",
+        held.stdout()
+    );
+    release_slow(&lab, &a);
+    site.test()
+        .args(["history", &a])
+        .success()
+        .stdout_has("dpkg is busy before the upgrade: another process holds its lock");
+    assert_eq!(
+        version_rows(&site, &a).len(),
+        before,
+        "nothing changed under it"
+    );
 }

@@ -56,6 +56,8 @@ pub struct DpkgRepair {
     /// `before` the upgrade or `after` it failed.
     pub when: String,
     pub healed: bool,
+    /// Another process held dpkg's lock: nothing was tried.
+    pub busy: bool,
     pub audit: String,
 }
 
@@ -253,9 +255,10 @@ fn upgraded(tag: &str, said: &Said, opts: &Options) -> Upgraded {
             .heal
             .iter()
             .cloned()
-            .map(|(when, healed, audit)| DpkgRepair {
+            .map(|(when, how, audit)| DpkgRepair {
                 when,
-                healed,
+                healed: how == "healed",
+                busy: how == "busy",
                 audit,
             })
             .collect(),

@@ -736,6 +736,14 @@ impl Bookkeeper for UpgradeBooks {
                 for r in &u.dpkg_repairs {
                     let first = r.audit.lines().next().unwrap_or("");
                     let msg = match (r.when.as_str(), r.healed) {
+                        _ if r.busy => format!(
+                            "dpkg is busy {}: another process holds its lock, so nothing was mended or upgraded under it",
+                            if r.when == "before" {
+                                "before the upgrade"
+                            } else {
+                                "after the upgrade"
+                            }
+                        ),
                         ("before", true) => format!(
                             "dpkg was left half-done ({first}); `dpkg --configure -a` finished it before the upgrade"
                         ),
@@ -760,7 +768,8 @@ impl Bookkeeper for UpgradeBooks {
                     };
                 } else {
                     run.outcome = Outcome::Failed;
-                    let broken = u.dpkg_repairs.iter().any(|r| !r.healed);
+                    let busy = u.dpkg_repairs.iter().any(|r| r.busy);
+                    let broken = u.dpkg_repairs.iter().any(|r| !r.healed && !r.busy);
                     let mut message = u
                         .output
                         .as_deref()
@@ -776,7 +785,9 @@ impl Bookkeeper for UpgradeBooks {
                                 .join(" / ")
                         })
                         .unwrap_or_default();
-                    if broken {
+                    if busy {
+                        message.push_str("; dpkg is busy: another process holds its lock");
+                    } else if broken {
                         message.push_str("; dpkg is left half-done");
                     } else if !u.dpkg_repairs.is_empty() {
                         message.push_str("; dpkg was mended (dpkg --configure -a)");

@@ -100,9 +100,9 @@ pub struct Said {
     pub refresh: Option<Result<(), String>>,
     /// The simulated dist-upgrade's output.
     pub simulation: Option<String>,
-    /// What `dpkg --audit` found (`before`/`after` the upgrade), whether it was mended,
-    /// and what it said.
-    pub heal: Vec<(String, bool, String)>,
+    /// What `dpkg --audit` found (`before`/`after` the upgrade): `healed`, `broken` (not
+    /// mended) or `busy` (another process holds dpkg's lock), and what it said.
+    pub heal: Vec<(String, String, String)>,
     /// The upgrade's exit code and the end of apt's output.
     pub upgrade: Option<(i32, String)>,
     /// Programs the device lacks (nothing ran).
@@ -159,7 +159,7 @@ pub fn parse(stdout: &[u8]) -> Said {
                     w.next().unwrap_or(""),
                 );
                 said.heal
-                    .push((when.to_string(), how == "healed", text(b64)));
+                    .push((when.to_string(), how.to_string(), text(b64)));
             }
             "@@SWR" => {
                 let (rc, b64) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -208,7 +208,10 @@ mod tests {
         assert_eq!(said.dpkg["now"], "ii \ta\tall\t1\n");
         assert_eq!(said.index, Some((100, 160)));
         assert_eq!(said.refresh, Some(Err("no net".into())));
-        assert_eq!(said.heal, [("after".into(), true, "a half done".into())]);
+        assert_eq!(
+            said.heal,
+            [("after".into(), "healed".into(), "a half done".into())]
+        );
         assert_eq!(said.upgrade, Some((100, "E: boom".into())));
         assert!(said.complete);
     }

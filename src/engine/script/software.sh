@@ -10,7 +10,8 @@
 #   @@SWI NEWEST NOW  the index's newest refresh and the device's clock (epoch seconds; 0: none)
 #   @@SWU ok | @@SWU failed B64   `apt-get update` when asked
 #   @@SWS B64       apt-get's simulated dist-upgrade (its `Inst` lines)
-#   @@SWH WHEN healed|broken B64   what `dpkg --audit` found, and whether `dpkg --configure -a` mended it
+#   @@SWH WHEN healed|broken|busy B64   what `dpkg --audit` found, and whether `dpkg --configure -a`
+#                   mended it (busy: another process holds dpkg's lock; nothing was tried)
 #   @@SWR RC B64    the upgrade's exit code and the end of what apt said
 SW_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold'
 
@@ -65,6 +66,12 @@ sw_pending() {
 sw_heal() {
   a=$(dpkg --audit 2>&1) || :
   [ -n "$a" ] || return 0
+  case $a in
+    # Another dpkg is at work (its lock is held): what it is doing is not mended under it.
+    *'locked the database'*)
+      printf '@@SWH %s busy ' "$1"; printf '%s\n' "$a" | base64 -w0; echo
+      return 0 ;;
+  esac
   if DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a </dev/null >"$T/heal" 2>&1 &&
     [ -z "$(dpkg --audit 2>&1)" ]; then
     printf '@@SWH %s healed ' "$1"
