@@ -631,4 +631,30 @@ fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
         before,
         "nothing changed under it"
     );
+
+    // A broken apt source: `upgrades` says so instead of "nothing waits", and so does an
+    // upgrade of the security updates.
+    lab.ssh(
+        &a,
+        "echo 'deb broken' > /etc/apt/sources.list.d/broken.list",
+    );
+    let said = site.test().args(["upgrades", &a]).code(1);
+    let both = format!("{}{}", said.stdout(), said.stderr());
+    assert!(
+        both.contains(&format!("apt cannot say what it would upgrade on {a}: E: ")),
+        "{both}"
+    );
+    let sec = site.test().args(["upgrade", &a, "--security-only"]).code(1);
+    assert!(sec.stdout().contains("Malformed"), "{}", sec.stdout());
+    // A source that cannot be fetched is a failed refresh (apt-get only warns).
+    lab.ssh(
+        &a,
+        "echo 'deb [trusted=yes] http://127.0.0.1:9/ nowhere main' > /etc/apt/sources.list.d/broken.list",
+    );
+    let refresh = site.test().args(["upgrades", &a, "--refresh"]).code(1);
+    let both = format!("{}{}", refresh.stdout(), refresh.stderr());
+    assert!(
+        both.contains("refreshing the package index failed"),
+        "{both}"
+    );
 }

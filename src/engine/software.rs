@@ -30,6 +30,10 @@ pub struct DeviceSoftware {
     /// as it was).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_failed: Option<String>,
+    /// apt could not say what it would upgrade (a broken source, say), with what it said:
+    /// `pending` is then unknown, not empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_failed: Option<String>,
 }
 
 /// What an upgrade did on one device.
@@ -166,6 +170,7 @@ pub fn read(
         pending,
         index_age,
         refresh_failed: said.refresh.and_then(Result::err),
+        pending_failed: said.simulation_failed.map(|o| opts.redactor.redact(&o)),
     })
 }
 

@@ -424,6 +424,18 @@ fn pending_one(
     };
     let found = engine::read(site, &tag, read, opts, &|_, _| {})
         .map_err(|p| (failed(&p), p.to_string()))?;
+    if let Some(said) = &found.pending_failed {
+        // Not "nothing waits": apt could not tell, and the last answer stays as it was.
+        let last = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err((
+            Outcome::Failed,
+            format!("apt cannot say what it would upgrade on {tag}: {last}"),
+        ));
+    }
     row.asked_at = Some(crate::store::now());
     row.index_age = found.index_age.flatten();
     row.pending = found.pending.unwrap_or_default();

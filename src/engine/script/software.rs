@@ -100,6 +100,8 @@ pub struct Said {
     pub refresh: Option<Result<(), String>>,
     /// The simulated dist-upgrade's output.
     pub simulation: Option<String>,
+    /// The simulation failed, with the end of what apt said.
+    pub simulation_failed: Option<String>,
     /// What `dpkg --audit` found (`before`/`after` the upgrade): `healed`, `broken` (not
     /// mended) or `busy` (another process holds dpkg's lock), and what it said.
     pub heal: Vec<(String, String, String)>,
@@ -151,6 +153,7 @@ pub fn parse(stdout: &[u8]) -> Said {
                 });
             }
             "@@SWS" => said.simulation = Some(text(rest)),
+            "@@SWF" => said.simulation_failed = Some(text(rest)),
             "@@SWH" => {
                 let mut w = rest.splitn(3, ' ');
                 let (when, how, b64) = (
