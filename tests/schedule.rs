@@ -82,12 +82,41 @@ fn a_job_due_now_runs_once_and_is_recorded_with_its_run() {
     );
 
     // Removed, it is gone from the list; removing it again is an error.
-    lab.test().args(["schedule", "remove", "1"]).success();
+    lab.test()
+        .args(["schedule", "remove", "1"])
+        .success()
+        .stdout_is("removed job 1: deskready configure LAP-0003 (at now)\n");
     lab.test()
         .args(["schedule", "remove", "1"])
         .code(2)
         .stderr_has("error: there is no scheduled job 1");
     assert!(jobs(lab.test()).is_empty());
+
+    // A job removed while it runs: its run goes on (and is recorded), and removing says so.
+    lab.test()
+        .args(["schedule", "add", "configure LAP-0003", "--at", "now"])
+        .success();
+    let me = deskready::store::Holder::me("test-csp");
+    let claimed = lab
+        .store()
+        .claim_due(jiff::Timestamp::now().as_second(), &me, &|_| None)
+        .unwrap()
+        .expect("due");
+    let removed = lab
+        .test()
+        .args(["--format", "json", "schedule", "remove", "2"])
+        .success()
+        .json();
+    assert_eq!(removed, serde_json::json!({"removed": 2, "running": true}));
+    lab.store()
+        .finish_job_run(
+            claimed.run.id,
+            deskready::store::JobOutcome::Succeeded,
+            Some(0),
+            None,
+            None,
+        )
+        .unwrap();
 }
 
 #[test]

@@ -443,3 +443,218 @@ fn package_names_are_checked_before_anything_runs() {
         run.stderr()
     );
 }
+
+/// acme-slow at `version`, whose configuration waits while /run/acme-slow-hold exists, so
+/// that an upgrade to it is cut off half-way.
+fn slow(version: &str) -> Pkg {
+    let mut p = Pkg::new("acme-slow", version);
+    p.postinst =
+        Some("#!/bin/sh\nwhile [ -e /run/acme-slow-hold ]; do sleep 0.2; done\nexit 0\n".into());
+    p
+}
+
+/// Lets acme-slow's configuration go on on `tag`, and waits until dpkg has ended (an upgrade
+/// cut off does not stop the dpkg apt started: it goes on in a session of its own).
+fn release_slow(lab: &TestLab, tag: &str) {
+    lab.ssh(tag, "rm -f /run/acme-slow-hold");
+    let done = crate::support::poll(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || {
+            let said = lab.ssh(
+                tag,
+                "cat /proc/[0-9]*/comm 2>/dev/null | grep -qx -e dpkg -e apt-get && echo busy; true",
+            );
+            said.trim().is_empty().then_some(())
+        },
+    );
+    assert!(done.is_some(), "dpkg still runs on {tag}");
+}
+
+/// `tag`'s journal rows of its upgrades' version changes.
+fn version_rows(site: &SiteCopy, tag: &str) -> Vec<String> {
+    software_rows(site, tag)
+        .into_iter()
+        .filter(|m| m.starts_with("upgraded "))
+        .collect()
+}
+
+#[test]
+fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
+    let lab = TestLab::full("SX", 1);
+    let a = lab.name(0);
+    let host = lab.device(&a).unwrap().host.clone();
+    let repo = AptRepo::builder()
+        .suite(
+            "stable",
+            "Acme",
+            vec![Pkg::new("acme-slow", "1.0-1"), slow("1.1-1")],
+        )
+        .suite(
+            "stable-security",
+            "Acme Security",
+            vec![Pkg::new("acme-tool", "1.0-1")],
+        )
+        .on(&host)
+        .serve();
+    point_at(&lab, &a, &repo);
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q acme-slow=1.0-1 >/dev/null",
+    );
+    let site = site_of(&lab);
+    site.test().args(["software", &a]).success();
+
+    // The upgrade's program is killed at its deadline while acme-slow is configured.
+    lab.ssh(&a, "touch /run/acme-slow-hold");
+    let cut = site
+        .test()
+        .args([
+            "upgrade",
+            &a,
+            "--packages",
+            "acme-slow",
+            "--command-timeout",
+            "15",
+        ])
+        .code(1);
+    assert!(cut.stdout().contains("FAILED"), "{}", cut.stdout());
+    assert_eq!(
+        version_of(&lab, &a, "acme-slow"),
+        "1.1-1",
+        "unpacked before the cut"
+    );
+    release_slow(&lab, &a);
+
+    // The next inventory finds the change, and it is the cut-off run's.
+    let inv = site.test().args(["software", &a]).success();
+    assert!(
+        inv.stdout()
+            .contains("  upgraded acme-slow 1.0-1 → 1.1-1 (by deskready upgrade (run 1, "),
+        "{}",
+        inv.stdout()
+    );
+    assert_eq!(
+        version_rows(&site, &a),
+        ["upgraded acme-slow 1.0-1 → 1.1-1"]
+    );
+    site.test()
+        .args(["history", &a])
+        .success()
+        .stdout_has("upgrade interrupted: run 1 was cut off before its end (started ");
+
+    // The next upgrade mends dpkg and journals nothing twice.
+    site.test()
+        .args(["upgrade", &a, "--packages", "acme-slow"])
+        .success();
+    assert_eq!(lab.ssh(&a, "dpkg --audit"), "", "dpkg is healthy");
+    assert_eq!(
+        version_rows(&site, &a),
+        ["upgraded acme-slow 1.0-1 → 1.1-1"]
+    );
+
+    // Cut off again, the next upgrade journals it first.
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades acme-slow=1.0-1 >/dev/null",
+    );
+    site.test().args(["software", &a]).success();
+    lab.ssh(&a, "touch /run/acme-slow-hold");
+    site.test()
+        .args([
+            "upgrade",
+            &a,
+            "--packages",
+            "acme-slow",
+            "--command-timeout",
+            "15",
+        ])
+        .code(1);
+    release_slow(&lab, &a);
+    site.test()
+        .args(["upgrade", &a, "--packages", "acme-slow"])
+        .success();
+    let rows = version_rows(&site, &a);
+    assert_eq!(
+        rows,
+        [
+            "upgraded acme-slow 1.0-1 → 1.1-1",
+            "upgraded acme-slow 1.0-1 → 1.1-1"
+        ],
+        "the second cut-off run's change, journaled once"
+    );
+
+    // Another apt at work on the device (dpkg's lock held): the upgrade fails naming it,
+    // mends nothing under it and changes nothing.
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades acme-slow=1.0-1 >/dev/null",
+    );
+    lab.ssh(
+        &a,
+        "touch /run/acme-slow-hold && (DEBIAN_FRONTEND=noninteractive setsid apt-get install -y -q acme-slow=1.1-1 \
+         </dev/null >/dev/null 2>&1 &)",
+    );
+    let busy = crate::support::poll(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || {
+            let s = lab.ssh(
+                &a,
+                "cat /proc/[0-9]*/comm 2>/dev/null | grep -x acme-slow.posti; true",
+            );
+            (!s.trim().is_empty()).then_some(())
+        },
+    );
+    assert!(busy.is_some(), "the other apt did not start");
+    let before = version_rows(&site, &a).len();
+    let held = site
+        .test()
+        .args(["upgrade", &a, "--packages", "acme-slow"])
+        .code(1);
+    assert!(
+        held.stdout().contains("It is held by process ")
+            && held
+                .stdout()
+                .contains("dpkg is busy: another process holds its lock")
+            && !held.stdout().contains("half-done"),
+        "{}",
+        held.stdout()
+    );
+    release_slow(&lab, &a);
+    site.test()
+        .args(["history", &a])
+        .success()
+        .stdout_has("dpkg is busy before the upgrade: another process holds its lock");
+    assert_eq!(
+        version_rows(&site, &a).len(),
+        before,
+        "nothing changed under it"
+    );
+
+    // A broken apt source: `upgrades` says so instead of "nothing waits", and so does an
+    // upgrade of the security updates.
+    lab.ssh(
+        &a,
+        "echo 'deb broken' > /etc/apt/sources.list.d/broken.list",
+    );
+    let said = site.test().args(["upgrades", &a]).code(1);
+    let both = format!("{}{}", said.stdout(), said.stderr());
+    assert!(
+        both.contains(&format!("apt cannot say what it would upgrade on {a}: E: ")),
+        "{both}"
+    );
+    let sec = site.test().args(["upgrade", &a, "--security-only"]).code(1);
+    assert!(sec.stdout().contains("Malformed"), "{}", sec.stdout());
+    // A source that cannot be fetched is a failed refresh (apt-get only warns).
+    lab.ssh(
+        &a,
+        "echo 'deb [trusted=yes] http://127.0.0.1:9/ nowhere main' > /etc/apt/sources.list.d/broken.list",
+    );
+    let refresh = site.test().args(["upgrades", &a, "--refresh"]).code(1);
+    let both = format!("{}{}", refresh.stdout(), refresh.stderr());
+    assert!(
+        both.contains("refreshing the package index failed"),
+        "{both}"
+    );
+}

@@ -403,15 +403,27 @@ fn list(ctx: &Ctx) -> Result<ExitStatus, Failure> {
 
 fn remove(ctx: &Ctx, a: RemoveArgs) -> Result<ExitStatus, Failure> {
     let job = schedule::remove(ctx, a.id)?;
+    // A run in progress is not stopped: it goes on to its end and is recorded.
+    let running = job
+        .last
+        .as_ref()
+        .filter(|r| r.outcome == crate::store::JobOutcome::Running);
+    let mut text = format!(
+        "removed job {}: deskready {} ({})",
+        job.id,
+        schedule::shown(&job.argv),
+        job.written
+    );
+    if let Some(r) = running {
+        text.push_str(&format!(
+            "; its run in progress (since {}, on {}, pid {}) is not stopped and goes on to its end",
+            r.started_at, r.host, r.pid
+        ));
+    }
     say(
         ctx,
-        format!(
-            "removed job {}: deskready {} ({})",
-            job.id,
-            schedule::shown(&job.argv),
-            job.written
-        ),
-        serde_json::json!({"removed": job.id}),
+        text,
+        serde_json::json!({"removed": job.id, "running": running.is_some()}),
     );
     Ok(ExitStatus::Success)
 }

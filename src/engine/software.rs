@@ -10,6 +10,7 @@ use super::script::software::{self as program, Said};
 pub use super::script::software::{Read, Upgrade};
 use crate::model::{Package, Pending, SoftwareChange, software_changes};
 use crate::site::Site;
+use crate::transport::RemoteSession;
 
 /// What a read found on one device.
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +30,10 @@ pub struct DeviceSoftware {
     /// as it was).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_failed: Option<String>,
+    /// apt could not say what it would upgrade (a broken source, say), with what it said:
+    /// `pending` is then unknown, not empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_failed: Option<String>,
 }
 
 /// What an upgrade did on one device.
@@ -55,6 +60,8 @@ pub struct DpkgRepair {
     /// `before` the upgrade or `after` it failed.
     pub when: String,
     pub healed: bool,
+    /// Another process held dpkg's lock: nothing was tried.
+    pub busy: bool,
     pub audit: String,
 }
 
@@ -65,18 +72,28 @@ impl Upgraded {
     }
 }
 
-/// Connects to `tag`, runs `script`, reads it back.
-fn run(
+/// Connects to `tag`.
+fn connect(
     site: &Site,
+    tag: &str,
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<Box<dyn RemoteSession>, Problem> {
+    let (session, _target) = connect_to(site, tag, opts, observe).map_err(|e| match e {
+        RunError::NotRun(p) | RunError::Cut(p, _, _) => p,
+    })?;
+    Ok(session)
+}
+
+/// Runs `script` in `session`, reads it back.
+fn run_in(
+    session: &mut dyn RemoteSession,
     tag: &str,
     script: &super::script::Script,
     opts: &Options,
     step: Step,
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<Said, Problem> {
-    let (mut session, _target) = connect_to(site, tag, opts, observe).map_err(|e| match e {
-        RunError::NotRun(p) | RunError::Cut(p, _, _) => p,
-    })?;
     observe(tag, step);
     let out = session
         .run(
@@ -102,6 +119,19 @@ fn run(
         });
     }
     Ok(said)
+}
+
+/// Connects to `tag`, runs `script`, reads it back.
+fn run(
+    site: &Site,
+    tag: &str,
+    script: &super::script::Script,
+    opts: &Options,
+    step: Step,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<Said, Problem> {
+    let mut session = connect(site, tag, opts, observe)?;
+    run_in(session.as_mut(), tag, script, opts, step, observe)
 }
 
 /// Reads what `what` asks from device `tag`.
@@ -140,7 +170,62 @@ pub fn read(
         pending,
         index_age,
         refresh_failed: said.refresh.and_then(Result::err),
+        pending_failed: said.simulation_failed.map(|o| opts.redactor.redact(&o)),
     })
+}
+
+/// A device connected to for an upgrade, with the packages it has before it (so that the
+/// caller can remember them before anything changes).
+pub struct Upgrading {
+    session: Box<dyn RemoteSession>,
+    tag: String,
+    /// The installed packages now.
+    pub before: Vec<Package>,
+}
+
+/// Connects to `tag` for an upgrade and lists its packages (the first of the session's two
+/// programs); [`Upgrading::upgrade`] runs the upgrade itself.
+pub fn begin(
+    site: &Site,
+    tag: &str,
+    opts: &Options,
+    observe: &(dyn Fn(&str, Step) + Sync),
+) -> Result<Upgrading, Problem> {
+    let mut session = connect(site, tag, opts, observe)?;
+    let said = run_in(
+        session.as_mut(),
+        tag,
+        &program::listing(),
+        opts,
+        Step::Probing,
+        observe,
+    )?;
+    Ok(Upgrading {
+        session,
+        tag: tag.to_string(),
+        before: packages(said.dpkg.get("now").map_or("", String::as_str), None),
+    })
+}
+
+impl Upgrading {
+    /// Upgrades the device as `what` says, in the same session.
+    pub fn upgrade(
+        mut self,
+        what: &Upgrade,
+        opts: &Options,
+        observe: &(dyn Fn(&str, Step) + Sync),
+    ) -> Result<Upgraded, Problem> {
+        let tag = self.tag.clone();
+        let said = run_in(
+            self.session.as_mut(),
+            &tag,
+            &program::upgrade(what),
+            opts,
+            Step::Applying,
+            observe,
+        )?;
+        Ok(upgraded(&tag, &said, opts))
+    }
 }
 
 /// Upgrades device `tag` as `what` says.
@@ -159,25 +244,31 @@ pub fn upgrade(
         Step::Applying,
         observe,
     )?;
+    Ok(upgraded(tag, &said, opts))
+}
+
+fn upgraded(tag: &str, said: &Said, opts: &Options) -> Upgraded {
     let list = |t: &str| packages(said.dpkg.get(t).map_or("", String::as_str), None);
     let (before, after) = (list("before"), list("after"));
     let (exit_code, output) = said.upgrade.clone().unwrap_or((-1, String::new()));
-    Ok(Upgraded {
+    Upgraded {
         device: tag.to_string(),
         changes: software_changes(&before, &after),
         exit_code,
         output: (exit_code != 0).then(|| opts.redactor.redact(&output)),
         dpkg_repairs: said
             .heal
-            .into_iter()
-            .map(|(when, healed, audit)| DpkgRepair {
+            .iter()
+            .cloned()
+            .map(|(when, how, audit)| DpkgRepair {
                 when,
-                healed,
+                healed: how == "healed",
+                busy: how == "busy",
                 audit,
             })
             .collect(),
         after,
-    })
+    }
 }
 
 /// The installed packages in dpkg-query's lines (`STATUS\tNAME\tARCH\tVERSION`), with

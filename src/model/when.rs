@@ -244,6 +244,8 @@ mod tests {
         let e = When::parse("next week").unwrap_err().to_string();
         assert!(e.contains("expected `now`, `HH:MM`"), "{e}");
         assert!(When::parse("2026-13-01 10:00").is_err());
+        let e = When::parse("2026-02-30 10:00").unwrap_err().to_string();
+        assert!(e.contains("2026-02-30"), "{e}");
         assert!(When::parse("tomorrow").is_err());
         let e = When::parse_recurring("2026-11-28 22:00")
             .unwrap_err()

@@ -23,7 +23,7 @@ use crate::model::{
 };
 use crate::resolve::Resolved;
 use crate::site::Site;
-use crate::store::{Entry, Holder, Purpose, Store, StoreError};
+use crate::store::{Entry, Holder, Purpose, Store, StoreError, UpgradeMark};
 
 /// `software` and `upgrades`.
 #[derive(Debug, Clone, Default)]
@@ -238,6 +238,12 @@ fn inventory_one(
     let found = engine::read(site, &tag, read, opts, &|_, _| {})
         .map_err(|p| (failed(&p), p.to_string()))?;
     row.packages = found.installed.unwrap_or_default();
+    if let Some(mark) = store.upgrade_mark(&tag).map_err(se)? {
+        // An upgrade cut off before its end: what it changed is its.
+        store
+            .settle_upgrade(&tag, mark.run_id, &cut_off_rows(&mark, &row.packages), None)
+            .map_err(se)?;
+    }
     let previous = store.software_snapshots(&tag, 1).map_err(se)?;
     if let Some(prev) = previous.first() {
         let before: Vec<Package> = serde_json::from_str(&prev.packages).unwrap_or_default();
@@ -332,6 +338,33 @@ fn by_deskready(change: &SoftwareChange, journal: &[Entry]) -> Option<String> {
         })
 }
 
+/// The journal rows of an upgrade that was cut off before its end (`mark`: the packages
+/// the device had when it started), from the packages it has now: each version change, and
+/// a row saying the run was cut off; all the run's, by its operator.
+fn cut_off_rows(mark: &UpgradeMark, now: &[Package]) -> Vec<Entry> {
+    let before: Vec<Package> = serde_json::from_str(&mark.packages).unwrap_or_default();
+    let changes = software_changes(&before, now);
+    let mut rows: Vec<Entry> = changes
+        .iter()
+        .map(|c| {
+            Entry::new(&mark.tag, &mark.operator, "software")
+                .subject(c.name())
+                .message(c.describe())
+        })
+        .collect();
+    rows.push(
+        Entry::new(&mark.tag, &mark.operator, "upgrade")
+            .subject("interrupted")
+            .message(format!(
+                "upgrade interrupted: run {} was cut off before its end (started {}); found after it: {}",
+                mark.run_id,
+                mark.at,
+                crate::words::count(changes.len(), "package version change")
+            )),
+    );
+    rows.into_iter().map(|e| with_run(e, mark.run_id)).collect()
+}
+
 /// `upgrades`: with devices selected, asks each (refreshing its index when asked) and
 /// stores the answer; with none, what every device said when last asked.
 pub fn upgrades(env: &Env, s: &ReadSettings) -> Result<Upgrades, Error> {
@@ -391,6 +424,18 @@ fn pending_one(
     };
     let found = engine::read(site, &tag, read, opts, &|_, _| {})
         .map_err(|p| (failed(&p), p.to_string()))?;
+    if let Some(said) = &found.pending_failed {
+        // Not "nothing waits": apt could not tell, and the last answer stays as it was.
+        let last = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err((
+            Outcome::Failed,
+            format!("apt cannot say what it would upgrade on {tag}: {last}"),
+        ));
+    }
     row.asked_at = Some(crate::store::now());
     row.index_age = found.index_age.flatten();
     row.pending = found.pending.unwrap_or_default();
@@ -634,7 +679,28 @@ impl Bookkeeper for UpgradeBooks {
             Some(_) => {}
         }
         let started = std::time::Instant::now();
-        let done = engine::upgrade(site, tag, &self.what, &settings.ssh, observe);
+        // The packages before it are remembered first, so that an upgrade cut off still has
+        // its changes journaled (by the next `upgrade` or `software` of the device); an
+        // earlier upgrade's that was cut off are journaled now.
+        let mut marked = false;
+        let done = match engine::begin(site, tag, &settings.ssh, observe) {
+            Err(p) => Err(p),
+            Ok(upgrading) => {
+                let earlier = self
+                    .store
+                    .upgrade_mark(tag)
+                    .map_err(work_error)?
+                    .map(|m| cut_off_rows(&m, &upgrading.before))
+                    .unwrap_or_default();
+                let json = serde_json::to_string(&upgrading.before).unwrap_or_else(|_| "[]".into());
+                self.store
+                    .begin_upgrade(tag, self.run_id, operator, &json, &earlier)
+                    .map_err(work_error)?;
+                marked = true;
+                upgrading.upgrade(&self.what, &settings.ssh, observe)
+            }
+        };
+        let cut = done.is_err();
         let mut run = DeviceRun {
             device: tag.to_string(),
             mode: Mode::Upgrade,
@@ -682,6 +748,14 @@ impl Bookkeeper for UpgradeBooks {
                 for r in &u.dpkg_repairs {
                     let first = r.audit.lines().next().unwrap_or("");
                     let msg = match (r.when.as_str(), r.healed) {
+                        _ if r.busy => format!(
+                            "dpkg is busy {}: another process holds its lock, so nothing was mended or upgraded under it",
+                            if r.when == "before" {
+                                "before the upgrade"
+                            } else {
+                                "after the upgrade"
+                            }
+                        ),
                         ("before", true) => format!(
                             "dpkg was left half-done ({first}); `dpkg --configure -a` finished it before the upgrade"
                         ),
@@ -706,7 +780,8 @@ impl Bookkeeper for UpgradeBooks {
                     };
                 } else {
                     run.outcome = Outcome::Failed;
-                    let broken = u.dpkg_repairs.iter().any(|r| !r.healed);
+                    let busy = u.dpkg_repairs.iter().any(|r| r.busy);
+                    let broken = u.dpkg_repairs.iter().any(|r| !r.healed && !r.busy);
                     let mut message = u
                         .output
                         .as_deref()
@@ -722,7 +797,9 @@ impl Bookkeeper for UpgradeBooks {
                                 .join(" / ")
                         })
                         .unwrap_or_default();
-                    if broken {
+                    if busy {
+                        message.push_str("; dpkg is busy: another process holds its lock");
+                    } else if broken {
                         message.push_str("; dpkg is left half-done");
                     } else if !u.dpkg_repairs.is_empty() {
                         message.push_str("; dpkg was mended (dpkg --configure -a)");
@@ -736,6 +813,10 @@ impl Bookkeeper for UpgradeBooks {
                 }
             }
         }
+        if marked {
+            // The packages listed, then the upgrade: two programs on one connection.
+            run.channels = 2;
+        }
         run.elapsed_ms = started.elapsed().as_millis() as u64;
         let summary = match run.outcome {
             Outcome::Ok => "upgrade ok: nothing to upgrade".to_string(),
@@ -748,12 +829,23 @@ impl Bookkeeper for UpgradeBooks {
         rows.push(Entry::new(tag, operator, "upgrade").message(summary));
         let rows: Vec<Entry> = rows.into_iter().map(|e| with_run(e, self.run_id)).collect();
         let error = (!run.problems.is_empty()).then(|| run.problems.joined());
-        self.store
-            .record_with(
-                &rows,
-                Some((self.run_id, tag, run.outcome, error.as_deref())),
-            )
-            .map_err(work_error)?;
+        let run_device = Some((self.run_id, tag, run.outcome, error.as_deref()));
+        if marked && !cut {
+            // It came back with its lists: every change is in `rows`.
+            self.store
+                .settle_upgrade(
+                    tag,
+                    self.run_id,
+                    &rows,
+                    Some((self.run_id, run.outcome, error.as_deref())),
+                )
+                .map_err(work_error)?;
+        } else {
+            // Cut off (or never started): what it changed is found by the next look.
+            self.store
+                .record_with(&rows, run_device)
+                .map_err(work_error)?;
+        }
         Ok(run)
     }
 

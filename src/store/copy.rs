@@ -193,6 +193,11 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "run_id, tag",
     ),
+    (
+        "upgrade_marks",
+        &["tag", "run_id", "operator", "at", "packages"],
+        "tag",
+    ),
 ];
 
 /// One table as copied.
@@ -455,7 +460,8 @@ mod tests {
                 ("software_snapshots", 0),
                 ("software_pending", 0),
                 ("queued_runs", 0),
-                ("queue_jobs", 0)
+                ("queue_jobs", 0),
+                ("upgrade_marks", 0)
             ]
         );
         assert_eq!(t.history("LAP-07").unwrap(), s.history("LAP-07").unwrap());

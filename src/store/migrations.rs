@@ -110,6 +110,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::queue::MIGRATION,
     // 11: the queue deskready last left in place for each printer (a renamed queue moves).
     super::printers::QUEUES_MIGRATION,
+    // 12: upgrades started and not yet settled.
+    super::software::MIGRATION_MARKS,
 ];
 
 /// The schema version this build writes.

@@ -46,7 +46,7 @@ pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
 pub use schedules::{Claimed, JobOutcome, JobRun, NewSchedule, Schedule};
-pub use software::{PendingRecord, SoftwareSnapshot};
+pub use software::{PendingRecord, SoftwareSnapshot, UpgradeMark};
 
 use crate::model::{MoveRefused, Stage};
 

@@ -1,8 +1,10 @@
 //! Software over a device's life: snapshots of its installed packages (one JSON document
 //! per snapshot, so that what changed between two is computed by the caller), the upgrades
 //! it had waiting when last asked (with its package index's age), and each device's last
-//! upgrade outcome over every run (what `upgrade --resume` works from). Owns its tables and
-//! migration; knows nothing of dpkg or apt.
+//! upgrade outcome over every run (what `upgrade --resume` works from), and the packages a
+//! device had when an upgrade started on it until that upgrade is settled (so that one cut
+//! off still has its changes journaled). Owns its tables and migrations; knows nothing of
+//! dpkg or apt.
 
 use serde::Serialize;
 
@@ -28,6 +30,31 @@ pub(super) const MIGRATION: &str = r#"
         pending TEXT NOT NULL
     );
 "#;
+
+/// The table of upgrades started and not yet settled (one step of
+/// `migrations::MIGRATIONS`); portable SQL.
+pub(super) const MIGRATION_MARKS: &str = r#"
+    CREATE TABLE upgrade_marks (
+        tag TEXT PRIMARY KEY,
+        run_id {int} NOT NULL,
+        operator TEXT NOT NULL,
+        at TEXT NOT NULL,
+        packages TEXT NOT NULL
+    );
+"#;
+
+/// An upgrade started on a device and not settled: the packages it had then.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UpgradeMark {
+    pub tag: String,
+    /// The upgrade's run.
+    pub run_id: i64,
+    pub operator: String,
+    /// When it started (RFC 3339, UTC).
+    pub at: String,
+    /// The packages before it, as JSON (the caller's type).
+    pub packages: String,
+}
 
 /// One snapshot of a device's installed packages.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -147,6 +174,73 @@ impl Store {
             .collect()
     }
 
+    /// Marks that run `run_id` starts upgrading `tag`, which has `packages` (JSON) now,
+    /// replacing an earlier mark; `entries` (what an earlier, cut-off upgrade changed) are
+    /// journaled in the same transaction.
+    pub fn begin_upgrade(
+        &self,
+        tag: &str,
+        run_id: i64,
+        operator: &str,
+        packages: &str,
+        entries: &[super::Entry],
+    ) -> Result<(), StoreError> {
+        let at = now();
+        self.db.write(|tx| {
+            super::insert_entries(tx, entries)?;
+            tx.execute(
+                "INSERT INTO upgrade_marks (tag, run_id, operator, at, packages) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tag) DO UPDATE SET run_id = excluded.run_id, operator = excluded.operator,
+                 at = excluded.at, packages = excluded.packages",
+                args![tag, run_id, operator, at, packages],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The upgrade started on `tag` and not settled, if any.
+    pub fn upgrade_mark(&self, tag: &str) -> Result<Option<UpgradeMark>, StoreError> {
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT tag, run_id, operator, at, packages FROM upgrade_marks WHERE tag = $1",
+                args![tag],
+            )
+        })?;
+        rows.first()
+            .map(|r| {
+                Ok(UpgradeMark {
+                    tag: r.get(0)?,
+                    run_id: r.get(1)?,
+                    operator: r.get(2)?,
+                    at: r.get(3)?,
+                    packages: r.get(4)?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Settles the upgrade run `run_id` started on `tag`: journals `entries` (with how the
+    /// device ended in a run, when given) and forgets its mark, in one transaction.
+    pub fn settle_upgrade(
+        &self,
+        tag: &str,
+        run_id: i64,
+        entries: &[super::Entry],
+        run_device: Option<(i64, crate::model::Outcome, Option<&str>)>,
+    ) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            super::insert_entries(tx, entries)?;
+            if let Some((run, outcome, error)) = run_device {
+                super::runs::set_run_device(tx, run, tag, outcome, error)?;
+            }
+            tx.execute(
+                "DELETE FROM upgrade_marks WHERE tag = $1 AND run_id = $2",
+                args![tag, run_id],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Every device's newest outcome in runs of `command` (`upgrade`), by tag; a device
     /// still pending in a run that is running counts by its earlier runs.
     pub fn last_outcomes(&self, command: &str) -> Result<Vec<LastConfigure>, StoreError> {
@@ -202,6 +296,28 @@ mod tests {
         assert_eq!(latest, [("A".into(), "[2]".into()), ("B".into(), "[3]".into())]);
         let h = s.history("A").unwrap();
         assert_eq!(h.last().unwrap().message.as_deref(), Some("2 packages"));
+    }
+    }
+
+    both! {
+    fn an_upgrade_mark_lasts_until_its_run_settles_it(fx: &Fixture) {
+        let s = fx.open();
+        assert_eq!(s.upgrade_mark("A").unwrap(), None);
+        s.begin_upgrade("A", 4, "ana", "[1]", &[]).unwrap();
+        let m = s.upgrade_mark("A").unwrap().unwrap();
+        assert_eq!((m.run_id, m.operator.as_str(), m.packages.as_str()), (4, "ana", "[1]"));
+        // A later run replaces it, journaling what the earlier one changed.
+        let row = Entry::new("A", "ana", "software").message("upgraded a 1 → 2");
+        s.begin_upgrade("A", 5, "bo", "[2]", std::slice::from_ref(&row)).unwrap();
+        assert_eq!(s.upgrade_mark("A").unwrap().unwrap().run_id, 5);
+        assert_eq!(s.history("A").unwrap().len(), 1);
+        // Settling another run's mark leaves it.
+        s.settle_upgrade("A", 4, &[], None).unwrap();
+        assert!(s.upgrade_mark("A").unwrap().is_some());
+        let run = s.start_run("upgrade", "bo", &["A".to_string()]).unwrap();
+        s.settle_upgrade("A", 5, &[row], Some((run, Outcome::Changed, None))).unwrap();
+        assert_eq!(s.upgrade_mark("A").unwrap(), None);
+        assert_eq!(s.history("A").unwrap().len(), 2);
     }
     }
 

@@ -61,6 +61,14 @@ pub fn read(what: Read) -> Script {
     })
 }
 
+/// The program that lists the installed packages as dpkg has them (tag `now`); read back
+/// with [`parse`].
+pub fn listing() -> Script {
+    program(|w| {
+        w.call("sw_list", ["now", "0"]);
+    })
+}
+
 /// The program that upgrades; read back with [`parse`].
 pub fn upgrade(what: &Upgrade) -> Script {
     program(|w| match what {
@@ -92,9 +100,11 @@ pub struct Said {
     pub refresh: Option<Result<(), String>>,
     /// The simulated dist-upgrade's output.
     pub simulation: Option<String>,
-    /// What `dpkg --audit` found (`before`/`after` the upgrade), whether it was mended,
-    /// and what it said.
-    pub heal: Vec<(String, bool, String)>,
+    /// The simulation failed, with the end of what apt said.
+    pub simulation_failed: Option<String>,
+    /// What `dpkg --audit` found (`before`/`after` the upgrade): `healed`, `broken` (not
+    /// mended) or `busy` (another process holds dpkg's lock), and what it said.
+    pub heal: Vec<(String, String, String)>,
     /// The upgrade's exit code and the end of apt's output.
     pub upgrade: Option<(i32, String)>,
     /// Programs the device lacks (nothing ran).
@@ -143,6 +153,7 @@ pub fn parse(stdout: &[u8]) -> Said {
                 });
             }
             "@@SWS" => said.simulation = Some(text(rest)),
+            "@@SWF" => said.simulation_failed = Some(text(rest)),
             "@@SWH" => {
                 let mut w = rest.splitn(3, ' ');
                 let (when, how, b64) = (
@@ -151,7 +162,7 @@ pub fn parse(stdout: &[u8]) -> Said {
                     w.next().unwrap_or(""),
                 );
                 said.heal
-                    .push((when.to_string(), how == "healed", text(b64)));
+                    .push((when.to_string(), how.to_string(), text(b64)));
             }
             "@@SWR" => {
                 let (rc, b64) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -200,7 +211,10 @@ mod tests {
         assert_eq!(said.dpkg["now"], "ii \ta\tall\t1\n");
         assert_eq!(said.index, Some((100, 160)));
         assert_eq!(said.refresh, Some(Err("no net".into())));
-        assert_eq!(said.heal, [("after".into(), true, "a half done".into())]);
+        assert_eq!(
+            said.heal,
+            [("after".into(), "healed".into(), "a half done".into())]
+        );
         assert_eq!(said.upgrade, Some((100, "E: boom".into())));
         assert!(said.complete);
     }

@@ -10,7 +10,9 @@
 #   @@SWI NEWEST NOW  the index's newest refresh and the device's clock (epoch seconds; 0: none)
 #   @@SWU ok | @@SWU failed B64   `apt-get update` when asked
 #   @@SWS B64       apt-get's simulated dist-upgrade (its `Inst` lines)
-#   @@SWH WHEN healed|broken B64   what `dpkg --audit` found, and whether `dpkg --configure -a` mended it
+#   @@SWF B64       the simulation failed (a broken source, say): the end of what apt said
+#   @@SWH WHEN healed|broken|busy B64   what `dpkg --audit` found, and whether `dpkg --configure -a`
+#                   mended it (busy: another process holds dpkg's lock; nothing was tried)
 #   @@SWR RC B64    the upgrade's exit code and the end of what apt said
 SW_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold'
 
@@ -45,7 +47,9 @@ sw_index() {
 
 # sw_refresh: refreshes the package index (remembered as deskready's own refresh)
 sw_refresh() {
-  if apt-get update -q </dev/null >"$T/upd" 2>&1; then
+  # A source apt could not fetch is only a warning to apt-get (exit 0): a failure here.
+  if apt-get update -q </dev/null >"$T/upd" 2>&1 &&
+    ! grep -Eq '^(W|E): (Failed to fetch|Some index files failed)' "$T/upd"; then
     mkdir -p /var/lib/deskready/apt && : > /var/lib/deskready/apt/updated
     echo '@@SWU ok'
   else
@@ -55,9 +59,11 @@ sw_refresh() {
 
 # sw_pending: what a dist-upgrade would do, simulated (no lock taken, nothing changed)
 sw_pending() {
-  printf '@@SWS '
-  apt-get -s -q -o Debug::NoLocking=1 dist-upgrade </dev/null 2>&1 | base64 -w0
-  echo
+  if apt-get -s -q -o Debug::NoLocking=1 dist-upgrade </dev/null >"$T/sim" 2>&1; then
+    printf '@@SWS '; base64 -w0 <"$T/sim"; echo
+  else
+    printf '@@SWF '; tail -n 20 "$T/sim" | base64 -w0; echo
+  fi
 }
 
 # sw_heal WHEN: when `dpkg --audit` finds packages left half-done, `dpkg --configure -a`
@@ -65,6 +71,12 @@ sw_pending() {
 sw_heal() {
   a=$(dpkg --audit 2>&1) || :
   [ -n "$a" ] || return 0
+  case $a in
+    # Another dpkg is at work (its lock is held): what it is doing is not mended under it.
+    *'locked the database'*)
+      printf '@@SWH %s busy ' "$1"; printf '%s\n' "$a" | base64 -w0; echo
+      return 0 ;;
+  esac
   if DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a </dev/null >"$T/heal" 2>&1 &&
     [ -z "$(dpkg --audit 2>&1)" ]; then
     printf '@@SWH %s healed ' "$1"
@@ -85,8 +97,13 @@ sw_upgrade() {
     all) set -- dist-upgrade ;;
     security)
       # The candidate's archive, as apt says it: `Inst NAME [OLD] (NEW LABEL:ARCHIVE [ARCH])`.
-      sec=$(apt-get -s -q -o Debug::NoLocking=1 dist-upgrade </dev/null 2>/dev/null |
-        awk '/^Inst / { s = $0; sub(/^[^(]*\(/, "", s); if (tolower(s) ~ /security/) print $2 }')
+      if ! apt-get -s -q -o Debug::NoLocking=1 dist-upgrade </dev/null >"$T/sim" 2>&1; then
+        # apt cannot say what it would upgrade (a broken source): not "nothing to do".
+        printf '@@SWR 100 '; tail -n 20 "$T/sim" | base64 -w0; echo
+        sw_list after 0
+        return 0
+      fi
+      sec=$(awk '/^Inst / { s = $0; sub(/^[^(]*\(/, "", s); if (tolower(s) ~ /security/) print $2 }' "$T/sim")
       set -f
       # shellcheck disable=SC2086 # one package name per word (names as apt prints them)
       set -- install --only-upgrade $sec
