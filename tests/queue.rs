@@ -406,3 +406,219 @@ fn one_worker_on_the_sqlite_store_and_resume_from_a_queued_run() {
         assert_eq!(store.stage(&t).unwrap().unwrap().stage, Stage::Configured);
     }
 }
+
+#[test]
+fn two_workers_on_one_sqlite_store_configure_each_device_once() {
+    let fleet = Fleet::up(SiteCopy::example(), 12, None);
+    let queued = fleet
+        .cmd("ana", "desk")
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+        ])
+        .success()
+        .json();
+    let run = queued["run_id"].as_i64().unwrap();
+    // Two processes on this machine, one SQLite file.
+    let a = fleet
+        .cmd("worker", "desk")
+        .args(["worker", "--until-empty", "--parallel", "4"])
+        .spawn();
+    let b = fleet
+        .cmd("worker", "desk")
+        .args(["worker", "--until-empty", "--parallel", "4"])
+        .spawn();
+    let (a, b) = (a.wait(), b.wait());
+    assert_eq!(a.code(), 0, "{}{}", a.stdout(), a.stderr());
+    assert_eq!(b.code(), 0, "{}{}", b.stdout(), b.stderr());
+    assert_eq!(jobs_run(&a.stdout()) + jobs_run(&b.stdout()), 12);
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!((last.id, last.status), (run, RunStatus::Completed));
+    assert!(
+        last.devices
+            .iter()
+            .all(|(_, o)| *o == Some(Outcome::Changed)),
+        "{:?}",
+        last.devices
+    );
+    for t in fleet.tags(12) {
+        assert_eq!(fleet.configures(&store, &t, run).0, 1, "{t}");
+        assert_eq!(store.stage(&t).unwrap().unwrap().stage, Stage::Configured);
+    }
+    assert_eq!(store.jobs_left().unwrap(), 0);
+}
+
+/// A window of every day that opens at the start of the first minute at least 20 seconds
+/// from now (UTC) and stays open 10 minutes.
+fn window_opening_soon() -> (String, jiff::Timestamp) {
+    let soon = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(80))
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC);
+    let opens = soon
+        .with()
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .unwrap();
+    let closes = opens
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    (
+        format!(
+            "maintenance_window: {{ days: [mon, tue, wed, thu, fri, sat, sun], start: \"{}\", end: \"{}\", timezone: UTC }}\n",
+            opens.strftime("%H:%M"),
+            closes.strftime("%H:%M")
+        ),
+        opens.timestamp(),
+    )
+}
+
+#[test]
+fn with_wait_a_delivered_device_waits_in_the_queue_for_its_window() {
+    let site = SiteCopy::example();
+    let lab = LabSite::up(site);
+    assert_eq!(lab.run(&["configure", "LAP-0003"]).code(), 0);
+    assert_eq!(lab.run(&["deliver", "LAP-0003"]).code(), 0);
+    let (window, opens) = window_opening_soon();
+    let text = lab.site.read("profiles/laptop-base.yaml");
+    let start = text.find("maintenance_window:").unwrap();
+    let end = text.find("timezone: Europe/London\n").unwrap() + "timezone: Europe/London\n".len();
+    lab.site.write(
+        "profiles/laptop-base.yaml",
+        &format!("{}{}{}", &text[..start], window, &text[end..]),
+    );
+    let queued = lab
+        .test()
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "LAP-0003",
+            "LAP-0004",
+            "--queue",
+            "--detach",
+            "--wait",
+        ])
+        .success()
+        .json();
+    let run = queued["run_id"].as_i64().unwrap();
+    let mut worker = lab
+        .test()
+        .env("DESKREADY_OPERATOR", "worker")
+        .args(["worker", "--until-empty", "--parallel", "2"])
+        .spawn();
+    // The delivered laptop goes back to the queue; the other one (not delivered) is done.
+    let line = worker.wait_for_line(Duration::from_secs(60), |l| l.contains("LAP-0003"));
+    assert!(
+        line.contains(&format!(
+            "run {run}: LAP-0003 waits for its maintenance window (opens "
+        )) && line.trim_end().ends_with("); back in the queue"),
+        "{line}"
+    );
+    let still = lab.store();
+    assert_eq!(still.stage("LAP-0003").unwrap().unwrap().stage, Stage::Delivered);
+    wait_until("LAP-0004's job to be done", Duration::from_secs(30), || {
+        (lab.store().jobs_left().unwrap() == 1).then_some(())
+    });
+    assert!(jiff::Timestamp::now() < opens, "the window opened too soon for the test");
+    // Once the window opens, the worker takes it again and configures it (nothing to change).
+    let done = worker.wait();
+    assert_eq!(done.code(), 0, "{}{}", done.stdout(), done.stderr());
+    assert!(jiff::Timestamp::now() >= opens);
+    let out = done.stdout();
+    assert!(out.contains(&format!("run {run}: LAP-0003 ok")), "{out}");
+    assert!(out.contains(&format!("run {run}: LAP-0004 changed")), "{out}");
+    assert!(out.contains("worker: 2 jobs run, 0 failed"), "{out}");
+    let store = lab.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!((last.id, last.status), (run, RunStatus::Completed));
+    // Configured at its desk: still delivered; its journal has the run's configure, after
+    // the first one of this test.
+    assert_eq!(store.stage("LAP-0003").unwrap().unwrap().stage, Stage::Delivered);
+    let h = store.history("LAP-0003").unwrap();
+    let started = h
+        .iter()
+        .filter(|e| e.kind == "configure" && e.message.as_deref() == Some("configure started"))
+        .count();
+    assert_eq!(started, 2, "{h:#?}");
+    assert!(h.iter().any(|e| e.run_id == Some(run)), "{h:#?}");
+}
+
+#[test]
+fn a_run_no_worker_takes_is_said_stalled_and_cancel_ends_it() {
+    let fleet = Fleet::up(SiteCopy::example(), 3, None);
+    let queued = fleet
+        .cmd("ana", "desk")
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+        ])
+        .success()
+        .json();
+    let run = queued["run_id"].as_i64().unwrap();
+    // No worker: the follower says so once the jobs have waited a while.
+    let mut following = fleet
+        .cmd("ana", "desk")
+        .args(["configure", "--watch", &run.to_string()])
+        .spawn();
+    let line = following.wait_for_line(Duration::from_secs(30), |l| l.contains("no worker"));
+    assert!(
+        line.contains(&format!(
+            "run {run}: 3 jobs waiting and no worker holds a job of this run: is `deskready worker` running on a machine with this store?"
+        )),
+        "{line}"
+    );
+    // Cancelled from another checkout's command: every job ends not started, the run stopped.
+    fleet
+        .cmd("bo", "desk")
+        .args(["configure", "--cancel", &run.to_string()])
+        .success()
+        .stdout_has(&format!("cancelled run {run}: its jobs no worker had taken end not started"));
+    let followed = following.wait();
+    assert_eq!(followed.code(), 1, "{}{}", followed.stdout(), followed.stderr());
+    let out = followed.stdout();
+    assert!(
+        out.contains(&format!(
+            "cancelled by bo (configure --cancel {run}): no further device was started"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 devices: 0 ok, 0 changed, 0 failed, 0 unreachable, 0 refused, 3 not started"),
+        "{out}"
+    );
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!((last.id, last.status), (run, RunStatus::Stopped));
+    assert_eq!(store.jobs_left().unwrap(), 0);
+    // A worker finds nothing; cancelling again, or a run that does not exist, is refused.
+    let worker = fleet.worker("desk", &[]).wait();
+    assert_eq!(jobs_run(&worker.stdout()), 0);
+    fleet
+        .cmd("bo", "desk")
+        .args(["configure", "--cancel", &run.to_string()])
+        .code(3)
+        .stderr_has(&format!("queued run {run} has ended already; nothing to cancel"));
+    fleet
+        .cmd("bo", "desk")
+        .args(["configure", "--cancel", "999"])
+        .code(2)
+        .stderr_has("there is no queued run 999 in the store");
+    for t in fleet.tags(3) {
+        assert_eq!(store.stage(&t).unwrap().unwrap().stage, Stage::Received);
+    }
+}

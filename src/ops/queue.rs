@@ -420,6 +420,34 @@ pub struct Progress {
     pub rows: Vec<RecapRow>,
     pub stopped: Option<String>,
     pub ended: Option<RunStatus>,
+    /// Jobs no worker has taken yet (a stalled queue when no worker holds any).
+    pub waiting: usize,
+    /// Jobs back in the queue until a maintenance window opens, and the earliest opening.
+    pub deferred: usize,
+    pub next_window: Option<jiff::Timestamp>,
+    /// The workers holding jobs of the run, each with whether it still renews its claims.
+    pub workers: Vec<(crate::store::Holding, bool)>,
+}
+
+/// Cancels queued run `run_id` as `env`'s operator: its jobs not taken yet end not
+/// started, the ones under way finish. Refused when the run has ended.
+pub fn cancel(env: &super::Env, run_id: i64) -> Result<(), Error> {
+    let store = env.open_store()?;
+    if store.queue_progress(run_id)?.is_none() {
+        return Err(Error::BadInput(format!(
+            "there is no queued run {run_id} in the store"
+        )));
+    }
+    let reason = format!(
+        "cancelled by {} (configure --cancel {run_id}): no further device was started",
+        env.operator
+    );
+    if !store.cancel_queued(run_id, &reason)? {
+        return Err(Error::Refused(format!(
+            "queued run {run_id} has ended already; nothing to cancel"
+        )));
+    }
+    Ok(())
 }
 
 impl Watch {
@@ -470,6 +498,19 @@ impl Watch {
             rows,
             stopped: p.stopped,
             ended: (p.status != RunStatus::Running).then_some(p.status),
+            waiting: p.waiting,
+            deferred: p.deferred,
+            next_window: p
+                .next_window
+                .and_then(|t| jiff::Timestamp::from_second(t).ok()),
+            workers: p
+                .holders
+                .into_iter()
+                .map(|h| {
+                    let alive = h.expires >= crate::store::unix_now();
+                    (h, alive)
+                })
+                .collect(),
         })
     }
 }
