@@ -616,6 +616,33 @@ mod tests {
     }
 
     both! {
+    fn a_worker_goes_on_when_the_server_ends_its_connection(fx: &Fixture) {
+        let s = fx.open();
+        let other = fx.open();
+        let a = worker("a");
+        let run = s.enqueue("ana", &jobs(&[("L1", 1), ("L2", 1)]), "{}").unwrap();
+        assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L1"));
+        // Every other connection to the database ended (as by a restart of the server).
+        let end_others = || {
+            if matches!(fx.location, crate::store::Location::Postgres(_)) {
+                other.sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()",
+                    args![],
+                );
+            }
+        };
+        end_others();
+        assert_eq!(s.jobs_left().unwrap(), 2, "a read");
+        end_others();
+        assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L2"), "a write");
+        end_others();
+        assert!(s.complete(run, "L1", &a, false, "r1", None).unwrap());
+        assert!(s.complete(run, "L2", &a, false, "r2", None).unwrap());
+        assert_eq!(s.queue_progress(run).unwrap().unwrap().status, RunStatus::Completed);
+    }
+    }
+
+    both! {
     fn workers_at_once_take_every_job_exactly_once(fx: &Fixture) {
         let s = fx.open();
         let tags: Vec<String> = (1..=24).map(|i| format!("L{i:02}")).collect();
