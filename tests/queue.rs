@@ -644,3 +644,57 @@ fn a_run_no_worker_takes_is_said_stalled_and_cancel_ends_it() {
         assert_eq!(store.stage(&t).unwrap().unwrap().stage, Stage::Received);
     }
 }
+
+#[test]
+fn a_job_whose_device_left_the_site_is_refused_and_the_others_go_on() {
+    let fleet = Fleet::up(SiteCopy::example(), 3, None);
+    let queued = fleet
+        .cmd("ana", "desk")
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+        ])
+        .success()
+        .json();
+    let run = queued["run_id"].as_i64().unwrap();
+    // Between queueing and working, LAB-0002 is taken out of the site.
+    let site = &fleet.lab.site;
+    let text = site.read("inventory/lab.generated.yaml");
+    let start = text.find("  LAB-0002:\n").unwrap();
+    let end = text.find("  LAB-0003:\n").unwrap();
+    site.write(
+        "inventory/lab.generated.yaml",
+        &format!("{}{}", &text[..start], &text[end..]),
+    );
+    let worker = fleet.worker("desk", &[]).wait();
+    assert_eq!(worker.code(), 1, "{}{}", worker.stdout(), worker.stderr());
+    let out = worker.stdout();
+    assert!(
+        out.contains(&format!(
+            "run {run}: LAB-0002 refused: LAB-0002 is not a device of this worker's site"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("worker: 3 jobs run, 1 failed"), "{out}");
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!(last.status, RunStatus::Completed);
+    assert_eq!(
+        last.devices,
+        [
+            ("LAB-0001".to_string(), Some(Outcome::Changed)),
+            ("LAB-0002".to_string(), Some(Outcome::Refused)),
+            ("LAB-0003".to_string(), Some(Outcome::Changed)),
+        ]
+    );
+    assert_eq!(
+        store.stage("LAB-0002").unwrap().unwrap().stage,
+        Stage::Received
+    );
+}
