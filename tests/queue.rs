@@ -698,3 +698,92 @@ fn a_job_whose_device_left_the_site_is_refused_and_the_others_go_on() {
         Stage::Received
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_worker_taking_jobs_and_twice_leaves_its_job_to_be_taken_over() {
+    let fleet = Fleet::up(SiteCopy::slow_example(), 3, None);
+    let queued = fleet
+        .cmd("ana", "desk")
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+        ])
+        .success()
+        .json();
+    let run = queued["run_id"].as_i64().unwrap();
+    let configuring = |tag: &str| {
+        fleet
+            .store()
+            .stage(tag)
+            .unwrap()
+            .is_some_and(|r| r.stage == Stage::Configuring)
+            .then_some(())
+    };
+    // Once: the job under way finishes, no further one is taken.
+    let mut a = fleet
+        .cmd("worker", "desk")
+        .args(["--var", "nap=2", "worker", "--parallel", "1"])
+        .spawn();
+    wait_until(
+        "LAB-0001 to be configuring",
+        Duration::from_secs(60),
+        || configuring("LAB-0001"),
+    );
+    a.signal(libc::SIGINT);
+    a.wait_for_line(Duration::from_secs(10), |l| {
+        l.starts_with("Ctrl-C: no further job will be taken")
+    });
+    let a = a.wait();
+    assert_eq!(a.code(), 130, "{}{}", a.stdout(), a.stderr());
+    assert!(
+        a.stdout().contains(&format!("run {run}: LAB-0001 changed")),
+        "{}",
+        a.stdout()
+    );
+    assert_eq!(jobs_run(&a.stdout()), 1);
+    assert_eq!(fleet.store().jobs_left().unwrap(), 2);
+    // Twice: it ends at once; its device is taken over once its lease expired.
+    let mut b = fleet
+        .cmd("worker", "desk")
+        .args(["--var", "nap=60", "worker", "--parallel", "1"])
+        .spawn();
+    wait_until(
+        "LAB-0002 to be configuring",
+        Duration::from_secs(60),
+        || configuring("LAB-0002"),
+    );
+    b.signal(libc::SIGINT);
+    b.wait_for_line(Duration::from_secs(10), |l| {
+        l.starts_with("Ctrl-C: no further job will be taken")
+    });
+    b.signal(libc::SIGINT);
+    let b = b.wait();
+    assert_eq!(b.code(), 130, "{}{}", b.stdout(), b.stderr());
+    let c = fleet.worker("desk", &["--var", "nap=0"]).wait();
+    assert_eq!(c.code(), 0, "{}{}", c.stdout(), c.stderr());
+    assert!(
+        c.stdout().contains(&format!(
+            "run {run}: LAB-0002 taken over from worker on desk (pid"
+        )),
+        "{}",
+        c.stdout()
+    );
+    assert_eq!(jobs_run(&c.stdout()), 2);
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!((last.id, last.status), (run, RunStatus::Completed));
+    for t in fleet.tags(3) {
+        assert_eq!(
+            store.stage(&t).unwrap().unwrap().stage,
+            Stage::Configured,
+            "{t}"
+        );
+    }
+    assert_eq!(fleet.configures(&store, "LAB-0002", run).0, 2);
+}
