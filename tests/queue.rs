@@ -787,3 +787,58 @@ fn ctrl_c_stops_a_worker_taking_jobs_and_twice_leaves_its_job_to_be_taken_over()
     }
     assert_eq!(fleet.configures(&store, "LAB-0002", run).0, 2);
 }
+
+#[test]
+fn a_queued_run_stores_no_secret() {
+    const SECRET: &str = "Queue-5d2f-persimmon-Okapi-71";
+    let site = SiteCopy::example();
+    site.write(
+        "inventory/secrets.yaml",
+        "secrets:\n  wifi_psk: { env: DESKREADY_TEST_QUEUE_PSK }\n",
+    );
+    site.write(
+        "profiles/wifi.yaml",
+        "name: wifi\nresources:\n  - directory: /etc/deskready\n    mode: \"0755\"\n  - file: /etc/deskready/wifi.conf\n    template: wifi.conf.tera\n    mode: \"0600\"\n",
+    );
+    site.write("templates/wifi.conf.tera", "psk={{ secret.wifi_psk }}\n");
+    site.edit(
+        "inventory/laptops.yaml",
+        "    profile: laptop-engineering\n    assignee: { name: Bruno",
+        "    profile: wifi\n    assignee: { name: Bruno",
+    );
+    let lab = LabSite::up(site);
+    let queued = lab
+        .test()
+        .env("DESKREADY_TEST_QUEUE_PSK", SECRET)
+        .args(["configure", "LAP-0002", "--queue", "--detach"])
+        .success();
+    assert!(!queued.stdout().contains(SECRET));
+    let worker = lab
+        .test()
+        .env("DESKREADY_TEST_QUEUE_PSK", SECRET)
+        .args(["worker", "--until-empty"])
+        .success();
+    assert!(
+        worker.stdout().contains("LAP-0002 changed"),
+        "{}",
+        worker.stdout()
+    );
+    assert!(!worker.stdout().contains(SECRET) && !worker.stderr().contains(SECRET));
+    let on_device = crate::support::ssh::run(&lab.lab, "LAP-0002", "cat /etc/deskready/wifi.conf");
+    assert_eq!(on_device, format!("psk={SECRET}\n"));
+    // Neither the queue's settings nor anything else in the store holds it.
+    for e in std::fs::read_dir(lab.site.file(".deskready"))
+        .unwrap()
+        .flatten()
+    {
+        let p = e.path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "{} holds the secret",
+                p.display()
+            );
+        }
+    }
+}
