@@ -842,3 +842,95 @@ fn a_queued_run_stores_no_secret() {
         }
     }
 }
+
+/// `unlock` of a device a worker is configuring: the lease is broken on purpose, the device
+/// is `configure-failed` at once; the worker's job then cannot record it configured and
+/// ends refused, saying why, and the run completes; a worker on a later run redoes it.
+#[test]
+fn unlock_of_a_device_a_worker_configures_ends_its_job_refused() {
+    let fleet = Fleet::up(SiteCopy::slow_example(), 1, None);
+    let queue = || {
+        fleet
+            .cmd("ana", "desk")
+            .args([
+                "--format",
+                "json",
+                "configure",
+                "--all",
+                "--limit",
+                "LAB-*",
+                "--queue",
+                "--detach",
+            ])
+            .success()
+            .json()["run_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let run = queue();
+    let a = fleet
+        .cmd("worker", "desk")
+        .args([
+            "--var",
+            "nap=4",
+            "worker",
+            "--parallel",
+            "1",
+            "--until-empty",
+        ])
+        .spawn();
+    wait_until(
+        "LAB-0001 to be configuring",
+        Duration::from_secs(60),
+        || {
+            fleet
+                .store()
+                .stage("LAB-0001")
+                .unwrap()
+                .is_some_and(|r| r.stage == Stage::Configuring)
+                .then_some(())
+        },
+    );
+    fleet
+        .cmd("bo", "desk")
+        .args(["unlock", "LAB-0001", "--reason", "stuck"])
+        .success()
+        .stdout_has("LAB-0001: broke the lease of ana on desk (pid");
+    let a = a.wait();
+    assert_eq!(a.code(), 1, "{}{}", a.stdout(), a.stderr());
+    assert!(
+        a.stdout().contains(&format!(
+            "run {run}: LAB-0001 refused: LAB-0001 cannot go to configured: it is configure-failed"
+        )),
+        "{}",
+        a.stdout()
+    );
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!(last.status, RunStatus::Completed);
+    assert_eq!(
+        last.devices,
+        [("LAB-0001".to_string(), Some(Outcome::Refused))]
+    );
+    let st = store.stage("LAB-0001").unwrap().unwrap();
+    assert_eq!(st.stage, Stage::ConfigureFailed);
+    assert!(
+        st.last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("bo broke the lease of ana")),
+        "{st:?}"
+    );
+    // A later queued run configures it.
+    let again = queue();
+    let b = fleet.worker("desk", &["--var", "nap=0"]).wait();
+    assert_eq!(b.code(), 0, "{}{}", b.stdout(), b.stderr());
+    assert_eq!(
+        store.stage("LAB-0001").unwrap().unwrap().stage,
+        Stage::Configured
+    );
+    assert_eq!(
+        store.last_run("configure").unwrap().unwrap().devices,
+        [("LAB-0001".to_string(), Some(Outcome::Changed))],
+        "run {again}"
+    );
+}
