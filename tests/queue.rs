@@ -934,3 +934,76 @@ fn unlock_of_a_device_a_worker_configures_ends_its_job_refused() {
         "run {again}"
     );
 }
+
+#[test]
+fn a_dead_workers_job_of_a_cancelled_run_is_recorded_not_run_again() {
+    let fleet = Fleet::up(SiteCopy::slow_example(), 2, None);
+    let run = fleet
+        .cmd("ana", "desk")
+        .args([
+            "--format",
+            "json",
+            "configure",
+            "--all",
+            "--limit",
+            "LAB-*",
+            "--queue",
+            "--detach",
+        ])
+        .success()
+        .json()["run_id"]
+        .as_i64()
+        .unwrap();
+    let a = fleet
+        .cmd("worker", "desk")
+        .args(["--var", "nap=60", "worker", "--parallel", "1"])
+        .spawn();
+    wait_until(
+        "LAB-0001 to be configuring",
+        Duration::from_secs(60),
+        || {
+            fleet
+                .store()
+                .stage("LAB-0001")
+                .unwrap()
+                .is_some_and(|r| r.stage == Stage::Configuring)
+                .then_some(())
+        },
+    );
+    a.kill();
+    fleet
+        .cmd("bo", "desk")
+        .args(["configure", "--cancel", &run.to_string()])
+        .success();
+    // Another worker finds the dead one's job once its lease expired: recorded, not run.
+    let b = fleet.worker("desk", &["--var", "nap=0"]).wait();
+    assert_eq!(b.code(), 1, "{}{}", b.stdout(), b.stderr());
+    assert!(
+        b.stdout().contains(&format!(
+            "run {run}: LAB-0001 failed: worker on desk (pid"
+        )) && b.stdout().contains(&format!(
+            "stopped renewing its claim, and the run stopped since (cancelled by bo (configure --cancel {run}): no further device was started): not configured again"
+        )),
+        "{}",
+        b.stdout()
+    );
+    let store = fleet.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!(last.status, RunStatus::Stopped);
+    assert_eq!(
+        last.devices,
+        [
+            ("LAB-0001".to_string(), Some(Outcome::Failed)),
+            ("LAB-0002".to_string(), Some(Outcome::NotStarted)),
+        ]
+    );
+    assert_eq!(fleet.configures(&store, "LAB-0001", run).0, 1, "not again");
+    assert_eq!(
+        store.stage("LAB-0001").unwrap().unwrap().stage,
+        Stage::ConfigureFailed
+    );
+    assert_eq!(
+        store.stage("LAB-0002").unwrap().unwrap().stage,
+        Stage::Received
+    );
+}

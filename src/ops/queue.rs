@@ -284,7 +284,17 @@ impl Worker<'_> {
             notes: HashMap::new(),
             recheck: None,
         };
-        let row = match self.prepare(&c, &cs) {
+        let prepared = match (&c.taken_over, &c.stopped) {
+            // Its worker died and the run has stopped since: recorded, not run again.
+            (Some(from), Some(why)) => Ok(Prepared::Abandoned(format!(
+                "{from} stopped renewing its claim, and the run stopped since ({why}): not configured again"
+            ))),
+            _ => self.prepare(&c, &cs),
+        };
+        let row = match prepared {
+            Ok(Prepared::Abandoned(why)) => {
+                fleet::recap_without_run(&tag, Outcome::Failed, Some(why))
+            }
             Err(why) => fleet::recap_without_run(&tag, Outcome::Failed, Some(why.to_string())),
             Ok(Prepared::Refused(why)) => {
                 fleet::recap_without_run(&tag, Outcome::Refused, Some(why))
@@ -394,6 +404,8 @@ enum Prepared {
     Go(Box<Ready>),
     Refused(String),
     Deferred(jiff::Timestamp),
+    /// Taken over from a dead worker after the run stopped: recorded failed, not run.
+    Abandoned(String),
 }
 
 /// A job's device resolved and admitted, with the settings to run it.

@@ -69,6 +69,9 @@ pub struct Claim {
     pub operator: String,
     /// The worker whose expired claim this one took over, if any.
     pub taken_over: Option<String>,
+    /// Why the run stopped starting devices (the threshold, a cancel), when it has: a job
+    /// taken over then is recorded, not run.
+    pub stopped: Option<String>,
 }
 
 /// Where a queued run stands.
@@ -182,7 +185,7 @@ impl Store {
             )?;
             let r = tx
                 .query_opt(
-                    "SELECT q.settings, r.operator FROM queued_runs q JOIN runs r ON r.id = q.run_id WHERE q.run_id = $1",
+                    "SELECT q.settings, r.operator, q.stopped FROM queued_runs q JOIN runs r ON r.id = q.run_id WHERE q.run_id = $1",
                     args![run_id],
                 )?
                 .ok_or_else(|| StoreError::Column {
@@ -197,6 +200,7 @@ impl Store {
                 settings: r.get(0)?,
                 operator: r.get(1)?,
                 taken_over: (state == TAKEN).then(|| before.unwrap_or_default()),
+                stopped: r.get(2)?,
             }))
         })?;
         if claim.as_ref().is_some_and(|c| c.taken_over.is_some()) {
@@ -611,6 +615,15 @@ mod tests {
             ]
         );
         assert!(!s.cancel_queued(run, "again").unwrap(), "it ended");
+        // A job of a cancelled run taken over from a dead worker says the run stopped.
+        let run = s.enqueue("ana", &jobs(&[("L4", 1), ("L5", 1)]), "{}").unwrap();
+        let dead = worker("dead-machine");
+        s.claim(&dead, 60).unwrap().unwrap();
+        assert!(s.cancel_queued(run, "cancelled by bo").unwrap());
+        s.renew_claims(&dead, unix_now() - 5).unwrap();
+        let c = s.claim(&a, 60).unwrap().unwrap();
+        assert_eq!((c.tag.as_str(), c.stopped.as_deref()), ("L4", Some("cancelled by bo")));
+        assert!(c.taken_over.is_some());
         assert!(!s.cancel_queued(run + 100, "none").unwrap());
     }
     }
