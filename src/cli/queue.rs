@@ -1,7 +1,8 @@
 //! Rollouts shared by several machines at the edge: `deskready worker` (arguments to
 //! `ops::queue::work`, its events printed, Ctrl-C), and following a queued run
 //! (`configure --queue`, `configure --watch RUN`): the store polled, its progress and recap
-//! shown through the rollout's own display, Ctrl-C leaving the jobs queued.
+//! shown through the rollout's own display, what it waits for said (no worker, a window),
+//! Ctrl-C leaving the jobs queued; `configure --cancel RUN`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -226,7 +227,7 @@ fn waiting_line(run_id: i64, p: &queue::Progress, stalled: bool) -> Option<Strin
     }
     if !stale.is_empty() {
         parts.push(format!(
-            "stopped renewing its claims (taken over once its leases expire): {}",
+            "stopped renewing their claims (their jobs are taken over once their leases expire): {}",
             stale.join("; ")
         ));
     }

@@ -3,9 +3,10 @@
 //! jobs and runs each with the normal rollout rules ([`work`]: the run's batches, its
 //! `--max-fail` threshold counted over every worker's results, maintenance windows
 //! (`--now`, `--wait`), the device's lease); the command that queued it, or a later one,
-//! follows the run's progress from the store ([`Watch`]). A worker renews its claims while
-//! it runs; one that dies leaves its jobs to be taken over once its claims and leases
-//! expire. Never prints, handles no signal: a worker stops taking jobs when told.
+//! follows the run's progress from the store ([`Watch`]), and any can end it ([`cancel`]).
+//! A worker renews its claims while it runs; one that dies leaves its jobs to be taken over
+//! once its claims and leases expire. Never prints, handles no signal: a worker stops
+//! taking jobs when told.
 
 use std::collections::HashMap;
 use std::sync::Arc;

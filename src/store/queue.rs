@@ -6,7 +6,8 @@
 //! same), batch after batch: no job of a batch is taken before every job of the batches
 //! before it is done. A claim whose worker stopped renewing it is taken again once it, and
 //! that worker's lease of the device, have expired. The failure threshold is counted here
-//! over every worker's results, and the run ends with its last job.
+//! over every worker's results; a cancel stops the run as the threshold does; the run ends
+//! with its last job.
 //!
 //! Must not: know devices, sites or the rollout's settings (kept as the caller's text).
 
