@@ -85,6 +85,7 @@ impl PlanArgs {
             queue: false,
             detach: false,
             watch: None,
+            cancel: None,
             ssh: self.ssh,
         }
     }
@@ -106,6 +107,7 @@ pub(super) fn plan(ctx: &Ctx, a: PlanArgs) -> Result<ExitStatus, Failure> {
   deskready configure --all --queue --max-fail 5         # jobs for `deskready worker`s
   deskready configure --all --queue --detach             # queue them and leave
   deskready configure --watch 12                         # follow queued run 12
+  deskready configure --cancel 12                        # jobs not taken end not started
 
 Nothing is changed by `deskready plan` (there is no --dry-run): run it first to see the diffs.")]
 pub struct Args {
@@ -148,6 +150,10 @@ pub struct Args {
     /// Follow queued run RUN until every job is done, then print its recap.
     #[arg(long, value_name = "RUN", conflicts_with_all = ["queue", "resume"])]
     pub watch: Option<i64>,
+    /// Cancel queued run RUN: its jobs no worker has taken end `not started`, the ones
+    /// under way finish, and the run ends with them.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["queue", "resume", "watch"])]
+    pub cancel: Option<i64>,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -193,6 +199,9 @@ fn run_with(ctx: &Ctx, args: Args, mode: Mode, exit_code: bool) -> Result<ExitSt
     };
     if let Some(run) = args.watch {
         return super::queue::watch(ctx, run);
+    }
+    if let Some(run) = args.cancel {
+        return super::queue::cancel(ctx, run);
     }
     if args.queue {
         return super::queue::enqueue(ctx, &settings, args.detach);

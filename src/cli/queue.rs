@@ -1,7 +1,8 @@
 //! Rollouts shared by several machines at the edge: `deskready worker` (arguments to
 //! `ops::queue::work`, its events printed, Ctrl-C), and following a queued run
 //! (`configure --queue`, `configure --watch RUN`): the store polled, its progress and recap
-//! shown through the rollout's own display, Ctrl-C leaving the jobs queued.
+//! shown through the rollout's own display, what it waits for said (no worker, a window),
+//! Ctrl-C leaving the jobs queued; `configure --cancel RUN`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub struct WorkerArgs {
 
 /// How often the store is asked for news.
 const POLL: Duration = Duration::from_millis(500);
+
+/// How long jobs wait with no worker holding any before the follower says so.
+const STALLED: Duration = Duration::from_secs(5);
 
 /// Takes queued jobs until Ctrl-C (or, with `--until-empty`, until none is left). Exit
 /// code 1 when a job it ran failed, 130 after Ctrl-C.
@@ -177,6 +181,59 @@ pub(super) fn enqueue(
     follow(ctx, Watch::new(ctx, run_id)?)
 }
 
+/// `configure --cancel RUN`.
+pub(super) fn cancel(ctx: &Ctx, run_id: i64) -> Result<ExitStatus, Failure> {
+    queue::cancel(ctx, run_id)?;
+    match ctx.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({ "cancelled": true, "run_id": run_id })
+        ),
+        Format::Text => println!(
+            "cancelled run {run_id}: its jobs no worker had taken end not started; jobs under way finish (`deskready configure --watch {run_id}` follows them)"
+        ),
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// What a watched run waits for, when nothing is under way for it: said once per change,
+/// so that a run no worker takes (none running, or none reaching this store) is seen.
+/// `stalled`: jobs have been waiting with no worker holding any for [`STALLED`].
+fn waiting_line(run_id: i64, p: &queue::Progress, stalled: bool) -> Option<String> {
+    if p.ended.is_some() || p.stopped.is_some() {
+        return None;
+    }
+    let stale: Vec<String> = p
+        .workers
+        .iter()
+        .filter(|(_, alive)| !*alive)
+        .map(|(h, _)| h.worker.clone())
+        .collect();
+    let mut parts = Vec::new();
+    if stalled {
+        parts.push(format!(
+            "{} waiting and no worker holds a job of this run: is `deskready worker` running on a machine with this store?",
+            crate::words::count(p.waiting, "job")
+        ));
+    }
+    if p.deferred > 0 {
+        parts.push(format!(
+            "{} back in the queue until a maintenance window opens{}",
+            crate::words::count(p.deferred, "job"),
+            p.next_window
+                .map(|t| format!(" (the first {})", crate::time::local_at(&t.to_string())))
+                .unwrap_or_default()
+        ));
+    }
+    if !stale.is_empty() {
+        parts.push(format!(
+            "stopped renewing their claims (their jobs are taken over once their leases expire): {}",
+            stale.join("; ")
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("run {run_id}: {}\n", parts.join("; ")))
+}
+
 /// `configure --watch RUN`.
 pub(super) fn watch(ctx: &Ctx, run_id: i64) -> Result<ExitStatus, Failure> {
     follow(ctx, Watch::new(ctx, run_id)?)
@@ -206,6 +263,8 @@ fn follow(ctx: &Ctx, watch: Watch) -> Result<ExitStatus, Failure> {
         let screen = report::Screen::default();
         let display_task = tokio::spawn(report::consume(display, rx, screen.clone()));
         let mut shown: HashSet<String> = HashSet::new();
+        let mut said: Option<String> = None;
+        let mut idle_since: Option<std::time::Instant> = None;
         let mut started = false;
         loop {
             let p = watch.poll()?;
@@ -226,6 +285,20 @@ fn follow(ctx: &Ctx, watch: Watch) -> Result<ExitStatus, Failure> {
                         run: None,
                     });
                 }
+            }
+            // Jobs waiting while no worker holds any: stalled once it lasts.
+            if p.waiting == 0 || p.workers.iter().any(|(_, alive)| *alive) {
+                idle_since = None;
+            } else if idle_since.is_none() {
+                idle_since = Some(std::time::Instant::now());
+            }
+            let stalled = idle_since.is_some_and(|t| t.elapsed() >= STALLED);
+            let waiting = waiting_line(run_id, &p, stalled);
+            if waiting != said {
+                if let Some(text) = &waiting {
+                    if json { screen.say_err(text) } else { screen.say(text) }
+                }
+                said = waiting;
             }
             if let Some(status) = p.ended {
                 if let Some(reason) = &p.stopped {

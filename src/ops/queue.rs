@@ -3,9 +3,10 @@
 //! jobs and runs each with the normal rollout rules ([`work`]: the run's batches, its
 //! `--max-fail` threshold counted over every worker's results, maintenance windows
 //! (`--now`, `--wait`), the device's lease); the command that queued it, or a later one,
-//! follows the run's progress from the store ([`Watch`]). A worker renews its claims while
-//! it runs; one that dies leaves its jobs to be taken over once its claims and leases
-//! expire. Never prints, handles no signal: a worker stops taking jobs when told.
+//! follows the run's progress from the store ([`Watch`]), and any can end it ([`cancel`]).
+//! A worker renews its claims while it runs; one that dies leaves its jobs to be taken over
+//! once its claims and leases expire. Never prints, handles no signal: a worker stops
+//! taking jobs when told.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -284,7 +285,17 @@ impl Worker<'_> {
             notes: HashMap::new(),
             recheck: None,
         };
-        let row = match self.prepare(&c, &cs) {
+        let prepared = match (&c.taken_over, &c.stopped) {
+            // Its worker died and the run has stopped since: recorded, not run again.
+            (Some(from), Some(why)) => Ok(Prepared::Abandoned(format!(
+                "{from} stopped renewing its claim, and the run stopped since ({why}): not configured again"
+            ))),
+            _ => self.prepare(&c, &cs),
+        };
+        let row = match prepared {
+            Ok(Prepared::Abandoned(why)) => {
+                fleet::recap_without_run(&tag, Outcome::Failed, Some(why))
+            }
             Err(why) => fleet::recap_without_run(&tag, Outcome::Failed, Some(why.to_string())),
             Ok(Prepared::Refused(why)) => {
                 fleet::recap_without_run(&tag, Outcome::Refused, Some(why))
@@ -394,6 +405,8 @@ enum Prepared {
     Go(Box<Ready>),
     Refused(String),
     Deferred(jiff::Timestamp),
+    /// Taken over from a dead worker after the run stopped: recorded failed, not run.
+    Abandoned(String),
 }
 
 /// A job's device resolved and admitted, with the settings to run it.
@@ -420,6 +433,34 @@ pub struct Progress {
     pub rows: Vec<RecapRow>,
     pub stopped: Option<String>,
     pub ended: Option<RunStatus>,
+    /// Jobs no worker has taken yet (a stalled queue when no worker holds any).
+    pub waiting: usize,
+    /// Jobs back in the queue until a maintenance window opens, and the earliest opening.
+    pub deferred: usize,
+    pub next_window: Option<jiff::Timestamp>,
+    /// The workers holding jobs of the run, each with whether it still renews its claims.
+    pub workers: Vec<(crate::store::Holding, bool)>,
+}
+
+/// Cancels queued run `run_id` as `env`'s operator: its jobs not taken yet end not
+/// started, the ones under way finish. Refused when the run has ended.
+pub fn cancel(env: &super::Env, run_id: i64) -> Result<(), Error> {
+    let store = env.open_store()?;
+    if store.queue_progress(run_id)?.is_none() {
+        return Err(Error::BadInput(format!(
+            "there is no queued run {run_id} in the store"
+        )));
+    }
+    let reason = format!(
+        "cancelled by {} (configure --cancel {run_id}): no further device was started",
+        env.operator
+    );
+    if !store.cancel_queued(run_id, &reason)? {
+        return Err(Error::Refused(format!(
+            "queued run {run_id} has ended already; nothing to cancel"
+        )));
+    }
+    Ok(())
 }
 
 impl Watch {
@@ -470,6 +511,19 @@ impl Watch {
             rows,
             stopped: p.stopped,
             ended: (p.status != RunStatus::Running).then_some(p.status),
+            waiting: p.waiting,
+            deferred: p.deferred,
+            next_window: p
+                .next_window
+                .and_then(|t| jiff::Timestamp::from_second(t).ok()),
+            workers: p
+                .holders
+                .into_iter()
+                .map(|h| {
+                    let alive = h.expires >= crate::store::unix_now();
+                    (h, alive)
+                })
+                .collect(),
         })
     }
 }

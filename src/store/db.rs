@@ -505,6 +505,31 @@ impl Db {
         Ok(self.conns[0].lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// After `e`: when the server ended `pg`'s connection (it restarted, or the connection
+    /// was terminated), replaces it with a new one and says so; its prepared statements
+    /// went with it.
+    fn revive(&self, pg: &mut Pg, e: &StoreError) -> Result<bool, StoreError> {
+        use postgres::error::SqlState;
+        let ended = match e {
+            StoreError::Postgres(e) => {
+                e.is_closed()
+                    || matches!(e.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN
+                        || *c == SqlState::CRASH_SHUTDOWN
+                        || *c == SqlState::CANNOT_CONNECT_NOW)
+            }
+            _ => false,
+        } || pg.client.is_closed();
+        let Some(connect) = &self.connect else {
+            return Ok(false);
+        };
+        if !ended {
+            return Ok(false);
+        }
+        pg.client = connect()?;
+        pg.statements.clear();
+        Ok(true)
+    }
+
     pub(super) fn backend(&self) -> Backend {
         self.backend
     }
@@ -552,10 +577,20 @@ impl Db {
             }
             Conn::Postgres(pg) => {
                 let mut attempt = 0u32;
+                let mut reconnected = false;
                 loop {
                     attempt += 1;
-                    let r = pg_tx(pg, &mut f);
+                    let (r, committing) = pg_tx(pg, &mut f);
                     match r {
+                        // The server ended the connection (restarted, or the connection was
+                        // terminated): a new one, and the transaction again unless it
+                        // failed committing (it may have been committed).
+                        Err(e) if self.revive(pg, &e)? => {
+                            if committing || reconnected {
+                                return Err(e);
+                            }
+                            reconnected = true;
+                        }
                         Err(e) if attempt < 50 && retryable(&e) => {
                             // Let the other transaction finish; a little jitter apart.
                             let ms = 2 + u64::from(attempt) * 3 + u64::from(std::process::id() % 7);
@@ -596,10 +631,17 @@ impl Db {
                 Ok(out)
             }
             Conn::Postgres(pg) => {
-                let Pg { client, statements } = &mut **pg;
-                f(&mut Tx {
-                    conn: TxConn::PostgresRead { client, statements },
-                })
+                let mut read = |pg: &mut Pg| {
+                    let Pg { client, statements } = pg;
+                    f(&mut Tx {
+                        conn: TxConn::PostgresRead { client, statements },
+                    })
+                };
+                match read(pg) {
+                    // The server ended the connection: once more on a new one.
+                    Err(e) if self.revive(pg, &e)? => read(pg),
+                    other => other,
+                }
             }
         }
     }
@@ -635,27 +677,38 @@ impl Drop for Db {
     }
 }
 
+/// Runs `f` in one transaction; with whether a failure came from the commit itself (the
+/// transaction may then have been committed).
 fn pg_tx<T>(
     pg: &mut Pg,
     f: &mut impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let tx = pg
+) -> (Result<T, StoreError>, bool) {
+    let tx = match pg
         .client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::Serializable)
-        .start()?;
+        .start()
+    {
+        Ok(tx) => tx,
+        Err(e) => return (Err(e.into()), false),
+    };
     let mut t = Tx {
         conn: TxConn::Postgres {
             tx,
             statements: &mut pg.statements,
         },
     };
-    let out = f(&mut t)?;
+    let out = match f(&mut t) {
+        Ok(out) => out,
+        Err(e) => return (Err(e), false),
+    };
     match t.conn {
-        TxConn::Postgres { tx, .. } => tx.commit()?,
+        TxConn::Postgres { tx, .. } => match tx.commit() {
+            Ok(()) => (Ok(out), false),
+            Err(e) => (Err(e.into()), true),
+        },
         _ => unreachable!("a PostgreSQL transaction"),
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub use location::{Location, PASSWORD_FILE_ENV, PgTarget, STORE_ENV, is_postgres
 pub use locks::{Holder, LEASE_SECS, LockGuard, Purpose, lease_secs};
 pub use migrations::SCHEMA_VERSION;
 pub use printers::{PrinterObservation, PrinterQueue};
-pub use queue::{Claim, QueueJob, QueueProgress};
+pub use queue::{Claim, Holding, QueueJob, QueueProgress};
 pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};

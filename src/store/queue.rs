@@ -6,7 +6,8 @@
 //! same), batch after batch: no job of a batch is taken before every job of the batches
 //! before it is done. A claim whose worker stopped renewing it is taken again once it, and
 //! that worker's lease of the device, have expired. The failure threshold is counted here
-//! over every worker's results, and the run ends with its last job.
+//! over every worker's results; a cancel stops the run as the threshold does; the run ends
+//! with its last job.
 //!
 //! Must not: know devices, sites or the rollout's settings (kept as the caller's text).
 
@@ -69,6 +70,9 @@ pub struct Claim {
     pub operator: String,
     /// The worker whose expired claim this one took over, if any.
     pub taken_over: Option<String>,
+    /// Why the run stopped starting devices (the threshold, a cancel), when it has: a job
+    /// taken over then is recorded, not run.
+    pub stopped: Option<String>,
 }
 
 /// Where a queued run stands.
@@ -81,9 +85,26 @@ pub struct QueueProgress {
     /// The jobs done, in the order they ended: tag and recap row (`None`: never started,
     /// the threshold stopped the run first).
     pub done: Vec<(String, Option<String>)>,
-    /// Why the run stopped starting devices (the threshold), if it did.
+    /// Why the run stopped starting devices (the threshold, or a cancel), if it did.
     pub stopped: Option<String>,
     pub status: RunStatus,
+    /// Jobs not taken yet that a worker could take now (their batch's turn or not).
+    pub waiting: usize,
+    /// Jobs back in the queue until their device's maintenance window opens, and the
+    /// earliest opening (Unix seconds).
+    pub deferred: usize,
+    pub next_window: Option<i64>,
+    /// The workers holding jobs of the run: who, how many jobs, and until when their claim
+    /// lasts (Unix seconds; past: it stopped renewing it).
+    pub holders: Vec<Holding>,
+}
+
+/// A worker holding jobs of a queued run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    pub worker: String,
+    pub jobs: usize,
+    pub expires: i64,
 }
 
 impl Store {
@@ -165,7 +186,7 @@ impl Store {
             )?;
             let r = tx
                 .query_opt(
-                    "SELECT q.settings, r.operator FROM queued_runs q JOIN runs r ON r.id = q.run_id WHERE q.run_id = $1",
+                    "SELECT q.settings, r.operator, q.stopped FROM queued_runs q JOIN runs r ON r.id = q.run_id WHERE q.run_id = $1",
                     args![run_id],
                 )?
                 .ok_or_else(|| StoreError::Column {
@@ -180,6 +201,7 @@ impl Store {
                 settings: r.get(0)?,
                 operator: r.get(1)?,
                 taken_over: (state == TAKEN).then(|| before.unwrap_or_default()),
+                stopped: r.get(2)?,
             }))
         })?;
         if claim.as_ref().is_some_and(|c| c.taken_over.is_some()) {
@@ -282,19 +304,42 @@ impl Store {
             let stopped: Option<String> = r.get(0)?;
             let status: RunStatus = r.get(1)?;
             let jobs = tx.query(
-                "SELECT tag, batch, state, recap FROM queue_jobs WHERE run_id = $1 ORDER BY done_at, seq",
+                "SELECT tag, batch, state, recap, not_before, worker, expires FROM queue_jobs WHERE run_id = $1 ORDER BY done_at, seq",
                 args![run_id],
             )?;
+            let at = unix_now();
             let mut batches: Vec<usize> = Vec::new();
             let mut done = Vec::new();
+            let (mut waiting, mut deferred, mut next_window) = (0, 0, None::<i64>);
+            let mut holders: Vec<Holding> = Vec::new();
             for j in &jobs {
                 let batch = j.get::<i64>(1)? as usize;
                 if batches.len() < batch {
                     batches.resize(batch, 0);
                 }
                 batches[batch - 1] += 1;
-                if j.get::<String>(2)? == DONE {
-                    done.push((j.get(0)?, j.get(3)?));
+                match j.get::<String>(2)?.as_str() {
+                    DONE => done.push((j.get(0)?, j.get(3)?)),
+                    QUEUED => {
+                        let not_before: i64 = j.get(4)?;
+                        if not_before > at {
+                            deferred += 1;
+                            next_window = Some(next_window.map_or(not_before, |n| n.min(not_before)));
+                        } else {
+                            waiting += 1;
+                        }
+                    }
+                    _ => {
+                        let worker: String = j.get::<Option<String>>(5)?.unwrap_or_default();
+                        let expires: i64 = j.get(6)?;
+                        match holders.iter_mut().find(|h| h.worker == worker) {
+                            Some(h) => {
+                                h.jobs += 1;
+                                h.expires = h.expires.max(expires);
+                            }
+                            None => holders.push(Holding { worker, jobs: 1, expires }),
+                        }
+                    }
                 }
             }
             Ok(Some(QueueProgress {
@@ -304,7 +349,33 @@ impl Store {
                 done,
                 stopped,
                 status,
+                waiting,
+                deferred,
+                next_window,
+                holders,
             }))
+        })
+    }
+
+    /// Cancels queued run `run_id` for `reason`: its jobs not taken yet (waiting for a
+    /// window too) end not started, and no worker takes another; the jobs under way finish,
+    /// and the run ends (`stopped`) with the last of them, at once when none is under way.
+    /// `false`: no such queued run, or it had ended already.
+    pub fn cancel_queued(&self, run_id: i64, reason: &str) -> Result<bool, StoreError> {
+        self.db.write(|tx| {
+            let running: Option<RunStatus> = tx
+                .query_opt(
+                    "SELECT r.status FROM queued_runs q JOIN runs r ON r.id = q.run_id WHERE q.run_id = $1",
+                    args![run_id],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
+            if running != Some(RunStatus::Running) {
+                return Ok(false);
+            }
+            stop(tx, run_id, reason)?;
+            end_if_done(tx, run_id)?;
+            Ok(true)
         })
     }
 
@@ -509,6 +580,79 @@ mod tests {
         assert_eq!(s.jobs_left().unwrap(), 1);
         s.sql("UPDATE queue_jobs SET not_before = 0", args![]);
         assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L1"));
+    }
+    }
+
+    both! {
+    fn a_cancelled_run_ends_its_waiting_jobs_not_started_and_its_taken_ones_finish(fx: &Fixture) {
+        let s = fx.open();
+        let a = worker("a");
+        let run = s
+            .enqueue("ana", &jobs(&[("L1", 1), ("L2", 1), ("L3", 1)]), "{}")
+            .unwrap();
+        assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L1"));
+        assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L2"));
+        s.defer(run, "L2", &a, unix_now() + 600).unwrap();
+        let p = s.queue_progress(run).unwrap().unwrap();
+        assert_eq!((p.waiting, p.deferred), (1, 1));
+        assert!(p.next_window.is_some_and(|t| t > unix_now()));
+        assert_eq!(p.holders.len(), 1);
+        assert_eq!((p.holders[0].jobs, p.holders[0].worker.contains("on a")), (1, true));
+        assert!(s.cancel_queued(run, "cancelled by ana").unwrap());
+        assert_eq!(tag(s.claim(&a, 60).unwrap()), None);
+        let p = s.queue_progress(run).unwrap().unwrap();
+        assert_eq!((p.waiting, p.deferred, p.status), (0, 0, RunStatus::Running));
+        assert_eq!(p.stopped.as_deref(), Some("cancelled by ana"));
+        s.record_run_device(run, "L1", Outcome::Changed, None).unwrap();
+        assert!(s.complete(run, "L1", &a, false, "r1", None).unwrap());
+        let last = s.last_run("configure").unwrap().unwrap();
+        assert_eq!(last.status, RunStatus::Stopped);
+        assert_eq!(
+            last.devices,
+            [
+                ("L1".to_string(), Some(Outcome::Changed)),
+                ("L2".to_string(), Some(Outcome::NotStarted)),
+                ("L3".to_string(), Some(Outcome::NotStarted)),
+            ]
+        );
+        assert!(!s.cancel_queued(run, "again").unwrap(), "it ended");
+        // A job of a cancelled run taken over from a dead worker says the run stopped.
+        let run = s.enqueue("ana", &jobs(&[("L4", 1), ("L5", 1)]), "{}").unwrap();
+        let dead = worker("dead-machine");
+        s.claim(&dead, 60).unwrap().unwrap();
+        assert!(s.cancel_queued(run, "cancelled by bo").unwrap());
+        s.renew_claims(&dead, unix_now() - 5).unwrap();
+        let c = s.claim(&a, 60).unwrap().unwrap();
+        assert_eq!((c.tag.as_str(), c.stopped.as_deref()), ("L4", Some("cancelled by bo")));
+        assert!(c.taken_over.is_some());
+        assert!(!s.cancel_queued(run + 100, "none").unwrap());
+    }
+    }
+
+    both! {
+    fn a_worker_goes_on_when_the_server_ends_its_connection(fx: &Fixture) {
+        let s = fx.open();
+        let other = fx.open();
+        let a = worker("a");
+        let run = s.enqueue("ana", &jobs(&[("L1", 1), ("L2", 1)]), "{}").unwrap();
+        assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L1"));
+        // Every other connection to the database ended (as by a restart of the server).
+        let end_others = || {
+            if matches!(fx.location, crate::store::Location::Postgres(_)) {
+                other.sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()",
+                    args![],
+                );
+            }
+        };
+        end_others();
+        assert_eq!(s.jobs_left().unwrap(), 2, "a read");
+        end_others();
+        assert_eq!(tag(s.claim(&a, 60).unwrap()).as_deref(), Some("L2"), "a write");
+        end_others();
+        assert!(s.complete(run, "L1", &a, false, "r1", None).unwrap());
+        assert!(s.complete(run, "L2", &a, false, "r2", None).unwrap());
+        assert_eq!(s.queue_progress(run).unwrap().unwrap().status, RunStatus::Completed);
     }
     }
 
