@@ -581,3 +581,43 @@ fn a_renamed_queue_moves_and_the_floors_laptops_follow() {
     assert!(l.contains("queue floor3-north  #"), "{l}");
     assert!(!l.contains("floor3-bay1"), "{l}");
 }
+
+#[test]
+fn a_queued_rollout_moves_a_renamed_queue_too() {
+    let lab = LabSite::up_with_printers(SiteCopy::example(), 2);
+    let ps = lab.lab.print_server.clone().expect("print server");
+    let lpstat_v = || {
+        lab.ssh(
+            &ps.device,
+            &format!("CUPS_SERVER={} lpstat -v 2>&1 || true", ps.address),
+        )
+    };
+    let run = lab.run(&["configure", "PRN-0301"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        lpstat_v().contains("device for floor3-bay1: "),
+        "{}",
+        lpstat_v()
+    );
+    lab.site.edit(
+        "inventory/printers.yaml",
+        "queue: floor3-bay1,",
+        "queue: floor3-north,",
+    );
+    let queued = lab.run(&["configure", "PRN-0301", "--queue", "--detach"]);
+    assert_eq!(queued.code(), 0, "{}{}", queued.stdout(), queued.stderr());
+    let worked = lab.run(&["worker", "--until-empty"]);
+    assert_eq!(worked.code(), 0, "{}{}", worked.stdout(), worked.stderr());
+    let v = lpstat_v();
+    assert!(!v.contains("device for floor3-bay1: "), "{v}");
+    assert!(v.contains("device for floor3-north: "), "{v}");
+    let h = lab.run(&["history", "PRN-0301"]);
+    assert!(
+        h.stdout().contains(&format!(
+            "moved queue floor3-bay1 on {0} to floor3-north on {0}",
+            ps.device
+        )),
+        "{}",
+        h.stdout()
+    );
+}

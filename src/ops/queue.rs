@@ -366,6 +366,8 @@ impl Worker<'_> {
         }
         let (mut resolved, secrets) =
             rollout::resolve_all(self.env, &site, std::slice::from_ref(&c.tag))?;
+        // A printer whose queue was renamed: its old queue goes after the new one is made.
+        super::printer_queue::renames(&site, self.store, &mut resolved)?;
         let (admission, note) = rollout::admission(
             &site,
             self.store,
