@@ -323,6 +323,28 @@ fn a_key_the_device_does_not_know_is_refused() {
 }
 
 #[test]
+fn a_public_key_file_that_does_not_match_its_key_does_not_stop_the_key() {
+    // `KEY.pub` is offered first when it is there; one that belongs to another key (a
+    // stale copy) fails, and the key itself is tried alone.
+    let lab = TestLab::new("PUB", 1);
+    let name = lab.name(0);
+    let own = lab.target(&name).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("operator");
+    std::fs::copy(own.identity.as_ref().unwrap(), &key).unwrap();
+    let other = dir.path().join("other");
+    keygen(&other);
+    std::fs::copy(dir.path().join("other.pub"), dir.path().join("operator.pub")).unwrap();
+    let target = Target {
+        identity: Some(key.clone()),
+        ..own
+    };
+    let mut sess =
+        Session::connect(&target, &quick(), &deskready::transport::MemoryPins::new()).unwrap();
+    assert_eq!(ok(&mut sess, "echo in"), "in\n");
+}
+
+#[test]
 fn down_stops_every_process_of_the_lab() {
     // The guard still takes the lab down if an assertion below fails.
     let lab = TestLab::new("DOWN", 3);
