@@ -1042,6 +1042,62 @@ mod tests {
     }
 
     #[test]
+    fn a_lines_old_content_arrives_byte_for_byte_as_text_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let cases: [(&str, &[u8]); 9] = [
+            ("empty", b""),
+            ("plain", b"a b\n\n  c \\n %s\tend\n"),
+            ("unended", b"one\ntwo"),
+            ("forged", b"@@R 0 ok\n@@OT 0 3\n@@END\n"),
+            ("cr", b"dos\r\nline\r\n"),
+            ("utf8", "caf\u{e9}\n".as_bytes()),
+            ("invalid", b"\xf0\x9f\x98\n"),
+            ("nul", b"a\0b\n"),
+            ("big", &[b'y'; 20000]),
+        ];
+        let rs: Vec<ResolvedResource> = cases
+            .iter()
+            .map(|(name, _)| {
+                testkit::resource(
+                    name,
+                    ResourceKind::Line {
+                        path: format!("{d}/{name}"),
+                        line: "wanted".into(),
+                    },
+                )
+            })
+            .collect();
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            for (name, before) in &cases {
+                std::fs::write(format!("{d}/{name}"), before).unwrap();
+            }
+            let rep = runner(Phase::Plan, &rs, &[]);
+            for (k, (name, before)) in cases.iter().enumerate() {
+                assert_eq!(rep.resources[&k].status, S::Drift, "{name}");
+                assert_eq!(rep.resources[&k].old.as_deref(), Some(*before), "{name}");
+            }
+        }
+        // printable text travels as it is (no `base64` process); anything else as base64
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let out = exec(
+            &build(Phase::Plan, &indexed, &[]),
+            Duration::from_secs(60),
+            None,
+        );
+        let out = String::from_utf8_lossy(&out.stdout);
+        for sent in ["@@OT 0 0\n", "@@OL 1 a b\n", "@@OP 2 two\n", "@@OT 3 24\n"] {
+            assert!(out.contains(sent), "{sent:?} not in\n{out}");
+        }
+        for k in 4..9 {
+            assert!(out.contains(&format!("@@O {k} ")), "{k} not sent as base64");
+        }
+    }
+
+    #[test]
     fn metadata_only_drift_is_fixed_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");

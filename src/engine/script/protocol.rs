@@ -5,7 +5,9 @@
 //!
 //! `i` is a resource index and `j` a check index:
 //! `@@R i ok|drift|changed|failed CODE|skipped`, `@@O i BASE64` (old content of a drifted
-//! file), `@@C i` (a sensitive file's content or queue's settings differ; they are
+//! file), or for printable text read by the shell `@@OL i LINE` (a line of it and its
+//! newline), `@@OP i TEXT` (its last line, with no newline) and `@@OT i SIZE` (its end:
+//! the old content is the lines sent, when they add up to SIZE bytes), `@@C i` (a sensitive file's content or queue's settings differ; they are
 //! never sent), `@@S i SHA256 SIZE` (a changed file's digest and size before, whatever
 //! its size), `@@M i MODE OWNER GROUP` (metadata before a change), `@@E i BASE64` (tail
 //! of a failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
@@ -30,6 +32,15 @@ pub enum Line {
     },
     /// `@@O`: resource `i`'s content before (None when not valid base64).
     Old { i: usize, bytes: Option<Vec<u8>> },
+    /// `@@OL` / `@@OP`: a line of resource `i`'s content before, sent as text, with its
+    /// newline (`newline`) or as the last line without one.
+    OldLine {
+        i: usize,
+        text: String,
+        newline: bool,
+    },
+    /// `@@OT`: the end of resource `i`'s content sent as text lines, `size` bytes in all.
+    OldEnd { i: usize, size: usize },
     /// `@@S`: resource `i`'s sha256 and size before.
     Before { i: usize, sha256: String, size: u64 },
     /// `@@NEED`: the programs the device lacks.
@@ -108,6 +119,15 @@ impl Line {
             "@@O" => Line::Old {
                 i: n,
                 bytes: b64(rest),
+            },
+            "@@OL" | "@@OP" => Line::OldLine {
+                i: n,
+                text: rest.to_string(),
+                newline: tag == "@@OL",
+            },
+            "@@OT" => Line::OldEnd {
+                i: n,
+                size: words.next()?.parse().ok()?,
             },
             "@@S" => Line::Before {
                 i: n,
@@ -251,6 +271,8 @@ pub struct Report {
 /// while the device wrote it) is not read: `@@R 5 chan` says nothing yet.
 pub fn parse(stdout: &[u8]) -> Report {
     let mut rep = Report::default();
+    // old contents sent as text lines, until their `@@OT`
+    let mut text_old: BTreeMap<usize, String> = BTreeMap::new();
     let text = String::from_utf8_lossy(stdout);
     let whole = text.rfind('\n').map_or("", |end| &text[..=end]);
     for line in whole.lines() {
@@ -265,6 +287,17 @@ pub fn parse(stdout: &[u8]) -> Report {
                 r.exit_code = exit_code;
             }
             Some(Line::Old { i, bytes }) => rep.resources.entry(i).or_default().old = bytes,
+            Some(Line::OldLine { i, text, newline }) => {
+                let t = text_old.entry(i).or_default();
+                t.push_str(&text);
+                if newline {
+                    t.push('\n');
+                }
+            }
+            Some(Line::OldEnd { i, size }) => {
+                let t = text_old.remove(&i).unwrap_or_default();
+                rep.resources.entry(i).or_default().old = (t.len() == size).then(|| t.into_bytes());
+            }
             Some(Line::Before { i, sha256, size }) => {
                 rep.resources.entry(i).or_default().before = Some((sha256, size));
             }
@@ -342,6 +375,21 @@ mod tests {
         );
         assert_eq!(Line::parse("hello world"), None);
         assert_eq!(Line::parse("@@R x ok"), None);
+    }
+
+    #[test]
+    fn old_content_sent_as_text_lines_is_sealed_by_its_size() {
+        let rep = parse(b"@@OL 2 a b\n@@OL 2 \n@@OP 2 @@R 2 ok\n@@OT 2 13\n@@R 2 changed\n");
+        assert_eq!(
+            rep.resources[&2].old.as_deref(),
+            Some(&b"a b\n\n@@R 2 ok"[..])
+        );
+        assert_eq!(rep.resources[&2].status, ResourceStatus::Changed);
+        let rep = parse(b"@@OT 1 0\n");
+        assert_eq!(rep.resources[&1].old.as_deref(), Some(&b""[..]));
+        // a line lost (or bytes changed on the way) leaves no old content at all
+        let rep = parse(b"@@OL 1 abc\n@@OT 1 9\n");
+        assert_eq!(rep.resources[&1].old, None);
     }
 
     #[test]

@@ -22,6 +22,24 @@ line_in() {
   done < "$1"
   [ "${#lc}" != "$size" ] || lk=1
 }
+# old_text I PATH SIZE: `old` for a file the shell read whole into $lc ($lk=1, by
+# `line_in`): printable text (tabs too, no CR) is sent as it is, one `@@OL` per line
+# (`@@OP` for a last line with no newline), sealed by its size (`@@OT`), with no
+# process; anything else through `old`
+old_text() {
+  case "$hidden" in *" $1 "*) echo "@@C $1"; return 0 ;; esac
+  if [ "$lk" != 1 ] || [ ! -f "$2" ]; then old "$1" "$2" "$3"; return 0; fi
+  # shellcheck disable=SC2101 # the classes and the newline are one bracket expression
+  case $lc in *[![:print:][:blank:]"$nl"]*) old "$1" "$2" "$3"; return 0 ;; esac
+  ol=$lc
+  while [ -n "$ol" ]; do
+    case $ol in
+      *"$nl"*) printf '@@OL %s %s\n' "$1" "${ol%%"$nl"*}"; ol=${ol#*"$nl"} ;;
+      *) printf '@@OP %s %s\n' "$1" "$ol"; ol= ;;
+    esac
+  done
+  echo "@@OT $1 $3"
+}
 # line_res I PATH LINE: PATH holds LINE. A copy (keeping mode and owner) gets its last
 # line ended and LINE added, then is synced and renamed over PATH. A small file of root's
 # with mode 0644 (or none, then or now) is written by the shell from what it read, when
@@ -33,7 +51,7 @@ line_res() {
   [ "$fix" != 1 ] || leftovers "$p"
   line_in "$p" "$l"
   if [ "$li" = 1 ]; then echo "@@R $i ok"; return 0; fi
-  stat_of "$p"; old "$i" "$p" "$size"
+  stat_of "$p"; old_text "$i" "$p" "$size"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
   if [ "$lk" = 1 ] && [ "$ran" = 0 ] && { [ "$got" = "644 root root" ] || { [ -z "$got" ] && [ ! -e "$p" ]; }; } &&
@@ -62,7 +80,7 @@ line_absent() {
   [ "$fix" != 1 ] || leftovers "$p"
   line_in "$p" "$l"
   if [ "$li" = 0 ]; then echo "@@R $i ok"; return 0; fi
-  stat_of "$p"; old "$i" "$p" "$size"
+  stat_of "$p"; old_text "$i" "$p" "$size"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
   # grep says 1 when no line is left: the file becomes empty.
