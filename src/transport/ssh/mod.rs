@@ -1,5 +1,8 @@
 //! The SSH session: connect with timeouts, check the pinned host key before authenticating,
-//! authenticate, and run commands one exec channel each. The only file that names ssh2.
+//! authenticate, and run commands one exec channel each. The only module that names ssh2
+//! (and, in `key`, libssh2 itself).
+
+mod key;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -580,15 +583,27 @@ fn authenticate(
     let user = target.user.as_str();
     let mut tried: Vec<String> = Vec::new();
     let try_key = |path: &Path, tried: &mut Vec<String>| {
-        // The public half from `KEY.pub` when it is there (as OpenSSH does): libssh2 then
+        // An ed25519 key signs from memory, decoded once per process (`key`). Otherwise
+        // the public half from `KEY.pub` when it is there (as OpenSSH does): libssh2 then
         // decodes the private key once, to sign, rather than twice (deriving the public
         // key first); OpenSSL 3's key decoding is most of the controller's CPU per device.
         // A `.pub` that does not match the key fails, and the key is tried alone.
-        let public = public_half(path);
-        if let Some(public) = &public {
-            if sess.userauth_pubkey_file(user, Some(public), path, None).is_ok() {
-                return sess.authenticated();
+        if let Some(key) = key::load(path) {
+            let mut raw = sess.raw();
+            let session: *mut _ = &mut *raw;
+            // SAFETY: the session is live and locked by `raw` for the whole call.
+            let ok = unsafe { key::login(session.cast(), user, &key) };
+            drop(raw);
+            if ok && sess.authenticated() {
+                return true;
             }
+        }
+        if let Some(public) = public_half(path)
+            && sess
+                .userauth_pubkey_file(user, Some(&public), path, None)
+                .is_ok()
+        {
+            return sess.authenticated();
         }
         match sess.userauth_pubkey_file(user, None, path, None) {
             Ok(()) => {}
