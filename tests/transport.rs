@@ -334,7 +334,11 @@ fn a_public_key_file_that_does_not_match_its_key_does_not_stop_the_key() {
     std::fs::copy(own.identity.as_ref().unwrap(), &key).unwrap();
     let other = dir.path().join("other");
     keygen(&other);
-    std::fs::copy(dir.path().join("other.pub"), dir.path().join("operator.pub")).unwrap();
+    std::fs::copy(
+        dir.path().join("other.pub"),
+        dir.path().join("operator.pub"),
+    )
+    .unwrap();
     let target = Target {
         identity: Some(key.clone()),
         ..own

@@ -114,10 +114,10 @@ trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP 
 echo $$ > \"$d/pid\" && cat > \"$d/program\" && set -- \"$d\" {T} && . \"$d/program\"'";
 
 /// [`BOOTSTRAP`], but a program with nothing staged whose shell leads its process group
-/// (field 5 of `/proc/$$/stat`, after the name) and whose stdin is a pipe runs straight
+/// (a group whose id is the shell's pid exists: `kill -0 -$$`, no `/proc` read) and
+/// whose stdin is a pipe runs straight
 /// from stdin, with no directory (`$1` empty; see the preamble's `tdir`).
-pub const BOOTSTRAP_DIRECT: &str = "sh -c 'x=; read -r x 2>/dev/null < /proc/$$/stat; x=${x##*) }; \
-set -- $x; if [ -p /dev/stdin ] && [ \"${3:-}\" = $$ ]; then set -- \"\" {T}; . /dev/stdin; exit; fi; \
+pub const BOOTSTRAP_DIRECT: &str = "sh -c 'if [ -p /dev/stdin ] && kill -0 -$$ 2>/dev/null; then set -- \"\" {T}; . /dev/stdin; exit; fi; \
 d=$(mktemp -d \"${TMPDIR:-/tmp}/deskready.XXXXXXXX\") && \
 trap \"rm -rf \\\"\\$d\\\"\" EXIT && trap \"rm -rf \\\"\\$d\\\"; exit 129\" HUP INT PIPE TERM && \
 echo $$ > \"$d/pid\" && cat > \"$d/program\" && set -- \"$d\" {T} && . \"$d/program\"'";

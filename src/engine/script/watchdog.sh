@@ -46,14 +46,9 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
     done
     wd_sess=$PPID
   }
-  # wd_leads: this shell leads its process group (field 5 of /proc/$$/stat, after the name)
-  wd_leads() {
-    ws=; read -r ws < "/proc/$$/stat" 2>/dev/null || return 1
-    ws=${ws##*) }
-    # shellcheck disable=SC2086 # split on purpose: the fields after the name
-    set -- $ws
-    [ "${3:-}" = "$$" ]
-  }
+  # wd_leads: this shell leads its process group: a group whose id is this shell's pid
+  # exists (only this shell can have made it, and its pid is not reused while it runs)
+  wd_leads() { kill -0 "-$$" 2>/dev/null; }
   # wd_watch LEADER SESSION SECS DIR: ends LEADER's process group once SESSION is gone or
   # SECS have passed: TERM first, so the program's traps remove what it leaves (its temp
   # file beside a target may hold a secret), then, once LEADER has ended or after at most
