@@ -1,6 +1,6 @@
 //! Reaching devices: targets, options, host-key pins, the one shell-quoting function, the
 //! [`Transport`] seam and its implementations: the SSH session ([`Ssh`], [`Session`]) and a
-//! local fake for fast tests ([`Local`]). Only `ssh.rs` names ssh2; nothing here prints or
+//! local fake for fast tests ([`Local`]). Only `ssh/` names ssh2; nothing here prints or
 //! knows about the terminal.
 //!
 //! Everything is blocking; async callers wrap it in `tokio::task::spawn_blocking`.
