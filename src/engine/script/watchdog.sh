@@ -12,13 +12,14 @@
 # deadline), and that DIR goes with them (its staged contents may be secret).
 #
 # The program must lead a process group of its own, so that one signal reaches all it
-# started. What it started that left the group (apt runs dpkg and the maintainer scripts in
-# a session of its own) is found when the program is ended, and only then: its descendants,
-# by their parent pids in /proc, are ended with the group (see `wd_below`). sshd starts every session's command as the leader of a new session, and the
+# started. sshd starts every session's command as the leader of a new session, and the
 # login shell hands `sh -c` over by exec, so the program usually leads its group already:
 # then a background watch is all it takes, and the program goes on in this same shell.
 # Otherwise (a login shell that forks, a sudo in between) the program is started again as
 # `sh DIR/program DIR watched` under `setsid`, and this shell waits for it and cleans up.
+# What the program started that left its group (apt runs dpkg and the maintainer scripts
+# in a session of their own) is found when the program is ended, and only then: its
+# descendants, by their parent pids in /proc, are ended with the group (`wd_below`).
 # The watch holds none of the channel's streams (`exec` redirections in its own subshell:
 # a redirection of a function call would keep copies open), so the channel closes as soon
 # as the program ends, and it ends by itself within a second of the program's end. A
