@@ -659,37 +659,17 @@ fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
     );
 }
 
-/// acme-hang at `version`, whose configuration hangs the first time on a device (its
-/// `postinst` sleeps 600 s), as a maintainer script waiting for what never comes does.
-fn hanging(version: &str) -> Pkg {
-    let mut p = Pkg::new("acme-hang", version);
-    p.postinst = Some(
-        "#!/bin/sh\nif [ \"$1\" = configure ] && [ ! -e /var/lib/acme-hang-hung ]; then\n\
-         touch /var/lib/acme-hang-hung; sleep 600\nfi\nexit 0\n"
-            .into(),
-    );
-    p
-}
-
-/// apt's and dpkg's work still running on `tag`: apt-get, dpkg, acme-hang's maintainer
-/// script and its `sleep`, by their process names (one a line; empty when none runs).
-fn apt_at_work(lab: &TestLab, tag: &str) -> String {
-    lab.ssh(
-        tag,
-        "cat /proc/[0-9]*/comm 2>/dev/null | grep -x -e apt-get -e dpkg -e acme-hang.posti -e sleep; true",
-    )
-}
-
 #[test]
 fn an_upgrade_cut_off_in_a_hung_maintainer_script_leaves_nothing_running() {
     let lab = TestLab::full("SH", 1);
     let a = lab.name(0);
     let host = lab.device(&a).unwrap().host.clone();
+    let hang = Pkg::hanging("acme-hang", "1.1-1");
     let repo = AptRepo::builder()
         .suite(
             "stable",
             "Acme",
-            vec![Pkg::new("acme-hang", "1.0-1"), hanging("1.1-1")],
+            vec![Pkg::new("acme-hang", "1.0-1"), hang.clone()],
         )
         .suite(
             "stable-security",
@@ -738,12 +718,12 @@ fn an_upgrade_cut_off_in_a_hung_maintainer_script_leaves_nothing_running() {
     let ended = crate::support::poll(
         std::time::Duration::from_secs(15),
         std::time::Duration::from_millis(200),
-        || apt_at_work(&lab, &a).trim().is_empty().then_some(()),
+        || hang.still_at_work(&lab, &a).trim().is_empty().then_some(()),
     );
     assert!(
         ended.is_some(),
         "still running on {a} after the cut:\n{}",
-        apt_at_work(&lab, &a)
+        hang.still_at_work(&lab, &a)
     );
     // dpkg's locks are free: dpkg itself takes them (and then has nothing to remove).
     lab.ssh(&a, "dpkg --remove acme-never-installed 2>/dev/null");
