@@ -11,8 +11,9 @@
 //! that read ahead, such as busybox's, work). Everything the device reports back that came
 //! from files or commands is base64; the [`protocol`] module reads it.
 //! Every program starts with the [watchdog](watchdog.sh): it runs the rest in a process
-//! group of its own and kills that group when the deadline passes or the SSH session goes
-//! away, so a timeout or a dropped connection leaves nothing running on the device.
+//! group of its own and kills that group, and what the program started outside it (apt's
+//! dpkg), when the deadline passes or the SSH session goes away, so a timeout or a dropped
+//! connection leaves nothing running on the device.
 
 pub mod kinds;
 pub mod protocol;
