@@ -127,16 +127,17 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
       done
     done
   }
-  # wd_same PID:START: PID is still the process wd_below saw (not gone, not a zombie)
+  # wd_same PID:START: PID is still the process wd_below saw (wd_z: Z when it has ended
+  # but is not reaped yet)
   wd_same() {
     wd_s=; read -r wd_s 2>/dev/null < "/proc/${1%%:*}/stat" || return 1
     # shellcheck disable=SC2086 # split on purpose: the fields after the name
     set -- "${1#*:}" ${wd_s##*) }
-    [ "$2" != Z ] && [ "${21:-}" = "$1" ]
+    wd_z=$2; [ "${21:-}" = "$1" ]
   }
-  # wd_sig SIG: sends SIG to what wd_below found: each group it listed while its leader is
-  # the same process or no process has its number (a group's number is never given to a
-  # new process while one of its members lives), each process that is the same one
+  # wd_sig SIG: sends SIG to what wd_below found: each group it listed while its leader's
+  # pid is the same process's (even ended) or nobody's (a group's number is never given to
+  # a new process while one of its members lives), each process that still runs
   wd_sig() {
     for wd_e in $wd_grp; do
       if wd_same "$wd_e" || [ ! -e "/proc/${wd_e%%:*}" ]; then
@@ -144,13 +145,13 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
       fi
     done
     for wd_e in $wd_out; do
-      if wd_same "$wd_e"; then kill "-$1" "${wd_e%%:*}" 2>/dev/null; fi
+      if wd_same "$wd_e" && [ "$wd_z" != Z ]; then kill "-$1" "${wd_e%%:*}" 2>/dev/null; fi
     done
   }
   # wd_any: one of the processes wd_below found still runs
   wd_any() {
     for wd_e in $wd_out; do
-      if wd_same "$wd_e"; then return 0; fi
+      if wd_same "$wd_e" && [ "$wd_z" != Z ]; then return 0; fi
     done
     return 1
   }
