@@ -3,7 +3,8 @@
 //! address ([`AptRepo`]): apt sources with their keys, pinned versions, `.deb` files checked
 //! against their sha256, the index refreshed only when needed, removal; and the example
 //! site's `laptop-vpn` profile end to end (install, configure, run, restart once per change,
-//! a cut run's restart done by the next run).
+//! a cut run's restart done by the next run); an install cut off in a hung maintainer
+//! script leaves no dpkg running on the device.
 
 use crate::support::aptrepo::{AptRepo, Pkg};
 use crate::support::lab::TestLab;
@@ -566,4 +567,82 @@ fn a_key_that_is_not_armored_and_a_rendered_bad_version_are_refused() {
             == "profiles/laptop-vpn.yaml:26:5: resources[1].version: `latest` is not a Debian version: it starts with a digit (after an epoch such as `1:`) (rendering for LAP-0900)"),
         "{errors:#?}"
     );
+}
+
+#[test]
+fn an_install_cut_off_in_a_hung_maintainer_script_leaves_nothing_running() {
+    let lab = TestLab::full("PKH", 1);
+    let tag = lab.name(0);
+    let host = lab.device(&tag).unwrap().host.clone();
+    let hang = Pkg::hanging("acme-hang", "1.0-1");
+    let repo = AptRepo::builder()
+        .suite("stable", "Acme", vec![hang.clone()])
+        .on(&host)
+        .serve();
+    offline(&lab);
+    let site = SiteCopy::empty();
+    site.write("templates/acme.asc", &repo.key);
+    site.write(
+        "profiles/p.yaml",
+        &format!(
+            "name: p\nresources:\n  - apt_source: acme\n    uris: {}\n    suites: stable\n    components: main\n    key: acme.asc\n  - package: acme-hang\n",
+            repo.url
+        ),
+    );
+    add_device(&lab, &site, "p", "x: \"1\"");
+
+    // apt runs dpkg, and dpkg the postinst, in a session of their own: the command timeout
+    // ends them with the program all the same.
+    let started = std::time::Instant::now();
+    let cut = site.run(&[
+        "--format",
+        "json",
+        "configure",
+        &tag,
+        "--command-timeout",
+        "30",
+    ]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    let said = format!("{}{}", cut.stdout(), cut.stderr());
+    assert_ne!(cut.code(), 0, "{said}");
+    assert!(said.contains(" did not finish within 30s"), "{said}");
+    assert_eq!(
+        lab.ssh(&tag, "ls /var/lib/acme-hang-hung"),
+        "/var/lib/acme-hang-hung\n",
+        "cut off while the postinst hung"
+    );
+    let ended = crate::support::poll(
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_millis(200),
+        || {
+            hang.still_at_work(&lab, &tag)
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    );
+    assert!(
+        ended.is_some(),
+        "still running on {tag} after the cut:\n{}",
+        hang.still_at_work(&lab, &tag)
+    );
+    // dpkg's locks are free: dpkg itself takes them (and then has nothing to remove).
+    lab.ssh(&tag, "dpkg --remove acme-never-installed 2>/dev/null");
+    let left = installed_version(&lab, "acme-hang");
+    assert!(left.starts_with("iF"), "half-configured: {left}");
+
+    // The next upgrade finishes dpkg's work; then the profile holds.
+    site.test().args(["upgrade", &tag]).success();
+    site.test()
+        .args(["history", &tag])
+        .success()
+        .stdout_has("`dpkg --configure -a` finished it before the upgrade");
+    assert_eq!(lab.ssh(&tag, "dpkg --audit"), "", "dpkg is healthy");
+    assert_eq!(installed_version(&lab, "acme-hang"), "ii 1.0-1");
+    let again = configure(&site, &tag);
+    assert_eq!(status_of(&again, "package acme-hang"), "ok");
 }

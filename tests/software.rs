@@ -453,8 +453,8 @@ fn slow(version: &str) -> Pkg {
     p
 }
 
-/// Lets acme-slow's configuration go on on `tag`, and waits until dpkg has ended (an upgrade
-/// cut off does not stop the dpkg apt started: it goes on in a session of its own).
+/// Lets acme-slow's configuration go on on `tag`, and waits until no dpkg runs there (one
+/// an upgrade cut off had started is ended with it; another apt's goes on).
 fn release_slow(lab: &TestLab, tag: &str) {
     lab.ssh(tag, "rm -f /run/acme-slow-hold");
     let done = crate::support::poll(
@@ -656,5 +656,104 @@ fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
     assert!(
         both.contains("refreshing the package index failed"),
         "{both}"
+    );
+}
+
+#[test]
+fn an_upgrade_cut_off_in_a_hung_maintainer_script_leaves_nothing_running() {
+    let lab = TestLab::full("SH", 1);
+    let a = lab.name(0);
+    let host = lab.device(&a).unwrap().host.clone();
+    let hang = Pkg::hanging("acme-hang", "1.1-1");
+    let repo = AptRepo::builder()
+        .suite(
+            "stable",
+            "Acme",
+            vec![Pkg::new("acme-hang", "1.0-1"), hang.clone()],
+        )
+        .suite(
+            "stable-security",
+            "Acme Security",
+            vec![Pkg::new("acme-tool", "1.0-1")],
+        )
+        .on(&host)
+        .serve();
+    point_at(&lab, &a, &repo);
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q acme-hang=1.0-1 >/dev/null",
+    );
+    let site = site_of(&lab);
+    site.test().args(["software", &a]).success();
+
+    // apt runs dpkg, and dpkg the postinst, in a session of their own: the command timeout
+    // ends them with the program all the same.
+    let started = std::time::Instant::now();
+    let cut = site
+        .test()
+        .args([
+            "upgrade",
+            &a,
+            "--packages",
+            "acme-hang",
+            "--command-timeout",
+            "30",
+        ])
+        .code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        cut.stdout().contains(" did not finish within 30s"),
+        "{}",
+        cut.stdout()
+    );
+    assert_eq!(
+        lab.ssh(&a, "ls /var/lib/acme-hang-hung"),
+        "/var/lib/acme-hang-hung\n",
+        "cut off while the postinst hung"
+    );
+    let ended = crate::support::poll(
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_millis(200),
+        || hang.still_at_work(&lab, &a).trim().is_empty().then_some(()),
+    );
+    assert!(
+        ended.is_some(),
+        "still running on {a} after the cut:\n{}",
+        hang.still_at_work(&lab, &a)
+    );
+    // dpkg's locks are free: dpkg itself takes them (and then has nothing to remove).
+    lab.ssh(&a, "dpkg --remove acme-never-installed 2>/dev/null");
+    assert_eq!(version_of(&lab, &a, "acme-hang"), "1.1-1", "unpacked");
+
+    // What the cut run changed is still its own; the next upgrade mends dpkg and works.
+    site.test()
+        .args(["software", &a])
+        .success()
+        .stdout_has("  upgraded acme-hang 1.0-1 → 1.1-1 (by deskready upgrade (run 1, ");
+    let next = site
+        .test()
+        .args(["upgrade", &a, "--packages", "acme-hang"])
+        .success();
+    assert!(!next.stdout().contains("busy"), "{}", next.stdout());
+    site.test()
+        .args(["history", &a])
+        .success()
+        .stdout_has("dpkg was left half-done (")
+        .stdout_has("`dpkg --configure -a` finished it before the upgrade");
+    assert_eq!(lab.ssh(&a, "dpkg --audit"), "", "dpkg is healthy");
+    assert_eq!(
+        lab.ssh(
+            &a,
+            "dpkg-query -W -f='${db:Status-Abbrev}${Version}' acme-hang"
+        ),
+        "ii 1.1-1"
+    );
+    assert_eq!(
+        version_rows(&site, &a),
+        ["upgraded acme-hang 1.0-1 → 1.1-1"]
     );
 }

@@ -30,6 +30,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::lab::TestLab;
+
 /// One Debian package to build.
 #[derive(Clone, Debug)]
 pub(crate) struct Pkg {
@@ -87,6 +89,37 @@ impl Pkg {
             .push((conf.clone(), "server = vpn.example.org\n".into(), 0o644));
         p.conffiles.push(conf);
         p
+    }
+
+    /// A package whose configuration hangs the first time on a device (its `postinst`
+    /// sleeps 600 s, after leaving `/var/lib/NAME-hung`), as a maintainer script waiting
+    /// for what never comes does; the next configuration (`dpkg --configure -a`) just ends.
+    pub(crate) fn hanging(name: &str, version: &str) -> Pkg {
+        let mut p = Pkg::new(name, version);
+        p.postinst = Some(format!(
+            "#!/bin/sh\nif [ \"$1\" = configure ] && [ ! -e /var/lib/{name}-hung ]; then\n\
+             touch /var/lib/{name}-hung; sleep 600\nfi\nexit 0\n"
+        ));
+        p
+    }
+
+    /// What of apt's and dpkg's work on this package still runs on lab device `tag`: apt-get,
+    /// dpkg, its `postinst` and what that runs (`sleep`), by process name (`comm`, at most
+    /// 15 bytes), one a line; empty when none runs.
+    pub(crate) fn still_at_work(&self, lab: &TestLab, tag: &str) -> String {
+        let mut script = format!("{}.postinst", self.name);
+        script.truncate(15);
+        let names: Vec<String> = ["apt-get", "dpkg", &script, "sleep"]
+            .iter()
+            .map(|n| format!("-e {}", deskready::shell::quote(n)))
+            .collect();
+        lab.ssh(
+            tag,
+            &format!(
+                "cat /proc/[0-9]*/comm 2>/dev/null | grep -x {}; true",
+                names.join(" ")
+            ),
+        )
     }
 
     /// The `.deb` file name, as a pool holds it.

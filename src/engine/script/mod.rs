@@ -11,8 +11,9 @@
 //! that read ahead, such as busybox's, work). Everything the device reports back that came
 //! from files or commands is base64; the [`protocol`] module reads it.
 //! Every program starts with the [watchdog](watchdog.sh): it runs the rest in a process
-//! group of its own and kills that group when the deadline passes or the SSH session goes
-//! away, so a timeout or a dropped connection leaves nothing running on the device.
+//! group of its own and kills that group, and what the program started outside it (apt's
+//! dpkg), when the deadline passes or the SSH session goes away, so a timeout or a dropped
+//! connection leaves nothing running on the device.
 
 pub mod kinds;
 pub mod protocol;
@@ -1439,6 +1440,46 @@ mod tests {
             !alive(&marker)
         });
         assert!(gone, "a process the program started outlived its deadline");
+    }
+
+    #[test]
+    fn a_program_past_its_deadline_ends_what_it_started_in_a_session_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        // Outside the program's process group, as apt's dpkg is: `setsid`.
+        let sleeper = dir.path().join("deadline-setsid-sleeper");
+        std::fs::copy("/bin/sleep", &sleeper).unwrap();
+        let marker = sleeper.display().to_string();
+        let rs = [testkit::resource(
+            "detached",
+            ResourceKind::Command {
+                command: format!("setsid {} 1000 & wait", quote(&marker)),
+                creates: None,
+                unless: None,
+            },
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        // Whether the device's shell leads its group (the watch beside the program) or not
+        // (the program started again under `setsid`, the watch beside it).
+        for lead in [true, false] {
+            let started = std::time::Instant::now();
+            let out = exec_as(&script, Duration::from_secs(1), None, lead, None);
+            assert!(
+                started.elapsed() < Duration::from_secs(8),
+                "{:?}",
+                started.elapsed()
+            );
+            assert!(!parse(&out.stdout).complete);
+            let gone = (0..50).any(|_| {
+                std::thread::sleep(Duration::from_millis(100));
+                !alive(&marker)
+            });
+            assert!(
+                gone,
+                "a process the program started in a session of its own outlived its deadline \
+                 (the shell leading its group: {lead})"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@
 # then a background watch is all it takes, and the program goes on in this same shell.
 # Otherwise (a login shell that forks, a sudo in between) the program is started again as
 # `sh DIR/program DIR watched` under `setsid`, and this shell waits for it and cleans up.
+# What the program started that left its group (apt runs dpkg and the maintainer scripts
+# in a session of their own) is found when the program is ended, and only then: its
+# descendants, by their parent pids in /proc, are ended with the group (`wd_below`).
 # The watch holds none of the channel's streams (`exec` redirections in its own subshell:
 # a redirection of a function call would keep copies open), so the channel closes as soon
 # as the program ends, and it ends by itself within a second of the program's end. A
@@ -49,12 +52,13 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
   # wd_leads: this shell leads its process group: a group whose id is this shell's pid
   # exists (only this shell can have made it, and its pid is not reused while it runs)
   wd_leads() { kill -0 "-$$" 2>/dev/null; }
-  # wd_watch LEADER SESSION SECS DIR: ends LEADER's process group once SESSION is gone or
-  # SECS have passed: TERM first, so the program's traps remove what it leaves (its temp
-  # file beside a target may hold a secret), then, once LEADER has ended or after at most
-  # a second, DIR removed and KILL for whatever is left of the group (the watch included,
-  # when it is in the group). Once it has begun, it finishes even when the program ends
-  # meanwhile (the program then stops it with TERM, which it ignores by then).
+  # wd_watch LEADER SESSION SECS DIR: ends LEADER's process group, and its descendants
+  # outside the group, once SESSION is gone or SECS have passed: TERM first, so the
+  # program's traps remove what it leaves (its temp file beside a target may hold a
+  # secret), then, once LEADER and those descendants have ended or after at most a second,
+  # DIR removed and KILL for whatever is left of them and of the group (the watch included,
+  # when it is in the group: so last). Once it has begun, it finishes even when the
+  # program ends meanwhile (the program then stops it with TERM, which it ignores by then).
   wd_watch() {
     # the first beat is 2 s, then 1 s: a program that ends within 2 s (most) costs one
     # `sleep`
@@ -66,9 +70,12 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
       sleep "$wb"; wn=$((wn + wb)); wb=1
     done
     trap '' TERM
+    # before the group's TERM: a process whose parent ends is no longer below LEADER
+    wd_below "$1"
     kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+    wd_sig TERM
     wn=0
-    while [ "$wn" -lt 10 ] && alive "$1"; do
+    while [ "$wn" -lt 10 ] && { alive "$1" || wd_any; }; do
       sleep 0.1; wn=$((wn + 1))
     done
     case $4 in
@@ -81,7 +88,67 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
             fi
           done ;;
     esac
+    wd_sig KILL
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
+  }
+  # wd_below LEADER: LEADER's descendants outside its process group, found by their parent
+  # pids (one read of each /proc/PID/stat, shell builtins only; run only when the program
+  # is being ended, never on a normal run): `PID:START` words in wd_out (START, its start
+  # time, tells it from a later process given the same pid), and in wd_grp the process
+  # groups that one of them leads (so that what they start meanwhile is reached too)
+  wd_below() {
+    wd_l=$1; wd_all=
+    for wd_f in /proc/[0-9]*/stat; do
+      wd_s=; read -r wd_s 2>/dev/null < "$wd_f" || continue
+      wd_p=${wd_f#/proc/}; wd_p=${wd_p%/stat}
+      # shellcheck disable=SC2086 # split on purpose: the fields after the name
+      set -- ${wd_s##*) }
+      # $2: the parent, $3: the process group, ${20}: the start time
+      wd_all="$wd_all $wd_p,$2,$3,${20:-}"
+    done
+    wd_in=" $wd_l "; wd_out=; wd_grp=; wd_more=1
+    # pass after pass until none is added (a parent is usually listed before its child)
+    while [ -n "$wd_more" ]; do
+      wd_more=
+      for wd_e in $wd_all; do
+        wd_p=${wd_e%%,*}; wd_r=${wd_e#*,}
+        case $wd_in in *" $wd_p "*) continue ;; esac
+        case $wd_in in *" ${wd_r%%,*} "*) ;; *) continue ;; esac
+        wd_in="$wd_in$wd_p "; wd_more=1
+        wd_r=${wd_r#*,}; wd_g=${wd_r%%,*}
+        [ "$wd_g" != "$wd_l" ] || continue
+        wd_out="$wd_out $wd_p:${wd_r#*,}"
+        [ "$wd_g" != "$wd_p" ] || wd_grp="$wd_grp $wd_p:${wd_r#*,}"
+      done
+    done
+  }
+  # wd_same PID:START: PID is still the process wd_below saw (wd_z: Z when it has ended
+  # but is not reaped yet)
+  wd_same() {
+    wd_s=; read -r wd_s 2>/dev/null < "/proc/${1%%:*}/stat" || return 1
+    # shellcheck disable=SC2086 # split on purpose: the fields after the name
+    set -- "${1#*:}" ${wd_s##*) }
+    wd_z=$2; [ "${21:-}" = "$1" ]
+  }
+  # wd_sig SIG: sends SIG to what wd_below found: each group it listed while its leader's
+  # pid is the same process's (even ended) or nobody's (a group's number is never given to
+  # a new process while one of its members lives), each process that still runs
+  wd_sig() {
+    for wd_e in $wd_grp; do
+      if wd_same "$wd_e" || [ ! -e "/proc/${wd_e%%:*}" ]; then
+        kill "-$1" "-${wd_e%%:*}" 2>/dev/null
+      fi
+    done
+    for wd_e in $wd_out; do
+      if wd_same "$wd_e" && [ "$wd_z" != Z ]; then kill "-$1" "${wd_e%%:*}" 2>/dev/null; fi
+    done
+  }
+  # wd_any: one of the processes wd_below found still runs
+  wd_any() {
+    for wd_e in $wd_out; do
+      if wd_same "$wd_e" && [ "$wd_z" != Z ]; then return 0; fi
+    done
+    return 1
   }
   wd_session
   if wd_leads; then
@@ -112,8 +179,12 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
       exit "$1"
     }
     # Told to stop (even before the program set its own traps): pass it on to the whole
-    # group, wait for it, and clean up after it.
-    trap 'kill -TERM "-$wd_prog" 2>/dev/null || kill -TERM "$wd_prog" 2>/dev/null; wait "$wd_prog"; wd_end 143' HUP INT TERM
+    # group and to the program's descendants outside it, wait for it (and for them, a
+    # second at most: then KILL), and clean up after it.
+    trap 'wd_below "$wd_prog"; kill -TERM "-$wd_prog" 2>/dev/null || kill -TERM "$wd_prog" 2>/dev/null; wd_sig TERM
+      wait "$wd_prog"; wn=0
+      while [ "$wn" -lt 10 ] && wd_any; do sleep 0.1; wn=$((wn + 1)); done
+      wd_sig KILL; wd_end 143' HUP INT TERM
     wait "$wd_prog"; wd_rc=$?
     wd_end "$wd_rc"
   fi
