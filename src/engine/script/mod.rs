@@ -368,8 +368,9 @@ fn build_parts(
             w.call("check", [j.to_string(), cmd.to_string()]);
         }
     }
-    // The data follows the program in the same file: the shell must stop here.
-    w.raw("echo @@END\nexit 0\n}");
+    // Every rename made durable before the program says it is done; the data follows
+    // the program in the same file: the shell must stop here.
+    w.raw("settle\necho @@END\nexit 0\n}");
     let text = w.finish();
     let size = text.len() + data.len() + seal.len();
     let text = text.replacen(
@@ -1621,6 +1622,74 @@ mod tests {
             rep.resources[&0].stderr.as_deref(),
             Some("the print server did not keep these settings (sensitive: names only):\nuri\n")
         );
+    }
+
+    #[test]
+    fn every_rename_is_durable_before_the_end_with_one_sync_more_at_most() {
+        // `sync` logs what it is asked to sync, then syncs it.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("syncs");
+        let bin = stand_ins(
+            dir.path(),
+            &[(
+                "sync",
+                &format!(
+                    "printf '%s\\n' \"$*\" >> {}; PATH=/usr/bin:/bin exec sync \"$@\"",
+                    quote(&log.display().to_string())
+                ),
+            )],
+        );
+        let (conf, etc) = (dir.path().join("conf"), dir.path().join("etc"));
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::create_dir_all(&etc).unwrap();
+        let (conf, etc) = (conf.display().to_string(), etc.display().to_string());
+        let line = testkit::resource(
+            "line",
+            ResourceKind::Line {
+                path: format!("{etc}/issue"),
+                line: "Support: 0000".into(),
+            },
+        );
+        let cmd = testkit::resource(
+            "cmd",
+            ResourceKind::Command {
+                command: ":".into(),
+                creates: None,
+                unless: None,
+            },
+        );
+        let files = [
+            file(&format!("{conf}/a"), "a\n", None),
+            file(&format!("{conf}/b"), "b\n", None),
+        ];
+        // The line written by the shell (nothing ran before it), then copied (a command ran).
+        for with_command in [false, true] {
+            let _ = std::fs::remove_file(&log);
+            let _ = std::fs::remove_file(format!("{etc}/issue"));
+            let mut rs = files.to_vec();
+            if with_command {
+                rs.push(cmd.clone());
+            }
+            rs.push(line.clone());
+            for f in ["a", "b"] {
+                let _ = std::fs::remove_file(format!("{conf}/{f}"));
+            }
+            let rep = run_in(Some(&bin), Phase::Converge, &rs, &[]);
+            assert!(statuses(&rep).iter().all(|s| *s == S::Changed), "{rep:?}");
+            let calls = std::fs::read_to_string(&log).unwrap();
+            let calls: Vec<&str> = calls.lines().collect();
+            // the files' temps; the line's temp (with the files' directory when nothing
+            // ran between); the directories left
+            assert_eq!(calls.len(), 3, "{calls:?}");
+            assert!(calls[0].contains(".a.deskready-") && calls[0].contains(".b.deskready-"));
+            assert!(calls[1].contains(".issue.deskready-"), "{calls:?}");
+            let last = *calls.last().unwrap();
+            assert!(last.split(' ').any(|w| w == etc), "{calls:?}");
+            assert!(
+                calls[1..].iter().any(|c| c.split(' ').any(|w| w == conf)),
+                "{calls:?}"
+            );
+        }
     }
 
     #[test]

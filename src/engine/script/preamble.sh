@@ -183,26 +183,47 @@ check() {
 # together.
 # pend I TEMP PATH: resource I's new content is in TEMP, to be renamed over PATH
 pend() { np=$((np + 1)); eval "pi$np=\$1; pt$np=\$2; pp$np=\$3"; }
-# commit: every pending temp file synced in ONE `sync`, renamed over its target, then
-# the targets' directories synced once: atomic and durable, with two syncs in all
+# Directories in which this program renamed files and that are not synced yet ($nd of
+# them): each is synced once, with the next `sync` the program runs anyway (`dsync`), and
+# by `settle` before the program says it is done at the latest: every rename is durable
+# by then, at the cost of one `sync` for all of them.
+nd=0
+# later DIR: DIR's entries changed; it is synced before the program ends
+later() {
+  dk=1
+  while [ "$dk" -le "$nd" ]; do eval "[ \"\$pd$dk\" != \"\$1\" ]" || return 0; dk=$((dk + 1)); done
+  nd=$((nd + 1)); eval "pd$nd=\$1"
+}
+# dsync FILE...: the FILEs and every directory left to sync, in one `sync`
+dsync() {
+  dk=1
+  while [ "$dk" -le "$nd" ]; do eval "set -- \"\$@\" \"\$pd$dk\""; dk=$((dk + 1)); done
+  [ $# = 0 ] || sync -- "$@" || return
+  nd=0
+}
+# settle: the directories left to sync, synced (the renames are made whatever it says)
+settle() { [ "$nd" = 0 ] || dsync 2>/dev/null || :; }
+# commit: every pending temp file synced in ONE `sync` (with the directories earlier
+# renames left to sync), then renamed over its target; the targets' directories are
+# synced later (`later`): atomic and durable
 commit() {
   [ "$np" -gt 0 ] || return 0
   set --; k=1
   while [ "$k" -le "$np" ]; do eval "set -- \"\$@\" \"\$pt$k\""; k=$((k + 1)); done
   # Errors are read (a command substitution, a fork) only from a second try when one
-  # fails: a sync or a rename tried again fails again the same way.
-  sr=0; sync -- "$@" 2>/dev/null || { se=$(sync -- "$@" 2>&1); sr=$?; }
-  set --; k=1
+  # fails, of the files alone: a sync or a rename tried again fails again the same way,
+  # and a directory that went meanwhile is not the files' fault.
+  sr=0; dsync "$@" 2>/dev/null || { se=$(sync -- "$@" 2>&1); sr=$?; }
+  k=1
   while [ "$k" -le "$np" ]; do
     eval "ci=\$pi$k; ct=\$pt$k; cp=\$pp$k"
     # shellcheck disable=SC2154 # ci, ct, cp: set by the eval above
     if [ "$sr" = 0 ] && { mv -f -- "$ct" "$cp" 2>/dev/null || me=$(mv -f -- "$ct" "$cp" 2>&1); }; then
-      echo "@@R $ci changed"; touched=$touched$cp$nl; cd=${cp%/*}; set -- "$@" "${cd:-/}"
+      echo "@@R $ci changed"; touched=$touched$cp$nl; cd=${cp%/*}; later "${cd:-/}"
     else
       rm -f -- "$ct"; [ "$sr" = 0 ] || me=$se; failt "$ci" 1 "$me"
     fi
     k=$((k + 1))
   done
   np=0
-  [ $# = 0 ] || sync -- "$@" 2>/dev/null || :
 }

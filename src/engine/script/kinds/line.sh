@@ -41,7 +41,8 @@ old_text() {
   echo "@@OT $1 $3"
 }
 # line_res I PATH LINE: PATH holds LINE. A copy (keeping mode and owner) gets its last
-# line ended and LINE added, then is synced and renamed over PATH. A small file of root's
+# line ended and LINE added, then is synced and renamed over PATH (its directory synced
+# before the program ends, see `later`). A small file of root's
 # with mode 0644 (or none, then or now) is written by the shell from what it read, when
 # nothing may have changed it since the snapshot (no command ran, this program did not
 # write it); any other is copied with `cp -p`. Temp files that cut-off runs left beside
@@ -58,7 +59,7 @@ line_res() {
     case $touched in *"$nl$p$nl"*) false ;; *) true ;; esac; then
     [ "$le" = 1 ] || [ -z "$lc" ] || lc=$lc$nl
     # (its errors read from a second try, only when it fails)
-    { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>/dev/null ||
+    { printf '%s%s\n' "$lc" "$l" > "$t" && dsync "$t" && mv -f -- "$t" "$p"; } 2>/dev/null ||
       e=$( { printf '%s%s\n' "$lc" "$l" > "$t" && sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 )
   else
     # $(...) drops a trailing newline: a last byte that is not one needs one added.
@@ -68,7 +69,7 @@ line_res() {
   fi
   # shellcheck disable=SC2181 # the status of the assignment's command substitution
   if [ $? = 0 ]; then
-    touched=$touched$p$nl; echo "@@R $i changed"
+    touched=$touched$p$nl; echo "@@R $i changed"; d=${p%/*}; later "${d:-/}"
   else
     rm -f "$t"; failt "$i" 1 "$e"
   fi
@@ -86,7 +87,7 @@ line_absent() {
   # grep says 1 when no line is left: the file becomes empty.
   if e=$( { cp -p -- "$p" "$t" && { grep -vxF -e "$l" -- "$p" > "$t"; [ $? -le 1 ]; } &&
        sync -- "$t" && mv -f -- "$t" "$p"; } 2>&1 ); then
-    touched=$touched$p$nl; echo "@@R $i changed"
+    touched=$touched$p$nl; echo "@@R $i changed"; d=${p%/*}; later "${d:-/}"
   else
     rm -f "$t"; failt "$i" 1 "$e"
   fi
