@@ -1,6 +1,7 @@
 //! One device's software over one connection and one program: what is installed, what
 //! apt would upgrade and how old its package index is (reads, the index refreshed only when
-//! asked), and an upgrade with what it changed. Blocking, like [`super::device::run`];
+//! asked), an audit's read (done by the audit's own program, [`audited`]), and an upgrade
+//! with what it changed. Blocking, like [`super::device::run`];
 //! returns typed results and never prints, stores or decides stages.
 
 use serde::Serialize;
@@ -8,7 +9,7 @@ use serde::Serialize;
 use super::device::{Options, Problem, RunError, Step, connect_to};
 use super::script::software::{self as program, Said};
 pub use super::script::software::{Read, Upgrade};
-use crate::model::{Package, Pending, SoftwareChange, software_changes};
+use crate::model::{Package, Pending, SoftwareAudit, SoftwareChange, software_changes};
 use crate::site::Site;
 use crate::transport::RemoteSession;
 
@@ -172,6 +173,40 @@ pub fn read(
         refresh_failed: said.refresh.and_then(Result::err),
         pending_failed: said.simulation_failed.map(|o| opts.redactor.redact(&o)),
     })
+}
+
+/// An audit's software from what its program said (`sw_audit`, run after its probes):
+/// the installed packages and, from the index as it is, the upgrades waiting; what apt
+/// said passes `redactor`.
+pub fn audited(said: &Said, redactor: &crate::secrets::Redactor) -> SoftwareAudit {
+    if said.lacks.as_deref() == Some("dpkg-query") {
+        return SoftwareAudit::not_read("no dpkg on the device");
+    }
+    let Some(dpkg) = said.dpkg.get("now") else {
+        return SoftwareAudit::not_read("the program ended before it read the software");
+    };
+    let installed = packages(dpkg, said.apt.get("now").map(String::as_str));
+    let mut out = SoftwareAudit {
+        packages: installed.len(),
+        installed,
+        ..SoftwareAudit::default()
+    };
+    if said.lacks.is_some() {
+        // No apt-get: the packages are known, the upgrades waiting are not.
+        return out;
+    }
+    out.index_age = said
+        .index
+        .filter(|(newest, _)| *newest > 0)
+        .map(|(newest, now)| (now - newest).max(0));
+    if let Some(failed) = &said.simulation_failed {
+        out.pending_failed = Some(redactor.redact(failed));
+    } else if let Some(simulation) = &said.simulation {
+        let waiting = pending(simulation);
+        out.security = waiting.iter().filter(|p| p.security).count();
+        out.pending = Some(waiting);
+    }
+    out
 }
 
 /// A device connected to for an upgrade, with the packages it has before it (so that the

@@ -182,7 +182,18 @@ pub fn build(
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
 ) -> Script {
-    build_parts(phase, resources, checks, &[])
+    build_parts(phase, resources, checks, &[], &[])
+}
+
+/// [`build`], with `tail` (program text, such as an audit's software read,
+/// [`software::AUDIT`]) run after the resources and before the program's end.
+pub fn build_with(
+    phase: Phase,
+    resources: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    tail: &[&'static str],
+) -> Script {
+    build_parts(phase, resources, checks, &[], tail)
 }
 
 /// Builds one program for the resources of several devices on one device (a print
@@ -197,16 +208,17 @@ pub fn build_batch(phase: Phase, parts: &[(String, Vec<(usize, &ResolvedResource
         .iter()
         .filter_map(|(model, p)| p.first().map(|(i, _)| (*i, model.as_str())))
         .collect();
-    build_parts(phase, &all, &[], &starts)
+    build_parts(phase, &all, &[], &starts, &[])
 }
 
 /// [`build`], where the resources whose indices are in `starts` begin another device's
-/// part (of that model): `failed` is reset before them.
+/// part (of that model): `failed` is reset before them; `tail` runs before the end.
 fn build_parts(
     phase: Phase,
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
     starts: &[(usize, &str)],
+    tail: &[&'static str],
 ) -> Script {
     let mut w = Writer::new();
     let mut data = Vec::new();
@@ -366,6 +378,9 @@ fn build_parts(
         for (j, cmd) in checks {
             w.call("check", [j.to_string(), cmd.to_string()]);
         }
+    }
+    for t in tail {
+        w.raw(t);
     }
     // The data follows the program in the same file: the shell must stop here.
     w.raw("echo @@END\nexit 0\n}");
