@@ -353,6 +353,22 @@ fn an_audit_reads_software_and_upgrades_in_its_own_program_and_keeps_the_snapsho
             .any(|p| p["name"] == "acme-extra"),
         "the report's software is the audit's snapshot"
     );
+    // Each device says its own: packages as last listed, upgrades as last asked.
+    let device = &report["devices"][0];
+    assert_eq!(device["device"], a.as_str());
+    assert!(
+        device["software"]["packages"].as_u64().unwrap() > 50,
+        "{device}"
+    );
+    assert_eq!(device["upgrades"]["waiting"], 2, "{device}");
+    assert_eq!(device["upgrades"]["security"], 1, "{device}");
+    let html = site.file("report.html");
+    site.test()
+        .args(["report", "--html", html.to_str().unwrap()])
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<th>Upgrades waiting</th>"), "{page}");
+    assert!(page.contains("<td>2, 1 security ("), "{page}");
 }
 
 #[test]
