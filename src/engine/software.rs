@@ -412,6 +412,35 @@ mod tests {
     }
 
     #[test]
+    fn an_audits_read_says_what_the_device_lacks() {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let none = crate::secrets::Redactor::none();
+        let read = |out: String| audited(&program::parse(out.as_bytes()), &none);
+        assert_eq!(
+            read("@@SWN dpkg-query\n".into()).not_read.as_deref(),
+            Some("no dpkg on the device")
+        );
+        let no_apt = read(format!(
+            "@@SWP now {}\n@@SWN apt-get\n",
+            b("ii \tacme-tool\tall\t1.0-1\n")
+        ));
+        assert_eq!((no_apt.not_read, no_apt.packages), (None, 1));
+        assert_eq!(no_apt.pending, None);
+        let all = read(format!(
+            "@@SWP now {}\n@@SWI 100 160\n@@SWS {}\n",
+            b("ii \tacme-tool\tall\t1.0-1\n"),
+            b("Inst acme-tool [1.0-1] (1.0-2 Acme Security:stable-security [all])\n")
+        ));
+        assert_eq!(all.index_age, Some(60));
+        assert_eq!((all.pending.map(|p| p.len()), all.security), (Some(1), 1));
+        assert!(
+            read(String::new()).not_read.is_some(),
+            "a program cut before its read"
+        );
+    }
+
+    #[test]
     fn pending_upgrades_and_which_are_security() {
         let sim = "NOTE: This is only a simulation!\n\
             Inst acme-tool [1.0-1] (1.0-2 Acme Security:stable-security [all])\n\

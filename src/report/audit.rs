@@ -193,3 +193,62 @@ pub fn findings_compact(run: &DeviceRun) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Due, SoftwareChange};
+
+    fn software_of(s: SoftwareAudit) -> String {
+        software(&s, "LAP-1")
+    }
+
+    #[test]
+    fn software_not_read_is_said_and_changes_name_who_made_them() {
+        assert_eq!(
+            software_of(SoftwareAudit::not_read("no dpkg on the device")),
+            "  software     not read (no dpkg on the device)\n"
+        );
+        let installed = SoftwareChange::Installed {
+            name: "zoom".into(),
+            arch: "amd64".into(),
+            version: "6.2.5".into(),
+        };
+        let s = SoftwareAudit {
+            packages: 2,
+            previous_at: Some("x".into()),
+            changes: vec![Attributed {
+                change: installed.clone(),
+                by: None,
+            }],
+            first_at: Some("y".into()),
+            not_by_deskready: vec![installed],
+            pending: None,
+            ..SoftwareAudit::default()
+        };
+        assert_eq!(
+            software_of(s),
+            "  software     2 packages; since the last snapshot (x):\n\
+             \x20              installed zoom 6.2.5 (not by deskready)\n\
+             \x20              not by deskready since the first snapshot (y): installed zoom 6.2.5\n\
+             \x20 upgrades     not read (no apt-get on the device)\n"
+        );
+    }
+
+    #[test]
+    fn standing_says_the_last_check_and_what_is_overdue() {
+        let s = Standing {
+            last_seen: Some("then".into()),
+            last_seen_note: Some("seen at its desk 3-05".into()),
+            next_check: Some("due".into()),
+            days_left: Some(-20),
+            check: Some(Due::Overdue),
+            overdue: vec!["physical check, by 20 days".into()],
+        };
+        assert_eq!(
+            standing(&s),
+            "  last seen    then: seen at its desk 3-05; next physical check due due (overdue by 20 days)\n\
+             \x20 overdue      physical check, by 20 days\n"
+        );
+    }
+}

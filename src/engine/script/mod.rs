@@ -1592,4 +1592,17 @@ mod tests {
             shellcheck(kinds::of(r.kind()).helpers());
         }
     }
+
+    #[test]
+    fn a_tail_runs_after_the_resources_and_before_the_end() {
+        let r = file("/etc/motd", "hi\n", None);
+        let items = [(0, &r)];
+        let s = build_with(Phase::Plan, &items, &[], &software::AUDIT);
+        let tail = s.text.rfind("\nsw_audit\n").expect("the tail is called");
+        let step = format!("\n# {}\n", r.name());
+        assert!(s.text.find(&step).is_some_and(|at| at < tail), "{}", s.text);
+        assert!(s.text[tail..].contains("echo @@END"));
+        // Nothing staged: it still runs straight from stdin.
+        assert!(!s.staged());
+    }
 }

@@ -353,6 +353,14 @@ mod tests {
     }
 
     #[test]
+    fn an_audits_software_lines_are_kept_as_they_came() {
+        let rep = parse(b"@@R 0 ok\n@@SWP now aGk=\n@@SWN apt-get\n@@END\n");
+        assert_eq!(rep.software, "@@SWP now aGk=\n@@SWN apt-get\n");
+        assert!(rep.complete);
+        assert_eq!(rep.resources.len(), 1);
+    }
+
+    #[test]
     fn a_line_cut_before_its_end_is_not_read() {
         let rep = parse(b"@@R 0 changed\n@@R 1 ok\n@@R 2 chan");
         assert_eq!(rep.resources.len(), 2, "{rep:?}");
