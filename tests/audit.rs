@@ -383,7 +383,16 @@ fn an_audit_of_a_device_without_dpkg_or_apt_says_so_and_succeeds() {
     lab.ssh(&a, "mv /usr/bin/dpkg-query /usr/bin/dpkg-query.off");
     lab.ssh(&b, "mv /usr/bin/apt-get /usr/bin/apt-get.off");
     let site = site_of(&lab);
+    // Deliveries are due for acceptance at once.
+    site.write(
+        "inventory/groups.yaml",
+        "settings:\n  accept_within_days: 0\ngroups:\n  floor3:\n    description: Third floor\n",
+    );
     site.test().args(["configure", &a, &b]).success();
+    site.test()
+        .env("DESKREADY_BROWSER", "/bin/false")
+        .args(["deliver", &b])
+        .success();
     let store = deskready::store::Store::open(&site.file(".deskready")).unwrap();
     seen_days_ago(&store, &a, 400); // the site's default interval: a year
 
@@ -406,7 +415,7 @@ fn an_audit_of_a_device_without_dpkg_or_apt_says_so_and_succeeds() {
     for needle in [
         " (its first snapshot)\n",
         "  upgrades     not read (no apt-get on the device)\n",
-        "  overdue      nothing\n",
+        "  overdue      acceptance by Ivo Petrov, delivered today\n",
     ] {
         assert!(out.contains(needle), "{needle}:\n{out}");
     }

@@ -189,11 +189,14 @@ pub fn standing(
         && let Some(at) = crate::time::parse(&h.delivered_at)
         && now.as_second() - at >= within
     {
-        out.overdue.push(format!(
-            "acceptance by {}, delivered {} ago",
-            h.person,
-            crate::words::count(((now.as_second() - at) / 86_400) as usize, "day")
-        ));
+        let days = (now.as_second() - at) / 86_400;
+        let when = if days == 0 {
+            "today".to_string()
+        } else {
+            format!("{} ago", crate::words::count(days as usize, "day"))
+        };
+        out.overdue
+            .push(format!("acceptance by {}, delivered {when}", h.person));
     }
     let pending = store.checks_pending(tag)?;
     if !pending.is_empty() {
