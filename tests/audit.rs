@@ -242,3 +242,203 @@ fn the_html_report_renders_in_a_headless_browser() {
         colours.len()
     );
 }
+
+/// The `run` of `tag`'s `done` event in an audit's NDJSON.
+fn audited_run(events: &[serde_json::Value], tag: &str) -> serde_json::Value {
+    events
+        .iter()
+        .find(|e| e["event"] == "done" && e["device"] == tag)
+        .unwrap_or_else(|| panic!("no done event for {tag}: {events:?}"))["run"]
+        .clone()
+}
+
+#[test]
+fn an_audit_reads_software_and_upgrades_in_its_own_program_and_keeps_the_snapshot() {
+    use crate::software::{acme_repo, point_at, site_of};
+    use crate::support::lab::TestLab;
+
+    let lab = TestLab::full("AUS", 1);
+    let a = lab.name(0);
+    let repo = acme_repo(&lab);
+    point_at(&lab, &a, &repo);
+    let site = site_of(&lab);
+    site.test().args(["configure", &a]).success();
+
+    // The first audit: one connection, one program; the packages stored as the first
+    // snapshot; the upgrades waiting from the index as it is (nothing fetched).
+    let reads = repo.requests_for("/InRelease");
+    let first = site
+        .test()
+        .args(["--format", "json", "audit", &a])
+        .success()
+        .ndjson();
+    assert_eq!(repo.requests_for("/InRelease"), reads, "no index refresh");
+    let run = audited_run(&first, &a);
+    assert_eq!(run["connections"], 1, "{run}");
+    assert_eq!(run["channels"], 1, "{run}");
+    let sw = &run["software"];
+    assert!(sw["packages"].as_u64().unwrap() > 50, "{sw}");
+    assert!(sw["previous_at"].is_null(), "its first snapshot: {sw}");
+    assert!(sw["index_age"].is_i64(), "{sw}");
+    assert_eq!(sw["security"], 1, "{sw}");
+    let waiting: Vec<(&str, bool)> = sw["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["security"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(waiting, [("acme-tool", true)]);
+    assert!(run["standing"]["last_seen"].is_null(), "{run}");
+    assert!(run["standing"]["next_check"].is_string(), "{run}");
+    assert_eq!(run["standing"]["overdue"], serde_json::json!([]));
+
+    // `software` compares with the audit's snapshot: nothing changed since.
+    site.test()
+        .args(["software", &a])
+        .success()
+        .stdout_has("nothing changed since the last inventory");
+
+    // A package installed by hand: the next audit says it changed, not by deskready, and
+    // that acme-extra's newer version waits too.
+    lab.ssh(
+        &a,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q acme-extra=1.0-1 >/dev/null",
+    );
+    let reads = repo.requests_for("/InRelease");
+    let second = site.test().args(["audit", &a]).success();
+    assert_eq!(repo.requests_for("/InRelease"), reads, "no index refresh");
+    let out = second.stdout();
+    for needle in [
+        "; since the last snapshot (",
+        "\n               installed acme-extra 1.0-1 (not by deskready)\n",
+        "               not by deskready since the first snapshot (",
+        "): installed acme-extra 1.0-1\n",
+        "  upgrades     2 waiting, 1 security: acme-tool 1.0-1 → 1.0-2; package index ",
+        "  last seen    never (`deskready seen` records it); next physical check due ",
+        "  overdue      nothing\n",
+        &format!(
+            "{a}: clean (1 of 1 resources as the profile says) (1 connection, 1 exec channel, "
+        ),
+    ] {
+        assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+    // The snapshot and the upgrades waiting are the store's, as `software` and `upgrades`
+    // keep them: the fleet as last asked, and the report.
+    site.test()
+        .args(["software", &a])
+        .success()
+        .stdout_has("nothing changed since the last inventory");
+    site.test()
+        .args(["upgrades"])
+        .code(4)
+        .stdout_has(&format!("1 with security updates ({a})"));
+    let report = site
+        .test()
+        .args(["--format", "json", "report"])
+        .success()
+        .json();
+    let asked = &report["software"]["upgrades"]["devices"][0];
+    assert_eq!(asked["device"], a.as_str(), "{report}");
+    assert_eq!(asked["pending"].as_array().unwrap().len(), 2, "{asked}");
+    assert!(
+        report["software"]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "acme-extra"),
+        "the report's software is the audit's snapshot"
+    );
+    // Each device says its own: packages as last listed, upgrades as last asked.
+    let device = &report["devices"][0];
+    assert_eq!(device["device"], a.as_str());
+    assert!(
+        device["software"]["packages"].as_u64().unwrap() > 50,
+        "{device}"
+    );
+    assert_eq!(device["upgrades"]["waiting"], 2, "{device}");
+    assert_eq!(device["upgrades"]["security"], 1, "{device}");
+    let html = site.file("report.html");
+    site.test()
+        .args(["report", "--html", html.to_str().unwrap()])
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<th>Upgrades waiting</th>"), "{page}");
+    assert!(page.contains("<td>2, 1 security ("), "{page}");
+}
+
+#[test]
+fn an_audit_of_a_device_without_dpkg_or_apt_says_so_and_succeeds() {
+    use crate::software::site_of;
+    use crate::support::lab::TestLab;
+
+    // Light devices see this machine's /usr through an overlay of their own: one loses
+    // dpkg-query, the other apt-get.
+    let lab = TestLab::new("AUL", 2);
+    let (a, b) = (lab.name(0), lab.name(1));
+    lab.ssh(&a, "mv /usr/bin/dpkg-query /usr/bin/dpkg-query.off");
+    lab.ssh(&b, "mv /usr/bin/apt-get /usr/bin/apt-get.off");
+    let site = site_of(&lab);
+    // Deliveries are due for acceptance at once.
+    site.write(
+        "inventory/groups.yaml",
+        "settings:\n  accept_within_days: 0\ngroups:\n  floor3:\n    description: Third floor\n",
+    );
+    site.test().args(["configure", &a, &b]).success();
+    site.test()
+        .env("DESKREADY_BROWSER", "/bin/false")
+        .args(["deliver", &b])
+        .success();
+    let store = deskready::store::Store::open(&site.file(".deskready")).unwrap();
+    seen_days_ago(&store, &a, 400); // the site's default interval: a year
+
+    let out = site.test().args(["audit", &a]).success().stdout();
+    for needle in [
+        "  software     not read (no dpkg on the device)\n",
+        "  last seen    ",
+        ": seen at its desk; next physical check due ",
+        " (overdue by 35 days)\n",
+        "  overdue      physical check, by 35 days\n",
+        &format!("{a}: clean (1 of 1 resources as the profile says)"),
+    ] {
+        assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+    assert!(
+        store.first_software(&a).unwrap().is_none(),
+        "nothing stored"
+    );
+    let out = site.test().args(["audit", &b]).success().stdout();
+    for needle in [
+        " (its first snapshot)\n",
+        "  upgrades     not read (no apt-get on the device)\n",
+        "  overdue      acceptance by Ivo Petrov, delivered today\n",
+    ] {
+        assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+    assert!(store.first_software(&b).unwrap().is_some());
+    // A fleet's listing names what is overdue; JSON says why the software was not read.
+    let events = site
+        .test()
+        .args(["--format", "json", "audit", "--group", "floor3"])
+        .success()
+        .ndjson();
+    let run = audited_run(&events, &a);
+    assert_eq!(
+        run["software"]["not_read"], "no dpkg on the device",
+        "{run}"
+    );
+    assert_eq!(
+        run["standing"]["overdue"],
+        serde_json::json!(["physical check, by 35 days"])
+    );
+    assert_eq!(run["standing"]["check"], "overdue");
+    assert!(audited_run(&events, &b)["software"]["pending"].is_null());
+    site.test()
+        .args(["audit", "--group", "floor3"])
+        .success()
+        .stdout_has("  overdue      physical check, by 35 days\n");
+}

@@ -17,7 +17,7 @@ use crate::support::site::closed_window;
 
 /// Acme's repository on the lab's own address: acme-tool 1.0-1 (stable) with its security
 /// fix 1.0-2 (stable-security), acme-extra 1.0-1 and 1.1-1 (stable).
-fn acme_repo(lab: &TestLab) -> AptRepo {
+pub(crate) fn acme_repo(lab: &TestLab) -> AptRepo {
     let host = lab.device(&lab.name(0)).unwrap().host.clone();
     AptRepo::builder()
         .suite(
@@ -54,7 +54,7 @@ fn flaky(version: &str) -> Pkg {
 
 /// Points device `tag` at `repo` alone (by hand, as a CSP would) and installs acme-tool
 /// 1.0-1 from it.
-fn point_at(lab: &TestLab, tag: &str, repo: &AptRepo) {
+pub(crate) fn point_at(lab: &TestLab, tag: &str, repo: &AptRepo) {
     lab.ssh(
         tag,
         &format!(
@@ -72,7 +72,7 @@ fn point_at(lab: &TestLab, tag: &str, repo: &AptRepo) {
 }
 
 /// The site: the lab's devices on a profile whose maintenance window is closed now.
-fn site_of(lab: &TestLab) -> SiteCopy {
+pub(crate) fn site_of(lab: &TestLab) -> SiteCopy {
     let site = SiteCopy::empty();
     site.write(
         "profiles/desk.yaml",

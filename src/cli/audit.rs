@@ -1,4 +1,5 @@
-//! `deskready audit` (drift: probes only, recorded; or physical audits due with --due /
+//! `deskready audit` (drift: probes only, with the device's software, upgrades waiting,
+//! last physical check and what is overdue, recorded; or physical audits due with --due /
 //! --overdue) and `deskready seen` (a CSP saw the device, at its desk or elsewhere).
 
 use std::io::BufRead;

@@ -180,8 +180,9 @@ The devices are rendered with the new assignment first; what would break them is
   deskready status --unaccepted --older-than 7d
   deskready status --warranty-expiring 90d")]
     Status(history::StatusArgs),
-    /// Probe devices against their profiles and record the result (changes nothing); or,
-    /// with --due / --overdue, list devices whose physical audit is near or past.
+    /// Probe devices against their profiles, read their software and upgrades waiting,
+    /// and record the result (changes nothing); or, with --due / --overdue, list devices
+    /// whose physical audit is near or past.
     #[command(after_help = "Examples:
   deskready audit LAP-0003
   deskready audit --group floor4

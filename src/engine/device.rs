@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::script::{self, Phase, TestPage, digest};
-use crate::model::{Device, DeviceKind, ResourceKind};
+use crate::model::{Device, DeviceKind, ResourceKind, SoftwareAudit, Standing};
 use crate::resolve::{Resolved, ResolvedResource};
 use crate::secrets::Redactor;
 use crate::site::Site;
@@ -109,6 +109,14 @@ pub struct DeviceRun {
     /// What a printer said about itself over IPP (configure and audit of a printer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub printer: Option<crate::printer::PrinterStatus>,
+    /// An audit's software: read by the device's own program, then compared with its
+    /// last snapshot by the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software: Option<SoftwareAudit>,
+    /// An audit's word on the device's physical check and what is overdue (the caller's,
+    /// from the store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing: Option<Standing>,
 }
 
 impl DeviceRun {
@@ -222,6 +230,8 @@ pub(super) fn initial_run(resolved: &Resolved, mode: Mode) -> DeviceRun {
         elapsed_ms: 0,
         problems: Problems::default(),
         printer: None,
+        software: None,
+        standing: None,
     }
 }
 
@@ -256,6 +266,13 @@ pub fn run(
         Vec::new()
     };
     if !checks.is_empty() {
+        by_target.entry((false, tag.to_string())).or_default();
+    }
+    // An audit reads a device's software in its own program, over the same connection
+    // (a device reached only over IPP has none to read).
+    let reads_software =
+        mode == Mode::Audit && site.device(tag).is_some_and(|d| d.address.ssh.is_some());
+    if reads_software {
         by_target.entry((false, tag.to_string())).or_default();
     }
 
@@ -301,10 +318,21 @@ pub fn run(
             Phase::Plan
         };
         let target_checks: &[(usize, &str)] = if own { &checks } else { &[] };
-        match run_on(site, &on, phase, &items, target_checks, opts, observe) {
+        let tail: &[&'static str] = if own && reads_software {
+            &script::software::AUDIT
+        } else {
+            &[]
+        };
+        match run_on(site, &on, phase, &items, target_checks, tail, opts, observe) {
             Ok((report, channels)) => {
                 run.connections += 1;
                 run.channels += channels;
+                if own && reads_software {
+                    run.software = Some(super::software::audited(
+                        &script::software::parse(report.software.as_bytes()),
+                        &opts.redactor,
+                    ));
+                }
                 absorb(&mut run, &items, &report, &opts.redactor);
                 note_down(&mut run, &on, &items, &report, opts);
                 if own {
@@ -665,13 +693,16 @@ pub(super) fn connect_to(
     Ok((session, target))
 }
 
-/// Connects to `on` and runs one script there; returns the report and channels used.
+/// Connects to `on` and runs one script there (`tail` run after its resources); returns
+/// the report and channels used.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_on(
     site: &Site,
     on: &str,
     phase: Phase,
     items: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
+    tail: &[&'static str],
     opts: &Options,
     observe: &(dyn Fn(&str, Step) + Sync),
 ) -> Result<(script::Report, u32), RunError> {
@@ -684,7 +715,7 @@ pub(super) fn run_on(
             Step::Applying
         },
     );
-    let script = script::build(phase, items, checks);
+    let script = script::build_with(phase, items, checks, tail);
     run_script(session.as_mut(), &target, on, &script, opts)
 }
 

@@ -1,6 +1,7 @@
 //! One device's software over one connection and one program: what is installed, what
 //! apt would upgrade and how old its package index is (reads, the index refreshed only when
-//! asked), and an upgrade with what it changed. Blocking, like [`super::device::run`];
+//! asked), an audit's read (done by the audit's own program, [`audited`]), and an upgrade
+//! with what it changed. Blocking, like [`super::device::run`];
 //! returns typed results and never prints, stores or decides stages.
 
 use serde::Serialize;
@@ -8,7 +9,7 @@ use serde::Serialize;
 use super::device::{Options, Problem, RunError, Step, connect_to};
 use super::script::software::{self as program, Said};
 pub use super::script::software::{Read, Upgrade};
-use crate::model::{Package, Pending, SoftwareChange, software_changes};
+use crate::model::{Package, Pending, SoftwareAudit, SoftwareChange, software_changes};
 use crate::site::Site;
 use crate::transport::RemoteSession;
 
@@ -172,6 +173,40 @@ pub fn read(
         refresh_failed: said.refresh.and_then(Result::err),
         pending_failed: said.simulation_failed.map(|o| opts.redactor.redact(&o)),
     })
+}
+
+/// An audit's software from what its program said (`sw_audit`, run after its probes):
+/// the installed packages and, from the index as it is, the upgrades waiting; what apt
+/// said passes `redactor`.
+pub fn audited(said: &Said, redactor: &crate::secrets::Redactor) -> SoftwareAudit {
+    if said.lacks.as_deref() == Some("dpkg-query") {
+        return SoftwareAudit::not_read("no dpkg on the device");
+    }
+    let Some(dpkg) = said.dpkg.get("now") else {
+        return SoftwareAudit::not_read("the program ended before it read the software");
+    };
+    let installed = packages(dpkg, said.apt.get("now").map(String::as_str));
+    let mut out = SoftwareAudit {
+        packages: installed.len(),
+        installed,
+        ..SoftwareAudit::default()
+    };
+    if said.lacks.is_some() {
+        // No apt-get: the packages are known, the upgrades waiting are not.
+        return out;
+    }
+    out.index_age = said
+        .index
+        .filter(|(newest, _)| *newest > 0)
+        .map(|(newest, now)| (now - newest).max(0));
+    if let Some(failed) = &said.simulation_failed {
+        out.pending_failed = Some(redactor.redact(failed));
+    } else if let Some(simulation) = &said.simulation {
+        let waiting = pending(simulation);
+        out.security = waiting.iter().filter(|p| p.security).count();
+        out.pending = Some(waiting);
+    }
+    out
 }
 
 /// A device connected to for an upgrade, with the packages it has before it (so that the
@@ -373,6 +408,35 @@ mod tests {
                 ("acme-vpn", "1.0-1", "stable"),
                 ("libc6", "2.36-9", "local")
             ]
+        );
+    }
+
+    #[test]
+    fn an_audits_read_says_what_the_device_lacks() {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let none = crate::secrets::Redactor::none();
+        let read = |out: String| audited(&program::parse(out.as_bytes()), &none);
+        assert_eq!(
+            read("@@SWN dpkg-query\n".into()).not_read.as_deref(),
+            Some("no dpkg on the device")
+        );
+        let no_apt = read(format!(
+            "@@SWP now {}\n@@SWN apt-get\n",
+            b("ii \tacme-tool\tall\t1.0-1\n")
+        ));
+        assert_eq!((no_apt.not_read, no_apt.packages), (None, 1));
+        assert_eq!(no_apt.pending, None);
+        let all = read(format!(
+            "@@SWP now {}\n@@SWI 100 160\n@@SWS {}\n",
+            b("ii \tacme-tool\tall\t1.0-1\n"),
+            b("Inst acme-tool [1.0-1] (1.0-2 Acme Security:stable-security [all])\n")
+        ));
+        assert_eq!(all.index_age, Some(60));
+        assert_eq!((all.pending.map(|p| p.len()), all.security), (Some(1), 1));
+        assert!(
+            read(String::new()).not_read.is_some(),
+            "a program cut before its read"
         );
     }
 

@@ -4,6 +4,7 @@
 //! Nothing here reads files or talks to devices; `load` builds these from YAML and
 //! `resolve` turns them into concrete per-device work.
 
+mod audit;
 mod cost;
 mod device;
 mod guide;
@@ -15,6 +16,7 @@ mod stage;
 mod when;
 mod window;
 
+pub use audit::{Attributed, SoftwareAudit, Standing};
 pub use cost::Cost;
 pub use device::{Address, Device, DeviceKind, Group, Location, Person, Purchase, SshAddress};
 pub use guide::{Guide, GuideText, GuideView, Link, ResourceGuides};

@@ -1,13 +1,16 @@
 //! Audits: which devices are due a physical audit, `seen` (a CSP saw a device, at its desk
-//! or elsewhere), and what a drift audit's results mean for its exit status. The drift
+//! or elsewhere), what a drift audit's results mean for its exit status, and what an audit
+//! of a device adds from the store ([`findings`]: its software stored and compared as
+//! `software` and `upgrades` do, its last physical check and what is overdue). The drift
 //! audit's rollout itself is prepared by [`super::rollout::audit`]. Never prints.
 
 use super::{Env, Error, ExitStatus, hold, known_device};
 use crate::audit::PhysicalAudit;
+use crate::engine::device::DeviceRun;
 use crate::engine::fleet::RecapRow;
-use crate::model::{Due as AuditDue, Outcome};
+use crate::model::{Due as AuditDue, Outcome, Package, SoftwareAudit, Stage, Standing};
 use crate::site::Site;
-use crate::store::{Entry, Purpose, Store};
+use crate::store::{Entry, Purpose, Store, StoreError};
 
 /// Devices due a physical audit.
 #[derive(Debug, Clone)]
@@ -111,4 +114,96 @@ impl Sightings {
             .message(&msg)])?;
         Ok(msg)
     }
+}
+
+/// Completes an audit's `run` from the store (the caller holds the device's lease): the
+/// software its program read is stored as a snapshot and compared as `software` does
+/// (what changed since the last snapshot, and since the first what deskready's journal
+/// does not account for), its upgrades waiting stored as `upgrades` does (apt's answer
+/// from the index as it was; an answer apt could not give keeps the last one); and its
+/// standing: its last physical check, when the next is due, what is overdue.
+pub(super) fn findings(
+    site: &Site,
+    store: &Store,
+    run: &mut DeviceRun,
+    operator: &str,
+) -> Result<(), StoreError> {
+    let tag = run.device.clone();
+    if run.software.is_none() && site.device(&tag).is_some_and(|d| d.address.ssh.is_none()) {
+        run.software = Some(SoftwareAudit::not_read(
+            "not reached over SSH: no packages to list",
+        ));
+    }
+    if let Some(sw) = run.software.as_mut().filter(|s| s.not_read.is_none()) {
+        let first = store.first_software(&tag)?;
+        let compared = super::software::record_inventory(store, operator, &tag, &sw.installed)?;
+        sw.previous_at = compared.previous_at;
+        sw.changes = compared.changes;
+        if let Some(first) = first {
+            let before: Vec<Package> = serde_json::from_str(&first.packages).unwrap_or_default();
+            sw.not_by_deskready =
+                super::software::attributed(store, &tag, &before, &sw.installed, &first.at)?
+                    .into_iter()
+                    .filter(|a| a.by.is_none())
+                    .map(|a| a.change)
+                    .collect();
+            sw.first_at = Some(first.at);
+        }
+        if let Some(pending) = &sw.pending {
+            super::software::record_waiting(store, &tag, sw.index_age, pending)?;
+        }
+    }
+    run.standing = Some(standing(site, store, &tag, jiff::Timestamp::now())?);
+    Ok(())
+}
+
+/// Where `tag` stands with what a CSP owes it: its physical check (last seen, next due)
+/// and what is overdue: the physical check, the person's acceptance of a delivery (after
+/// the site's `accept_within_days`), checks still to pass after a repair.
+pub fn standing(
+    site: &Site,
+    store: &Store,
+    tag: &str,
+    now: jiff::Timestamp,
+) -> Result<Standing, StoreError> {
+    let mut out = Standing::default();
+    if let Some(p) = crate::audit::physical_of(site, store, tag, now)? {
+        if p.status == AuditDue::Overdue {
+            out.overdue.push(format!(
+                "physical check, by {}",
+                crate::words::count(p.days_left.unsigned_abs() as usize, "day")
+            ));
+        }
+        out.last_seen = p.last_seen;
+        out.last_seen_note = p.last_seen_note;
+        out.next_check = Some(p.next_due);
+        out.days_left = Some(p.days_left);
+        out.check = Some(p.status);
+    }
+    let within = i64::from(site.settings.accept_within_days) * 86_400;
+    let delivered = store.stage(tag)?.map(|r| r.stage) == Some(Stage::Delivered);
+    if delivered
+        && let Some(h) = store.handoffs(tag)?.pop()
+        && h.accepted_at.is_none()
+        && h.returned_at.is_none()
+        && let Some(at) = crate::time::parse(&h.delivered_at)
+        && now.as_second() - at >= within
+    {
+        let days = (now.as_second() - at) / 86_400;
+        let when = if days == 0 {
+            "today".to_string()
+        } else {
+            format!("{} ago", crate::words::count(days as usize, "day"))
+        };
+        out.overdue
+            .push(format!("acceptance by {}, delivered {when}", h.person));
+    }
+    let pending = store.checks_pending(tag)?;
+    if !pending.is_empty() {
+        out.overdue.push(format!(
+            "checks to pass again after its repair: {}",
+            pending.join(", ")
+        ));
+    }
+    Ok(out)
 }

@@ -330,8 +330,8 @@ pub fn audit(
         &resolved.device,
         &Holder::doing(operator, crate::store::Purpose::Audit),
     )?;
-    let run = device::run(site, resolved, Mode::Audit, opts, observe);
-    end_audit(store, &run, operator)?;
+    let mut run = device::run(site, resolved, Mode::Audit, opts, observe);
+    end_audit(store, site, &mut run, operator)?;
     Ok(run)
 }
 
@@ -350,9 +350,16 @@ fn observe(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreEr
     )
 }
 
-/// Records an audit's result in the device's journal (and what a printer said).
-fn end_audit(store: &Store, run: &DeviceRun, operator: &str) -> Result<(), StoreError> {
+/// Records an audit's result in the device's journal (and what a printer said), with its
+/// software and standing ([`super::audit::findings`]).
+fn end_audit(
+    store: &Store,
+    site: &Site,
+    run: &mut DeviceRun,
+    operator: &str,
+) -> Result<(), StoreError> {
     observe(store, run, operator)?;
+    super::audit::findings(site, store, run, operator)?;
     let drifted: Vec<&str> = run
         .resources
         .iter()
@@ -514,7 +521,7 @@ impl Bookkeeper for Books {
             .map(|slot| match slot {
                 Some(refused) => refused,
                 None => {
-                    let ((run, begun), r) = runs.next().expect("one run per admitted device");
+                    let ((mut run, begun), r) = runs.next().expect("one run per admitted device");
                     let recorded = match begun {
                         Some(b) => {
                             end_configure(&self.store, &run, &settings.operator, self.run_id, b)
@@ -528,7 +535,7 @@ impl Bookkeeper for Books {
                                     )
                                 })
                         }
-                        None => end_audit(&self.store, &run, &settings.operator),
+                        None => end_audit(&self.store, site, &mut run, &settings.operator),
                     };
                     recorded.map(|()| run).map_err(work_error)
                 }

@@ -1,7 +1,8 @@
 //! The fleet report's data: devices per stage, devices that drifted at their last audit,
 //! physical audits due and overdue, deliveries not accepted in time, repairs, devices out
-//! of warranty, recent activity, and every device's history, gathered once from the site
-//! and the state store. Rendering (HTML) lives in `report::fleet`.
+//! of warranty, recent activity, and every device's history, software and upgrades
+//! waiting (as last listed and asked, by `audit`, `software` or `upgrades`), gathered once
+//! from the site and the state store. Rendering (HTML) lives in `report::fleet`.
 
 use std::collections::HashMap;
 
@@ -59,6 +60,32 @@ pub struct DeviceReport {
     pub warranty_until: Option<String>,
     pub history: Vec<Entry>,
     pub repairs: Vec<Repair>,
+    /// Its software as last listed (by `audit` or `software`); `None`: never listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software: Option<DeviceSoftware>,
+    /// The upgrades it had waiting when last asked (by `audit` or `upgrades`); `None`:
+    /// never asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrades: Option<DeviceUpgrades>,
+}
+
+/// A device's newest software snapshot, in short.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceSoftware {
+    /// When it was taken (RFC 3339).
+    pub at: String,
+    pub packages: usize,
+}
+
+/// The upgrades a device had waiting when last asked, in short.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceUpgrades {
+    /// When it was asked (RFC 3339).
+    pub at: String,
+    pub waiting: usize,
+    pub security: usize,
+    /// Its package index's age then, in seconds (`None`: it had none).
+    pub index_age: Option<i64>,
 }
 
 /// Gathers the report.
@@ -75,6 +102,38 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
     let mut devices = Vec::new();
     let today = now.to_zoned(jiff::tz::TimeZone::system()).date();
     let mut out_of_warranty = Vec::new();
+    let mut snapshots: HashMap<String, DeviceSoftware> = store
+        .latest_software()?
+        .into_iter()
+        .map(|s| {
+            let packages: Vec<crate::model::Package> =
+                serde_json::from_str(&s.packages).unwrap_or_default();
+            (
+                s.tag,
+                DeviceSoftware {
+                    at: s.at,
+                    packages: packages.len(),
+                },
+            )
+        })
+        .collect();
+    let mut waiting: HashMap<String, DeviceUpgrades> = store
+        .pending_upgrades()?
+        .into_iter()
+        .map(|r| {
+            let pending: Vec<crate::model::Pending> =
+                serde_json::from_str(&r.pending).unwrap_or_default();
+            (
+                r.tag,
+                DeviceUpgrades {
+                    at: r.at,
+                    waiting: pending.len(),
+                    security: pending.iter().filter(|p| p.security).count(),
+                    index_age: r.index_age,
+                },
+            )
+        })
+        .collect();
     for d in site.devices.values() {
         let stage = stage_name(stages.get(&d.tag).copied());
         if let Some(c) = counts.iter_mut().find(|(s, _)| s == stage) {
@@ -102,6 +161,8 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
             warranty_until: d.purchase.warranty_until.clone(),
             history: store.history(&d.tag)?,
             repairs: store.repairs(&d.tag)?,
+            software: snapshots.remove(&d.tag),
+            upgrades: waiting.remove(&d.tag),
         });
     }
     let within = i64::from(site.settings.accept_within_days);

@@ -37,14 +37,7 @@ pub struct ReadSettings {
 }
 
 /// A change since the last snapshot, and who made it when deskready did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attributed {
-    #[serde(flatten)]
-    pub change: SoftwareChange,
-    /// `deskready upgrade (run 4, ana)` when the device's journal has this change; `None`
-    /// when it was made some other way (by hand, by unattended-upgrades).
-    pub by: Option<String>,
-}
+pub use crate::model::Attributed;
 
 /// One device's inventory.
 #[derive(Debug, Clone, Serialize)]
@@ -238,42 +231,56 @@ fn inventory_one(
     let found = engine::read(site, &tag, read, opts, &|_, _| {})
         .map_err(|p| (failed(&p), p.to_string()))?;
     row.packages = found.installed.unwrap_or_default();
-    if let Some(mark) = store.upgrade_mark(&tag).map_err(se)? {
-        // An upgrade cut off before its end: what it changed is its.
-        store
-            .settle_upgrade(&tag, mark.run_id, &cut_off_rows(&mark, &row.packages), None)
-            .map_err(se)?;
+    let compared = record_inventory(store, &env.operator, &tag, &row.packages).map_err(se)?;
+    row.previous_at = compared.previous_at;
+    row.changes = compared.changes;
+    if row.previous_at.is_some() && !row.changes.is_empty() {
+        row.outcome = Outcome::Changed;
     }
-    let previous = store.software_snapshots(&tag, 1).map_err(se)?;
+    Ok(())
+}
+
+/// What a device's packages were compared with: its last snapshot's time (`None`: none,
+/// this list is its first) and every change since, with who made it.
+pub(super) struct Compared {
+    pub previous_at: Option<String>,
+    pub changes: Vec<Attributed>,
+}
+
+/// Stores `packages`, just read from `tag`, as `software` does (the caller holds the
+/// device's lease): an upgrade of it cut off before its end is settled first (what it
+/// changed is its run's); the list is compared with the last snapshot, each change
+/// attributed from the journal; the look is a journal row, and the list a new snapshot
+/// unless it is the same as the last one.
+pub(super) fn record_inventory(
+    store: &Store,
+    operator: &str,
+    tag: &str,
+    packages: &[Package],
+) -> Result<Compared, StoreError> {
+    if let Some(mark) = store.upgrade_mark(tag)? {
+        // An upgrade cut off before its end: what it changed is its.
+        store.settle_upgrade(tag, mark.run_id, &cut_off_rows(&mark, packages), None)?;
+    }
+    let mut compared = Compared {
+        previous_at: None,
+        changes: Vec::new(),
+    };
+    let previous = store.software_snapshots(tag, 1)?;
     if let Some(prev) = previous.first() {
         let before: Vec<Package> = serde_json::from_str(&prev.packages).unwrap_or_default();
-        let journal: Vec<Entry> = store
-            .history(&tag)
-            .map_err(se)?
-            .into_iter()
-            .filter(|e| e.at >= prev.at)
-            .collect();
-        row.previous_at = Some(prev.at.clone());
-        row.changes = software_changes(&before, &row.packages)
-            .into_iter()
-            .map(|c| Attributed {
-                by: by_deskready(&c, &journal),
-                change: c,
-            })
-            .collect();
-        if !row.changes.is_empty() {
-            row.outcome = Outcome::Changed;
-        }
+        compared.previous_at = Some(prev.at.clone());
+        compared.changes = attributed(store, tag, &before, packages, &prev.at)?;
     }
     let mut msg = format!(
         "inventory: {}",
-        crate::words::count(row.packages.len(), "package")
+        crate::words::count(packages.len(), "package")
     );
-    if row.previous_at.is_some() {
-        if row.changes.is_empty() {
+    if compared.previous_at.is_some() {
+        if compared.changes.is_empty() {
             msg.push_str("; nothing changed since the last inventory");
         } else {
-            let said: Vec<String> = row
+            let said: Vec<String> = compared
                 .changes
                 .iter()
                 .map(|a| {
@@ -288,20 +295,56 @@ fn inventory_one(
             msg.push_str(&format!("; since the last inventory: {}", said.join(", ")));
         }
     }
-    let entry = Entry::new(&tag, &env.operator, "software")
+    let entry = Entry::new(tag, operator, "software")
         .subject("inventory")
         .message(msg);
     // A list the same as the last one is not stored again: the snapshots are the device's
     // software as it changed, and the journal row says when it was looked at.
-    if row.previous_at.is_some() && row.changes.is_empty() {
-        store.record(&[entry]).map_err(se)?;
+    if compared.previous_at.is_some() && compared.changes.is_empty() {
+        store.record(&[entry])?;
     } else {
-        let json = serde_json::to_string(&row.packages).unwrap_or_else(|_| "[]".into());
-        store
-            .record_software(&tag, &env.operator, &json, &[entry])
-            .map_err(se)?;
+        let json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
+        store.record_software(tag, operator, &json, &[entry])?;
     }
-    Ok(())
+    Ok(compared)
+}
+
+/// What changed on `tag` from `before` to `now`, each change attributed from the device's
+/// journal since `since` (when `before` was taken).
+pub(super) fn attributed(
+    store: &Store,
+    tag: &str,
+    before: &[Package],
+    now: &[Package],
+    since: &str,
+) -> Result<Vec<Attributed>, StoreError> {
+    let changes = software_changes(before, now);
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let journal: Vec<Entry> = store
+        .history(tag)?
+        .into_iter()
+        .filter(|e| e.at.as_str() >= since)
+        .collect();
+    Ok(changes
+        .into_iter()
+        .map(|c| Attributed {
+            by: by_deskready(&c, &journal),
+            change: c,
+        })
+        .collect())
+}
+
+/// Stores the upgrades `tag` has waiting, as `upgrades` does (without a refresh).
+pub(super) fn record_waiting(
+    store: &Store,
+    tag: &str,
+    index_age: Option<i64>,
+    pending: &[Pending],
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(pending).unwrap_or_else(|_| "[]".into());
+    store.record_pending(tag, index_age, &json)
 }
 
 /// Who made `change` when deskready's journal since the last snapshot has it: an upgrade's
@@ -440,10 +483,7 @@ fn pending_one(
     row.index_age = found.index_age.flatten();
     row.pending = found.pending.unwrap_or_default();
     row.refresh_failed = found.refresh_failed;
-    let json = serde_json::to_string(&row.pending).unwrap_or_else(|_| "[]".into());
-    store
-        .record_pending(&tag, row.index_age, &json)
-        .map_err(se)?;
+    record_waiting(store, &tag, row.index_age, &row.pending).map_err(se)?;
     if refresh {
         let msg = match &row.refresh_failed {
             None => "refreshed the package index".to_string(),
@@ -712,6 +752,8 @@ impl Bookkeeper for UpgradeBooks {
             elapsed_ms: 0,
             problems: Problems::default(),
             printer: None,
+            software: None,
+            standing: None,
         };
         let mut rows: Vec<Entry> = self.notes.get(tag).cloned().into_iter().collect();
         match done {

@@ -190,16 +190,39 @@ pub fn html(r: &FleetReport) -> String {
     b.push_str(&entry_rows(&r.recent, true));
     b.push_str("</table>");
 
-    b.push_str("<h2>Devices</h2><table id=\"devices\"><tr><th>Device</th><th>Kind</th><th>Stage</th><th>Assignee</th><th>Location</th></tr>");
+    b.push_str("<h2>Devices</h2><table id=\"devices\"><tr><th>Device</th><th>Kind</th><th>Stage</th><th>Assignee</th><th>Location</th><th>Software</th><th>Upgrades waiting</th></tr>");
     for d in &r.devices {
+        let software = d.software.as_ref().map_or_else(
+            || "-".to_string(),
+            |s| {
+                format!(
+                    "{} ({})",
+                    crate::words::count(s.packages, "package"),
+                    crate::time::local_at(&s.at)
+                )
+            },
+        );
+        let upgrades = d.upgrades.as_ref().map_or_else(
+            || "-".to_string(),
+            |u| {
+                format!(
+                    "{}, {} security ({})",
+                    u.waiting,
+                    u.security,
+                    crate::time::local_at(&u.at)
+                )
+            },
+        );
         let _ = write!(
             b,
-            "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
+            "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td></tr>",
             esc(&d.device),
             esc(&d.kind),
             esc(&d.stage),
             esc(d.assignee.as_deref().unwrap_or("-")),
-            esc(&d.location)
+            esc(&d.location),
+            esc(&software),
+            esc(&upgrades)
         );
     }
     b.push_str("</table><h2>History per device</h2>");

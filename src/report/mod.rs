@@ -442,6 +442,7 @@ fn result_word(mode: Mode, o: Outcome) -> &'static str {
         (_, o) => o.as_str(),
     }
 }
+pub mod audit;
 pub mod fleet;
 pub mod software;
 pub mod style;

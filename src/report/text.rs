@@ -10,9 +10,11 @@ use crate::ops::history::StatusRow;
 use crate::resolve::ResolvedResource;
 use crate::store::Entry;
 
-/// A device's run as a CSP reads it: what changed (with diffs), what failed, a summary.
+/// A device's run as a CSP reads it: what changed (with diffs), what failed, an audit's
+/// software and standing, a summary.
 pub fn device_run(run: &DeviceRun) -> String {
     let mut out = resources(run, None);
+    out.push_str(&super::audit::findings(run));
     out.push_str(&summary(run));
     out
 }
@@ -31,6 +33,7 @@ pub fn device_compact(run: &DeviceRun, line: &str) -> String {
         Mode::Plan | Mode::Audit => Some(FOLD_DIFF_LINES),
     };
     out.push_str(&resources(run, fold));
+    out.push_str(&super::audit::findings_compact(run));
     out
 }
 

@@ -126,6 +126,15 @@ impl Store {
         rows.iter().map(snapshot_of).collect()
     }
 
+    /// `tag`'s first snapshot (what it had when deskready first listed it), if any.
+    pub fn first_software(&self, tag: &str) -> Result<Option<SoftwareSnapshot>, StoreError> {
+        let sql = format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM software_snapshots WHERE tag = $1 ORDER BY id LIMIT 1"
+        );
+        let rows = self.db.read(|tx| tx.query(&sql, args![tag]))?;
+        rows.first().map(snapshot_of).transpose()
+    }
+
     /// Every device's newest snapshot, by tag.
     pub fn latest_software(&self) -> Result<Vec<SoftwareSnapshot>, StoreError> {
         let sql = format!(
@@ -287,6 +296,8 @@ mod tests {
         let got: Vec<&str> = a.iter().map(|x| x.packages.as_str()).collect();
         assert_eq!(got, ["[2]", "[1]"]);
         assert_eq!(s.software_snapshots("A", 1).unwrap().len(), 1);
+        assert_eq!(s.first_software("A").unwrap().unwrap().packages, "[1]");
+        assert_eq!(s.first_software("C").unwrap(), None);
         let latest: Vec<(String, String)> = s
             .latest_software()
             .unwrap()

@@ -65,6 +65,13 @@ fn filters(site: &Path) -> Vec<(String, &'static str)> {
         // What a file the device shares with this machine was before (the host's own).
         (r"\(was mode/owner/group [^)]*\)".into(), "(was [MODE])"),
         (r"-> [0-9a-f]{12}\]".into(), "-> [DIGEST]]"),
+        // A light device's software is this machine's: its packages, the upgrades its
+        // package index says wait, and that index's age.
+        (r"\b\d+ packages\b".into(), "[N] packages"),
+        (
+            r"(?m)^  upgrades     .*$".into(),
+            "  upgrades     [UPGRADES]",
+        ),
     ]
 }
 

@@ -183,7 +183,18 @@ pub fn build(
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
 ) -> Script {
-    build_parts(phase, resources, checks, &[])
+    build_parts(phase, resources, checks, &[], &[])
+}
+
+/// [`build`], with `tail` (program text, such as an audit's software read,
+/// [`software::AUDIT`]) run after the resources and before the program's end.
+pub fn build_with(
+    phase: Phase,
+    resources: &[(usize, &ResolvedResource)],
+    checks: &[(usize, &str)],
+    tail: &[&'static str],
+) -> Script {
+    build_parts(phase, resources, checks, &[], tail)
 }
 
 /// Builds one program for the resources of several devices on one device (a print
@@ -198,16 +209,17 @@ pub fn build_batch(phase: Phase, parts: &[(String, Vec<(usize, &ResolvedResource
         .iter()
         .filter_map(|(model, p)| p.first().map(|(i, _)| (*i, model.as_str())))
         .collect();
-    build_parts(phase, &all, &[], &starts)
+    build_parts(phase, &all, &[], &starts, &[])
 }
 
 /// [`build`], where the resources whose indices are in `starts` begin another device's
-/// part (of that model): `failed` is reset before them.
+/// part (of that model): `failed` is reset before them; `tail` runs before the end.
 fn build_parts(
     phase: Phase,
     resources: &[(usize, &ResolvedResource)],
     checks: &[(usize, &str)],
     starts: &[(usize, &str)],
+    tail: &[&'static str],
 ) -> Script {
     let mut w = Writer::new();
     let mut data = Vec::new();
@@ -368,9 +380,13 @@ fn build_parts(
             w.call("check", [j.to_string(), cmd.to_string()]);
         }
     }
-    // Every rename made durable before the program says it is done; the data follows
-    // the program in the same file: the shell must stop here.
-    w.raw("settle\necho @@END\nexit 0\n}");
+    // Every rename made durable before the program says it is done.
+    w.raw("settle");
+    for t in tail {
+        w.raw(t);
+    }
+    // The data follows the program in the same file: the shell must stop here.
+    w.raw("echo @@END\nexit 0\n}");
     let text = w.finish();
     let size = text.len() + data.len() + seal.len();
     let text = text.replacen(
@@ -1742,5 +1758,18 @@ mod tests {
         for r in &rs {
             shellcheck(kinds::of(r.kind()).helpers());
         }
+    }
+
+    #[test]
+    fn a_tail_runs_after_the_resources_and_before_the_end() {
+        let r = file("/etc/motd", "hi\n", None);
+        let items = [(0, &r)];
+        let s = build_with(Phase::Plan, &items, &[], &software::AUDIT);
+        let tail = s.text.rfind("\nsw_audit\n").expect("the tail is called");
+        let step = format!("\n# {}\n", r.name());
+        assert!(s.text.find(&step).is_some_and(|at| at < tail), "{}", s.text);
+        assert!(s.text[tail..].contains("echo @@END"));
+        // Nothing staged: it still runs straight from stdin.
+        assert!(!s.staged());
     }
 }

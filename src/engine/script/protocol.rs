@@ -13,6 +13,7 @@
 //! of a failed command's stderr), `@@V j pass|fail CODE`, `@@VE j BASE64` (output of a failed
 //! check), `@@NEED TOOL...` (programs the device lacks; nothing was run), `@@PSDOWN i`
 //! (resource `i`'s print server's scheduler does not answer; nothing was tried), `@@END`;
+//! an audit's software read adds `software.sh`'s `@@SW…` lines, kept as they came;
 //! a test page says `@@TP ok|timeout ID` or `@@TP failed WHY`.
 
 use std::collections::BTreeMap;
@@ -265,6 +266,9 @@ pub struct Report {
     pub complete: bool,
     /// Programs the device lacks (the program stopped before running anything).
     pub missing_tools: Vec<String>,
+    /// The `@@SW…` lines of an audit's software read, as they came (read by
+    /// [`super::software::parse`]).
+    pub software: String,
 }
 
 /// Reads a program's stdout. A last line without its newline (the connection was cut
@@ -319,6 +323,10 @@ pub fn parse(stdout: &[u8]) -> Report {
                 rep.resources.entry(i).or_default().print_server_down = true;
             }
             Some(Line::End) => rep.complete = true,
+            None if line.starts_with("@@SW") => {
+                rep.software.push_str(line);
+                rep.software.push('\n');
+            }
             None => {}
         }
     }
@@ -390,6 +398,14 @@ mod tests {
         // a line lost (or bytes changed on the way) leaves no old content at all
         let rep = parse(b"@@OL 1 abc\n@@OT 1 9\n");
         assert_eq!(rep.resources[&1].old, None);
+    }
+
+    #[test]
+    fn an_audits_software_lines_are_kept_as_they_came() {
+        let rep = parse(b"@@R 0 ok\n@@SWP now aGk=\n@@SWN apt-get\n@@END\n");
+        assert_eq!(rep.software, "@@SWP now aGk=\n@@SWN apt-get\n");
+        assert!(rep.complete);
+        assert_eq!(rep.resources.len(), 1);
     }
 
     #[test]

@@ -10,6 +10,12 @@ use super::{PREAMBLE, Script, WATCHDOG};
 
 const SOFTWARE: &str = include_str!("software.sh");
 
+/// What an audit's program runs after its probes to read the software (`sw_audit`: the
+/// installed packages, the index's age and what apt would upgrade, never refreshing the
+/// index nor stopping the program): raw program text for [`super::build_with`]; its lines
+/// are read back with [`parse`].
+pub const AUDIT: [&str; 2] = [SOFTWARE, "sw_audit"];
+
 /// What a read program asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Read {
@@ -109,6 +115,9 @@ pub struct Said {
     pub upgrade: Option<(i32, String)>,
     /// Programs the device lacks (nothing ran).
     pub missing_tools: Vec<String>,
+    /// An audit's read: the tool the device has not (`dpkg-query`: nothing was read;
+    /// `apt-get`: the packages were, the upgrades waiting were not).
+    pub lacks: Option<String>,
     /// It reached its end.
     pub complete: bool,
 }
@@ -152,6 +161,7 @@ pub fn parse(stdout: &[u8]) -> Said {
                     None => Err(String::new()),
                 });
             }
+            "@@SWN" => said.lacks = Some(rest.trim().to_string()),
             "@@SWS" => said.simulation = Some(text(rest)),
             "@@SWF" => said.simulation_failed = Some(text(rest)),
             "@@SWH" => {

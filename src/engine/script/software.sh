@@ -14,6 +14,8 @@
 #   @@SWH WHEN healed|broken|busy B64   what `dpkg --audit` found, and whether `dpkg --configure -a`
 #                   mended it (busy: another process holds dpkg's lock; nothing was tried)
 #   @@SWR RC B64    the upgrade's exit code and the end of what apt said
+#   @@SWN TOOL      an audit's read: the device has no TOOL (dpkg-query: nothing was read;
+#                   apt-get: the packages were, the upgrades waiting were not)
 SW_OPTS='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold'
 
 # sw_list TAG APT: the installed packages as dpkg has them; with APT 1, where apt has them from
@@ -118,4 +120,17 @@ sw_upgrade() {
   [ "$rc" = 0 ] || sw_heal after
   printf '@@SWR %s ' "$rc"; tail -n 20 "$T/up" | base64 -w0; echo
   sw_list after 0
+}
+
+# sw_audit: what an audit reads of the software, from the index as it is (never
+# refreshed) and never failing the audit: the installed packages and where apt has them
+# from, the index's age and what apt would upgrade; a device without dpkg-query or
+# apt-get says so (`@@SWN`) instead of stopping the program
+sw_audit() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then echo '@@SWN dpkg-query'; return 0; fi
+  sw_list now 1
+  if ! command -v apt-get >/dev/null 2>&1; then echo '@@SWN apt-get'; return 0; fi
+  tdir
+  sw_index
+  sw_pending
 }
