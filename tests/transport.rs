@@ -349,6 +349,55 @@ fn a_public_key_file_that_does_not_match_its_key_does_not_stop_the_key() {
 }
 
 #[test]
+fn an_rsa_key_logs_in_through_libssh2_and_an_ed25519_key_without_its_pub_file_too() {
+    // ed25519 keys sign in memory; any other goes through libssh2's key-file login.
+    let lab = TestLab::new("RSA", 1);
+    let name = lab.name(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = dir.path().join("rsa");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(dir.path().join("rsa.pub")).unwrap();
+    let mut admin = lab.session(0);
+    ok(
+        &mut admin,
+        &format!(
+            "printf '%s\\n' {} >> /run/deskready-lab/sshd/authorized_keys",
+            shell_quote(public.trim())
+        ),
+    );
+    let own = lab.target(&name).unwrap();
+    let pins = deskready::transport::MemoryPins::new();
+    let mut sess = Session::connect(
+        &Target {
+            identity: Some(rsa),
+            ..own.clone()
+        },
+        &quick(),
+        &pins,
+    )
+    .unwrap();
+    assert_eq!(ok(&mut sess, "echo rsa"), "rsa\n");
+    // The operator's ed25519 key alone (no .pub beside it).
+    let bare = dir.path().join("operator");
+    std::fs::copy(own.identity.as_ref().unwrap(), &bare).unwrap();
+    let mut sess = Session::connect(
+        &Target {
+            identity: Some(bare),
+            ..own
+        },
+        &quick(),
+        &pins,
+    )
+    .unwrap();
+    assert_eq!(ok(&mut sess, "echo ed"), "ed\n");
+}
+
+#[test]
 fn down_stops_every_process_of_the_lab() {
     // The guard still takes the lab down if an assertion below fails.
     let lab = TestLab::new("DOWN", 3);
