@@ -4,7 +4,9 @@
 //! CUPS-Get-Printers, counted in cupsd's access log), each printer then with its own
 //! journal rows, stage and run row; two workers on a real PostgreSQL configure each printer
 //! exactly once; a print server whose cupsd is dead fails its printers together, once,
-//! reported as the print server's. Real cupsd, real ippeveprinter printers, no mocks.
+//! reported as the print server's; a worker killed mid-group leaves every job of the group
+//! to be taken over; `--max-fail` counts each printer of a group. Real cupsd, real
+//! ippeveprinter printers, real PostgreSQL, no mocks.
 
 use std::time::{Duration, Instant};
 
@@ -444,4 +446,66 @@ fn a_worker_killed_mid_group_leaves_every_printer_to_be_taken_over() {
         );
     }
     assert!(store.locks().unwrap().is_empty());
+}
+
+#[test]
+fn max_fail_counts_each_printer_of_a_print_servers_group() {
+    let mut lab = PrintLab::up(10, None);
+    let printers = lab.printers();
+    // Named in this order: the first five are batch 1, two of them dead.
+    for p in &printers[..2] {
+        lab.lab.lab.stop_printer(p).unwrap();
+    }
+    let logins = print_server_logins(&lab.lab);
+    let mut args: Vec<&str> = vec!["--format", "json", "configure"];
+    args.extend(printers.iter().map(String::as_str));
+    args.extend([
+        "--batch",
+        "5",
+        "--max-fail",
+        "1",
+        "--connect-timeout",
+        "2",
+        "--queue",
+        "--detach",
+    ]);
+    let queued = lab.cmd("desk").args(&args).success().json();
+    let run = queued["run_id"].as_i64().unwrap();
+    let worked = lab
+        .cmd("worker-a")
+        .args(["--format", "json", "worker", "--until-empty"])
+        .output();
+    assert_eq!(worked.code(), 1, "{}{}", worked.stdout(), worked.stderr());
+    // Batch 1 as one program (the dead printers left out of it), then stopped.
+    assert_eq!(print_server_logins(&lab.lab) - logins, 1);
+    let store = lab.store();
+    let last = store.last_run("configure").unwrap().unwrap();
+    assert_eq!((last.id, last.status), (run, RunStatus::Stopped));
+    let outcome = |t: &String| {
+        last.devices
+            .iter()
+            .find(|(d, _)| d == t)
+            .and_then(|(_, o)| *o)
+    };
+    for (i, t) in printers.iter().enumerate() {
+        let want = match i {
+            0 | 1 => Outcome::Unreachable,
+            2..=4 => Outcome::Changed,
+            _ => Outcome::NotStarted,
+        };
+        assert_eq!(outcome(t), Some(want), "{t}: {:?}", last.devices);
+    }
+    let watched = lab
+        .cmd("desk")
+        .args(["--format", "json", "configure", "--watch", &run.to_string()])
+        .output();
+    let stopped: Vec<serde_json::Value> = ndjson(&watched)
+        .into_iter()
+        .filter(|e| e["event"] == "stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{}", watched.stdout());
+    assert_eq!(
+        stopped[0]["reason"],
+        "2 devices failed in batch 1, more than the 1 allowed by --max-fail; no further device was started"
+    );
 }
