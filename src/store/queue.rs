@@ -7,7 +7,8 @@
 //! before it is done. A job whose work runs on a device other jobs share (a printer's queue
 //! on its print server: its `work_on`) is taken together with the other jobs of its run and
 //! batch on that device that could be taken then, in the same transaction, so that one
-//! worker runs them as one program there. A claim whose worker stopped renewing it is taken again once it, and
+//! worker runs them as one program there; only the first of them that can be taken starts
+//! such a claim, so claims at the same moment (passing over it) never split them. A claim whose worker stopped renewing it is taken again once it, and
 //! that worker's lease of the device, have expired. The failure threshold is counted here
 //! over every worker's results; a cancel stops the run as the threshold does; the run ends
 //! with its last job.
@@ -176,19 +177,29 @@ impl Store {
         lease_secs: i64,
         most: usize,
     ) -> Result<Vec<Claim>, StoreError> {
+        let ready = |q: &str| {
+            format!(
+                "{q}.not_before <= $1
+                 AND (({q}.state = $2 AND {q}.run_id IN (SELECT s.run_id FROM queued_runs s WHERE s.stopped IS NULL))
+                      OR ({q}.state = $3 AND {q}.expires < $1 AND NOT EXISTS (
+                          SELECT 1 FROM locks l WHERE l.tag = {q}.tag AND l.host = {q}.host AND l.pid = {q}.pid AND l.expires >= $1)))"
+            )
+        };
         // Whether job `q` can be taken at `$1`: queued in a run still starting devices, or
         // taken by a worker that renewed neither its claim nor its lease of the device.
-        const READY: &str = "q.not_before <= $1
-            AND ((q.state = $2 AND q.run_id IN (SELECT s.run_id FROM queued_runs s WHERE s.stopped IS NULL))
-                 OR (q.state = $3 AND q.expires < $1 AND NOT EXISTS (
-                     SELECT 1 FROM locks l WHERE l.tag = q.tag AND l.host = q.host AND l.pid = q.pid AND l.expires >= $1)))";
+        let (ready_q, ready_o) = (ready("q"), ready("o"));
         let claims = self.db.write(|tx| {
             let at = unix_now();
+            // A job shared with others is taken first of them only when it is the first of
+            // them that can be taken: a claim passing over the first (taken by another
+            // transaction at this moment) does not split the group.
             let Some(r) = tx.query_opt(
                 &format!(
                     "SELECT q.run_id, q.tag, q.batch, q.state, q.worker, q.work_on FROM queue_jobs q
-                     WHERE {READY}
+                     WHERE {ready_q}
                        AND q.batch = (SELECT MIN(b.batch) FROM queue_jobs b WHERE b.run_id = q.run_id AND b.state <> $4)
+                       AND NOT EXISTS (SELECT 1 FROM queue_jobs o WHERE o.run_id = q.run_id AND o.batch = q.batch
+                                       AND o.work_on = q.work_on AND o.seq < q.seq AND {ready_o})
                      ORDER BY q.run_id, q.seq LIMIT 1 {{skip_locked}}"
                 ),
                 args![at, QUEUED, TAKEN, DONE],
@@ -206,7 +217,7 @@ impl Store {
                 for r in tx.query(
                     &format!(
                         "SELECT q.tag, q.state, q.worker FROM queue_jobs q
-                         WHERE {READY} AND q.run_id = $4 AND q.batch = $5 AND q.work_on = $6 AND q.tag <> $7
+                         WHERE {ready_q} AND q.run_id = $4 AND q.batch = $5 AND q.work_on = $6 AND q.tag <> $7
                          ORDER BY q.seq LIMIT $8 {{skip_locked}}"
                     ),
                     args![at, QUEUED, TAKEN, run_id, batch, on, first, (most - 1) as i64],
@@ -782,7 +793,7 @@ mod tests {
                         let me = worker(&format!("w{i}"));
                         let mut mine = Vec::new();
                         loop {
-                            let group = store.claim_together(&me, 60, 4).unwrap();
+                            let group = store.claim_together(&me, 60, 100).unwrap();
                             if group.is_empty() {
                                 break;
                             }
@@ -797,9 +808,10 @@ mod tests {
                 .collect();
             handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
         });
-        // Each group on one print server, at most 4; every job once.
+        // Each claim is one print server's ten jobs, whole (workers claiming at the same
+        // moment pass over them rather than split them); every job once.
         for g in &taken {
-            assert!(!g.is_empty() && g.len() <= 4, "{g:?}");
+            assert_eq!(g.len(), 10, "{g:?}");
             let server = |t: &String| (t[1..].parse::<usize>().unwrap() - 1) % 3;
             assert!(g.iter().all(|t| server(t) == server(&g[0])), "{g:?}");
         }
