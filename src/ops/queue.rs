@@ -196,24 +196,22 @@ pub fn work(
     let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
     let take_jobs = || -> Result<(), Error> {
         while !stopped() {
+            // One job, or every ready job of printers on one print server.
             let claims = store.claim_together(&me, lease, TOGETHER)?;
-            match claims.len() {
-                1.. => {
-                    for row in worker.run_all(claims)? {
-                        let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
-                        sum.jobs += 1;
-                        sum.failed += usize::from(row.outcome.counts_as_failure());
-                    }
+            if claims.is_empty() {
+                if s.until_empty && store.jobs_left()? == 0 {
+                    break;
                 }
-                0 => {
-                    if s.until_empty && store.jobs_left()? == 0 {
-                        break;
-                    }
-                    let until = Instant::now() + s.poll;
-                    while Instant::now() < until && !stopped() {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+                let until = Instant::now() + s.poll;
+                while Instant::now() < until && !stopped() {
+                    std::thread::sleep(Duration::from_millis(50));
                 }
+                continue;
+            }
+            for row in worker.run_all(claims)? {
+                let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+                sum.jobs += 1;
+                sum.failed += usize::from(row.outcome.counts_as_failure());
             }
         }
         Ok(())
