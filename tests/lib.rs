@@ -28,6 +28,7 @@ mod packages;
 mod printers;
 mod printfleet;
 mod printlab;
+mod printqueue;
 mod printservice;
 mod queue;
 mod render;

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::{LabSite, SiteCopy, done, ndjson, poll};
 
-const PRINTERS: &str = "PRN-*,LABP-*";
+pub(crate) const PRINTERS: &str = "PRN-*,LABP-*";
 
 /// Sessions the print server's sshd accepted so far.
-fn print_server_logins(lab: &LabSite) -> usize {
+pub(crate) fn print_server_logins(lab: &LabSite) -> usize {
     let ps = lab.lab.print_server.as_ref().expect("print server");
     let log = lab.lab.device(&ps.device).unwrap().log_file();
     std::fs::read_to_string(log)
@@ -440,7 +440,7 @@ fn an_ipps_printer_is_asked_over_tls() {
 
 /// The requests the print server's cupsd logged so far, one per line (the lab's cupsd logs
 /// every request: `AccessLogLevel all`).
-fn cupsd_requests(lab: &LabSite) -> Vec<String> {
+pub(crate) fn cupsd_requests(lab: &LabSite) -> Vec<String> {
     let ps = lab.lab.print_server.as_ref().expect("print server");
     std::fs::read_to_string(ps.dir.join("log/access_log"))
         .unwrap_or_default()

@@ -301,6 +301,20 @@ fn follow(ctx: &Ctx, watch: Watch) -> Result<ExitStatus, Failure> {
                 said = waiting;
             }
             if let Some(status) = p.ended {
+                // A print server found down, once, with every printer it held back.
+                let mut down: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+                for r in &p.rows {
+                    if let Some(server) = &r.print_server_down {
+                        down.entry(server).or_default().push(r.device.clone());
+                    }
+                }
+                for (server, mut printers) in down {
+                    printers.sort();
+                    let _ = tx.send(Event::PrintServerDown {
+                        server: server.to_string(),
+                        printers,
+                    });
+                }
                 if let Some(reason) = &p.stopped {
                     let _ = tx.send(Event::Stopped {
                         reason: reason.clone(),

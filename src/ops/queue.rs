@@ -4,6 +4,9 @@
 //! `--max-fail` threshold counted over every worker's results, maintenance windows
 //! (`--now`, `--wait`), the device's lease); the command that queued it, or a later one,
 //! follows the run's progress from the store ([`Watch`]), and any can end it ([`cancel`]).
+//! Printers whose queues are on one print server are taken together (every job of theirs
+//! ready in the run's batch, up to [`TOGETHER`]) and run as ONE program there, as a direct
+//! rollout runs them (`Bookkeeper::work_batch`), each job then finished with its own result.
 //! A worker renews its claims while it runs; one that dies leaves its jobs to be taken over
 //! once its claims and leases expire. Never prints, handles no signal: a worker stops
 //! taking jobs when told.
@@ -18,11 +21,17 @@ use serde::{Deserialize, Serialize};
 use super::Error;
 use super::configure::Books;
 use super::rollout::{self, ConvergeSettings, SshSettings};
+use crate::engine::batch;
 use crate::engine::device::{Mode, Step};
-use crate::engine::fleet::{self, Admission, Bookkeeper, RecapRow, Settings};
+use crate::engine::fleet::{self, Admission, Bookkeeper, MaxFail, RecapRow, Settings};
 use crate::model::{Outcome, RunStatus};
+use crate::resolve::Resolved;
 use crate::site::Site;
 use crate::store::{Claim, Holder, Purpose, QueueJob, Store};
+
+/// The most jobs whose work is on one print server a worker takes at once, to run as one
+/// program there (a direct rollout's 200-printer batch takes about 4 s).
+pub const TOGETHER: usize = 200;
 
 /// The settings a queued run keeps for its workers: a configure's, as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,16 +106,17 @@ pub fn enqueue(env: &super::Env, s: &ConvergeSettings) -> Result<Enqueued, Error
         return Ok(Enqueued::NothingToResume);
     };
     let (batches, _) = rollout::rules(s)?;
-    rollout::resolve_all(env, &site, &tags)?;
+    let (resolved, _) = rollout::resolve_all(env, &site, &tags)?;
     let sizes = fleet::batch_sizes(tags.len(), &batches);
     let mut jobs = Vec::with_capacity(tags.len());
-    let mut tags = tags.into_iter();
+    // A printer whose queue is on a print server is taken with the others there.
+    let mut tags = tags.into_iter().zip(&resolved);
     for (i, size) in sizes.iter().enumerate() {
-        jobs.extend(
-            tags.by_ref()
-                .take(*size)
-                .map(|tag| QueueJob { tag, batch: i + 1 }),
-        );
+        jobs.extend(tags.by_ref().take(*size).map(|(tag, r)| QueueJob {
+            tag,
+            batch: i + 1,
+            work_on: batch::batch_key(&site, r),
+        }));
     }
     let settings = serde_json::to_string(&Stored::of(s)).expect("settings serialise");
     let run_id = store.enqueue(&env.operator, &jobs, &settings)?;
@@ -186,23 +196,22 @@ pub fn work(
     let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
     let take_jobs = || -> Result<(), Error> {
         while !stopped() {
-            match store.claim(&me, lease)? {
-                Some(c) => {
-                    if let Some(row) = worker.run(c)? {
-                        let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
-                        sum.jobs += 1;
-                        sum.failed += usize::from(row.outcome.counts_as_failure());
-                    }
+            // One job, or every ready job of printers on one print server.
+            let claims = store.claim_together(&me, lease, TOGETHER)?;
+            if claims.is_empty() {
+                if s.until_empty && store.jobs_left()? == 0 {
+                    break;
                 }
-                None => {
-                    if s.until_empty && store.jobs_left()? == 0 {
-                        break;
-                    }
-                    let until = Instant::now() + s.poll;
-                    while Instant::now() < until && !stopped() {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+                let until = Instant::now() + s.poll;
+                while Instant::now() < until && !stopped() {
+                    std::thread::sleep(Duration::from_millis(50));
                 }
+                continue;
+            }
+            for row in worker.run_all(claims)? {
+                let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
+                sum.jobs += 1;
+                sum.failed += usize::from(row.outcome.counts_as_failure());
             }
         }
         Ok(())
@@ -262,35 +271,65 @@ impl Worker<'_> {
         Ok(site.clone())
     }
 
+    /// Runs jobs `claims` (taken together: one run, one batch) and records each; a job
+    /// that went back to the queue (its window is closed) has no row.
+    fn run_all(&self, mut claims: Vec<Claim>) -> Result<Vec<RecapRow>, Error> {
+        if claims.len() == 1 {
+            return Ok(self.run(claims.remove(0))?.into_iter().collect());
+        }
+        self.run_together(claims)
+    }
+
+    /// The settings job `c`'s run was queued with, and its threshold.
+    fn settings_of(&self, c: &Claim) -> Result<(ConvergeSettings, Option<MaxFail>), Error> {
+        let stored: Stored = serde_json::from_str(&c.settings).map_err(|e| {
+            Error::BadInput(format!(
+                "queued run {} has settings this deskready cannot read: {e}",
+                c.run_id
+            ))
+        })?;
+        let cs = stored.converge();
+        let (_, max_fail) = rollout::rules(&cs)?;
+        Ok((cs, max_fail))
+    }
+
+    /// Says that job `c` was taken.
+    fn took(&self, c: &Claim) {
+        (self.on)(WorkerEvent::Took {
+            run_id: c.run_id,
+            device: c.tag.clone(),
+            taken_over: c.taken_over.clone(),
+        });
+    }
+
+    /// Why job `c` is recorded without running: its worker died and the run has stopped
+    /// since.
+    fn abandoned(c: &Claim) -> Option<String> {
+        match (&c.taken_over, &c.stopped) {
+            (Some(from), Some(why)) => Some(format!(
+                "{from} stopped renewing its claim, and the run stopped since ({why}): not configured again"
+            )),
+            _ => None,
+        }
+    }
+
     /// Runs job `c` under the run's settings and records it; `None`: it went back to the
     /// queue (its window is closed).
     fn run(&self, c: Claim) -> Result<Option<RecapRow>, Error> {
         let started = Instant::now();
         let (run_id, tag) = (c.run_id, c.tag.clone());
-        (self.on)(WorkerEvent::Took {
-            run_id,
-            device: tag.clone(),
-            taken_over: c.taken_over.clone(),
-        });
-        let stored: Stored = serde_json::from_str(&c.settings).map_err(|e| {
-            Error::BadInput(format!(
-                "queued run {run_id} has settings this deskready cannot read: {e}"
-            ))
-        })?;
-        let cs = stored.converge();
-        let (_, max_fail) = rollout::rules(&cs)?;
+        self.took(&c);
+        let (cs, max_fail) = self.settings_of(&c)?;
         let books = Books {
             store: self.store.clone(),
             run_id: Some(run_id),
             notes: HashMap::new(),
             recheck: None,
         };
-        let prepared = match (&c.taken_over, &c.stopped) {
-            // Its worker died and the run has stopped since: recorded, not run again.
-            (Some(from), Some(why)) => Ok(Prepared::Abandoned(format!(
-                "{from} stopped renewing its claim, and the run stopped since ({why}): not configured again"
-            ))),
-            _ => self.prepare(&c, &cs),
+        let prepared = match Self::abandoned(&c) {
+            // Recorded, not run again.
+            Some(why) => Ok(Prepared::Abandoned(why)),
+            None => self.prepare(&c, &cs),
         };
         let row = match prepared {
             Ok(Prepared::Abandoned(why)) => {
@@ -328,8 +367,21 @@ impl Worker<'_> {
                 fleet::recap_of(&tag, elapsed, work).0
             }
         };
+        self.finish(&c, &books, row, max_fail).map(Some)
+    }
+
+    /// Records job `c`'s end with its recap `row`: its run's device row (when its work did
+    /// not write it), the job done (counted against the batch's threshold), and says so.
+    fn finish(
+        &self,
+        c: &Claim,
+        books: &Books,
+        row: RecapRow,
+        max_fail: Option<MaxFail>,
+    ) -> Result<RecapRow, Error> {
+        let (run_id, tag) = (c.run_id, c.tag.as_str());
         // A device row written with its work is kept; this settles the others.
-        books.finished(&tag, row.outcome, row.error.as_deref());
+        books.finished(tag, row.outcome, row.error.as_deref());
         let reason = |n: usize| {
             format!(
                 "{} failed in batch {}, more than the {} allowed by --max-fail; no further device was started",
@@ -342,7 +394,7 @@ impl Worker<'_> {
         let recap = serde_json::to_string(&row).expect("a recap row serialises");
         self.store.complete(
             run_id,
-            &tag,
+            tag,
             self.me,
             row.outcome.counts_as_failure(),
             &recap,
@@ -352,7 +404,140 @@ impl Worker<'_> {
             run_id,
             row: row.clone(),
         });
-        Ok(Some(row))
+        Ok(row)
+    }
+
+    /// Runs jobs `claims` of printers whose queues are on one print server as a direct
+    /// rollout does: resolved at once, each admitted by its window, the admitted ones
+    /// over one connection and one program there (`Bookkeeper::work_batch`: each one's
+    /// lease, stage, journal and run row), then each job finished with its own result. A
+    /// job that cannot go so (its device no longer the site's or no longer on that print
+    /// server, a run stopped since its dead worker took it, a device that does not
+    /// resolve) runs on its own, as any job.
+    fn run_together(&self, claims: Vec<Claim>) -> Result<Vec<RecapRow>, Error> {
+        let started = Instant::now();
+        let run_id = claims[0].run_id;
+        let (cs, max_fail) = self.settings_of(&claims[0])?;
+        let site = self.site_for_all(&claims)?;
+        let (mut alone, mut group): (Vec<Claim>, Vec<Claim>) = claims
+            .into_iter()
+            .partition(|c| Self::abandoned(c).is_some() || site.device(&c.tag).is_none());
+        let tags: Vec<String> = group.iter().map(|c| c.tag.clone()).collect();
+        let resolved = match rollout::resolve_all(self.env, &site, &tags) {
+            Ok((mut resolved, secrets)) => {
+                // A printer whose queue was renamed: its old queue goes after the new one.
+                super::printer_queue::renames(&site, self.store, &mut resolved)?;
+                Some((resolved, secrets))
+            }
+            Err(_) => None,
+        };
+        let mut rows = Vec::new();
+        let Some((resolved, secrets)) = resolved else {
+            // One does not resolve: each on its own, which says which.
+            alone.append(&mut group);
+            for c in alone {
+                rows.extend(self.run(c)?);
+            }
+            return Ok(rows);
+        };
+        let on = resolved.iter().find_map(|r| batch::batch_key(&site, r));
+        let mut go: Vec<(Claim, Resolved)> = Vec::new();
+        let mut notes = HashMap::new();
+        let mut settled: Vec<(Claim, RecapRow)> = Vec::new();
+        for (c, r) in group.drain(..).zip(resolved) {
+            if on.is_none() || batch::batch_key(&site, &r) != on {
+                // Its queue moved to another print server since it was queued.
+                alone.push(c);
+                continue;
+            }
+            self.took(&c);
+            let (admission, note) = rollout::admission(
+                &site,
+                self.store,
+                &c.tag,
+                jiff::Timestamp::now(),
+                &cs,
+                &c.operator,
+            )?;
+            match admission {
+                Admission::Go => {
+                    if let Some(n) = note {
+                        notes.insert(c.tag.clone(), n);
+                    }
+                    go.push((c, r));
+                }
+                Admission::Refuse(why) => {
+                    let row = fleet::recap_without_run(&c.tag, Outcome::Refused, Some(why));
+                    settled.push((c, row));
+                }
+                Admission::WaitUntil { until } => {
+                    self.store
+                        .defer(run_id, &c.tag, self.me, until.as_second())?;
+                    (self.on)(WorkerEvent::Deferred {
+                        run_id,
+                        device: c.tag.clone(),
+                        until: until.to_string(),
+                    });
+                }
+            }
+        }
+        let books = Books {
+            store: self.store.clone(),
+            run_id: Some(run_id),
+            notes,
+            recheck: None,
+        };
+        if let Some(on) = on.filter(|_| !go.is_empty()) {
+            let settings = self.settings(&cs, &go[0].0.operator, secrets.redactor());
+            let observe = |_: &str, _: Step| {};
+            let refs: Vec<&Resolved> = go.iter().map(|(_, r)| r).collect();
+            let results = books.work_batch(&site, &on, &refs, &settings, &observe);
+            for ((c, _), work) in go.into_iter().zip(results) {
+                // Its own time: a printer that did not answer was done before the program.
+                let own = work
+                    .as_ref()
+                    .map_or_else(|_| started.elapsed().as_millis() as u64, |r| r.elapsed_ms);
+                let row = fleet::recap_of(&c.tag, own, work).0;
+                settled.push((c, row));
+            }
+        }
+        for (c, row) in settled {
+            rows.push(self.finish(&c, &books, row, max_fail)?);
+        }
+        for c in alone {
+            rows.extend(self.run(c)?);
+        }
+        Ok(rows)
+    }
+
+    /// The site, loaded again when it does not declare one of `claims`' devices.
+    fn site_for_all(&self, claims: &[Claim]) -> Result<Arc<Site>, Error> {
+        let mut site = self.site.lock().unwrap_or_else(|e| e.into_inner());
+        if claims.iter().any(|c| site.device(&c.tag).is_none()) {
+            *site = Arc::new(self.env.load_site()?);
+        }
+        Ok(site.clone())
+    }
+
+    /// A worker's rollout settings for run settings `cs` queued by `operator`.
+    fn settings(
+        &self,
+        cs: &ConvergeSettings,
+        operator: &str,
+        redactor: crate::secrets::Redactor,
+    ) -> Settings {
+        let mut ssh = cs.ssh.options(self.store.clone());
+        ssh.retries = cs.retries;
+        ssh.test_page = cs.test_page;
+        ssh.redactor = redactor;
+        Settings {
+            mode: Mode::Configure,
+            parallel: 1,
+            batches: Vec::new(),
+            max_fail: None,
+            operator: operator.to_string(),
+            ssh,
+        }
     }
 
     /// Resolves job `c`'s device and admits it by its maintenance window.
@@ -381,18 +566,7 @@ impl Worker<'_> {
             Admission::Refuse(why) => return Ok(Prepared::Refused(why)),
             Admission::WaitUntil { until } => return Ok(Prepared::Deferred(until)),
         }
-        let mut ssh = cs.ssh.options(self.store.clone());
-        ssh.retries = cs.retries;
-        ssh.test_page = cs.test_page;
-        ssh.redactor = secrets.redactor();
-        let settings = Settings {
-            mode: Mode::Configure,
-            parallel: 1,
-            batches: Vec::new(),
-            max_fail: None,
-            operator: c.operator.clone(),
-            ssh,
-        };
+        let settings = self.settings(cs, &c.operator, secrets.redactor());
         Ok(Prepared::Go(Box::new(Ready {
             site,
             resolved: resolved.remove(0),

@@ -190,6 +190,7 @@ const TABLES: &[(&str, &[&str], &str)] = &[
             "failed",
             "recap",
             "done_at",
+            "work_on",
         ],
         "run_id, tag",
     ),

@@ -112,6 +112,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::printers::QUEUES_MIGRATION,
     // 12: upgrades started and not yet settled.
     super::software::MIGRATION_MARKS,
+    // 13: the device a queued job's work runs on, shared with other jobs (a print server).
+    super::queue::MIGRATION_WORK_ON,
 ];
 
 /// The schema version this build writes.

@@ -1,10 +1,14 @@
 //! Queued rollouts (`configure --queue`): a run whose devices are jobs in the store, taken
 //! by `deskready worker` processes on any number of machines. A job is `queued`, `taken`
 //! (by one worker, until its claim expires unless the worker renews it) or `done` (with its
-//! recap row). Jobs are taken one per write transaction (`FOR UPDATE SKIP LOCKED` on
+//! recap row). Jobs are taken in a write transaction (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, so workers pass over each other's rows; SQLite's single writer does the
 //! same), batch after batch: no job of a batch is taken before every job of the batches
-//! before it is done. A claim whose worker stopped renewing it is taken again once it, and
+//! before it is done. A job whose work runs on a device other jobs share (a printer's queue
+//! on its print server: its `work_on`) is taken together with the other jobs of its run and
+//! batch on that device that could be taken then, in the same transaction, so that one
+//! worker runs them as one program there; only the first of them that can be taken starts
+//! such a claim, so claims at the same moment (passing over it) never split them. A claim whose worker stopped renewing it is taken again once it, and
 //! that worker's lease of the device, have expired. The failure threshold is counted here
 //! over every worker's results; a cancel stops the run as the threshold does; the run ends
 //! with its last job.
@@ -45,6 +49,12 @@ CREATE TABLE queue_jobs (
 CREATE INDEX queue_jobs_state ON queue_jobs (state, run_id, batch, seq);
 "#;
 
+/// The device a job's work runs on when other jobs may share it (a printer's print server):
+/// jobs of one run and batch with the same `work_on` are taken together.
+pub(super) const MIGRATION_WORK_ON: &str = r#"
+ALTER TABLE queue_jobs ADD COLUMN work_on TEXT;
+"#;
+
 const QUEUED: &str = "queued";
 const TAKEN: &str = "taken";
 const DONE: &str = "done";
@@ -54,6 +64,9 @@ const DONE: &str = "done";
 pub struct QueueJob {
     pub tag: String,
     pub batch: usize,
+    /// The device its work runs on when it can share one program there with other jobs
+    /// (a printer's print server): such jobs of one batch are taken together.
+    pub work_on: Option<String>,
 }
 
 /// A job a worker took.
@@ -133,8 +146,8 @@ impl Store {
                     args![id, j.tag, PENDING],
                 )?;
                 tx.execute(
-                    "INSERT INTO queue_jobs (run_id, tag, seq, batch, state) VALUES ($1, $2, $3, $4, $5)",
-                    args![id, j.tag, seq as i64, j.batch as i64, QUEUED],
+                    "INSERT INTO queue_jobs (run_id, tag, seq, batch, state, work_on) VALUES ($1, $2, $3, $4, $5, $6)",
+                    args![id, j.tag, seq as i64, j.batch as i64, QUEUED, j.work_on],
                 )?;
             }
             Ok(id)
@@ -147,39 +160,86 @@ impl Store {
     /// the device. A device taken over so has its dead worker's configure recorded as
     /// failed first (see `recover.rs`). `None`: nothing can be taken now.
     pub fn claim(&self, worker: &Holder, lease_secs: i64) -> Result<Option<Claim>, StoreError> {
-        let claim = self.db.write(|tx| {
+        Ok(self
+            .claim_together(worker, lease_secs, 1)?
+            .into_iter()
+            .next())
+    }
+
+    /// Takes the next job as [`Store::claim`] does and, when its work runs on a device
+    /// other jobs share (`work_on`), the other jobs of its run and batch on that device
+    /// that can be taken now (queued, or taken over by the same rules), `most` in all, in
+    /// the same transaction: the first job, then the others in queue order. Empty: nothing
+    /// can be taken now.
+    pub fn claim_together(
+        &self,
+        worker: &Holder,
+        lease_secs: i64,
+        most: usize,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let ready = |q: &str| {
+            format!(
+                "{q}.not_before <= $1
+                 AND (({q}.state = $2 AND {q}.run_id IN (SELECT s.run_id FROM queued_runs s WHERE s.stopped IS NULL))
+                      OR ({q}.state = $3 AND {q}.expires < $1 AND NOT EXISTS (
+                          SELECT 1 FROM locks l WHERE l.tag = {q}.tag AND l.host = {q}.host AND l.pid = {q}.pid AND l.expires >= $1)))"
+            )
+        };
+        // Whether job `q` can be taken at `$1`: queued in a run still starting devices, or
+        // taken by a worker that renewed neither its claim nor its lease of the device.
+        let (ready_q, ready_o) = (ready("q"), ready("o"));
+        let claims = self.db.write(|tx| {
             let at = unix_now();
+            // A job shared with others is taken first of them only when it is the first of
+            // them that can be taken: a claim passing over the first (taken by another
+            // transaction at this moment) does not split the group.
             let Some(r) = tx.query_opt(
-                "SELECT q.run_id, q.tag, q.batch, q.state, q.worker FROM queue_jobs q
-                 WHERE q.not_before <= $1
-                   AND q.batch = (SELECT MIN(b.batch) FROM queue_jobs b WHERE b.run_id = q.run_id AND b.state <> $4)
-                   AND ((q.state = $2 AND q.run_id IN (SELECT s.run_id FROM queued_runs s WHERE s.stopped IS NULL))
-                        OR (q.state = $3 AND q.expires < $1 AND NOT EXISTS (
-                            SELECT 1 FROM locks l WHERE l.tag = q.tag AND l.host = q.host AND l.pid = q.pid AND l.expires >= $1)))
-                 ORDER BY q.run_id, q.seq LIMIT 1 {skip_locked}",
+                &format!(
+                    "SELECT q.run_id, q.tag, q.batch, q.state, q.worker, q.work_on FROM queue_jobs q
+                     WHERE {ready_q}
+                       AND q.batch = (SELECT MIN(b.batch) FROM queue_jobs b WHERE b.run_id = q.run_id AND b.state <> $4)
+                       AND NOT EXISTS (SELECT 1 FROM queue_jobs o WHERE o.run_id = q.run_id AND o.batch = q.batch
+                                       AND o.work_on = q.work_on AND o.seq < q.seq AND {ready_o})
+                     ORDER BY q.run_id, q.seq LIMIT 1 {{skip_locked}}"
+                ),
                 args![at, QUEUED, TAKEN, DONE],
             )?
             else {
-                return Ok(None);
+                return Ok(Vec::new());
             };
             let run_id: i64 = r.get(0)?;
-            let tag: String = r.get(1)?;
             let batch: i64 = r.get(2)?;
-            let state: String = r.get(3)?;
-            let before: Option<String> = r.get(4)?;
-            tx.execute(
-                "UPDATE queue_jobs SET state = $3, worker = $4, host = $5, pid = $6, start_time = $7, expires = $8 WHERE run_id = $1 AND tag = $2",
-                args![
-                    run_id,
-                    tag,
-                    TAKEN,
-                    worker.describe(),
-                    worker.host,
-                    worker.pid,
-                    worker.start_time as i64,
-                    at + lease_secs
-                ],
-            )?;
+            let work_on: Option<String> = r.get(5)?;
+            let mut taken: Vec<(String, String, Option<String>)> =
+                vec![(r.get(1)?, r.get(3)?, r.get(4)?)];
+            if let Some(on) = work_on.filter(|_| most > 1) {
+                let first = taken[0].0.clone();
+                for r in tx.query(
+                    &format!(
+                        "SELECT q.tag, q.state, q.worker FROM queue_jobs q
+                         WHERE {ready_q} AND q.run_id = $4 AND q.batch = $5 AND q.work_on = $6 AND q.tag <> $7
+                         ORDER BY q.seq LIMIT $8 {{skip_locked}}"
+                    ),
+                    args![at, QUEUED, TAKEN, run_id, batch, on, first, (most - 1) as i64],
+                )? {
+                    taken.push((r.get(0)?, r.get(1)?, r.get(2)?));
+                }
+            }
+            for (tag, _, _) in &taken {
+                tx.execute(
+                    "UPDATE queue_jobs SET state = $3, worker = $4, host = $5, pid = $6, start_time = $7, expires = $8 WHERE run_id = $1 AND tag = $2",
+                    args![
+                        run_id,
+                        tag,
+                        TAKEN,
+                        worker.describe(),
+                        worker.host,
+                        worker.pid,
+                        worker.start_time as i64,
+                        at + lease_secs
+                    ],
+                )?;
+            }
             let batch_size: i64 = tx.query_one(
                 "SELECT COUNT(*) FROM queue_jobs WHERE run_id = $1 AND batch = $2",
                 args![run_id, batch],
@@ -193,22 +253,27 @@ impl Store {
                     index: 0,
                     why: format!("queued run {run_id} has no settings"),
                 })?;
-            Ok(Some(Claim {
-                run_id,
-                tag,
-                batch: batch as usize,
-                batch_size: batch_size as usize,
-                settings: r.get(0)?,
-                operator: r.get(1)?,
-                taken_over: (state == TAKEN).then(|| before.unwrap_or_default()),
-                stopped: r.get(2)?,
-            }))
+            let (settings, operator, stopped): (String, String, Option<String>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok(taken
+                .into_iter()
+                .map(|(tag, state, before)| Claim {
+                    run_id,
+                    tag,
+                    batch: batch as usize,
+                    batch_size: batch_size as usize,
+                    settings: settings.clone(),
+                    operator: operator.clone(),
+                    taken_over: (state == TAKEN).then(|| before.unwrap_or_default()),
+                    stopped: stopped.clone(),
+                })
+                .collect())
         })?;
-        if claim.as_ref().is_some_and(|c| c.taken_over.is_some()) {
+        if claims.iter().any(|c| c.taken_over.is_some()) {
             // Its dead worker's lease expired: that configure ends failed, journaled.
             self.recover_interrupted()?;
         }
-        Ok(claim)
+        Ok(claims)
     }
 
     /// Renews every claim `worker` holds until `expires` (Unix seconds).
@@ -458,6 +523,7 @@ mod tests {
             .map(|(t, b)| QueueJob {
                 tag: t.to_string(),
                 batch: *b,
+                work_on: None,
             })
             .collect()
     }
@@ -657,12 +723,112 @@ mod tests {
     }
 
     both! {
+    fn jobs_on_one_print_server_are_taken_together_within_their_batch(fx: &Fixture) {
+        let s = fx.open();
+        let (a, dead) = (worker("a"), worker("dead-machine"));
+        let job = |tag: &str, batch: usize, on: Option<&str>| QueueJob {
+            tag: tag.into(),
+            batch,
+            work_on: on.map(str::to_string),
+        };
+        let run = s
+            .enqueue(
+                "ana",
+                &[
+                    job("P1", 1, Some("PS-A")),
+                    job("L1", 1, None),
+                    job("P2", 1, Some("PS-A")),
+                    job("P3", 1, Some("PS-B")),
+                    job("P4", 2, Some("PS-A")),
+                    job("P5", 1, Some("PS-A")),
+                    job("P6", 1, Some("PS-A")),
+                ],
+                "{}",
+            )
+            .unwrap();
+        let tags = |c: Vec<Claim>| c.into_iter().map(|c| c.tag).collect::<Vec<_>>();
+        // At most as many as asked, in queue order; never another batch's or server's.
+        assert_eq!(tags(s.claim_together(&a, 60, 2).unwrap()), ["P1", "P2"]);
+        assert_eq!(tags(s.claim_together(&a, 60, 10).unwrap()), ["L1"]);
+        assert_eq!(tags(s.claim_together(&a, 60, 10).unwrap()), ["P3"]);
+        // A worker that dies holding a group leaves every job of it to be taken over.
+        let held = s.claim_together(&dead, 60, 10).unwrap();
+        assert_eq!(tags(held.clone()), ["P5", "P6"]);
+        assert!(held.iter().all(|c| (c.batch, c.batch_size) == (1, 6)));
+        assert!(s.claim_together(&a, 60, 10).unwrap().is_empty(), "batch 2 waits");
+        s.sql(
+            "UPDATE queue_jobs SET expires = $1 WHERE host = 'dead-machine'",
+            args![unix_now() - 5],
+        );
+        let again = s.claim_together(&a, 60, 10).unwrap();
+        assert_eq!(tags(again.clone()), ["P5", "P6"]);
+        assert!(again.iter().all(|c| c.taken_over.as_deref().is_some_and(|w| w.contains("dead-machine"))));
+        for t in ["P1", "P2", "L1", "P3", "P5", "P6"] {
+            assert!(s.complete(run, t, &a, false, "r", None).unwrap(), "{t}");
+        }
+        assert!(!s.complete(run, "P5", &dead, false, "late", None).unwrap());
+        assert_eq!(tags(s.claim_together(&a, 60, 10).unwrap()), ["P4"]);
+    }
+    }
+
+    both! {
+    fn workers_at_once_take_every_grouped_job_exactly_once(fx: &Fixture) {
+        let s = fx.open();
+        let tags: Vec<String> = (1..=30).map(|i| format!("P{i:02}")).collect();
+        let queued: Vec<QueueJob> = tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| QueueJob {
+                tag: t.clone(),
+                batch: 1,
+                work_on: Some(["PS-A", "PS-B", "PS-C"][i % 3].to_string()),
+            })
+            .collect();
+        let run = s.enqueue("ana", &queued, "{}").unwrap();
+        let taken: Vec<Vec<String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|i| {
+                    scope.spawn(move || {
+                        let store = fx.open();
+                        let me = worker(&format!("w{i}"));
+                        let mut mine = Vec::new();
+                        loop {
+                            let group = store.claim_together(&me, 60, 100).unwrap();
+                            if group.is_empty() {
+                                break;
+                            }
+                            for c in &group {
+                                assert!(store.complete(run, &c.tag, &me, false, "r", None).unwrap());
+                            }
+                            mine.push(group.into_iter().map(|c| c.tag).collect());
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        // Each claim is one print server's ten jobs, whole (workers claiming at the same
+        // moment pass over them rather than split them); every job once.
+        for g in &taken {
+            assert_eq!(g.len(), 10, "{g:?}");
+            let server = |t: &String| (t[1..].parse::<usize>().unwrap() - 1) % 3;
+            assert!(g.iter().all(|t| server(t) == server(&g[0])), "{g:?}");
+        }
+        let mut sorted: Vec<String> = taken.into_iter().flatten().collect();
+        sorted.sort();
+        assert_eq!(sorted, tags, "each job once");
+        assert_eq!(s.queue_progress(run).unwrap().unwrap().status, RunStatus::Completed);
+    }
+    }
+
+    both! {
     fn workers_at_once_take_every_job_exactly_once(fx: &Fixture) {
         let s = fx.open();
         let tags: Vec<String> = (1..=24).map(|i| format!("L{i:02}")).collect();
         let queued: Vec<QueueJob> = tags
             .iter()
-            .map(|t| QueueJob { tag: t.clone(), batch: 1 })
+            .map(|t| QueueJob { tag: t.clone(), batch: 1, work_on: None })
             .collect();
         let run = s.enqueue("ana", &queued, "{}").unwrap();
         let taken: Vec<String> = std::thread::scope(|scope| {

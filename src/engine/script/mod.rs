@@ -1709,6 +1709,80 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_the_print_server_does_not_keep_is_set_again_and_reported_as_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        // A CUPS listing its queues in bulk (ipptool) whose queue floor3 keeps its old uri
+        // whatever lpadmin is told: the program sets it again with the queue's own
+        // arguments, then reports it failed under its own number.
+        let bin = stand_ins(
+            dir.path(),
+            &[
+                (
+                    "lpstat",
+                    "case $1 in -r) echo 'scheduler is running' ;; esac",
+                ),
+                ("lpoptions", ":"),
+                ("curl", "exit 0"),
+                (
+                    "ipptool",
+                    "printf '%s\n' '    status-code = successful-ok' \
+                       '    printer-name (nameWithoutLanguage) = floor3' \
+                       '    device-uri (uri) = ipp://10.0.0.8/ipp/print' \
+                       '    printer-location (textWithoutLanguage) = ' \
+                       '    printer-info (textWithoutLanguage) = ' \
+                       '    printer-is-shared (boolean) = false' \
+                       '    printer-uri-supported (uri) = ipp://localhost/printers/floor3'",
+                ),
+                ("lpadmin", "printf '%s\n' \"$*\" >> \"${0%/*}/lpadmin.log\""),
+                (
+                    "sleep",
+                    "case $1 in 0.5) exit 0 ;; esac; exec /bin/sleep \"$@\"",
+                ),
+            ],
+        );
+        let rs = [testkit::resource(
+            "queue",
+            ResourceKind::PrintQueue {
+                queue: "floor3".into(),
+                uri: "ipp://10.0.0.9/ipp/print".into(),
+                server: None,
+                location: None,
+                description: None,
+                shared: false,
+                options: Default::default(),
+                allowed_users: Vec::new(),
+            },
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let out = exec(
+            &build(Phase::Converge, &indexed, &[]),
+            Duration::from_secs(60),
+            Some(&bin),
+        );
+        let rep = parse(&out.stdout);
+        assert!(rep.complete, "{}", String::from_utf8_lossy(&out.stdout));
+        let o = rep
+            .resources
+            .get(&0)
+            .unwrap_or_else(|| panic!("no report: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(o.status, S::Failed);
+        assert_eq!(
+            o.stderr.as_deref(),
+            Some(
+                "the print server did not keep these settings (wanted):\nuri=ipp://10.0.0.9/ipp/print\n"
+            )
+        );
+        let calls = std::fs::read_to_string(bin.join("lpadmin.log")).unwrap();
+        assert!(calls.lines().count() > 1, "{calls}");
+        assert!(
+            calls
+                .lines()
+                .all(|l| l.starts_with("-p floor3 -v ipp://10.0.0.9/ipp/print ")),
+            "{calls}"
+        );
+    }
+
+    #[test]
     fn a_test_page_past_its_deadline_stops_waiting_on_the_device() {
         let dir = tempfile::tempdir().unwrap();
         // A queue that takes the job and never completes it.

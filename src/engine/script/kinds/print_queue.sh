@@ -248,7 +248,7 @@ pq_recheck() {
     n=$((n + 1))
     # shellcheck disable=SC2034 # the rest of the line
     while read -r pi pq_rest; do
-      eval "set -- \$pq_a$pi"
+      pk_v=; eval "pk_v=\$pq_a$pi"; eval "set -- $pk_v"
       i=$1; q=$2; cs=$3; uri=$4; loc=$5; desc=$6; shared=$7; allow=$8; want=$9; shift 9
       if pq_gone || [ "$n" -ge 10 ]; then continue; fi
       pq_lock || continue
@@ -261,7 +261,7 @@ pq_recheck() {
   [ -s "$T/pc" ] || return 0
   # shellcheck disable=SC2034 # the rest of the line
   while read -r pi pq_rest; do
-    eval "set -- \$pq_a$pi"
+    pk_v=; eval "pk_v=\$pq_a$pi"; eval "set -- $pk_v"
     i=$1; q=$2; cs=$3; want=$9
     # shellcheck disable=SC2034
     if pq_gone; then printf '@@PSDOWN %s\n@@R %s failed 1\n' "$i" "$i"; failed=1; continue; fi
@@ -276,7 +276,8 @@ pq_recheck() {
   done < "$T/pc"
 }
 # pq_keep I ARG...: remembers ARGs for queue I (read back by pq_recheck), quoted for the
-# shell with builtins only
+# shell with builtins only: `eval "pk_v=\$pq_aI"; eval "set -- $pk_v"` gives them back (the
+# second eval removes the quotes)
 pq_keep() {
   pk_i=$1; shift; pk_s=
   for a in "$@"; do
