@@ -393,7 +393,17 @@ fn take(tx: &mut Tx<'_>, tag: &str, holder: &Holder) -> Result<(), StoreError> {
         if h.is_alive() {
             return Err(h.refusal(tag));
         }
-        tx.execute("DELETE FROM locks WHERE tag = $1", args![tag])?;
+        // As on open (`recover_interrupted`): a dead configure's device becomes
+        // `configure-failed`, not left `configuring` with no lease (which nothing would
+        // ever recover); the lease expired since this store was opened.
+        super::recover::release_in(
+            tx,
+            tag,
+            &h,
+            &super::recover::interrupted(&h),
+            &h.operator,
+            None,
+        )?;
         let why = if h.is_expired() {
             format!(
                 "took over the lease of {} (it expired at {} without a renewal)",
@@ -475,6 +485,23 @@ mod tests {
             rec.last_error.as_deref().unwrap().contains("stopped renewing its lease"),
             "{rec:?}"
         );
+        // A configure whose lease expires after the store was opened: the next lock takes
+        // it over and recovers the device as opening would have (not left `configuring`).
+        s.transition("LAP-5", Stage::Received, "cy", None, &[]).unwrap();
+        s.transition("LAP-5", Stage::Configuring, "cy", None, &[]).unwrap();
+        s.sql(
+            "INSERT INTO locks (tag, operator, host, pid, start_time, since, purpose, expires) VALUES ('LAP-5', 'cy', 'other-machine', 42, 1, '2026-11-24T00:00:00Z', 'configure', $1)",
+            args![unix_now() - 5],
+        );
+        let g5 = s.lock("LAP-5", &Holder::me("bo")).unwrap();
+        let rec = s.stage("LAP-5").unwrap().unwrap();
+        assert_eq!(rec.stage, Stage::ConfigureFailed);
+        assert!(
+            rec.last_error.as_deref().unwrap().contains("stopped renewing its lease"),
+            "{rec:?}"
+        );
+        s.transition("LAP-5", Stage::Configuring, "bo", None, &[]).unwrap();
+        drop(g5);
         // A live one from another machine binds until it expires; then it is taken over.
         s.sql(
             "INSERT INTO locks (tag, operator, host, pid, start_time, since, purpose, expires) VALUES ('LAP-4', 'cy', 'other-machine', 42, 1, '2026-11-24T00:00:00Z', 'assign', $1)",

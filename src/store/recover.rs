@@ -152,7 +152,7 @@ impl Store {
 }
 
 /// Why a dead holder's configure ended.
-fn interrupted(holder: &Holder) -> String {
+pub(super) fn interrupted(holder: &Holder) -> String {
     if holder.is_expired() && holder.host != super::locks::hostname() {
         format!(
             "the configure run by {} (pid {} on {}, started {}) stopped renewing its lease, which expired at {}",
@@ -172,7 +172,7 @@ fn interrupted(holder: &Holder) -> String {
 
 /// [`Store::release`] in the caller's transaction; with `run`, the device's row of that
 /// run, still pending, becomes failed with `error`.
-fn release_in(
+pub(super) fn release_in(
     tx: &mut Tx<'_>,
     tag: &str,
     holder: &Holder,
