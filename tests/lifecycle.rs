@@ -222,7 +222,7 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
 fn refused_moves_say_where_the_device_may_go() {
     let lab = LabSite::up(SiteCopy::example());
     lab.test().args(["deliver", "LAP-0002"]).code(3).stderr_is(
-        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired\n",
+        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired; configure it first: deskready configure LAP-0002\n",
     );
     lab.test().args(["return", "LAP-0002"]).code(3).stderr_is(
         "refused: LAP-0002 is received; only a delivered device can be returned by its user\n",
