@@ -102,6 +102,13 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
         out.starts_with("LAP-0001: delivered to Amira Haddad at desk 3-05\n"),
         "{out}"
     );
+    // The delivery says how to record the person's acceptance, the step that comes next.
+    assert!(
+        out.contains(
+            "\nnext: once Amira Haddad has the device and the sheet, record it: deskready accept LAP-0001 --by 'Amira Haddad'\n"
+        ),
+        "{out}"
+    );
     let md_path = lab.site.file(".deskready/handoff/LAP-0001.md");
     let html_path = lab.site.file(".deskready/handoff/LAP-0001.html");
     assert!(
