@@ -412,12 +412,22 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
             .file(".deskready/handoff/LAP-0001.v1.signature.png")
             .exists()
     );
-    lab.test()
+    let again = lab
+        .test()
         .args(["accept", "LAP-0001", "--by", "Amira Haddad"])
         .code(3)
-        .stderr_has(
-            "refused: LAP-0001's handoff sheet v1 was already accepted by Amira Haddad at 20",
-        );
+        .stderr();
+    // When it was accepted is in local time, as people read times (`2026-11-27 00:25:19`).
+    let when = again
+        .strip_prefix(
+            "refused: LAP-0001's handoff sheet v1 was already accepted by Amira Haddad at ",
+        )
+        .and_then(|w| w.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{again}"));
+    assert!(
+        when.len() == 19 && when.starts_with("20") && when.as_bytes()[10] == b' ',
+        "{again}"
+    );
     assert!(devices(&status(&["--unaccepted"])).is_empty());
     let st = status(&[]);
     assert_eq!(
