@@ -355,6 +355,13 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
         ["LAP-0001"]
     );
     assert!(devices(&status(&["--unaccepted", "--older-than", "7d"])).is_empty());
+    // An empty list says what it means.
+    lab.test()
+        .args(["status", "--unaccepted", "--older-than", "7d"])
+        .success()
+        .stdout_has(
+            "\nno delivered device has waited 7 days or more for its person's acceptance\n",
+        );
     lab.test()
         .args(["status", "--unaccepted", "--older-than", "a week"])
         .code(2)
@@ -562,6 +569,10 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
         devices(&status(&["--warranty-expiring", "2w"])),
         Vec::<String>::new()
     );
+    lab.test()
+        .args(["status", "--warranty-expiring", "2w"])
+        .success()
+        .stdout_has("\nno device's warranty ends within 14 days\n");
     let w = row(&status(&[]), "LAP-0002")["warranty"].clone();
     assert_eq!(
         (w["until"].as_str(), w["days_left"].as_i64()),
