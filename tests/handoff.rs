@@ -355,6 +355,13 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
         ["LAP-0001"]
     );
     assert!(devices(&status(&["--unaccepted", "--older-than", "7d"])).is_empty());
+    // An empty list says what it means.
+    lab.test()
+        .args(["status", "--unaccepted", "--older-than", "7d"])
+        .success()
+        .stdout_has(
+            "\nno delivered device has waited 7 days or more for its person's acceptance\n",
+        );
     lab.test()
         .args(["status", "--unaccepted", "--older-than", "a week"])
         .code(2)
@@ -412,12 +419,22 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
             .file(".deskready/handoff/LAP-0001.v1.signature.png")
             .exists()
     );
-    lab.test()
+    let again = lab
+        .test()
         .args(["accept", "LAP-0001", "--by", "Amira Haddad"])
         .code(3)
-        .stderr_has(
-            "refused: LAP-0001's handoff sheet v1 was already accepted by Amira Haddad at 20",
-        );
+        .stderr();
+    // When it was accepted is in local time, as people read times (`2026-11-27 00:25:19`).
+    let when = again
+        .strip_prefix(
+            "refused: LAP-0001's handoff sheet v1 was already accepted by Amira Haddad at ",
+        )
+        .and_then(|w| w.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{again}"));
+    assert!(
+        when.len() == 19 && when.starts_with("20") && when.as_bytes()[10] == b' ',
+        "{again}"
+    );
     assert!(devices(&status(&["--unaccepted"])).is_empty());
     let st = status(&[]);
     assert_eq!(
@@ -552,6 +569,10 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
         devices(&status(&["--warranty-expiring", "2w"])),
         Vec::<String>::new()
     );
+    lab.test()
+        .args(["status", "--warranty-expiring", "2w"])
+        .success()
+        .stdout_has("\nno device's warranty ends within 14 days\n");
     let w = row(&status(&[]), "LAP-0002")["warranty"].clone();
     assert_eq!(
         (w["until"].as_str(), w["days_left"].as_i64()),

@@ -87,6 +87,12 @@ fn assign_refuses_what_would_break_the_site_and_changes_nothing() {
         .args(["assign", "LAP-0003", "--email", "lea.dubois@example.org"])
         .success()
         .stdout_is("LAP-0003: assignment of Léa Dubois-Ngata (ldubois-ngata) updated: email lea.dubois@example.org\n");
+    // What it already has changes nothing, and says so (no journal row).
+    site.test()
+        .args(["assign", "LAP-0003", "--email", "lea.dubois@example.org"])
+        .args(["--desk", "3-14"])
+        .success()
+        .stdout_is("LAP-0003: already assigned to Léa Dubois-Ngata (ldubois-ngata), desk 3-14; nothing changed\n");
     let written = site.read("inventory/assignments.yaml");
     assert!(
         written.contains("name: Léa Dubois-Ngata\n      username: ldubois-ngata\n      email: lea.dubois@example.org\n    desk: 3-14\n"),

@@ -102,6 +102,13 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
         out.starts_with("LAP-0001: delivered to Amira Haddad at desk 3-05\n"),
         "{out}"
     );
+    // The delivery says how to record the person's acceptance, the step that comes next.
+    assert!(
+        out.contains(
+            "\nnext: once Amira Haddad has the device and the sheet, record it: deskready accept LAP-0001 --by 'Amira Haddad'\n"
+        ),
+        "{out}"
+    );
     let md_path = lab.site.file(".deskready/handoff/LAP-0001.md");
     let html_path = lab.site.file(".deskready/handoff/LAP-0001.html");
     assert!(
@@ -222,7 +229,7 @@ fn onboarding_a_new_hire_laptop_from_the_command_line() {
 fn refused_moves_say_where_the_device_may_go() {
     let lab = LabSite::up(SiteCopy::example());
     lab.test().args(["deliver", "LAP-0002"]).code(3).stderr_is(
-        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired\n",
+        "refused: LAP-0002 cannot go to delivered: it is received; from received it may go to: configuring, in-repair, retired; configure it first: deskready configure LAP-0002\n",
     );
     lab.test().args(["return", "LAP-0002"]).code(3).stderr_is(
         "refused: LAP-0002 is received; only a delivered device can be returned by its user\n",

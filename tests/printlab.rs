@@ -175,3 +175,30 @@ fn a_loaded_lab_stops_the_print_processes_it_records() {
     loaded.down().unwrap();
     assert_eq!(live_processes_mentioning(&marker), Vec::<u32>::new());
 }
+
+#[test]
+fn lab_down_says_it_stopped_the_print_server_and_the_printers() {
+    let site = crate::support::SiteCopy::example();
+    // Taken down even when an assertion fails.
+    struct Down<'a>(&'a crate::support::SiteCopy);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.run(&["lab", "down"]);
+        }
+    }
+    let _down = Down(&site);
+    site.test()
+        .args(["lab", "up", "--printers", "2"])
+        .success()
+        .stdout_has("; 2 printers simulated\n");
+    let marker = format!("{}/", site.file(".deskready/lab/print").display());
+    assert_eq!(
+        live_processes_mentioning(&marker).len(),
+        3,
+        "cupsd + 2 printers"
+    );
+    site.test().args(["lab", "down"]).success().stdout_is(
+        "lab down: 11 devices, print server PS-0001's cupsd and 2 printers stopped; inventory/lab.generated.yaml removed\n",
+    );
+    assert_eq!(live_processes_mentioning(&marker), Vec::<u32>::new());
+}

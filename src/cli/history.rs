@@ -89,9 +89,37 @@ pub(super) fn status(ctx: &Ctx, a: StatusArgs) -> Result<ExitStatus, Failure> {
             serde_json::to_string(&rows).map_err(anyhow::Error::from)?
         ),
         Format::Text if settings.unaccepted || settings.warranty_expiring_days.is_some() => {
-            print!("{}", text::desk_status(&rows))
+            print!("{}", text::desk_status(&rows));
+            if rows.is_empty() {
+                println!("{}", none_listed(&settings));
+            }
         }
         Format::Text => print!("{}", text::status(&rows)),
     }
     Ok(ExitStatus::Success)
+}
+
+/// What an empty `status --unaccepted` / `--warranty-expiring` means, under its header.
+fn none_listed(s: &StatusSettings) -> String {
+    let waiting = match s.older_than_days {
+        Some(n) => {
+            format!(
+                "no delivered device has waited {} or more for its person's acceptance",
+                crate::words::count(n as usize, "day")
+            )
+        }
+        None => "no delivered device is waiting for its person's acceptance".to_string(),
+    };
+    match (s.unaccepted, s.warranty_expiring_days) {
+        (true, Some(n)) => format!(
+            "{waiting} with a warranty ending within {}",
+            crate::words::count(n as usize, "day")
+        ),
+        (true, None) => waiting,
+        (false, Some(n)) => format!(
+            "no device's warranty ends within {}",
+            crate::words::count(n as usize, "day")
+        ),
+        (false, None) => String::new(),
+    }
 }

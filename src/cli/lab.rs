@@ -163,12 +163,16 @@ fn status(ctx: &Ctx) -> Result<ExitCode, Failure> {
 }
 
 fn down(ctx: &Ctx) -> Result<ExitCode, Failure> {
-    let n = lab::down(ctx)?;
+    let stopped = lab::down(ctx)?;
     if ctx.format == Format::Text {
-        println!(
-            "lab down: {} stopped; {GENERATED} removed",
-            crate::words::count(n, "device")
-        );
+        let mut what = crate::words::count(stopped.devices, "device");
+        if let Some(server) = &stopped.print_server {
+            what.push_str(&format!(
+                ", print server {server}'s cupsd and {}",
+                crate::words::count(stopped.printers, "printer")
+            ));
+        }
+        println!("lab down: {what} stopped; {GENERATED} removed");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -204,8 +204,14 @@ pub(super) fn deliver(ctx: &Ctx, a: DeliverArgs) -> Result<ExitStatus, Failure> 
             if let Some(pdf) = &d.sheet_pdf {
                 println!("handoff sheet: {}", pdf.display());
             }
-            if let Some(by) = &d.handoff.accepted_by {
-                println!("accepted by {by} (sheet v{})", d.handoff.version);
+            match &d.handoff.accepted_by {
+                Some(by) => println!("accepted by {by} (sheet v{})", d.handoff.version),
+                None => println!(
+                    "next: once {} has the device and the sheet, record it: deskready accept {} --by {}",
+                    d.person.name,
+                    d.device,
+                    crate::shell::quote(&d.person.name)
+                ),
             }
             if let Some(why) = &d.pdf_problem {
                 eprintln!("warning: no PDF of the handoff sheet: {why}");

@@ -88,7 +88,7 @@ pub fn stage_name(stage: Option<Stage>) -> &'static str {
 /// An illegal stage move: where the device is, where it was asked to go, and where it may
 /// go instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}", refusal(device, *from, *to), if *never_received { first_receive(device) } else { String::new() })]
+#[error("{}{}", refusal(device, *from, *to), first_step(device, *never_received, *not_configured))]
 pub struct MoveRefused {
     pub device: String,
     pub from: Option<Stage>,
@@ -96,6 +96,8 @@ pub struct MoveRefused {
     pub allowed: Vec<Stage>,
     /// The device was never received, and the refusal says to receive it first.
     pub never_received: bool,
+    /// The device must be configured before this move, and the refusal says so.
+    pub not_configured: bool,
 }
 
 impl MoveRefused {
@@ -107,6 +109,7 @@ impl MoveRefused {
             to,
             allowed: Stage::moves_from(from),
             never_received: false,
+            not_configured: false,
         }
     }
 
@@ -115,10 +118,25 @@ impl MoveRefused {
         self.never_received = self.from.is_none();
         self
     }
+
+    /// The same refusal, telling the CSP to configure first a device that is received (or
+    /// whose configure failed) and was asked to be delivered.
+    pub fn configure_first(mut self) -> MoveRefused {
+        self.not_configured = self.to == Stage::Delivered
+            && matches!(self.from, Some(Stage::Received | Stage::ConfigureFailed));
+        self
+    }
 }
 
-fn first_receive(tag: &str) -> String {
-    format!("; receive it first: deskready receive {tag} (or receive --scan / --csv)")
+/// What to do before the move can be made, when the refusal knows it.
+fn first_step(tag: &str, never_received: bool, not_configured: bool) -> String {
+    if never_received {
+        format!("; receive it first: deskready receive {tag} (or receive --scan / --csv)")
+    } else if not_configured {
+        format!("; configure it first: deskready configure {tag}")
+    } else {
+        String::new()
+    }
 }
 
 /// Checks a move: `Ok` when `device` may go from `from` to `to`.
@@ -190,6 +208,22 @@ mod tests {
             )
         );
         assert!(check_move("LAP-0001", Some(Received), Configuring).is_ok());
+    }
+
+    #[test]
+    fn a_device_not_configured_is_configured_before_it_is_delivered() {
+        for from in [Received, ConfigureFailed] {
+            let e = check_move("LAP-0001", Some(from), Delivered).unwrap_err();
+            assert_eq!(
+                e.clone().configure_first().to_string(),
+                format!("{e}; configure it first: deskready configure LAP-0001")
+            );
+        }
+        // Elsewhere the refusal says nothing more.
+        let e = check_move("LAP-0001", Some(Retired), Delivered).unwrap_err();
+        assert_eq!(e.clone().configure_first().to_string(), e.to_string());
+        let e = check_move("LAP-0001", Some(Received), Received).unwrap_err();
+        assert_eq!(e.clone().configure_first().to_string(), e.to_string());
     }
 
     #[test]

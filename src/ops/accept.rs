@@ -70,8 +70,10 @@ pub fn accept(env: &Env, s: &AcceptSettings) -> Result<Accepted, Error> {
     };
     if let (Some(who), Some(when)) = (&h.accepted_by, &h.accepted_at) {
         return Err(Error::Refused(format!(
-            "{}'s handoff sheet v{} was already accepted by {who} at {when}",
-            d.tag, h.version
+            "{}'s handoff sheet v{} was already accepted by {who} at {}",
+            d.tag,
+            h.version,
+            crate::time::local(when)
         )));
     }
     // The signature is kept beside the sheet, named after the device and the sheet.

@@ -205,6 +205,17 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             .clone()
             .or_else(|| same.and_then(|p| p.language.clone())),
     };
+    // Given what it already has, nothing is written and nothing is journaled.
+    if d.assignee.as_ref() == Some(&person) && d.location.desk.as_deref() == Some(desk.as_str()) {
+        return Ok(Assigned {
+            device: d.tag.clone(),
+            message: format!(
+                "already assigned to {name} ({username}), desk {desk}; nothing changed"
+            ),
+            person,
+            desk,
+        });
+    }
     let checked = guard::before(env, &site, &[&d.tag]);
     let mut undo = UndoStack::new();
     let (before, _) = set_assignment(env, &store, &d.tag, Some(assignment(&person, &desk)?))?;

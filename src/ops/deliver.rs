@@ -52,7 +52,10 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     let _held = hold(env, &store, &d.tag, Purpose::Deliver)?;
     let from = store.stage(&d.tag)?.map(|r| r.stage);
     if !Stage::can_move(from, Stage::Delivered) {
-        return Err(MoveRefused::new(&d.tag, from, Stage::Delivered).into());
+        return Err(MoveRefused::new(&d.tag, from, Stage::Delivered)
+            .receive_first()
+            .configure_first()
+            .into());
     }
     let accepted_by = match s.accepted_by.as_deref().map(str::trim) {
         Some("") => {

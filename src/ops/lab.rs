@@ -78,10 +78,27 @@ pub fn status(env: &Env) -> Result<Lab, Error> {
     Ok(Lab::load(&lab_dir(&env.site_dir))?)
 }
 
-/// Stops every process of the lab and removes its inventory file; how many devices it had.
-pub fn down(env: &Env) -> Result<usize, Error> {
+/// What `down` stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// How many devices (sshd or container) the lab had.
+    pub devices: usize,
+    /// The print server whose private cupsd the lab ran, if any.
+    pub print_server: Option<String>,
+    /// How many simulated printers the lab ran.
+    pub printers: usize,
+}
+
+/// Stops every process of the lab and removes its inventory file; says what it stopped.
+pub fn down(env: &Env) -> Result<Stopped, Error> {
     let dir = lab_dir(&env.site_dir);
-    let result = Lab::load(&dir).and_then(|lab| lab.down().map(|()| lab.devices.len()));
+    let result = Lab::load(&dir).and_then(|lab| {
+        lab.down().map(|()| Stopped {
+            devices: lab.devices.len(),
+            print_server: lab.print_server.as_ref().map(|p| p.device.clone()),
+            printers: lab.printers.len(),
+        })
+    });
     let _ = std::fs::remove_file(env.site_dir.join(GENERATED));
     Ok(result?)
 }
