@@ -321,6 +321,12 @@ fn add(ctx: &Ctx, a: AddArgs) -> Result<ExitStatus, Failure> {
             "when"
         };
         text.push_str(&format!("\n  {when} the maintenance window {w} opens"));
+        if job
+            .due
+            .is_some_and(|d| d < jiff::Timestamp::now().as_second())
+        {
+            text.push_str(" (open now: due since it opened)");
+        }
     }
     text.push_str(
         "\n  `deskready schedule run` runs it once due (see `deskready schedule install`)",
