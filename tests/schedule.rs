@@ -2,8 +2,10 @@
 //! `schedule run` (the device configured, the rollout's run linked to the job, a second
 //! `schedule run` doing nothing); two schedulers started at once against one PostgreSQL
 //! store run each due job exactly once; a scheduled configure of a delivered device
-//! outside its maintenance window is refused and reported; a bad job is refused before
-//! anything is stored; `schedule install` writes units systemd accepts.
+//! outside its maintenance window is refused and reported; a job due at each opening of
+//! its devices' window runs once in the window open now and is next due at the next
+//! opening; a bad job is refused before anything is stored; `schedule install` writes
+//! units systemd accepts.
 
 use deskready::lab::Cluster;
 
@@ -277,6 +279,21 @@ fn a_bad_job_is_refused_and_nothing_is_stored() {
         .stderr_has("error: --in-window: the devices have different maintenance windows (LAP-0003: mon,tue,wed,thu,fri,sat,sun 19:00-07:00 Europe/London (from profile laptop-base); PS-0001: sat,sun 06:00-22:00 Europe/London (from group print-servers))");
     add(&["configure --resume", "--in-window"])
         .stderr_has("--in-window needs a command that names its devices");
+    add(&["configure LAP-0003 PS-0001", "--every-window"])
+        .stderr_has("error: --every-window: the devices have different maintenance windows (LAP-0003: mon,tue,wed,thu,fri,sat,sun 19:00-07:00 Europe/London (from profile laptop-base); PS-0001: sat,sun 06:00-22:00 Europe/London (from group print-servers)); schedule each window's devices on their own");
+    add(&["configure LAP-0003 PRN-0301 PRN-0302", "--every-window"])
+        .stderr_has("error: --every-window: PRN-0301, PRN-0302 have no maintenance window (declare one in its group or profile, or give --every)");
+    add(&["configure PRN-0301", "--every-window"])
+        .stderr_has("error: --every-window: PRN-0301 has no maintenance window (declare one in its group or profile, or give --every)");
+    add(&["configure --resume", "--every-window"]).stderr_has(
+        "error: --every-window needs a command that names its devices (DEVICE, --group, --all)",
+    );
+    add(&[
+        "configure --group print-servers",
+        "--in-window",
+        "--every-window",
+    ])
+    .stderr_has("error: the argument '--in-window' cannot be used with '--every-window'");
     assert_eq!(
         site.test().args(["schedule", "list"]).success().stdout(),
         "no scheduled jobs\n"
@@ -491,6 +508,170 @@ fn a_job_found_later_than_its_grace_is_missed_not_run() {
         .json();
     assert!(!status.to_string().contains("configured"), "{status}");
     site.test()
+        .args(["schedule", "run"])
+        .success()
+        .stdout_is("no job is due\n");
+}
+
+/// Makes the laptops' maintenance window (in profile laptop-base) one that opened a minute
+/// or two ago and stays open two hours, on today's day only (UTC): its opening, and the
+/// window's days and hours as written (`fri 00:25-02:25`).
+fn open_laptop_window(site: &SiteCopy) -> (jiff::Timestamp, String) {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let opens = now
+        .with()
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .unwrap()
+        .checked_sub(jiff::SignedDuration::from_mins(1))
+        .unwrap();
+    let closes = opens
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap();
+    let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [(opens.weekday().to_monday_one_offset() - 1) as usize];
+    let (start, end) = (opens.strftime("%H:%M"), closes.strftime("%H:%M"));
+    let text = site.read("profiles/laptop-base.yaml");
+    let from = text.find("maintenance_window:").unwrap();
+    let to = text.find("timezone: Europe/London\n").unwrap() + "timezone: Europe/London\n".len();
+    site.write(
+        "profiles/laptop-base.yaml",
+        &format!(
+            "{}maintenance_window: {{ days: [{day}], start: \"{start}\", end: \"{end}\", timezone: UTC }}\n{}",
+            &text[..from],
+            &text[to..]
+        ),
+    );
+    (opens.timestamp(), format!("{day} {start}-{end}"))
+}
+
+#[test]
+fn a_job_every_window_runs_once_in_the_window_open_now_and_is_next_due_at_its_next_opening() {
+    let site = SiteCopy::example();
+    let (opened, hours) = open_laptop_window(&site);
+    let lab = LabSite::up(site);
+    // Delivered: a configure is refused outside its window, so running proves it open.
+    assert_eq!(lab.run(&["configure", "LAP-0003"]).code(), 0);
+    assert_eq!(lab.run(&["deliver", "LAP-0003"]).code(), 0);
+    let before = lab.store().last_run("configure").unwrap().unwrap().id;
+
+    let added = lab
+        .test()
+        .args([
+            "--format",
+            "json",
+            "schedule",
+            "add",
+            "configure LAP-0003",
+            "--every-window",
+        ])
+        .success()
+        .json();
+    assert_eq!(
+        added["when"],
+        format!("every window {hours} UTC"),
+        "{added}"
+    );
+    assert_eq!(added["every"], format!("window {hours}"), "{added}");
+    assert_eq!(added["timezone"], "UTC");
+    assert_eq!(
+        added["window"],
+        format!("{hours} UTC (from profile laptop-base)")
+    );
+    // Due at the opening of the window open now, and may start until it closes.
+    assert_eq!(added["due"], opened.to_string(), "{added}");
+    assert_eq!(added["grace_secs"], 2 * 3600 - 60);
+
+    let ran = lab.test().args(["schedule", "run"]).success();
+    let out = ran.stdout();
+    assert!(
+        out.starts_with("job 1: deskready configure LAP-0003 (due "),
+        "{out}"
+    );
+    let run = lab.store().last_run("configure").unwrap().unwrap();
+    assert!(run.id > before);
+    assert_eq!(run.operator, "test-csp (schedule 1)");
+    assert_eq!(
+        out.lines().last().unwrap(),
+        format!("job 1: succeeded (exit 0, run {})", run.id),
+        "{out}"
+    );
+
+    // Next due at the window's next opening: the same day and time a week on.
+    let next = opened
+        .checked_add(jiff::SignedDuration::from_hours(7 * 24))
+        .unwrap();
+    let listed = jobs(lab.test());
+    assert_eq!(listed[0]["due"], next.to_string(), "{listed:?}");
+    assert_eq!(listed[0]["last_run"]["outcome"], "succeeded");
+    assert_eq!(listed[0]["last_run"]["run_id"], run.id);
+    let text = lab.test().args(["schedule", "list"]).success().stdout();
+    let row = text.lines().nth(1).unwrap();
+    assert!(row.contains(&format!("every window {hours} UTC")), "{text}");
+    assert!(
+        row.contains(&format!(
+            "{} UTC",
+            next.to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%Y-%m-%d %H:%M")
+        )),
+        "{text}"
+    );
+
+    // The window is still open, and the job is not run twice in it.
+    lab.test()
+        .args(["schedule", "run"])
+        .success()
+        .stdout_is("no job is due\n");
+    assert_eq!(lab.store().schedule_runs(1).unwrap().len(), 1);
+    assert_eq!(
+        lab.store().last_run("configure").unwrap().unwrap().id,
+        run.id
+    );
+}
+
+#[test]
+fn two_schedulers_at_once_on_a_team_store_run_a_window_job_once_per_opening() {
+    let cluster = Cluster::start().unwrap();
+    let url = cluster.url();
+    let site = SiteCopy::example();
+    let (opened, _) = open_laptop_window(&site);
+    let lab = LabSite::up_unreceived(site);
+    let team = |machine: &str| {
+        lab.test()
+            .env("DESKREADY_STORE", &url)
+            .env("DESKREADY_MACHINE", machine)
+    };
+    team("ana-laptop")
+        .args(["receive", "--scan"])
+        .stdin("LAP-0003\n")
+        .success();
+    team("ana-laptop")
+        .args(["schedule", "add", "configure LAP-0003", "--every-window"])
+        .success();
+    let a = team("csp-a").args(["schedule", "run"]).spawn();
+    let b = team("csp-b").args(["schedule", "run"]).spawn();
+    let (a, b) = (a.wait(), b.wait());
+    assert_eq!(a.code(), 0, "{}{}", a.stdout(), a.stderr());
+    assert_eq!(b.code(), 0, "{}{}", b.stdout(), b.stderr());
+    let both = format!("{}{}", a.stdout(), b.stdout());
+    assert_eq!(
+        both.matches("job 1: deskready configure").count(),
+        1,
+        "{both}"
+    );
+    assert_eq!(
+        both.matches("job 1: succeeded (exit 0, run ").count(),
+        1,
+        "{both}"
+    );
+    assert_eq!(configured_moves(team("csp-a"), "LAP-0003"), 1);
+    let listed = jobs(team("csp-b"));
+    let next = opened
+        .checked_add(jiff::SignedDuration::from_hours(7 * 24))
+        .unwrap();
+    assert_eq!(listed[0]["due"], next.to_string(), "{listed:?}");
+    team("csp-a")
         .args(["schedule", "run"])
         .success()
         .stdout_is("no job is due\n");

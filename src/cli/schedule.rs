@@ -17,19 +17,22 @@ use crate::store::{JobOutcome, JobRun, Schedule};
 #[derive(Debug, clap::Subcommand)]
 pub enum ScheduleCommand {
     /// Adds a job: a deskready command to run at a time (--at), every week or day
-    /// (--every), or when its devices' maintenance window next opens (--in-window).
+    /// (--every), when its devices' maintenance window next opens (--in-window), or each
+    /// time it opens (--every-window).
     #[command(after_help = "Examples:
   deskready schedule add \"upgrade --group floor3 --security-only\" --at \"sat 22:00\"
   deskready schedule add \"configure --group floor4\" --at \"2026-11-28 22:00\" --timezone Europe/London
   deskready schedule add \"audit --all\" --every \"sun 03:00\"      # weekly
   deskready schedule add \"configure --group print-servers\" --in-window
+  deskready schedule add \"upgrade --group floor3 --security-only\" --every-window
 
 Times: `now`; `22:00` (the next 22:00: today if still ahead, else tomorrow); `sat 22:00`
 (the next Saturday at 22:00: today if it is Saturday before 22:00, else the coming one;
 `sat,sun 06:00` the next of either); `2026-11-28 22:00`. They are read in --timezone, else
 the site's default (deskready.yaml `defaults: timezone:`), else this machine's zone.
-A job may start at most --grace late (default 1h; --in-window: while its window is open);
-later it is recorded missed, not run.")]
+A job may start at most --grace late (default 1h; --in-window, --every-window: while its
+window is open); later it is recorded missed, not run. An --every-window job runs once per
+opening of the window: then (or when missed) it is next due at the window's next opening.")]
     Add(AddArgs),
     /// Lists the jobs: id, command, when, next due, last run and how it ended.
     #[command(after_help = "Examples:
@@ -59,7 +62,7 @@ outside its maintenance window) and none failed, 1 a job failed.")]
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("when").required(true).args(["at", "every", "in_window"])))]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["at", "every", "in_window", "every_window"])))]
 pub struct AddArgs {
     /// The deskready command to run, as one argument: "configure --group floor3".
     #[arg(value_name = "COMMAND")]
@@ -74,12 +77,16 @@ pub struct AddArgs {
     /// share one).
     #[arg(long)]
     pub in_window: bool,
+    /// Again and again: each time the maintenance window of the command's devices opens,
+    /// once per opening (they must share one).
+    #[arg(long)]
+    pub every_window: bool,
     /// The time zone of --at and --every (IANA, such as Europe/London); default: this
     /// machine's.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub timezone: Option<String>,
     /// How late the job may still start (`30m`, `2h`, `1d`); later it is missed. Default:
-    /// 1h; with --in-window, while the window is open.
+    /// 1h; with --in-window or --every-window, while the window is open.
     #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
     pub grace: Option<i64>,
 }
@@ -282,9 +289,10 @@ pub(super) fn run(ctx: &Ctx, c: ScheduleCommand) -> Result<ExitStatus, Failure> 
 
 fn add(ctx: &Ctx, a: AddArgs) -> Result<ExitStatus, Failure> {
     let (argv, command, selection) = check(&a.command)?;
-    let timing = match (a.at, a.every, a.in_window) {
+    let timing = match (a.at, a.every, a.every_window) {
         (Some(at), _, _) => Timing::At(at),
         (_, Some(every), _) => Timing::Every(every),
+        (_, _, true) => Timing::EveryWindow,
         _ => Timing::InWindow,
     };
     let added = schedule::add(
@@ -307,7 +315,18 @@ fn add(ctx: &Ctx, a: AddArgs) -> Result<ExitStatus, Failure> {
         job.written
     );
     if let Some(w) = &added.window {
-        text.push_str(&format!("\n  when the maintenance window {w} opens"));
+        let when = if job.every.is_some() {
+            "each time"
+        } else {
+            "when"
+        };
+        text.push_str(&format!("\n  {when} the maintenance window {w} opens"));
+        if job
+            .due
+            .is_some_and(|d| d < jiff::Timestamp::now().as_second())
+        {
+            text.push_str(" (open now: due since it opened)");
+        }
     }
     text.push_str(
         "\n  `deskready schedule run` runs it once due (see `deskready schedule install`)",

@@ -163,16 +163,44 @@ impl Window {
             .find(|open| open.timestamp() > t)
     }
 
+    /// When it next opens after the window open at `t` closes (the opening of the window
+    /// that starts as this one closes, when one does); when it is closed at `t`, its next
+    /// opening after `t`. Never an opening of the window open at `t`: a job that runs once
+    /// per window moves on with this.
+    pub fn next_open_after(&self, t: Timestamp) -> Option<Zoned> {
+        match self.open_at(t) {
+            Some((_, close)) => self.next_open(close.timestamp()),
+            None => self.next_open(t),
+        }
+    }
+
     /// `sat,sun 22:00-06:00 Europe/London`
     pub fn describe(&self) -> String {
+        format!("{} {}", self.days_and_hours(), self.tz_name)
+    }
+
+    /// Its days and hours without the zone, `sat,sun 22:00-06:00`: the form
+    /// [`Window::parse_days_and_hours`] reads back.
+    pub fn days_and_hours(&self) -> String {
         let days: Vec<&str> = self.days.iter().map(|d| day_name(*d)).collect();
         format!(
-            "{} {}-{} {}",
+            "{} {}-{}",
             days.join(","),
             self.start.strftime("%H:%M"),
             self.end.strftime("%H:%M"),
-            self.tz_name
         )
+    }
+
+    /// Reads `sat,sun 22:00-06:00` (as [`Window::days_and_hours`] writes it) in `timezone`.
+    pub fn parse_days_and_hours(text: &str, timezone: &str) -> Result<Window, WindowError> {
+        let (days, hours) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+        let (start, end) = hours.trim().split_once('-').unwrap_or((hours.trim(), ""));
+        let days: Vec<String> = days
+            .split(',')
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect();
+        Window::parse(&days, start, end, timezone)
     }
 }
 
@@ -224,6 +252,64 @@ mod tests {
         let now = at("2026-11-28T09:00:00");
         assert_eq!(win.next_open(now).unwrap().timestamp(), now);
         assert_eq!(win.describe(), "sat,sun 08:00-18:00 Europe/London");
+    }
+
+    /// `s` (`2027-03-28T02:30`) as a London local time.
+    fn london(s: &str) -> Timestamp {
+        s.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(TimeZone::get("Europe/London").unwrap())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn shown(z: &Zoned) -> String {
+        z.strftime("%Y-%m-%d %H:%M %Z").to_string()
+    }
+
+    #[test]
+    fn the_next_opening_after_this_window_is_the_next_window_in_local_time() {
+        let win = w(&["sat"], "22:00", "06:00");
+        // Closed: its next opening.
+        let next = win.next_open_after(london("2026-11-24T10:00")).unwrap();
+        assert_eq!(shown(&next), "2026-11-28 22:00 GMT");
+        // Open, just opened or about to close: next week's, never this one.
+        for t in ["2026-11-28T22:00", "2026-11-29T03:00", "2026-11-29T05:59"] {
+            let next = win.next_open_after(london(t)).unwrap();
+            assert_eq!(shown(&next), "2026-12-05 22:00 GMT", "{t}");
+        }
+        // Windows that touch (every day, all day): the next one opens as this one closes.
+        let all = w(DAYS, "00:00", "00:00");
+        let next = all.next_open_after(london("2026-11-24T10:00")).unwrap();
+        assert_eq!(shown(&next), "2026-11-25 00:00 GMT");
+        // The form a scheduled job keeps reads back as the same window.
+        assert_eq!(win.days_and_hours(), "sat 22:00-06:00");
+        let back = Window::parse_days_and_hours("sat 22:00-06:00", "Europe/London").unwrap();
+        assert_eq!(back, win);
+        assert!(Window::parse_days_and_hours("sat 22:00", "Europe/London").is_err());
+    }
+
+    #[test]
+    fn the_next_opening_keeps_local_time_across_the_change_of_the_clocks() {
+        let win = w(&["sat"], "22:00", "06:00");
+        // The clocks go back on Sunday 2027-10-31 at 02:00 BST: this night's window is 9
+        // hours long, and the next one opens at 22:00 GMT, 169 hours after this one.
+        let open = london("2027-10-30T22:00");
+        let (_, close) = win.open_at(london("2027-10-31T05:30")).unwrap();
+        assert_eq!(close.timestamp().duration_since(open).as_hours(), 9);
+        let next = win.next_open_after(london("2027-10-31T05:30")).unwrap();
+        assert_eq!(shown(&next), "2027-11-06 22:00 GMT");
+        assert_eq!(next.timestamp().duration_since(open).as_hours(), 7 * 24 + 1);
+        // They go forward on Sunday 2027-03-28 at 01:00 GMT: a 7-hour night, and the next
+        // opening is 22:00 BST, 167 hours later.
+        let open = london("2027-03-27T22:00");
+        let next = win.next_open_after(open).unwrap();
+        assert_eq!(shown(&next), "2027-04-03 22:00 BST");
+        assert_eq!(next.timestamp().duration_since(open).as_hours(), 7 * 24 - 1);
+        // A daily window opening in the hour the clocks skip opens by the gap later.
+        let early = w(DAYS, "01:30", "03:00");
+        let next = early.next_open_after(london("2027-03-27T02:00")).unwrap();
+        assert_eq!(shown(&next), "2027-03-28 02:30 BST");
     }
 
     #[test]

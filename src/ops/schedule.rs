@@ -1,5 +1,6 @@
 //! Scheduled jobs: `schedule add` (a deskready command line and when to run it: `--at`,
-//! `--every`, or `--in-window`, the next opening of its devices' maintenance window),
+//! `--every`, `--in-window`, the next opening of its devices' maintenance window, or
+//! `--every-window`, each opening of that window),
 //! `list`, `remove`, `run` (what is due now) and `install` (a systemd timer and service, or
 //! a cron file, that runs `schedule run` every few minutes).
 //!
@@ -10,7 +11,10 @@
 //! rollout's run record it made is found by its machine and process and linked to the
 //! job's run. A job found due longer ago than its grace (the machines were off) is not
 //! run but recorded `missed`; a recurring one then moves on to its next time (missed
-//! times are never caught up one by one).
+//! times are never caught up one by one). A job due at each opening of a maintenance
+//! window keeps the window (days, hours, zone) as it was when added, in its `every`
+//! (`window sat 22:00-06:00`); once claimed it is next due at the window's next opening
+//! after the one open now closes, so it runs at most once per window.
 //!
 //! Must not: print (events go to the caller), parse a command line (the CLI validates it
 //! with its own definition before it gets here).
@@ -22,7 +26,7 @@ use jiff::Timestamp;
 
 use super::select::Selection;
 use super::{Env, Error, ExitStatus};
-use crate::model::{When, local_time, time_zone};
+use crate::model::{When, Window, local_time, time_zone};
 use crate::store::{Claimed, Holder, JobOutcome, JobRun, NewSchedule, Schedule};
 
 /// Subcommands a job may run: rollouts that change or read devices and never ask
@@ -41,7 +45,13 @@ pub enum Timing {
     Every(String),
     /// Once, when the maintenance window of the command's devices next opens.
     InWindow,
+    /// Again and again: each time the maintenance window of the command's devices opens.
+    EveryWindow,
 }
+
+/// How a job due at each opening of a maintenance window keeps it in its `every`:
+/// `window sat,sun 22:00-06:00` (the zone is the job's).
+const WINDOW_EVERY: &str = "window ";
 
 /// `schedule add`.
 #[derive(Debug, Clone)]
@@ -56,7 +66,7 @@ pub struct AddSettings {
     /// The time zone its times are read in (IANA); `None`: this machine's.
     pub timezone: Option<String>,
     /// Seconds it may start late; `None`: an hour ([`DEFAULT_GRACE_SECS`]), or for
-    /// `--in-window` as long as the window stays open.
+    /// `--in-window` and `--every-window` as long as the window stays open.
     pub grace: Option<i64>,
 }
 
@@ -64,7 +74,7 @@ pub struct AddSettings {
 #[derive(Debug, Clone)]
 pub struct Added {
     pub schedule: Schedule,
-    /// The maintenance window it was timed by (`--in-window`), described.
+    /// The maintenance window it is timed by (`--in-window`, `--every-window`), described.
     pub window: Option<String>,
 }
 
@@ -145,35 +155,49 @@ pub fn add(env: &Env, s: &AddSettings) -> Result<Added, Error> {
                 None,
             )
         }
-        Timing::InWindow => {
+        Timing::InWindow | Timing::EveryWindow => {
+            let recurring = matches!(s.timing, Timing::EveryWindow);
+            let (flag, other) = if recurring {
+                ("--every-window", "--every")
+            } else {
+                ("--in-window", "--at")
+            };
             let site = site.as_ref().ok_or_else(|| {
-                Error::BadInput(
-                    "--in-window needs a command that names its devices (DEVICE, --group, --all)"
-                        .into(),
-                )
+                Error::BadInput(format!(
+                    "{flag} needs a command that names its devices (DEVICE, --group, --all)"
+                ))
             })?;
-            let (window, source) = one_window(site, &tags)?;
-            let open = window.next_open(now).ok_or_else(|| {
+            let (window, source) = one_window(site, &tags, flag, other)?;
+            let never = || {
                 Error::BadInput(format!(
                     "the maintenance window {} never opens",
                     window.describe()
                 ))
-            })?;
+            };
+            let open = window.next_open(now).ok_or_else(never)?;
             let described = format!("{} (from {source})", window.describe());
-            if s.grace.is_none()
-                && let Some((_, closes)) = window.open_at(open.timestamp())
-            {
-                // Late, but while the window is still open (a minute to spare), is in time.
-                grace =
-                    (closes.timestamp().as_second() - open.timestamp().as_second() - 60).max(60);
+            let mut due = open.timestamp();
+            if let Some((opened, closes)) = window.open_at(due) {
+                if recurring {
+                    // Due at each opening, this one (open now) first: it may start until
+                    // the window closes, as at every later opening.
+                    due = opened.timestamp();
+                }
+                if s.grace.is_none() {
+                    // Late, but while the window is still open (a minute to spare), is in
+                    // time.
+                    grace = (closes.timestamp().as_second() - due.as_second() - 60).max(60);
+                }
             }
-            (
-                open.timestamp(),
-                window.tz_name.clone(),
-                None,
-                "in-window".to_string(),
-                Some(described),
-            )
+            let (every, written) = if recurring {
+                (
+                    Some(format!("{WINDOW_EVERY}{}", window.days_and_hours())),
+                    format!("every window {}", window.describe()),
+                )
+            } else {
+                (None, "in-window".to_string())
+            };
+            (due, window.tz_name.clone(), every, written, Some(described))
         }
     };
     let store = env.open_store()?;
@@ -196,10 +220,13 @@ pub fn add(env: &Env, s: &AddSettings) -> Result<Added, Error> {
 }
 
 /// The one maintenance window that binds every device of `tags`, with where it is
-/// declared; an error naming the devices when some have none or they differ.
+/// declared; an error naming the devices when some have none or they differ (`flag` is
+/// the option that asked, `other` the one to give instead).
 fn one_window<'a>(
     site: &'a crate::site::Site,
     tags: &[String],
+    flag: &str,
+    other: &str,
 ) -> Result<(&'a crate::model::Window, String), Error> {
     let mut found: Vec<(String, Option<(&crate::model::Window, String)>)> = Vec::new();
     for t in tags {
@@ -213,7 +240,7 @@ fn one_window<'a>(
         .collect();
     if !without.is_empty() {
         return Err(Error::BadInput(format!(
-            "--in-window: {} {} no maintenance window (declare one in its group or profile, or give --at)",
+            "{flag}: {} {} no maintenance window (declare one in its group or profile, or give {other})",
             without.join(", "),
             if without.len() == 1 { "has" } else { "have" }
         )));
@@ -243,7 +270,7 @@ fn one_window<'a>(
             .map(|(k, ts)| format!("{}: {k}", ts.join(", ")))
             .collect();
         return Err(Error::BadInput(format!(
-            "--in-window: the devices have different maintenance windows ({}); schedule each window's devices on their own",
+            "{flag}: the devices have different maintenance windows ({}); schedule each window's devices on their own",
             parts.join("; ")
         )));
     }
@@ -251,7 +278,7 @@ fn one_window<'a>(
         .into_iter()
         .next()
         .and_then(|(_, w)| w)
-        .ok_or_else(|| Error::BadInput("--in-window: no device selected".into()))?;
+        .ok_or_else(|| Error::BadInput(format!("{flag}: no device selected")))?;
     Ok((w, source))
 }
 
@@ -339,14 +366,38 @@ impl Ran {
 }
 
 /// The time after `now` a recurring job is next due (`None` for a one-time job): its
-/// recurring time read in its zone.
+/// recurring time read in its zone, or its window's next opening (see [`window_due`]).
 fn next_due(job: &Schedule, now: Timestamp) -> Option<i64> {
     let every = job.every.as_deref()?;
+    if let Some(hours) = every.strip_prefix(WINDOW_EVERY) {
+        let window = Window::parse_days_and_hours(hours, &job.timezone).ok()?;
+        return window_due(&window, job, now);
+    }
     let tz = time_zone(&job.timezone).ok()?;
     When::parse_recurring(every)
         .ok()?
         .next_after(now, &tz)
         .map(|t| t.as_second())
+}
+
+/// When a job due at each opening of `window`, claimed at `now`, is next due: the
+/// window's next opening after the one open now closes (or after `now`, when it is
+/// closed), so it never runs twice in one window. When the claim is a miss (the machines
+/// were off through the window it was due in) and a later opening of the window is open
+/// now and still within its grace, that opening: it runs in this window, once, and
+/// the openings between are not caught up.
+fn window_due(window: &Window, job: &Schedule, now: Timestamp) -> Option<i64> {
+    let now_s = now.as_second();
+    if let (Some(due), Some((open, _))) = (job.due, window.open_at(now)) {
+        let open = open.timestamp().as_second();
+        let missed = now_s - due > job.grace;
+        if missed && open > due && now_s - open <= job.grace {
+            return Some(open);
+        }
+    }
+    window
+        .next_open_after(now)
+        .map(|z| z.timestamp().as_second())
 }
 
 /// Runs every job due now, one after another, each claimed just before it runs (so that
@@ -702,6 +753,73 @@ mod tests {
         assert!(
             cron.contains("*/5 * * * * root cd '/srv/it 100\\%' && '/usr/bin/deskready' --site"),
             "{cron}"
+        );
+    }
+
+    #[test]
+    fn a_window_job_is_next_due_at_the_next_opening_never_twice_in_one_window() {
+        let london = |s: &str| {
+            s.parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(time_zone("Europe/London").unwrap())
+                .unwrap()
+                .timestamp()
+        };
+        let secs = |s: &str| london(s).as_second();
+        let job = |due: &str| Schedule {
+            id: 1,
+            argv: vec!["configure".into(), "--all".into()],
+            command: "configure".into(),
+            written: "every window sat 22:00-06:00 Europe/London".into(),
+            every: Some("window sat 22:00-06:00".into()),
+            timezone: "Europe/London".into(),
+            grace: 8 * 3600 - 60,
+            due: Some(secs(due)),
+            operator: "ana".into(),
+            created_at: String::new(),
+            last: None,
+        };
+        let next = |due: &str, now: &str| next_due(&job(due), london(now));
+        // Run in its window (at once or late in it): next week's opening.
+        assert_eq!(
+            next("2026-11-28T22:00", "2026-11-28T22:01"),
+            Some(secs("2026-12-05T22:00"))
+        );
+        assert_eq!(
+            next("2026-11-28T22:00", "2026-11-29T05:58"),
+            Some(secs("2026-12-05T22:00"))
+        );
+        // Missed with the window closed: its next opening.
+        assert_eq!(
+            next("2026-11-28T22:00", "2026-12-02T10:00"),
+            Some(secs("2026-12-05T22:00"))
+        );
+        // Missed, found in a later window that is open: that opening (it runs now), not
+        // the ones between.
+        assert_eq!(
+            next("2026-11-28T22:00", "2026-12-12T23:00"),
+            Some(secs("2026-12-12T22:00"))
+        );
+        // ... and once that one is claimed, next week's.
+        assert_eq!(
+            next("2026-12-12T22:00", "2026-12-12T23:00"),
+            Some(secs("2026-12-19T22:00"))
+        );
+        // Too late in that window to run: the next opening.
+        let mut short = job("2026-11-28T22:00");
+        short.grace = 600;
+        assert_eq!(
+            next_due(&short, london("2026-12-05T23:00")),
+            Some(secs("2026-12-12T22:00"))
+        );
+        // Weekly times are as before.
+        let weekly = Schedule {
+            every: Some("sat 22:00".into()),
+            ..job("2026-11-28T22:00")
+        };
+        assert_eq!(
+            next_due(&weekly, london("2026-11-28T22:01")),
+            Some(secs("2026-12-05T22:00"))
         );
     }
 

@@ -1,5 +1,6 @@
 //! Scheduled jobs (`deskready schedule`): a deskready command line to run when it is due,
-//! once (`--at`) or again and again (`--every`), and each time one was run: by which
+//! once (`--at`, `--in-window`) or again and again (`--every`, `--every-window`), and each
+//! time one was run: by which
 //! machine and process, how it ended (exit code), and the rollout's run it made.
 //!
 //! Exactly once, however many schedulers run at the same moment against a team store: a
@@ -99,9 +100,11 @@ pub struct NewSchedule {
     pub argv: Vec<String>,
     /// Its subcommand (`configure`, `upgrade`).
     pub command: String,
-    /// When, as written (`at sat 22:00`, `every sat 22:00`, `in-window`).
+    /// When, as written (`at sat 22:00`, `every sat 22:00`, `in-window`,
+    /// `every window sat 22:00-06:00 Europe/London`).
     pub written: String,
-    /// The recurring time (`sat 22:00`), for a job that repeats.
+    /// The recurring time (`sat 22:00`), or the maintenance window it is due at each
+    /// opening of (`window sat 22:00-06:00`), for a job that repeats.
     pub every: Option<String>,
     /// The IANA time zone its times are read in.
     pub timezone: String,
