@@ -39,6 +39,38 @@ fn malformed_yaml() {
 }
 
 #[test]
+fn a_file_that_cannot_be_read_comes_first_and_what_it_declares_is_said_missing_because_of_it() {
+    let site = SiteCopy::example();
+    site.edit(
+        "inventory/laptops.yaml",
+        "    profile: laptop-base\n    assignee: { name: Chen Wei",
+        "    profile: laptop-base\n    profile: laptop-base\n    assignee: { name: Chen Wei",
+    );
+    // A file sorted before it names a device it declares.
+    site.write(
+        "inventory/lab.generated.yaml",
+        "overrides:\n  LAP-0001:\n    ssh: { host: 127.0.0.1, port: 2222 }\n",
+    );
+    let errors = errors_of(&site);
+    assert!(
+        errors[0].starts_with("inventory/laptops.yaml:") && errors[0].contains("malformed YAML: "),
+        "{errors:#?}"
+    );
+    let unknown = errors
+        .iter()
+        .find(|e| {
+            e.starts_with(
+                "inventory/lab.generated.yaml:2:3: overrides.LAP-0001: unknown device `LAP-0001`",
+            )
+        })
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert!(
+        unknown.ends_with(" (inventory/laptops.yaml could not be read: it may declare it)"),
+        "{unknown}"
+    );
+}
+
+#[test]
 fn unknown_key_suggests_the_close_one() {
     let site = SiteCopy::example();
     site.edit(

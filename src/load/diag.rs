@@ -52,6 +52,9 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// How the problem of a YAML file that could not be read begins.
+pub const MALFORMED: &str = "malformed YAML: ";
+
 /// Every problem found while loading a site; the error type of [`super::load_site`].
 #[derive(Debug, Clone, Default, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -71,10 +74,32 @@ impl Diagnostics {
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter()
     }
-    /// Sorted by file, then line, for stable output.
+    /// Sorted for stable output: files that could not be read at all first (what they
+    /// declare is missing from everything else, so many of the rest may follow from them),
+    /// then by file and line. An unknown device, when an inventory file could not be read,
+    /// says that file may declare it.
     pub fn sorted(mut self) -> Self {
-        self.0
-            .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        let unread = |d: &Diagnostic| d.message.starts_with(MALFORMED);
+        let broken: Vec<String> = self
+            .0
+            .iter()
+            .filter(|d| unread(d) && d.file.starts_with("inventory/"))
+            .map(|d| d.file.clone())
+            .collect();
+        if !broken.is_empty() {
+            let note = format!(
+                " ({} could not be read: it may declare it)",
+                broken.join(", ")
+            );
+            for d in &mut self.0 {
+                if d.message.starts_with("unknown device `") {
+                    d.message.push_str(&note);
+                }
+            }
+        }
+        self.0.sort_by(|a, b| {
+            (!unread(a), &a.file, a.line, a.column).cmp(&(!unread(b), &b.file, b.line, b.column))
+        });
         self
     }
 }

@@ -456,7 +456,7 @@ fn parse_doc(
                 rel,
                 e.pos,
                 "",
-                format!("malformed YAML: {}", e.message),
+                format!("{}{}", diag::MALFORMED, e.message),
             ));
             return None;
         }
@@ -481,7 +481,8 @@ fn parse_doc(
                 pos,
                 "",
                 format!(
-                    "malformed YAML: {}",
+                    "{}{}",
+                    diag::MALFORMED,
                     diag::rewrite_serde_message(&e.to_string())
                 ),
             ));
