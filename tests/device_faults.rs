@@ -251,7 +251,8 @@ fn leftovers_of_cut_runs_are_removed_and_a_terminated_run_cleans_its_staging() {
     let lab = lab_with(
         &format!(
             "{}  - name: slow step\n    command: sleep 60\n    unless: test ! -e /srv/go-slow\n",
-            file_resource("/srv/app.conf", &text("app", 64), "")
+            // (large enough to be staged: its program runs from a staging directory)
+            file_resource("/srv/app.conf", &text("app", 96), "")
         ),
         "",
     );

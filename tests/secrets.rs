@@ -35,6 +35,20 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     hits
 }
 
+/// The files holding the secret in the devices' run directory for commands' error output
+/// that a program which has ended left there (a running one may hold its output until
+/// its end; other tests' programs run meanwhile).
+fn left_in_run_dir() -> Vec<String> {
+    files_holding(Path::new("/run/deskready/err"), SECRET)
+        .into_iter()
+        .filter(|p| {
+            let name = p.rsplit('/').next().unwrap_or_default();
+            let pid = name.split('.').next().unwrap_or_default();
+            !Path::new(&format!("/proc/{pid}")).exists()
+        })
+        .collect()
+}
+
 fn assert_hidden(what: &str, text: &str) {
     assert!(!text.contains(SECRET), "{what} shows the secret:\n{text}");
 }
@@ -154,6 +168,9 @@ fn a_secret_is_never_shown_nor_stored() {
         ])
         .code(1);
     keep("failing configure --format json", &failed_json);
+    // The failing command's error output was kept on the device only while its program
+    // ran (light lab devices share this machine's /run).
+    assert_eq!(left_in_run_dir(), Vec::<String>::new());
 
     for args in [
         &["history", "LAP-0002"][..],
@@ -272,7 +289,8 @@ fn a_cut_run_leaves_no_staged_secret_on_the_device() {
     });
     assert_eq!(files_holding(&tmp, SECRET), Vec::<String>::new());
     assert_ne!(running.kill().code(), 0);
-    // The directory it made for its command's output goes with it.
+    // It made no directory for its command's output (that goes to the run directory),
+    // and any it made goes with it.
     wait_until(
         "the cut program's directory removed",
         Duration::from_secs(30),

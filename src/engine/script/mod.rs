@@ -259,7 +259,7 @@ fn build_parts(
     }) {
         // (and those kinds may change any file: a line is copied, not written from what
         // the snapshot saw)
-        w.raw("tdir\nran=1");
+        w.raw("tdir\nwild=1");
     }
     // Each kind's helpers, once, in the order the kinds first appear.
     let mut seen: Vec<&'static str> = Vec::new();
@@ -296,23 +296,80 @@ fn build_parts(
     // is already right costs no process on the device. The same `stat` checks first,
     // before anything is read or changed, that the whole of stdin arrived: the program's
     // file has the size sent (written once the program is whole, see SIZE_MARK).
-    let sums: Vec<&str> = resources
-        .iter()
-        .filter_map(|(_, r)| kinds::of(r.kind()).digest_path(r))
-        .collect();
-    let stats: Vec<&str> = resources
-        .iter()
-        .filter_map(|(_, r)| kinds::of(r.kind()).stat_path(r))
-        .collect();
-    // `snap` is also called again after a step that may have made or removed files of
-    // later resources (a package installing its config files); its size check holds then
-    // too, the program's file being the same.
-    w.raw("snap() {");
-    w.call("stats", std::iter::once(SIZE_MARK).chain(stats));
-    if !sums.is_empty() {
-        w.call("sums", sums);
+    //
+    // A command may change any file, so the resources after one are read again once one
+    // ran: the program is cut into segments, each ending with a command, and `snapK`
+    // reads the paths of segment K and all after it. `snap` (segment 0's) is read at the
+    // start only when one of segment 0's paths is there (a first run on a fresh device
+    // reads nothing before its first command), and is also called again after a step
+    // that may have made or removed files of later resources (a package installing its
+    // config files); its size check holds then too, the program's file being the same.
+    let mut segment = vec![0usize; resources.len()];
+    let mut k = 0;
+    for (n, (_, r)) in resources.iter().enumerate() {
+        segment[n] = k;
+        if matches!(r.kind(), ResourceKind::Command { .. }) {
+            k += 1;
+        }
     }
-    w.raw("}\nsnap");
+    let paths_from = |k: usize, digest: bool| -> Vec<&str> {
+        resources
+            .iter()
+            .zip(&segment)
+            .filter(|(_, s)| **s >= k)
+            .filter_map(|((_, r), _)| {
+                let kind = kinds::of(r.kind());
+                if digest {
+                    kind.digest_path(r)
+                } else {
+                    kind.stat_path(r)
+                }
+            })
+            .collect()
+    };
+    // Segments (after the first) whose resources read the snapshot: each gets its
+    // `snapK`, called before its first resource when the snapshot no longer holds.
+    let mut looks = Vec::new();
+    for k in 1..=k {
+        let reads = resources.iter().zip(&segment).any(|((_, r), s)| {
+            *s == k && {
+                let kind = kinds::of(r.kind());
+                kind.stat_path(r).is_some() || kind.digest_path(r).is_some()
+            }
+        });
+        if reads {
+            looks.push(k);
+        }
+    }
+    for k in std::iter::once(0).chain(looks.iter().copied()) {
+        w.function("snap", k);
+        w.call(
+            "stats",
+            std::iter::once(SIZE_MARK).chain(paths_from(k, false)),
+        );
+        let sums = paths_from(k, true);
+        if !sums.is_empty() {
+            w.call("sums", sums);
+        }
+        w.raw("seen\n}");
+    }
+    let first: Vec<&str> = resources
+        .iter()
+        .zip(&segment)
+        .filter(|(_, s)| **s == 0)
+        .flat_map(|((_, r), _)| {
+            let kind = kinds::of(r.kind());
+            [kind.stat_path(r), kind.digest_path(r)]
+        })
+        .flatten()
+        .collect();
+    if first.is_empty() {
+        // (nothing to read before the first command but, run from its file, the program's
+        // size)
+        w.raw("[ -z \"$prog\" ] || snap");
+    } else {
+        w.call("first", first);
+    }
     // Each kind's work before its steps, once, with all of its resources.
     let mut kinds_seen: Vec<&'static str> = Vec::new();
     for (_, r) in resources {
@@ -334,10 +391,14 @@ fn build_parts(
     let commit = |w: &mut Writer, notifying: bool| {
         w.raw(if notifying { "notify_commit" } else { "commit" });
     };
-    for (i, r) in resources {
+    for (n, (i, r)) in resources.iter().enumerate() {
         let kind = kinds::of(r.kind());
         if !kind.supported() {
             continue;
+        }
+        if segment[n] > 0 && looks.contains(&segment[n]) && (n == 0 || segment[n - 1] != segment[n])
+        {
+            w.call("look", [format!("snap{}", segment[n])]);
         }
         // A run of file resources is committed together (one sync), before whatever
         // comes next can depend on the files.
@@ -389,10 +450,9 @@ fn build_parts(
     w.raw("echo @@END\nexit 0\n}");
     let text = w.finish();
     let size = text.len() + data.len() + seal.len();
-    let text = text.replacen(
+    let text = text.replace(
         &format!("stats '{SIZE_MARK}'"),
         &format!("stats '{size:0width$}'", width = SIZE_MARK.len()),
-        1,
     );
     let mut all = text.clone().into_bytes();
     all.extend_from_slice(&data);
@@ -700,6 +760,139 @@ mod tests {
             std::fs::metadata(&list).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    fn command(name: &str, command: String) -> ResolvedResource {
+        testkit::resource(
+            name,
+            ResourceKind::Command {
+                command,
+                creates: None,
+                unless: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_file_a_command_changed_is_read_again_and_put_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("app.conf").display().to_string();
+        std::fs::write(&conf, "port = 1\n").unwrap();
+        // The file is right when the program starts; a command then changes it.
+        let rs = vec![
+            command("breaks it", format!("echo junk > {}", quote(&conf))),
+            file(&conf, "port = 1\n", None),
+        ];
+        assert_eq!(
+            statuses(&run(Phase::Converge, &rs, &[])),
+            [S::Changed, S::Changed]
+        );
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "port = 1\n");
+    }
+
+    #[test]
+    fn the_snapshot_is_read_once_when_first_needed_and_again_only_after_a_command_ran() {
+        // `stat` and `cp` log what they are asked, then run.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stats");
+        let logged = |tool: &str| {
+            format!(
+                "printf '{tool} %s\\n' \"$*\" >> {}; PATH=/usr/bin:/bin exec {tool} \"$@\"",
+                quote(&log.display().to_string())
+            )
+        };
+        let bin = stand_ins(
+            dir.path(),
+            &[("stat", &logged("stat")), ("cp", &logged("cp"))],
+        );
+        let d = dir.path().display().to_string();
+        let issue = format!("{d}/issue");
+        std::fs::write(&issue, "Welcome\n").unwrap();
+        let stamp = format!("{d}/stamp");
+        let rs = [
+            file(&format!("{d}/a.conf"), "a\n", None),
+            testkit::resource(
+                "stamp",
+                ResourceKind::Command {
+                    command: format!("date > {}", quote(&stamp)),
+                    creates: Some(stamp.clone()),
+                    unless: None,
+                },
+            ),
+            testkit::resource(
+                "banner",
+                ResourceKind::Line {
+                    path: issue.clone(),
+                    line: "Support: 0000".into(),
+                },
+            ),
+        ];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let stats = |out: &std::process::Output| {
+            let rep = parse(&out.stdout);
+            assert!(rep.complete, "{}", String::from_utf8_lossy(&out.stdout));
+            let calls = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            assert!(!calls.contains("cp "), "{calls}");
+            (statuses(&rep), calls.lines().count())
+        };
+        // First run: nothing the resources before the command read is there, so nothing
+        // is read before it; after it ran, the line's file is read (once), and written
+        // from what the shell read (not copied: its mode and owner were read after the
+        // command).
+        let first = exec(&script, Duration::from_secs(60), Some(&bin));
+        assert_eq!(stats(&first), (vec![S::Changed; 3], 1));
+        assert_eq!(
+            std::fs::read_to_string(&issue).unwrap(),
+            "Welcome\nSupport: 0000\n"
+        );
+        // Re-run: all is read once at the start; the command does not run, so what was
+        // read still holds for the line.
+        let again = exec(&script, Duration::from_secs(60), Some(&bin));
+        assert_eq!(stats(&again), (vec![S::Ok; 3], 1));
+        // A command that runs between them: read at the start, and again after it.
+        std::fs::remove_file(&stamp).unwrap();
+        std::fs::write(&issue, "Welcome\n").unwrap();
+        let both = exec(&script, Duration::from_secs(60), Some(&bin));
+        assert_eq!(stats(&both), (vec![S::Ok, S::Changed, S::Changed], 2));
+    }
+
+    #[test]
+    fn a_commands_error_output_is_kept_in_the_run_directory_and_emptied_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let pid = dir.path().join("pid").display().to_string();
+        // `$$` in a command is the program's shell: its files are named after it.
+        let rs = [
+            command(
+                "warns",
+                format!("echo $$ > {}; echo careful >&2", quote(&pid)),
+            ),
+            command("fails", "echo 'no such thing' >&2; exit 3".into()),
+        ];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let out = exec_as(&script, Duration::from_secs(60), None, true, Some(&tmp));
+        let rep = parse(&out.stdout);
+        assert_eq!(statuses(&rep), [S::Changed, S::Failed]);
+        assert_eq!(
+            rep.resources[&1].stderr.as_deref().map(str::trim),
+            Some("no such thing")
+        );
+        // Not a directory in TMPDIR (no `mktemp`, no `rm`) ...
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        // ... but a file for each command in the run directory (root's only), left empty.
+        let pid = std::fs::read_to_string(&pid).unwrap();
+        let run = std::path::Path::new("/run/deskready/err");
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(run).unwrap();
+        assert_eq!((meta.mode() & 0o777, meta.uid()), (0o700, 0));
+        for i in 0..2 {
+            let f = run.join(format!("{}.{i}", pid.trim()));
+            assert_eq!(std::fs::read(&f).unwrap(), b"", "{f:?}");
+        }
     }
 
     #[test]
@@ -1538,6 +1731,66 @@ mod tests {
             !alive(&marker)
         });
         assert!(gone, "the hung command outlived the deadline");
+    }
+
+    #[test]
+    fn a_cut_programs_error_output_is_emptied_by_its_end_or_by_the_next_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid").display().to_string();
+        let sleeper = dir.path().join("error-output-sleeper");
+        std::fs::copy("/bin/sleep", &sleeper).unwrap();
+        let rs = [command(
+            "hangs",
+            format!(
+                "echo $$ > {}; echo leaked >&2; exec {} 1000",
+                quote(&pid),
+                quote(&sleeper.display().to_string())
+            ),
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let held = || {
+            let p = std::fs::read_to_string(&pid).unwrap_or_default();
+            let f = std::path::Path::new("/run/deskready/err").join(format!("{}.0", p.trim()));
+            (f.clone(), std::fs::read(&f).unwrap_or_default())
+        };
+        // Past its deadline: the watch ends it (TERM), and its trap empties the file (or
+        // removes it, with those of other programs that ended, when there are many).
+        let out = exec(&script, Duration::from_secs(1), None);
+        assert!(!parse(&out.stdout).complete);
+        let (f, left) = held();
+        assert_eq!(left, b"", "{f:?}");
+        // Killed outright (no trap runs): the next program on the device empties it.
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("bash")
+            .process_group(0)
+            .arg("-c")
+            .arg(script.command_within(Duration::ZERO))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&script.stdin)
+            .unwrap();
+        let start = std::time::Instant::now();
+        while held().1 != b"leaked\n" {
+            assert!(start.elapsed() < Duration::from_secs(30), "no output held");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let group = i32::try_from(child.id()).unwrap();
+        // SAFETY: kill(2) on the process group this test started.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        child.wait().unwrap();
+        let (f, _) = held();
+        assert_eq!(std::fs::read(&f).unwrap(), b"leaked\n");
+        run(Phase::Plan, &[], &[]);
+        assert_eq!(std::fs::read(&f).unwrap(), b"", "{f:?}");
     }
 
     /// A directory of stand-ins for commands (`name`, shell body), for [`exec`].

@@ -31,6 +31,52 @@ tdir() {
   T=$(mktemp -d "${TMPDIR:-/tmp}/deskready.XXXXXXXX") || { T=; echo '@@FATAL mktemp'; exit 97; }
   echo $$ > "$T/pid"
 }
+# efile I: $ef = the file for resource I's error output: in the program's directory when
+# it has one; else $R/PID.I, in a directory of root's only on the tmpfs /run (`rdir`);
+# else in the program's directory, made now
+ru=; rok=
+efile() {
+  if [ -z "$T" ] && rdir; then ef=$R/$$.$1; ru=1; else tdir; ef=$T/e$1; fi
+}
+# rdir: $R can take this program's files: it and its parent (deskready's run directory,
+# which also holds print servers' locks) are directories of root's, not links (under /run,
+# where only root makes names); or neither is there, and one `mkdir` (once per boot) has
+# just made them, root's only
+rdir() {
+  if [ -z "$rok" ]; then
+    rok=0
+    if [ -L "$R" ] || [ -L "${R%/*}" ]; then :
+    elif [ -d "$R" ]; then if [ -O "$R" ] && [ -O "${R%/*}" ]; then rok=1; fi
+    elif [ ! -e "$R" ]; then
+      umask 077
+      # shellcheck disable=SC2174 # -m for the deepest only: the umask makes the parent 700
+      if mkdir -p -m 700 -- "$R" 2>/dev/null && [ -d "$R" ] && [ ! -L "$R" ] && [ -O "$R" ]; then rok=1; fi
+      umask 022
+    fi
+  fi
+  [ "$rok" = 1 ]
+}
+# rdone: this program's files in $R emptied, not removed (that would take a process):
+# they are at most a few bytes' names left on a tmpfs until the next boot, and once $R
+# holds more than 64 files, the program that first sees it removes those of every
+# program that has ended, in one `rm` ($R/prune, which holds its pid, says one is at it)
+rdone() {
+  for x in "$R/$$".*; do [ ! -f "$x" ] || [ -L "$x" ] || : > "$x"; done
+  set -- "$R"/[0-9]*
+  [ $# -gt 64 ] || return 0
+  set -C; if { echo $$ > "$R/prune"; } 2>/dev/null; then x=0; else x=1; fi; set +C
+  if [ "$x" != 0 ]; then
+    xp=; read -r xp < "$R/prune" 2>/dev/null || :
+    case $xp in '' | *[!0-9]*) ;; *) ! kill -0 "$xp" 2>/dev/null || return 0 ;; esac
+  fi
+  set -- "$R/prune"
+  for x in "$R"/[0-9]*.[0-9]*; do
+    xp=${x##*/}; xp=${xp%%.*}
+    case $xp in '' | *[!0-9]*) continue ;; esac
+    if [ "$xp" = $$ ] || ! kill -0 "$xp" 2>/dev/null; then set -- "$@" "$x"; fi
+  done
+  rm -f -- "$@" 2>/dev/null
+}
 # nl: a newline, for splitting the tools' output into lines
 nl='
 '
@@ -44,6 +90,16 @@ for d in "${TMPDIR:-/tmp}"/deskready.*; do
     alive "$xp" || rm -rf -- "$d"
   fi
 done
+# What such a program left in $R (its commands' error output, which may be secret) is
+# emptied the same way (shell builtins only: no process). Only files of numbered names,
+# regular and not links, in a directory of root's that is not a link, are touched.
+if [ -d "$R" ] && [ ! -L "$R" ] && [ -O "$R" ]; then
+  for x in "$R"/[0-9]*.[0-9]*; do
+    xp=${x##*/}; xp=${xp%%.*}
+    case $xp in '' | *[!0-9]*) continue ;; esac
+    if [ -s "$x" ] && [ -f "$x" ] && [ ! -L "$x" ] && ! alive "$xp"; then : > "$x"; fi
+  done
+fi
 # $T holds staged contents, some of them secret: it goes however the program ends (its
 # end, a signal, or its connection gone: the next write to it raises SIGPIPE), and so
 # do the temp files beside targets that a cut write leaves.
@@ -54,6 +110,7 @@ gone() {
   if [ -n "$t" ] && [ -e "$t" ]; then rm -f -- "$t"; fi
   gt=
   while [ "$np" -gt 0 ]; do eval "gt=\$pt$np"; [ ! -e "$gt" ] || rm -f -- "$gt"; np=$((np - 1)); done
+  [ -z "$ru" ] || rdone
 }
 trap gone EXIT
 trap 'gone; trap - EXIT; exit 129' HUP
@@ -64,8 +121,9 @@ hidden=
 failed=0
 # What may have changed since the snapshot (`snap`): `touched`, the paths this program
 # wrote or removed (one a line, between newlines); `ran`, 1 once a profile command ran
-# (it may have changed anything)
-touched=$nl; ran=0
+# (it may have changed anything); `wild`, 1 when the program has steps that may change
+# any file and are not followed by a new snapshot (services, users, print queues...)
+touched=$nl; ran=0; wild=0
 
 # need TOOL...: every tool this program runs is there, or it says which are missing
 # (`@@NEED TOOL...`) and stops before changing anything
@@ -88,13 +146,35 @@ sums() {
 # that the file is SIZE bytes: the whole of stdin arrived
 stats() {
   z=$1; shift
-  st=$(stat -L -c '%a %U %G %s %n' -- ${prog:+"$prog"} "$@" 2>&1)
+  for qx in "$@"; do shift; if [ -e "$qx" ] || [ -L "$qx" ]; then set -- "$@" "$qx"; fi; done
+  st=
+  [ $# = 0 ] && [ -z "$prog" ] || st=$(stat -L -c '%a %U %G %s %n' -- ${prog:+"$prog"} "$@" 2>&1)
   [ -z "$prog" ] || { stat_of "$prog"; [ "${size:-0}" -eq "$z" ] || { echo '@@STAGE short'; exit 98; }; }
 }
 sv=; st=
-# snap (defined by each program, which calls it first): `stats` and `sums` of every path
-# the program reads, called again after a step that may have made or removed files other
-# resources manage
+# fresh: 1 while the snapshot holds (it was read, and no command ran since)
+fresh=0
+# seen: the snapshot was just read (the end of each `snap`): it holds, and shows what this
+# program wrote and what commands did so far
+seen() { fresh=1; ran=0; touched=$nl; }
+# first PATH...: the snapshot read now (`snap`), unless none of PATH (what the resources
+# before the first command read) is there and the program runs from stdin: then nothing
+# is read yet (every PATH is missing, as the empty snapshot says), and the resources
+# after a command read theirs when they come (`look`)
+first() {
+  if [ -z "$prog" ]; then
+    for qx in "$@"; do if [ -e "$qx" ] || [ -L "$qx" ]; then snap; return 0; fi; done
+    return 0
+  fi
+  snap
+}
+# look SNAP: before the resources after a command: SNAP (the snapshot of their paths) is
+# read when the snapshot no longer holds (not read yet, or a command ran since)
+look() { if [ "$fresh" = 0 ] || [ "$ran" = 1 ]; then "$1"; fi; }
+# snap (defined by each program, which calls it first, through `first`): `stats` and
+# `sums` of every path the program reads, called again after a step that may have made or
+# removed files other resources manage; snapK (K > 0): the same for the paths of the
+# resources after the Kth command
 # sum_of PATH: $got = PATH's sha256 when the program started ('' when it did not exist)
 sum_of() {
   got=; set -f; qoi=$IFS; IFS=$nl
@@ -160,8 +240,9 @@ failt() { echo "@@R $1 failed $2"; printf '@@E %s ' "$1"; tail20 "$3"; echo; fai
 tail20() { [ -z "$1" ] || printf '%s\n' "$1" | tail -n 20 | base64 -w0; }
 # note I TEXT: resource I's message (what it would do or did), sent whether or not it fails
 note() { printf '@@E %s ' "$1"; printf '%s' "$2" | base64 -w0; echo; }
-# done_with I RC: resource I changed when RC is 0, else failed with its stderr
-done_with() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else fail "$1" "$2" "$T/e$1"; fi; }
+# done_with I RC: resource I changed when RC is 0, else failed with its stderr (in $ef,
+# see `efile`)
+done_with() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else fail "$1" "$2" "$ef"; fi; }
 # done_witht I RC TEXT: resource I changed when RC is 0, else failed with TEXT (its stderr)
 done_witht() { if [ "$2" = 0 ]; then echo "@@R $1 changed"; else failt "$1" "$2" "$3"; fi; }
 # step KIND I ARG...: resource I of KIND, or skipped once an earlier one failed

@@ -25,6 +25,11 @@
 # as the program ends, and it ends by itself within a second of the program's end. A
 # program run any other way (fewer than two arguments) runs unwatched.
 
+# R: where profile commands' error output goes on the device (root's only, in deskready's
+# run directory on the tmpfs /run, made by the first program that needs it after a boot):
+# files named after the program's pid (the preamble's `efile`), so that running a command
+# costs no process but its own; the watch empties them when it ends the program.
+R=/run/deskready/err
 # alive PID: the process runs (a zombie, killed but not yet reaped, does not)
 alive() {
   kill -0 "$1" 2>/dev/null || return 1
@@ -88,6 +93,7 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
             fi
           done ;;
     esac
+    for wd_x in "$R/$1".*; do [ ! -f "$wd_x" ] || [ -L "$wd_x" ] || : > "$wd_x"; done
     wd_sig KILL
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
   }

@@ -27,6 +27,17 @@ impl Writer {
         self
     }
 
+    /// `nameN() {`: the start of a function whose name is a fixed word and a number (the
+    /// number left out when 0); its body follows, and `}` closes it.
+    pub fn function(&mut self, name: &'static str, n: usize) -> &mut Self {
+        self.text.push_str(name);
+        if n > 0 {
+            self.text.push_str(&n.to_string());
+        }
+        self.text.push_str("() {\n");
+        self
+    }
+
     /// A comment line; newlines in `text` become spaces.
     pub fn comment(&mut self, text: &str) -> &mut Self {
         self.text.push_str("\n# ");

@@ -12,6 +12,10 @@ impl Kind for Command {
     fn helpers(&self) -> &'static str {
         include_str!("command.sh")
     }
+    fn tools(&self) -> &'static [&'static str] {
+        // (for the run directory its error output goes to, once per boot: see `efile`)
+        &["mkdir"]
+    }
     fn write(&self, w: &mut Writer, i: usize, r: &ResolvedResource, _content: Content) {
         let ResourceKind::Command {
             command,

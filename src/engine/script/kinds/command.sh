@@ -17,5 +17,5 @@ command_res() {
   # its stderr into a file, not a pipe: a daemon it starts may keep stderr open
   # shellcheck disable=SC2034 # ran: read by the line kind
   ran=1
-  tdir; profile "$cmd" </dev/null >/dev/null 2>"$T/e$i"; done_with "$i" $?
+  efile "$i"; profile "$cmd" </dev/null >/dev/null 2>"$ef"; done_with "$i" $?
 }

@@ -11,7 +11,7 @@ pub(super) struct Directory;
 
 impl Kind for Directory {
     fn tools(&self) -> &'static [&'static str] {
-        &["install", "rm", "stat"]
+        &["install", "mkdir", "rm", "stat"]
     }
     fn helpers(&self) -> &'static str {
         include_str!("directory.sh")

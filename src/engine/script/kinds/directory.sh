@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2154 # fix, failed, got, size, t: set by the preamble and its helpers
 # dir_res I PATH MODE OWNER GROUP: a directory with, when not empty, this octal mode,
-# owner and group (`install -d` creates it and its parents, or sets them).
+# owner and group (`mkdir -p` or `install -d` creates it and its parents, or
+# `install -d` sets them).
 dir_res() {
   i=$1; p=$2; mode=$3; owner=$4; group=$5
   stat_of "$p"; m=$got; dd=1
@@ -9,9 +10,15 @@ dir_res() {
   if [ "$dd" = 0 ]; then echo "@@R $i ok"; return 0; fi
   [ -n "$m" ] && echo "@@M $i $m"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
-  # (its errors read from a second try, only when it fails)
-  if install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>/dev/null ||
-    e=$(install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"} -- "$p" 2>&1); then
+  # A directory that is not there and is root's is made by `mkdir` (which loads no ACL
+  # libraries, unlike `install`); any other by `install -d`, which also sets an existing
+  # one's mode and owner. (Its errors are read from a second try, only when it fails.)
+  if [ ! -e "$p" ] && [ ! -L "$p" ] && [ -z "$owner" ] && [ -z "$group" ]; then
+    set -- mkdir -p ${mode:+-m "$mode"}
+  else
+    set -- install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"}
+  fi
+  if "$@" -- "$p" 2>/dev/null || e=$("$@" -- "$p" 2>&1); then
     echo "@@R $i changed"
   else
     failt "$i" 1 "$e"

@@ -44,8 +44,9 @@ old_text() {
 # line ended and LINE added, then is synced and renamed over PATH (its directory synced
 # before the program ends, see `later`). A small file of root's
 # with mode 0644 (or none, then or now) is written by the shell from what it read, when
-# nothing may have changed it since the snapshot (no command ran, this program did not
-# write it); any other is copied with `cp -p`. Temp files that cut-off runs left beside
+# nothing may have changed it since the snapshot (no command ran since it was read, this
+# program did not write it, no step that may change any file came before); any other is
+# copied with `cp -p`. Temp files that cut-off runs left beside
 # PATH are removed whenever the program fixes.
 line_res() {
   i=$1; p=$2; l=$3
@@ -55,7 +56,7 @@ line_res() {
   stat_of "$p"; old_text "$i" "$p" "$size"
   if [ "$fix" != 1 ]; then echo "@@R $i drift"; return 0; fi
   tmpname "$p"
-  if [ "$lk" = 1 ] && [ "$ran" = 0 ] && { [ "$got" = "644 root root" ] || { [ -z "$got" ] && [ ! -e "$p" ]; }; } &&
+  if [ "$lk" = 1 ] && [ "$ran" = 0 ] && [ "$wild" = 0 ] && { [ "$got" = "644 root root" ] || { [ -z "$got" ] && [ ! -e "$p" ]; }; } &&
     case $touched in *"$nl$p$nl"*) false ;; *) true ;; esac; then
     [ "$le" = 1 ] || [ -z "$lc" ] || lc=$lc$nl
     # (its errors read from a second try, only when it fails)
