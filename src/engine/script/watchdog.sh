@@ -66,11 +66,11 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
   # program ends meanwhile (the program then stops it with TERM, which it ignores by then).
   wd_watch() {
     # the first beat is 2 s, then 1 s: a program that ends within 2 s (most) costs one
-    # `sleep`
+    # `sleep` (and no read of its /proc entry: LEADER has just started the watch)
     wn=0; wb=2
     while kill -0 "$2" 2>/dev/null; do
       # LEADER ended by itself (its stop for the watch can come too early to be seen)
-      alive "$1" || return 0
+      [ "$wn" = 0 ] || alive "$1" || return 0
       if [ "$3" -gt 0 ] && [ "$wn" -ge $(($3 + 2)) ]; then break; fi
       sleep "$wb"; wn=$((wn + wb)); wb=1
     done
