@@ -353,16 +353,18 @@ fn build_parts(
         }
         w.raw("seen\n}");
     }
-    let first: Vec<&str> = resources
-        .iter()
-        .zip(&segment)
-        .filter(|(_, s)| **s == 0)
-        .flat_map(|((_, r), _)| {
-            let kind = kinds::of(r.kind());
-            [kind.stat_path(r), kind.digest_path(r)]
-        })
-        .flatten()
-        .collect();
+    let mut first: Vec<&str> = Vec::new();
+    for ((_, r), s) in resources.iter().zip(&segment) {
+        let kind = kinds::of(r.kind());
+        for p in [kind.stat_path(r), kind.digest_path(r)]
+            .into_iter()
+            .flatten()
+        {
+            if *s == 0 && !first.contains(&p) {
+                first.push(p);
+            }
+        }
+    }
     if first.is_empty() {
         // (nothing to read before the first command but, run from its file, the program's
         // size)

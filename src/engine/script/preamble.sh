@@ -129,7 +129,8 @@ touched=$nl; ran=0; wild=0
 # (`@@NEED TOOL...`) and stops before changing anything
 need() {
   nm=
-  for x in "$@"; do command -v "$x" >/dev/null 2>&1 || nm="$nm $x"; done
+  # (one redirection for all: each costs the shell some eight system calls)
+  { for x in "$@"; do command -v "$x" || nm="$nm $x"; done; } >/dev/null 2>&1
   [ -z "$nm" ] || { echo "@@NEED$nm"; exit 96; }
 }
 # sums PATH...: every path's sha256, read once for all resources into $sv (lines of
