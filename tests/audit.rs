@@ -442,3 +442,69 @@ fn an_audit_of_a_device_without_dpkg_or_apt_says_so_and_succeeds() {
         .success()
         .stdout_has("  overdue      physical check, by 35 days\n");
 }
+
+#[test]
+fn a_groups_audit_leaves_out_devices_never_received_or_retired_and_says_so() {
+    let lab = LabSite::up_unreceived(SiteCopy::example());
+    // Of floor 3's five laptops, two are received and one of them is configured, a third
+    // is retired, two have not arrived yet.
+    lab.test()
+        .args(["receive", "--scan"])
+        .stdin("LAP-0001\nLAP-0002\nLAP-0004\n")
+        .success();
+    lab.test().args(["configure", "LAP-0001"]).success();
+    lab.test()
+        .args([
+            "retire",
+            "LAP-0004",
+            "--reason",
+            "broken screen",
+            "--skip-device",
+        ])
+        .success();
+    let run = lab
+        .test()
+        .args(["--format", "json", "audit", "--group", "floor3"])
+        .output();
+    let audited: Vec<String> = run
+        .ndjson()
+        .iter()
+        .filter(|e| e["event"] == "done")
+        .map(|e| e["device"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        audited.contains(&"LAP-0001".to_string()) && audited.contains(&"LAP-0002".to_string()),
+        "{audited:?}"
+    );
+    assert!(
+        !audited.contains(&"LAP-0003".to_string()) && !audited.contains(&"LAP-0004".to_string()),
+        "{audited:?}"
+    );
+    // In text, the recap is followed by what was left out and why.
+    lab.test()
+        .args(["audit", "--group", "floor3"])
+        .output()
+        .stderr_has(
+            "left out, not in use: LAP-0003 (never received), LAP-0004 (retired), LAP-0005 (never received)\n",
+        );
+    // Named, a device is audited whatever its stage.
+    let named = lab
+        .test()
+        .args([
+            "--format",
+            "json",
+            "audit",
+            "LAP-0003",
+            "--connect-timeout",
+            "1",
+        ])
+        .output();
+    assert!(
+        named
+            .ndjson()
+            .iter()
+            .any(|e| e["event"] == "done" && e["device"] == "LAP-0003"),
+        "{}",
+        named.stdout()
+    );
+}

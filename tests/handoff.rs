@@ -677,3 +677,40 @@ fn bad_purchase_dates_are_refused_in_the_inventory_and_in_packing_lists() {
         .json();
     assert_eq!(row(&st, "LAP-0300")["warranty"]["until"], "2029-01-04");
 }
+
+#[test]
+fn a_delivered_laptop_that_is_switched_off_stays_delivered_and_awaiting_acceptance() {
+    let site = SiteCopy::example();
+    site.edit(
+        "inventory/groups.yaml",
+        "  audit_due_days: 30\n",
+        "  audit_due_days: 30\n  accept_within_days: 0\n",
+    );
+    let mut lab = LabSite::up(site);
+    lab.test().args(["configure", "LAP-0001"]).success();
+    lab.test().args(["deliver", "LAP-0001"]).success();
+    let unaccepted = |lab: &LabSite| {
+        lab.test()
+            .args(["--format", "json", "status", "--unaccepted"])
+            .success()
+            .json()
+    };
+    assert_eq!(devices(&unaccepted(&lab)), ["LAP-0001"]);
+
+    // Switched off at its desk: the configure cannot reach it and says so (exit code 1),
+    // and the laptop is left as it was, delivered and awaiting its person's acceptance.
+    lab.lab.stop_device("LAP-0001").unwrap();
+    lab.test().args(["configure", "LAP-0001"]).code(1);
+    let st = unaccepted(&lab);
+    assert_eq!(devices(&st), ["LAP-0001"]);
+    assert_eq!(row(&st, "LAP-0001")["stage"], "delivered");
+    lab.test()
+        .args(["history", "LAP-0001"])
+        .success()
+        .stdout_has("not reached, nothing changed; still delivered");
+
+    // Switched on again: the next configure reaches it, and it is still delivered.
+    lab.lab.start_device("LAP-0001").unwrap();
+    lab.test().args(["configure", "LAP-0001"]).success();
+    assert_eq!(row(&unaccepted(&lab), "LAP-0001")["stage"], "delivered");
+}

@@ -51,6 +51,14 @@ pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
         ssh: a.ssh.settings(),
     };
     let rollout = rollout::audit(ctx, &settings)?;
+    if !rollout.left_out().is_empty() && ctx.format == Format::Text {
+        let names: Vec<String> = rollout
+            .left_out()
+            .iter()
+            .map(|(tag, why)| format!("{tag} ({why})"))
+            .collect();
+        crate::report::err(&format!("left out, not in use: {}\n", names.join(", ")));
+    }
     let single = rollout.devices() == 1 && ctx.format == Format::Text;
     let (done, kept, elapsed) = execute(ctx, rollout, single)?;
     if single {

@@ -151,6 +151,28 @@ fn end_configure(
             other => return other,
         }
     }
+    // A device at its desk that could not be reached (switched off, taken home) was not
+    // touched: it stays delivered (still awaiting its person's acceptance when it was),
+    // and its journal says the configure did not reach it.
+    if let Some(back) = before.as_ref().filter(|b| b.stage == Stage::Delivered)
+        && run.outcome == Outcome::Unreachable
+        && run
+            .resources
+            .iter()
+            .all(|r| !matches!(r.status, Status::Changed | Status::Failed))
+    {
+        let row = with_run(
+            Entry::new(tag, operator, "configure").message(format!(
+                "not reached, nothing changed; still delivered: {}",
+                run.problems.joined()
+            )),
+            run_id,
+        );
+        match store.restore_transient(tag, Stage::Configuring, back, &[row], settled) {
+            Err(StoreError::Refused(_)) => {}
+            other => return other,
+        }
+    }
     let mut entries = vec![started, moved];
     entries.extend(journal_rows(run, operator, run_id));
     entries.extend(after_repair);

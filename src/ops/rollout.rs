@@ -120,6 +120,8 @@ pub struct Rollout {
     /// The store's side of a rollout that keeps books of its own (an upgrade); else a
     /// configure's or an audit's [`super::configure::Books`].
     books: Option<Arc<dyn fleet::Bookkeeper>>,
+    /// Devices of a group or `--all` it leaves out, and why (an audit: not in use).
+    left_out: Vec<(String, String)>,
 }
 
 /// How a rollout ended.
@@ -184,6 +186,7 @@ pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Erro
         notes,
         converge: (s.mode == Mode::Configure).then(|| s.clone()),
         books: None,
+        left_out: Vec::new(),
     })))
 }
 
@@ -261,12 +264,41 @@ pub fn to_resume(site: &Site, store: &Store, last: &[LastConfigure]) -> Result<V
 pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
     let site = env.load_site()?;
     let store = env.open_store()?;
-    let tags = s.selection.tags(&site)?;
+    let mut tags = s.selection.tags(&site)?;
     if tags.is_empty() {
         return Err(Error::BadInput(
             "no devices selected: name devices, or use --group or --all (or --due / --overdue)"
                 .into(),
         ));
+    }
+    // A group or `--all` audits the devices in use: one never received (not there yet)
+    // or retired is left out, and said so; one named is audited all the same.
+    let mut left_out = Vec::new();
+    let mut kept = Vec::new();
+    for tag in tags.drain(..) {
+        let stage = store.stage(&tag)?.map(|r| r.stage);
+        match stage {
+            None | Some(Stage::Retired) if !s.selection.devices.contains(&tag) => {
+                let why = if stage.is_none() {
+                    "never received"
+                } else {
+                    "retired"
+                };
+                left_out.push((tag, why.to_string()));
+            }
+            _ => kept.push(tag),
+        }
+    }
+    let tags = kept;
+    if tags.is_empty() {
+        return Err(Error::BadInput(format!(
+            "no device of the selection is in use: {}",
+            left_out
+                .iter()
+                .map(|(t, why)| format!("{t} ({why})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     let (resolved, secrets) = resolve_all(env, &site, &tags)?;
     let mut ssh = s.ssh.options(store.clone());
@@ -295,6 +327,7 @@ pub fn audit(env: &super::Env, s: &AuditSettings) -> Result<Rollout, Error> {
         notes: HashMap::new(),
         converge: None,
         books: None,
+        left_out,
     })
 }
 
@@ -317,6 +350,7 @@ pub(super) fn with_books(
         notes: HashMap::new(),
         converge: None,
         books: Some(books),
+        left_out: Vec::new(),
     }
 }
 
@@ -350,6 +384,11 @@ impl Rollout {
     /// How many devices it works on.
     pub fn devices(&self) -> usize {
         self.jobs.len()
+    }
+
+    /// The devices of a group or `--all` it leaves out, each with why (its stage).
+    pub fn left_out(&self) -> &[(String, String)] {
+        &self.left_out
     }
 
     /// How many devices at once.
