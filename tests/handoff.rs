@@ -709,8 +709,12 @@ fn a_delivered_laptop_that_is_switched_off_stays_delivered_and_awaiting_acceptan
         .success()
         .stdout_has("not reached, nothing changed; still delivered");
 
-    // Switched on again: the next configure reaches it, and it is still delivered.
+    // Switched on again: `--resume` redoes it (its last configure did not succeed), and
+    // it is still delivered.
     lab.lab.start_device("LAP-0001").unwrap();
-    lab.test().args(["configure", "LAP-0001"]).success();
+    lab.test()
+        .args(["configure", "--resume"])
+        .success()
+        .stdout_has("LAP-0001");
     assert_eq!(row(&unaccepted(&lab), "LAP-0001")["stage"], "delivered");
 }
