@@ -281,6 +281,33 @@ pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<S
     })
 }
 
+impl Sheet {
+    /// The Markdown sheet as written in the folder `dir`: each guide image (a path in the
+    /// site at `site_root`) linked from there, so that the sheet shows it where it lies
+    /// (the HTML and PDF carry their images).
+    pub fn markdown_in(&self, site_root: &std::path::Path, dir: &std::path::Path) -> String {
+        let mut md = self.markdown.clone();
+        let mut done: Vec<&str> = Vec::new();
+        for img in self.guides.iter().filter_map(|g| g.image.as_deref()) {
+            if done.contains(&img) {
+                continue;
+            }
+            done.push(img);
+            let from_dir = match dir.strip_prefix(site_root) {
+                Ok(sub) => format!("{}{img}", "../".repeat(sub.components().count())),
+                Err(_) => site_root.join(img).display().to_string(),
+            };
+            let link = if from_dir.contains([' ', '(', ')', '<', '>']) {
+                format!("<{from_dir}>")
+            } else {
+                from_dir
+            };
+            md = md.replace(&format!("]({img})"), &format!("]({link})"));
+        }
+        md
+    }
+}
+
 /// A `data:` URI of an image file, so that the sheet is one self-contained file.
 fn data_uri(name: &str, bytes: &[u8]) -> String {
     use base64::Engine as _;
@@ -402,6 +429,41 @@ mod tests {
         assert_eq!(html.matches("<thead>").count(), 1, "{html}");
         assert!(html.contains("<th>Q</th>"), "{html}");
         assert!(html.contains("<td>a</td>"), "{html}");
+    }
+
+    #[test]
+    fn the_markdown_sheet_links_its_images_from_where_it_is_written() {
+        let guide = |image: &str| SheetGuide {
+            title: "Printing".into(),
+            steps: Vec::new(),
+            links: Vec::new(),
+            image: Some(image.into()),
+            about: String::new(),
+            lang: None,
+        };
+        let sheet = Sheet {
+            markdown:
+                "![Printing](templates/guides/printing.svg)\n![Git](templates/guides/git.svg)\n"
+                    .into(),
+            html: String::new(),
+            guides: vec![
+                guide("templates/guides/printing.svg"),
+                guide("templates/guides/git.svg"),
+            ],
+        };
+        let site = std::path::Path::new("/srv/site");
+        assert_eq!(
+            sheet.markdown_in(site, &site.join(".deskready/handoff")),
+            "![Printing](../../templates/guides/printing.svg)\n![Git](../../templates/guides/git.svg)\n"
+        );
+        // A state folder outside the site: the image's whole path.
+        assert_eq!(
+            sheet.markdown_in(
+                std::path::Path::new("/srv/my site"),
+                std::path::Path::new("/var/lib/x")
+            ),
+            "![Printing](</srv/my site/templates/guides/printing.svg>)\n![Git](</srv/my site/templates/guides/git.svg>)\n"
+        );
     }
 
     #[test]

@@ -102,9 +102,15 @@ fn each_sheet_teaches_what_its_device_got_and_prints_to_a_pdf() {
         gs1.contains("Clone your team's projects from git.eng.example.org into /opt/engineering."),
         "{gs1}"
     );
+    // Its picture is linked from where the sheet lies, so that it shows when opened there.
     assert!(
-        gs1.contains("![Printing](templates/guides/printing.svg)"),
+        gs1.contains("![Printing](../../templates/guides/printing.svg)"),
         "{gs1}"
+    );
+    assert!(
+        lab.site
+            .file(".deskready/handoff/../../templates/guides/printing.svg")
+            .exists()
     );
     assert!(
         md1.contains("*Handoff sheet version 1 for LAP-0001.*"),

@@ -121,7 +121,8 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
             };
         });
     }
-    for (path, text) in [(&md, &sheet.markdown), (&html, &sheet.html)] {
+    let markdown = sheet.markdown_in(&site.root, &dir);
+    for (path, text) in [(&md, &markdown), (&html, &sheet.html)] {
         owned::write_atomic(path, text.as_bytes())?;
     }
     // A sheet without its PDF is still a sheet: the reason is reported, not fatal.
