@@ -248,9 +248,10 @@ pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<S
         });
     }
     ctx.insert("guides", &sheet_guides);
+    let template = template_for(site, language);
     let markdown = site
         .templates
-        .render(TEMPLATE, &ctx)
+        .render(&template, &ctx)
         .map_err(|e: TemplateError| {
             format!(
                 "templates/{}:{}:{}: {}",
@@ -306,6 +307,21 @@ impl Sheet {
         }
         md
     }
+}
+
+/// The sheet's template for a person reading `language`: the site's language version of
+/// [`TEMPLATE`] (`handoff.fr.md.tera`, `handoff.pt-BR.md.tera`, else `handoff.pt.md.tera`
+/// for `pt-BR`) when it has one, else [`TEMPLATE`].
+pub fn template_for(site: &Site, language: Option<&str>) -> String {
+    let Some(lang) = language else {
+        return TEMPLATE.to_string();
+    };
+    let primary = lang.split('-').next().unwrap_or(lang);
+    [lang, primary]
+        .iter()
+        .map(|l| TEMPLATE.replacen(".md.tera", &format!(".{l}.md.tera"), 1))
+        .find(|t| site.templates.exists(t))
+        .unwrap_or_else(|| TEMPLATE.to_string())
 }
 
 /// A `data:` URI of an image file, so that the sheet is one self-contained file.

@@ -31,10 +31,12 @@ fn pdf_text(pdf: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The Markdown between `## Getting started` and the next `## ` heading.
+/// The Markdown between `## Getting started` (on a French sheet `## Pour bien démarrer`)
+/// and the next `## ` heading.
 fn getting_started(md: &str) -> String {
     let start = md
         .find("## Getting started")
+        .or_else(|| md.find("## Pour bien démarrer"))
         .expect("a getting-started section");
     let rest = &md[start + 3..];
     let end = rest.find("\n## ").map_or(rest.len(), |i| i + 1);
@@ -116,8 +118,20 @@ fn each_sheet_teaches_what_its_device_got_and_prints_to_a_pdf() {
         md1.contains("*Handoff sheet version 1 for LAP-0001.*"),
         "{md1}"
     );
-    // The base laptop's sheet: no engineering material, and in French.
-    let gs3 = getting_started(&lab.site.read(".deskready/handoff/LAP-0003.md"));
+    // The base laptop's sheet: no engineering material, and in French, headings too (the
+    // site's French version of the sheet's template).
+    let md3 = lab.site.read(".deskready/handoff/LAP-0003.md");
+    for heading in [
+        "# Votre ordinateur portable, Chen Wei\n",
+        "\n## Logiciels installés pour vous\n",
+        "\n## Pour bien démarrer\n",
+        "\n## Besoin d'aide ?\n",
+    ] {
+        assert!(md3.contains(heading), "{heading}:\n{md3}");
+    }
+    assert!(!md3.contains("## Software installed for you"), "{md3}");
+    assert!(md1.contains("\n## Software installed for you\n"), "{md1}");
+    let gs3 = getting_started(&md3);
     assert_eq!(
         titles(&gs3),
         ["Obtenir de l'aide", "Imprimer", "Votre première connexion"]
