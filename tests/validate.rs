@@ -24,7 +24,7 @@ fn the_example_site_is_valid() {
     let run = site.test().arg("validate").success();
     assert_eq!(
         run.stdout().trim_end().rsplit_once(": ").unwrap().1,
-        "17 devices, 5 profiles, 9 templates"
+        "17 devices, 5 profiles, 10 templates"
     );
 }
 
