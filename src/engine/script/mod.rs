@@ -393,13 +393,15 @@ fn build_parts(
     let commit = |w: &mut Writer, notifying: bool| {
         w.raw(if notifying { "notify_commit" } else { "commit" });
     };
+    let mut looked = 0;
     for (n, (i, r)) in resources.iter().enumerate() {
         let kind = kinds::of(r.kind());
         if !kind.supported() {
             continue;
         }
-        if segment[n] > 0 && looks.contains(&segment[n]) && (n == 0 || segment[n - 1] != segment[n])
-        {
+        // (before the first resource of its segment the program runs)
+        if segment[n] > looked && looks.contains(&segment[n]) {
+            looked = segment[n];
             w.call("look", [format!("snap{}", segment[n])]);
         }
         // A run of file resources is committed together (one sync), before whatever
