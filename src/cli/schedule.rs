@@ -31,7 +31,9 @@ Times: `now`; `22:00` (the next 22:00: today if still ahead, else tomorrow); `sa
 `sat,sun 06:00` the next of either); `2026-11-28 22:00`. They are read in --timezone, else
 the site's default (deskready.yaml `defaults: timezone:`), else this machine's zone.
 A job may start at most --grace late (default 1h; --in-window, --every-window: while its
-window is open); later it is recorded missed, not run. An --every-window job runs once per
+window is open); later it is recorded missed, not run. An --every-window job never starts
+after the window it was due in closed, whatever --grace says (a night the clocks change is
+an hour shorter or longer, and each opening is checked as it is). It runs once per
 opening of the window: then (or when missed) it is next due at the window's next opening.")]
     Add(AddArgs),
     /// Lists the jobs: id, command, when, next due, last run and how it ended.

@@ -49,6 +49,9 @@ pub enum Timing {
     EveryWindow,
 }
 
+/// The most a clock change moves local time (a window on that night is this much longer).
+const DST_SHIFT_SECS: i64 = 3600;
+
 /// How a job due at each opening of a maintenance window keeps it in its `every`:
 /// `window sat,sun 22:00-06:00` (the zone is the job's).
 const WINDOW_EVERY: &str = "window ";
@@ -185,8 +188,11 @@ pub fn add(env: &Env, s: &AddSettings) -> Result<Added, Error> {
                 }
                 if s.grace.is_none() {
                     // Late, but while the window is still open (a minute to spare), is in
-                    // time.
-                    grace = (closes.timestamp().as_second() - due.as_second() - 60).max(60);
+                    // time. A recurring job's openings are checked against their own window
+                    // when claimed (`missed`): a night the clocks change is an hour shorter
+                    // or longer, so its grace only needs to cover the longest.
+                    let extra = if recurring { DST_SHIFT_SECS } else { 0 };
+                    grace = (closes.timestamp().as_second() - due.as_second() - 60 + extra).max(60);
                 }
             }
             let (every, written) = if recurring {
@@ -367,11 +373,41 @@ impl Ran {
 
 /// The time after `now` a recurring job is next due (`None` for a one-time job): its
 /// recurring time read in its zone, or its window's next opening (see [`window_due`]).
+/// The maintenance window a job due at each of its openings keeps, if it is one.
+fn job_window(job: &Schedule) -> Option<Window> {
+    let hours = job.every.as_deref()?.strip_prefix(WINDOW_EVERY)?;
+    Window::parse_days_and_hours(hours, &job.timezone).ok()
+}
+
+/// Why a job due at `due` is not run when claimed at `now` (it is recorded missed): more
+/// than its grace late or, for a job due at each opening of a window, the window that
+/// opened at `due` no longer open (with a minute to spare), whatever the grace says: it
+/// never starts after its window closed, on a night the clocks went forward too.
+fn missed(job: &Schedule, due: i64, now: Timestamp) -> Option<String> {
+    let now_s = now.as_second();
+    if let Some(why) = crate::store::past_grace(job, due, now_s) {
+        return Some(why);
+    }
+    let window = job_window(job)?;
+    match window.open_at(now) {
+        Some((opened, closes))
+            if opened.timestamp().as_second() <= due
+                && closes.timestamp().as_second() - now_s >= 60 =>
+        {
+            None
+        }
+        _ => Some(format!(
+            "due {}, its window ({}) closed before it could start: not run",
+            crate::time::rfc3339(due),
+            window.describe()
+        )),
+    }
+}
+
 fn next_due(job: &Schedule, now: Timestamp) -> Option<i64> {
     let every = job.every.as_deref()?;
-    if let Some(hours) = every.strip_prefix(WINDOW_EVERY) {
-        let window = Window::parse_days_and_hours(hours, &job.timezone).ok()?;
-        return window_due(&window, job, now);
+    if every.starts_with(WINDOW_EVERY) {
+        return window_due(&job_window(job)?, job, now);
     }
     let tz = time_zone(&job.timezone).ok()?;
     When::parse_recurring(every)
@@ -387,11 +423,15 @@ fn next_due(job: &Schedule, now: Timestamp) -> Option<i64> {
 /// now and still within its grace, that opening: it runs in this window, once, and
 /// the openings between are not caught up.
 fn window_due(window: &Window, job: &Schedule, now: Timestamp) -> Option<i64> {
-    let now_s = now.as_second();
-    if let (Some(due), Some((open, _))) = (job.due, window.open_at(now)) {
-        let open = open.timestamp().as_second();
-        let missed = now_s - due > job.grace;
-        if missed && open > due && now_s - open <= job.grace {
+    if let Some(due) = job.due {
+        let open = window
+            .open_at(now)
+            .map(|(open, _)| open.timestamp().as_second());
+        if let Some(open) = open
+            && open > due
+            && missed(job, due, now).is_some()
+            && missed(job, open, now).is_none()
+        {
             return Some(open);
         }
     }
@@ -410,7 +450,10 @@ pub fn run_due(env: &Env, s: &RunSettings, on: &mut dyn FnMut(JobEvent)) -> Resu
     loop {
         let now = Timestamp::now();
         let next = move |job: &Schedule| next_due(job, now);
-        let Some(Claimed { schedule, run }) = store.claim_due(now.as_second(), &me, &next)? else {
+        let late = move |job: &Schedule, due| missed(job, due, now);
+        let Some(Claimed { schedule, run }) =
+            store.claim_due_unless(now.as_second(), &me, &next, &late)?
+        else {
             break;
         };
         if run.outcome == JobOutcome::Missed {
@@ -820,6 +863,78 @@ mod tests {
         assert_eq!(
             next_due(&weekly, london("2026-11-28T22:01")),
             Some(secs("2026-12-05T22:00"))
+        );
+    }
+
+    #[test]
+    fn a_window_job_starts_only_while_the_window_it_was_due_in_is_open_on_nights_the_clocks_change()
+    {
+        let london = |s: &str| {
+            s.parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(time_zone("Europe/London").unwrap())
+                .unwrap()
+                .timestamp()
+        };
+        let secs = |s: &str| london(s).as_second();
+        // As `schedule add --every-window` makes it on an ordinary night: 8 hours, a minute
+        // to spare, an hour more for the night the clocks go back.
+        let job = |due: &str| Schedule {
+            id: 1,
+            argv: vec!["upgrade".into(), "--all".into()],
+            command: "upgrade".into(),
+            written: "every window sat 22:00-06:00 Europe/London".into(),
+            every: Some("window sat 22:00-06:00".into()),
+            timezone: "Europe/London".into(),
+            grace: 9 * 3600 - 60,
+            due: Some(secs(due)),
+            operator: "ana".into(),
+            created_at: String::new(),
+            last: None,
+        };
+        let late = |due: &str, now: &str| missed(&job(due), secs(due), london(now));
+        // An ordinary night: in time until a minute before 06:00, missed after.
+        assert_eq!(late("2026-11-28T22:00", "2026-11-29T05:58"), None);
+        let after = late("2026-11-28T22:00", "2026-11-29T06:30").expect("missed");
+        assert!(after.contains("closed before it could start"), "{after}");
+        // Clocks forward (29 March 2026, 01:00 -> 02:00): the window is 7 hours long, so
+        // 06:30 is after it closed although only 7.5 hours passed.
+        assert_eq!(late("2026-03-28T22:00", "2026-03-29T05:30"), None);
+        assert!(late("2026-03-28T22:00", "2026-03-29T06:30").is_some());
+        // Clocks back (25 October 2026, 02:00 -> 01:00): 9 hours long; 05:30 is 8.5 hours
+        // after it opened and still in time.
+        assert_eq!(late("2026-10-24T22:00", "2026-10-25T05:30"), None);
+        assert!(late("2026-10-24T22:00", "2026-10-25T06:01").is_some());
+        // A grace given shorter than the window still holds.
+        let mut short = job("2026-11-28T22:00");
+        short.grace = 600;
+        assert!(missed(&short, secs("2026-11-28T22:00"), london("2026-11-28T23:00")).is_some());
+        // Missed through that short night, found in the next opening: due then (and run).
+        assert_eq!(
+            next_due(&job("2026-03-28T22:00"), london("2026-04-04T23:00")),
+            Some(secs("2026-04-04T22:00"))
+        );
+        // A job not due at a window is held by its grace alone.
+        let weekly = Schedule {
+            every: Some("sat 22:00".into()),
+            grace: 3600,
+            ..job("2026-11-28T22:00")
+        };
+        assert_eq!(
+            missed(
+                &weekly,
+                secs("2026-11-28T22:00"),
+                london("2026-11-28T22:59")
+            ),
+            None
+        );
+        assert!(
+            missed(
+                &weekly,
+                secs("2026-11-28T22:00"),
+                london("2026-11-28T23:01")
+            )
+            .is_some()
         );
     }
 

@@ -45,7 +45,7 @@ pub use queue::{Claim, Holding, QueueJob, QueueProgress};
 pub use records::Record;
 pub use resume::LastConfigure;
 pub use runs::{RunRecord, RunStatus};
-pub use schedules::{Claimed, JobOutcome, JobRun, NewSchedule, Schedule};
+pub use schedules::{Claimed, JobOutcome, JobRun, NewSchedule, Schedule, past_grace};
 pub use software::{PendingRecord, SoftwareSnapshot, UpgradeMark};
 
 use crate::model::{MoveRefused, Stage};

@@ -275,6 +275,20 @@ impl Store {
         me: &super::Holder,
         next: &(dyn Fn(&Schedule) -> Option<i64> + Sync),
     ) -> Result<Option<Claimed>, StoreError> {
+        self.claim_due_unless(now_secs, me, next, &|job: &Schedule, due| {
+            past_grace(job, due, now_secs)
+        })
+    }
+
+    /// [`Self::claim_due`], the run recorded `missed` when `missed(job, due)` says why
+    /// (a window job whose window closed, say) rather than by its grace alone.
+    pub fn claim_due_unless(
+        &self,
+        now_secs: i64,
+        me: &super::Holder,
+        next: &(dyn Fn(&Schedule) -> Option<i64> + Sync),
+        missed: &(dyn Fn(&Schedule, i64) -> Option<String> + Sync),
+    ) -> Result<Option<Claimed>, StoreError> {
         let started = now();
         let (host, pid) = (me.host.as_str(), me.pid);
         self.db.write(|tx| {
@@ -297,19 +311,9 @@ impl Store {
             if claimed != 1 {
                 return Ok(None);
             }
-            let missed = now_secs - due > schedule.grace;
-            let (outcome, finished, message) = if missed {
-                (
-                    JobOutcome::Missed,
-                    Some(started.clone()),
-                    Some(format!(
-                        "due {}, more than its grace ({} s) ago: not run",
-                        crate::time::rfc3339(due),
-                        schedule.grace
-                    )),
-                )
-            } else {
-                (JobOutcome::Running, None, None)
+            let (outcome, finished, message) = match missed(&schedule, due) {
+                Some(why) => (JobOutcome::Missed, Some(started.clone()), Some(why)),
+                None => (JobOutcome::Running, None, None),
             };
             let id: i64 = tx.query_one(
                 "INSERT INTO schedule_runs (schedule_id, due, started_at, finished_at, host, pid, start_time, outcome, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -400,6 +404,18 @@ impl Store {
             .collect()
         })
     }
+}
+
+/// Why a job due at `due` is missed at `now` (Unix seconds) by its grace alone: due
+/// longer ago than its grace allows (the scheduling machines were off).
+pub fn past_grace(job: &Schedule, due: i64, now: i64) -> Option<String> {
+    (now - due > job.grace).then(|| {
+        format!(
+            "due {}, more than its grace ({} s) ago: not run",
+            crate::time::rfc3339(due),
+            job.grace
+        )
+    })
 }
 
 #[cfg(test)]
