@@ -73,6 +73,34 @@ fn a_rollout_of_ten_printers_makes_every_queue_and_a_rerun_changes_nothing() {
         info.contains("\tDescription: Brother HL-L6400DW (PRN-0402)\n"),
         "{info}"
     );
+    // Each printer's phases, in order: asked over IPP directly (once), then its work on
+    // the print server (connecting once, via the server).
+    for p in &lab.lab.printers {
+        let phases: Vec<(String, String)> = ev
+            .iter()
+            .filter(|e| e["event"] == "phase" && e["device"] == p.name.as_str())
+            .map(|e| {
+                (
+                    e["phase"].as_str().unwrap().to_string(),
+                    e["on"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let of = |phase: &str| {
+            phases
+                .iter()
+                .filter(|(f, _)| f == phase)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            of("asking"),
+            [&("asking".to_string(), String::new())],
+            "{phases:?}"
+        );
+        assert_eq!(of("connecting").len(), 1, "{phases:?}");
+        assert_eq!(of("connecting")[0].1, "PS-0001", "{phases:?}");
+        assert_eq!(phases[0].0, "asking", "{phases:?}");
+    }
     // Each printer was asked over IPP after its queue was made.
     let prn = ev
         .iter()

@@ -108,7 +108,7 @@ pub fn run(
         .filter_map(|(k, p)| p.map(|(_, u)| (k, u)))
         .collect();
     for (k, _) in &asked {
-        observe(&devices[*k].device, Step::Connecting);
+        observe(&devices[*k].device, Step::Asking);
     }
     let uris: Vec<&str> = asked.iter().map(|(_, u)| *u).collect();
     let answers = ask_all(opts.printers.as_ref(), &uris);

@@ -129,6 +129,9 @@ impl DeviceRun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
+    /// A printer asked over IPP, directly, whether it answers (before its print server is
+    /// worked on).
+    Asking,
     Connecting,
     Probing,
     Applying,

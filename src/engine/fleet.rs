@@ -621,12 +621,12 @@ impl TaskCtx {
         let res = tokio::task::spawn_blocking(move || {
             // Every printer's work is on the print server: a step of the print server's
             // (connecting, applying) is each printer's, via the server, as a single
-            // printer's would be.
+            // printer's would be; only asking a printer is done with the printer itself.
             let observe = move |device: &str, phase: Step| {
                 let send = |device: &str| {
                     let _ = events.send(Event::Phase {
                         device: device.to_string(),
-                        on: Some(server.clone()),
+                        on: (phase != Step::Asking).then(|| server.clone()),
                         phase,
                     });
                 };

@@ -273,6 +273,7 @@ fn lines(e: &Event, mode: Mode) {
 fn step_word(step: crate::engine::device::Step) -> &'static str {
     use crate::engine::device::Step;
     match step {
+        Step::Asking => "asking",
         Step::Connecting => "connecting",
         Step::Probing => "probing",
         Step::Applying => "applying",
