@@ -649,6 +649,105 @@ fn acceptance_return_repairs_and_warranty_are_on_record() {
 }
 
 #[test]
+fn a_packing_list_gives_a_declared_device_the_purchase_facts_its_inventory_lacks() {
+    let site = SiteCopy::example();
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400002\n",
+        "    serial: PF400002\n    supplier: Dell\n",
+    );
+    let laptops = site.read("inventory/laptops.yaml");
+    let header = "asset_tag,serial,model,kind,supplier,Order Number,purchase_date,warranty_until\n";
+    // A fact the inventory has, given otherwise: refused, nothing written.
+    site.write(
+        "delivery.csv",
+        &format!("{header}LAP-0001,PF400001,Dell Latitude 7450,laptop,Dell,PO-7,2026-01-05,2029-01-04\nLAP-0002,PF400002,Lenovo ThinkPad T14 Gen 5,laptop,Lenovo Direct,PO-7,2026-01-05,2029-01-04\n"),
+    );
+    let csv = site.file("delivery.csv").display().to_string();
+    site.test()
+        .args(["receive", "--csv", &csv])
+        .code(2)
+        .stderr_has("with supplier Dell, but the delivery says Lenovo Direct; check the label, or correct the inventory\n");
+    assert!(!site.file("inventory/assignments.yaml").exists());
+    // As the inventory says: received, and what it lacks is kept (not in the hand-written
+    // file).
+    site.write(
+        "delivery.csv",
+        &format!("{header}LAP-0001,PF400001,Dell Latitude 7450,laptop,Dell,PO-7,2026-01-05,2029-01-04\nLAP-0002,PF400002,Lenovo ThinkPad T14 Gen 5,laptop,Dell,PO-7,,\n"),
+    );
+    site.test().args(["receive", "--csv", &csv]).success();
+    assert_eq!(site.read("inventory/laptops.yaml"), laptops);
+    let kept = site.read("inventory/assignments.yaml");
+    assert!(kept.contains("warranty_until: 2029-01-04"), "{kept}");
+    let device = |tag: &str| {
+        let all = site
+            .test()
+            .args(["--format", "json", "devices"])
+            .success()
+            .json();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["tag"] == tag)
+            .unwrap()
+            .clone()
+    };
+    let d1 = device("LAP-0001");
+    assert_eq!(
+        (
+            &d1["supplier"],
+            &d1["order"],
+            &d1["purchase_date"],
+            &d1["warranty_until"]
+        ),
+        (
+            &"Dell".into(),
+            &"PO-7".into(),
+            &"2026-01-05".into(),
+            &"2029-01-04".into()
+        ),
+        "{d1}"
+    );
+    let d2 = device("LAP-0002");
+    assert_eq!(
+        (&d2["supplier"], &d2["order"]),
+        (&"Dell".into(), &"PO-7".into()),
+        "{d2}"
+    );
+    let st = site
+        .test()
+        .args(["--format", "json", "status"])
+        .success()
+        .json();
+    assert_eq!(row(&st, "LAP-0001")["warranty"]["until"], "2029-01-04");
+    let history = site.test().args(["history", "LAP-0001"]).success().stdout();
+    assert!(
+        history.contains(
+            "(supplier, order, purchase_date, warranty_until kept in inventory/assignments.yaml)"
+        ),
+        "{history}"
+    );
+    // Assigned, then its assignment changed: the purchase facts stay.
+    site.test()
+        .args([
+            "assign",
+            "LAP-0001",
+            "--to",
+            "Bea Sousa",
+            "--desk",
+            "3-31",
+            "--email",
+            "bsousa@example.org",
+        ])
+        .success();
+    site.test()
+        .args(["assign", "LAP-0001", "--desk", "3-32"])
+        .success();
+    assert_eq!(device("LAP-0001")["warranty_until"], "2029-01-04");
+    assert_eq!(device("LAP-0001")["location"]["desk"], "3-32");
+}
+
+#[test]
 fn bad_purchase_dates_are_refused_in_the_inventory_and_in_packing_lists() {
     let site = SiteCopy::example();
     site.edit(

@@ -117,15 +117,64 @@ fn two_csps_on_two_checkouts_share_one_postgres_store() {
     );
     assert_eq!(stage_of(&ana, "LAP-9001"), None);
     let csv = other.path().join("delivery.csv");
+    // With it, a declared device whose packing-list row gives a warranty its inventory
+    // entry lacks: kept in the store's assignments, seen by the other CSP.
+    let d3 = lab.lab.name(2);
+    let devices = bo.json(&["devices"]);
+    let third = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["tag"] == d3.as_str())
+        .unwrap()
+        .clone();
+    assert!(third.get("warranty_until").is_none(), "{third}");
     std::fs::write(
         &csv,
-        "asset_tag,serial,model,kind,profile,assignee,email,site,floor,desk
-         LAP-9001,SN9001,ThinkPad T14,laptop,laptop-base,Ana Lima,ana@example.org,HQ,3,3-30
+        format!(
+            "asset_tag,serial,model,kind,profile,assignee,email,site,floor,desk,warranty_until
+             LAP-9001,SN9001,ThinkPad T14,laptop,laptop-base,Ana Lima,ana@example.org,HQ,3,3-30,
+             {d3},{},{},{},,,,,,,2029-06-30
 ",
+            third["serial"].as_str().unwrap(),
+            third["model"].as_str().unwrap(),
+            third["kind"].as_str().unwrap()
+        ),
     )
     .unwrap();
     bo.run(&["receive", "--csv", csv.to_str().unwrap()]);
     assert!(!other.path().join("inventory/received.yaml").exists());
+    assert!(!other.path().join("inventory/assignments.yaml").exists());
+    let warranty = |csp: &Csp<'_>| {
+        csp.json(&["devices"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["tag"] == d3.as_str())
+            .unwrap()["warranty_until"]
+            .clone()
+    };
+    assert_eq!(warranty(&ana), "2029-06-30");
+    let history = ana.run(&["history", &d3]).stdout();
+    assert!(
+        history.contains(
+            "warranty_until 2029-06-30 (warranty_until kept in the team store's assignments)"
+        ),
+        "{history}"
+    );
+    // Assigned and then its assignment changed: the warranty stays.
+    ana.run(&[
+        "assign",
+        &d3,
+        "--to",
+        "Bea Sousa",
+        "--desk",
+        "3-31",
+        "--email",
+        "bsousa@example.org",
+    ]);
+    ana.run(&["assign", &d3, "--desk", "3-32"]);
+    assert_eq!(warranty(&bo), "2029-06-30");
     // Its profile changed by the other CSP, in the store's receipt.
     ana.run(&["set-profile", "LAP-9001", "laptop-engineering"]);
     assert!(!lab.site.file("inventory/received.yaml").exists());

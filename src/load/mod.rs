@@ -433,6 +433,25 @@ impl InventoryBuilder {
                         d.location.desk = o.desk;
                     }
                     d.vars.extend(o.vars);
+                    let p = &mut d.purchase;
+                    for (have, given) in [
+                        (&mut p.purchase_date, o.purchase_date),
+                        (&mut p.warranty_until, o.warranty_until),
+                        (&mut p.supplier, o.supplier),
+                        (&mut p.order, o.order),
+                    ] {
+                        if given.is_some() {
+                            *have = given;
+                        }
+                    }
+                    if let (Some(bought), Some(until)) = (&p.purchase_date, &p.warranty_until)
+                        && until < bought
+                    {
+                        diags.push(file.diag(
+                            &path,
+                            format!("the warranty ends ({until}) before the device was bought ({bought})"),
+                        ));
+                    }
                 }
                 None => {
                     let t: Vec<&str> = tags.iter().map(String::as_str).collect();

@@ -148,6 +148,16 @@ pub(super) struct RawOverride {
     /// Merged over the device's own `vars` (written by `deskready lab up`).
     #[serde(default)]
     pub vars: Vars,
+    /// Purchase facts a delivery gave that the device's own declaration lacks (written by
+    /// `deskready receive`).
+    #[serde(default, deserialize_with = "opt_date")]
+    pub purchase_date: Option<String>,
+    #[serde(default, deserialize_with = "opt_date")]
+    pub warranty_until: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub supplier: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar")]
+    pub order: Option<String>,
 }
 
 /// One file under `profiles/`.

@@ -15,7 +15,7 @@ use super::undo::UndoStack;
 use super::{Env, Error, guard, hold};
 use crate::load::diag::unknown;
 use crate::model::{Device, DeviceKind, Stage, stage_name};
-use crate::owned::{self, RECEIVED};
+use crate::owned::{self, ASSIGNMENTS, RECEIVED};
 use crate::site::Site;
 use crate::store::{Entry, Holder, Purpose, Store};
 
@@ -180,6 +180,7 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("site", &["location", "office"]),
     ("floor", &["level"]),
     ("uri", &["ipp_uri", "printer_uri"]),
+    ("order", &["order_number", "po_number", "purchase_order"]),
 ];
 
 /// Columns of Snipe-IT's export and of vendor packing lists that say nothing deskready
@@ -194,11 +195,7 @@ const IGNORED: &[&str] = &[
     "manufacturer",
     "status",
     "status_label",
-    "purchase_date",
     "purchase_cost",
-    "order_number",
-    "po_number",
-    "supplier",
     "notes",
     "company",
     "warranty",
@@ -409,6 +406,11 @@ fn conflicts(declared: &Device, d: &Delivered) -> Vec<String> {
     cmp("model", Some(declared.model.as_str()));
     cmp("kind", Some(declared.kind.as_str()));
     cmp("mac", declared.mac.as_deref());
+    let p = &declared.purchase;
+    cmp("supplier", p.supplier.as_deref());
+    cmp("order", p.order.as_deref());
+    cmp("purchase_date", p.purchase_date.as_deref());
+    cmp("warranty_until", p.warranty_until.as_deref());
     if let (Some(have), Some(given)) = (declared.profile.as_deref(), d.get("profile"))
         && have != given
     {
@@ -418,6 +420,23 @@ fn conflicts(declared: &Device, d: &Delivered) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The purchase columns a delivery gives for a declared device that its declaration lacks.
+fn missing_purchase(declared: &Device, d: &Delivered) -> Mapping {
+    let p = &declared.purchase;
+    let mut m = Mapping::new();
+    for (col, have) in [
+        ("supplier", &p.supplier),
+        ("order", &p.order),
+        ("purchase_date", &p.purchase_date),
+        ("warranty_until", &p.warranty_until),
+    ] {
+        if let (None, Some(given)) = (have, d.get(col)) {
+            m.insert(col.into(), given.into());
+        }
+    }
+    m
 }
 
 /// The inventory entry of a device not declared anywhere.
@@ -512,6 +531,22 @@ fn receive_all(
         let tags: Vec<&str> = new.iter().map(|d| d.tag.as_str()).collect();
         guard::still_render(env, &after, &tags, &guard::Before::default())?;
     }
+    // A declared device's purchase facts that its declaration lacks (the warranty's end,
+    // say) are kept beside its assignment, where `history`, `report` and `audit` read them.
+    let facts: Vec<(String, Mapping)> = ds
+        .iter()
+        .filter_map(|d| Some((d, site.device(&d.tag)?)))
+        .filter_map(|(d, declared)| {
+            let m = missing_purchase(declared, d);
+            (!m.is_empty()).then(|| (d.tag.clone(), m))
+        })
+        .collect();
+    for before in super::records::add_purchases(env, store, facts)?
+        .into_iter()
+        .rev()
+    {
+        undo.push(move || super::records::restore_assignment(env, store, before));
+    }
     let result = Received {
         received: ds.iter().map(|d| d.tag.clone()).collect(),
         added: new.iter().map(|d| d.tag.clone()).collect(),
@@ -554,11 +589,22 @@ fn receive_all(
             } else {
                 format!("received: {}", facts.join(", "))
             };
-            if site.device(&d.tag).is_none() {
-                if super::records::in_store(store) {
+            match site.device(&d.tag) {
+                None if super::records::in_store(store) => {
                     msg.push_str(" (added to the team store's receipts)");
-                } else {
-                    msg.push_str(&format!(" (added to {RECEIVED})"));
+                }
+                None => msg.push_str(&format!(" (added to {RECEIVED})")),
+                Some(declared) => {
+                    let kept = missing_purchase(declared, d);
+                    if !kept.is_empty() {
+                        let cols: Vec<&str> = kept.keys().filter_map(Value::as_str).collect();
+                        let place = if super::records::in_store(store) {
+                            "the team store's assignments".to_string()
+                        } else {
+                            ASSIGNMENTS.to_string()
+                        };
+                        msg.push_str(&format!(" ({} kept in {place})", cols.join(", ")));
+                    }
                 }
             }
             let mut rows = vec![Entry::new(&d.tag, &env.operator, "received").message(msg)];

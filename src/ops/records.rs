@@ -176,49 +176,103 @@ pub(super) enum Before {
     Row { tag: String, row: Option<String> },
 }
 
+/// The keys of a device's override that are its assignment; the others (purchase facts a
+/// delivery gave) stay when it is assigned again or returned.
+const ASSIGNMENT_KEYS: &[&str] = &["assignee", "desk"];
+
+/// `tag`'s override with the keys in `drop` taken out and `add` put in; `None` when nothing
+/// is left.
+fn merged(old: Option<&Value>, drop: &[&str], add: Mapping) -> Option<Mapping> {
+    let mut m = old.and_then(Value::as_mapping).cloned().unwrap_or_default();
+    m.retain(|k, _| !k.as_str().is_some_and(|k| drop.contains(&k)));
+    m.extend(add);
+    (!m.is_empty()).then_some(m)
+}
+
+/// Changes several devices' overrides at once, each by `merged` (keys in `drop` out, its
+/// mapping in), checking the site still loads; what they were (to put back) and whether
+/// anything changed.
+fn edit_overrides(
+    env: &Env,
+    store: &Store,
+    drop: &[&str],
+    edits: Vec<(String, Mapping)>,
+) -> Result<(Vec<Before>, bool), Error> {
+    if !in_store(store) {
+        let before = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok();
+        let mut map = owned::read_section(&env.site_dir, ASSIGNMENTS, "overrides");
+        let old = map.clone();
+        for (tag, add) in edits {
+            match merged(map.get(tag.as_str()), drop, add) {
+                Some(m) => map.insert(Value::String(tag), Value::Mapping(m)),
+                None => map.remove(tag.as_str()),
+            };
+        }
+        if map == old {
+            return Ok((vec![Before::File(before)], false));
+        }
+        owned::edit_checked(&env.site_dir, ASSIGNMENTS, &owned::render("overrides", map))?;
+        return Ok((vec![Before::File(before)], true));
+    }
+    let rows = store.records(Record::Assignment)?;
+    let mut change: Vec<(String, Option<Mapping>)> = Vec::new();
+    for (tag, add) in edits {
+        let old = match rows.iter().find(|(t, _)| *t == tag) {
+            Some((_, text)) => Some(serde_yaml::from_str::<Value>(text)?),
+            None => None,
+        };
+        change.push((tag, merged(old.as_ref(), drop, add)));
+    }
+    check(env, store, Record::Assignment, &change)?;
+    let mut befores = Vec::new();
+    let mut changed = false;
+    for (tag, m) in change {
+        let text = m
+            .map(|a| serde_yaml::to_string(&Value::Mapping(a)))
+            .transpose()?;
+        let row = store.set_record(
+            Record::Assignment,
+            &tag,
+            text.as_deref(),
+            &env.operator,
+            &[],
+        )?;
+        changed |= row != text;
+        befores.push(Before::Row { tag, row });
+    }
+    Ok((befores, changed))
+}
+
 /// Sets (or with `None` removes) `tag`'s assignment, checking the site still loads; returns
-/// what it was and whether anything changed.
+/// what it was and whether anything changed. The rest of its override (purchase facts)
+/// stays.
 pub(super) fn set_assignment(
     env: &Env,
     store: &Store,
     tag: &str,
     assignment: Option<Mapping>,
 ) -> Result<(Before, bool), Error> {
-    if !in_store(store) {
-        let before = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok();
-        let mut map = owned::read_section(&env.site_dir, ASSIGNMENTS, "overrides");
-        match assignment {
-            Some(a) => {
-                map.insert(Value::String(tag.into()), Value::Mapping(a));
-            }
-            None => {
-                if map.remove(tag).is_none() {
-                    return Ok((Before::File(before), false));
-                }
-            }
-        }
-        owned::edit_checked(&env.site_dir, ASSIGNMENTS, &owned::render("overrides", map))?;
-        let changed = std::fs::read(env.site_dir.join(ASSIGNMENTS)).ok() != before;
-        return Ok((Before::File(before), changed));
-    }
-    check(
+    let (mut befores, changed) = edit_overrides(
         env,
         store,
-        Record::Assignment,
-        &[(tag.to_string(), assignment.clone())],
+        ASSIGNMENT_KEYS,
+        vec![(tag.to_string(), assignment.unwrap_or_default())],
     )?;
-    let text = assignment
-        .map(|a| serde_yaml::to_string(&Value::Mapping(a)))
-        .transpose()?;
-    let row = store.set_record(Record::Assignment, tag, text.as_deref(), &env.operator, &[])?;
-    let changed = row != text;
-    Ok((
-        Before::Row {
-            tag: tag.to_string(),
-            row,
-        },
-        changed,
-    ))
+    Ok((befores.remove(0), changed))
+}
+
+/// Adds purchase facts (`supplier`, `order`, `purchase_date`, `warranty_until`) that
+/// devices' declarations lack to their overrides, checking the site still loads; what the
+/// overrides were, to put back with [`restore_assignment`].
+pub(super) fn add_purchases(
+    env: &Env,
+    store: &Store,
+    facts: Vec<(String, Mapping)>,
+) -> Result<Vec<Before>, Error> {
+    if facts.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(edit_overrides(env, store, &[], facts)?.0)
 }
 
 /// Puts an assignment back as it was.
