@@ -197,6 +197,14 @@ fn lab_down_says_it_stopped_the_print_server_and_the_printers() {
         3,
         "cupsd + 2 printers"
     );
+    // A second `lab up` is refused and leaves the site pointed at the lab that runs.
+    let generated = site.read("inventory/lab.generated.yaml");
+    site.test()
+        .args(["lab", "up", "--printers", "2"])
+        .code(1)
+        .stderr_has("a lab is already running in ");
+    assert_eq!(site.read("inventory/lab.generated.yaml"), generated);
+    assert_eq!(live_processes_mentioning(&marker).len(), 3);
     site.test().args(["lab", "down"]).success().stdout_is(
         "lab down: 11 devices, print server PS-0001's cupsd and 2 printers stopped; inventory/lab.generated.yaml removed\n",
     );

@@ -76,6 +76,23 @@ pub struct Lab {
 impl Lab {
     /// Starts one sshd per light device and one container per full device in `dir` and
     /// waits until every one accepts connections.
+    /// Refuses when a lab in `dir` (if there is one) still runs any process; the lab
+    /// recorded there when none does.
+    pub fn refuse_if_running(dir: &Path) -> Result<Option<Lab>, LabError> {
+        if !state::exists(dir) {
+            return Ok(None);
+        }
+        let old = Lab::load(dir)?;
+        let running = old.status().iter().filter(|(_, up)| *up).count() + old.print_running();
+        if running > 0 {
+            return Err(LabError::AlreadyRunning {
+                dir: fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+                running,
+            });
+        }
+        Ok(Some(old))
+    }
+
     /// Refuses when a lab is already running in `dir`. Keys, host keys and what devices
     /// wrote survive `down` and are reused by the next `up`.
     pub fn up(dir: &Path, devices: &[LabDeviceSpec]) -> Result<Lab, LabError> {
@@ -109,11 +126,7 @@ impl Lab {
         namespace::check_lab_dir(&dir)?;
 
         if state::exists(&dir) {
-            let old = Lab::load(&dir)?;
-            let running = old.status().iter().filter(|(_, up)| *up).count() + old.print_running();
-            if running > 0 {
-                return Err(LabError::AlreadyRunning { dir, running });
-            }
+            let old = Lab::refuse_if_running(&dir)?.expect("a lab's state exists");
             old.down()?;
         }
 

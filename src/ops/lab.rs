@@ -34,6 +34,8 @@ pub fn lab_dir(site_dir: &Path) -> PathBuf {
 /// Starts the lab and points the site's devices at it; the site must load afterwards (else
 /// the lab is taken down again and the problems returned).
 pub fn up(env: &Env, args: &UpSettings) -> Result<Lab, Error> {
+    // A lab still running keeps its file: the site's devices stay pointed at it.
+    Lab::refuse_if_running(&lab_dir(&env.site_dir))?;
     // The site must be sound without a previous lab's file.
     let _ = std::fs::remove_file(env.site_dir.join(GENERATED));
     let site = env.load_site()?;
