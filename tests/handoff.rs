@@ -837,3 +837,43 @@ fn a_delivered_laptop_that_is_switched_off_stays_delivered_and_awaiting_acceptan
         .stdout_has("LAP-0001");
     assert_eq!(row(&unaccepted(&lab), "LAP-0001")["stage"], "delivered");
 }
+
+#[test]
+fn a_laptop_assigned_to_someone_else_after_its_configure_is_configured_again_before_delivery() {
+    let lab = LabSite::up(SiteCopy::example());
+    lab.test().args(["configure", "LAP-0003"]).success();
+    // Configured for Chen Wei, then given to Pat Doe: said at once, and deliver waits.
+    lab.test()
+        .args([
+            "assign",
+            "LAP-0003",
+            "--to",
+            "Pat Doe",
+            "--desk",
+            "3-08",
+            "--email",
+            "pdoe@example.org",
+        ])
+        .success()
+        .stdout_is("LAP-0003: assigned to Pat Doe (pdoe), desk 3-08\nnext: it was configured before this assignment; configure it again (deliver waits for it): deskready configure LAP-0003\n");
+    lab.test()
+        .args(["deliver", "LAP-0003"])
+        .code(3)
+        .stderr_has("LAP-0003 was assigned (to Pat Doe) at ")
+        .stderr_has("after its last configure: its login, owner card and files are still the previous assignment's; configure it again first: deskready configure LAP-0003\n");
+    assert!(!lab.site.file(".deskready/handoff/LAP-0003.md").exists());
+    // Configured for Pat: delivered with Pat's login on the sheet.
+    lab.test().args(["configure", "LAP-0003"]).success();
+    lab.test().args(["deliver", "LAP-0003"]).success();
+    let sheet = lab.site.read(".deskready/handoff/LAP-0003.md");
+    assert!(sheet.contains("Sign in as `pdoe`"), "{sheet}");
+    // At Pat's desk: another person only after a return; Pat's own details may change.
+    lab.test()
+        .args(["assign", "LAP-0003", "--to", "Sam Roe", "--email", "sroe@example.org"])
+        .code(3)
+        .stderr_has("LAP-0003 is delivered to Pat Doe; to give it to Sam Roe, record its return first (deskready return LAP-0003), then assign it\n");
+    lab.test()
+        .args(["assign", "LAP-0003", "--desk", "3-09"])
+        .success()
+        .stdout_has("LAP-0003: assignment of Pat Doe (pdoe) updated: desk 3-09\n");
+}

@@ -155,10 +155,17 @@ pub(super) fn assign(ctx: &Ctx, a: AssignArgs) -> Result<ExitStatus, Failure> {
         language: a.language,
     };
     let done = ops_assign::assign(ctx, &settings)?;
+    let mut text = format!("{}: {}", done.device, done.message);
+    if done.configure_again {
+        text.push_str(&format!(
+            "\nnext: it was configured before this assignment; configure it again (deliver waits for it): deskready configure {}",
+            done.device
+        ));
+    }
     say(
         ctx,
-        format!("{}: {}", done.device, done.message),
-        serde_json::json!({"device": done.device, "assignee": done.person, "desk": done.desk}),
+        text,
+        serde_json::json!({"device": done.device, "assignee": done.person, "desk": done.desk, "configure_again": done.configure_again}),
     );
     Ok(ExitStatus::Success)
 }

@@ -35,6 +35,9 @@ pub struct Assigned {
     pub desk: String,
     /// The journal's wording ("assigned to Ada Lovelace (alovelace), desk 3.14").
     pub message: String,
+    /// It was configured for its assignment before this one: configure it again before it
+    /// is delivered (`deliver` refuses until then).
+    pub configure_again: bool,
 }
 
 /// A login made from a person's name: the first letter of the first name and the whole
@@ -164,6 +167,16 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             d.tag
         )));
     }
+    // At someone's desk, a device changes hands by `return` first.
+    if stage == Some(Stage::Delivered)
+        && let (Some(new), Some(old)) = (&to, &d.assignee)
+        && *new != old.name
+    {
+        return Err(Error::Refused(format!(
+            "{} is delivered to {}; to give it to {new}, record its return first (deskready return {}), then assign it",
+            d.tag, old.name, d.tag
+        )));
+    }
     let Some(name) = to
         .clone()
         .or_else(|| d.assignee.as_ref().map(|p| p.name.clone()))
@@ -214,6 +227,7 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             ),
             person,
             desk,
+            configure_again: false,
         });
     }
     let checked = guard::before(env, &site, &[&d.tag]);
@@ -248,6 +262,7 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
         device: d.tag.clone(),
         person,
         desk,
+        configure_again: matches!(stage, Some(Stage::Configured | Stage::Delivered)),
         message,
     })
 }

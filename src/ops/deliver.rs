@@ -45,6 +45,25 @@ pub struct Delivered {
     pub handoff: crate::store::Handoff,
 }
 
+/// When `tag` was last assigned, if that was after its last configure that succeeded (or it
+/// has none): what it was configured with is not its assignment any more.
+fn assigned_since_configured(
+    store: &crate::store::Store,
+    tag: &str,
+) -> Result<Option<String>, Error> {
+    let journal = store.history(tag)?;
+    let Some(at) = journal.iter().rposition(|e| e.kind == "assigned") else {
+        return Ok(None);
+    };
+    let last = store
+        .last_configures()?
+        .into_iter()
+        .find(|c| c.device == tag && c.succeeded());
+    let configured_after =
+        last.is_some_and(|c| journal[at + 1..].iter().any(|e| e.run_id == Some(c.run)));
+    Ok((!configured_after).then(|| crate::time::local_at(&journal[at].at)))
+}
+
 pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     let site = env.load_site()?;
     let d = known_device(&site, &s.device)?;
@@ -71,6 +90,12 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
             d.tag, d.tag
         )));
     };
+    if let Some(when) = assigned_since_configured(&store, &d.tag)? {
+        return Err(Error::Refused(format!(
+            "{} was assigned (to {}) at {when}, after its last configure: its login, owner card and files are still the previous assignment's; configure it again first: deskready configure {}",
+            d.tag, person.name, d.tag
+        )));
+    }
     let mut undo = UndoStack::new();
     // A different desk than assigned is recorded as the device's desk from now on.
     let new_desk = s
