@@ -657,6 +657,18 @@ fn an_upgrade_cut_off_still_has_its_changes_journaled_as_its_own() {
         both.contains("refreshing the package index failed"),
         "{both}"
     );
+    // The summary says it failed, with what apt said when the row shows the old index's
+    // upgrades.
+    let summary = refresh.stdout().lines().last().unwrap_or("").to_string();
+    assert!(summary.contains(&format!("; failed: {a}")), "{summary}");
+    if !summary.contains(" 0 with upgrades waiting") {
+        assert!(
+            summary.contains(
+                "refreshing the package index failed (the upgrades listed are the old index's): "
+            ),
+            "{summary}"
+        );
+    }
 }
 
 #[test]

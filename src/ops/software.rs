@@ -498,9 +498,22 @@ fn pending_one(
                 .message(msg)])
             .map_err(se)?;
     }
-    if row.refresh_failed.is_some() {
+    if let Some(said) = &row.refresh_failed {
+        // What apt said last, so the CSP sees why without --format json.
+        let last = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         row.outcome = Outcome::Failed;
-        row.error = Some("refreshing the package index failed".into());
+        row.error = Some(if last.is_empty() {
+            "refreshing the package index failed (the upgrades listed are the old index's)".into()
+        } else {
+            format!(
+                "refreshing the package index failed (the upgrades listed are the old index's): {last}"
+            )
+        });
     }
     Ok(())
 }

@@ -181,6 +181,21 @@ pub fn summary(u: &Upgrades) -> String {
     if !u.no_index.is_empty() {
         parts.push(format!("no package index: {}", u.no_index.join(", ")));
     }
+    let failed: Vec<String> = u
+        .devices
+        .iter()
+        .filter(|r| r.outcome != Outcome::Ok)
+        .map(|r| match &r.error {
+            // Its row shows its last answer, not why this one failed: said here.
+            Some(e) if !r.pending.is_empty() => {
+                format!("{} ({})", r.device, super::table::one_line(e))
+            }
+            _ => r.device.clone(),
+        })
+        .collect();
+    if !failed.is_empty() {
+        parts.push(format!("failed: {}", failed.join(", ")));
+    }
     parts.join("; ")
 }
 
