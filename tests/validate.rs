@@ -142,6 +142,39 @@ fn duplicate_asset_tag_across_files() {
 }
 
 #[test]
+fn a_serial_number_or_mac_address_of_two_devices() {
+    let site = SiteCopy::example();
+    // LAP-0004 with LAP-0001's serial (in other case) and LAP-0002's MAC (written with `-`).
+    site.edit(
+        "inventory/laptops.yaml",
+        "    serial: PF400004\n    mac: \"8c:16:45:2a:0b:04\"",
+        "    serial: pf400001\n    mac: \"8C-16-45-2A-0B-02\"",
+    );
+    let errors = errors_of(&site);
+    assert_has(
+        &errors,
+        "inventory/laptops.yaml:37:5: devices.LAP-0004.serial: serial PF400001 is also LAP-0001's (inventory/laptops.yaml:4); one device has one serial: correct the typo, or remove the device declared twice",
+    );
+    assert_has(
+        &errors,
+        "inventory/laptops.yaml:38:5: devices.LAP-0004.mac: mac 8c:16:45:2a:0b:02 is also LAP-0002's (inventory/laptops.yaml:14); one device has one mac: correct the typo, or remove the device declared twice",
+    );
+    // A packing list that would declare a device a second time under another tag is
+    // refused, and nothing is written.
+    let site = SiteCopy::example();
+    site.write(
+        "delivery.csv",
+        "asset_tag,serial,model,kind,profile\nLAP-301,PF400001,Dell Latitude 7450,laptop,laptop-base\n",
+    );
+    let csv = site.file("delivery.csv").display().to_string();
+    site.test()
+        .args(["receive", "--csv", &csv])
+        .code(2)
+        .stderr_has("serial PF400001 is also LAP-0001's (inventory/laptops.yaml:4)");
+    assert!(!site.file("inventory/received.yaml").exists());
+}
+
+#[test]
 fn unknown_profile() {
     let site = SiteCopy::example();
     site.edit(

@@ -136,8 +136,36 @@ fn load_site_inner(root: &Path, diags: &mut Diagnostics, overlay: &Overlay) -> S
     check_after_repair(&site, &profile_files, diags);
     handlers::check_notify(&site, &profile_files, diags);
     inv.apply_overrides(diags);
+    // One serial number and one MAC address is one device: a second is a typo, or a device
+    // received twice under two tags.
+    let mut seen: BTreeMap<(&str, String), (String, String)> = BTreeMap::new();
     for (device, file) in std::mem::take(&mut inv.devices).into_values() {
         check_device_refs(&site, &device, &file, diags);
+        let keys = [
+            ("serial", device.serial.as_deref().map(str::to_uppercase)),
+            (
+                "mac",
+                device
+                    .mac
+                    .as_deref()
+                    .map(|m| m.to_ascii_lowercase().replace('-', ":")),
+            ),
+        ];
+        for (key, value) in keys {
+            let Some(value) = value else { continue };
+            let at = format!("{}:{}", device.origin.file, device.origin.line);
+            match seen.get(&(key, value.clone())) {
+                Some((other, other_at)) => diags.push(file.diag(
+                    &join_key(&device.origin.path, key),
+                    format!(
+                        "{key} {value} is also {other}'s ({other_at}); one device has one {key}: correct the typo, or remove the device declared twice"
+                    ),
+                )),
+                None => {
+                    seen.insert((key, value), (device.tag.clone(), at));
+                }
+            }
+        }
         site.devices.insert(device.tag.clone(), device);
     }
     for (via, path, file) in profiles.static_vias {
