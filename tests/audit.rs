@@ -113,6 +113,28 @@ fn physical_audits_due_and_overdue_follow_the_site_interval() {
     lab.test().args(["audit", "--due"]).code(4);
     assert!(out.contains("LAP-0001  overdue by 20 days"), "{out}");
     assert!(!out.contains("LAP-0002"), "{out}");
+    // Times as people read them (local), not RFC 3339.
+    let rfc = |w: &str| w.len() == 20 && w.contains('T') && w.ends_with('Z');
+    assert!(!out.split_whitespace().any(rfc), "{out}");
+    // Named devices, a group or --limit narrow the list; an unknown tag is an error.
+    let one = lab.test().args(["audit", "--due", "LAP-0002"]).success();
+    assert!(
+        one.stdout().contains("LAP-0002  due in 20 days") && !one.stdout().contains("LAP-0001"),
+        "{}",
+        one.stdout()
+    );
+    lab.test()
+        .args(["audit", "--due", "--group", "floor4"])
+        .success()
+        .stdout_has("0 devices due or overdue");
+    lab.test()
+        .args(["audit", "--due", "--all", "--limit", "LAP-0001"])
+        .code(4)
+        .stdout_has("1 device due or overdue");
+    lab.test()
+        .args(["audit", "--due", "LAP-9999"])
+        .code(2)
+        .stderr_has("unknown device `LAP-9999`");
     // Seeing it now clears it; seeing it elsewhere says so.
     lab.test()
         .args(["seen", "LAP-0001", "--desk", "4-10"])

@@ -43,7 +43,7 @@ pub struct SeenArgs {
 
 pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
     if a.due || a.overdue {
-        return physical(ctx, a.overdue);
+        return physical(ctx, a.overdue, &a.select.settings());
     }
     let settings = AuditSettings {
         selection: a.select.settings(),
@@ -85,8 +85,12 @@ pub(super) fn audit(ctx: &Ctx, a: AuditArgs) -> Result<ExitStatus, Failure> {
     Ok(ops_audit::drift_status(&done.rows))
 }
 
-fn physical(ctx: &Ctx, overdue_only: bool) -> Result<ExitStatus, Failure> {
-    let due = ops_audit::due(ctx, overdue_only)?;
+fn physical(
+    ctx: &Ctx,
+    overdue_only: bool,
+    selection: &crate::ops::select::Selection,
+) -> Result<ExitStatus, Failure> {
+    let due = ops_audit::due(ctx, overdue_only, selection)?;
     match ctx.format {
         Format::Json => {
             let rows: Vec<_> = due.audits.iter().map(|(p, _)| p).collect();

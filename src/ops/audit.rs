@@ -23,12 +23,23 @@ pub struct Due {
 
 /// Devices whose physical audit is past (`overdue_only`), or past or within the site's
 /// look-ahead.
-pub fn due(env: &Env, overdue_only: bool) -> Result<Due, Error> {
+pub fn due(
+    env: &Env,
+    overdue_only: bool,
+    selection: &super::select::Selection,
+) -> Result<Due, Error> {
     let site = env.load_site()?;
+    // Named devices, groups or `--limit` narrow the list; nothing named is every device.
+    let mut selection = selection.clone();
+    if selection.devices.is_empty() && selection.groups.is_empty() {
+        selection.all = true;
+    }
+    let tags: std::collections::HashSet<String> = selection.tags(&site)?.into_iter().collect();
     let store = env.open_store()?;
     let all = crate::audit::physical(&site, &store, jiff::Timestamp::now())?;
     let audits = all
         .into_iter()
+        .filter(|p| tags.contains(&p.device))
         .filter(|p| {
             if overdue_only {
                 p.status == AuditDue::Overdue

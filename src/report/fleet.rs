@@ -121,8 +121,11 @@ pub fn html(r: &FleetReport) -> String {
                 "<tr><td><a href=\"#dev-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
                 esc(&p.device),
                 esc(p.status.as_str()),
-                esc(&p.next_due),
-                esc(p.last_seen.as_deref().unwrap_or("never"))
+                esc(&crate::time::local_at(&p.next_due)),
+                esc(&p
+                    .last_seen
+                    .as_deref()
+                    .map_or_else(|| "never".into(), crate::time::local_at))
             );
         }
         b.push_str("</table>");

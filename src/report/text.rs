@@ -457,8 +457,10 @@ pub fn physical_audits(
             [
                 p.device.clone(),
                 when,
-                p.next_due.clone(),
-                p.last_seen.clone().unwrap_or_else(|| "never".into()),
+                crate::time::local_at(&p.next_due),
+                p.last_seen
+                    .as_deref()
+                    .map_or_else(|| "never".into(), crate::time::local_at),
                 loc.clone(),
             ]
         })
