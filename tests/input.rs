@@ -272,3 +272,24 @@ fn a_stray_scan_does_not_take_a_delivered_laptop_back() {
         "{st}"
     );
 }
+
+#[test]
+fn a_mistyped_tag_at_receive_is_suggested_not_taken_for_a_new_device() {
+    let site = SiteCopy::example();
+    site.test()
+        .args(["receive", "LAP-008"])
+        .code(2)
+        .stderr_is("error: LAP-008 is not in the inventory; did you mean `LAP-0008`? (a new device needs its serial, model, kind: with --serial, --model, --kind, or the CSV columns)\n");
+    // One device's problems name its options, not a packing list's columns.
+    site.test()
+        .args(["receive", "LAP-0008", "--profile", "laptop-bse"])
+        .code(2)
+        .stderr_has("error: --profile: unknown profile `laptop-bse`; did you mean `laptop-base`?");
+    // Scanned in lower case: suggested as it is declared.
+    site.test()
+        .args(["receive", "--scan"])
+        .stdin("lap-0008\n")
+        .code(2)
+        .stderr_has("line 1: unknown device `lap-0008`; did you mean `LAP-0008`?");
+    assert!(!site.file("inventory/received.yaml").exists());
+}

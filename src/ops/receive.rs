@@ -86,6 +86,14 @@ pub fn one(env: &Env, mut d: Delivered, dry_run: bool) -> Result<Received, Error
         Some(_) => None,
     };
     let mut problems = check(&site, &store, &d, &mut HashSet::new())?;
+    // One device is given by options, not a packing list's columns.
+    for p in &mut problems {
+        if let Some(rest) = p.message.strip_prefix("column `")
+            && let Some((col, said)) = rest.split_once("`:")
+        {
+            p.message = format!("--{}:{said}", col.replace('_', "-"));
+        }
+    }
     if d.outcome.is_some() && store.stage(&d.tag)?.map(|r| r.stage) != Some(Stage::InRepair) {
         problems.push(Problem::input(format!(
             "{} is not in repair; --outcome records what a repair came to",
@@ -356,12 +364,26 @@ fn check(
     match site.device(&d.tag) {
         Some(declared) => out.extend(conflicts(declared, d).into_iter().map(Problem::input)),
         None => {
-            for col in ["serial", "model", "kind"] {
-                if d.get(col).is_none() {
-                    out.push(Problem::input(format!(
-                        "{} is not in the inventory, so its `{col}` is needed (with --{col}, or the CSV column)",
-                        d.tag
-                    )));
+            let missing: Vec<&str> = ["serial", "model", "kind"]
+                .into_iter()
+                .filter(|col| d.get(col).is_none())
+                .collect();
+            let tags = site.devices.keys().map(String::as_str);
+            match crate::load::diag::did_you_mean(&d.tag, tags) {
+                // Nothing says it is new, and a tag like it is declared: a typo, most likely.
+                Some(like) if !missing.is_empty() => out.push(Problem::input(format!(
+                    "{} is not in the inventory; did you mean `{like}`? (a new device needs its {}: with --{}, or the CSV columns)",
+                    d.tag,
+                    missing.join(", "),
+                    missing.join(", --")
+                ))),
+                _ => {
+                    for col in missing {
+                        out.push(Problem::input(format!(
+                            "{} is not in the inventory, so its `{col}` is needed (with --{col}, or the CSV column)",
+                            d.tag
+                        )));
+                    }
                 }
             }
         }
