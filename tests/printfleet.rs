@@ -173,7 +173,7 @@ fn a_dead_printer_and_a_print_server_dying_mid_rollout_are_clear_fast_and_resuma
 
 #[test]
 fn supply_levels_and_state_reasons_are_read_back_after_the_printer_changes_them() {
-    let lab = LabSite::up_with_printers(SiteCopy::example(), 6);
+    let mut lab = LabSite::up_with_printers(SiteCopy::example(), 6);
     let run = lab.run(&["configure", "PRN-0301", "PRN-0302"]);
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
     // Stock supplies: nothing needs attention.
@@ -253,6 +253,40 @@ fn supply_levels_and_state_reasons_are_read_back_after_the_printer_changes_them(
             .contains("Toner Waste Tank 95% full; Black Toner low (5%)"),
         "{}",
         text.stdout()
+    );
+    // When it was asked, as people read times.
+    assert!(text.stdout().lines().next().unwrap().contains("AS OF"));
+    let asked = deskready::time::local_at(after["observed_at"].as_str().unwrap());
+    assert!(text.stdout().contains(&asked), "{}", text.stdout());
+
+    // Switched off: what it said last is not how it is; its last audit found it silent.
+    lab.lab.stop_printer("PRN-0302").unwrap();
+    assert_eq!(lab.run(&["audit", "PRN-0302"]).code(), 5);
+    let one = lab.run(&["--format", "json", "printers", "PRN-0302"]);
+    assert_eq!(one.code(), 6, "{}", one.stdout());
+    let rows = one.json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows:#}");
+    let silent = row(&rows, "PRN-0302");
+    assert!(
+        silent["attention"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("did not answer at its last audit ("),
+        "{silent:#}"
+    );
+    // A printer that answers again is as it says.
+    lab.lab.start_printer("PRN-0302").unwrap();
+    assert_eq!(lab.run(&["audit", "PRN-0302"]).code(), 0);
+    let rows = lab
+        .run(&["--format", "json", "printers", "--group", "floor3-printers"])
+        .json();
+    assert_eq!(row(&rows, "PRN-0302")["attention"], serde_json::json!([]));
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["tag"].as_str().unwrap().starts_with("PRN-030")),
+        "{rows:#}"
     );
 }
 

@@ -7,10 +7,14 @@ use crate::ops::ExitStatus;
 use crate::ops::printers::{self as ops, PrinterRow};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The printers named, by tag, group or --limit (default: every printer).
+    #[command(flatten)]
+    pub select: super::converge::Selection,
+}
 
-pub(super) fn printers(ctx: &Ctx, _a: Args) -> Result<ExitStatus, Failure> {
-    let rows = ops::printers(ctx)?;
+pub(super) fn printers(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
+    let rows = ops::printers(ctx, &a.select.settings())?;
     match ctx.format {
         Format::Json => println!(
             "{}",
@@ -27,7 +31,7 @@ pub(super) fn printers(ctx: &Ctx, _a: Args) -> Result<ExitStatus, Failure> {
 
 fn table(rows: &[PrinterRow]) -> String {
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             let supplies = r
@@ -58,6 +62,7 @@ fn table(rows: &[PrinterRow]) -> String {
                 },
                 dash(r.firmware.clone()),
                 dash(r.serial.clone()),
+                dash(r.observed_at.as_deref().map(crate::time::local_at)),
                 if r.attention.is_empty() {
                     "-".into()
                 } else {
@@ -74,6 +79,7 @@ fn table(rows: &[PrinterRow]) -> String {
             "PAGES",
             "FIRMWARE",
             "SERIAL",
+            "AS OF",
             "ATTENTION",
         ],
         &cells,

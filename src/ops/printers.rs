@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::Error;
-use crate::model::DeviceKind;
+use crate::model::{AuditResult, DeviceKind, Outcome};
 use crate::printer::{PrinterStatus, Supply};
 
 /// One printer as last observed.
@@ -35,16 +35,31 @@ impl PrinterRow {
     }
 }
 
-/// Every printer of the site (sorted by tag) with its last observation.
-pub fn printers(env: &super::Env) -> Result<Vec<PrinterRow>, Error> {
+/// The printers of the site (sorted by tag) with their last observation: those
+/// `selection` names, or every one when it names none.
+pub fn printers(
+    env: &super::Env,
+    selection: &super::select::Selection,
+) -> Result<Vec<PrinterRow>, Error> {
     let site = env.load_site()?;
+    let mut selection = selection.clone();
+    if selection.devices.is_empty() && selection.groups.is_empty() {
+        selection.all = true;
+    }
+    let chosen: std::collections::HashSet<String> = selection.tags(&site)?.into_iter().collect();
     let store = env.open_store()?;
+    // Each printer's newest audit (audits are journal rows, configures are runs).
+    let audits: std::collections::HashMap<String, crate::store::Entry> = store
+        .latest_of_kind("audit")?
+        .into_iter()
+        .map(|e| (e.tag.clone(), e))
+        .collect();
     let month_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 30);
     let mut rows = Vec::new();
     for d in site
         .devices
         .values()
-        .filter(|d| d.kind == DeviceKind::Printer)
+        .filter(|d| d.kind == DeviceKind::Printer && chosen.contains(&d.tag))
     {
         let seen = store.printer_observations(&d.tag)?;
         let last = seen
@@ -85,6 +100,44 @@ pub fn printers(env: &super::Env) -> Result<Vec<PrinterRow>, Error> {
             row.pages = s.pages;
             row.firmware = s.firmware;
             row.serial = s.serial;
+        }
+        // What it said last is not how it is when it has not answered since: the newer of
+        // its last audit and its last configure.
+        let audit = audits.get(&d.tag).map(|e| {
+            (
+                e.subject.as_deref() == Some(AuditResult::Unreachable.as_str()),
+                "audit",
+                e.at.clone(),
+                e.message.clone(),
+            )
+        });
+        let configure = store.last_outcome(&d.tag, &["configure"])?.map(|c| {
+            (
+                c.outcome == Outcome::Unreachable,
+                "configure",
+                c.at,
+                c.error,
+            )
+        });
+        let newest = [audit, configure]
+            .into_iter()
+            .flatten()
+            .max_by(|a, b| a.2.cmp(&b.2));
+        if let Some((true, what, at, error)) = newest
+            && row.observed_at.as_deref().is_none_or(|seen| *seen <= *at)
+        {
+            let why = error
+                .as_deref()
+                .and_then(|e| e.lines().next())
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            row.attention.insert(
+                0,
+                format!(
+                    "did not answer at its last {what} ({}){why}",
+                    crate::time::local_at(&at)
+                ),
+            );
         }
         rows.push(row);
     }

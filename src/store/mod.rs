@@ -43,7 +43,7 @@ pub use migrations::SCHEMA_VERSION;
 pub use printers::{PrinterObservation, PrinterQueue};
 pub use queue::{Claim, Holding, QueueJob, QueueProgress};
 pub use records::Record;
-pub use resume::LastConfigure;
+pub use resume::{LastConfigure, LastReached};
 pub use runs::{RunRecord, RunStatus};
 pub use schedules::{Claimed, JobOutcome, JobRun, NewSchedule, Schedule, past_grace};
 pub use software::{PendingRecord, SoftwareSnapshot, UpgradeMark};

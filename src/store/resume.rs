@@ -23,7 +23,52 @@ impl LastConfigure {
     }
 }
 
+/// How a device's newest run of some commands ended, and when that run started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastReached {
+    pub command: String,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    /// When its run started (RFC 3339).
+    pub at: String,
+}
+
 impl Store {
+    /// How `tag` ended in its newest run of one of `commands` that it ended in (not
+    /// pending), if any.
+    pub fn last_outcome(
+        &self,
+        tag: &str,
+        commands: &[&str],
+    ) -> Result<Option<LastReached>, StoreError> {
+        let mut newest: Option<(i64, LastReached)> = None;
+        for command in commands {
+            let row = self.db.read(|tx| {
+                tx.query_opt(
+                    "SELECT r.id, d.outcome, d.error, r.started_at FROM run_devices d JOIN runs r ON r.id = d.run_id
+                     WHERE d.tag = $1 AND r.command = $2 AND d.outcome <> $3
+                     ORDER BY r.id DESC LIMIT 1",
+                    args![tag, *command, PENDING],
+                )
+            })?;
+            if let Some(r) = row {
+                let id: i64 = r.get(0)?;
+                if newest.as_ref().is_none_or(|(n, _)| id > *n) {
+                    newest = Some((
+                        id,
+                        LastReached {
+                            command: command.to_string(),
+                            outcome: r.get(1)?,
+                            error: r.get(2)?,
+                            at: r.get(3)?,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(newest.map(|(_, l)| l))
+    }
+
     /// Every device's newest configure outcome, by tag. A device still pending in a run
     /// that is running (another live process) is counted by its earlier runs.
     pub fn last_configures(&self) -> Result<Vec<LastConfigure>, StoreError> {
