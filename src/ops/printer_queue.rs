@@ -13,7 +13,11 @@
 //! (`Store::printer_queue`); a rollout whose printer wants another queue gets one more
 //! step after its queue's, removing the old queue (`state: absent`, skipped when the new
 //! queue could not be made), and once both are done the move is one journal row (`queue`)
-//! and the new name is remembered. Never prints.
+//! and the new name is remembered. A queue is the print server it is on and its name: the
+//! address its scheduler answers at (`server`) is only how it is reached, and may change
+//! (a print server restarted on another port keeps its tag). A queue remembered at another
+//! address of the same print server is that queue (the address is remembered anew), and an
+//! old name there is removed at the print server's address as it is now. Never prints.
 
 use super::{Env, Error};
 use crate::engine::device::{DeviceRun, Status};
@@ -138,6 +142,12 @@ fn wanted_queue(resolved: &Resolved) -> Option<(usize, PrinterQueue)> {
         })
 }
 
+/// Whether `old` and `new` are one queue: the same name on the same print server, wherever
+/// its scheduler was reached.
+fn same_queue(old: &PrinterQueue, new: &PrinterQueue) -> bool {
+    old.via == new.via && old.queue == new.queue
+}
+
 /// Gives each printer of `resolved` whose queue is no longer the one the store remembers
 /// for it (renamed, or on another print server) a step removing the old queue, right
 /// after its queue's step.
@@ -152,13 +162,20 @@ pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<
         let Some(old) = store.printer_queue(&r.device)? else {
             continue;
         };
-        if old == want {
+        if same_queue(&old, &want) {
             continue;
         }
+        // On the same print server, the old queue is reached where its scheduler answers
+        // now; on another, where that one was last reached.
+        let old_server = if old.via == want.via {
+            &want.server
+        } else {
+            &old.server
+        };
         let mut gone: ResolvedResource = r.resources[i].clone();
         if let ResourceKind::PrintQueue { queue, server, .. } = &mut gone.resource.kind {
             queue.clone_from(&old.queue);
-            *server = (!old.server.is_empty()).then(|| old.server.clone());
+            *server = (!old_server.is_empty()).then(|| old_server.clone());
         }
         gone.resource.name = old_queue_step(r.resources[i].name(), &old.queue);
         gone.resource.via = Some(old.via.clone());
@@ -192,7 +209,7 @@ pub fn settle(
         return Ok(());
     }
     let old = store.printer_queue(&resolved.device)?;
-    if let Some(old) = old.filter(|o| *o != want) {
+    if let Some(old) = old.filter(|o| !same_queue(o, &want)) {
         let step = old_queue_step(resolved.resources[i].name(), &old.queue);
         let Some(k) = run.resources.iter().position(|o| o.name == step) else {
             return Ok(());
