@@ -617,24 +617,17 @@ impl TaskCtx {
         let settings = self.settings.clone();
         let events = self.events.clone();
         let server = on.clone();
-        let printers = tags.clone();
         let res = tokio::task::spawn_blocking(move || {
-            // Every printer's work is on the print server: a step of the print server's
-            // (connecting, applying) is each printer's, via the server, as a single
-            // printer's would be; only asking a printer is done with the printer itself.
+            // Every printer's work is on the print server: each step of a printer whose
+            // work goes on there (connecting, applying: `batch::run` tells them per
+            // printer) is via the server, as a single printer's would be; only asking a
+            // printer is done with the printer itself.
             let observe = move |device: &str, phase: Step| {
-                let send = |device: &str| {
-                    let _ = events.send(Event::Phase {
-                        device: device.to_string(),
-                        on: (phase != Step::Asking).then(|| server.clone()),
-                        phase,
-                    });
-                };
-                if device == server {
-                    printers.iter().for_each(|p| send(p));
-                } else {
-                    send(device);
-                }
+                let _ = events.send(Event::Phase {
+                    device: device.to_string(),
+                    on: (phase != Step::Asking).then(|| server.clone()),
+                    phase,
+                });
             };
             let resolved: Vec<&Resolved> = jobs.iter().map(|j| &j.resolved).collect();
             books.work_batch(&site, &on, &resolved, &settings, &observe)
