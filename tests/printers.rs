@@ -398,5 +398,31 @@ fn a_print_server_back_on_another_port_keeps_its_queues_and_fails_no_printer() {
         )),
         "{history}"
     );
+    assert_eq!(
+        lab.store().printer_queue(&printer).unwrap(),
+        Some(after.clone())
+    );
+
+    // One remembered on a print server no longer in the inventory (at an address where
+    // nothing answers) cannot be removed: no reason to fail, it is said and forgotten.
+    let gone = deskready::store::PrinterQueue {
+        via: "PS-0999".into(),
+        server: before.server.clone(),
+        queue: "gone-queue".into(),
+    };
+    lab.store().set_printer_queue(&printer, &gone).unwrap();
+    let plan = lab.run(&["plan", &printer]);
+    assert_eq!(plan.code(), 0, "{}{}", plan.stdout(), plan.stderr());
+    assert!(!plan.stdout().contains("old name"), "{}", plan.stdout());
+    let run = lab.run(&["configure", &printer]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let history = lab.run(&["history", &printer]).stdout();
+    assert!(
+        history.contains(&format!(
+            "queue gone-queue on PS-0999 left as it was: PS-0999 is no longer in the inventory; now {} on {}",
+            after.queue, after.via
+        )),
+        "{history}"
+    );
     assert_eq!(lab.store().printer_queue(&printer).unwrap(), Some(after));
 }

@@ -150,7 +150,7 @@ fn same_queue(old: &PrinterQueue, new: &PrinterQueue) -> bool {
 
 /// Gives each printer of `resolved` whose queue is no longer the one the store remembers
 /// for it (renamed, or on another print server) a step removing the old queue, right
-/// after its queue's step.
+/// after its queue's step; none when the old print server is no longer a device.
 pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<(), Error> {
     for r in resolved.iter_mut() {
         if site.device(&r.device).map(|d| d.kind) != Some(DeviceKind::Printer) {
@@ -162,7 +162,9 @@ pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<
         let Some(old) = store.printer_queue(&r.device)? else {
             continue;
         };
-        if same_queue(&old, &want) {
+        // The same queue; or one on a print server no longer in the inventory, which
+        // cannot be reached to remove it (the new queue is remembered once made).
+        if same_queue(&old, &want) || site.device(&old.via).is_none() {
             continue;
         }
         // On the same print server, the old queue is reached where its scheduler answers
@@ -189,7 +191,8 @@ pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<
 /// After printer `resolved`'s configure `run`: remembers its queue when the queue's step
 /// ended as wanted on a reached print server, and, when an old queue was to go and is
 /// gone, journals the move (`queue`). An old queue still there keeps the old name
-/// remembered, so that the next rollout removes it.
+/// remembered, so that the next rollout removes it; one on a print server no longer in
+/// the inventory is journalled as left, and forgotten.
 pub fn settle(
     store: &Store,
     resolved: &Resolved,
@@ -211,18 +214,21 @@ pub fn settle(
     let old = store.printer_queue(&resolved.device)?;
     if let Some(old) = old.filter(|o| !same_queue(o, &want)) {
         let step = old_queue_step(resolved.resources[i].name(), &old.queue);
-        let Some(k) = run.resources.iter().position(|o| o.name == step) else {
-            return Ok(());
-        };
-        if !done(k) {
-            return Ok(());
-        }
-        let mut row = Entry::new(&resolved.device, operator, "queue")
-            .subject(&want.queue)
-            .message(format!(
+        let message = match run.resources.iter().position(|o| o.name == step) {
+            Some(k) if !done(k) => return Ok(()),
+            Some(_) => format!(
                 "moved queue {} on {} to {} on {}",
                 old.queue, old.via, want.queue, want.via
-            ));
+            ),
+            // No step was given to remove it: its print server is no longer a device.
+            None => format!(
+                "queue {} on {} left as it was: {} is no longer in the inventory; now {} on {}",
+                old.queue, old.via, old.via, want.queue, want.via
+            ),
+        };
+        let mut row = Entry::new(&resolved.device, operator, "queue")
+            .subject(&want.queue)
+            .message(message);
         row.run_id = run_id;
         store.record(&[row])?;
     }
