@@ -1,7 +1,7 @@
 //! Printer fleets on the lab: queues made on a real cupsd through the print server device,
 //! printers simulated by ippeveprinter and asked over IPP, test pages in their spools.
 
-use crate::support::{LabSite, SiteCopy, done, ndjson};
+use crate::support::{LabSite, SiteCopy, TestLab, done, ndjson};
 
 /// Runs a CUPS client command on the print server device against its cupsd.
 fn on_print_server(lab: &LabSite, command: &str) -> String {
@@ -262,4 +262,167 @@ fn a_test_page_reaches_the_printers_spool() {
         files.iter().any(|f| f.contains("deskready_test_page")),
         "{files:?}"
     );
+}
+
+/// The phases each `phase` event of `ev` gave `device`, in order.
+fn phases_of(ev: &[serde_json::Value], device: &str) -> Vec<String> {
+    ev.iter()
+        .filter(|e| e["event"] == "phase" && e["device"] == device)
+        .map(|e| e["phase"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn a_printer_that_does_not_answer_is_only_asked_and_its_history_says_what_happened() {
+    let mut lab = print_lab(3);
+    let dead = lab.lab.printers[0].name.clone();
+    let others: Vec<String> = lab.lab.printers[1..]
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    lab.lab.stop_printer(&dead).unwrap();
+    let mut args = vec!["--format", "json", "configure", "--connect-timeout", "3"];
+    args.push(&dead);
+    args.extend(others.iter().map(String::as_str));
+    let run = lab.run(&args);
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    let ev = ndjson(&run);
+    let results = done(&ev);
+    assert!(
+        results.contains(&(dead.clone(), "unreachable".into())),
+        "{results:?}"
+    );
+    // Its queue was left out: it was asked, and nothing of the print server's work is its.
+    assert_eq!(phases_of(&ev, &dead), ["asking"], "{ev:?}");
+    for p in &others {
+        let phases = phases_of(&ev, p);
+        for step in ["asking", "connecting", "applying", "verifying"] {
+            assert_eq!(
+                phases.iter().filter(|f| *f == step).count(),
+                1,
+                "{p}: {phases:?}"
+            );
+        }
+    }
+    // A printer that did not answer has no exit code: its history says what happened.
+    let history = lab.run(&["history", &dead]).stdout();
+    assert!(!history.contains("exit code"), "{history}");
+    let uri = lab.lab.printer(&dead).unwrap().uri.clone();
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("printer answers over IPP")
+                && l.contains(&format!(
+                    "failed: {dead} at {uri} does not answer over IPP: "
+                ))),
+        "{history}"
+    );
+}
+
+#[test]
+fn a_print_server_back_on_another_port_keeps_its_queues_and_fails_no_printer() {
+    let mut lab = print_lab(2);
+    let names: Vec<String> = lab.lab.printers.iter().map(|p| p.name.clone()).collect();
+    let mut all = vec!["--format", "json", "configure"];
+    all.extend(names.iter().map(String::as_str));
+    let first = lab.run(&all);
+    assert_eq!(first.code(), 0, "{}{}", first.stdout(), first.stderr());
+    let printer = lab.lab.printers[0].name.clone();
+    let before = lab.store().printer_queue(&printer).unwrap().expect("queue");
+    // The lab down and up again: the print server keeps its tag, its cupsd another port.
+    lab.site.test().args(["lab", "down"]).success();
+    lab.site
+        .test()
+        .args(["lab", "up", "--printers", "2"])
+        .success();
+    let again =
+        deskready::lab::Lab::load(&lab.site.path().join(".deskready/lab")).unwrap_or_else(|e| {
+            let _ = lab.site.run(&["lab", "down"]);
+            panic!("lab state: {e}")
+        });
+    // The old guard's lab is already down (and its state file is the new lab's now).
+    std::mem::forget(std::mem::replace(&mut lab.lab, TestLab::adopt(again)));
+    let now = lab
+        .lab
+        .print_server
+        .as_ref()
+        .expect("print server")
+        .address
+        .clone();
+    assert_ne!(before.server, now, "the print server moved");
+
+    // Nothing of the queue remembered at the old address is planned, nothing is down.
+    let plan = lab.run(&["plan", &printer]);
+    assert_eq!(plan.code(), 0, "{}{}", plan.stdout(), plan.stderr());
+    assert!(!plan.stdout().contains("old name"), "{}", plan.stdout());
+    assert!(!plan.stdout().contains("is down"), "{}", plan.stdout());
+    // Every printer's queue is made on the print server as it is now.
+    let run = lab.run(&all);
+    assert_eq!(
+        run.code(),
+        0,
+        "{}{}\nprint server log:\n{}",
+        run.stdout(),
+        run.stderr(),
+        server_log(&lab)
+    );
+    let results = done(&ndjson(&run));
+    assert!(
+        results.iter().all(|(_, o)| o == "ok" || o == "changed"),
+        "{results:?}"
+    );
+    assert!(on_print_server(&lab, "lpstat -v").contains(&before.queue));
+    // The queue is the same one, remembered where its print server answers now; no move.
+    let after = lab.store().printer_queue(&printer).unwrap().expect("queue");
+    assert_eq!((&after.via, &after.queue), (&before.via, &before.queue));
+    assert_eq!(after.server, now);
+    let history = lab.run(&["history", &printer]).stdout();
+    assert!(!history.contains("moved queue"), "{history}");
+    assert!(!history.contains("old name"), "{history}");
+
+    // A queue of another name remembered at the old address (made before the move, on the
+    // same print server) is removed where that print server answers now.
+    on_print_server(&lab, "lpadmin -p old-name -v ipp://127.0.0.1:9/ipp/print");
+    assert!(on_print_server(&lab, "lpstat -v").contains("old-name"));
+    let mut old = after.clone();
+    (old.server, old.queue) = (before.server.clone(), "old-name".into());
+    lab.store().set_printer_queue(&printer, &old).unwrap();
+    let run = lab.run(&["configure", &printer]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(!on_print_server(&lab, "lpstat -v").contains("old-name"));
+    let history = lab.run(&["history", &printer]).stdout();
+    assert!(
+        history.contains(&format!(
+            "moved queue old-name on {0} to {1} on {0}",
+            after.via, after.queue
+        )),
+        "{history}"
+    );
+    assert_eq!(
+        lab.store().printer_queue(&printer).unwrap(),
+        Some(after.clone())
+    );
+
+    // One remembered on a print server no longer in the inventory (at an address where
+    // nothing answers) cannot be removed: no reason to fail, it is said and forgotten.
+    let gone = deskready::store::PrinterQueue {
+        via: "PS-0999".into(),
+        server: before.server.clone(),
+        queue: "gone-queue".into(),
+    };
+    lab.store().set_printer_queue(&printer, &gone).unwrap();
+    let plan = lab.run(&["plan", &printer]);
+    assert_eq!(plan.code(), 0, "{}{}", plan.stdout(), plan.stderr());
+    assert!(!plan.stdout().contains("old name"), "{}", plan.stdout());
+    let run = lab.run(&["configure", &printer]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let history = lab.run(&["history", &printer]).stdout();
+    assert!(
+        history.contains(&format!(
+            "queue gone-queue on PS-0999 left as it was: PS-0999 is no longer in the inventory; now {} on {}",
+            after.queue, after.via
+        )),
+        "{history}"
+    );
+    assert_eq!(lab.store().printer_queue(&printer).unwrap(), Some(after));
 }

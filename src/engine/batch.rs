@@ -5,7 +5,9 @@
 //! prints; knows no store (the fleet's bookkeeper holds each printer's lock around it).
 //!
 //! A printer that does not answer costs one connect timeout, in parallel with the others,
-//! and is left out of the program: it never holds the print server. A print server found
+//! and is left out of the program: it never holds the print server. The steps of the
+//! program (connecting, applying) are told as each working printer's, never as the print
+//! server's own: `observe` hears only the printers' tags. A print server found
 //! down (no connection, or its scheduler not answering, also when it dies mid-program)
 //! is one problem per printer, and the rollout reports it once for all of them.
 
@@ -199,18 +201,26 @@ pub fn run(
             } else {
                 Phase::Plan
             };
-            let result = connect_to(site, on, opts, observe).and_then(|(mut session, target)| {
-                observe(
-                    on,
-                    if phase == Phase::Plan {
-                        Step::Probing
-                    } else {
-                        Step::Applying
-                    },
-                );
-                let program = script::build_batch(phase, &parts);
-                run_script(session.as_mut(), &target, on, &program, opts)
-            });
+            // A step on the print server is each working printer's (via the server): a
+            // printer left out is not said to connect or apply.
+            let on_server = |_: &str, step: Step| {
+                for &k in &working {
+                    observe(&devices[k].device, step);
+                }
+            };
+            let result =
+                connect_to(site, on, opts, &on_server).and_then(|(mut session, target)| {
+                    on_server(
+                        on,
+                        if phase == Phase::Plan {
+                            Step::Probing
+                        } else {
+                            Step::Applying
+                        },
+                    );
+                    let program = script::build_batch(phase, &parts);
+                    run_script(session.as_mut(), &target, on, &program, opts)
+                });
             for &k in &working {
                 let items = items_of(k);
                 let run = &mut runs[k];

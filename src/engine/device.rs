@@ -542,9 +542,15 @@ pub(super) fn note_down(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(on.to_string());
+    // The scheduler that did not answer: the one the queues found down were reached at.
+    let at: Vec<(usize, &ResolvedResource)> = items
+        .iter()
+        .filter(|(i, _)| down.contains(i))
+        .copied()
+        .collect();
     run.problems.push(Problem::PrintServerDown {
         server: on.to_string(),
-        cups: cups_of(items).unwrap_or_default(),
+        cups: cups_of(&at).unwrap_or_default(),
     });
 }
 

@@ -617,24 +617,17 @@ impl TaskCtx {
         let settings = self.settings.clone();
         let events = self.events.clone();
         let server = on.clone();
-        let printers = tags.clone();
         let res = tokio::task::spawn_blocking(move || {
-            // Every printer's work is on the print server: a step of the print server's
-            // (connecting, applying) is each printer's, via the server, as a single
-            // printer's would be; only asking a printer is done with the printer itself.
+            // Every printer's work is on the print server: each step of a printer whose
+            // work goes on there (connecting, applying: `batch::run` tells them per
+            // printer) is via the server, as a single printer's would be; only asking a
+            // printer is done with the printer itself.
             let observe = move |device: &str, phase: Step| {
-                let send = |device: &str| {
-                    let _ = events.send(Event::Phase {
-                        device: device.to_string(),
-                        on: (phase != Step::Asking).then(|| server.clone()),
-                        phase,
-                    });
-                };
-                if device == server {
-                    printers.iter().for_each(|p| send(p));
-                } else {
-                    send(device);
-                }
+                let _ = events.send(Event::Phase {
+                    device: device.to_string(),
+                    on: (phase != Step::Asking).then(|| server.clone()),
+                    phase,
+                });
             };
             let resolved: Vec<&Resolved> = jobs.iter().map(|j| &j.resolved).collect();
             books.work_batch(&site, &on, &resolved, &settings, &observe)
@@ -731,9 +724,19 @@ fn row_of(
         changes: run.map_or_else(Vec::new, changes_of),
         elapsed_ms,
         error,
+        // Said of a printer whose queue there was not changed: one changed before the
+        // scheduler stopped answering is in the journal as changed, and so is its row
+        // (failed, with the print server's error), not among the queues left unchanged.
         print_server_down: run.and_then(|r| {
             r.problems.iter().find_map(|p| match p {
-                device::Problem::PrintServerDown { server, .. } => Some(server.clone()),
+                device::Problem::PrintServerDown { server, .. }
+                    if !r
+                        .resources
+                        .iter()
+                        .any(|o| o.on == *server && o.status == device::Status::Changed) =>
+                {
+                    Some(server.clone())
+                }
                 _ => None,
             })
         }),
@@ -1061,5 +1064,25 @@ mod tests {
         assert_eq!(MaxFail::parse("10%").unwrap().allowed(1), 0);
         assert_eq!(MaxFail::parse("2").unwrap().allowed(50), 2);
         assert_eq!(MaxFail::parse("0%").unwrap().allowed(50), 0);
+    }
+
+    #[test]
+    fn a_printer_whose_queue_changed_before_its_print_server_went_down_is_not_said_unchanged() {
+        let mut queue = testkit::file(std::path::Path::new("/tmp/q"), "x");
+        queue.resource.via = Some("PS-1".into());
+        let r = testkit::resolved("PRN-1", vec![queue.clone(), queue]);
+        let mut run = device::initial_run(&r, Mode::Configure);
+        run.problems.push(device::Problem::PrintServerDown {
+            server: "PS-1".into(),
+            cups: "ps:631".into(),
+        });
+        run.resources[1].status = device::Status::Unreached;
+        let row = |run: &DeviceRun| row_of("PRN-1", 0, Outcome::Failed, Some(run), None);
+        // Nothing changed there: its queue is among those the print server held back.
+        assert_eq!(row(&run).print_server_down.as_deref(), Some("PS-1"));
+        // One step changed before the scheduler stopped answering: the journal has it
+        // changed, and the recap does not say otherwise.
+        run.resources[0].status = device::Status::Changed;
+        assert_eq!(row(&run).print_server_down, None);
     }
 }

@@ -308,10 +308,15 @@ pub fn journal_rows(run: &DeviceRun, operator: &str, run_id: Option<i64>) -> Vec
         ));
     }
     for c in &run.verify {
-        let msg = if c.passed {
-            "passed".to_string()
-        } else {
-            format!("failed with exit code {}", c.exit_code.unwrap_or(-1))
+        // A check that ran a command failed with its exit code; one that asked something
+        // (a printer over IPP) and got no answer has none: what happened instead.
+        let msg = match (c.passed, c.exit_code) {
+            (true, _) => "passed".to_string(),
+            (false, Some(code)) => format!("failed with exit code {code}"),
+            (false, None) => match c.output.as_deref().and_then(|o| o.lines().next()) {
+                Some(what) if !what.trim().is_empty() => format!("failed: {}", what.trim()),
+                _ => "failed: no answer".to_string(),
+            },
         };
         rows.push(with_run(
             Entry::new(tag, operator, "verify")

@@ -13,7 +13,11 @@
 //! (`Store::printer_queue`); a rollout whose printer wants another queue gets one more
 //! step after its queue's, removing the old queue (`state: absent`, skipped when the new
 //! queue could not be made), and once both are done the move is one journal row (`queue`)
-//! and the new name is remembered. Never prints.
+//! and the new name is remembered. A queue is the print server it is on and its name: the
+//! address its scheduler answers at (`server`) is only how it is reached, and may change
+//! (a print server restarted on another port keeps its tag). A queue remembered at another
+//! address of the same print server is that queue (the address is remembered anew), and an
+//! old name there is removed at the print server's address as it is now. Never prints.
 
 use super::{Env, Error};
 use crate::engine::device::{DeviceRun, Status};
@@ -138,9 +142,15 @@ fn wanted_queue(resolved: &Resolved) -> Option<(usize, PrinterQueue)> {
         })
 }
 
+/// Whether `old` and `new` are one queue: the same name on the same print server, wherever
+/// its scheduler was reached.
+fn same_queue(old: &PrinterQueue, new: &PrinterQueue) -> bool {
+    old.via == new.via && old.queue == new.queue
+}
+
 /// Gives each printer of `resolved` whose queue is no longer the one the store remembers
 /// for it (renamed, or on another print server) a step removing the old queue, right
-/// after its queue's step.
+/// after its queue's step; none when the old print server is no longer a device.
 pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<(), Error> {
     for r in resolved.iter_mut() {
         if site.device(&r.device).map(|d| d.kind) != Some(DeviceKind::Printer) {
@@ -152,13 +162,22 @@ pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<
         let Some(old) = store.printer_queue(&r.device)? else {
             continue;
         };
-        if old == want {
+        // The same queue; or one on a print server no longer in the inventory, which
+        // cannot be reached to remove it (the new queue is remembered once made).
+        if same_queue(&old, &want) || site.device(&old.via).is_none() {
             continue;
         }
+        // On the same print server, the old queue is reached where its scheduler answers
+        // now; on another, where that one was last reached.
+        let old_server = if old.via == want.via {
+            &want.server
+        } else {
+            &old.server
+        };
         let mut gone: ResolvedResource = r.resources[i].clone();
         if let ResourceKind::PrintQueue { queue, server, .. } = &mut gone.resource.kind {
             queue.clone_from(&old.queue);
-            *server = (!old.server.is_empty()).then(|| old.server.clone());
+            *server = (!old_server.is_empty()).then(|| old_server.clone());
         }
         gone.resource.name = old_queue_step(r.resources[i].name(), &old.queue);
         gone.resource.via = Some(old.via.clone());
@@ -172,7 +191,8 @@ pub fn renames(site: &Site, store: &Store, resolved: &mut [Resolved]) -> Result<
 /// After printer `resolved`'s configure `run`: remembers its queue when the queue's step
 /// ended as wanted on a reached print server, and, when an old queue was to go and is
 /// gone, journals the move (`queue`). An old queue still there keeps the old name
-/// remembered, so that the next rollout removes it.
+/// remembered, so that the next rollout removes it; one on a print server no longer in
+/// the inventory is journalled as left, and forgotten.
 pub fn settle(
     store: &Store,
     resolved: &Resolved,
@@ -192,20 +212,23 @@ pub fn settle(
         return Ok(());
     }
     let old = store.printer_queue(&resolved.device)?;
-    if let Some(old) = old.filter(|o| *o != want) {
+    if let Some(old) = old.filter(|o| !same_queue(o, &want)) {
         let step = old_queue_step(resolved.resources[i].name(), &old.queue);
-        let Some(k) = run.resources.iter().position(|o| o.name == step) else {
-            return Ok(());
-        };
-        if !done(k) {
-            return Ok(());
-        }
-        let mut row = Entry::new(&resolved.device, operator, "queue")
-            .subject(&want.queue)
-            .message(format!(
+        let message = match run.resources.iter().position(|o| o.name == step) {
+            Some(k) if !done(k) => return Ok(()),
+            Some(_) => format!(
                 "moved queue {} on {} to {} on {}",
                 old.queue, old.via, want.queue, want.via
-            ));
+            ),
+            // No step was given to remove it: its print server is no longer a device.
+            None => format!(
+                "queue {} on {} left as it was: {} is no longer in the inventory; now {} on {}",
+                old.queue, old.via, old.via, want.queue, want.via
+            ),
+        };
+        let mut row = Entry::new(&resolved.device, operator, "queue")
+            .subject(&want.queue)
+            .message(message);
         row.run_id = run_id;
         store.record(&[row])?;
     }

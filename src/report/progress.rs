@@ -3,7 +3,9 @@
 //! mean something, and the wait instead while devices wait for their maintenance window),
 //! one line per device in flight (named by the device itself, with the device its work is
 //! on, such as a printer's print server), and each device's result printed above the bars
-//! as it ends. Bars go to standard error, results to standard output. No other output.
+//! as it ends. The overall bar counts the devices that ended; those not started are named
+//! in its message, not counted as done. Bars go to standard error, results to standard
+//! output. No other output.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -26,6 +28,7 @@ pub(super) struct Bars {
     /// Devices waiting for their maintenance window, with when it opens.
     waiting: HashMap<String, jiff::Timestamp>,
     totals: Totals,
+    /// Devices that ended (not counting those not started).
     done: usize,
     total: usize,
     batches: usize,
@@ -112,9 +115,13 @@ impl Bars {
                 }
                 self.waiting.remove(&row.device);
                 self.totals.add(row.outcome);
-                self.done += 1;
-                if let Some(o) = &self.overall {
-                    o.inc(1);
+                // The bar counts devices that ended; one not started is said apart (in
+                // the message), never as progress.
+                if row.outcome != Outcome::NotStarted {
+                    self.done += 1;
+                    if let Some(o) = &self.overall {
+                        o.inc(1);
+                    }
                 }
                 let line = result_line(row, run.as_deref(), mode);
                 let block = match run {
@@ -179,7 +186,9 @@ impl Bars {
 
     /// The time left, once enough devices ended for an estimate to mean something.
     fn eta(&self) -> Option<Duration> {
-        let left = self.total.saturating_sub(self.done);
+        let left = self
+            .total
+            .saturating_sub(self.done + self.totals.not_started);
         if left == 0 || self.done < ETA_AFTER.max(self.total.div_ceil(10)) {
             return None;
         }
@@ -215,5 +224,56 @@ impl Bars {
             o.finish_and_clear();
         }
         let _ = self.multi.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fleet::RecapRow;
+
+    fn done(device: &str, outcome: Outcome) -> Event {
+        Event::Done {
+            row: RecapRow {
+                device: device.into(),
+                outcome,
+                changed: 0,
+                changes: Vec::new(),
+                elapsed_ms: 0,
+                error: None,
+                print_server_down: None,
+            },
+            run: None,
+        }
+    }
+
+    #[test]
+    fn the_overall_bar_counts_what_ended_and_names_what_was_not_started() {
+        let mut bars = Bars::new();
+        bars.multi.set_draw_target(ProgressDrawTarget::hidden());
+        bars.show(
+            &Event::Start {
+                mode: Mode::Configure,
+                run_id: None,
+                devices: 4,
+                batches: vec![2, 2],
+                parallel: 2,
+            },
+            Mode::Configure,
+        );
+        bars.show(&done("PRN-1", Outcome::Changed), Mode::Configure);
+        bars.show(&done("PRN-2", Outcome::Unreachable), Mode::Configure);
+        bars.show(&done("PRN-3", Outcome::NotStarted), Mode::Configure);
+        bars.show(&done("PRN-4", Outcome::NotStarted), Mode::Configure);
+        let o = bars.overall.as_ref().unwrap();
+        assert_eq!((o.position(), o.length()), (2, Some(4)));
+        let msg = o.message();
+        assert!(
+            msg.contains("1 unreachable") && msg.contains("2 not started"),
+            "{msg}"
+        );
+        // Nothing is left to wait for: no ETA.
+        assert_eq!(bars.eta(), None);
+        bars.clear();
     }
 }
