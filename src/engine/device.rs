@@ -293,7 +293,7 @@ pub fn run(
     if mode == Mode::Configure
         && let Some((d, uri)) = printer
     {
-        observe(tag, Step::Connecting);
+        observe(tag, Step::Asking);
         match opts.printers.ask(uri) {
             Ok(status) => answered = Some(status),
             Err(e) => {

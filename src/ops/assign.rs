@@ -93,6 +93,18 @@ fn ascii_fold(name: &str) -> String {
     out
 }
 
+/// The subject of an `assigned` journal row after which the device is to be configured
+/// again before `deliver`.
+pub(super) const CONFIGURE_AGAIN: &str = "(configure again)";
+
+/// What a configure of `tag` in `site` would write and check (secrets as stand-ins), as
+/// text to compare; `None` when it does not render.
+fn rendered(env: &Env, site: &crate::site::Site, tag: &str) -> Option<String> {
+    let stand_ins = crate::secrets::Secrets::placeholders(site);
+    let r = crate::resolve::resolve_with(site, tag, &env.vars, &stand_ins).ok()?;
+    serde_json::to_string(&(&r.resources, &r.verify)).ok()
+}
+
 /// The assignment override of `person` at `desk`.
 pub(super) fn assignment(person: &Person, desk: &str) -> Result<Mapping, Error> {
     let mut m = Mapping::new();
@@ -231,10 +243,16 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
         });
     }
     let checked = guard::before(env, &site, &[&d.tag]);
+    let was = rendered(env, &site, &d.tag);
     let mut undo = UndoStack::new();
     let (before, _) = set_assignment(env, &store, &d.tag, Some(assignment(&person, &desk)?))?;
     undo_assignment(&mut undo, env, &store, before);
-    guard::still_render(env, &env.load_site()?, &[&d.tag], &checked)?;
+    let after = env.load_site()?;
+    guard::still_render(env, &after, &[&d.tag], &checked)?;
+    // Configured for the assignment it had, and what it would be configured with now
+    // differs (a login, an owner card): configured again before it is delivered.
+    let configure_again = matches!(stage, Some(Stage::Configured | Stage::Delivered))
+        && rendered(env, &after, &d.tag) != was;
     let message = if to.is_some() {
         format!("assigned to {name} ({username}), desk {desk}")
     } else {
@@ -256,13 +274,17 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
             changed.join(", ")
         )
     };
-    store.record(&[Entry::new(&d.tag, &env.operator, "assigned").message(&message)])?;
+    let mut entry = Entry::new(&d.tag, &env.operator, "assigned").message(&message);
+    if configure_again {
+        entry = entry.subject(CONFIGURE_AGAIN);
+    }
+    store.record(&[entry])?;
     undo.commit();
     Ok(Assigned {
         device: d.tag.clone(),
         person,
         desk,
-        configure_again: matches!(stage, Some(Stage::Configured | Stage::Delivered)),
+        configure_again,
         message,
     })
 }

@@ -45,14 +45,17 @@ pub struct Delivered {
     pub handoff: crate::store::Handoff,
 }
 
-/// When `tag` was last assigned, if that was after its last configure that succeeded (or it
-/// has none): what it was configured with is not its assignment any more.
+/// When `tag` was last assigned in a way that changes what a configure writes (`assign`
+/// marks it), if that was after its last configure that succeeded (or it has none): what
+/// it was configured with is not its assignment any more.
 fn assigned_since_configured(
     store: &crate::store::Store,
     tag: &str,
 ) -> Result<Option<String>, Error> {
     let journal = store.history(tag)?;
-    let Some(at) = journal.iter().rposition(|e| e.kind == "assigned") else {
+    let Some(at) = journal.iter().rposition(|e| {
+        e.kind == "assigned" && e.subject.as_deref() == Some(super::assign::CONFIGURE_AGAIN)
+    }) else {
         return Ok(None);
     };
     let last = store
