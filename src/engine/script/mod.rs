@@ -1337,6 +1337,63 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_in_a_set_group_id_parent_gets_exactly_its_mode_and_then_holds() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A shared directory whose new subdirectories inherit its group and its
+        // set-group-ID bit (as /srv/share often is).
+        let share = dir.path().join("share");
+        std::fs::create_dir(&share).unwrap();
+        std::fs::set_permissions(&share, std::fs::Permissions::from_mode(0o2775)).unwrap();
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dirs = |names: &[(&str, u32)]| -> Vec<ResolvedResource> {
+            names
+                .iter()
+                .map(|(n, m)| {
+                    testkit::resource(
+                        n,
+                        ResourceKind::Directory {
+                            path: share.join(n).display().to_string(),
+                            mode: Some(*m),
+                            owner: None,
+                            group: None,
+                        },
+                    )
+                })
+                .collect()
+        };
+        // New (made by mkdir), one of them below a parent made with it; and one already
+        // there with the bit, its mode otherwise right (set by install).
+        std::fs::create_dir(share.join("old")).unwrap();
+        assert_eq!(mode(&share.join("old")), 0o2755);
+        let rs = dirs(&[
+            ("private", 0o750),
+            ("deep/er", 0o700),
+            ("old", 0o755),
+            ("kept", 0o2770),
+        ]);
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            let first = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&first), [S::Changed; 4], "{first:?}");
+            assert_eq!(
+                ["private", "deep/er", "old", "kept"].map(|n| mode(&share.join(n))),
+                [0o750, 0o700, 0o755, 0o2770]
+            );
+            let again = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&again), [S::Ok; 4], "{again:?}");
+            for n in ["private", "deep/er", "deep", "kept"] {
+                std::fs::remove_dir(share.join(n)).unwrap();
+            }
+            std::fs::set_permissions(share.join("old"), std::fs::Permissions::from_mode(0o2755))
+                .unwrap();
+        }
+    }
+
+    #[test]
     fn a_failed_command_reports_code_and_stderr_and_stops_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let later = dir.path().join("later");
