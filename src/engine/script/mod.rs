@@ -1864,6 +1864,129 @@ mod tests {
         assert_eq!(std::fs::read(&f).unwrap_or_default(), b"", "{f:?}");
     }
 
+    #[test]
+    fn a_killed_programs_error_output_is_emptied_though_its_pid_runs_something_else_now() {
+        let run_dir = std::path::Path::new("/run/deskready/err");
+        // The run directory, made as a program makes it.
+        let rs = [command("makes the run directory", "true".into())];
+        assert_eq!(statuses(&run(Phase::Converge, &rs, &[])), [S::Changed]);
+        // A program killed outright left a command's error output; its pid has since
+        // been given to a process that is not a deskready program (and lives on).
+        let mut other = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let left = run_dir.join(format!("{}.0", other.id()));
+        std::fs::write(&left, "psk=hunter2\n").unwrap();
+        // A deskready program that runs meanwhile keeps its own error output: its
+        // command waits, holding what it wrote, until the next program has ended.
+        let dir = tempfile::tempdir().unwrap();
+        let d = |n: &str| dir.path().join(n).display().to_string();
+        let rs = [command(
+            "waits",
+            format!(
+                "echo $$ > {pid}; echo mine >&2; while [ ! -e {go} ]; do sleep 0.05; done; \
+                 cat /run/deskready/err/$$.0 > {seen}",
+                pid = quote(&d("pid")),
+                go = quote(&d("go")),
+                seen = quote(&d("seen")),
+            ),
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let waiting = std::thread::spawn(move || exec(&script, Duration::from_secs(60), None));
+        let start = std::time::Instant::now();
+        let held = || {
+            let p = std::fs::read_to_string(d("pid")).unwrap_or_default();
+            std::fs::read(run_dir.join(format!("{}.0", p.trim()))).unwrap_or_default()
+        };
+        while held() != b"mine\n" {
+            assert!(start.elapsed() < Duration::from_secs(30), "no output held");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The next program on the device.
+        run(Phase::Plan, &[], &[]);
+        let now = std::fs::read(&left).unwrap_or_default();
+        std::fs::write(d("go"), "").unwrap();
+        let out = waiting.join().unwrap();
+        other.kill().unwrap();
+        other.wait().unwrap();
+        let _ = std::fs::remove_file(&left);
+        assert_eq!(String::from_utf8_lossy(&now), "", "{left:?}");
+        assert_eq!(statuses(&parse(&out.stdout)), [S::Changed]);
+        assert_eq!(std::fs::read_to_string(d("seen")).unwrap(), "mine\n");
+    }
+
+    /// Runs `script` as [`exec`] does, with its deadline 60 s, in a mount namespace of its
+    /// own, after `setup` (shell, run first, as root) has changed what the program should
+    /// meet there (the run directory).
+    fn exec_private(
+        script: &Script,
+        setup: &str,
+        bin: Option<&std::path::Path>,
+    ) -> std::process::Output {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("unshare");
+        // unshare, its shell and bash each become the next (`exec`): the device's shell
+        // leads the process group, as under sshd.
+        cmd.process_group(0)
+            .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+            .arg(format!("set -e\n{setup}\nexec bash -c \"$0\""))
+            .arg(script.command_within(Duration::from_secs(60)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(bin) = bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(&script.stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn a_run_directory_that_takes_no_file_leaves_commands_their_error_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let rs = [command("fails", "echo 'no such thing' >&2; exit 3".into())];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        // The run directory is there, root's, but takes no file (/run read-only), and a
+        // program killed outright left a file there.
+        let setup = format!(
+            "umask 077; export TMPDIR={tmp}; R=/run/deskready/err; mkdir -p \"$R\"
+            mount -t tmpfs -o mode=700 deskready-test \"$R\"
+            echo leaked > \"$R/2147483646.0\"
+            mount -o remount,ro \"$R\"",
+            tmp = quote(&tmp.display().to_string())
+        );
+        let bb = std::path::Path::new("/bin/busybox").exists().then(|| {
+            let bin = dir.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            std::os::unix::fs::symlink("/bin/busybox", bin.join("sh")).unwrap();
+            bin
+        });
+        for bin in [None, bb.as_deref()] {
+            let out = exec_private(&script, &setup, bin);
+            let rep = parse(&out.stdout);
+            assert!(
+                rep.complete,
+                "{bin:?}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            let o = &rep.resources[&0];
+            assert_eq!(
+                (o.status, o.exit_code, o.stderr.as_deref()),
+                (S::Failed, Some(3), Some("no such thing\n")),
+                "{bin:?}"
+            );
+            assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        }
+    }
+
     /// A directory of stand-ins for commands (`name`, shell body), for [`exec`].
     fn stand_ins(dir: &std::path::Path, commands: &[(&str, &str)]) -> std::path::PathBuf {
         use std::os::unix::fs::PermissionsExt;

@@ -32,11 +32,15 @@ tdir() {
   echo $$ > "$T/pid"
 }
 # efile I: $ef = the file for resource I's error output: in the program's directory when
-# it has one; else $R/PID.I, in a directory of root's only on the tmpfs /run (`rdir`);
-# else in the program's directory, made now
+# it has one; else $R/PID.I, in a directory of root's only on the tmpfs /run (`rdir`),
+# when it could be made there (a read-only or full /run takes none: a command whose
+# error output cannot be opened would not run at all); else in the program's
+# directory, made now. (`true`, not `:`: a special builtin's failed redirection ends
+# dash and busybox sh.)
 ru=; rok=
 efile() {
-  if [ -z "$T" ] && rdir; then ef=$R/$$.$1; ru=1; else tdir; ef=$T/e$1; fi
+  ef=$R/$$.$1
+  if [ -n "$T" ] || ! rdir || ! { true > "$ef"; } 2>/dev/null; then tdir; ef=$T/e$1; else ru=1; fi
 }
 # rdir: $R can take this program's files: it and its parent (deskready's run directory,
 # which also holds print servers' locks) are directories of root's, not links (under /run,
@@ -61,7 +65,7 @@ rdir() {
 # holds more than 64 files, the program that first sees it removes those of every
 # program that has ended, in one `rm` ($R/prune, which holds its pid, says one is at it)
 rdone() {
-  for x in "$R/$$".*; do [ ! -f "$x" ] || [ -L "$x" ] || : > "$x"; done
+  for x in "$R/$$".*; do [ ! -f "$x" ] || [ -L "$x" ] || true > "$x"; done
   set -- "$R"/[0-9]*
   [ $# -gt 64 ] || return 0
   set -C; if { echo $$ > "$R/prune"; } 2>/dev/null; then x=0; else x=1; fi; set +C
@@ -91,13 +95,26 @@ for d in "${TMPDIR:-/tmp}"/deskready.*; do
   fi
 done
 # What such a program left in $R (its commands' error output, which may be secret) is
-# emptied the same way (shell builtins only: no process). Only files of numbered names,
-# regular and not links, in a directory of root's that is not a link, are touched.
+# emptied the same way (shell builtins only: no process), unless its pid is a running
+# deskready program's (`ours`): once the pid has been given to another process, the file
+# is no one's. Only files of numbered names, regular and not links, in a directory of
+# root's that is not a link, are touched; one that cannot be emptied (a read-only /run)
+# is left.
+# ours PID: PID is a deskready program running now, other than this one (which has no
+# file yet): its command line is a bootstrap's (which names the temp directory's
+# template)
+ours() {
+  [ "$1" != $$ ] && alive "$1" || return 1
+  [ -r "/proc/$1/cmdline" ] || return 0
+  xc=; read -r xc < "/proc/$1/cmdline" 2>/dev/null
+  case $xc in *"/deskready.XXXXXXXX"*) return 0 ;; esac
+  return 1
+}
 if [ -d "$R" ] && [ ! -L "$R" ] && [ -O "$R" ]; then
   for x in "$R"/[0-9]*.[0-9]*; do
     xp=${x##*/}; xp=${xp%%.*}
     case $xp in '' | *[!0-9]*) continue ;; esac
-    if [ -s "$x" ] && [ -f "$x" ] && [ ! -L "$x" ] && ! alive "$xp"; then : > "$x"; fi
+    if [ -s "$x" ] && [ -f "$x" ] && [ ! -L "$x" ] && ! ours "$xp"; then { true > "$x"; } 2>/dev/null; fi
   done
 fi
 # $T holds staged contents, some of them secret: it goes however the program ends (its
