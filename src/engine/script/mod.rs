@@ -1987,6 +1987,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_pruning_mark_left_by_a_killed_program_does_not_stop_pruning_for_good() {
+        // A run directory of this test's own (bound over the device's in the program's
+        // mount namespace), holding the files of more than 64 programs that ended, and
+        // the mark of a program killed outright while it pruned, whose pid (1) is now
+        // another process's.
+        let dir = tempfile::tempdir().unwrap();
+        let err = dir.path().join("err");
+        std::fs::create_dir(&err).unwrap();
+        for n in 0..70 {
+            std::fs::write(err.join(format!("2147483646.{n}")), "").unwrap();
+        }
+        std::fs::write(err.join("prune"), "1\n").unwrap();
+        let rs = [command("runs", "true".into())];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let setup = format!(
+            "umask 077; mkdir -p /run/deskready/err; mount --bind {} /run/deskready/err",
+            quote(&err.display().to_string())
+        );
+        let out = exec_private(&script, &setup, None);
+        let rep = parse(&out.stdout);
+        assert!(rep.complete, "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(statuses(&rep), [S::Changed]);
+        let left: Vec<_> = std::fs::read_dir(&err)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.is_empty(), "{} left: {left:?}", left.len());
+    }
+
     /// A directory of stand-ins for commands (`name`, shell body), for [`exec`].
     fn stand_ins(dir: &std::path::Path, commands: &[(&str, &str)]) -> std::path::PathBuf {
         use std::os::unix::fs::PermissionsExt;

@@ -63,7 +63,9 @@ rdir() {
 # rdone: this program's files in $R emptied, not removed (that would take a process):
 # they are at most a few bytes' names left on a tmpfs until the next boot, and once $R
 # holds more than 64 files, the program that first sees it removes those of every
-# program that has ended, in one `rm` ($R/prune, which holds its pid, says one is at it)
+# program that has ended, in one `rm` ($R/prune, which holds its pid, says one is at it;
+# left by one killed outright, it counts no longer once that pid is no deskready
+# program's: see `ours`)
 rdone() {
   for x in "$R/$$".*; do [ ! -f "$x" ] || [ -L "$x" ] || true > "$x"; done
   set -- "$R"/[0-9]*
@@ -71,13 +73,13 @@ rdone() {
   set -C; if { echo $$ > "$R/prune"; } 2>/dev/null; then x=0; else x=1; fi; set +C
   if [ "$x" != 0 ]; then
     xp=; read -r xp < "$R/prune" 2>/dev/null || :
-    case $xp in '' | *[!0-9]*) ;; *) ! kill -0 "$xp" 2>/dev/null || return 0 ;; esac
+    case $xp in '' | *[!0-9]*) ;; *) ! ours "$xp" || return 0 ;; esac
   fi
   set -- "$R/prune"
   for x in "$R"/[0-9]*.[0-9]*; do
     xp=${x##*/}; xp=${xp%%.*}
     case $xp in '' | *[!0-9]*) continue ;; esac
-    if [ "$xp" = $$ ] || ! kill -0 "$xp" 2>/dev/null; then set -- "$@" "$x"; fi
+    if [ "$xp" = $$ ] || ! ours "$xp"; then set -- "$@" "$x"; fi
   done
   rm -f -- "$@" 2>/dev/null
 }
@@ -100,9 +102,9 @@ done
 # is no one's. Only files of numbered names, regular and not links, in a directory of
 # root's that is not a link, are touched; one that cannot be emptied (a read-only /run)
 # is left.
-# ours PID: PID is a deskready program running now, other than this one (which has no
-# file yet): its command line is a bootstrap's (which names the temp directory's
-# template)
+# ours PID: PID is a deskready program running now, other than this one (files named
+# after this program's pid when it starts are an earlier program's): its command line is
+# a bootstrap's (which names the temp directory's template)
 ours() {
   [ "$1" != $$ ] && alive "$1" || return 1
   [ -r "/proc/$1/cmdline" ] || return 0
