@@ -1947,6 +1947,53 @@ mod tests {
     }
 
     #[test]
+    fn a_killed_programs_error_output_is_emptied_by_the_next_program_given_its_pid() {
+        // A run directory of this test's own (bound over the device's), and a pid
+        // namespace of the program's own, where the pid it gets is known beforehand: a
+        // program killed outright had it, and left its command's error output.
+        let dir = tempfile::tempdir().unwrap();
+        let err = dir.path().join("err");
+        std::fs::create_dir(&err).unwrap();
+        let left = err.join("5000.3");
+        std::fs::write(&left, "psk=hunter2\n").unwrap();
+        let d = dir.path().display().to_string();
+        let rs = [file(&format!("{d}/f"), "f\n", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Plan, &indexed, &[]);
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        // (the namespace's first process forks the program, as pid 5000, in a session of
+        // its own: it leads its group, as under sshd)
+        let mut child = std::process::Command::new("unshare")
+            .process_group(0)
+            .args(["--pid", "--fork", "--mount-proc", "--mount"])
+            .args(["--propagation", "private", "/bin/sh", "-c"])
+            .arg(format!(
+                "set -e; umask 077; mkdir -p /run/deskready/err
+                mount --bind {} /run/deskready/err
+                echo 4999 > /proc/sys/kernel/ns_last_pid; setsid bash -c \"$0\"",
+                quote(&err.display().to_string())
+            ))
+            .arg(script.command_within(Duration::from_secs(60)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(&script.stdin);
+        let out = child.wait_with_output().unwrap();
+        let rep = parse(&out.stdout);
+        assert!(
+            rep.complete,
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(statuses(&rep), [S::Drift]);
+        assert_eq!(std::fs::read_to_string(&left).unwrap(), "");
+    }
+
+    #[test]
     fn a_run_directory_that_takes_no_file_leaves_commands_their_error_output() {
         let dir = tempfile::tempdir().unwrap();
         let tmp = dir.path().join("tmp");
@@ -1984,6 +2031,139 @@ mod tests {
                 "{bin:?}"
             );
             assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn what_a_command_does_to_later_resources_targets_is_put_right() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        let q = |n: &str| quote(&p(n));
+        let dir_res = |n: &str| {
+            testkit::resource(
+                n,
+                ResourceKind::Directory {
+                    path: p(n),
+                    mode: Some(0o750),
+                    owner: None,
+                    group: None,
+                },
+            )
+        };
+        let line = |n: &str| {
+            testkit::resource(
+                n,
+                ResourceKind::Line {
+                    path: p(n),
+                    line: "wanted".into(),
+                },
+            )
+        };
+        // Each target right before the command; the command removes, re-modes, replaces
+        // or rewrites it (the line's file with a last line it does not end).
+        let rs = [
+            command(
+                "breaks them",
+                format!(
+                    "rm {f1}; chmod 600 {f2}; rmdir {d1}; chmod 700 {d2}; rm {l1}; \
+                     printf kept > {l2}; chmod 600 {l2}; rm {f3} && ln -s {other} {f3}",
+                    f1 = q("f1"),
+                    f2 = q("f2"),
+                    d1 = q("d1"),
+                    d2 = q("d2"),
+                    l1 = q("l1"),
+                    l2 = q("l2"),
+                    f3 = q("f3"),
+                    other = q("other"),
+                ),
+            ),
+            file(&p("f1"), "one\n", Some(0o644)),
+            file(&p("f2"), "two\n", Some(0o644)),
+            dir_res("d1"),
+            dir_res("d2"),
+            line("l1"),
+            line("l2"),
+            file(&p("f3"), "three\n", None),
+        ];
+        let mode = |n: &str| std::fs::metadata(p(n)).unwrap().permissions().mode() & 0o7777;
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            let _ = std::fs::remove_file(p("f3"));
+            for f in ["f1", "f2", "f3", "other"] {
+                std::fs::write(p(f), "stale\n").unwrap();
+            }
+            // Right before the program: the command's work is all there is to undo.
+            runner(Phase::Converge, &rs[1..], &[]);
+            let plan = runner(Phase::Plan, &rs[1..], &[]);
+            assert_eq!(statuses(&plan), [S::Ok; 7]);
+            let rep = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&rep), [S::Changed; 8], "{rep:?}");
+            assert_eq!(
+                ["f1", "f2", "l1", "l2", "other"].map(|f| std::fs::read_to_string(p(f)).unwrap()),
+                ["one\n", "two\n", "wanted\n", "kept\nwanted\n", "three\n"]
+            );
+            assert!(std::fs::symlink_metadata(p("f3")).unwrap().is_symlink());
+            assert_eq!(
+                ["f1", "f2", "d1", "d2", "l2"].map(mode),
+                [0o644, 0o644, 0o750, 0o750, 0o600]
+            );
+        }
+    }
+
+    #[test]
+    fn the_devices_umask_changes_no_mode_deskready_makes() {
+        use std::os::unix::fs::PermissionsExt;
+        for umask in ["077", "000"] {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path().display().to_string();
+            let rs = [
+                testkit::resource(
+                    "deep",
+                    ResourceKind::Directory {
+                        path: format!("{d}/a/b/c"),
+                        mode: Some(0o750),
+                        owner: None,
+                        group: None,
+                    },
+                ),
+                testkit::resource(
+                    "plain",
+                    ResourceKind::Directory {
+                        path: format!("{d}/x"),
+                        mode: None,
+                        owner: None,
+                        group: None,
+                    },
+                ),
+                file(&format!("{d}/x/f"), "f\n", None),
+                testkit::resource(
+                    "line",
+                    ResourceKind::Line {
+                        path: format!("{d}/x/l"),
+                        line: "l".into(),
+                    },
+                ),
+                command("touches", format!("touch {}", quote(&format!("{d}/x/c")))),
+            ];
+            let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+            let script = build(Phase::Converge, &indexed, &[]);
+            let out = exec_private(&script, &format!("umask {umask}"), None);
+            assert_eq!(statuses(&parse(&out.stdout)), [S::Changed; 5], "{umask}");
+            let modes = ["a", "a/b", "a/b/c", "x", "x/f", "x/l", "x/c"].map(|p| {
+                std::fs::metadata(dir.path().join(p))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o7777
+            });
+            assert_eq!(
+                modes,
+                [0o755, 0o755, 0o750, 0o755, 0o644, 0o644, 0o644],
+                "umask {umask}"
+            );
         }
     }
 
