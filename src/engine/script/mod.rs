@@ -2001,34 +2001,40 @@ mod tests {
         let rs = [command("fails", "echo 'no such thing' >&2; exit 3".into())];
         let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
         let script = build(Phase::Converge, &indexed, &[]);
-        // The run directory is there, root's, but takes no file (/run read-only), and a
-        // program killed outright left a file there.
-        let setup = format!(
-            "umask 077; export TMPDIR={tmp}; R=/run/deskready/err; mkdir -p \"$R\"
-            mount -t tmpfs -o mode=700 deskready-test \"$R\"
-            echo leaked > \"$R/2147483646.0\"
-            mount -o remount,ro \"$R\"",
-            tmp = quote(&tmp.display().to_string())
-        );
+        // The run directory is there, root's, but takes no file: /run is read-only (and a
+        // program killed outright left a file there), or full.
+        let setup = |then: &str| {
+            format!(
+                "umask 077; export TMPDIR={tmp}; R=/run/deskready/err; mkdir -p \"$R\"
+                mount -t tmpfs -o mode=700,size=8k deskready-test \"$R\"
+                {then}",
+                tmp = quote(&tmp.display().to_string())
+            )
+        };
+        let read_only = setup("echo leaked > \"$R/2147483646.0\"; mount -o remount,ro \"$R\"");
+        let full = setup("head -c 65536 /dev/zero > \"$R/fill\" || :");
         let bb = std::path::Path::new("/bin/busybox").exists().then(|| {
             let bin = dir.path().join("bin");
             std::fs::create_dir(&bin).unwrap();
             std::os::unix::fs::symlink("/bin/busybox", bin.join("sh")).unwrap();
             bin
         });
-        for bin in [None, bb.as_deref()] {
-            let out = exec_private(&script, &setup, bin);
+        for (bin, setup) in [None, bb.as_deref()]
+            .into_iter()
+            .flat_map(|b| [(b, &read_only), (b, &full)])
+        {
+            let out = exec_private(&script, setup, bin);
             let rep = parse(&out.stdout);
             assert!(
                 rep.complete,
-                "{bin:?}: {}",
+                "{bin:?} {setup}: {}",
                 String::from_utf8_lossy(&out.stdout)
             );
             let o = &rep.resources[&0];
             assert_eq!(
                 (o.status, o.exit_code, o.stderr.as_deref()),
                 (S::Failed, Some(3), Some("no such thing\n")),
-                "{bin:?}"
+                "{bin:?} {setup}"
             );
             assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
         }

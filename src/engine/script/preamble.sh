@@ -33,14 +33,15 @@ tdir() {
 }
 # efile I: $ef = the file for resource I's error output: in the program's directory when
 # it has one; else $R/PID.I, in a directory of root's only on the tmpfs /run (`rdir`),
-# when it could be made there (a read-only or full /run takes none: a command whose
-# error output cannot be opened would not run at all); else in the program's
-# directory, made now. (`true`, not `:`: a special builtin's failed redirection ends
-# dash and busybox sh.)
+# when it can be written there (a byte, which the command's redirection then truncates:
+# a read-only /run takes no file, and a command whose error output cannot be opened
+# would not run at all; a full one takes an empty file but none of its output); else in
+# the program's directory, made now. (`echo`, not `:`: a special builtin's failed
+# redirection ends dash and busybox sh.)
 ru=; rok=
 efile() {
   ef=$R/$$.$1
-  if [ -n "$T" ] || ! rdir || ! { true > "$ef"; } 2>/dev/null; then tdir; ef=$T/e$1; else ru=1; fi
+  if [ -n "$T" ] || ! rdir || ! { echo > "$ef"; } 2>/dev/null; then tdir; ef=$T/e$1; else ru=1; fi
 }
 # rdir: $R can take this program's files: it and its parent (deskready's run directory,
 # which also holds print servers' locks) are directories of root's, not links (under /run,
