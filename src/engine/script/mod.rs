@@ -1214,6 +1214,125 @@ mod tests {
     }
 
     #[test]
+    fn a_line_in_a_symlinked_file_owned_by_root_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        // As /etc/resolv.conf pointing into /run; the second one made a link by a command
+        // the program runs first.
+        std::fs::write(p("stub.conf"), "nameserver 127.0.0.53\n").unwrap();
+        std::os::unix::fs::symlink(p("stub.conf"), p("resolv.conf")).unwrap();
+        std::fs::write(p("other.conf"), "a\nold\n").unwrap();
+        let line = |n: &str, l: &str, absent: bool| {
+            let mut r = testkit::resource(
+                n,
+                ResourceKind::Line {
+                    path: p(n),
+                    line: l.into(),
+                },
+            );
+            r.resource.absent = absent;
+            r
+        };
+        let rs = [
+            line("resolv.conf", "options timeout:1", false),
+            command(
+                "links",
+                format!(
+                    "ln -sf {} {}",
+                    quote(&p("other.conf")),
+                    quote(&p("made.conf"))
+                ),
+            ),
+            line("made.conf", "b", false),
+            line("made.conf", "old", true),
+        ];
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            // (the command does not run in a plan: the second file is not there)
+            let plan = runner(Phase::Plan, &rs, &[]);
+            assert_eq!(
+                statuses(&plan),
+                [S::Drift, S::Drift, S::Drift, S::Ok],
+                "{plan:?}"
+            );
+            let rep = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&rep), [S::Changed; 4], "{rep:?}");
+            for n in ["resolv.conf", "made.conf"] {
+                assert!(
+                    std::fs::symlink_metadata(p(n)).unwrap().is_symlink(),
+                    "{n} is no longer a link"
+                );
+            }
+            assert_eq!(
+                ["stub.conf", "other.conf"].map(|n| std::fs::read_to_string(p(n)).unwrap()),
+                ["nameserver 127.0.0.53\noptions timeout:1\n", "a\nb\n"]
+            );
+            let again = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(
+                statuses(&again),
+                [S::Ok, S::Changed, S::Ok, S::Ok],
+                "{again:?}"
+            );
+            std::fs::write(p("stub.conf"), "nameserver 127.0.0.53\n").unwrap();
+            std::fs::write(p("other.conf"), "a\nold\n").unwrap();
+            std::fs::remove_file(p("made.conf")).unwrap();
+        }
+        // A link owned by anyone else is refused (its owner would choose what root
+        // writes).
+        std::os::unix::fs::symlink(p("stub.conf"), p("theirs.conf")).unwrap();
+        std::os::unix::fs::lchown(p("theirs.conf"), Some(65534), Some(65534)).unwrap();
+        let rep = run(Phase::Converge, &[line("theirs.conf", "x", false)], &[]);
+        assert_eq!(rep.resources[&0].status, S::Failed);
+        assert!(
+            rep.resources[&0]
+                .stderr
+                .as_deref()
+                .is_some_and(|e| e.contains("owned by nobody, not root")),
+            "{rep:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p("stub.conf")).unwrap(),
+            "nameserver 127.0.0.53\n"
+        );
+    }
+
+    #[test]
+    fn temp_files_cut_runs_left_beside_a_links_target_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        for n in ["real.conf", "real.list"] {
+            std::fs::write(p(n), "psk=1\n").unwrap();
+            std::os::unix::fs::symlink(p(n), p(&format!("link-{n}"))).unwrap();
+            // (a write through the link, cut off before its rename: what it held may be
+            // secret)
+            std::fs::write(p(&format!(".{n}.deskready-2147483646")), "psk=2\n").unwrap();
+        }
+        let rs = [
+            file(&p("link-real.conf"), "psk=1\n", None),
+            testkit::resource(
+                "line",
+                ResourceKind::Line {
+                    path: p("link-real.list"),
+                    line: "psk=2".into(),
+                },
+            ),
+        ];
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Ok, S::Changed]);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["link-real.conf", "link-real.list", "real.conf", "real.list"]
+        );
+    }
+
+    #[test]
     fn a_plan_shows_the_handlers_a_drifted_resource_would_run() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("app.conf");
