@@ -2036,6 +2036,67 @@ mod tests {
         assert_eq!(std::fs::read_to_string(d("seen")).unwrap(), "mine\n");
     }
 
+    #[test]
+    fn a_killed_programs_directory_is_removed_though_its_pid_runs_something_else_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        // A program killed outright left its directory, with what it staged; its pid has
+        // since been given to a process that is not a deskready program (and lives on).
+        let mut other = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let left = tmp.join("deskready.Zq8kP2aa");
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join("pid"), format!("{}\n", other.id())).unwrap();
+        std::fs::write(left.join("program"), "psk=hunter2\n").unwrap();
+        // A deskready program that runs meanwhile from its own directory (its shell does
+        // not lead its group) keeps it: its command waits until the next program ended.
+        let d = |n: &str| dir.path().join(n).display().to_string();
+        let rs = [command(
+            "waits",
+            format!(
+                "touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
+                started = quote(&d("started")),
+                go = quote(&d("go")),
+            ),
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let t = tmp.clone();
+        let waiting = std::thread::spawn(move || {
+            exec_as(&script, Duration::from_secs(60), None, false, Some(&t))
+        });
+        let start = std::time::Instant::now();
+        while !std::path::Path::new(&d("started")).exists() {
+            assert!(start.elapsed() < Duration::from_secs(30), "never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The next program on the device.
+        let rs = [file(&d("f"), "f\n", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let next = exec_as(
+            &build(Phase::Plan, &indexed, &[]),
+            Duration::from_secs(60),
+            None,
+            true,
+            Some(&tmp),
+        );
+        let now: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        std::fs::write(d("go"), "").unwrap();
+        let out = waiting.join().unwrap();
+        other.kill().unwrap();
+        other.wait().unwrap();
+        assert!(parse(&next.stdout).complete);
+        assert_eq!(statuses(&parse(&out.stdout)), [S::Changed]);
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_ne!(now[0], "deskready.Zq8kP2aa");
+    }
+
     /// Runs `script` as [`exec`] does, with its deadline 60 s, in a mount namespace of its
     /// own, after `setup` (shell, run first, as root) has changed what the program should
     /// meet there (the run directory).

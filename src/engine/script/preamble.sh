@@ -87,14 +87,24 @@ rdone() {
 # nl: a newline, for splitting the tools' output into lines
 nl='
 '
+# ours PID: PID is a deskready program running now, other than this one (files and
+# directories named after this program's pid when it starts are an earlier program's):
+# its command line is a bootstrap's (which names the temp directory's template)
+ours() {
+  [ "$1" != $$ ] && alive "$1" || return 1
+  [ -r "/proc/$1/cmdline" ] || return 0
+  xc=; read -r xc < "/proc/$1/cmdline" 2>/dev/null
+  case $xc in *"/deskready.XXXXXXXX"*) return 0 ;; esac
+  return 1
+}
 # A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
-# next program on the device removes those whose program is gone (ours only: owned by
-# root, not a link).
+# next program on the device removes those whose program is gone, or whose pid is no
+# deskready program's now (`ours`; only directories of root's, not links).
 for d in "${TMPDIR:-/tmp}"/deskready.*; do
   if [ "$d" != "$T" ] && [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] && [ -f "$d/pid" ]; then
     xp=; read -r xp < "$d/pid" || :
     case $xp in '' | *[!0-9]*) continue ;; esac
-    alive "$xp" || rm -rf -- "$d"
+    ours "$xp" || rm -rf -- "$d"
   fi
 done
 # What such a program left in $R (its commands' error output, which may be secret) is
@@ -103,16 +113,6 @@ done
 # is no one's. Only files of numbered names, regular and not links, in a directory of
 # root's that is not a link, are touched; one that cannot be emptied (a read-only /run)
 # is left.
-# ours PID: PID is a deskready program running now, other than this one (files named
-# after this program's pid when it starts are an earlier program's): its command line is
-# a bootstrap's (which names the temp directory's template)
-ours() {
-  [ "$1" != $$ ] && alive "$1" || return 1
-  [ -r "/proc/$1/cmdline" ] || return 0
-  xc=; read -r xc < "/proc/$1/cmdline" 2>/dev/null
-  case $xc in *"/deskready.XXXXXXXX"*) return 0 ;; esac
-  return 1
-}
 if [ -d "$R" ] && [ ! -L "$R" ] && [ -O "$R" ]; then
   for x in "$R"/[0-9]*.[0-9]*; do
     xp=${x##*/}; xp=${xp%%.*}
