@@ -35,6 +35,7 @@ mod render;
 mod schedule;
 mod screens;
 mod secrets;
+mod secrets_cut;
 mod services;
 mod software;
 mod team;

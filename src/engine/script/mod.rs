@@ -1214,6 +1214,125 @@ mod tests {
     }
 
     #[test]
+    fn a_line_in_a_symlinked_file_owned_by_root_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        // As /etc/resolv.conf pointing into /run; the second one made a link by a command
+        // the program runs first.
+        std::fs::write(p("stub.conf"), "nameserver 127.0.0.53\n").unwrap();
+        std::os::unix::fs::symlink(p("stub.conf"), p("resolv.conf")).unwrap();
+        std::fs::write(p("other.conf"), "a\nold\n").unwrap();
+        let line = |n: &str, l: &str, absent: bool| {
+            let mut r = testkit::resource(
+                n,
+                ResourceKind::Line {
+                    path: p(n),
+                    line: l.into(),
+                },
+            );
+            r.resource.absent = absent;
+            r
+        };
+        let rs = [
+            line("resolv.conf", "options timeout:1", false),
+            command(
+                "links",
+                format!(
+                    "ln -sf {} {}",
+                    quote(&p("other.conf")),
+                    quote(&p("made.conf"))
+                ),
+            ),
+            line("made.conf", "b", false),
+            line("made.conf", "old", true),
+        ];
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            // (the command does not run in a plan: the second file is not there)
+            let plan = runner(Phase::Plan, &rs, &[]);
+            assert_eq!(
+                statuses(&plan),
+                [S::Drift, S::Drift, S::Drift, S::Ok],
+                "{plan:?}"
+            );
+            let rep = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&rep), [S::Changed; 4], "{rep:?}");
+            for n in ["resolv.conf", "made.conf"] {
+                assert!(
+                    std::fs::symlink_metadata(p(n)).unwrap().is_symlink(),
+                    "{n} is no longer a link"
+                );
+            }
+            assert_eq!(
+                ["stub.conf", "other.conf"].map(|n| std::fs::read_to_string(p(n)).unwrap()),
+                ["nameserver 127.0.0.53\noptions timeout:1\n", "a\nb\n"]
+            );
+            let again = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(
+                statuses(&again),
+                [S::Ok, S::Changed, S::Ok, S::Ok],
+                "{again:?}"
+            );
+            std::fs::write(p("stub.conf"), "nameserver 127.0.0.53\n").unwrap();
+            std::fs::write(p("other.conf"), "a\nold\n").unwrap();
+            std::fs::remove_file(p("made.conf")).unwrap();
+        }
+        // A link owned by anyone else is refused (its owner would choose what root
+        // writes).
+        std::os::unix::fs::symlink(p("stub.conf"), p("theirs.conf")).unwrap();
+        std::os::unix::fs::lchown(p("theirs.conf"), Some(65534), Some(65534)).unwrap();
+        let rep = run(Phase::Converge, &[line("theirs.conf", "x", false)], &[]);
+        assert_eq!(rep.resources[&0].status, S::Failed);
+        assert!(
+            rep.resources[&0]
+                .stderr
+                .as_deref()
+                .is_some_and(|e| e.contains("owned by nobody, not root")),
+            "{rep:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p("stub.conf")).unwrap(),
+            "nameserver 127.0.0.53\n"
+        );
+    }
+
+    #[test]
+    fn temp_files_cut_runs_left_beside_a_links_target_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        for n in ["real.conf", "real.list"] {
+            std::fs::write(p(n), "psk=1\n").unwrap();
+            std::os::unix::fs::symlink(p(n), p(&format!("link-{n}"))).unwrap();
+            // (a write through the link, cut off before its rename: what it held may be
+            // secret)
+            std::fs::write(p(&format!(".{n}.deskready-2147483646")), "psk=2\n").unwrap();
+        }
+        let rs = [
+            file(&p("link-real.conf"), "psk=1\n", None),
+            testkit::resource(
+                "line",
+                ResourceKind::Line {
+                    path: p("link-real.list"),
+                    line: "psk=2".into(),
+                },
+            ),
+        ];
+        let rep = run(Phase::Converge, &rs, &[]);
+        assert_eq!(statuses(&rep), [S::Ok, S::Changed]);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["link-real.conf", "link-real.list", "real.conf", "real.list"]
+        );
+    }
+
+    #[test]
     fn a_plan_shows_the_handlers_a_drifted_resource_would_run() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("app.conf");
@@ -1334,6 +1453,63 @@ mod tests {
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn a_directory_in_a_set_group_id_parent_gets_exactly_its_mode_and_then_holds() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A shared directory whose new subdirectories inherit its group and its
+        // set-group-ID bit (as /srv/share often is).
+        let share = dir.path().join("share");
+        std::fs::create_dir(&share).unwrap();
+        std::fs::set_permissions(&share, std::fs::Permissions::from_mode(0o2775)).unwrap();
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dirs = |names: &[(&str, u32)]| -> Vec<ResolvedResource> {
+            names
+                .iter()
+                .map(|(n, m)| {
+                    testkit::resource(
+                        n,
+                        ResourceKind::Directory {
+                            path: share.join(n).display().to_string(),
+                            mode: Some(*m),
+                            owner: None,
+                            group: None,
+                        },
+                    )
+                })
+                .collect()
+        };
+        // New (made by mkdir), one of them below a parent made with it; and one already
+        // there with the bit, its mode otherwise right (set by install).
+        std::fs::create_dir(share.join("old")).unwrap();
+        assert_eq!(mode(&share.join("old")), 0o2755);
+        let rs = dirs(&[
+            ("private", 0o750),
+            ("deep/er", 0o700),
+            ("old", 0o755),
+            ("kept", 0o2770),
+        ]);
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            let first = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&first), [S::Changed; 4], "{first:?}");
+            assert_eq!(
+                ["private", "deep/er", "old", "kept"].map(|n| mode(&share.join(n))),
+                [0o750, 0o700, 0o755, 0o2770]
+            );
+            let again = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&again), [S::Ok; 4], "{again:?}");
+            for n in ["private", "deep/er", "deep", "kept"] {
+                std::fs::remove_dir(share.join(n)).unwrap();
+            }
+            std::fs::set_permissions(share.join("old"), std::fs::Permissions::from_mode(0o2755))
+                .unwrap();
+        }
     }
 
     #[test]
@@ -1805,6 +1981,407 @@ mod tests {
         assert!(left == b"leaked\n" || !f.exists(), "{f:?}");
         run(Phase::Plan, &[], &[]);
         assert_eq!(std::fs::read(&f).unwrap_or_default(), b"", "{f:?}");
+    }
+
+    #[test]
+    fn a_killed_programs_error_output_is_emptied_though_its_pid_runs_something_else_now() {
+        let run_dir = std::path::Path::new("/run/deskready/err");
+        // The run directory, made as a program makes it.
+        let rs = [command("makes the run directory", "true".into())];
+        assert_eq!(statuses(&run(Phase::Converge, &rs, &[])), [S::Changed]);
+        // A program killed outright left a command's error output; its pid has since
+        // been given to a process that is not a deskready program (and lives on).
+        let mut other = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let left = run_dir.join(format!("{}.0", other.id()));
+        std::fs::write(&left, "psk=hunter2\n").unwrap();
+        // A deskready program that runs meanwhile keeps its own error output: its
+        // command waits, holding what it wrote, until the next program has ended.
+        let dir = tempfile::tempdir().unwrap();
+        let d = |n: &str| dir.path().join(n).display().to_string();
+        let rs = [command(
+            "waits",
+            format!(
+                "echo $$ > {pid}; echo mine >&2; while [ ! -e {go} ]; do sleep 0.05; done; \
+                 cat /run/deskready/err/$$.0 > {seen}",
+                pid = quote(&d("pid")),
+                go = quote(&d("go")),
+                seen = quote(&d("seen")),
+            ),
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let waiting = std::thread::spawn(move || exec(&script, Duration::from_secs(60), None));
+        let start = std::time::Instant::now();
+        let held = || {
+            let p = std::fs::read_to_string(d("pid")).unwrap_or_default();
+            std::fs::read(run_dir.join(format!("{}.0", p.trim()))).unwrap_or_default()
+        };
+        while held() != b"mine\n" {
+            assert!(start.elapsed() < Duration::from_secs(30), "no output held");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The next program on the device.
+        run(Phase::Plan, &[], &[]);
+        let now = std::fs::read(&left).unwrap_or_default();
+        std::fs::write(d("go"), "").unwrap();
+        let out = waiting.join().unwrap();
+        other.kill().unwrap();
+        other.wait().unwrap();
+        let _ = std::fs::remove_file(&left);
+        assert_eq!(String::from_utf8_lossy(&now), "", "{left:?}");
+        assert_eq!(statuses(&parse(&out.stdout)), [S::Changed]);
+        assert_eq!(std::fs::read_to_string(d("seen")).unwrap(), "mine\n");
+    }
+
+    #[test]
+    fn a_killed_programs_directory_is_removed_though_its_pid_runs_something_else_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        // A program killed outright left its directory, with what it staged; its pid has
+        // since been given to a process that is not a deskready program (and lives on).
+        let mut other = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let left = tmp.join("deskready.Zq8kP2aa");
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join("pid"), format!("{}\n", other.id())).unwrap();
+        std::fs::write(left.join("program"), "psk=hunter2\n").unwrap();
+        // A deskready program that runs meanwhile from its own directory (its shell does
+        // not lead its group) keeps it: its command waits until the next program ended.
+        let d = |n: &str| dir.path().join(n).display().to_string();
+        let rs = [command(
+            "waits",
+            format!(
+                "touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
+                started = quote(&d("started")),
+                go = quote(&d("go")),
+            ),
+        )];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let t = tmp.clone();
+        let waiting = std::thread::spawn(move || {
+            exec_as(&script, Duration::from_secs(60), None, false, Some(&t))
+        });
+        let start = std::time::Instant::now();
+        while !std::path::Path::new(&d("started")).exists() {
+            assert!(start.elapsed() < Duration::from_secs(30), "never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The next program on the device.
+        let rs = [file(&d("f"), "f\n", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let next = exec_as(
+            &build(Phase::Plan, &indexed, &[]),
+            Duration::from_secs(60),
+            None,
+            true,
+            Some(&tmp),
+        );
+        let now: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        std::fs::write(d("go"), "").unwrap();
+        let out = waiting.join().unwrap();
+        other.kill().unwrap();
+        other.wait().unwrap();
+        assert!(parse(&next.stdout).complete);
+        assert_eq!(statuses(&parse(&out.stdout)), [S::Changed]);
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_ne!(now[0], "deskready.Zq8kP2aa");
+    }
+
+    /// Runs `script` as [`exec`] does, with its deadline 60 s, in a mount namespace of its
+    /// own, after `setup` (shell, run first, as root) has changed what the program should
+    /// meet there (the run directory).
+    fn exec_private(
+        script: &Script,
+        setup: &str,
+        bin: Option<&std::path::Path>,
+    ) -> std::process::Output {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("unshare");
+        // unshare, its shell and bash each become the next (`exec`): the device's shell
+        // leads the process group, as under sshd.
+        cmd.process_group(0)
+            .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+            .arg(format!("set -e\n{setup}\nexec bash -c \"$0\""))
+            .arg(script.command_within(Duration::from_secs(60)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(bin) = bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(&script.stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn a_killed_programs_error_output_is_emptied_by_the_next_program_given_its_pid() {
+        // A run directory of this test's own (bound over the device's), and a pid
+        // namespace of the program's own, where the pid it gets is known beforehand: a
+        // program killed outright had it, and left its command's error output.
+        let dir = tempfile::tempdir().unwrap();
+        let err = dir.path().join("err");
+        std::fs::create_dir(&err).unwrap();
+        let left = err.join("5000.3");
+        std::fs::write(&left, "psk=hunter2\n").unwrap();
+        let d = dir.path().display().to_string();
+        let rs = [file(&format!("{d}/f"), "f\n", None)];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Plan, &indexed, &[]);
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        // (the namespace's first process forks the program, as pid 5000, in a session of
+        // its own: it leads its group, as under sshd)
+        let mut child = std::process::Command::new("unshare")
+            .process_group(0)
+            .args(["--pid", "--fork", "--mount-proc", "--mount"])
+            .args(["--propagation", "private", "/bin/sh", "-c"])
+            .arg(format!(
+                "set -e; umask 077; mkdir -p /run/deskready/err
+                mount --bind {} /run/deskready/err
+                echo 4999 > /proc/sys/kernel/ns_last_pid; setsid bash -c \"$0\"",
+                quote(&err.display().to_string())
+            ))
+            .arg(script.command_within(Duration::from_secs(60)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(&script.stdin);
+        let out = child.wait_with_output().unwrap();
+        let rep = parse(&out.stdout);
+        assert!(
+            rep.complete,
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(statuses(&rep), [S::Drift]);
+        assert_eq!(std::fs::read_to_string(&left).unwrap(), "");
+    }
+
+    #[test]
+    fn a_run_directory_that_takes_no_file_leaves_commands_their_error_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let rs = [command("fails", "echo 'no such thing' >&2; exit 3".into())];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        // The run directory is there, root's, but takes no file: /run is read-only (and a
+        // program killed outright left a file there), or full.
+        let setup = |then: &str| {
+            format!(
+                "umask 077; export TMPDIR={tmp}; R=/run/deskready/err; mkdir -p \"$R\"
+                mount -t tmpfs -o mode=700,size=8k deskready-test \"$R\"
+                {then}",
+                tmp = quote(&tmp.display().to_string())
+            )
+        };
+        let read_only = setup("echo leaked > \"$R/2147483646.0\"; mount -o remount,ro \"$R\"");
+        let full = setup("head -c 65536 /dev/zero > \"$R/fill\" || :");
+        let bb = std::path::Path::new("/bin/busybox").exists().then(|| {
+            let bin = dir.path().join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            std::os::unix::fs::symlink("/bin/busybox", bin.join("sh")).unwrap();
+            bin
+        });
+        for (bin, setup) in [None, bb.as_deref()]
+            .into_iter()
+            .flat_map(|b| [(b, &read_only), (b, &full)])
+        {
+            let out = exec_private(&script, setup, bin);
+            let rep = parse(&out.stdout);
+            assert!(
+                rep.complete,
+                "{bin:?} {setup}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            let o = &rep.resources[&0];
+            assert_eq!(
+                (o.status, o.exit_code, o.stderr.as_deref()),
+                (S::Failed, Some(3), Some("no such thing\n")),
+                "{bin:?} {setup}"
+            );
+            assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn what_a_command_does_to_later_resources_targets_is_put_right() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        let q = |n: &str| quote(&p(n));
+        let dir_res = |n: &str| {
+            testkit::resource(
+                n,
+                ResourceKind::Directory {
+                    path: p(n),
+                    mode: Some(0o750),
+                    owner: None,
+                    group: None,
+                },
+            )
+        };
+        let line = |n: &str| {
+            testkit::resource(
+                n,
+                ResourceKind::Line {
+                    path: p(n),
+                    line: "wanted".into(),
+                },
+            )
+        };
+        // Each target right before the command; the command removes, re-modes, replaces
+        // or rewrites it (the line's file with a last line it does not end).
+        let rs = [
+            command(
+                "breaks them",
+                format!(
+                    "rm {f1}; chmod 600 {f2}; rmdir {d1}; chmod 700 {d2}; rm {l1}; \
+                     printf kept > {l2}; chmod 600 {l2}; rm {f3} && ln -s {other} {f3}",
+                    f1 = q("f1"),
+                    f2 = q("f2"),
+                    d1 = q("d1"),
+                    d2 = q("d2"),
+                    l1 = q("l1"),
+                    l2 = q("l2"),
+                    f3 = q("f3"),
+                    other = q("other"),
+                ),
+            ),
+            file(&p("f1"), "one\n", Some(0o644)),
+            file(&p("f2"), "two\n", Some(0o644)),
+            dir_res("d1"),
+            dir_res("d2"),
+            line("l1"),
+            line("l2"),
+            file(&p("f3"), "three\n", None),
+        ];
+        let mode = |n: &str| std::fs::metadata(p(n)).unwrap().permissions().mode() & 0o7777;
+        for runner in [
+            run as fn(Phase, &[ResolvedResource], &[&str]) -> Report,
+            |p, r, c| run_busybox(p, r, c).unwrap_or_else(|| run(p, r, c)),
+        ] {
+            let _ = std::fs::remove_file(p("f3"));
+            for f in ["f1", "f2", "f3", "other"] {
+                std::fs::write(p(f), "stale\n").unwrap();
+            }
+            // Right before the program: the command's work is all there is to undo.
+            runner(Phase::Converge, &rs[1..], &[]);
+            let plan = runner(Phase::Plan, &rs[1..], &[]);
+            assert_eq!(statuses(&plan), [S::Ok; 7]);
+            let rep = runner(Phase::Converge, &rs, &[]);
+            assert_eq!(statuses(&rep), [S::Changed; 8], "{rep:?}");
+            assert_eq!(
+                ["f1", "f2", "l1", "l2", "other"].map(|f| std::fs::read_to_string(p(f)).unwrap()),
+                ["one\n", "two\n", "wanted\n", "kept\nwanted\n", "three\n"]
+            );
+            assert!(std::fs::symlink_metadata(p("f3")).unwrap().is_symlink());
+            assert_eq!(
+                ["f1", "f2", "d1", "d2", "l2"].map(mode),
+                [0o644, 0o644, 0o750, 0o750, 0o600]
+            );
+        }
+    }
+
+    #[test]
+    fn the_devices_umask_changes_no_mode_deskready_makes() {
+        use std::os::unix::fs::PermissionsExt;
+        for umask in ["077", "000"] {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path().display().to_string();
+            let rs = [
+                testkit::resource(
+                    "deep",
+                    ResourceKind::Directory {
+                        path: format!("{d}/a/b/c"),
+                        mode: Some(0o750),
+                        owner: None,
+                        group: None,
+                    },
+                ),
+                testkit::resource(
+                    "plain",
+                    ResourceKind::Directory {
+                        path: format!("{d}/x"),
+                        mode: None,
+                        owner: None,
+                        group: None,
+                    },
+                ),
+                file(&format!("{d}/x/f"), "f\n", None),
+                testkit::resource(
+                    "line",
+                    ResourceKind::Line {
+                        path: format!("{d}/x/l"),
+                        line: "l".into(),
+                    },
+                ),
+                command("touches", format!("touch {}", quote(&format!("{d}/x/c")))),
+            ];
+            let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+            let script = build(Phase::Converge, &indexed, &[]);
+            let out = exec_private(&script, &format!("umask {umask}"), None);
+            assert_eq!(statuses(&parse(&out.stdout)), [S::Changed; 5], "{umask}");
+            let modes = ["a", "a/b", "a/b/c", "x", "x/f", "x/l", "x/c"].map(|p| {
+                std::fs::metadata(dir.path().join(p))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o7777
+            });
+            assert_eq!(
+                modes,
+                [0o755, 0o755, 0o750, 0o755, 0o644, 0o644, 0o644],
+                "umask {umask}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pruning_mark_left_by_a_killed_program_does_not_stop_pruning_for_good() {
+        // A run directory of this test's own (bound over the device's in the program's
+        // mount namespace), holding the files of more than 64 programs that ended, and
+        // the mark of a program killed outright while it pruned, whose pid (1) is now
+        // another process's.
+        let dir = tempfile::tempdir().unwrap();
+        let err = dir.path().join("err");
+        std::fs::create_dir(&err).unwrap();
+        for n in 0..70 {
+            std::fs::write(err.join(format!("2147483646.{n}")), "").unwrap();
+        }
+        std::fs::write(err.join("prune"), "1\n").unwrap();
+        let rs = [command("runs", "true".into())];
+        let indexed: Vec<(usize, &ResolvedResource)> = rs.iter().enumerate().collect();
+        let script = build(Phase::Converge, &indexed, &[]);
+        let setup = format!(
+            "umask 077; mkdir -p /run/deskready/err; mount --bind {} /run/deskready/err",
+            quote(&err.display().to_string())
+        );
+        let out = exec_private(&script, &setup, None);
+        let rep = parse(&out.stdout);
+        assert!(rep.complete, "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(statuses(&rep), [S::Changed]);
+        let left: Vec<_> = std::fs::read_dir(&err)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.is_empty(), "{} left: {left:?}", left.len());
     }
 
     /// A directory of stand-ins for commands (`name`, shell body), for [`exec`].

@@ -32,11 +32,16 @@ tdir() {
   echo $$ > "$T/pid"
 }
 # efile I: $ef = the file for resource I's error output: in the program's directory when
-# it has one; else $R/PID.I, in a directory of root's only on the tmpfs /run (`rdir`);
-# else in the program's directory, made now
+# it has one; else $R/PID.I, in a directory of root's only on the tmpfs /run (`rdir`),
+# when it can be written there (a byte, which the command's redirection then truncates:
+# a read-only /run takes no file, and a command whose error output cannot be opened
+# would not run at all; a full one takes an empty file but none of its output); else in
+# the program's directory, made now. (`echo`, not `:`: a special builtin's failed
+# redirection ends dash and busybox sh.)
 ru=; rok=
 efile() {
-  if [ -z "$T" ] && rdir; then ef=$R/$$.$1; ru=1; else tdir; ef=$T/e$1; fi
+  ef=$R/$$.$1
+  if [ -n "$T" ] || ! rdir || ! { echo > "$ef"; } 2>/dev/null; then tdir; ef=$T/e$1; else ru=1; fi
 }
 # rdir: $R can take this program's files: it and its parent (deskready's run directory,
 # which also holds print servers' locks) are directories of root's, not links (under /run,
@@ -59,45 +64,60 @@ rdir() {
 # rdone: this program's files in $R emptied, not removed (that would take a process):
 # they are at most a few bytes' names left on a tmpfs until the next boot, and once $R
 # holds more than 64 files, the program that first sees it removes those of every
-# program that has ended, in one `rm` ($R/prune, which holds its pid, says one is at it)
+# program that has ended, in one `rm` ($R/prune, which holds its pid, says one is at it;
+# left by one killed outright, it counts no longer once that pid is no deskready
+# program's: see `ours`)
 rdone() {
-  for x in "$R/$$".*; do [ ! -f "$x" ] || [ -L "$x" ] || : > "$x"; done
+  for x in "$R/$$".*; do [ ! -f "$x" ] || [ -L "$x" ] || true > "$x"; done
   set -- "$R"/[0-9]*
   [ $# -gt 64 ] || return 0
   set -C; if { echo $$ > "$R/prune"; } 2>/dev/null; then x=0; else x=1; fi; set +C
   if [ "$x" != 0 ]; then
     xp=; read -r xp < "$R/prune" 2>/dev/null || :
-    case $xp in '' | *[!0-9]*) ;; *) ! kill -0 "$xp" 2>/dev/null || return 0 ;; esac
+    case $xp in '' | *[!0-9]*) ;; *) ! ours "$xp" || return 0 ;; esac
   fi
   set -- "$R/prune"
   for x in "$R"/[0-9]*.[0-9]*; do
     xp=${x##*/}; xp=${xp%%.*}
     case $xp in '' | *[!0-9]*) continue ;; esac
-    if [ "$xp" = $$ ] || ! kill -0 "$xp" 2>/dev/null; then set -- "$@" "$x"; fi
+    if [ "$xp" = $$ ] || ! ours "$xp"; then set -- "$@" "$x"; fi
   done
   rm -f -- "$@" 2>/dev/null
 }
 # nl: a newline, for splitting the tools' output into lines
 nl='
 '
+# ours PID: PID is a deskready program running now, other than this one (files and
+# directories named after this program's pid when it starts are an earlier program's):
+# its command line is a bootstrap's (which names the temp directory's template)
+ours() {
+  [ "$1" != $$ ] && alive "$1" || return 1
+  [ -r "/proc/$1/cmdline" ] || return 0
+  xc=; read -r xc < "/proc/$1/cmdline" 2>/dev/null
+  case $xc in *"/deskready.XXXXXXXX"*) return 0 ;; esac
+  return 1
+}
 # A program killed outright (SIGKILL: no trap runs) leaves its directory behind; the
-# next program on the device removes those whose program is gone (ours only: owned by
-# root, not a link).
+# next program on the device removes those whose program is gone, or whose pid is no
+# deskready program's now (`ours`; only directories of root's, not links).
 for d in "${TMPDIR:-/tmp}"/deskready.*; do
   if [ "$d" != "$T" ] && [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] && [ -f "$d/pid" ]; then
     xp=; read -r xp < "$d/pid" || :
     case $xp in '' | *[!0-9]*) continue ;; esac
-    alive "$xp" || rm -rf -- "$d"
+    ours "$xp" || rm -rf -- "$d"
   fi
 done
 # What such a program left in $R (its commands' error output, which may be secret) is
-# emptied the same way (shell builtins only: no process). Only files of numbered names,
-# regular and not links, in a directory of root's that is not a link, are touched.
+# emptied the same way (shell builtins only: no process), unless its pid is a running
+# deskready program's (`ours`): once the pid has been given to another process, the file
+# is no one's. Only files of numbered names, regular and not links, in a directory of
+# root's that is not a link, are touched; one that cannot be emptied (a read-only /run)
+# is left.
 if [ -d "$R" ] && [ ! -L "$R" ] && [ -O "$R" ]; then
   for x in "$R"/[0-9]*.[0-9]*; do
     xp=${x##*/}; xp=${xp%%.*}
     case $xp in '' | *[!0-9]*) continue ;; esac
-    if [ -s "$x" ] && [ -f "$x" ] && [ ! -L "$x" ] && ! alive "$xp"; then : > "$x"; fi
+    if [ -s "$x" ] && [ -f "$x" ] && [ ! -L "$x" ] && ! ours "$xp"; then { true > "$x"; } 2>/dev/null; fi
   done
 fi
 # $T holds staged contents, some of them secret: it goes however the program ends (its

@@ -93,7 +93,7 @@ if [ $# -ge 2 ] && [ "$2" != watched ]; then
             fi
           done ;;
     esac
-    for wd_x in "$R/$1".*; do [ ! -f "$wd_x" ] || [ -L "$wd_x" ] || : > "$wd_x"; done
+    for wd_x in "$R/$1".*; do [ ! -f "$wd_x" ] || [ -L "$wd_x" ] || true > "$wd_x"; done
     wd_sig KILL
     kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null
   }

@@ -13,10 +13,14 @@ dir_res() {
   # A directory that is not there and is root's is made by `mkdir` (which loads no ACL
   # libraries, unlike `install`); any other by `install -d`, which also sets an existing
   # one's mode and owner. (Its errors are read from a second try, only when it fails.)
+  # The mode is given with five digits or more: GNU mkdir and install keep a directory's
+  # set-user-ID and set-group-ID bits (inherited from a set-group-ID parent) unless the
+  # mode names them, and `stat` would then show a mode the profile does not want, run
+  # after run.
   if [ ! -e "$p" ] && [ ! -L "$p" ] && [ -z "$owner" ] && [ -z "$group" ]; then
-    set -- mkdir -p ${mode:+-m "$mode"}
+    set -- mkdir -p ${mode:+-m "00$mode"}
   else
-    set -- install -d ${mode:+-m "$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"}
+    set -- install -d ${mode:+-m "00$mode"} ${owner:+-o "$owner"} ${group:+-g "$group"}
   fi
   if "$@" -- "$p" 2>/dev/null || e=$("$@" -- "$p" 2>&1); then
     echo "@@R $i changed"

@@ -11,8 +11,8 @@
 # left pending: `commit`, after a run of file resources, syncs every pending temp file at
 # once and renames each over its target. A target that is a symbolic link owned by root is
 # written through (the file it points to is compared and replaced, the link stays); a link
-# owned by anyone else is refused. Temp files that cut-off runs left beside the target are
-# removed whenever the program fixes, changed or not.
+# owned by anyone else is refused. Temp files that cut-off runs left beside the target (and
+# beside the file a link points to) are removed whenever the program fixes, changed or not.
 file_res() {
   i=$1; p=$2; mode=$4; owner=$5; group=$6
   [ "$fix" != 1 ] || leftovers "$p"
@@ -29,6 +29,8 @@ file_res() {
       failt "$i" 1 "$p is a symbolic link owned by $lo, not root: deskready does not write through it"; return 0
     fi
     if ! w=$(readlink -f -- "$p" 2>&1) || [ -z "$w" ]; then failt "$i" 1 "$w"; return 0; fi
+    # (the temp files of cut-off writes through it are beside the file it points to)
+    [ "$fix" != 1 ] || leftovers "$w"
   fi
   if [ "$h" = "$3" ]; then c=0; else c=1; fi
   md=0

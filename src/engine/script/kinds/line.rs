@@ -11,7 +11,7 @@ pub(super) struct Line;
 
 impl Kind for Line {
     fn tools(&self) -> &'static [&'static str] {
-        &["cp", "mv", "stat", "sync"]
+        &["cp", "mv", "readlink", "stat", "sync"]
     }
     fn helpers(&self) -> &'static str {
         include_str!("line.sh")
