@@ -867,6 +867,15 @@ fn a_laptop_assigned_to_someone_else_after_its_configure_is_configured_again_bef
     lab.test().args(["deliver", "LAP-0003"]).success();
     let sheet = lab.site.read(".deskready/handoff/LAP-0003.md");
     assert!(sheet.contains("Sign in as `pdoe`"), "{sheet}");
+    // Accepted by a colleague on Pat's behalf: recorded as given, and said.
+    lab.test()
+        .args(["accept", "LAP-0003", "--by", "Ines Moreau"])
+        .success()
+        .stdout_has("\nnote: Ines Moreau is not its assignee (Pat Doe); recorded as given\n");
+    lab.test()
+        .args(["history", "LAP-0003"])
+        .success()
+        .stdout_has("; not its assignee, Pat Doe");
     // At Pat's desk: another person only after a return; Pat's own details may change.
     lab.test()
         .args(["assign", "LAP-0003", "--to", "Sam Roe", "--email", "sroe@example.org"])

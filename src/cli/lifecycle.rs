@@ -236,16 +236,23 @@ pub(super) fn accept(ctx: &Ctx, a: AcceptArgs) -> Result<ExitStatus, Failure> {
     };
     let done = ops_accept::accept(ctx, &settings)?;
     let h = &done.handoff;
+    let mut text = format!(
+        "{}: accepted by {} (handoff sheet v{}, sha256:{})",
+        h.device,
+        h.accepted_by.as_deref().unwrap_or("?"),
+        h.version,
+        &h.sheet_digest[..h.sheet_digest.len().min(12)]
+    );
+    if let Some(name) = &done.not_assignee {
+        text.push_str(&format!(
+            "\nnote: {} is not its assignee ({name}); recorded as given",
+            h.accepted_by.as_deref().unwrap_or("?")
+        ));
+    }
     say(
         ctx,
-        format!(
-            "{}: accepted by {} (handoff sheet v{}, sha256:{})",
-            h.device,
-            h.accepted_by.as_deref().unwrap_or("?"),
-            h.version,
-            &h.sheet_digest[..h.sheet_digest.len().min(12)]
-        ),
-        serde_json::json!({"device": h.device, "handoff": h, "signature": done.signature}),
+        text,
+        serde_json::json!({"device": h.device, "handoff": h, "signature": done.signature, "not_assignee": done.not_assignee}),
     );
     Ok(ExitStatus::Success)
 }

@@ -27,6 +27,9 @@ pub struct Accepted {
     pub handoff: Handoff,
     /// Where the signature was kept.
     pub signature: Option<PathBuf>,
+    /// Its assignee, when someone else accepted it (on their behalf, say): recorded as
+    /// given, and said.
+    pub not_assignee: Option<String>,
 }
 
 pub fn accept(env: &Env, s: &AcceptSettings) -> Result<Accepted, Error> {
@@ -102,6 +105,14 @@ pub fn accept(env: &Env, s: &AcceptSettings) -> Result<Accepted, Error> {
     if let Some(dg) = &sig_digest {
         msg.push_str(&format!("; signature {}", short(dg)));
     }
+    let not_assignee = d
+        .assignee
+        .as_ref()
+        .map(|p| p.name.clone())
+        .filter(|name| !name.trim().eq_ignore_ascii_case(by));
+    if let Some(name) = &not_assignee {
+        msg.push_str(&format!("; not its assignee, {name}"));
+    }
     let entry = Entry::new(&d.tag, &env.operator, "accepted")
         .subject(format!("sheet v{}", h.version))
         .message(msg);
@@ -109,6 +120,7 @@ pub fn accept(env: &Env, s: &AcceptSettings) -> Result<Accepted, Error> {
         Some(handoff) => Ok(Accepted {
             handoff,
             signature: kept,
+            not_assignee,
         }),
         None => {
             if let Some(p) = &kept {
