@@ -210,3 +210,50 @@ fn lab_down_says_it_stopped_the_print_server_and_the_printers() {
     );
     assert_eq!(live_processes_mentioning(&marker), Vec::<u32>::new());
 }
+
+#[test]
+fn lab_printer_switches_a_printer_off_and_on_and_sets_its_supplies() {
+    let site = crate::support::SiteCopy::example();
+    struct Down<'a>(&'a crate::support::SiteCopy);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.run(&["lab", "down"]);
+        }
+    }
+    let _down = Down(&site);
+    site.test().args(["lab", "up", "--printers", "2"]).success();
+    site.test().args(["receive", "PRN-0301"]).success();
+    site.test().args(["configure", "PRN-0301"]).success();
+    site.test()
+        .args(["lab", "printer", "PRN-0301", "--supplies", "95,5"])
+        .success()
+        .stdout_is("lab printer PRN-0301: supplies set to 95%, 5%\n");
+    site.test().args(["audit", "PRN-0301"]).success();
+    site.test()
+        .args(["printers", "PRN-0301"])
+        .code(6)
+        .stdout_has("Toner Waste Tank 95% full; Black Toner low (5%)");
+    site.test()
+        .args(["lab", "printer", "PRN-0301", "--stop"])
+        .success()
+        .stdout_is("lab printer PRN-0301: stopped\n");
+    site.test().args(["audit", "PRN-0301"]).code(5);
+    site.test()
+        .args(["lab", "printer", "PRN-0301", "--start"])
+        .success()
+        .stdout_is("lab printer PRN-0301: started\n");
+    site.test().args(["audit", "PRN-0301"]).success();
+    // Bad input: an unknown printer, a level over 100, no action.
+    site.test()
+        .args(["lab", "printer", "PRN-0999", "--stop"])
+        .code(1)
+        .stderr_has("PRN-0999");
+    site.test()
+        .args(["lab", "printer", "PRN-0301", "--supplies", "95,105"])
+        .code(2)
+        .stderr_has("105 is not in 0..=100");
+    site.test()
+        .args(["lab", "printer", "PRN-0301"])
+        .code(2)
+        .stderr_has("--stop");
+}

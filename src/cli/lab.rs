@@ -1,4 +1,4 @@
-//! `deskready lab up|status|down`: simulated devices on this machine for the site.
+//! `deskready lab up|status|down|printer`: simulated devices on this machine for the site.
 //!
 //! Arguments in, `ops::lab` does the work, its result printed.
 
@@ -24,6 +24,29 @@ pub enum LabCommand {
     #[command(after_help = "Examples:
   deskready lab down")]
     Down,
+    /// Switch one of the lab's printers off or on, or set its supply levels.
+    #[command(after_help = "Examples:
+  deskready lab printer PRN-0301 --stop          # it no longer answers over IPP
+  deskready lab printer PRN-0301 --start
+  deskready lab printer PRN-0301 --supplies 95,5 # waste tank 95% full, black toner 5%")]
+    Printer(PrinterArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["stop", "start", "supplies"])))]
+pub struct PrinterArgs {
+    /// The printer (a site printer or LABP-nnnn).
+    pub name: String,
+    /// Switch it off: it no longer answers over IPP.
+    #[arg(long)]
+    pub stop: bool,
+    /// Switch it on again (same port, same spool).
+    #[arg(long)]
+    pub start: bool,
+    /// Its supply levels in percent, in the order it lists its supplies (a stock printer:
+    /// waste toner tank, black toner).
+    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub supplies: Vec<u8>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,7 +75,27 @@ pub fn run(ctx: &Ctx, cmd: LabCommand) -> Result<ExitCode, Failure> {
         LabCommand::Up(a) => up(ctx, a),
         LabCommand::Status => status(ctx),
         LabCommand::Down => down(ctx),
+        LabCommand::Printer(a) => printer(ctx, a),
     }
+}
+
+fn printer(ctx: &Ctx, a: PrinterArgs) -> Result<ExitCode, Failure> {
+    let (action, said) = if a.stop {
+        (lab::PrinterAction::Stop, "stopped".to_string())
+    } else if a.start {
+        (lab::PrinterAction::Start, "started".to_string())
+    } else {
+        let levels: Vec<String> = a.supplies.iter().map(|l| format!("{l}%")).collect();
+        (
+            lab::PrinterAction::Supplies(a.supplies.clone()),
+            format!("supplies set to {}", levels.join(", ")),
+        )
+    };
+    lab::printer(ctx, &a.name, &action)?;
+    if ctx.format == Format::Text {
+        println!("lab printer {}: {said}", a.name);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn up(ctx: &Ctx, args: UpArgs) -> Result<ExitCode, Failure> {

@@ -80,6 +80,30 @@ pub fn status(env: &Env) -> Result<Lab, Error> {
     Ok(Lab::load(&lab_dir(&env.site_dir))?)
 }
 
+/// What `lab printer` does to one simulated printer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterAction {
+    /// Switched off: it no longer answers over IPP.
+    Stop,
+    /// Switched on again (same port, same spool); waits until it answers.
+    Start,
+    /// Its supply levels, in percent, in the order it lists its supplies.
+    Supplies(Vec<u8>),
+}
+
+/// `lab printer NAME --stop|--start|--supplies L,L`: one of the lab's printers switched
+/// off or on, or its supplies set, as a CSP would meet a printer that is off or low on
+/// toner.
+pub fn printer(env: &Env, name: &str, action: &PrinterAction) -> Result<(), Error> {
+    let mut lab = Lab::load(&lab_dir(&env.site_dir))?;
+    match action {
+        PrinterAction::Stop => lab.stop_printer(name)?,
+        PrinterAction::Start => lab.start_printer(name)?,
+        PrinterAction::Supplies(levels) => lab.set_supplies(name, levels)?,
+    }
+    Ok(())
+}
+
 /// What `down` stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
