@@ -182,7 +182,7 @@ fn the_html_report_renders_in_a_headless_browser() {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(
         run.stdout()
-            .contains("1 drifted at their last audit; 1 physical audits due or overdue"),
+            .contains("1 drifted at their last audit; 1 physical audits due or overdue; 0 printers needing attention"),
         "{}",
         run.stdout()
     );
@@ -237,7 +237,13 @@ fn the_html_report_renders_in_a_headless_browser() {
         "no chart in the rendered page"
     );
     assert_eq!(dom.matches("class=\"bar\"").count(), 8, "a bar per stage");
-    for id in ["drifted", "physical-audits", "recent", "devices"] {
+    for id in [
+        "drifted",
+        "physical-audits",
+        "printers",
+        "recent",
+        "devices",
+    ] {
         assert!(
             dom.contains(&format!("<table id=\"{id}\"")),
             "no table {id}"

@@ -233,6 +233,22 @@ fn lab_printer_switches_a_printer_off_and_on_and_sets_its_supplies() {
         .args(["printers", "PRN-0301"])
         .code(6)
         .stdout_has("Toner Waste Tank 95% full; Black Toner low (5%)");
+    // The fleet report shows it too, first among the printers.
+    let html = site.file("report.html");
+    site.test()
+        .args(["report", "--html", html.to_str().unwrap()])
+        .success()
+        .stdout_has("; 1 printers needing attention\n");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let table = &page[page
+        .find("<table id=\"printers\">")
+        .expect("a printers table")..];
+    let first = &table[table.find("<tr class=").expect("a row needing attention")..];
+    assert!(
+        first.starts_with("<tr class=\"attention\"><td><a href=\"#dev-PRN-0301\">PRN-0301</a>")
+            && first[..first.find("</tr>").unwrap()].contains("Black Toner low (5%)"),
+        "{table}"
+    );
     site.test()
         .args(["lab", "printer", "PRN-0301", "--stop"])
         .success()

@@ -34,10 +34,16 @@ pub(super) fn run(ctx: &Ctx, a: Args) -> Result<ExitStatus, Failure> {
                 crate::words::count(report.devices.len(), "device"),
                 stages.join(", ")
             );
+            let printers = report
+                .printers
+                .iter()
+                .filter(|p| p.needs_attention())
+                .count();
             println!(
-                "{} drifted at their last audit; {} physical audits due or overdue",
+                "{} drifted at their last audit; {} physical audits due or overdue; {} printers needing attention",
                 report.drifted.len(),
-                report.physical_audits.len()
+                report.physical_audits.len(),
+                printers
             );
             match &a.html {
                 Some(p) => println!(

@@ -48,6 +48,15 @@ pub fn printers(
     }
     let chosen: std::collections::HashSet<String> = selection.tags(&site)?.into_iter().collect();
     let store = env.open_store()?;
+    Ok(rows(&site, &store, &|tag| chosen.contains(tag))?)
+}
+
+/// The printers of `site` that `chosen` takes (sorted by tag), as last observed.
+pub fn rows(
+    site: &crate::site::Site,
+    store: &crate::store::Store,
+    chosen: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PrinterRow>, crate::store::StoreError> {
     // Each printer's newest audit (audits are journal rows, configures are runs).
     let audits: std::collections::HashMap<String, crate::store::Entry> = store
         .latest_of_kind("audit")?
@@ -59,7 +68,7 @@ pub fn printers(
     for d in site
         .devices
         .values()
-        .filter(|d| d.kind == DeviceKind::Printer && chosen.contains(&d.tag))
+        .filter(|d| d.kind == DeviceKind::Printer && chosen(&d.tag))
     {
         let seen = store.printer_observations(&d.tag)?;
         let last = seen

@@ -36,6 +36,8 @@ pub struct FleetReport {
     pub devices: Vec<DeviceReport>,
     /// Every package over the fleet and the upgrades waiting (`software`, `upgrades`).
     pub software: super::software::SoftwareReport,
+    /// Every printer as it last said over IPP (`printers`): supplies, what needs attention.
+    pub printers: Vec<super::printers::PrinterRow>,
 }
 
 /// A device whose warranty has ended.
@@ -200,5 +202,6 @@ pub fn build(site: &Site, store: &Store, now: jiff::Timestamp) -> Result<FleetRe
         recent: store.recent(30)?,
         devices,
         software: super::software::report(site, store)?,
+        printers: super::printers::rows(site, store, &|_| true)?,
     })
 }

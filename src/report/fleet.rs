@@ -86,6 +86,64 @@ fn repair_rows(repairs: &[crate::store::Repair], with_device: bool) -> String {
 }
 
 /// The report as one self-contained HTML page.
+/// The printers as they last said over IPP; those that need attention first.
+fn printers_section(rows: &[crate::ops::printers::PrinterRow]) -> String {
+    let mut b = String::from("<h2>Printers</h2>");
+    if rows.is_empty() {
+        b.push_str("<p class=\"none\" id=\"no-printers\">The site has no printer.</p>");
+        return b;
+    }
+    let attention = rows.iter().filter(|r| r.needs_attention()).count();
+    let _ = write!(
+        b,
+        "<p id=\"printers-summary\">{} printer{}, {attention} needing attention</p>",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
+    b.push_str("<table id=\"printers\"><tr><th>Printer</th><th>State</th><th>Supplies</th><th>Pages in 30 days</th><th>As of</th><th>Needs attention</th></tr>");
+    let mut ordered: Vec<&crate::ops::printers::PrinterRow> = rows.iter().collect();
+    ordered.sort_by_key(|r| !r.needs_attention());
+    for r in ordered {
+        let supplies: Vec<String> = r
+            .supplies
+            .iter()
+            .map(|s| match s.level {
+                Some(l) => format!("{} {l}%", s.name),
+                None => format!("{} ?", s.name),
+            })
+            .collect();
+        let _ = write!(
+            b,
+            "<tr{}><td><a href=\"#dev-{1}\">{1}</a></td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td></tr>",
+            if r.needs_attention() {
+                " class=\"attention\""
+            } else {
+                ""
+            },
+            esc(&r.tag),
+            esc(r.state.as_deref().unwrap_or("never asked")),
+            esc(&if supplies.is_empty() {
+                "-".to_string()
+            } else {
+                supplies.join(", ")
+            }),
+            r.pages_30_days
+                .map_or_else(|| "-".to_string(), |p| p.to_string()),
+            esc(&r
+                .observed_at
+                .as_deref()
+                .map_or_else(|| "-".to_string(), crate::time::local_at)),
+            esc(&if r.attention.is_empty() {
+                "-".to_string()
+            } else {
+                r.attention.join("; ")
+            }),
+        );
+    }
+    b.push_str("</table>");
+    b
+}
+
 pub fn html(r: &FleetReport) -> String {
     let mut b = String::new();
     let _ = write!(
@@ -93,7 +151,7 @@ pub fn html(r: &FleetReport) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>deskready fleet report</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2430}}h1{{margin-bottom:.2rem}}\
          table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}th,td{{border:1px solid #c9d1dc;padding:.25rem .5rem;text-align:left;font-size:.9rem}}\
-         th{{background:#eef2f6}}.none{{color:#6b7585}}details{{margin:.3rem 0}}summary{{cursor:pointer}}</style></head><body>\
+         th{{background:#eef2f6}}.none{{color:#6b7585}}tr.attention td{{background:#fdecea}}details{{margin:.3rem 0}}summary{{cursor:pointer}}</style></head><body>\
          <h1>Fleet report</h1><p class=\"none\">Site {} &middot; generated {}</p>",
         esc(&r.site),
         esc(&crate::time::local(&r.generated_at))
@@ -188,6 +246,7 @@ pub fn html(r: &FleetReport) -> String {
     }
 
     b.push_str(&super::software::html_section(&r.software));
+    b.push_str(&printers_section(&r.printers));
 
     b.push_str("<h2>Recent activity</h2><table id=\"recent\"><tr><th>Device</th><th>When</th><th>By</th><th>What</th><th>Detail</th></tr>");
     b.push_str(&entry_rows(&r.recent, true));
