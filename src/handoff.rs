@@ -261,11 +261,15 @@ pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<S
                 e.message
             )
         })?;
-    let title = format!(
-        "{} for {}",
-        device.tag,
-        device.assignee.as_ref().map_or("", |a| a.name.as_str())
-    );
+    // The page's title is the sheet's own heading, in the template's words and language.
+    let title = match first_heading(&markdown) {
+        Some(h) => format!("{h} ({})", device.tag),
+        None => match device.assignee.as_ref() {
+            Some(a) => format!("{}: {}", device.tag, a.name),
+            None => device.tag.clone(),
+        },
+    };
+    let lang = template_language(&template);
     let mut images = BTreeMap::new();
     for g in &sheet_guides {
         if let Some(img) = &g.image {
@@ -276,7 +280,7 @@ pub fn render(site: &Site, resolved: &Resolved, delivery: &Delivery) -> Result<S
         }
     }
     Ok(Sheet {
-        html: to_html_with(&title, &markdown, &images),
+        html: to_html_with(lang, &title, &markdown, &images),
         markdown,
         guides: sheet_guides,
     })
@@ -324,6 +328,42 @@ pub fn template_for(site: &Site, language: Option<&str>) -> String {
         .unwrap_or_else(|| TEMPLATE.to_string())
 }
 
+/// The language a sheet template is written in: `fr` for `handoff.fr.md.tera`; the
+/// default [`TEMPLATE`] is English.
+fn template_language(template: &str) -> &str {
+    template
+        .strip_prefix("handoff.")
+        .and_then(|t| t.strip_suffix(".md.tera"))
+        .unwrap_or("en")
+}
+
+/// The text of the first top-level heading (`# ...`) of `markdown`, when it has one.
+fn first_heading(markdown: &str) -> Option<String> {
+    use pulldown_cmark::{Event, HeadingLevel, Tag, TagEnd};
+    let mut text: Option<String> = None;
+    for e in pulldown_cmark::Parser::new(markdown) {
+        match (&mut text, e) {
+            (
+                None,
+                Event::Start(Tag::Heading {
+                    level: HeadingLevel::H1,
+                    ..
+                }),
+            ) => {
+                text = Some(String::new());
+            }
+            (Some(t), Event::Text(s) | Event::Code(s)) => t.push_str(&s),
+            (Some(t), Event::SoftBreak | Event::HardBreak) => t.push(' '),
+            (Some(t), Event::End(TagEnd::Heading(_))) => {
+                let t = t.trim().to_string();
+                return (!t.is_empty()).then_some(t);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A `data:` URI of an image file, so that the sheet is one self-contained file.
 fn data_uri(name: &str, bytes: &[u8]) -> String {
     use base64::Engine as _;
@@ -361,13 +401,18 @@ img { max-width: 100%; max-height: 45mm; }
 
 /// A self-contained HTML page from Markdown.
 pub fn to_html(title: &str, markdown: &str) -> String {
-    to_html_with(title, markdown, &BTreeMap::new())
+    to_html_with("en", title, markdown, &BTreeMap::new())
 }
 
-/// A self-contained HTML page from Markdown; images whose source is a key of `images`
+/// A self-contained HTML page in language `lang` (`fr`) from Markdown; images whose source is a key of `images`
 /// get its value (a `data:` URI) instead. A table header row with no text is left out
 /// (Markdown tables need one; a key-value table has nothing to put in it).
-pub fn to_html_with(title: &str, markdown: &str, images: &BTreeMap<String, String>) -> String {
+pub fn to_html_with(
+    lang: &str,
+    title: &str,
+    markdown: &str,
+    images: &BTreeMap<String, String>,
+) -> String {
     use pulldown_cmark::{CowStr, Event, Tag};
     let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES)
         .map(|e| match e {
@@ -393,12 +438,16 @@ pub fn to_html_with(title: &str, markdown: &str, images: &BTreeMap<String, Strin
     let mut body = String::new();
     pulldown_cmark::html::push_html(&mut body, parser);
     let body = drop_empty_heads(&body);
-    let title = title
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let title = escape(title);
+    let lang = escape(lang);
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\nbody {{ font-family: system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; color: #1d2430; }}\ntable {{ border-collapse: collapse; }}\nth, td {{ border: 1px solid #c9d1dc; padding: .3rem .6rem; text-align: left; }}\ncode {{ background: #eef2f6; padding: 0 .2rem; }}\n.guide {{ margin: 0 0 1rem; }}\n{PRINT_CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\nbody {{ font-family: system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; color: #1d2430; }}\ntable {{ border-collapse: collapse; }}\nth, td {{ border: 1px solid #c9d1dc; padding: .3rem .6rem; text-align: left; }}\ncode {{ background: #eef2f6; padding: 0 .2rem; }}\n.guide {{ margin: 0 0 1rem; }}\n{PRINT_CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
     )
 }
 
@@ -435,6 +484,24 @@ fn drop_empty_heads(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_in_its_templates_language_and_titled_by_its_heading() {
+        assert_eq!(template_language("handoff.fr.md.tera"), "fr");
+        assert_eq!(template_language("handoff.pt-BR.md.tera"), "pt-BR");
+        assert_eq!(template_language(TEMPLATE), "en");
+        assert_eq!(
+            first_heading("intro\n\n# Votre ordinateur, *Léa*\n\n## Aide\n").as_deref(),
+            Some("Votre ordinateur, Léa")
+        );
+        assert_eq!(first_heading("## Only a subheading\n"), None);
+        let html = to_html_with("fr", "Votre \"PC\"", "# x\n", &BTreeMap::new());
+        assert!(html.contains("<html lang=\"fr\">"), "{html}");
+        assert!(
+            html.contains("<title>Votre &quot;PC&quot;</title>"),
+            "{html}"
+        );
+    }
 
     #[test]
     fn an_empty_table_head_is_left_out_and_a_real_one_kept() {
@@ -489,7 +556,7 @@ mod tests {
             "guides/vpn.png".to_string(),
             "data:image/png;base64,AAAA".to_string(),
         );
-        let html = to_html_with("t", "![VPN](guides/vpn.png)\n", &images);
+        let html = to_html_with("en", "t", "![VPN](guides/vpn.png)\n", &images);
         assert!(
             html.contains("src=\"data:image/png;base64,AAAA\""),
             "{html}"

@@ -139,8 +139,20 @@ fn each_sheet_teaches_what_its_device_got_and_prints_to_a_pdf() {
     assert!(gs3.contains("Connectez-vous en tant que `cwei`"), "{gs3}");
     assert_ne!(gs1, gs3);
 
+    // The HTML page is in the sheet's language, titled with the sheet's own heading.
+    let html3 = lab.site.read(".deskready/handoff/LAP-0003.html");
+    assert!(html3.contains("<html lang=\"fr\">"), "{html3}");
+    assert!(
+        html3.contains("<title>Votre ordinateur portable, Chen Wei (LAP-0003)</title>"),
+        "{html3}"
+    );
     // The HTML prints: print rules, images embedded, no empty header row, local time.
     let html = lab.site.read(".deskready/handoff/LAP-0001.html");
+    assert!(html.contains("<html lang=\"en\">"), "{html}");
+    assert!(
+        html.contains("<title>Your laptop, Amira Haddad (LAP-0001)</title>"),
+        "{html}"
+    );
     assert!(
         html.contains("@media print") && html.contains("@page"),
         "{html}"

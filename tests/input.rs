@@ -35,7 +35,7 @@ fn assign_refuses_what_would_break_the_site_and_changes_nothing() {
     site.test()
         .args(["assign", "LAP-0003", "--to", "", "--desk", "3-14"])
         .code(2)
-        .stderr_is("error: name is empty; give a value\n");
+        .stderr_is("error: --to is empty; give a value\n");
     site.test()
         .args([
             "assign",
@@ -47,7 +47,7 @@ fn assign_refuses_what_would_break_the_site_and_changes_nothing() {
         ])
         .code(2)
         .stderr_is(
-            "error: name \"Ada\\nLovelace\" holds a control character (\\n); give it on one line\n",
+            "error: --to \"Ada\\nLovelace\" holds a control character (\\n); give it on one line\n",
         );
     site.test()
         .args([
@@ -292,4 +292,176 @@ fn a_mistyped_tag_at_receive_is_suggested_not_taken_for_a_new_device() {
         .code(2)
         .stderr_has("line 1: unknown device `lap-0008`; did you mean `LAP-0008`?");
     assert!(!site.file("inventory/received.yaml").exists());
+}
+
+#[test]
+fn rollout_sizes_of_zero_are_refused_naming_the_option() {
+    let site = SiteCopy::example();
+    let zero_batch = "error: --batch `0`: a batch holds at least 1 device (a number from 1, or a percentage such as 25%)\n";
+    site.test()
+        .args(["configure", "--all", "--batch", "0,5"])
+        .code(2)
+        .stderr_is(zero_batch);
+    site.test()
+        .args(["upgrade", "--all", "--batch", "1,0"])
+        .code(2)
+        .stderr_is(zero_batch);
+    for cmd in [
+        &["configure", "--all"][..],
+        &["plan", "--all"],
+        &["upgrade", "--all"],
+        &["upgrades", "--all"],
+        &["software", "--all"],
+        &["audit", "--all"],
+        &["worker"],
+    ] {
+        site.test()
+            .args(cmd)
+            .args(["--parallel", "0"])
+            .code(2)
+            .stderr_has("error: invalid value '0' for '--parallel <N>': 0 devices at once would do nothing; give at least 1\n");
+    }
+    assert!(!site.file(".deskready").exists(), "nothing was written");
+    // The site's defaults are checked by the same rules, where they are written.
+    site.write(
+        "deskready.yaml",
+        "defaults:\n  parallel: 0\n  batch: [0, 5]\n",
+    );
+    site.test().arg("devices").code(2).stderr_is(
+        "error: deskready.yaml:2:3: defaults.parallel: invalid value '0' for '--parallel <N>': 0 devices at once would do nothing; give at least 1\n\
+         error: deskready.yaml:3:3: defaults.batch: `0`: a batch holds at least 1 device (a number from 1, or a percentage such as 25%)\n\
+         2 problems in the site; nothing was changed\n",
+    );
+}
+
+#[test]
+fn a_limit_that_matches_none_of_the_devices_selected_says_so() {
+    let site = SiteCopy::example();
+    let all = site
+        .test()
+        .args(["--format", "json", "devices"])
+        .success()
+        .json();
+    let n = all.as_array().unwrap().len();
+    site.test()
+        .args(["configure", "--all", "--limit", "PRM-*"])
+        .code(2)
+        .stderr_has(&format!(
+            "error: --limit `PRM-*` matched none of the {n} selected devices (LAP-0001, "
+        ));
+    site.test()
+        .args(["plan", "LAP-0001", "--limit", "PRN-*"])
+        .code(2)
+        .stderr_is("error: --limit `PRN-*` matched none of the 1 selected device (LAP-0001); a pattern matches asset tags, such as LAP-00*\n");
+    // With nothing selected at all, that is what is said.
+    site.test()
+        .args(["configure", "--limit", "LAP-*"])
+        .code(2)
+        .stderr_has("no devices selected");
+}
+
+#[test]
+fn seen_refuses_an_empty_desk_a_device_not_in_hand_and_an_empty_scan() {
+    let site = SiteCopy::example();
+    site.test()
+        .args(["seen", "LAP-0008", "--desk", ""])
+        .code(2)
+        .stderr_is("error: --desk is empty; give a value\n");
+    site.test()
+        .args(["seen", "--scan", "--desk", " "])
+        .stdin("LAP-0008\n")
+        .code(2)
+        .stderr_is("error: --desk is empty; give a value\n");
+    // Never received: not in deskready's hands, so not where a CSP could check it.
+    site.test()
+        .args(["seen", "LAP-0001"])
+        .code(3)
+        .stderr_is("refused: LAP-0001 is expected (never received): it is not in deskready's hands, so it cannot be seen; receive it first: deskready receive LAP-0001\n");
+    site.test()
+        .args(["retire", "LAP-0002", "--reason", "lost"])
+        .success();
+    site.test()
+        .args(["seen", "LAP-0002"])
+        .code(3)
+        .stderr_is("refused: LAP-0002 is retired: it is out of use and owes no physical audit\n");
+    for input in ["", "\n  \n"] {
+        site.test()
+            .args(["seen", "--scan"])
+            .stdin(input)
+            .code(2)
+            .stdout_is("")
+            .stderr_is("error: nothing was scanned: standard input held no asset tag (one per line); nothing was recorded\n");
+    }
+    let store = deskready::store::Store::open(&site.file(".deskready")).unwrap();
+    for tag in ["LAP-0001", "LAP-0002", "LAP-0008"] {
+        assert!(
+            !store.history(tag).unwrap().iter().any(|e| e.kind == "seen"),
+            "{tag}: nothing recorded"
+        );
+    }
+}
+
+#[test]
+fn paper_sizes_are_taken_in_any_case() {
+    let site = SiteCopy::example();
+    // The paper is accepted as the site writes it; LAP-0008 is then refused for its stage.
+    for paper in ["A4", "a4", "Letter", "LETTER"] {
+        let run = site
+            .test()
+            .args(["deliver", "LAP-0008", "--paper", paper])
+            .code(3);
+        assert!(
+            !run.stderr().contains("--paper"),
+            "{paper}: {}",
+            run.stderr()
+        );
+    }
+    site.test()
+        .args(["deliver", "LAP-0008", "--paper", "A5"])
+        .code(2)
+        .stderr_has("invalid value 'A5' for '--paper <PAPER>'");
+}
+
+#[test]
+fn a_language_is_an_iso_639_1_code_and_a_country_is_told_its_language() {
+    let site = SiteCopy::example();
+    site.test()
+        .args(["assign", "LAP-0003", "--language", "jp"])
+        .code(2)
+        .stderr_is("error: --language: `jp` is not an ISO 639-1 language code (`jp` is a country); did you mean `ja` (Japanese)?\n");
+    site.test()
+        .args(["assign", "LAP-0003", "--language", "xq"])
+        .code(2)
+        .stderr_has("error: --language: `xq` is not an ISO 639-1 language code");
+    untouched(&site);
+    // The same check where the inventory gives a person's language.
+    site.edit(
+        "inventory/laptops.yaml",
+        "assignee: { name: Chen Wei, username: cwei, email: cwei@example.org }",
+        "assignee: { name: Chen Wei, username: cwei, email: cwei@example.org, language: jp }",
+    );
+    site.test()
+        .arg("validate")
+        .code(2)
+        .stderr_has(".assignee.language: `jp` is not an ISO 639-1 language code (`jp` is a country); did you mean `ja` (Japanese)?\n");
+    site.edit("inventory/laptops.yaml", "language: jp }", "language: ja }");
+    site.test().arg("validate").success();
+}
+
+#[test]
+fn empty_names_and_desks_name_their_option() {
+    let site = SiteCopy::example();
+    site.test()
+        .args(["assign", "LAP-0003", "--to", "", "--desk", "3-14"])
+        .code(2)
+        .stderr_is("error: --to is empty; give a value\n");
+    site.test()
+        .args(["assign", "LAP-0003", "--desk", " "])
+        .code(2)
+        .stderr_is("error: --desk is empty; give a value\n");
+    site.test()
+        .args(["deliver", "LAP-0008", "--desk", ""])
+        .code(2)
+        .stderr_is("error: --desk is empty; give a value\n");
+    untouched(&site);
 }

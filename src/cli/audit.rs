@@ -22,7 +22,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub overdue: bool,
     /// How many devices at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     #[command(flatten)]
     pub ssh: SshArgs,
@@ -109,6 +109,9 @@ fn physical(
 
 pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
     let sightings = Sightings::open(ctx)?;
+    if let Some(at) = &a.desk {
+        crate::ops::guard::one_line("--desk", at)?;
+    }
     let desk = a.desk.as_deref();
     if !a.scan {
         let tag = a.device.as_deref().unwrap_or_default();
@@ -122,12 +125,14 @@ pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
     }
     // The exit status is the worst class met: failed 1, else bad input 2, else refused 3.
     let mut met = Vec::new();
+    let mut scanned = 0;
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.map_err(anyhow::Error::from)?;
         let tag = line.trim();
         if tag.is_empty() {
             continue;
         }
+        scanned += 1;
         match sightings.seen(ctx, tag, desk) {
             Ok(msg) => println!("{tag}: {msg}"),
             Err(e) => {
@@ -135,6 +140,11 @@ pub(super) fn seen(ctx: &Ctx, a: SeenArgs) -> Result<ExitStatus, Failure> {
                 met.push(e.exit_status());
             }
         }
+    }
+    if scanned == 0 {
+        return Err(Failure::BadInput(
+            "nothing was scanned: standard input held no asset tag (one per line); nothing was recorded".into(),
+        ));
     }
     Ok([
         ExitStatus::Failed,

@@ -90,7 +90,7 @@ fn check(cmd: &clap::Command, d: &OptionDefault) -> Result<&'static str, String>
     match long {
         "batch" => {
             for size in d.value.split(',') {
-                crate::engine::fleet::Size::parse(size.trim())?;
+                crate::ops::rollout::batch_size(size.trim())?;
             }
         }
         "max-fail" => {

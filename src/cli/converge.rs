@@ -60,7 +60,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub exit_code: bool,
     /// How many devices at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     /// Try a device again this many times when it cannot be reached (not for other errors).
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -118,7 +118,7 @@ pub struct Args {
     #[arg(long, alias = "failed")]
     pub resume: bool,
     /// How many devices at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     /// Canary batches: sizes or percentages, comma-separated (`1,5,25%`); after the last
     /// size given, that size repeats for the rest.

@@ -54,7 +54,7 @@ pub struct DeliverArgs {
     #[arg(long)]
     pub desk: Option<String>,
     /// The paper the sheet's PDF is printed on (the HTML prints on A4 and Letter alike).
-    #[arg(long, value_enum, default_value_t = PaperArg::A4)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = PaperArg::A4)]
     pub paper: PaperArg,
     /// The person received it and the sheet there and then: record their acceptance.
     #[arg(long, value_name = "NAME")]

@@ -279,6 +279,14 @@ Run it on any number of machines that reach the devices and share the store. Exi
     Man(help::ManArgs),
 }
 
+/// `--parallel`: how many devices at once, at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>().map_err(|e| e.to_string())? {
+        0 => Err("0 devices at once would do nothing; give at least 1".into()),
+        n => Ok(n),
+    }
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),

@@ -23,7 +23,7 @@ use crate::report::{self, Display};
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
     /// How many devices at once on this machine.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     /// End when every job of every queued run is done (for tests and cron), instead of
     /// waiting for more.

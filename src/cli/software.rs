@@ -26,7 +26,7 @@ pub struct SoftwareArgs {
     #[arg(long)]
     pub list: bool,
     /// How many devices at once.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     #[command(flatten)]
     pub ssh: SshArgs,
@@ -48,7 +48,7 @@ pub struct UpgradesArgs {
     #[arg(long)]
     pub refresh: bool,
     /// How many devices at once.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     #[command(flatten)]
     pub ssh: SshArgs,
@@ -78,7 +78,7 @@ pub struct UpgradeArgs {
     #[arg(long)]
     pub resume: bool,
     /// How many devices at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = super::at_least_one)]
     pub parallel: usize,
     /// Canary batches: sizes or percentages, comma-separated (`1,5,25%`).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]

@@ -87,11 +87,8 @@ pub(super) fn build(
         let mut lang = BTreeMap::new();
         for (code, t) in raw.lang {
             let lp = join_key(&join_key(&at, "lang"), &code);
-            if !is_language(&code) {
-                diags.push(file.diag(
-                    &lp,
-                    format!("`{code}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"),
-                ));
+            if let Err(e) = crate::model::language::check(&code) {
+                diags.push(file.diag(&lp, e));
                 ok = false;
                 continue;
             }
@@ -190,13 +187,4 @@ fn check_image(
         return false;
     }
     true
-}
-
-/// `fr`, `deu`, `pt-BR`, `zh-Hant`: a primary code of 2-3 letters and optional subtags.
-pub(crate) fn is_language(code: &str) -> bool {
-    let mut parts = code.split('-');
-    let first = parts.next().unwrap_or_default();
-    (2..=3).contains(&first.len())
-        && first.chars().all(|c| c.is_ascii_lowercase())
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }

@@ -602,12 +602,9 @@ fn check_device_fields(d: &raw::RawDevice, path: &str, file: &SourceFile, diags:
         ));
     }
     if let Some(lang) = d.assignee.as_ref().and_then(|a| a.language.as_deref())
-        && !guide::is_language(lang)
+        && let Err(e) = crate::model::language::check(lang)
     {
-        diags.push(file.diag(
-            &join_key(&join_key(path, "assignee"), "language"),
-            format!("`{lang}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"),
-        ));
+        diags.push(file.diag(&join_key(&join_key(path, "assignee"), "language"), e));
     }
     if let (Some(bought), Some(until)) = (&d.purchase_date, &d.warranty_until)
         && until < bought

@@ -8,6 +8,7 @@ mod audit;
 mod cost;
 mod device;
 mod guide;
+pub mod language;
 mod outcome;
 mod profile;
 mod secret;

@@ -138,12 +138,12 @@ pub(super) fn undo_assignment<'a>(
 pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
     let to =
         s.to.as_deref()
-            .map(|n| guard::one_line("name", n))
+            .map(|n| guard::one_line("--to", n))
             .transpose()?;
     let desk = s
         .desk
         .as_deref()
-        .map(|d| guard::one_line("desk", d))
+        .map(|d| guard::one_line("--desk", d))
         .transpose()?;
     if let Some(u) = &s.username {
         guard::username(u)?;
@@ -152,11 +152,9 @@ pub fn assign(env: &Env, s: &AssignSettings) -> Result<Assigned, Error> {
         guard::email(e)?;
     }
     if let Some(l) = &s.language
-        && !crate::load::guide::is_language(l)
+        && let Err(e) = crate::model::language::check(l)
     {
-        return Err(Error::BadInput(format!(
-            "--language: `{l}` is not a language code; expected one such as `fr`, `de` or `pt-BR`"
-        )));
+        return Err(Error::BadInput(format!("--language: {e}")));
     }
     if to.is_none()
         && desk.is_none()

@@ -4,7 +4,7 @@
 //! `software` and `upgrades` do, its last physical check and what is overdue). The drift
 //! audit's rollout itself is prepared by [`super::rollout::audit`]. Never prints.
 
-use super::{Env, Error, ExitStatus, hold, known_device};
+use super::{Env, Error, ExitStatus, guard, hold, known_device};
 use crate::audit::PhysicalAudit;
 use crate::engine::device::DeviceRun;
 use crate::engine::fleet::RecapRow;
@@ -110,6 +110,23 @@ impl Sightings {
     /// the journal's wording ("seen at its desk 3-05").
     pub fn seen(&self, env: &Env, tag: &str, desk: Option<&str>) -> Result<String, Error> {
         let d = known_device(&self.site, tag)?;
+        let desk = desk.map(|at| guard::one_line("--desk", at)).transpose()?;
+        let desk = desk.as_deref();
+        let _held = hold(env, &self.store, tag, Purpose::Seen)?;
+        // Only a device in deskready's hands owes a physical audit (as `audit --due` says).
+        match self.store.stage(tag)?.map(|r| r.stage) {
+            None => {
+                return Err(Error::Refused(format!(
+                    "{tag} is expected (never received): it is not in deskready's hands, so it cannot be seen; receive it first: deskready receive {tag}"
+                )));
+            }
+            Some(Stage::Retired) => {
+                return Err(Error::Refused(format!(
+                    "{tag} is retired: it is out of use and owes no physical audit"
+                )));
+            }
+            Some(_) => {}
+        }
         let (subject, msg) = match (desk, &d.location.desk) {
             (Some(at), Some(home)) if at != home => (
                 "elsewhere",
@@ -119,7 +136,6 @@ impl Sightings {
             (_, Some(home)) => ("at its place", format!("seen at its desk {home}")),
             (None, None) => ("at its place", format!("seen at {}", d.location.describe())),
         };
-        let _held = hold(env, &self.store, tag, Purpose::Seen)?;
         self.store.record(&[Entry::new(tag, &env.operator, "seen")
             .subject(subject)
             .message(&msg)])?;

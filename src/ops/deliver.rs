@@ -68,6 +68,9 @@ fn assigned_since_configured(
 }
 
 pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
+    if let Some(desk) = &s.desk {
+        guard::one_line("--desk", desk)?;
+    }
     let site = env.load_site()?;
     let d = known_device(&site, &s.device)?;
     let store = env.open_store()?;
@@ -111,7 +114,7 @@ pub fn deliver(env: &Env, s: &DeliverSettings) -> Result<Delivered, Error> {
     };
     let mut site = site;
     if let Some(desk) = new_desk {
-        let desk = guard::one_line("desk", desk)?;
+        let desk = guard::one_line("--desk", desk)?;
         let (before, _) =
             set_assignment(env, &store, &s.device, Some(assignment(&person, &desk)?))?;
         undo_assignment(&mut undo, env, &store, before);

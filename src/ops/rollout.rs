@@ -133,12 +133,12 @@ pub struct Finished {
 
 /// Prepares `plan` or `configure`.
 pub fn converge(env: &super::Env, s: &ConvergeSettings) -> Result<Prepared, Error> {
+    let (batches, max_fail) = rules(s)?;
     let site = env.load_site()?;
     let store = env.open_store()?;
     let Some(tags) = selected(&site, &store, s)? else {
         return Ok(Prepared::NothingToResume);
     };
-    let (batches, max_fail) = rules(s)?;
 
     let (mut resolved, secrets) = resolve_all(env, &site, &tags)?;
     // A printer whose queue was renamed: its old queue goes after the new one is made.
@@ -228,12 +228,7 @@ pub(super) fn selected(
 
 /// The batch sizes and failure threshold as written, checked.
 pub(super) fn rules(s: &ConvergeSettings) -> Result<(Vec<Size>, Option<MaxFail>), Error> {
-    let batches: Vec<Size> = s
-        .batches
-        .iter()
-        .map(|b| Size::parse(b))
-        .collect::<Result<_, _>>()
-        .map_err(Error::BadInput)?;
+    let batches = batch_sizes(&s.batches)?;
     let max_fail = s
         .max_fail
         .as_deref()
@@ -241,6 +236,26 @@ pub(super) fn rules(s: &ConvergeSettings) -> Result<(Vec<Size>, Option<MaxFail>)
         .transpose()
         .map_err(|e| Error::BadInput(format!("--max-fail {e}")))?;
     Ok((batches, max_fail))
+}
+
+/// `--batch` as written (configure's and upgrade's), checked.
+pub(super) fn batch_sizes(written: &[String]) -> Result<Vec<Size>, Error> {
+    written
+        .iter()
+        .map(|b| batch_size(b))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::BadInput(format!("--batch {e}")))
+}
+
+/// One batch size: a number of devices (at least 1) or a percentage.
+pub fn batch_size(written: &str) -> Result<Size, String> {
+    match Size::parse(written)? {
+        Size::Count(0) => Err(format!(
+            "`{}`: a batch holds at least 1 device (a number from 1, or a percentage such as 25%)",
+            written.trim()
+        )),
+        size => Ok(size),
+    }
 }
 
 /// What `--resume` redoes: every device of the site whose last configure (in whichever run)

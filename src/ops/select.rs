@@ -42,8 +42,32 @@ impl Selection {
                         .map_err(|e| Error::BadInput(format!("--limit `{p}`: {e}")))
                 })
                 .collect::<Result<_, _>>()?;
-            out.retain(|t| pats.iter().any(|p| p.matches(t)));
+            let before = std::mem::take(&mut out);
+            out = before
+                .iter()
+                .filter(|t| pats.iter().any(|p| p.matches(t)))
+                .cloned()
+                .collect();
+            if out.is_empty() && !before.is_empty() {
+                return Err(Error::BadInput(unmatched(&self.limit, &before)));
+            }
         }
         Ok(out)
     }
+}
+
+/// Why `--limit` left nothing: its patterns, and the devices they were matched against.
+fn unmatched(limit: &[String], selected: &[String]) -> String {
+    let pats: Vec<String> = limit.iter().map(|p| format!("`{}`", p.trim())).collect();
+    let mut shown: Vec<&str> = selected.iter().take(5).map(String::as_str).collect();
+    if selected.len() > shown.len() {
+        shown.push("…");
+    }
+    format!(
+        "--limit {} matched none of the {} selected device{} ({}); a pattern matches asset tags, such as LAP-00*",
+        pats.join(", "),
+        selected.len(),
+        if selected.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
 }

@@ -16,7 +16,7 @@ use super::{Env, Error};
 use crate::engine::device::{
     DeviceRun, Mode, Options, Problem, Problems, ResourceOutcome, Status, Step,
 };
-use crate::engine::fleet::{Admission, Bookkeeper, Job, MaxFail, Settings, Size, WorkError};
+use crate::engine::fleet::{Admission, Bookkeeper, Job, MaxFail, Settings, WorkError};
 use crate::engine::software::{self as engine, Read, Upgrade};
 use crate::model::{
     Outcome, Package, Pending, SoftwareChange, Stage, check_package_name, software_changes,
@@ -557,6 +557,7 @@ pub fn upgrade(env: &Env, s: &UpgradeSettings) -> Result<Prepared, Error> {
     } else {
         Upgrade::All
     };
+    let batches = super::rollout::batch_sizes(&s.batches)?;
     let site = env.load_site()?;
     let store = env.open_store()?;
     let mut tags = ssh_devices(&site, &s.selection)?;
@@ -586,12 +587,6 @@ pub fn upgrade(env: &Env, s: &UpgradeSettings) -> Result<Prepared, Error> {
             "no devices selected: name devices, or use --group, --all or --resume".into(),
         ));
     }
-    let batches: Vec<Size> = s
-        .batches
-        .iter()
-        .map(|b| Size::parse(b))
-        .collect::<Result<_, _>>()
-        .map_err(Error::BadInput)?;
     let max_fail = s
         .max_fail
         .as_deref()
