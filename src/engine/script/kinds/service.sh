@@ -37,6 +37,13 @@ svc_do() {
   esac
   svc_reload_units "$u" 2>/dev/null
   if svc_systemd; then systemctl "$a" "$u"; else service "$u" "$a"; fi </dev/null >/dev/null 2>"$T/c$i"; rc=$?
+  # Status 219/CGROUP: systemd could not set up the unit's control group (a fault of PID
+  # 1's, seen under load on cgroup v1, never the service's own): tried once more.
+  if [ "$rc" != 0 ] && [ "$a" != stop ] && svc_systemd &&
+    [ "$(systemctl show -p ExecMainStatus --value "$u" 2>/dev/null)" = 219 ]; then
+    systemctl reset-failed "$u" 2>/dev/null
+    systemctl "$a" "$u" </dev/null >/dev/null 2>"$T/c$i"; rc=$?
+  fi
   if [ "$rc" = 0 ] && { [ "$a" = stop ] || svc_active "$u"; }; then return 0; fi
   [ "$rc" != 0 ] || rc=3
   if svc_systemd; then journalctl -u "$u" -n 20 --no-pager 2>&1; fi > "$T/e$i"
