@@ -292,6 +292,12 @@ fn a_mistyped_tag_at_receive_is_suggested_not_taken_for_a_new_device() {
         .code(2)
         .stderr_has("line 1: unknown device `lap-0008`; did you mean `LAP-0008`?");
     assert!(!site.file("inventory/received.yaml").exists());
+    // A scan that read no tag at all (the scanner was not plugged in) says so.
+    site.test()
+        .args(["receive", "--scan"])
+        .stdin("\n  \n")
+        .code(2)
+        .stderr_is("error: nothing was scanned: standard input held no asset tag (one per line); nothing was received\n");
 }
 
 #[test]

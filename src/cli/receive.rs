@@ -139,13 +139,14 @@ fn show(ctx: &Ctx, r: &Received) {
 /// exit status is the worst class met: bad input (an unknown tag) 2, else refused 3.
 fn scan(ctx: &Ctx, returned: bool) -> Result<ExitStatus, Failure> {
     let scanner = Scanner::open(ctx)?;
-    let (mut bad, mut refused) = (0, 0);
+    let (mut bad, mut refused, mut scanned) = (0, 0, 0);
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.map_err(anyhow::Error::from)?;
         let tag = line.trim();
         if tag.is_empty() {
             continue;
         }
+        scanned += 1;
         match scanner.receive(ctx, tag, returned)? {
             Ok(Scanned::Received) => super::say(
                 ctx,
@@ -166,6 +167,11 @@ fn scan(ctx: &Ctx, returned: bool) -> Result<ExitStatus, Failure> {
                 }
             }
         }
+    }
+    if scanned == 0 {
+        return Err(Failure::BadInput(
+            "nothing was scanned: standard input held no asset tag (one per line); nothing was received".into(),
+        ));
     }
     Ok(if bad > 0 {
         ExitStatus::BadInput
