@@ -3,6 +3,9 @@
 //! unquoted text only from `&'static str` (helper files, fixed fragments), never from
 //! data. Knows nothing of resources or the protocol.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use crate::shell::quote;
 
 /// A program being written.
@@ -18,9 +21,10 @@ impl Writer {
         Writer::default()
     }
 
-    /// Fixed shell text (a helper file, a fixed line), as written.
+    /// Fixed shell text (a helper file, a fixed line), as written but for its comment
+    /// lines (see [`sent`]).
     pub fn raw(&mut self, text: &'static str) -> &mut Self {
-        self.text.push_str(text);
+        self.text.push_str(sent(text));
         if !text.ends_with('\n') {
             self.text.push('\n');
         }
@@ -97,9 +101,112 @@ impl Writer {
     }
 }
 
+/// `text` as sent to devices: without its comment lines (a line whose first word starts
+/// with `#`, outside any quoted string), made once per text. The helper files are commented
+/// for their readers, some 40% of their bytes; every device's shell would read and parse
+/// those bytes on every run.
+fn sent(text: &'static str) -> &'static str {
+    if !text.contains('#') {
+        return text;
+    }
+    static SENT: LazyLock<Mutex<HashMap<(usize, usize), &'static str>>> =
+        LazyLock::new(Mutex::default);
+    let mut sent = SENT.lock().unwrap_or_else(|e| e.into_inner());
+    sent.entry((text.as_ptr() as usize, text.len()))
+        .or_insert_with(|| {
+            let stripped = without_comment_lines(text);
+            if stripped.len() == text.len() {
+                text
+            } else {
+                // At most once for each of the program's fixed texts, a bounded set.
+                Box::leak(stripped.into_boxed_str())
+            }
+        })
+}
+
+/// `text` without the lines that are only a comment: lines that start, after blanks, with
+/// `#` while no quoted string is open (a line inside a quoted string that runs over lines
+/// is kept whatever it holds). shellcheck's directives (`# shellcheck ...`) stay: the
+/// built programs are linted too.
+pub(crate) fn without_comment_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut open = None;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if open.is_none() && trimmed.starts_with('#') && !trimmed.starts_with("# shellcheck ") {
+            continue;
+        }
+        out.push_str(line);
+        open = quotes_after(line, open);
+    }
+    out
+}
+
+/// The quote (`'` or `"`) still open at the end of `line`, given the one open at its start:
+/// shell quoting (a backslash escapes the next character outside single quotes), and a
+/// comment (`#` starting a word, outside quotes) ends the line.
+fn quotes_after(line: &str, mut open: Option<char>) -> Option<char> {
+    let mut chars = line.chars();
+    let mut word_start = true;
+    while let Some(c) = chars.next() {
+        match (open, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => open = None,
+            (Some('\''), _) => {}
+            (_, '\\') => {
+                chars.next();
+            }
+            (Some(_), _) => {}
+            (None, '\'' | '"') => open = Some(c),
+            (None, '#') if word_start => break,
+            (None, _) => {}
+        }
+        word_start = c.is_whitespace() || matches!(c, ';' | '|' | '&' | '(' | ')');
+    }
+    open
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comment_lines_go_and_quoted_text_stays_whole() {
+        let text = "# a comment\n\
+                    # shellcheck disable=SC2034\n\
+                    a=1 # the program's own\n\
+                    \t  # indented comment\n\
+                    b='one\n\
+                    # inside single quotes\n\
+                    two'\n\
+                    c=\"x \\\" y\n\
+                    # inside double quotes, after an escaped quote\n\
+                    z\"\n\
+                    d=${#c} e=\\'\n\
+                    # a comment again\n\
+                    end\n";
+        assert_eq!(
+            without_comment_lines(text),
+            "# shellcheck disable=SC2034\n\
+             a=1 # the program's own\n\
+             b='one\n\
+             # inside single quotes\n\
+             two'\n\
+             c=\"x \\\" y\n\
+             # inside double quotes, after an escaped quote\n\
+             z\"\n\
+             d=${#c} e=\\'\n\
+             end\n"
+        );
+    }
+
+    #[test]
+    fn fixed_texts_are_stripped_once_and_the_same_each_time() {
+        const T: &str = "# c\nx\n";
+        assert_eq!(sent(T), "x\n");
+        assert!(std::ptr::eq(sent(T), sent(T)));
+        let y = "y\n";
+        assert!(std::ptr::eq(sent(y), y));
+    }
 
     #[test]
     fn values_are_single_words_whatever_they_hold() {
