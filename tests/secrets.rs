@@ -35,11 +35,11 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     hits
 }
 
-/// The files holding the secret in the devices' run directory for commands' error output
-/// that a program which has ended left there (a running one may hold its output until
-/// its end; other tests' programs run meanwhile).
-fn left_in_run_dir() -> Vec<String> {
-    files_holding(Path::new("/run/deskready/err"), SECRET)
+/// The files holding the secret in the run directory `dir` for commands' error output (a
+/// device's, seen from the host) that a program which has ended left there (a running one
+/// may hold its output until its end).
+fn left_in_run_dir(dir: &Path) -> Vec<String> {
+    files_holding(dir, SECRET)
         .into_iter()
         .filter(|p| {
             let name = p.rsplit('/').next().unwrap_or_default();
@@ -169,8 +169,11 @@ fn a_secret_is_never_shown_nor_stored() {
         .code(1);
     keep("failing configure --format json", &failed_json);
     // The failing command's error output was kept on the device only while its program
-    // ran (light lab devices share this machine's /run).
-    assert_eq!(left_in_run_dir(), Vec::<String>::new());
+    // ran.
+    let run = lab.lab.device("LAP-0002").unwrap();
+    let run = run.host_path("/run/deskready").expect("a light device's");
+    assert!(run.is_dir(), "{run:?}");
+    assert_eq!(left_in_run_dir(&run.join("err")), Vec::<String>::new());
 
     for args in [
         &["history", "LAP-0002"][..],

@@ -1,7 +1,7 @@
 //! A command's error output that holds a secret does not outlive its program on the
 //! device, however the run is cut while the command runs: the controller killed, or the
-//! device's sshd killed. Checked on a real lab (whose light devices share this machine's
-//! /run, where the device programs keep their commands' error output).
+//! device's sshd killed. Checked on a real lab, in the device's own run directory
+//! (`/run/deskready`, where its programs keep their commands' error output).
 //!
 //! Reads the run directory only; never touches a file there.
 
@@ -16,9 +16,10 @@ use crate::support::{LabSite, SiteCopy, wait_until};
 /// meanwhile), long and unusual, so a hit is never a coincidence.
 const SECRET: &str = "Err-4d2a-persimmon-Quokka-57";
 
-/// The files of the run directory holding the secret.
-fn held() -> Vec<String> {
-    std::fs::read_dir("/run/deskready/err")
+/// The files of the run directory `dir` (the device's, seen from the host) holding the
+/// secret.
+fn held(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -63,6 +64,13 @@ fn a_cut_commands_secret_error_output_is_emptied_on_the_device() {
     std::fs::write(&file, format!("{SECRET}\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut lab = LabSite::up(site(&file));
+    let run_dir = lab
+        .lab
+        .device("LAP-0002")
+        .unwrap()
+        .host_path("/run/deskready/err")
+        .expect("a light device's run directory");
+    let held = || held(&run_dir);
     for cut in ["the controller killed", "the device's sshd killed"] {
         let running = lab.test().args(["configure", "LAP-0002"]).spawn();
         wait_until(

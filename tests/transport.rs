@@ -23,6 +23,9 @@ fn writes_on_one_device_stay_on_that_device() {
         "/etc/deskready-test",
         "/root/deskready-test",
         "/tmp/deskready-test",
+        // deskready's run directory (its programs' files): each device's own, as on
+        // real machines
+        "/run/deskready/deskready-test",
     ] {
         ok(
             &mut one,
@@ -54,6 +57,8 @@ fn writes_on_one_device_stay_on_that_device() {
     assert!(ok(&mut two, "cat /etc/os-release").contains("Debian"));
     // Its home is its own and empty: no host ~/.bashrc runs on each exec.
     assert_eq!(ok(&mut two, "ls -A /root"), "");
+    // Its run directory is root's only, as a program would have made it.
+    assert_eq!(ok(&mut two, "stat -c '%U %a' /run/deskready"), "root 700\n");
 }
 
 #[test]
@@ -407,6 +412,12 @@ fn down_stops_every_process_of_the_lab() {
         .collect();
     let marker = lab.dir.display().to_string();
     let pids: Vec<u32> = lab.devices.iter().map(|d| d.pid).collect();
+    let run_dirs: Vec<_> = lab
+        .devices
+        .iter()
+        .map(|d| d.host_path("/run/deskready").unwrap())
+        .collect();
+    assert!(run_dirs.iter().all(|d| d.is_dir()), "{run_dirs:?}");
     let live = live_processes_mentioning(&marker);
     for pid in &pids {
         assert!(live.contains(pid), "sshd {pid} is not running ({live:?})");
@@ -452,6 +463,10 @@ fn down_stops_every_process_of_the_lab() {
         assert!(!alive, "a process left in the device ({pid}) survived down");
     }
     assert!(!dir.join("lab.json").exists());
+    // What a reboot clears: the devices' run directories.
+    for d in run_dirs {
+        assert!(!d.exists(), "{d:?} is left");
+    }
     assert!(matches!(
         Lab::load(&dir),
         Err(deskready::lab::LabError::NoLab { .. })

@@ -215,8 +215,9 @@ impl Lab {
 
     /// Stops every sshd of this lab (and whatever still runs in its devices' namespaces),
     /// shuts its full devices down (waiting until each is gone), stops its cupsd and its
-    /// printers, releases the address slot and removes the state file.
-    /// Device files, queues and spooled jobs are kept. avahi-daemon and dbus-daemon are
+    /// printers, releases the address slot and removes the state file and the light
+    /// devices' run directories (what a reboot clears). Device files, queues and spooled
+    /// jobs are kept. avahi-daemon and dbus-daemon are
     /// machine services and keep running.
     pub fn down(&self) -> Result<(), LabError> {
         let print = self.stop_print();
@@ -224,6 +225,8 @@ impl Lab {
             .stop_devices(&self.devices.iter().collect::<Vec<_>>())
             .and(print);
         if result.is_ok() {
+            let light: Vec<&LabDevice> = self.devices.iter().filter(|d| !d.full).collect();
+            sshd::remove_run_dirs(&light)?;
             state::remove(&self.dir)?;
             slots::release(self.slot, &self.dir);
         }
@@ -406,6 +409,7 @@ impl Lab {
     /// soon as they exist, so a failure part way leaves a state `down` can clean up.
     fn start_devices(&mut self) -> Result<(), LabError> {
         let light: Vec<&LabDevice> = self.devices.iter().filter(|d| !d.full).collect();
+        sshd::fresh_run_dirs(&light)?;
         sshd::prepare(&self.key_file, &light)?;
         let full: Vec<&LabDevice> = self.devices.iter().filter(|d| d.full).collect();
         let base = if full.is_empty() {

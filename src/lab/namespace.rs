@@ -1,6 +1,7 @@
 //! Mount namespaces of light devices: each device sees private overlays over the system
 //! directories (the host's content, its own writes), empty private /root, /home and /tmp,
-//! and its staged files on a private tmpfs. Owns the mount list (an fstab), the command
+//! a private deskready run directory (`/run/deskready`) and its staged files on a private
+//! tmpfs. Owns the mount list (an fstab), the command
 //! that enters a fresh namespace, where a device's writes land on the host, and finding the
 //! processes left inside a device's namespace.
 //!
@@ -23,6 +24,53 @@ const OVERLAID: [&str; 5] = ["/etc", "/usr", "/var", "/opt", "/srv"];
 const PRIVATE: [&str; 3] = ["root", "home", "tmp"];
 /// Where, inside a device's namespace, its staged files are mounted.
 pub(super) const NS_STAGE: &str = "/run/deskready-lab";
+/// deskready's run directory on a device (its programs' files for commands' error output,
+/// print servers' locks).
+const RUN: &str = "/run/deskready";
+/// Where, on the host (on its tmpfs /run, as a device's is), each light device's own run
+/// directory is: `RUNS/<device address>`. A real device has a run directory of its own;
+/// were the devices to share the host's, each program would look through every other
+/// device's files (and 50 devices' programs at once make that many).
+const RUNS: &str = "/run/deskready-lab-run";
+
+/// The host directory that the light device at address `host` sees as `/run/deskready`:
+/// kept while the device stops and starts (as a machine's /run is until it reboots), made
+/// anew when its lab comes up ([`fresh_run_dir`]), removed when it goes down.
+pub(super) fn run_dir(host: &str) -> PathBuf {
+    Path::new(RUNS).join(host)
+}
+
+/// The run directory of the light device at `host`, empty, root's only (as a device's
+/// first program makes it).
+pub(super) fn fresh_run_dir(host: &str) -> Result<(), LabError> {
+    remove_run_dir(host)?;
+    make_run_dir(host)
+}
+
+/// The run directory of the light device at `host`, made (root's only) when missing.
+pub(super) fn make_run_dir(host: &str) -> Result<(), LabError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = run_dir(host);
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(RUNS).map_err(super::error::io_err("create", Path::new(RUNS)))?;
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(super::error::io_err("create", &dir))
+}
+
+/// Removes the run directory of the light device at `host` (nothing when there is none).
+pub(super) fn remove_run_dir(host: &str) -> Result<(), LabError> {
+    let dir = run_dir(host);
+    match fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(super::error::io_err("remove", &dir)(e))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Refuses a lab directory that overlay mount options or sshd options cannot carry, or that
 /// every device would overlay.
@@ -68,9 +116,18 @@ pub(super) fn layer_dirs(dev_dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Where the writes of the device in `dev_dir` to `path` (under /etc, /usr, /var, /opt, /srv,
-/// /root, /home or /tmp) land on the host; `None` for paths the device shares with the host.
-pub(super) fn host_path(dev_dir: &Path, path: &str) -> Option<PathBuf> {
+/// Where the writes of the device in `dev_dir` at address `host` to `path` (under /etc, /usr,
+/// /var, /opt, /srv, /root, /home, /tmp or /run/deskready) land on the host; `None` for
+/// paths the device shares with the host.
+pub(super) fn host_path(dev_dir: &Path, host: &str, path: &str) -> Option<PathBuf> {
+    if let Some(rest) = path.strip_prefix(RUN)
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        return Some(PathBuf::from(format!(
+            "{}{rest}",
+            run_dir(host).to_string_lossy()
+        )));
+    }
     let rel = path.strip_prefix('/')?;
     let (top, rest) = rel.split_once('/').unwrap_or((rel, ""));
     let base = if OVERLAID.contains(&format!("/{top}").as_str()) {
@@ -87,14 +144,15 @@ pub(super) fn host_path(dev_dir: &Path, path: &str) -> Option<PathBuf> {
     })
 }
 
-/// The mounts of device `name` (directory `dev_dir`), in order, as an fstab for one
-/// `mount --all --fstab` (one process for all mounts instead of one per mount: that is what
-/// makes 500 devices start quickly).
+/// The mounts of device `name` (directory `dev_dir`, address `host`), in order, as an fstab
+/// for one `mount --all --fstab` (one process for all mounts instead of one per mount: that
+/// is what makes 500 devices start quickly).
 ///
-/// Overlays first (their layers are named by host paths), then `dev_dir/<staged>` on
-/// `NS_STAGE/<staged>` of a private tmpfs, and only then the private /root, /home and /tmp
-/// (which may hide the lab directory itself).
-pub(super) fn fstab(name: &str, dev_dir: &Path, staged: &str) -> String {
+/// Overlays first (their layers are named by host paths), then its run directory
+/// ([`run_dir`]) on `/run/deskready`, then `dev_dir/<staged>` on `NS_STAGE/<staged>` of a
+/// private tmpfs, and only then the private /root, /home and /tmp (which may hide the lab
+/// directory itself).
+pub(super) fn fstab(name: &str, dev_dir: &Path, host: &str, staged: &str) -> String {
     // fstab fields are separated by whitespace; octal escapes carry it inside a field.
     let esc = |p: &Path| {
         p.to_string_lossy()
@@ -116,6 +174,7 @@ pub(super) fn fstab(name: &str, dev_dir: &Path, staged: &str) -> String {
             esc(&dev_dir.join("work").join(name))
         ));
     }
+    lines.push(format!("{} {RUN} none bind 0 0", esc(&run_dir(host))));
     lines.push(format!(
         "deskready-lab {NS_STAGE} tmpfs size=1m,mode=0755 0 0"
     ));
@@ -151,9 +210,17 @@ pub(super) fn command(fstab: &Path, exec: &str) -> Command {
     cmd
 }
 
-/// Makes sure the directories every namespace mounts on exist on the host.
+/// Makes sure the directories every namespace mounts on exist on the host (`/run/deskready`
+/// root's only, as a program on the host would make it).
 pub(super) fn prepare_host() -> Result<(), LabError> {
-    fs::create_dir_all(NS_STAGE).map_err(super::error::io_err("create", Path::new(NS_STAGE)))
+    use std::os::unix::fs::DirBuilderExt;
+    fs::create_dir_all(NS_STAGE).map_err(super::error::io_err("create", Path::new(NS_STAGE)))?;
+    match fs::DirBuilder::new().mode(0o700).create(RUN) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(super::error::io_err("create", Path::new(RUN))(e))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The processes living in the mount namespaces of some devices, each remembered with its
@@ -233,7 +300,7 @@ mod tests {
     #[test]
     fn fstab_escapes_whitespace_and_script_quotes_the_fstab() {
         let dev = Path::new("/tmp/it's a lab/devices/LAP-0001");
-        let fstab = fstab("LAP-0001", dev, "sshd");
+        let fstab = fstab("LAP-0001", dev, "127.100.0.1", "sshd");
         assert!(
             fstab.contains("/tmp/it's\\040a\\040lab/devices/LAP-0001/root /root none bind 0 0\n"),
             "{fstab}"
@@ -243,6 +310,10 @@ mod tests {
                 "/tmp/it's\\040a\\040lab/devices/LAP-0001/sshd /run/deskready-lab/sshd none \
                  bind,X-mount.mkdir 0 0\n"
             ),
+            "{fstab}"
+        );
+        assert!(
+            fstab.contains("/run/deskready-lab-run/127.100.0.1 /run/deskready none bind 0 0\n"),
             "{fstab}"
         );
         let s = script(&dev.join("fstab"), "true");
@@ -256,14 +327,19 @@ mod tests {
     fn host_paths() {
         let dev = Path::new("/lab/devices/X");
         assert_eq!(
-            host_path(dev, "/etc/deskready-test"),
+            host_path(dev, "h", "/etc/deskready-test"),
             Some(PathBuf::from("/lab/devices/X/upper/etc/deskready-test"))
         );
         assert_eq!(
-            host_path(dev, "/tmp/a"),
+            host_path(dev, "h", "/tmp/a"),
             Some(PathBuf::from("/lab/devices/X/tmp/a"))
         );
-        assert_eq!(host_path(dev, "/proc/x"), None);
+        assert_eq!(host_path(dev, "h", "/proc/x"), None);
+        assert_eq!(
+            host_path(dev, "127.100.0.1", "/run/deskready/err"),
+            Some(PathBuf::from("/run/deskready-lab-run/127.100.0.1/err"))
+        );
+        assert_eq!(host_path(dev, "h", "/run/deskready-x"), None);
         assert_eq!(layer_dirs(dev).len(), 2 * OVERLAID.len() + PRIVATE.len());
     }
 }

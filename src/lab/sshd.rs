@@ -105,7 +105,7 @@ impl LabDevice {
             let rel = path.strip_prefix('/')?;
             return Some(self.dir.join("upper").join(rel));
         }
-        namespace::host_path(&self.dir, path)
+        namespace::host_path(&self.dir, &self.host, path)
     }
 
     fn fstab_file(&self) -> PathBuf {
@@ -231,8 +231,9 @@ pub(super) fn prepare(key_file: &Path, devices: &[&LabDevice]) -> Result<(), Lab
         let auth = sshd_dir.join("authorized_keys");
         fs::copy(&operator_pub, &auth).map_err(io_err("copy the operator key to", &auth))?;
         let fstab = d.fstab_file();
-        fs::write(&fstab, namespace::fstab(&d.name, &d.dir, STAGED))
+        fs::write(&fstab, namespace::fstab(&d.name, &d.dir, &d.host, STAGED))
             .map_err(io_err("write", &fstab))?;
+        namespace::make_run_dir(&d.host)?;
         let cfg = sshd_dir.join("sshd_config");
         fs::write(&cfg, sshd_config(d)).map_err(io_err("write", &cfg))?;
         let defs = d.dir.join("upper/etc/login.defs");
@@ -285,6 +286,20 @@ pub(super) fn prepare(key_file: &Path, devices: &[&LabDevice]) -> Result<(), Lab
         finish(job)?;
     }
     Ok(())
+}
+
+/// Gives these light devices empty run directories (`/run/deskready`), as a boot does.
+pub(super) fn fresh_run_dirs(devices: &[&LabDevice]) -> Result<(), LabError> {
+    devices
+        .iter()
+        .try_for_each(|d| namespace::fresh_run_dir(&d.host))
+}
+
+/// Removes the run directories of these light devices (they have stopped).
+pub(super) fn remove_run_dirs(devices: &[&LabDevice]) -> Result<(), LabError> {
+    devices
+        .iter()
+        .try_for_each(|d| namespace::remove_run_dir(&d.host))
 }
 
 /// Removes the device's host key pair, so the next start generates a new one.
@@ -472,7 +487,7 @@ mod tests {
             s.starts_with(r"mount --all --fstab '/tmp/it'\''s a lab/devices/LAP-0001/fstab' && "),
             "{s}"
         );
-        let fstab = namespace::fstab(&d.name, &d.dir, STAGED);
+        let fstab = namespace::fstab(&d.name, &d.dir, &d.host, STAGED);
         assert!(
             fstab.contains("/tmp/it's\\040a\\040lab/devices/LAP-0001/root /root none bind 0 0\n"),
             "{fstab}"
