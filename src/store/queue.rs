@@ -187,12 +187,15 @@ impl Store {
         };
         // Whether job `q` can be taken at `$1`: queued in a run still starting devices, or
         // taken by a worker that renewed neither its claim nor its lease of the device.
-        let (ready_q, ready_o) = (ready("q"), ready("o"));
+        let (ready_q, ready_o, ready_w) = (ready("q"), ready("o"), ready("w"));
         let claims = self.db.write(|tx| {
             let at = unix_now();
             // A job shared with others is taken first of them only when it is the first of
             // them that can be taken: a claim passing over the first (taken by another
-            // transaction at this moment) does not split the group.
+            // transaction at this moment) does not split the group. One a dead worker held
+            // is taken over only once every job of the group that worker held can be: their
+            // leases of the devices, taken one by one, expire a second apart at times, and
+            // the group is taken over whole, as one program.
             let Some(r) = tx.query_opt(
                 &format!(
                     "SELECT q.run_id, q.tag, q.batch, q.state, q.worker, q.work_on FROM queue_jobs q
@@ -200,6 +203,9 @@ impl Store {
                        AND q.batch = (SELECT MIN(b.batch) FROM queue_jobs b WHERE b.run_id = q.run_id AND b.state <> $4)
                        AND NOT EXISTS (SELECT 1 FROM queue_jobs o WHERE o.run_id = q.run_id AND o.batch = q.batch
                                        AND o.work_on = q.work_on AND o.seq < q.seq AND {ready_o})
+                       AND NOT EXISTS (SELECT 1 FROM queue_jobs w WHERE q.state = $3 AND w.run_id = q.run_id
+                                       AND w.batch = q.batch AND w.work_on = q.work_on AND w.state = $3
+                                       AND w.host = q.host AND w.pid = q.pid AND NOT ({ready_w}))
                      ORDER BY q.run_id, q.seq LIMIT 1 {{skip_locked}}"
                 ),
                 args![at, QUEUED, TAKEN, DONE],
@@ -760,6 +766,15 @@ mod tests {
             "UPDATE queue_jobs SET expires = $1 WHERE host = 'dead-machine'",
             args![unix_now() - 5],
         );
+        // Its lease of P6 expires a second later than its claims: not even P5 is taken
+        // (the group is taken over whole, as one program) ...
+        s.sql(
+            "INSERT INTO locks (tag, operator, host, pid, start_time, since, purpose, expires) VALUES ('P6', 'ana', $1, $2, $3, '2026-11-24T00:00:00Z', 'configure', $4)",
+            args![dead.host, dead.pid, dead.start_time as i64, unix_now() + 600],
+        );
+        assert!(s.claim_together(&a, 60, 10).unwrap().is_empty());
+        // ... until it has expired too.
+        s.sql("UPDATE locks SET expires = $1", args![unix_now() - 5]);
         let again = s.claim_together(&a, 60, 10).unwrap();
         assert_eq!(tags(again.clone()), ["P5", "P6"]);
         assert!(again.iter().all(|c| c.taken_over.as_deref().is_some_and(|w| w.contains("dead-machine"))));
