@@ -830,8 +830,10 @@ fn a_delivered_laptop_that_is_switched_off_stays_delivered_and_awaiting_acceptan
 
     // Switched off at its desk: the configure cannot reach it and says so (exit code 1),
     // and the laptop is left as it was, delivered and awaiting its person's acceptance.
+    // (`--now`: a delivered laptop is configured in its maintenance window, evenings and
+    // nights, unless told otherwise; the test runs at any hour.)
     lab.lab.stop_device("LAP-0001").unwrap();
-    lab.test().args(["configure", "LAP-0001"]).code(1);
+    lab.test().args(["configure", "LAP-0001", "--now"]).code(1);
     let st = unaccepted(&lab);
     assert_eq!(devices(&st), ["LAP-0001"]);
     assert_eq!(row(&st, "LAP-0001")["stage"], "delivered");
@@ -844,7 +846,7 @@ fn a_delivered_laptop_that_is_switched_off_stays_delivered_and_awaiting_acceptan
     // it is still delivered.
     lab.lab.start_device("LAP-0001").unwrap();
     lab.test()
-        .args(["configure", "--resume"])
+        .args(["configure", "--resume", "--now"])
         .success()
         .stdout_has("LAP-0001");
     assert_eq!(row(&unaccepted(&lab), "LAP-0001")["stage"], "delivered");
