@@ -528,6 +528,12 @@ fn with_wait_a_delivered_device_waits_in_the_queue_for_its_window() {
     wait_until("LAP-0004's job to be done", Duration::from_secs(30), || {
         (lab.store().jobs_left().unwrap() == 1).then_some(())
     });
+    // The worker waits with no job, and is seen to (`configure --watch` lists it).
+    let idle = lab.store().queue_progress(run).unwrap().unwrap().idle;
+    assert!(
+        idle.len() == 1 && idle[0].starts_with("worker on "),
+        "{idle:?}"
+    );
     assert!(
         jiff::Timestamp::now() < opens,
         "the window opened too soon for the test"
@@ -543,6 +549,11 @@ fn with_wait_a_delivered_device_waits_in_the_queue_for_its_window() {
         "{out}"
     );
     assert!(out.contains("worker: 2 jobs run, 0 failed"), "{out}");
+    // Ended: no longer listed.
+    assert_eq!(
+        lab.store().queue_progress(run).unwrap().unwrap().idle,
+        Vec::<String>::new()
+    );
     let store = lab.store();
     let last = store.last_run("configure").unwrap().unwrap();
     assert_eq!((last.id, last.status), (run, RunStatus::Completed));

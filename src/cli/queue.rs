@@ -211,9 +211,23 @@ fn waiting_line(run_id: i64, p: &queue::Progress, stalled: bool) -> Option<Strin
         .collect();
     let mut parts = Vec::new();
     if stalled {
+        parts.push(if p.idle_workers.is_empty() {
+            format!(
+                "{} waiting and no worker holds a job of this run: is `deskready worker` running on a machine with this store?",
+                crate::words::count(p.waiting, "job")
+            )
+        } else {
+            format!(
+                "{} waiting and no worker holds a job of this run, though {} running (its own output says what it does)",
+                crate::words::count(p.waiting, "job"),
+                crate::words::count_as(p.idle_workers.len(), "worker is", "workers are"),
+            )
+        });
+    }
+    if !p.idle_workers.is_empty() {
         parts.push(format!(
-            "{} waiting and no worker holds a job of this run: is `deskready worker` running on a machine with this store?",
-            crate::words::count(p.waiting, "job")
+            "running with no job: {}",
+            p.idle_workers.join("; ")
         ));
     }
     if p.deferred > 0 {

@@ -216,7 +216,10 @@ pub fn work(
         }
         Ok(())
     };
-    std::thread::scope(|scope| {
+    // Seen running (for `configure --watch`, whether it takes jobs or waits), renewed with
+    // its claims, and forgotten when it ends.
+    store.worker_seen(&me, crate::store::unix_now() + lease)?;
+    let result = std::thread::scope(|scope| {
         // Claims are renewed every third of the lease time while the worker runs.
         scope.spawn(|| {
             let every = Duration::from_millis((lease * 1000 / 3).max(200) as u64);
@@ -224,7 +227,9 @@ pub fn work(
             while !finished.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(50));
                 if last.elapsed() >= every {
-                    let _ = store.renew_claims(&me, crate::store::unix_now() + lease);
+                    let until = crate::store::unix_now() + lease;
+                    let _ = store.renew_claims(&me, until);
+                    let _ = store.worker_seen(&me, until);
                     last = Instant::now();
                 }
             }
@@ -247,7 +252,9 @@ pub fn work(
             .collect();
         finished.store(true, Ordering::SeqCst);
         results.into_iter().collect::<Result<(), Error>>()
-    })?;
+    });
+    let _ = store.worker_gone(&me);
+    result?;
     Ok(summary.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
@@ -616,6 +623,8 @@ pub struct Progress {
     pub next_window: Option<jiff::Timestamp>,
     /// The workers holding jobs of the run, each with whether it still renews its claims.
     pub workers: Vec<(crate::store::Holding, bool)>,
+    /// The workers running now that hold no job (waiting for one).
+    pub idle_workers: Vec<String>,
 }
 
 /// Cancels queued run `run_id` as `env`'s operator: its jobs not taken yet end not
@@ -700,6 +709,7 @@ impl Watch {
                     (h, alive)
                 })
                 .collect(),
+            idle_workers: p.idle,
         })
     }
 }

@@ -199,6 +199,11 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         &["tag", "run_id", "operator", "at", "packages"],
         "tag",
     ),
+    (
+        "queue_workers",
+        &["host", "pid", "start_time", "worker", "expires"],
+        "host, pid, start_time",
+    ),
 ];
 
 /// One table as copied.
@@ -462,7 +467,8 @@ mod tests {
                 ("software_pending", 0),
                 ("queued_runs", 0),
                 ("queue_jobs", 0),
-                ("upgrade_marks", 0)
+                ("upgrade_marks", 0),
+                ("queue_workers", 0)
             ]
         );
         assert_eq!(t.history("LAP-07").unwrap(), s.history("LAP-07").unwrap());

@@ -114,6 +114,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::software::MIGRATION_MARKS,
     // 13: the device a queued job's work runs on, shared with other jobs (a print server).
     super::queue::MIGRATION_WORK_ON,
+    // 14: the workers running now, whether they hold jobs or wait for one.
+    super::queue::MIGRATION_WORKERS,
 ];
 
 /// The schema version this build writes.

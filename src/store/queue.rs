@@ -55,6 +55,19 @@ pub(super) const MIGRATION_WORK_ON: &str = r#"
 ALTER TABLE queue_jobs ADD COLUMN work_on TEXT;
 "#;
 
+/// The workers running now, each renewing its row while it runs (taking jobs or not):
+/// who waits with nothing to do is seen too.
+pub(super) const MIGRATION_WORKERS: &str = r#"
+CREATE TABLE queue_workers (
+    host TEXT NOT NULL,
+    pid {int} NOT NULL,
+    start_time {int} NOT NULL,
+    worker TEXT NOT NULL,
+    expires {int} NOT NULL,
+    PRIMARY KEY (host, pid, start_time)
+);
+"#;
+
 const QUEUED: &str = "queued";
 const TAKEN: &str = "taken";
 const DONE: &str = "done";
@@ -110,6 +123,8 @@ pub struct QueueProgress {
     /// The workers holding jobs of the run: who, how many jobs, and until when their claim
     /// lasts (Unix seconds; past: it stopped renewing it).
     pub holders: Vec<Holding>,
+    /// The workers running now that hold no job of any run (waiting for one).
+    pub idle: Vec<String>,
 }
 
 /// A worker holding jobs of a queued run.
@@ -282,6 +297,39 @@ impl Store {
         Ok(claims)
     }
 
+    /// Records that `worker` runs, until `expires` (Unix seconds) unless it says so again;
+    /// forgets workers gone for a day.
+    pub fn worker_seen(&self, worker: &Holder, expires: i64) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            tx.execute(
+                "DELETE FROM queue_workers WHERE (host = $1 AND pid = $2 AND start_time = $3) OR expires < $4",
+                args![worker.host, worker.pid, worker.start_time as i64, unix_now() - 86_400],
+            )?;
+            tx.execute(
+                "INSERT INTO queue_workers (host, pid, start_time, worker, expires) VALUES ($1, $2, $3, $4, $5)",
+                args![
+                    worker.host,
+                    worker.pid,
+                    worker.start_time as i64,
+                    worker.describe(),
+                    expires
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// `worker` has ended.
+    pub fn worker_gone(&self, worker: &Holder) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            tx.execute(
+                "DELETE FROM queue_workers WHERE host = $1 AND pid = $2 AND start_time = $3",
+                args![worker.host, worker.pid, worker.start_time as i64],
+            )
+        })?;
+        Ok(())
+    }
+
     /// Renews every claim `worker` holds until `expires` (Unix seconds).
     pub fn renew_claims(&self, worker: &Holder, expires: i64) -> Result<(), StoreError> {
         self.db.write(|tx| {
@@ -413,6 +461,16 @@ impl Store {
                     }
                 }
             }
+            let mut idle = Vec::new();
+            for r in tx.query(
+                "SELECT w.worker FROM queue_workers w WHERE w.expires >= $1 AND NOT EXISTS (
+                     SELECT 1 FROM queue_jobs j WHERE j.state = $2 AND j.host = w.host
+                     AND j.pid = w.pid AND j.start_time = w.start_time)
+                 ORDER BY w.worker",
+                args![at, TAKEN],
+            )? {
+                idle.push(r.get(0)?);
+            }
             Ok(Some(QueueProgress {
                 run_id,
                 devices: jobs.len(),
@@ -424,6 +482,7 @@ impl Store {
                 deferred,
                 next_window,
                 holders,
+                idle,
             }))
         })
     }
@@ -783,6 +842,26 @@ mod tests {
         }
         assert!(!s.complete(run, "P5", &dead, false, "late", None).unwrap());
         assert_eq!(tags(s.claim_together(&a, 60, 10).unwrap()), ["P4"]);
+    }
+    }
+
+    both! {
+    fn running_workers_holding_no_job_are_listed_idle(fx: &Fixture) {
+        let s = fx.open();
+        let (a, b, gone) = (worker("a"), worker("b"), worker("gone"));
+        let run = s.enqueue("ana", &jobs(&[("L1", 1), ("L2", 1)]), "{}").unwrap();
+        for w in [&a, &b, &gone] {
+            s.worker_seen(w, unix_now() + 60).unwrap();
+        }
+        s.worker_gone(&gone).unwrap();
+        assert_eq!(s.claim(&a, 60).unwrap().unwrap().tag, "L1");
+        assert_eq!(s.queue_progress(run).unwrap().unwrap().idle, [b.describe()]);
+        // Seen again: still one row.
+        s.worker_seen(&b, unix_now() + 60).unwrap();
+        assert_eq!(s.queue_progress(run).unwrap().unwrap().idle, [b.describe()]);
+        // One that stopped renewing its row is no longer listed.
+        s.worker_seen(&b, unix_now() - 5).unwrap();
+        assert!(s.queue_progress(run).unwrap().unwrap().idle.is_empty());
     }
     }
 
