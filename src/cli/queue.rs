@@ -218,17 +218,11 @@ fn waiting_line(run_id: i64, p: &queue::Progress, stalled: bool) -> Option<Strin
             )
         } else {
             format!(
-                "{} waiting and no worker holds a job of this run, though {} running (its own output says what it does)",
+                "{} waiting and no worker holds a job of this run, though {} running",
                 crate::words::count(p.waiting, "job"),
                 crate::words::count_as(p.idle_workers.len(), "worker is", "workers are"),
             )
         });
-    }
-    if !p.idle_workers.is_empty() {
-        parts.push(format!(
-            "running with no job: {}",
-            p.idle_workers.join("; ")
-        ));
     }
     if p.deferred > 0 {
         parts.push(format!(
@@ -237,6 +231,13 @@ fn waiting_line(run_id: i64, p: &queue::Progress, stalled: bool) -> Option<Strin
             p.next_window
                 .map(|t| format!(" (the first {})", crate::time::local_at(&t.to_string())))
                 .unwrap_or_default()
+        ));
+    }
+    // (named when the run waits: stalled, or for a window; not at every pause between jobs)
+    if !p.idle_workers.is_empty() && (stalled || p.deferred > 0) {
+        parts.push(format!(
+            "running with no job: {}",
+            p.idle_workers.join("; ")
         ));
     }
     if !stale.is_empty() {
@@ -375,4 +376,52 @@ fn follow(ctx: &Ctx, watch: Watch) -> Result<ExitStatus, Failure> {
     Ok(ExitStatus::from_ok(
         p.rows.iter().all(|r| r.outcome.succeeded()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(waiting: usize, idle: &[&str]) -> queue::Progress {
+        queue::Progress {
+            run_id: 7,
+            devices: waiting,
+            batches: vec![waiting],
+            rows: Vec::new(),
+            stopped: None,
+            ended: None,
+            waiting,
+            deferred: 0,
+            next_window: None,
+            workers: Vec::new(),
+            idle_workers: idle.iter().map(|w| w.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_stalled_run_says_whether_workers_are_running_and_names_the_idle_ones() {
+        assert_eq!(
+            waiting_line(7, &progress(3, &[]), true).as_deref(),
+            Some(
+                "run 7: 3 jobs waiting and no worker holds a job of this run: is `deskready worker` running on a machine with this store?\n"
+            )
+        );
+        assert_eq!(
+            waiting_line(7, &progress(3, &["ana on pc1 (pid 9) since t"]), true).as_deref(),
+            Some(
+                "run 7: 3 jobs waiting and no worker holds a job of this run, though 1 worker is running; running with no job: ana on pc1 (pid 9) since t\n"
+            )
+        );
+        // Waiting for a window: the idle workers are named too; a pause between jobs
+        // says nothing.
+        let mut p = progress(0, &["a", "b"]);
+        assert_eq!(waiting_line(7, &p, false), None);
+        p.deferred = 1;
+        assert_eq!(
+            waiting_line(7, &p, false).as_deref(),
+            Some(
+                "run 7: 1 job back in the queue until a maintenance window opens; running with no job: a; b\n"
+            )
+        );
+    }
 }
